@@ -1,0 +1,156 @@
+// node: one chorus cluster member with an interactive prompt on stdin.
+
+#include <unistd.h>
+
+#include <csignal>
+#include <future>
+#include <iostream>
+#include <thread>
+
+#include <CLI/CLI.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
+
+#include "chorus/cli/command.hpp"
+#include "chorus/node/peer_node.hpp"
+
+namespace asio = boost::asio;
+
+namespace {
+
+struct Options {
+  chorus::node::NodeConfig node;
+  std::vector<std::string> bootstrap;
+  std::string log_level = "info";
+  int heartbeat_ms = 200;
+};
+
+void add_options(CLI::App& app, Options& options) {
+  auto& network = options.node.network;
+  app.add_option("host", network.listen.host, "Address to listen on")->capture_default_str();
+  app.add_option("port", network.listen.port, "TCP port to listen on (0: any free port)")
+      ->capture_default_str();
+  app.add_flag("--leader", options.node.lead_at_start, "Start a new cluster as its leader");
+  app.add_option("--bootstrap", options.bootstrap, "Join the cluster through this member")
+      ->expected(2)
+      ->type_name("HOST PORT");
+  app.add_option("--priority", network.priority,
+                 "Election priority: the highest (priority, id) leads")
+      ->capture_default_str();
+  app.add_option("--id", network.id, "Unique node id (default: HOSTNAME:PORT)");
+  app.add_option("--cluster", network.cluster, "Cluster name; nodes of other clusters are refused")
+      ->capture_default_str();
+  app.add_option("--advertise", network.advertised_host,
+                 "Host peers should dial (default: the address they see us at)");
+  app.add_flag("--preempt", options.node.preempt,
+               "A higher-ranked node that joins takes over leadership");
+  app.add_option("--heartbeat-ms", options.heartbeat_ms, "Heartbeat interval on idle links")
+      ->check(CLI::Range(20, 10000))
+      ->capture_default_str();
+  app.add_option("--log-level", options.log_level, "Log level on stderr")
+      ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "off"}))
+      ->capture_default_str();
+}
+
+chorus::node::NodeConfig finish_config(Options& options) {
+  auto config = options.node;
+  if (!options.bootstrap.empty()) {
+    int port = 0;
+    try {
+      port = std::stoi(options.bootstrap[1]);
+    } catch (const std::exception&) {
+      port = -1;
+    }
+    if (port < 1 || port > 65535) {
+      throw CLI::ValidationError("--bootstrap", "PORT must be a number from 1 to 65535");
+    }
+    config.network.bootstrap = chorus::protocol::Endpoint{options.bootstrap[0],
+                                                          static_cast<std::uint16_t>(port)};
+  }
+  config.network.liveness.interval = std::chrono::milliseconds(options.heartbeat_ms);
+  return config;
+}
+
+void setup_logging(const std::string& level) {
+  auto logger = spdlog::stderr_color_mt("chorus");
+  logger->set_pattern("%H:%M:%S.%e %^%l%$ %v");
+  spdlog::set_default_logger(logger);
+  spdlog::set_level(spdlog::level::from_str(level));
+}
+
+void print(const std::string& text) {
+  std::cout << text;
+  if (text.empty() || text.back() != '\n') std::cout << '\n';
+  std::cout << std::flush;
+}
+
+/// Reads stdin on its own thread; each line is parsed here and executed on the io thread.
+/// The next line is read only once the previous command has replied, so answers keep order.
+void read_prompt(asio::io_context& io, chorus::node::PeerNode& node) {
+  bool interactive = ::isatty(STDIN_FILENO) != 0;
+  std::string line;
+  while (true) {
+    if (interactive) std::cout << "> " << std::flush;
+    if (!std::getline(std::cin, line)) break;
+    auto parsed = chorus::cli::parse_command(line);
+    if (auto* error = std::get_if<chorus::cli::ParseError>(&parsed)) {
+      print("error: " + error->message());
+      continue;
+    }
+    auto* command = std::get_if<chorus::cli::Command>(&parsed);
+    if (!command) continue;
+    if (command->kind == chorus::cli::CommandKind::exit) break;
+    std::promise<void> replied;
+    asio::post(io, [&node, &replied, cmd = *command] {
+      node.execute(cmd, [&replied](const std::string& text) {
+        print(text);
+        replied.set_value();
+      });
+    });
+    replied.get_future().wait();
+  }
+  asio::post(io, [&io, &node] { node.shutdown([&io] { io.stop(); }); });
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"chorus node: synchronized audio playback across a cluster of peers"};
+  Options options;
+  add_options(app, options);
+  chorus::node::NodeConfig config;
+  try {
+    app.parse(argc, argv);
+    config = finish_config(options);
+  } catch (const CLI::ParseError& error) {
+    return app.exit(error);
+  }
+  setup_logging(options.log_level);
+  std::signal(SIGPIPE, SIG_IGN);
+
+  try {
+    asio::io_context io;
+    chorus::node::PeerNode node(io, config);
+    node.start();
+
+    asio::signal_set signals(io, SIGINT, SIGTERM);
+    signals.async_wait([&](const boost::system::error_code& ec, int signal) {
+      if (ec) return;
+      spdlog::info("signal {}: leaving the cluster", signal);
+      node.shutdown([&io] { io.stop(); });
+    });
+
+    // The prompt thread may be blocked in a read when the node stops; it is left behind then.
+    std::thread(read_prompt, std::ref(io), std::ref(node)).detach();
+    io.run();
+    spdlog::info("node {} stopped", node.id());
+    std::cout << std::flush;
+    std::_Exit(0);  // the prompt thread may still hold references to io and node
+  } catch (const std::exception& error) {
+    spdlog::critical("{}", error.what());
+    return 1;
+  }
+}

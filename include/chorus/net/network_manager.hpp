@@ -1,0 +1,126 @@
+#pragma once
+// NetworkManager: the listener, the dialer, the HELLO handshake, the peer table, DISCOVERY
+// gossip, heartbeats, failure detection, reconnects and broadcast fan-out.
+//
+// Timer actors (all on the io thread):
+//
+//   maintenance timer, every interval/4:
+//     for each connected peer:  silence > down_after     -> close link, state down, redial later
+//                               silence > 2 intervals    -> state suspect
+//                               nothing sent for interval and queue empty -> HEARTBEAT
+//     for each down peer:       redial when its backoff delay has passed
+//     for each unidentified connection: no HELLO within the handshake timeout -> close
+//
+//   per-connection read loop moves the peer's last-heard time forward on every frame.
+//
+// Exactly one connection per pair of nodes is used: when both ends dial each other at once, the
+// connection dialled by the smaller id is kept; the larger id's dialled one is closed by its dialer.
+// A HELLO with a new incarnation under a known id is a restarted process: it replaces the entry.
+//
+// All member functions must be called on the io thread.
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "chorus/net/connection.hpp"
+#include "chorus/net/liveness.hpp"
+#include "chorus/net/traffic_counters.hpp"
+#include "chorus/protocol/messages.hpp"
+
+namespace boost::asio {
+class io_context;
+}
+
+namespace chorus::net {
+
+struct NetworkConfig {
+  std::string id;
+  std::int64_t priority = 0;
+  std::string cluster = "chorus";
+  protocol::Endpoint listen{"0.0.0.0", 7600};
+  /// Host peers should dial; empty = the address they see this node connect from.
+  std::string advertised_host;
+  std::optional<protocol::Endpoint> bootstrap;
+  LivenessPolicy liveness;
+  std::chrono::milliseconds reconnect_first{500};
+  std::chrono::milliseconds reconnect_max{5000};
+  std::chrono::milliseconds handshake_timeout{2000};
+  QueueLimits queue_limits;
+};
+
+/// One row of the peer table, as shown by `peers`.
+struct PeerInfo {
+  std::string id;
+  std::int64_t priority = 0;
+  protocol::Endpoint endpoint;
+  PeerState state = PeerState::down;
+  std::optional<std::chrono::microseconds> rtt;          ///< smoothed round-trip time
+  std::optional<std::chrono::microseconds> since_heard;  ///< silence so far
+  std::size_t queue_depth = 0;
+  std::uint64_t incarnation = 0;
+};
+
+/// Membership totals for `debug`.
+struct MembershipCounters {
+  std::uint64_t reconnects = 0;            ///< handshakes with a peer that had been up before
+  std::uint64_t rejected_connections = 0;  ///< refused handshakes (version, cluster, self)
+  std::uint64_t heartbeat_timeouts = 0;    ///< peers declared down by silence
+  std::uint64_t restarts_seen = 0;         ///< peers that came back with a new incarnation
+};
+
+/// What the node layer hears from the network. Called on the io thread, never re-entrantly.
+class NetworkObserver {
+ public:
+  virtual void on_peer_up(const PeerInfo& peer) = 0;
+  /// The peer is down or left; its link is closed.
+  virtual void on_peer_down(const std::string& id) = 0;
+  /// Any message other than membership (HELLO, DISCOVERY, HEARTBEAT, LEAVE...).
+  virtual void on_message(const std::string& from, const protocol::Message& message,
+                          Clock::time_point received) = 0;
+
+ protected:
+  ~NetworkObserver() = default;
+};
+
+class NetworkManager {
+ public:
+  NetworkManager(boost::asio::io_context& io, NetworkConfig config, NetworkObserver& observer);
+  ~NetworkManager();
+  NetworkManager(const NetworkManager&) = delete;
+  NetworkManager& operator=(const NetworkManager&) = delete;
+
+  /// Binds the listener (throws on failure: the node cannot run without it), starts the timers
+  /// and dials the bootstrap peer.
+  void start();
+
+  /// Sends to one up peer; false if it is not connected or its queue overflowed.
+  bool send(const std::string& peer_id, const protocol::Message& message);
+  /// Sends to every up peer. Encodes once, never waits for a slow peer.
+  void broadcast(const protocol::Message& message);
+
+  /// Tells every peer we leave, closes links once flushed, stops timers and the listener,
+  /// then calls `done` (after at most `grace`).
+  void leave(std::chrono::milliseconds grace, std::function<void()> done);
+
+  const std::string& id() const;
+  /// The bound listen endpoint (the real port when 0 was asked for).
+  protocol::Endpoint local_endpoint() const;
+  /// The endpoint advertised to peers ("host:port" shown in `peers`).
+  protocol::Endpoint advertised_endpoint() const;
+  std::vector<PeerInfo> peers() const;
+  /// Largest smoothed RTT among up peers (zero when none): for deriving timeouts.
+  std::chrono::microseconds max_rtt() const;
+  const TrafficCounters& traffic() const;
+  const MembershipCounters& membership() const;
+
+ private:
+  class Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace chorus::net

@@ -1,0 +1,57 @@
+#pragma once
+// PeerNode: composes the network, the election and (later) playback, and routes prompt commands.
+// Logic lives in the components; this class only wires their inputs and outputs together.
+// Every member runs on the io thread.
+
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "chorus/cli/command.hpp"
+#include "chorus/net/network_manager.hpp"
+
+namespace boost::asio {
+class io_context;
+}
+
+namespace chorus::node {
+
+struct NodeConfig {
+  net::NetworkConfig network;
+  bool lead_at_start = false;  ///< --leader: start a new cluster as its leader
+  bool preempt = false;        ///< --preempt: a higher-ranked joiner takes over leadership
+};
+
+class PeerNode final : public net::NetworkObserver {
+ public:
+  /// Receives the text a command prints (without a trailing newline for one-liners).
+  using Reply = std::function<void(const std::string&)>;
+
+  PeerNode(boost::asio::io_context& io, NodeConfig config);
+  ~PeerNode();
+
+  /// Starts listening, dialling and the timers. Throws if the listen address cannot be bound.
+  void start();
+  /// Runs one prompt command and replies exactly once (perhaps later, for remote commands).
+  void execute(const cli::Command& command, Reply reply);
+  /// Leaves the cluster gracefully, then calls `done`.
+  void shutdown(std::function<void()> done);
+
+  const std::string& id() const;
+
+  void on_peer_up(const net::PeerInfo& peer) override;
+  void on_peer_down(const std::string& id) override;
+  void on_message(const std::string& from, const protocol::Message& message,
+                  net::Clock::time_point received) override;
+
+ private:
+  std::string peers_report(bool json) const;
+  std::string status_report(bool json) const;
+  std::string debug_report(bool json) const;
+
+  boost::asio::io_context& io_;
+  NodeConfig config_;
+  net::NetworkManager network_;
+};
+
+}  // namespace chorus::node

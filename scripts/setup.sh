@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Installs the Debian packages chorus needs to build, run and test.
+# Idempotent: when everything is present it only runs dpkg-query and returns in well under a second.
+set -euo pipefail
+
+packages=(
+  build-essential cmake ninja-build pkg-config ccache
+  libboost1.81-dev libboost-json1.81-dev
+  libsdl2-dev libsdl2-mixer-dev libfmt-dev libspdlog-dev libcli11-dev catch2 libssl-dev
+  # test and benchmark tools
+  faketime libfaketime sox libsox-fmt-all vorbis-tools flac python3
+  iproute2 nftables procps
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  status=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)
+  [[ "$status" == "install ok installed" ]] || missing+=("$p")
+done
+
+if ((${#missing[@]})); then
+  echo "setup: installing ${missing[*]}" >&2
+  if [[ $(id -u) -ne 0 ]]; then
+    echo "setup: missing packages and not root; run as root or install them: ${missing[*]}" >&2
+    exit 1
+  fi
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi

@@ -1,0 +1,543 @@
+#include "chorus/net/network_manager.hpp"
+
+#include <algorithm>
+#include <map>
+#include <random>
+#include <unordered_map>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/host_name.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <spdlog/spdlog.h>
+
+#include "chorus/protocol/frame.hpp"
+#include "dialer.hpp"
+
+namespace chorus::net {
+
+namespace asio = boost::asio;
+using asio::ip::tcp;
+using boost::system::error_code;
+using std::chrono::duration_cast;
+using std::chrono::microseconds;
+using std::chrono::milliseconds;
+
+namespace {
+
+std::int64_t to_us(Clock::time_point t) {
+  return duration_cast<microseconds>(t.time_since_epoch()).count();
+}
+
+bool is_wildcard(const std::string& host) { return host.empty() || host == "0.0.0.0" || host == "::"; }
+
+std::uint64_t random_incarnation() {
+  std::random_device device;
+  std::uint64_t value = (std::uint64_t{device()} << 32) | device();
+  return value == 0 ? 1 : value;
+}
+
+}  // namespace
+
+class NetworkManager::Impl final : public ConnectionObserver {
+ public:
+  Impl(asio::io_context& io, NetworkConfig config, NetworkObserver& observer)
+      : config_(std::move(config)),
+        io_(io),
+        observer_(observer),
+        acceptor_(io),
+        maintenance_(io),
+        incarnation_(random_incarnation()),
+        bootstrap_backoff_(config_.reconnect_first, config_.reconnect_max) {}
+
+  void start();
+  bool send(const std::string& peer_id, const protocol::Message& message);
+  void broadcast(const protocol::Message& message);
+  void leave(milliseconds grace, std::function<void()> done);
+  std::vector<PeerInfo> peers() const;
+  microseconds max_rtt() const;
+
+  void on_message(Connection& connection, protocol::Message message,
+                  Clock::time_point received) override;
+  void on_closed(Connection& connection, const std::string& reason) override;
+
+  NetworkConfig config_;  // id filled in by start() when none was configured
+  TrafficCounters traffic_;
+  MembershipCounters membership_;
+
+  protocol::Endpoint advertised() const {
+    auto host = config_.advertised_host.empty() ? config_.listen.host : config_.advertised_host;
+    return {host, local_port_};
+  }
+  protocol::Endpoint local() const { return {config_.listen.host, local_port_}; }
+
+ private:
+  struct Peer {
+    Peer(std::string peer_id, const NetworkConfig& config)
+        : id(std::move(peer_id)), backoff(config.reconnect_first, config.reconnect_max) {}
+    std::string id;
+    std::int64_t priority = 0;
+    protocol::Endpoint endpoint;
+    std::uint64_t incarnation = 0;
+    PeerState state = PeerState::down;
+    std::shared_ptr<Connection> link;  ///< the one connection in use, when connected
+    bool ever_up = false;
+    std::optional<Clock::time_point> last_heard;
+    std::optional<microseconds> rtt;
+    std::int64_t echo_us = 0;  ///< the peer's last heartbeat stamp, echoed back for RTT
+    Clock::time_point echo_received;
+    bool dialing = false;
+    Backoff backoff;
+    Clock::time_point next_dial;
+  };
+
+  void do_accept();
+  void schedule_maintenance();
+  void maintain();
+  void check_link(Peer& peer, Clock::time_point now);
+  void send_heartbeat(Peer& peer, Clock::time_point now);
+  void dial_peer(Peer& peer);
+  void dial_bootstrap();
+  std::shared_ptr<Connection> adopt(tcp::socket socket, bool dialed, bool reconnect);
+
+  void on_handshake(Connection& connection, const protocol::HandshakeFields& hello,
+                    Clock::time_point received);
+  std::string handshake_problem(const protocol::HandshakeFields& hello) const;
+  void connect_peer(Peer& peer, const std::shared_ptr<Connection>& connection,
+                    const protocol::HandshakeFields& hello, Clock::time_point received);
+  bool prefer(const Connection& candidate, const Peer& peer) const;
+  void on_heartbeat(Peer& peer, const protocol::Heartbeat& heartbeat, Clock::time_point received);
+  void on_discovery(const protocol::Discovery& discovery);
+  void mark_down(Peer& peer, PeerState state, const std::string& reason);
+  void announce_members();
+  PeerInfo info(const Peer& peer, Clock::time_point now) const;
+  std::shared_ptr<Connection> owned(Connection& connection) const;
+
+  asio::io_context& io_;
+  NetworkObserver& observer_;
+  tcp::acceptor acceptor_;
+  asio::steady_timer maintenance_;
+  std::uint64_t incarnation_;
+  std::uint16_t local_port_ = 0;
+  std::map<std::string, Peer> peers_;
+  std::unordered_map<Connection*, std::shared_ptr<Connection>> connections_;
+  bool bootstrap_done_ = false;
+  bool bootstrap_dialing_ = false;
+  Backoff bootstrap_backoff_;
+  Clock::time_point bootstrap_next_dial_;
+  bool leaving_ = false;
+  std::function<void()> on_left_;
+};
+
+// ---- start, accept, timers -------------------------------------------------------------
+
+void NetworkManager::Impl::start() {
+  tcp::endpoint endpoint(asio::ip::make_address(config_.listen.host), config_.listen.port);
+  acceptor_.open(endpoint.protocol());
+  acceptor_.set_option(tcp::acceptor::reuse_address(true));
+  acceptor_.bind(endpoint);
+  acceptor_.listen();
+  local_port_ = acceptor_.local_endpoint().port();
+  if (config_.id.empty()) config_.id = asio::ip::host_name() + ":" + std::to_string(local_port_);
+  spdlog::info("node {} listening on {}:{} (cluster '{}', priority {})", config_.id,
+               config_.listen.host, local_port_, config_.cluster, config_.priority);
+  do_accept();
+  if (config_.bootstrap) {
+    dial_bootstrap();
+  } else {
+    bootstrap_done_ = true;
+  }
+  schedule_maintenance();
+}
+
+void NetworkManager::Impl::do_accept() {
+  acceptor_.async_accept([this](const error_code& ec, tcp::socket socket) {
+    if (ec == asio::error::operation_aborted || !acceptor_.is_open()) return;
+    if (!ec) adopt(std::move(socket), /*dialed=*/false, /*reconnect=*/false);
+    else spdlog::warn("accept failed: {}", ec.message());
+    do_accept();
+  });
+}
+
+void NetworkManager::Impl::schedule_maintenance() {
+  maintenance_.expires_after(config_.liveness.interval / 4);
+  maintenance_.async_wait([this](const error_code& ec) {
+    if (ec || leaving_) return;
+    maintain();
+    schedule_maintenance();
+  });
+}
+
+void NetworkManager::Impl::maintain() {
+  auto now = Clock::now();
+  for (auto& [id, peer] : peers_) {
+    if (peer.link) {
+      check_link(peer, now);
+    } else if (peer.state == PeerState::down && !peer.dialing && now >= peer.next_dial) {
+      dial_peer(peer);
+    }
+  }
+  for (auto& [raw, connection] : connections_) {
+    if (connection->peer_id.empty() && now - connection->created() > config_.handshake_timeout) {
+      connection->close("no handshake within " + std::to_string(config_.handshake_timeout.count()) + " ms");
+    }
+  }
+  if (!bootstrap_done_ && !bootstrap_dialing_ && now >= bootstrap_next_dial_) dial_bootstrap();
+}
+
+void NetworkManager::Impl::check_link(Peer& peer, Clock::time_point now) {
+  auto silence = duration_cast<microseconds>(now - peer.last_heard.value_or(now));
+  auto state = config_.liveness.assess(silence, peer.rtt);
+  if (state == PeerState::down) {
+    ++membership_.heartbeat_timeouts;
+    mark_down(peer, PeerState::down,
+              fmt::format("silent for {} ms", duration_cast<milliseconds>(silence).count()));
+    return;
+  }
+  if (state != peer.state) {
+    spdlog::info("peer {} is {}", peer.id, to_string(state));
+    peer.state = state;
+  }
+  if (now - peer.link->last_sent() >= config_.liveness.interval && peer.link->queue_depth() == 0) {
+    send_heartbeat(peer, now);
+  }
+}
+
+void NetworkManager::Impl::send_heartbeat(Peer& peer, Clock::time_point now) {
+  protocol::Heartbeat heartbeat{config_.id, to_us(now), peer.echo_us,
+                                peer.echo_us ? to_us(now) - to_us(peer.echo_received) : 0};
+  peer.link->send(std::make_shared<const std::string>(protocol::encode_message_frame(heartbeat)));
+}
+
+// ---- dialing ---------------------------------------------------------------------------
+
+std::shared_ptr<Connection> NetworkManager::Impl::adopt(tcp::socket socket, bool dialed,
+                                                        bool reconnect) {
+  auto connection = std::make_shared<Connection>(std::move(socket), dialed, *this, traffic_,
+                                                 config_.queue_limits);
+  connections_.emplace(connection.get(), connection);
+  connection->start();
+  protocol::HandshakeFields fields{config_.id, config_.priority, incarnation_, advertised(),
+                                   protocol::kProtocolVersion, config_.cluster};
+  protocol::Message hello = reconnect ? protocol::Message{protocol::Reconnect{fields}}
+                                      : protocol::Message{protocol::Hello{fields}};
+  connection->send(std::make_shared<const std::string>(protocol::encode_message_frame(hello)));
+  return connection;
+}
+
+void NetworkManager::Impl::dial_peer(Peer& peer) {
+  peer.dialing = true;
+  async_dial(io_, peer.endpoint, config_.handshake_timeout,
+             [this, id = peer.id](error_code ec, tcp::socket socket) {
+               auto it = peers_.find(id);
+               if (leaving_ || it == peers_.end()) return;
+               Peer& target = it->second;
+               target.dialing = false;
+               // Whether or not this attempt ends in a handshake, the next one waits its turn.
+               target.next_dial = Clock::now() + target.backoff.next();
+               if (ec) {
+                 spdlog::debug("dial {} at {}:{} failed: {}", id, target.endpoint.host,
+                               target.endpoint.port, ec.message());
+                 return;
+               }
+               if (!target.link) adopt(std::move(socket), /*dialed=*/true, target.ever_up);
+             });
+}
+
+void NetworkManager::Impl::dial_bootstrap() {
+  bootstrap_dialing_ = true;
+  const auto& target = *config_.bootstrap;
+  async_dial(io_, target, config_.handshake_timeout, [this](error_code ec, tcp::socket socket) {
+    if (leaving_) return;
+    bootstrap_dialing_ = false;
+    bootstrap_next_dial_ = Clock::now() + bootstrap_backoff_.next();
+    if (ec) {
+      spdlog::warn("bootstrap {}:{} unreachable: {}", config_.bootstrap->host,
+                   config_.bootstrap->port, ec.message());
+      return;
+    }
+    adopt(std::move(socket), /*dialed=*/true, /*reconnect=*/false);
+  });
+}
+
+// ---- receiving -------------------------------------------------------------------------
+
+std::shared_ptr<Connection> NetworkManager::Impl::owned(Connection& connection) const {
+  auto it = connections_.find(&connection);
+  return it == connections_.end() ? nullptr : it->second;
+}
+
+void NetworkManager::Impl::on_message(Connection& connection, protocol::Message message,
+                                      Clock::time_point received) {
+  if (connection.peer_id.empty()) {
+    if (auto* hello = std::get_if<protocol::Hello>(&message)) {
+      on_handshake(connection, *hello, received);
+    } else if (auto* reconnect = std::get_if<protocol::Reconnect>(&message)) {
+      on_handshake(connection, *reconnect, received);
+    } else if (auto* reject = std::get_if<protocol::HelloReject>(&message)) {
+      ++membership_.rejected_connections;
+      spdlog::error("{} ({}) refused this node: {}", reject->from, connection.remote(), reject->reason);
+      connection.close("refused by peer");
+    } else {
+      ++traffic_.decode_errors;
+      connection.close(fmt::format("{} before handshake", protocol::type_name(message)));
+    }
+    return;
+  }
+  auto it = peers_.find(connection.peer_id);
+  if (it == peers_.end() || protocol::sender(message) != connection.peer_id) {
+    ++traffic_.decode_errors;
+    connection.close("message claims another sender");
+    return;
+  }
+  Peer& peer = it->second;
+  if (peer.incarnation == connection.peer_incarnation) peer.last_heard = received;
+
+  if (auto* heartbeat = std::get_if<protocol::Heartbeat>(&message)) {
+    on_heartbeat(peer, *heartbeat, received);
+  } else if (auto* discovery = std::get_if<protocol::Discovery>(&message)) {
+    on_discovery(*discovery);
+  } else if (std::holds_alternative<protocol::Leave>(message)) {
+    if (peer.link.get() == &connection) mark_down(peer, PeerState::left, "left the cluster");
+  } else if (std::holds_alternative<protocol::Hello>(message) ||
+             std::holds_alternative<protocol::Reconnect>(message)) {
+    spdlog::debug("ignoring repeated handshake from {}", peer.id);
+  } else {
+    observer_.on_message(peer.id, message, received);
+  }
+}
+
+std::string NetworkManager::Impl::handshake_problem(const protocol::HandshakeFields& hello) const {
+  if (hello.version != protocol::kProtocolVersion) {
+    return fmt::format("protocol version {} is not this node's version {}", hello.version,
+                       protocol::kProtocolVersion);
+  }
+  if (hello.cluster != config_.cluster) {
+    return fmt::format("cluster '{}' is not this node's cluster '{}'", hello.cluster, config_.cluster);
+  }
+  if (hello.from == config_.id && hello.incarnation != incarnation_) {
+    return fmt::format("node id '{}' is already in use by this node", hello.from);
+  }
+  return {};
+}
+
+void NetworkManager::Impl::on_handshake(Connection& connection, const protocol::HandshakeFields& hello,
+                                        Clock::time_point received) {
+  auto self = owned(connection);
+  if (!self) return;
+  if (hello.from == config_.id && hello.incarnation == incarnation_) {
+    spdlog::debug("dialled itself at {}; closing", connection.remote());
+    bootstrap_done_ = bootstrap_done_ || connection.dialed();
+    connection.close("connected to itself");
+    return;
+  }
+  if (auto problem = handshake_problem(hello); !problem.empty()) {
+    ++membership_.rejected_connections;
+    spdlog::error("refusing {} ({}): {}", hello.from, connection.remote(), problem);
+    connection.send(std::make_shared<const std::string>(
+        protocol::encode_message_frame(protocol::HelloReject{config_.id, problem})));
+    connection.close_after_flush("handshake refused");
+    return;
+  }
+  connection.peer_id = hello.from;
+  connection.peer_incarnation = hello.incarnation;
+  if (connection.dialed()) bootstrap_done_ = true;
+  auto [it, inserted] = peers_.try_emplace(hello.from, hello.from, config_);
+  connect_peer(it->second, self, hello, received);
+}
+
+bool NetworkManager::Impl::prefer(const Connection& candidate, const Peer& peer) const {
+  // Both ends apply the same rule, so they settle on the same connection.
+  bool dialed_by_smaller = config_.id < peer.id ? candidate.dialed() : !candidate.dialed();
+  return dialed_by_smaller;
+}
+
+void NetworkManager::Impl::connect_peer(Peer& peer, const std::shared_ptr<Connection>& connection,
+                                        const protocol::HandshakeFields& hello,
+                                        Clock::time_point received) {
+  bool restarted = peer.incarnation != 0 && peer.incarnation != hello.incarnation;
+  if (peer.link && !restarted) {
+    // A second connection between the same two processes: keep one, the same one at both ends.
+    auto loser = connection;
+    if (prefer(*connection, peer)) std::swap(loser, peer.link);
+    // The dialer of the losing connection closes it; the other end only stops sending on it,
+    // so the peer is never seen down while the two ends switch over.
+    if (loser->dialed()) loser->close("duplicate connection");
+    return;
+  }
+  if (restarted) {
+    ++membership_.restarts_seen;
+    spdlog::info("peer {} restarted (new incarnation)", peer.id);
+    if (peer.link) mark_down(peer, PeerState::down, "replaced by its restarted process");
+  }
+  if (peer.ever_up) ++membership_.reconnects;
+  peer.priority = hello.priority;
+  peer.endpoint = {is_wildcard(hello.advertised.host) ? connection->remote_ip() : hello.advertised.host,
+                   hello.advertised.port};
+  peer.incarnation = hello.incarnation;
+  peer.link = connection;
+  peer.state = PeerState::up;
+  peer.ever_up = true;
+  peer.last_heard = received;
+  peer.rtt.reset();
+  peer.echo_us = 0;
+  peer.backoff.reset();
+  spdlog::info("peer {} up at {}:{} (priority {})", peer.id, peer.endpoint.host, peer.endpoint.port,
+               peer.priority);
+  announce_members();
+  observer_.on_peer_up(info(peer, received));
+}
+
+void NetworkManager::Impl::on_heartbeat(Peer& peer, const protocol::Heartbeat& heartbeat,
+                                        Clock::time_point received) {
+  if (heartbeat.echo_us != 0) {
+    auto sample = microseconds{to_us(received) - heartbeat.echo_us - heartbeat.echo_hold_us};
+    if (sample.count() >= 0) peer.rtt = peer.rtt ? (*peer.rtt * 7 + sample) / 8 : sample;
+  }
+  peer.echo_us = heartbeat.sent_us;
+  peer.echo_received = received;
+}
+
+void NetworkManager::Impl::on_discovery(const protocol::Discovery& discovery) {
+  for (const auto& member : discovery.members) {
+    if (member.id == config_.id) continue;
+    auto [it, inserted] = peers_.try_emplace(member.id, member.id, config_);
+    Peer& peer = it->second;
+    if (peer.link) continue;  // connected: what the peer said in its handshake is authoritative
+    peer.priority = member.priority;
+    peer.endpoint = member.endpoint;
+    if (inserted || peer.state == PeerState::left) {
+      // A member we have not met, or one that came back: dial it now rather than on the next tick.
+      peer.state = PeerState::down;
+      peer.next_dial = Clock::now();
+      if (!peer.dialing) dial_peer(peer);
+    }
+  }
+}
+
+void NetworkManager::Impl::announce_members() {
+  protocol::Discovery discovery{config_.id, {}};
+  discovery.members.push_back({config_.id, config_.priority, advertised()});
+  for (const auto& [id, peer] : peers_) {
+    if (peer.link) discovery.members.push_back({id, peer.priority, peer.endpoint});
+  }
+  broadcast(discovery);
+}
+
+void NetworkManager::Impl::mark_down(Peer& peer, PeerState state, const std::string& reason) {
+  auto link = std::move(peer.link);
+  if (link) link->close(reason);
+  peer.state = state;
+  peer.next_dial = Clock::now() + peer.backoff.next();
+  spdlog::info("peer {} {}: {}", peer.id, state == PeerState::left ? "left" : "down", reason);
+  observer_.on_peer_down(peer.id);
+}
+
+void NetworkManager::Impl::on_closed(Connection& connection, const std::string& reason) {
+  auto self = owned(connection);
+  connections_.erase(&connection);
+  if (leaving_) {
+    if (connections_.empty() && on_left_) std::exchange(on_left_, nullptr)();
+    return;
+  }
+  if (connection.peer_id.empty()) {
+    spdlog::debug("connection {} closed before handshake: {}", connection.remote(), reason);
+    return;
+  }
+  auto it = peers_.find(connection.peer_id);
+  if (it == peers_.end() || it->second.link != self) return;  // a superseded connection
+  mark_down(it->second, PeerState::down, reason);
+}
+
+// ---- sending ---------------------------------------------------------------------------
+
+bool NetworkManager::Impl::send(const std::string& peer_id, const protocol::Message& message) {
+  auto it = peers_.find(peer_id);
+  if (it == peers_.end() || !it->second.link) return false;
+  return it->second.link->send(std::make_shared<const std::string>(protocol::encode_message_frame(message)));
+}
+
+void NetworkManager::Impl::broadcast(const protocol::Message& message) {
+  auto frame = std::make_shared<const std::string>(protocol::encode_message_frame(message));
+  // Copy the links first: a send that overflows closes its link, which edits the table.
+  std::vector<std::shared_ptr<Connection>> links;
+  for (const auto& [id, peer] : peers_) {
+    if (peer.link) links.push_back(peer.link);
+  }
+  for (const auto& link : links) link->send(frame);
+}
+
+void NetworkManager::Impl::leave(milliseconds grace, std::function<void()> done) {
+  if (leaving_) return;
+  broadcast(protocol::Leave{config_.id});
+  leaving_ = true;
+  on_left_ = std::move(done);
+  error_code ignored;
+  acceptor_.close(ignored);
+  maintenance_.cancel();
+  auto open = connections_;
+  for (auto& [raw, connection] : open) connection->close_after_flush("leaving");
+  if (connections_.empty()) {
+    if (on_left_) std::exchange(on_left_, nullptr)();
+    return;
+  }
+  maintenance_.expires_after(grace);
+  maintenance_.async_wait([this](const error_code&) {
+    auto remaining = connections_;
+    for (auto& [raw, connection] : remaining) connection->close("leaving");
+    if (on_left_) std::exchange(on_left_, nullptr)();
+  });
+}
+
+// ---- views -----------------------------------------------------------------------------
+
+PeerInfo NetworkManager::Impl::info(const Peer& peer, Clock::time_point now) const {
+  PeerInfo row;
+  row.id = peer.id;
+  row.priority = peer.priority;
+  row.endpoint = peer.endpoint;
+  row.state = peer.state;
+  row.rtt = peer.rtt;
+  if (peer.last_heard) row.since_heard = duration_cast<microseconds>(now - *peer.last_heard);
+  row.queue_depth = peer.link ? peer.link->queue_depth() : 0;
+  row.incarnation = peer.incarnation;
+  return row;
+}
+
+std::vector<PeerInfo> NetworkManager::Impl::peers() const {
+  auto now = Clock::now();
+  std::vector<PeerInfo> rows;
+  for (const auto& [id, peer] : peers_) rows.push_back(info(peer, now));
+  return rows;
+}
+
+microseconds NetworkManager::Impl::max_rtt() const {
+  microseconds worst{0};
+  for (const auto& [id, peer] : peers_) {
+    if (peer.link && peer.rtt) worst = std::max(worst, *peer.rtt);
+  }
+  return worst;
+}
+
+// ---- NetworkManager --------------------------------------------------------------------
+
+NetworkManager::NetworkManager(asio::io_context& io, NetworkConfig config, NetworkObserver& observer)
+    : impl_(std::make_unique<Impl>(io, std::move(config), observer)) {}
+NetworkManager::~NetworkManager() = default;
+
+void NetworkManager::start() { impl_->start(); }
+bool NetworkManager::send(const std::string& peer_id, const protocol::Message& message) {
+  return impl_->send(peer_id, message);
+}
+void NetworkManager::broadcast(const protocol::Message& message) { impl_->broadcast(message); }
+void NetworkManager::leave(milliseconds grace, std::function<void()> done) {
+  impl_->leave(grace, std::move(done));
+}
+const std::string& NetworkManager::id() const { return impl_->config_.id; }
+protocol::Endpoint NetworkManager::local_endpoint() const { return impl_->local(); }
+protocol::Endpoint NetworkManager::advertised_endpoint() const { return impl_->advertised(); }
+std::vector<PeerInfo> NetworkManager::peers() const { return impl_->peers(); }
+microseconds NetworkManager::max_rtt() const { return impl_->max_rtt(); }
+const TrafficCounters& NetworkManager::traffic() const { return impl_->traffic_; }
+const MembershipCounters& NetworkManager::membership() const { return impl_->membership_; }
+
+}  // namespace chorus::net

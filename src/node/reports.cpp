@@ -1,0 +1,112 @@
+#include "chorus/node/reports.hpp"
+
+#include <boost/json.hpp>
+#include <fmt/format.h>
+
+namespace chorus::node {
+
+namespace json = boost::json;
+using std::chrono::microseconds;
+
+namespace {
+
+json::value millis_or_null(const std::optional<microseconds>& value) {
+  if (!value) return nullptr;
+  return static_cast<double>(value->count()) / 1000.0;
+}
+
+std::string millis_text(const std::optional<microseconds>& value) {
+  if (!value) return "-";
+  return fmt::format("{:.1f} ms", static_cast<double>(value->count()) / 1000.0);
+}
+
+json::object leadership_json(const LeadershipView& leadership) {
+  json::object out;
+  out["role"] = leadership.role;
+  out["leader"] = leadership.leader ? json::value(*leadership.leader) : json::value(nullptr);
+  out["epoch"] = leadership.epoch;
+  return out;
+}
+
+}  // namespace
+
+std::string address(const protocol::Endpoint& endpoint) {
+  return fmt::format("{}:{}", endpoint.host, endpoint.port);
+}
+
+std::string peers_json(const PeersView& view) {
+  json::object out = leadership_json(view.leadership);
+  out["self"] = {{"id", view.self_id},
+                 {"address", address(view.self_address)},
+                 {"priority", view.self_priority}};
+  json::array rows;
+  for (const auto& peer : view.peers) {
+    rows.push_back(json::object{{"id", peer.id},
+                                {"address", address(peer.endpoint)},
+                                {"priority", peer.priority},
+                                {"state", net::to_string(peer.state)},
+                                {"rtt_ms", millis_or_null(peer.rtt)},
+                                {"last_heard_ms", millis_or_null(peer.since_heard)},
+                                {"leader", view.leadership.leader == peer.id}});
+  }
+  out["peers"] = std::move(rows);
+  return json::serialize(out);
+}
+
+std::string peers_text(const PeersView& view) {
+  const auto& lead = view.leadership;
+  std::string text = fmt::format("self   {} at {} priority {}: {}, epoch {}, leader {}\n", view.self_id,
+                                 address(view.self_address), view.self_priority, lead.role,
+                                 lead.epoch, lead.leader.value_or("(none)"));
+  if (view.peers.empty()) return text + "no peers known\n";
+  text += fmt::format("{:<28} {:<22} {:>8} {:<8} {:>10} {:>12}\n", "ID", "ADDRESS", "PRIORITY",
+                      "STATE", "RTT", "LAST HEARD");
+  for (const auto& peer : view.peers) {
+    std::string id = peer.id + (lead.leader == peer.id ? " *" : "");
+    text += fmt::format("{:<28} {:<22} {:>8} {:<8} {:>10} {:>12}\n", id, address(peer.endpoint),
+                        peer.priority, net::to_string(peer.state), millis_text(peer.rtt),
+                        peer.since_heard ? millis_text(peer.since_heard) + " ago" : "never");
+  }
+  if (lead.leader && *lead.leader != view.self_id) text += "* leader\n";
+  return text;
+}
+
+std::string debug_json(const DebugView& view) {
+  const auto& t = view.traffic;
+  const auto& m = view.membership;
+  json::object depths;
+  for (const auto& peer : view.peers) depths[peer.id] = peer.queue_depth;
+  json::object out{{"frames_in", t.frames_in},
+                   {"frames_out", t.frames_out},
+                   {"bytes_in", t.bytes_in},
+                   {"bytes_out", t.bytes_out},
+                   {"decode_errors", t.decode_errors},
+                   {"unknown_types", t.unknown_types},
+                   {"queue_overflows", t.queue_overflows},
+                   {"reconnects", m.reconnects},
+                   {"rejected_connections", m.rejected_connections},
+                   {"heartbeat_timeouts", m.heartbeat_timeouts},
+                   {"restarts_seen", m.restarts_seen},
+                   {"queue_depths", std::move(depths)}};
+  return json::serialize(out);
+}
+
+std::string debug_text(const DebugView& view) {
+  const auto& t = view.traffic;
+  const auto& m = view.membership;
+  std::string text = fmt::format(
+      "frames in/out      {} / {}\nbytes in/out       {} / {}\ndecode errors      {}\n"
+      "unknown types      {}\nqueue overflows    {}\nreconnects         {}\n"
+      "rejected handshakes {}\nheartbeat timeouts {}\nrestarts seen      {}\n",
+      t.frames_in, t.frames_out, t.bytes_in, t.bytes_out, t.decode_errors, t.unknown_types,
+      t.queue_overflows, m.reconnects, m.rejected_connections, m.heartbeat_timeouts,
+      m.restarts_seen);
+  for (const auto& peer : view.peers) {
+    if (peer.state != net::PeerState::down && peer.state != net::PeerState::left) {
+      text += fmt::format("queue depth {:<20} {}\n", peer.id, peer.queue_depth);
+    }
+  }
+  return text;
+}
+
+}  // namespace chorus::node

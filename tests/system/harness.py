@@ -1,0 +1,651 @@
+"""Process-level test harness for chorus: real `node` processes driven through their prompt.
+
+Standard library only. The pieces:
+
+  Node      one `node` process: stdin/stdout pipes, stderr to a per-node log file, a reader
+            thread that puts stdout lines on a queue; command_json() sends a prompt command and
+            returns the parsed JSON answer; kill9/sigstop/sigcont/terminate/exit/restart.
+  Cluster   a context manager owning a temp dir and every Node started through it. It ALWAYS
+            kills them on the way out (normal exit, exception, KeyboardInterrupt); an atexit
+            hook and PR_SET_PDEATHSIG (via setpriv, when present) are backstops.
+  wait_until / hold_for
+            poll a predicate against a deadline (never a bare sleep standing in for sync).
+  run_main  the command-line runner used by every tests/system/test_*.py script:
+            `python3 test_x.py --node PATH [--only NAME] [--keep-logs] [--list]`;
+            exit code 0 = all passed, 77 = all skipped, 1 = some failed, 2 = usage error.
+
+Predicates given to wait_until/hold_for return True when satisfied; anything else (False, None,
+or a string explaining what is still missing) means "not yet", and the last explanation is
+included in the failure message.
+"""
+
+from __future__ import annotations
+
+import argparse
+import atexit
+import json
+import os
+import queue
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import traceback
+from pathlib import Path
+from typing import Any, Callable, Iterable, Optional
+
+HOST = "127.0.0.1"
+DEFAULT_HEARTBEAT_MS = 200
+_EOF = object()
+
+# Every process any Node started, for the atexit backstop.
+_ALL_PROCESSES: "set[subprocess.Popen]" = set()
+_ALL_LOCK = threading.Lock()
+
+
+def _kill_everything() -> None:
+    with _ALL_LOCK:
+        processes = list(_ALL_PROCESSES)
+    for proc in processes:
+        if proc.poll() is None:
+            try:
+                proc.kill()  # SIGKILL also ends a SIGSTOPped process
+            except OSError:
+                pass
+    for proc in processes:
+        try:
+            proc.wait(timeout=5)
+        except (subprocess.TimeoutExpired, OSError):
+            pass
+
+
+atexit.register(_kill_everything)
+
+
+class HarnessError(AssertionError):
+    """A test-visible failure raised by the harness (counts as a test failure, not a crash)."""
+
+
+class NodeGone(HarnessError):
+    """The node process exited (or its stdout closed) while we expected an answer."""
+
+
+class NodeTimeout(HarnessError):
+    """The node did not answer in time."""
+
+
+class WaitTimeout(HarnessError):
+    """wait_until's deadline passed before its predicate held."""
+
+
+class Skip(Exception):
+    """Raised by a scenario that cannot run here (e.g. needs root); reported as skipped."""
+
+
+def now() -> float:
+    """Monotonic seconds."""
+    return time.monotonic()
+
+
+def _call_predicate(predicate: Callable[[], Any]) -> "tuple[bool, str]":
+    try:
+        result = predicate()
+    except HarnessError as error:  # e.g. one node answered late: keep polling
+        return False, f"{type(error).__name__}: {error}"
+    if result is True:
+        return True, ""
+    if isinstance(result, str):
+        return False, result
+    return False, repr(result)
+
+
+def wait_until(predicate: Callable[[], Any], timeout: float, poll: float = 0.02,
+               what: str = "condition", since: Optional[float] = None,
+               describe: Optional[Callable[[], str]] = None) -> float:
+    """Polls `predicate` until it returns True; returns seconds elapsed since `since` (or the call).
+
+    Raises WaitTimeout after `timeout` seconds (counted from the call), with the predicate's last
+    explanation and, if given, describe()'s dump of the system.
+    """
+    start = now()
+    origin = start if since is None else since
+    deadline = start + timeout
+    last = "never evaluated"
+    while True:
+        ok, reason = _call_predicate(predicate)
+        if ok:
+            return now() - origin
+        last = reason
+        if now() >= deadline:
+            message = f"timed out after {timeout:.2f} s waiting for {what}; last: {last}"
+            if describe is not None:
+                message += "\n" + describe()
+            raise WaitTimeout(message)
+        time.sleep(min(poll, max(0.0, deadline - now())))
+
+
+def hold_for(predicate: Callable[[], Any], duration: float, poll: float = 0.05,
+             what: str = "condition", describe: Optional[Callable[[], str]] = None) -> int:
+    """Asserts `predicate` is True at every sample for `duration` seconds; returns sample count."""
+    deadline = now() + duration
+    samples = 0
+    while True:
+        ok, reason = _call_predicate(predicate)
+        samples += 1
+        if not ok:
+            message = f"{what} stopped holding after {samples} samples: {reason}"
+            if describe is not None:
+                message += "\n" + describe()
+            raise HarnessError(message)
+        if now() >= deadline:
+            return samples
+        time.sleep(min(poll, max(0.0, deadline - now())))
+
+
+def parse_address(address: str) -> "tuple[str, int]":
+    host, _, port = address.rpartition(":")
+    return host, int(port)
+
+
+class Node:
+    """One `node` process. Start it with start(); every method is called from the main thread."""
+
+    def __init__(self, binary: str, name: str, workdir: Path, *, host: str = HOST, port: int = 0,
+                 leader: bool = False, bootstrap: "Node | tuple[str, int] | None" = None,
+                 priority: Optional[int] = None, node_id: Optional[str] = None,
+                 cluster_name: Optional[str] = None, heartbeat_ms: Optional[int] = None,
+                 log_level: Optional[str] = "debug", extra_args: Iterable[str] = ()):
+        self.binary = binary
+        self.name = name
+        self.workdir = Path(workdir)
+        self.host = host
+        self.port = port
+        self.leader = leader
+        self.bootstrap = bootstrap
+        self.priority = priority
+        self.node_id = node_id
+        self.cluster_name = cluster_name
+        self.heartbeat_ms = heartbeat_ms
+        self.log_level = log_level
+        self.extra_args = list(extra_args)
+        self.log_path = self.workdir / f"{name}.stderr.log"
+        self.id: Optional[str] = None
+        self.address: Optional[str] = None
+        self.proc: Optional[subprocess.Popen] = None
+        self.stopped = False
+        self.starts = 0
+        self.other_output: "list[str]" = []
+        self._lines: "queue.Queue[Any]" = queue.Queue()
+        self._stale = 0
+        self._reader: Optional[threading.Thread] = None
+
+    # ---- process control -------------------------------------------------------------------
+
+    def argv(self) -> "list[str]":
+        """The command line, with the current port (0 before the first start)."""
+        argv = [self.binary, self.host, str(self.port)]
+        if self.leader:
+            argv.append("--leader")
+        if self.bootstrap is not None:
+            if isinstance(self.bootstrap, Node):
+                if self.bootstrap.port == 0:
+                    raise HarnessError(f"{self.name}: bootstrap node {self.bootstrap.name} "
+                                       "has no known port yet")
+                argv += ["--bootstrap", self.bootstrap.host, str(self.bootstrap.port)]
+            else:
+                argv += ["--bootstrap", self.bootstrap[0], str(self.bootstrap[1])]
+        if self.priority is not None:
+            argv += ["--priority", str(self.priority)]
+        if self.node_id is not None:
+            argv += ["--id", self.node_id]
+        if self.cluster_name is not None:
+            argv += ["--cluster", self.cluster_name]
+        if self.heartbeat_ms is not None:
+            argv += ["--heartbeat-ms", str(self.heartbeat_ms)]
+        if self.log_level is not None:
+            argv += ["--log-level", self.log_level]
+        return argv + self.extra_args
+
+    def launch(self) -> None:
+        """Starts the process without waiting for it to answer (see start())."""
+        if self.alive():
+            raise HarnessError(f"{self.name} is already running (pid {self.proc.pid})")
+        argv = self.argv()
+        self.starts += 1
+        with open(self.log_path, "ab") as log:
+            log.write(f"==== start #{self.starts}: {' '.join(argv)}\n".encode())
+            log.flush()
+            prefix = []
+            setpriv = shutil.which("setpriv")
+            if setpriv and sys.platform.startswith("linux"):
+                # The node dies with this thread/process even if we are SIGKILLed.
+                prefix = [setpriv, "--pdeathsig", "KILL", "--"]
+            proc = subprocess.Popen(prefix + argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                    stderr=log, start_new_session=True)
+        with _ALL_LOCK:
+            _ALL_PROCESSES.add(proc)
+        self.proc = proc
+        self.stopped = False
+        self._lines = queue.Queue()
+        self._stale = 0
+        self._reader = threading.Thread(target=self._read_stdout, args=(proc, self._lines),
+                                        name=f"stdout-{self.name}", daemon=True)
+        self._reader.start()
+
+    def start(self, timeout: float = 5.0) -> "Node":
+        """Launches the process and learns id, address and port from `peers --json`."""
+        self.launch()
+        answer = self.command_json("peers --json", timeout=timeout)
+        try:
+            me = answer["self"]
+            self.id = me["id"]
+            self.address = me["address"]
+            _, port = parse_address(self.address)
+        except (KeyError, TypeError, ValueError) as error:
+            raise HarnessError(f"{self.name}: `peers --json` has no usable self.id/self.address "
+                               f"({error!r}): {json.dumps(answer)[:500]}")
+        if self.port not in (0, port):
+            raise HarnessError(f"{self.name}: asked for port {self.port}, node reports {port}")
+        self.port = port
+        return self
+
+    def restart(self, timeout: float = 5.0) -> "Node":
+        """Starts the node again with the same arguments and the same (learned) port."""
+        if self.alive():
+            self.kill9()
+        old_id = self.id
+        self.start(timeout)
+        if old_id is not None and self.node_id is None and self.id != old_id:
+            raise HarnessError(f"{self.name}: restarted on port {self.port} with id {self.id!r}, "
+                               f"was {old_id!r}")
+        return self
+
+    @staticmethod
+    def _read_stdout(proc: subprocess.Popen, lines: "queue.Queue[Any]") -> None:
+        assert proc.stdout is not None
+        for raw in iter(proc.stdout.readline, b""):
+            lines.put(raw.decode("utf-8", errors="replace").rstrip("\r\n"))
+        lines.put(_EOF)
+
+    def alive(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    @property
+    def pid(self) -> int:
+        if self.proc is None:
+            raise HarnessError(f"{self.name} was never started")
+        return self.proc.pid
+
+    def _signal(self, signum: int) -> None:
+        if not self.alive():
+            raise HarnessError(f"{self.name} is not running (exit code {self.returncode()})")
+        os.kill(self.pid, signum)
+
+    def kill9(self, timeout: float = 5.0) -> None:
+        """SIGKILL and reap."""
+        self._signal(signal.SIGKILL)
+        self.proc.wait(timeout=timeout)
+        self.stopped = False
+
+    def sigstop(self) -> None:
+        self._signal(signal.SIGSTOP)
+        self.stopped = True
+
+    def sigcont(self) -> None:
+        self._signal(signal.SIGCONT)
+        self.stopped = False
+
+    def terminate(self, timeout: float = 5.0) -> Optional[int]:
+        """SIGTERM (SIGKILL after `timeout`); returns the exit code."""
+        if self.alive():
+            if self.stopped:
+                self.sigcont()
+            os.kill(self.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(timeout=5)
+        return self.returncode()
+
+    def exit(self, timeout: float = 5.0) -> int:
+        """Types `exit` at the prompt and waits for the process to end; returns its exit code."""
+        self.send("exit")
+        return self.wait_exit(timeout)
+
+    def wait_exit(self, timeout: float = 5.0) -> int:
+        try:
+            return self.proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            raise NodeTimeout(f"{self.name} still running {timeout} s after being asked to exit\n"
+                              f"{self.stderr_tail()}")
+
+    def returncode(self) -> Optional[int]:
+        return None if self.proc is None else self.proc.poll()
+
+    def close(self) -> None:
+        """Kills the process if it runs, and reaps it. Safe to call repeatedly."""
+        if self.proc is None:
+            return
+        if self.proc.poll() is None:
+            try:
+                self.proc.kill()
+            except OSError:
+                pass
+        try:
+            self.proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            pass
+        for stream in (self.proc.stdin, self.proc.stdout):
+            try:
+                if stream is not None:
+                    stream.close()
+            except OSError:
+                pass
+        if self._reader is not None:
+            self._reader.join(timeout=1)
+        with _ALL_LOCK:
+            _ALL_PROCESSES.discard(self.proc)
+
+    # ---- prompt ---------------------------------------------------------------------------
+
+    def send(self, line: str) -> None:
+        """Writes one line to the node's stdin."""
+        if self.proc is None or self.proc.stdin is None:
+            raise HarnessError(f"{self.name} was never started")
+        try:
+            self.proc.stdin.write((line + "\n").encode())
+            self.proc.stdin.flush()
+        except (BrokenPipeError, OSError) as error:
+            raise NodeGone(f"{self.name}: cannot write {line!r} ({error}); exit code "
+                           f"{self.returncode()}")
+
+    def command_json(self, command: str, timeout: float = 3.0) -> Any:
+        """Sends `command` and returns the next JSON line it prints, parsed.
+
+        Lines that do not start with '{' are kept in other_output and skipped. If an earlier
+        command timed out, its late answer is discarded, not mistaken for this one's.
+        """
+        if self.stopped:
+            raise HarnessError(f"{self.name} is SIGSTOPped: it cannot answer {command!r}")
+        self.send(command)
+        deadline = now() + timeout
+        skipped: "list[str]" = []
+        while True:
+            remaining = deadline - now()
+            if remaining <= 0:
+                self._stale += 1
+                raise NodeTimeout(f"{self.name}: no JSON answer to {command!r} within {timeout} s"
+                                  f" (other stdout: {skipped[-5:]!r})")
+            try:
+                line = self._lines.get(timeout=remaining)
+            except queue.Empty:
+                continue
+            if line is _EOF:
+                self._lines.put(_EOF)  # later calls see it too
+                code = self.proc.wait(timeout=5) if self.proc else None
+                raise NodeGone(f"{self.name}: stdout closed (exit code {code}) before answering "
+                               f"{command!r}; other stdout: {skipped[-5:]!r}")
+            text = line.strip()
+            if not text.startswith("{"):
+                skipped.append(line)
+                self.other_output.append(line)
+                del self.other_output[:-200]
+                continue
+            if self._stale:
+                self._stale -= 1
+                continue
+            try:
+                return json.loads(text)
+            except ValueError as error:
+                raise HarnessError(f"{self.name}: answer to {command!r} is not valid JSON "
+                                   f"({error}): {text[:500]!r}")
+
+    def peers(self, timeout: float = 3.0) -> Any:
+        return self.command_json("peers --json", timeout)
+
+    def debug(self, timeout: float = 3.0) -> Any:
+        return self.command_json("debug --json", timeout)
+
+    def status(self, timeout: float = 3.0) -> Any:
+        return self.command_json("status --json", timeout)
+
+    # ---- logs -----------------------------------------------------------------------------
+
+    def stderr_text(self) -> str:
+        try:
+            return self.log_path.read_text(errors="replace")
+        except OSError:
+            return ""
+
+    def stderr_tail(self, lines: int = 30) -> str:
+        tail = self.stderr_text().splitlines()[-lines:]
+        return "\n".join(f"    {self.name}| {line}" for line in tail) or f"    {self.name}| (empty)"
+
+    def __repr__(self) -> str:
+        return f"Node({self.name}, id={self.id!r}, pid={self.proc.pid if self.proc else None})"
+
+
+def entries_for(view: Any, node: Node) -> "list[dict]":
+    """The entries of a `peers --json` answer that describe `node` (by id)."""
+    return [p for p in view.get("peers", []) if p.get("id") == node.id]
+
+
+def state_of(view: Any, node: Node) -> Optional[str]:
+    """`node`'s state in a `peers --json` answer; None if absent; 'DUPLICATE' if listed twice."""
+    found = entries_for(view, node)
+    if not found:
+        return None
+    if len(found) > 1:
+        return "DUPLICATE"
+    return found[0].get("state")
+
+
+class Cluster:
+    """Owns a temp dir and every node started through it; kills them all on exit, always."""
+
+    def __init__(self, binary: str, name: str = "cluster", keep_logs: bool = False):
+        self.binary = binary
+        self.name = name
+        self.keep_logs = keep_logs
+        self.nodes: "list[Node]" = []
+        self.figures: "list[tuple[str, float, str, Optional[float]]]" = []
+        self.workdir: Optional[Path] = None
+
+    def __enter__(self) -> "Cluster":
+        self.workdir = Path(tempfile.mkdtemp(prefix=f"chorus-{self.name}-"))
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> bool:
+        self.shutdown()
+        if self.workdir is not None:
+            if exc_type is None and not self.keep_logs:
+                shutil.rmtree(self.workdir, ignore_errors=True)
+            else:
+                print(f"  logs kept in {self.workdir}", flush=True)
+        return False
+
+    def node(self, name: str, start: bool = True, **kwargs: Any) -> Node:
+        """Creates (and by default starts) a node; see Node for the keyword arguments."""
+        if self.workdir is None:
+            raise HarnessError("use Cluster as a context manager")
+        node = Node(self.binary, name, self.workdir, **kwargs)
+        self.nodes.append(node)
+        if start:
+            node.start()
+        return node
+
+    def shutdown(self) -> None:
+        for node in self.nodes:
+            node.close()
+
+    def live(self, exclude: Iterable[Node] = ()) -> "list[Node]":
+        """Running, not stopped nodes (minus `exclude`)."""
+        skip = set(map(id, exclude))
+        return [n for n in self.nodes if n.alive() and not n.stopped and id(n) not in skip]
+
+    def figure(self, label: str, value: float, unit: str = "s",
+               limit: Optional[float] = None) -> float:
+        """Records and prints a measured figure, e.g. "full mesh after 0.41 s (limit 2.00 s)"."""
+        self.figures.append((label, value, unit, limit))
+        bound = f" (limit {limit:.2f} {unit})" if limit is not None else ""
+        print(f"  FIGURE {label}: {value:.3f} {unit}{bound}", flush=True)
+        return value
+
+    def check_limit(self, label: str, value: float, limit: float, unit: str = "s") -> None:
+        """Records the figure, then fails with a system dump if it exceeds `limit`."""
+        self.figure(label, value, unit, limit)
+        if value > limit:
+            raise HarnessError(f"{label}: {value:.3f} {unit} exceeds the limit of {limit} {unit}\n"
+                               + self.describe())
+
+    # ---- views and predicates ---------------------------------------------------------------
+
+    def views(self, observers: Iterable[Node], timeout: float = 2.0) -> "dict[str, Any]":
+        return {n.name: n.peers(timeout) for n in observers}
+
+    def states_are(self, observers: Iterable[Node], subjects: Iterable[Node],
+                   states: "str | tuple[str, ...]") -> Callable[[], Any]:
+        """Predicate: every observer lists every subject (other than itself) exactly once in one
+        of `states`."""
+        wanted = (states,) if isinstance(states, str) else tuple(states)
+        observers = list(observers)
+        subjects = list(subjects)
+
+        def check() -> Any:
+            missing = []
+            for observer in observers:
+                view = observer.peers(timeout=2.0)
+                for subject in subjects:
+                    if subject is observer:
+                        continue
+                    state = state_of(view, subject)
+                    if state not in wanted:
+                        missing.append(f"{observer.name} sees {subject.name} as {state}")
+            return True if not missing else "; ".join(missing)
+
+        return check
+
+    def mesh(self, nodes: Optional[Iterable[Node]] = None) -> Callable[[], Any]:
+        """Predicate: every node in `nodes` (default: all live) lists all the others as up."""
+        members = list(nodes) if nodes is not None else self.live()
+        return self.states_are(members, members, "up")
+
+    def wait_mesh(self, nodes: Optional[Iterable[Node]] = None, timeout: float = 5.0,
+                  since: Optional[float] = None, what: str = "full mesh") -> float:
+        members = list(nodes) if nodes is not None else self.live()
+        return wait_until(self.mesh(members), timeout, what=f"{what} of "
+                          f"{', '.join(n.name for n in members)}", since=since,
+                          describe=self.describe)
+
+    def describe(self) -> str:
+        """Each node's status, `peers --json` answer and stderr tail, for failure messages."""
+        out = [f"---- cluster {self.name} ({self.workdir}) ----"]
+        for node in self.nodes:
+            header = f"  [{node.name}] id={node.id} pid={node.proc.pid if node.proc else None}"
+            if node.proc is None:
+                out.append(header + " (never started)")
+                continue
+            if not node.alive():
+                out.append(header + f" exited with {node.returncode()}")
+            elif node.stopped:
+                out.append(header + " SIGSTOPped")
+            else:
+                out.append(header + " running")
+                for command in ("peers --json", "debug --json"):
+                    try:
+                        answer = json.dumps(node.command_json(command, timeout=1.0))
+                    except HarnessError as error:
+                        answer = f"(no answer: {error})"
+                    out.append(f"    {command}: {answer}")
+            if node.other_output:
+                out.append(f"    other stdout: {node.other_output[-5:]!r}")
+            out.append(node.stderr_tail())
+        return "\n".join(out)
+
+
+# ---- runner ------------------------------------------------------------------------------------
+
+Scenario = Callable[[Cluster], None]
+
+
+def _raise_system_exit(signum: int, _frame: Any) -> None:
+    raise SystemExit(128 + signum)
+
+
+def run_main(title: str, scenarios: "list[tuple[str, Scenario]]",
+             argv: Optional["list[str]"] = None) -> int:
+    """Parses the command line, runs the scenarios (each with a fresh Cluster), prints a summary
+    with every figure; returns the exit code (0 pass, 1 fail, 77 all skipped, 2 usage)."""
+    parser = argparse.ArgumentParser(description=title)
+    parser.add_argument("--node", required=True, help="path to the node executable")
+    parser.add_argument("--only", action="append", default=[],
+                        help="run only scenarios whose name contains this (repeatable)")
+    parser.add_argument("--keep-logs", action="store_true", help="keep per-node logs on success")
+    parser.add_argument("--list", action="store_true", help="list scenario names and exit")
+    args = parser.parse_args(argv)
+
+    if args.list:
+        for name, _ in scenarios:
+            print(name)
+        return 0
+    binary = os.path.abspath(args.node)
+    if not (os.path.isfile(binary) and os.access(binary, os.X_OK)):
+        print(f"error: node executable not found or not executable: {binary}", file=sys.stderr)
+        return 2
+
+    signal.signal(signal.SIGTERM, _raise_system_exit)
+    signal.signal(signal.SIGHUP, _raise_system_exit)
+
+    selected = [(n, s) for n, s in scenarios if not args.only or any(o in n for o in args.only)]
+    if not selected:
+        print("error: --only matched no scenario", file=sys.stderr)
+        return 2
+
+    results: "list[tuple[str, str, float]]" = []
+    figures: "list[tuple[str, str, float, str, Optional[float]]]" = []
+    print(f"== {title}: {len(selected)} scenario(s), node {binary}", flush=True)
+    for name, scenario in selected:
+        print(f"-- {name}", flush=True)
+        started = now()
+        outcome = "PASS"
+        cluster = Cluster(binary, name=name.split(":")[0].replace(" ", "_"),
+                          keep_logs=args.keep_logs)
+        try:
+            with cluster:
+                scenario(cluster)
+        except Skip as skip:
+            outcome = "SKIP"
+            print(f"  skipped: {skip}", flush=True)
+        except AssertionError as failure:
+            outcome = "FAIL"
+            print(f"  FAILED: {failure}", flush=True)
+        except Exception:  # a harness or scenario bug: report it as a failure, keep going
+            outcome = "FAIL"
+            print("  ERROR:\n" + traceback.format_exc(), flush=True)
+        finally:
+            for label, value, unit, limit in cluster.figures:
+                figures.append((name.split(" ")[0], label, value, unit, limit))
+        elapsed = now() - started
+        results.append((name, outcome, elapsed))
+        print(f"   {outcome} ({elapsed:.1f} s)", flush=True)
+
+    print(f"== summary: {title}")
+    for name, outcome, elapsed in results:
+        print(f"  {outcome:4}  {name}  ({elapsed:.1f} s)")
+    if figures:
+        print("== figures")
+        for tag, label, value, unit, limit in figures:
+            bound = f"  (limit {limit:g} {unit})" if limit is not None else ""
+            print(f"  [{tag}] {label}: {value:.3f} {unit}{bound}")
+    sys.stdout.flush()
+
+    outcomes = [o for _, o, _ in results]
+    if "FAIL" in outcomes:
+        return 1
+    if all(o == "SKIP" for o in outcomes):
+        return 77
+    return 0

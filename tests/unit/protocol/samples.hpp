@@ -1,0 +1,163 @@
+#pragma once
+// Sample messages and small helpers shared by the protocol tests.
+
+#include <catch2/catch.hpp>
+
+#include <cstdint>
+#include <limits>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "chorus/protocol/codec.hpp"
+#include "chorus/protocol/messages.hpp"
+
+namespace chorus::protocol::test {
+
+inline constexpr std::int64_t kI64Max = std::numeric_limits<std::int64_t>::max();
+inline constexpr std::int64_t kI64Min = std::numeric_limits<std::int64_t>::min();
+inline constexpr std::uint64_t kU64Max = std::numeric_limits<std::uint64_t>::max();
+inline constexpr std::uint64_t kAbove2To53 = (std::uint64_t{1} << 53) + 1;
+
+inline TrackRef sample_track() {
+  return TrackRef{.index = 3,
+                  .name = "\xc3\x85lborg \xe2\x80\x93 intro.flac",  // "Ålborg – intro.flac"
+                  .hash = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",
+                  .frames = 1'234'567};
+}
+
+inline HandshakeFields sample_handshake() {
+  return HandshakeFields{.from = "node-a",
+                         .priority = 10,
+                         .incarnation = 0xfeedface12345678u,
+                         .advertised = {.host = "10.0.0.1", .port = 7000},
+                         .version = kProtocolVersion,
+                         .cluster = "living-room"};
+}
+
+/// One ordinary message of every type, in Message variant order: optional track present,
+/// vectors non-empty (so every field, nested ones included, appears in the JSON).
+inline std::vector<Message> typical_messages() {
+  const Endpoint b{.host = "node-b.local", .port = 7001};
+  return {
+      Hello{sample_handshake()},
+      Reconnect{sample_handshake()},
+      HelloReject{.from = "node-b", .reason = "cluster \"kitchen\" != \"living-room\""},
+      Discovery{.from = "node-a",
+                .members = {{.id = "node-a", .priority = 10, .endpoint = {"10.0.0.1", 7000}},
+                            {.id = "node-b", .priority = -3, .endpoint = b}}},
+      Heartbeat{.from = "node-a", .sent_us = 1'000'000, .echo_us = 999'000, .echo_hold_us = 250},
+      Leave{.from = "node-a"},
+      Election{.from = "node-a", .epoch = 4},
+      ElectionAnswer{.from = "node-b", .epoch = 4},
+      Coordinator{.from = "node-b", .epoch = 5},
+      PlayRequest{.from = "node-b", .epoch = 5, .seq = 17, .track = sample_track(),
+                  .frame = 48'000, .at_us = 123'456'789},
+      PauseRequest{.from = "node-b", .epoch = 5, .seq = 18, .frame = 96'000, .at_us = 124'456'789},
+      ResumeRequest{.from = "node-b", .epoch = 5, .seq = 19, .frame = 96'000, .at_us = 130'000'000},
+      StopRequest{.from = "node-b", .epoch = 5, .seq = 20, .at_us = 140'000'000},
+      StateSyncRequest{.from = "node-c"},
+      StateSyncResponse{.from = "node-b", .epoch = 5, .seq = 19, .status = PlaybackStatus::playing,
+                        .track = sample_track(), .anchor_us = 130'000'000, .anchor_frame = 96'000},
+      TimeRequest{.from = "node-c", .id = 42, .t0_us = 5'000},
+      TimeResponse{.from = "node-b", .id = 42, .t0_us = 5'000, .t1_us = 9'000'100,
+                   .t2_us = 9'000'180},
+      ControlRequest{.from = "node-c", .id = 7, .command = "play", .args = {"3"}},
+      ControlResponse{.from = "node-b", .id = 7, .ok = false, .error = "no track 3"},
+  };
+}
+
+/// Boundary cases: extreme integers, empty and maximal strings and vectors, absent track.
+inline std::vector<Message> extreme_messages() {
+  const std::string longest_id(kMaxIdBytes, 'i');
+  // Exactly kMaxStringBytes bytes of awkward text: quotes, backslashes, control characters,
+  // multi-byte UTF-8 (2, 3 and 4 bytes).
+  std::string awkward;
+  while (awkward.size() + 16 <= kMaxStringBytes) awkward += "\"\\\n\t\x01/\xc3\xa9\xe2\x82\xac\xf0\x9f\x8e\xb5";
+  awkward.append(kMaxStringBytes - awkward.size(), 'x');
+
+  HandshakeFields low{.from = longest_id, .priority = kI64Min, .incarnation = kU64Max,
+                      .advertised = {.host = std::string(kMaxIdBytes, 'h'), .port = 65535},
+                      .version = kI64Max, .cluster = ""};
+  HandshakeFields high{.from = "x", .priority = kI64Max, .incarnation = 0,
+                       .advertised = {.host = "::1", .port = 1}, .version = 1,
+                       .cluster = awkward};
+
+  Discovery full{.from = "node-a", .members = {}};
+  for (std::size_t i = 0; i < kMaxMembers; ++i) {
+    full.members.push_back({.id = "n" + std::to_string(i), .priority = static_cast<std::int64_t>(i),
+                            .endpoint = {.host = "10.0." + std::to_string(i / 256) + "." +
+                                                 std::to_string(i % 256),
+                                         .port = static_cast<std::uint16_t>(1 + i)}});
+  }
+  ControlRequest many_args{.from = "node-c", .id = kU64Max, .command = "", .args = {}};
+  for (std::size_t i = 0; i < kMaxArgs; ++i) many_args.args.push_back(i % 2 ? "" : awkward);
+
+  const TrackRef edge_track{.index = kI64Max, .name = "", .hash = "", .frames = 0};
+  return {
+      Hello{low},
+      Reconnect{high},
+      HelloReject{.from = "node-b", .reason = awkward},
+      HelloReject{.from = "node-b", .reason = ""},
+      Discovery{.from = "node-a", .members = {}},
+      full,
+      Heartbeat{.from = "node-a", .sent_us = kI64Max, .echo_us = kI64Max, .echo_hold_us = kI64Max},
+      Heartbeat{.from = "node-a", .sent_us = 0, .echo_us = 0, .echo_hold_us = 0},
+      Election{.from = "node-a", .epoch = kAbove2To53},
+      ElectionAnswer{.from = "node-b", .epoch = kU64Max},
+      Coordinator{.from = "node-b", .epoch = 0},
+      PlayRequest{.from = "node-b", .epoch = kU64Max, .seq = kAbove2To53, .track = edge_track,
+                  .frame = kI64Max, .at_us = kI64Max},
+      PlayRequest{.from = "node-b", .epoch = 0, .seq = 0, .track = edge_track, .frame = 0,
+                  .at_us = 0},
+      PauseRequest{.from = "node-b", .epoch = kAbove2To53, .seq = kU64Max, .frame = 0,
+                   .at_us = kI64Max},
+      ResumeRequest{.from = "node-b", .epoch = kAbove2To53, .seq = kU64Max, .frame = kI64Max,
+                    .at_us = 0},
+      StopRequest{.from = "node-b", .epoch = kU64Max, .seq = kAbove2To53, .at_us = kI64Max},
+      StateSyncRequest{.from = longest_id},
+      StateSyncResponse{.from = "node-b", .epoch = 0, .seq = 0, .status = PlaybackStatus::stopped,
+                        .track = std::nullopt, .anchor_us = 0, .anchor_frame = 0},
+      StateSyncResponse{.from = "node-b", .epoch = kU64Max, .seq = kAbove2To53,
+                        .status = PlaybackStatus::paused, .track = edge_track,
+                        .anchor_us = kI64Max, .anchor_frame = kI64Max},
+      TimeRequest{.from = "node-c", .id = kU64Max, .t0_us = kI64Max},
+      TimeResponse{.from = "node-b", .id = kAbove2To53, .t0_us = kI64Max, .t1_us = 0,
+                   .t2_us = kI64Max},
+      many_args,
+      ControlRequest{.from = "node-c", .id = 0, .command = "pause", .args = {}},
+      ControlResponse{.from = "node-b", .id = kU64Max, .ok = true, .error = ""},
+      ControlResponse{.from = "node-b", .id = 0, .ok = false, .error = awkward},
+  };
+}
+
+/// Decodes `json`, failing the test if it is not a message.
+inline Message decode_ok(const std::string& json) {
+  DecodeResult result = decode(json);
+  if (const auto* error = std::get_if<DecodeError>(&result)) {
+    INFO("json: " << json.substr(0, 400));
+    FAIL("decode failed: " << to_string(error->code) << ": " << error->detail);
+  }
+  return std::get<Message>(std::move(result));
+}
+
+/// Decodes `json`, failing the test if it is a message.
+inline DecodeError decode_error(const std::string& json) {
+  DecodeResult result = decode(json);
+  if (std::holds_alternative<Message>(result)) {
+    INFO("json: " << json.substr(0, 400));
+    FAIL("decoded as " << type_name(std::get<Message>(result)) << " but an error was expected");
+  }
+  return std::get<DecodeError>(std::move(result));
+}
+
+}  // namespace chorus::protocol::test
+
+namespace Catch {
+template <>
+struct StringMaker<chorus::protocol::DecodeErrorCode> {
+  static std::string convert(chorus::protocol::DecodeErrorCode code) {
+    return std::string(chorus::protocol::to_string(code));
+  }
+};
+}  // namespace Catch

@@ -1,0 +1,390 @@
+// Everything decode must refuse, and how it says so.
+
+#include <catch2/catch.hpp>
+
+#include <cctype>
+#include <functional>
+#include <random>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include <boost/json.hpp>
+
+#include "chorus/protocol/codec.hpp"
+#include "protocol/samples.hpp"
+
+namespace json = boost::json;
+using namespace chorus::protocol;
+using namespace chorus::protocol::test;
+
+namespace {
+
+/// A key inside a JSON document: the steps from the root (object keys and array indexes).
+struct FieldPath {
+  std::vector<std::variant<std::string, std::size_t>> steps;
+
+  /// The path as the codec's error detail spells it, e.g. "DISCOVERY.members[0].endpoint.port".
+  std::string spelled(std::string_view type) const {
+    std::string out(type);
+    for (const auto& step : steps) {
+      if (const auto* key = std::get_if<std::string>(&step)) out += "." + *key;
+      else out += "[" + std::to_string(std::get<std::size_t>(step)) + "]";
+    }
+    return out;
+  }
+  const std::string& key() const { return std::get<std::string>(steps.back()); }
+  /// The object holding this key inside `doc`.
+  json::object& parent(json::value& doc) const {
+    json::value* v = &doc;
+    for (std::size_t i = 0; i + 1 < steps.size(); ++i) {
+      if (const auto* key = std::get_if<std::string>(&steps[i])) v = &v->as_object().at(*key);
+      else v = &v->as_array().at(std::get<std::size_t>(steps[i]));
+    }
+    return v->as_object();
+  }
+  json::value& value(json::value& doc) const { return parent(doc).at(key()); }
+};
+
+/// Every key of every object in `v`, objects inside arrays included; the top-level "type" is left out.
+void collect_fields(const json::value& v, FieldPath& at, std::vector<FieldPath>& out) {
+  if (const auto* object = v.if_object()) {
+    for (const auto& entry : *object) {
+      if (at.steps.empty() && entry.key() == "type") continue;
+      at.steps.emplace_back(std::string(entry.key()));
+      out.push_back(at);
+      collect_fields(entry.value(), at, out);
+      at.steps.pop_back();
+    }
+  } else if (const auto* array = v.if_array()) {
+    for (std::size_t i = 0; i < array->size(); ++i) {
+      at.steps.emplace_back(i);
+      collect_fields((*array)[i], at, out);
+      at.steps.pop_back();
+    }
+  }
+}
+
+/// Calls `check(type, doc, field)` once for every field of every typical message.
+void for_each_field(const std::function<void(std::string_view, const json::value&, const FieldPath&)>& check) {
+  for (const Message& message : typical_messages()) {
+    const json::value doc = json::parse(encode(message));
+    std::vector<FieldPath> paths;
+    FieldPath root;
+    collect_fields(doc, root, paths);
+    for (const FieldPath& path : paths) check(type_name(message), doc, path);
+  }
+}
+
+bool is_integer(const json::value& v) { return v.is_int64() || v.is_uint64(); }
+
+/// Same JSON type as far as the protocol is concerned (int64 and uint64 are both "integer").
+bool same_json_type(const json::value& a, const json::value& b) {
+  return a.kind() == b.kind() || (is_integer(a) && is_integer(b));
+}
+
+/// The typical `type` message with `path` (dotted keys, no type prefix) replaced by `value`.
+std::string with_field(std::string_view type, const std::vector<std::string>& path,
+                       const json::value& value) {
+  for (const Message& message : typical_messages()) {
+    if (type_name(message) != type) continue;
+    json::value doc = json::parse(encode(message));
+    json::value* v = &doc;
+    for (const std::string& key : path) {
+      if (auto* array = v->if_array()) v = &array->at(std::stoul(key));
+      else v = &v->as_object()[key];
+    }
+    *v = value;
+    return json::serialize(doc);
+  }
+  FAIL("no typical message of type " << type);
+  return {};
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------------------------------------
+// Not JSON, or not an object
+
+TEST_CASE("invalid UTF-8 inside a string is rejected as invalid_json") {
+  const std::string head = R"({"type":"LEAVE","from":")";
+  for (const std::string bad : {"\xff", "a\xc3", "\xc0\xaf", "\xed\xa0\x80", "\xe2\x82", "\xf8\x88\x80\x80\x80",
+                                "\xf4\x90\x80\x80"}) {
+    INFO("bytes: " << bad.size());
+    CHECK(decode_error(head + bad + "\"}").code == DecodeErrorCode::invalid_json);
+  }
+  // ... and in a key, and in an escaped lone surrogate.
+  CHECK(decode_error("{\"type\":\"LEAVE\",\"from\":\"a\",\"\xff\":1}").code == DecodeErrorCode::invalid_json);
+  CHECK(decode_error(R"({"type":"LEAVE","from":"\ud800"})").code == DecodeErrorCode::invalid_json);
+  CHECK(decode_error(R"({"type":"LEAVE","from":"\udc00"})").code == DecodeErrorCode::invalid_json);
+}
+
+TEST_CASE("valid multi-byte UTF-8 and escapes decode to the same bytes") {
+  const Message m = decode_ok(R"({"type":"LEAVE","from":"\u00c5\u20ac\ud83c\udfb5 \u00e9\n"})");
+  CHECK(sender(m) == "\xc3\x85\xe2\x82\xac\xf0\x9f\x8e\xb5 \xc3\xa9\n");
+}
+
+TEST_CASE("JSON that is not an object is rejected as not_an_object") {
+  for (const char* text : {"[]", R"([{"type":"LEAVE","from":"a"}])", "1", "-2.5", R"("LEAVE")", "null",
+                           "true"}) {
+    INFO(text);
+    CHECK(decode_error(text).code == DecodeErrorCode::not_an_object);
+  }
+}
+
+TEST_CASE("every truncation of a valid message is rejected as invalid_json") {
+  for (const Message& message : typical_messages()) {
+    const std::string text = encode(message);
+    for (std::size_t n = 0; n < text.size(); ++n) {
+      INFO(text.substr(0, n));
+      CHECK(decode_error(text.substr(0, n)).code == DecodeErrorCode::invalid_json);
+    }
+  }
+}
+
+TEST_CASE("trailing bytes after the object are rejected as invalid_json") {
+  const std::string text = encode(Leave{.from = "a"});
+  CHECK(decode_error(text + "x").code == DecodeErrorCode::invalid_json);
+  CHECK(decode_error(text + text).code == DecodeErrorCode::invalid_json);
+  CHECK(decode_error(text + std::string(1, '\0')).code == DecodeErrorCode::invalid_json);
+  CHECK(decode_ok(" \n" + text + " \t\r\n") == Message{Leave{.from = "a"}});
+}
+
+TEST_CASE("comments and other non-standard JSON are rejected as invalid_json") {
+  for (const char* text : {R"({"type":"LEAVE","from":"a"/*c*/})", R"({"type":"LEAVE","from":"a",})",
+                           R"({'type':'LEAVE','from':'a'})", R"({"type":"ELECTION","from":"a","epoch":NaN})",
+                           R"({"type":"ELECTION","from":"a","epoch":01})"}) {
+    INFO(text);
+    CHECK(decode_error(text).code == DecodeErrorCode::invalid_json);
+  }
+}
+
+TEST_CASE("nesting up to the depth cap is accepted and one level deeper is invalid_json") {
+  // The message object itself is level 1; an ignored extra field carries the nesting.
+  const auto nested = [](std::size_t levels) {
+    return R"({"type":"LEAVE","from":"a","x":)" + std::string(levels - 1, '[') +
+           std::string(levels - 1, ']') + "}";
+  };
+  CHECK(decode_ok(nested(kMaxJsonDepth)) == Message{Leave{.from = "a"}});
+  CHECK(decode_error(nested(kMaxJsonDepth + 1)).code == DecodeErrorCode::invalid_json);
+}
+
+TEST_CASE("absurdly deep nesting is rejected as invalid_json without exhausting the stack") {
+  const std::size_t n = 1'000'000;
+  CHECK(decode_error(std::string(n, '[') + std::string(n, ']')).code == DecodeErrorCode::invalid_json);
+  std::string objects;
+  for (std::size_t i = 0; i < n / 10; ++i) objects += R"({"a":)";
+  CHECK(decode_error(objects).code == DecodeErrorCode::invalid_json);
+}
+
+// ---------------------------------------------------------------------------------------------
+// The type field
+
+TEST_CASE("a missing or non-string type is reported as missing_type") {
+  for (const char* text : {R"({"from":"a"})", R"({})", R"({"type":5,"from":"a"})",
+                           R"({"type":null,"from":"a"})", R"({"type":["LEAVE"],"from":"a"})",
+                           R"({"Type":"LEAVE","from":"a"})"}) {
+    INFO(text);
+    CHECK(decode_error(text).code == DecodeErrorCode::missing_type);
+  }
+}
+
+TEST_CASE("an unknown type is reported as unknown_type whatever the other fields hold") {
+  for (const char* text : {R"({"type":"FOO","from":"a"})", R"({"type":"hello","from":"a"})",
+                           R"({"type":"","from":"a"})", R"({"type":"HELLO ","from":"a"})",
+                           R"({"type":"GOSSIP_V2"})", R"({"type":"FOO","from":5,"epoch":-1})"}) {
+    INFO(text);
+    CHECK(decode_error(text).code == DecodeErrorCode::unknown_type);
+  }
+  CHECK(decode_error(R"({"type":"GOSSIP_V2"})").detail.find("GOSSIP_V2") != std::string::npos);
+}
+
+TEST_CASE("an unknown type is quoted in the detail only as short printable ASCII") {
+  const std::string name = "\x1b[31m" + std::string(5000, 'Z');
+  const DecodeError error = decode_error(R"({"type":")" + name + R"("})");
+  CHECK(error.code == DecodeErrorCode::unknown_type);
+  CHECK(error.detail.size() < 100);
+  CHECK(error.detail.find('\x1b') == std::string::npos);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Required fields, JSON types, ranges: exhaustive loops over every field of every type
+
+TEST_CASE("deleting any required field of any message type is reported as missing_field naming it") {
+  std::size_t checked = 0;
+  for_each_field([&](std::string_view type, const json::value& original, const FieldPath& path) {
+    json::value doc = original;
+    path.parent(doc).erase(path.key());
+    const std::string text = json::serialize(doc);
+    INFO(text);
+    if (path.steps.size() == 1 && path.key() == "track") {  // the one optional field
+      CHECK(std::holds_alternative<Message>(decode(text)));
+      return;
+    }
+    const DecodeError error = decode_error(text);
+    CHECK(error.code == DecodeErrorCode::missing_field);
+    CHECK(error.detail == path.spelled(type) + ": missing");
+    ++checked;
+  });
+  CHECK(checked > 80);  // the loop really walked the nested fields too
+}
+
+TEST_CASE("a value of the wrong JSON type in any field is reported as wrong_type naming it") {
+  const std::vector<json::value> candidates = {nullptr, true, 42, 4.5, "x", json::array{},
+                                               json::object{}};
+  std::size_t checked = 0;
+  for_each_field([&](std::string_view type, const json::value& original, const FieldPath& path) {
+    for (const json::value& candidate : candidates) {
+      json::value doc = original;
+      json::value& field = path.value(doc);
+      if (same_json_type(field, candidate)) continue;
+      if (path.key() == "track" && candidate.is_null()) continue;  // null means absent
+      field = candidate;
+      const std::string text = json::serialize(doc);
+      INFO(text);
+      const DecodeError error = decode_error(text);
+      CHECK(error.code == DecodeErrorCode::wrong_type);
+      CHECK(error.detail.rfind(path.spelled(type) + ": expected ", 0) == 0);
+      ++checked;
+    }
+  });
+  CHECK(checked > 400);
+}
+
+TEST_CASE("a number as a string is wrong_type") {
+  CHECK(decode_error(with_field("ELECTION", {"epoch"}, "4")).code == DecodeErrorCode::wrong_type);
+  CHECK(decode_error(with_field("HEARTBEAT", {"sent_us"}, "1000")).code == DecodeErrorCode::wrong_type);
+  CHECK(decode_error(with_field("HELLO", {"advertised", "port"}, "7000")).code ==
+        DecodeErrorCode::wrong_type);
+}
+
+TEST_CASE("an element of the wrong JSON type inside an array is wrong_type naming its index") {
+  json::array args = {"a", 1};
+  const DecodeError error = decode_error(with_field("CONTROL_REQUEST", {"args"}, args));
+  CHECK(error.code == DecodeErrorCode::wrong_type);
+  CHECK(error.detail == "CONTROL_REQUEST.args[1]: expected string");
+  const DecodeError member = decode_error(with_field("DISCOVERY", {"members", "1"}, "node-b"));
+  CHECK(member.code == DecodeErrorCode::wrong_type);
+  CHECK(member.detail == "DISCOVERY.members[1]: expected object");
+}
+
+TEST_CASE("every integer field except priority rejects a negative value as out_of_range") {
+  std::size_t checked = 0;
+  for_each_field([&](std::string_view type, const json::value& original, const FieldPath& path) {
+    json::value doc = original;
+    json::value& field = path.value(doc);
+    if (!is_integer(field)) return;
+    field = -1;
+    const std::string text = json::serialize(doc);
+    INFO(text);
+    if (path.key() == "priority") {
+      CHECK(std::holds_alternative<Message>(decode(text)));
+      return;
+    }
+    const DecodeError error = decode_error(text);
+    CHECK(error.code == DecodeErrorCode::out_of_range);
+    CHECK(error.detail.rfind(path.spelled(type) + ": out of range", 0) == 0);
+    ++checked;
+  });
+  CHECK(checked > 40);
+}
+
+TEST_CASE("values outside their documented ranges are out_of_range naming the field") {
+  const std::string id_too_long(kMaxIdBytes + 1, 'i');
+  const std::string text_too_long(kMaxStringBytes + 1, 't');
+  json::array members;
+  for (std::size_t i = 0; i <= kMaxMembers; ++i) {
+    members.push_back(json::object{{"id", "n" + std::to_string(i)}, {"priority", 0},
+                                   {"endpoint", json::object{{"host", "h"}, {"port", 1}}}});
+  }
+  json::array args;
+  for (std::size_t i = 0; i <= kMaxArgs; ++i) args.push_back("a");
+
+  const auto expect_out_of_range = [](std::string_view type, const std::vector<std::string>& path,
+                                      const json::value& value) {
+    std::string field(type);
+    for (const std::string& key : path) {
+      field += std::isdigit(static_cast<unsigned char>(key[0])) ? "[" + key + "]" : "." + key;
+    }
+    const std::string text = with_field(type, path, value);
+    INFO(field << " in " << text.substr(0, 300));
+    const DecodeError error = decode_error(text);
+    CHECK(error.code == DecodeErrorCode::out_of_range);
+    CHECK(error.detail.rfind(field + ": out of range", 0) == 0);
+  };
+  expect_out_of_range("HELLO", {"advertised", "port"}, json::value(0));
+  expect_out_of_range("HELLO", {"advertised", "port"}, json::value(65536));
+  expect_out_of_range("RECONNECT", {"advertised", "port"}, json::value(70000));
+  expect_out_of_range("HELLO", {"advertised", "host"}, json::value(""));
+  expect_out_of_range("HELLO", {"advertised", "host"}, json::value(id_too_long));
+  expect_out_of_range("HELLO", {"version"}, json::value(0));
+  expect_out_of_range("HELLO", {"from"}, json::value(""));
+  expect_out_of_range("LEAVE", {"from"}, json::value(""));
+  expect_out_of_range("HEARTBEAT", {"from"}, json::value(id_too_long));
+  expect_out_of_range("HELLO", {"cluster"}, json::value(text_too_long));
+  expect_out_of_range("HELLO_REJECT", {"reason"}, json::value(text_too_long));
+  expect_out_of_range("DISCOVERY", {"members"}, json::value(members));
+  expect_out_of_range("DISCOVERY", {"members", "1", "id"}, json::value(""));
+  expect_out_of_range("DISCOVERY", {"members", "0", "endpoint", "port"}, json::value(0));
+  expect_out_of_range("CONTROL_REQUEST", {"args"}, json::value(args));
+  expect_out_of_range("CONTROL_REQUEST", {"args", "0"}, json::value(text_too_long));
+  expect_out_of_range("CONTROL_REQUEST", {"command"}, json::value(text_too_long));
+  expect_out_of_range("CONTROL_RESPONSE", {"error"}, json::value(text_too_long));
+  expect_out_of_range("PLAY_REQUEST", {"track", "name"}, json::value(text_too_long));
+  expect_out_of_range("PLAY_REQUEST", {"track", "hash"}, json::value(text_too_long));
+  expect_out_of_range("STATE_SYNC_RESPONSE", {"status"}, json::value("rewinding"));
+  expect_out_of_range("STATE_SYNC_RESPONSE", {"status"}, json::value("PLAYING"));
+  // Above INT64_MAX: Boost.JSON holds it as a uint64, which no int64 field accepts.
+  expect_out_of_range("PLAY_REQUEST", {"at_us"}, json::value(std::uint64_t{9223372036854775808u}));
+  expect_out_of_range("HELLO", {"priority"}, json::value(std::uint64_t{9223372036854775808u}));
+}
+
+TEST_CASE("the error detail reads type.field: what went wrong") {
+  CHECK(decode_error(with_field("HELLO", {"advertised", "port"}, 0)).detail ==
+        "HELLO.advertised.port: out of range: must be 1..65535");
+  CHECK(decode_error(with_field("HELLO", {"version"}, 1.5)).detail == "HELLO.version: expected integer");
+  CHECK(decode_error(with_field("LEAVE", {"from"}, "")).detail ==
+        "LEAVE.from: out of range: length 0, must be 1..256 bytes");
+  CHECK(decode_error(with_field("ELECTION", {"epoch"}, -1)).detail ==
+        "ELECTION.epoch: out of range: must be >= 0");
+}
+
+TEST_CASE("a number too large for any integer type is wrong_type, not silently rounded") {
+  const std::string text = R"({"type":"ELECTION","from":"a","epoch":18446744073709551616})";
+  CHECK(decode_error(text).code == DecodeErrorCode::wrong_type);
+}
+
+TEST_CASE("with duplicate keys the last one wins") {
+  const Message m = decode_ok(R"({"type":"ELECTION","from":"a","epoch":-5,"epoch":7})");
+  CHECK(m == Message{Election{.from = "a", .epoch = 7}});
+}
+
+// ---------------------------------------------------------------------------------------------
+// Robustness
+
+TEST_CASE("decoding randomly mutated messages never throws and anything accepted re-encodes equal") {
+  std::mt19937 rng(20240611);
+  const auto messages = typical_messages();
+  const std::string alphabet = "{}[]\":,0123456789-.eE \\nulltruefalse\xff\xc3\x80";
+  std::size_t accepted = 0;
+  for (int round = 0; round < 20000; ++round) {
+    std::string text = encode(messages[rng() % messages.size()]);
+    const int edits = 1 + static_cast<int>(rng() % 4);
+    for (int e = 0; e < edits && !text.empty(); ++e) {
+      const std::size_t at = rng() % text.size();
+      switch (rng() % 3) {
+        case 0: text[at] = alphabet[rng() % alphabet.size()]; break;
+        case 1: text.erase(at, 1 + rng() % 8); break;
+        default: text.insert(at, 1, alphabet[rng() % alphabet.size()]); break;
+      }
+    }
+    DecodeResult result;
+    REQUIRE_NOTHROW(result = decode(text));
+    if (const Message* m = std::get_if<Message>(&result)) {
+      ++accepted;
+      INFO(text);
+      CHECK(decode_ok(encode(*m)) == *m);
+    }
+  }
+  CHECK(accepted > 0);
+}

@@ -616,16 +616,24 @@ def run_main(title: str, scenarios: "list[tuple[str, Scenario]]",
                           keep_logs=args.keep_logs)
         try:
             with cluster:
-                scenario(cluster)
+                try:
+                    scenario(cluster)
+                except Skip:
+                    raise
+                except Exception as failure:
+                    # Dump the system while it still runs, unless the message already holds it.
+                    if isinstance(failure, AssertionError):
+                        print(f"  FAILED: {failure}", flush=True)
+                    else:  # a harness or scenario bug: report it as a failure, keep going
+                        print("  ERROR:\n" + traceback.format_exc(), flush=True)
+                    if "---- cluster" not in str(failure):
+                        print(cluster.describe(), flush=True)
+                    raise
         except Skip as skip:
             outcome = "SKIP"
             print(f"  skipped: {skip}", flush=True)
-        except AssertionError as failure:
+        except Exception:
             outcome = "FAIL"
-            print(f"  FAILED: {failure}", flush=True)
-        except Exception:  # a harness or scenario bug: report it as a failure, keep going
-            outcome = "FAIL"
-            print("  ERROR:\n" + traceback.format_exc(), flush=True)
         finally:
             for label, value, unit, limit in cluster.figures:
                 figures.append((name.split(" ")[0], label, value, unit, limit))

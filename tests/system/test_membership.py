@@ -156,7 +156,10 @@ def scenario_garbage(cluster: Cluster) -> None:
         ("valid length, invalid JSON", struct.pack(">I", len(not_json)) + not_json),
     ]
     for label, payload in cases:
-        how, elapsed = _send_garbage(parse_address(b.address), payload)
+        try:
+            how, elapsed = _send_garbage(parse_address(b.address), payload)
+        except (HarnessError, OSError) as error:
+            raise HarnessError(f"B, after garbage ({label}): {error}")
         cluster.check_limit(f"garbage ({label}) -> connection closed ({how})", elapsed,
                             GARBAGE_CLOSE_LIMIT_S)
 
@@ -280,13 +283,21 @@ def scenario_foreign_cluster(cluster: Cluster) -> None:
                                                "refus", "foreign"))]
         return True if lines else "no stderr line mentions the cluster mismatch"
 
-    elapsed = wait_until(mentions_mismatch, FOREIGN_WATCH_S, since=t0, describe=cluster.describe,
-                         what="X's stderr to mention the cluster mismatch")
-    cluster.figure("foreign node's stderr mentions the mismatch", elapsed)
+    mentioned_after: "list[float]" = []
 
-    samples = hold_for(a_refuses, FOREIGN_WATCH_S, what="A refusing the foreign node",
+    def refused_and_logged() -> object:
+        verdict = a_refuses()
+        if verdict is True and not mentioned_after and mentions_mismatch() is True:
+            mentioned_after.append(now() - t0)
+        return verdict
+
+    samples = hold_for(refused_and_logged, FOREIGN_WATCH_S, what="A refusing the foreign node",
                        describe=cluster.describe)
     print(f"  A never listed X up over {FOREIGN_WATCH_S:g} s ({samples} samples)", flush=True)
+    if not mentioned_after:
+        raise HarnessError(f"X's stderr never mentioned the cluster mismatch within "
+                           f"{FOREIGN_WATCH_S:g} s\n{cluster.describe()}")
+    cluster.figure("foreign node's stderr mentions the mismatch", mentioned_after[0])
     cluster.wait_mesh([a, b, c], timeout=1.0, what="mesh of the real cluster")
 
 

@@ -200,11 +200,12 @@ TEST_CASE("an unknown type is reported as unknown_type whatever the other fields
 }
 
 TEST_CASE("an unknown type is quoted in the detail only as short printable ASCII") {
-  const std::string name = "\x1b[31m" + std::string(5000, 'Z');
+  // A terminal escape sequence (escaped in the JSON) followed by 5000 bytes.
+  const std::string name = R"(\u001b[31m\u0000)" + std::string(5000, 'Z');
   const DecodeError error = decode_error(R"({"type":")" + name + R"("})");
   CHECK(error.code == DecodeErrorCode::unknown_type);
   CHECK(error.detail.size() < 100);
-  CHECK(error.detail.find('\x1b') == std::string::npos);
+  for (char c : error.detail) CHECK((c >= 0x20 && c < 0x7f));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -217,7 +218,7 @@ TEST_CASE("deleting any required field of any message type is reported as missin
     path.parent(doc).erase(path.key());
     const std::string text = json::serialize(doc);
     INFO(text);
-    if (path.steps.size() == 1 && path.key() == "track") {  // the one optional field
+    if (path.spelled(type) == "STATE_SYNC_RESPONSE.track") {  // the one optional field
       CHECK(std::holds_alternative<Message>(decode(text)));
       return;
     }
@@ -238,7 +239,8 @@ TEST_CASE("a value of the wrong JSON type in any field is reported as wrong_type
       json::value doc = original;
       json::value& field = path.value(doc);
       if (same_json_type(field, candidate)) continue;
-      if (path.key() == "track" && candidate.is_null()) continue;  // null means absent
+      const bool optional = path.spelled(type) == "STATE_SYNC_RESPONSE.track";
+      if (optional && candidate.is_null()) continue;  // null means absent
       field = candidate;
       const std::string text = json::serialize(doc);
       INFO(text);

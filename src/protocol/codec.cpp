@@ -1,8 +1,10 @@
 #include "chorus/protocol/codec.hpp"
 
 #include <array>
+#include <cassert>
 #include <concepts>
 #include <cstdint>
+#include <exception>
 #include <limits>
 #include <optional>
 #include <string>
@@ -208,7 +210,9 @@ class Writer {
   static json::value value_of(std::uint16_t v) { return std::int64_t{v}; }
   static json::value value_of(bool v) { return v; }
   static json::value value_of(PlaybackStatus v) {
-    return json::string(kStatusNames.at(static_cast<std::size_t>(v)));
+    const auto index = static_cast<std::size_t>(v);
+    assert(index < kStatusNames.size());
+    return json::string(kStatusNames[index]);
   }
   template <class T>
   static json::value value_of(const std::vector<T>& v) {
@@ -483,6 +487,8 @@ DecodeResult decode(std::string_view json) {
     return decode_value(json);
   } catch (const std::exception& e) {  // only allocation failure can get here
     return DecodeError{DecodeErrorCode::invalid_json, std::string("decode failed: ") + e.what()};
+  } catch (...) {
+    return DecodeError{DecodeErrorCode::invalid_json, "decode failed"};
   }
 }
 

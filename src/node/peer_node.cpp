@@ -1,7 +1,6 @@
 #include "chorus/node/peer_node.hpp"
 
 #include <boost/asio/io_context.hpp>
-#include <boost/json.hpp>
 #include <spdlog/spdlog.h>
 
 #include "chorus/node/reports.hpp"
@@ -13,20 +12,39 @@ PeerNode::PeerNode(boost::asio::io_context& io, NodeConfig config)
 
 PeerNode::~PeerNode() = default;
 
-void PeerNode::start() { network_.start(); }
+void PeerNode::start() {
+  network_.start();
+  ElectionTiming timing;
+  timing.stall_threshold = config_.network.liveness.down_after(std::nullopt);
+  election_.emplace(io_, network_, Rank{config_.network.priority, network_.id()}, config_.preempt,
+                    timing, [this](const election::Status& status) { on_leadership(status); });
+  election_->start(config_.lead_at_start);
+}
+
+void PeerNode::on_leadership(const election::Status& status) {
+  if (status.role == election::Role::leader) {
+    spdlog::info("this node leads the cluster (epoch {})", status.epoch);
+  } else if (status.leader) {
+    spdlog::info("following {} (epoch {})", *status.leader, status.epoch);
+  } else {
+    spdlog::info("no leader known ({}, epoch {})", election::to_string(status.role), status.epoch);
+  }
+}
 
 const std::string& PeerNode::id() const { return network_.id(); }
 
 void PeerNode::shutdown(std::function<void()> done) {
+  if (election_) election_->stop();
   network_.leave(std::chrono::milliseconds(300), std::move(done));
 }
 
-void PeerNode::on_peer_up(const net::PeerInfo&) {}
+void PeerNode::on_peer_up(const net::PeerInfo& peer) { election_->peer_up(peer); }
 
-void PeerNode::on_peer_down(const std::string&) {}
+void PeerNode::on_peer_down(const std::string& id) { election_->peer_down(id); }
 
 void PeerNode::on_message(const std::string& from, const protocol::Message& message,
                           net::Clock::time_point) {
+  if (election_->handle(from, message)) return;
   spdlog::debug("{} from {} not handled yet", protocol::type_name(message), from);
 }
 
@@ -42,28 +60,25 @@ void PeerNode::execute(const cli::Command& command, Reply reply) {
   }
 }
 
+LeadershipView PeerNode::leadership() const {
+  return leadership_view(election_->core().status());
+}
+
 std::string PeerNode::peers_report(bool json) const {
-  PeersView view{network_.id(), config_.network.priority, network_.advertised_endpoint(), {},
-                 network_.peers()};
+  PeersView view{network_.id(), config_.network.priority, network_.advertised_endpoint(),
+                 leadership(), network_.peers()};
   return json ? peers_json(view) : peers_text(view);
 }
 
 std::string PeerNode::status_report(bool json) const {
-  LeadershipView leadership;
-  if (json) {
-    boost::json::object out{{"id", network_.id()},
-                            {"address", address(network_.advertised_endpoint())},
-                            {"role", leadership.role},
-                            {"leader", nullptr},
-                            {"epoch", leadership.epoch}};
-    return boost::json::serialize(out);
-  }
-  return fmt::format("node {} at {}: {}", network_.id(), address(network_.advertised_endpoint()),
-                     leadership.role);
+  StatusView view{network_.id(), network_.advertised_endpoint(), leadership()};
+  return json ? status_json(view) : status_text(view);
 }
 
 std::string PeerNode::debug_report(bool json) const {
-  DebugView view{network_.traffic(), network_.membership(), network_.peers()};
+  const auto& core = election_->core();
+  DebugView view{network_.traffic(), network_.membership(), network_.peers(),
+                 {leadership(), core.highest_epoch_seen(), election_->last_election(), core.stats()}};
   return json ? debug_json(view) : debug_text(view);
 }
 

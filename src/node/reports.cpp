@@ -71,6 +71,54 @@ std::string peers_text(const PeersView& view) {
   return text;
 }
 
+LeadershipView leadership_view(const election::Status& status) {
+  return {std::string(election::to_string(status.role)), status.leader, status.epoch};
+}
+
+std::string status_json(const StatusView& view) {
+  json::object out = leadership_json(view.leadership);
+  out["id"] = view.id;
+  out["address"] = address(view.address);
+  return json::serialize(out);
+}
+
+std::string status_text(const StatusView& view) {
+  const auto& lead = view.leadership;
+  return fmt::format("node {} at {}: {}, leader {}, epoch {}", view.id, address(view.address),
+                     lead.role, lead.leader.value_or("(none)"), lead.epoch);
+}
+
+namespace {
+
+json::object election_json(const ElectionDebug& e) {
+  json::object out = leadership_json(e.leadership);
+  out["highest_epoch_seen"] = e.highest_epoch_seen;
+  out["last_election_ms"] =
+      e.last_election ? json::value(e.last_election->count()) : json::value(nullptr);
+  out["elections_started"] = e.stats.elections_started;
+  out["elections_won"] = e.stats.elections_won;
+  out["step_downs"] = e.stats.step_downs;
+  out["leader_changes"] = e.stats.leader_changes;
+  out["stale_messages"] = e.stats.stale_coordinators;
+  out["ignored_coordinators"] = e.stats.ignored_coordinators;
+  out["unexpected_messages"] = e.stats.unexpected_messages;
+  return out;
+}
+
+std::string election_text(const ElectionDebug& e) {
+  return fmt::format(
+      "election           {}, leader {}, epoch {} (highest seen {})\n"
+      "last election      {}\nelections started  {} (won {})\nstep-downs         {}\n"
+      "leader changes     {}\nstale messages     {}\n",
+      e.leadership.role, e.leadership.leader.value_or("(none)"), e.leadership.epoch,
+      e.highest_epoch_seen,
+      e.last_election ? fmt::format("{} ms", e.last_election->count()) : std::string("-"),
+      e.stats.elections_started, e.stats.elections_won, e.stats.step_downs,
+      e.stats.leader_changes, e.stats.stale_coordinators);
+}
+
+}  // namespace
+
 std::string debug_json(const DebugView& view) {
   const auto& t = view.traffic;
   const auto& m = view.membership;
@@ -87,7 +135,8 @@ std::string debug_json(const DebugView& view) {
                    {"rejected_connections", m.rejected_connections},
                    {"heartbeat_timeouts", m.heartbeat_timeouts},
                    {"restarts_seen", m.restarts_seen},
-                   {"queue_depths", std::move(depths)}};
+                   {"queue_depths", std::move(depths)},
+                   {"election", election_json(view.election)}};
   return json::serialize(out);
 }
 
@@ -106,7 +155,7 @@ std::string debug_text(const DebugView& view) {
       text += fmt::format("queue depth {:<20} {}\n", peer.id, peer.queue_depth);
     }
   }
-  return text;
+  return text + election_text(view.election);
 }
 
 }  // namespace chorus::node

@@ -9,6 +9,8 @@
 
 #include "chorus/cli/command.hpp"
 #include "chorus/net/network_manager.hpp"
+#include "chorus/node/election_shell.hpp"
+#include "chorus/node/reports.hpp"
 
 namespace boost::asio {
 class io_context;
@@ -45,13 +47,16 @@ class PeerNode final : public net::NetworkObserver {
                   net::Clock::time_point received) override;
 
  private:
+  LeadershipView leadership() const;
   std::string peers_report(bool json) const;
   std::string status_report(bool json) const;
   std::string debug_report(bool json) const;
+  void on_leadership(const election::Status& status);
 
   boost::asio::io_context& io_;
   NodeConfig config_;
   net::NetworkManager network_;
+  std::optional<ElectionShell> election_;  ///< made by start(), once the node id is known
 };
 
 }  // namespace chorus::node

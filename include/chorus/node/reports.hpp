@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "chorus/election/bully_election.hpp"
 #include "chorus/net/network_manager.hpp"
 
 namespace chorus::node {
@@ -28,12 +29,34 @@ struct PeersView {
 std::string peers_text(const PeersView& view);
 std::string peers_json(const PeersView& view);
 
-/// Everything `debug` shows about the network side.
+/// What `debug` shows about the election.
+struct ElectionDebug {
+  LeadershipView leadership;
+  std::uint64_t highest_epoch_seen = 0;
+  std::optional<std::chrono::milliseconds> last_election;
+  election::Stats stats;
+};
+
+/// Everything `debug` shows.
 struct DebugView {
   net::TrafficCounters traffic;
   net::MembershipCounters membership;
   std::vector<net::PeerInfo> peers;  ///< for queue depths
+  ElectionDebug election;
 };
+
+/// `status`: who this node is and who leads.
+struct StatusView {
+  std::string id;
+  protocol::Endpoint address;
+  LeadershipView leadership;
+};
+
+std::string status_text(const StatusView& view);
+std::string status_json(const StatusView& view);
+
+/// The leadership as the prompt shows it.
+LeadershipView leadership_view(const election::Status& status);
 
 std::string debug_text(const DebugView& view);
 std::string debug_json(const DebugView& view);

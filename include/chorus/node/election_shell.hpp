@@ -1,0 +1,71 @@
+#pragma once
+// ElectionShell: runs the pure BullyElection core on the io thread.
+//
+//   tick timer, every 20 ms (absolute deadlines):
+//     woke much later than due (process was stopped) -> core.stalled()
+//     every 25 ticks: timeouts re-derived from the peers' measured RTT
+//     core.tick()
+//   network events -> core.peer_up / peer_down / step
+//   after every input: outbox -> wire messages to peers; changes -> on_change callback
+
+#include <chrono>
+#include <functional>
+#include <optional>
+
+#include <boost/asio/steady_timer.hpp>
+
+#include "chorus/election/bully_election.hpp"
+#include "chorus/net/network_manager.hpp"
+
+namespace chorus::node {
+
+/// How the shell turns wall time into the core's ticks and timeouts.
+struct ElectionTiming {
+  std::chrono::milliseconds tick{20};
+  std::chrono::milliseconds discovery_floor{800};
+  std::chrono::milliseconds answer_floor{100};
+  std::chrono::milliseconds coordinator_floor{200};
+  std::chrono::milliseconds jitter{60};
+  /// A tick this late means the process was frozen long enough for peers to give up on it.
+  std::chrono::microseconds stall_threshold{600'000};
+
+  /// Timeouts in ticks for the worst RTT among up peers: a few RTTs, never below the floors.
+  election::Timeouts timeouts_for(std::chrono::microseconds max_rtt) const;
+};
+
+class ElectionShell {
+ public:
+  using ChangeHandler = std::function<void(const election::Status&)>;
+
+  ElectionShell(boost::asio::io_context& io, net::NetworkManager& network, Rank self,
+                bool preempt, ElectionTiming timing, ChangeHandler on_change);
+
+  /// Starts the tick timer; with `lead`, becomes leader of a new cluster at once.
+  void start(bool lead);
+  void stop();
+
+  void peer_up(const net::PeerInfo& peer);
+  void peer_down(const std::string& id);
+  /// Feeds ELECTION / ELECTION_ANSWER / COORDINATOR; returns false for any other message.
+  bool handle(const std::string& from, const protocol::Message& message);
+
+  const election::BullyElection& core() const { return core_; }
+  /// Duration of the last election, from its first round until a leader was known.
+  std::optional<std::chrono::milliseconds> last_election() const;
+
+ private:
+  void schedule_tick();
+  void on_tick();
+  void flush();
+
+  boost::asio::steady_timer timer_;
+  net::NetworkManager& network_;
+  ElectionTiming timing_;
+  election::BullyElection core_;
+  ChangeHandler on_change_;
+  std::chrono::steady_clock::time_point next_tick_;
+  std::uint64_t ticks_ = 0;
+  bool running_ = false;
+};
+
+}  // namespace chorus::node

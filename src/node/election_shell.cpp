@@ -1,0 +1,135 @@
+#include "chorus/node/election_shell.hpp"
+
+#include <algorithm>
+#include <random>
+
+#include <spdlog/spdlog.h>
+
+namespace chorus::node {
+
+using std::chrono::duration_cast;
+using std::chrono::microseconds;
+using std::chrono::milliseconds;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+constexpr std::uint64_t kTicksBetweenTimeoutUpdates = 25;
+
+protocol::Message to_wire(const election::Envelope& envelope) {
+  switch (envelope.kind) {
+    case election::MessageKind::election: return protocol::Election{envelope.from, envelope.epoch};
+    case election::MessageKind::answer: return protocol::ElectionAnswer{envelope.from, envelope.epoch};
+    case election::MessageKind::coordinator: return protocol::Coordinator{envelope.from, envelope.epoch};
+  }
+  return protocol::Election{envelope.from, envelope.epoch};
+}
+
+std::optional<election::Envelope> from_wire(const protocol::Message& message, const std::string& to) {
+  if (auto* m = std::get_if<protocol::Election>(&message))
+    return election::Envelope{election::MessageKind::election, m->from, to, m->epoch};
+  if (auto* m = std::get_if<protocol::ElectionAnswer>(&message))
+    return election::Envelope{election::MessageKind::answer, m->from, to, m->epoch};
+  if (auto* m = std::get_if<protocol::Coordinator>(&message))
+    return election::Envelope{election::MessageKind::coordinator, m->from, to, m->epoch};
+  return std::nullopt;
+}
+
+election::RandomSource seeded_random() {
+  auto engine = std::make_shared<std::mt19937_64>(std::random_device{}());
+  return [engine](std::int64_t n) {
+    return std::uniform_int_distribution<std::int64_t>(0, n - 1)(*engine);
+  };
+}
+
+}  // namespace
+
+election::Timeouts ElectionTiming::timeouts_for(microseconds max_rtt) const {
+  auto ticks = [this](microseconds span) {
+    return std::max<std::int64_t>(1, (span + tick - microseconds{1}) / tick);
+  };
+  election::Timeouts timeouts;
+  timeouts.discovery = ticks(std::max<microseconds>(discovery_floor, max_rtt * 10));
+  timeouts.answer = ticks(std::max<microseconds>(answer_floor, max_rtt * 4));
+  timeouts.coordinator = ticks(std::max<microseconds>(coordinator_floor, max_rtt * 8));
+  timeouts.jitter = ticks(jitter);
+  return timeouts;
+}
+
+ElectionShell::ElectionShell(boost::asio::io_context& io, net::NetworkManager& network, Rank self,
+                             bool preempt, ElectionTiming timing, ChangeHandler on_change)
+    : timer_(io),
+      network_(network),
+      timing_(timing),
+      core_(std::move(self), election::Config{timing.timeouts_for(microseconds{0}), preempt},
+            seeded_random()),
+      on_change_(std::move(on_change)) {}
+
+void ElectionShell::start(bool lead) {
+  running_ = true;
+  if (lead) core_.lead_now();
+  flush();
+  next_tick_ = Clock::now();
+  schedule_tick();
+}
+
+void ElectionShell::stop() {
+  running_ = false;
+  timer_.cancel();
+}
+
+void ElectionShell::schedule_tick() {
+  next_tick_ += timing_.tick;
+  timer_.expires_at(next_tick_);
+  timer_.async_wait([this](const boost::system::error_code& ec) {
+    if (!ec && running_) on_tick();
+  });
+}
+
+void ElectionShell::on_tick() {
+  auto late = duration_cast<microseconds>(Clock::now() - next_tick_);
+  if (late > timing_.stall_threshold) {
+    spdlog::warn("this process was frozen for {} ms; any leadership it held is stale",
+                 duration_cast<milliseconds>(late).count());
+    core_.stalled();
+    next_tick_ = Clock::now();  // do not replay the ticks that were missed
+  }
+  if (++ticks_ % kTicksBetweenTimeoutUpdates == 0) {
+    core_.set_timeouts(timing_.timeouts_for(network_.max_rtt()));
+  }
+  core_.tick();
+  flush();
+  schedule_tick();
+}
+
+void ElectionShell::peer_up(const net::PeerInfo& peer) {
+  core_.peer_up(Rank{peer.priority, peer.id});
+  flush();
+}
+
+void ElectionShell::peer_down(const std::string& id) {
+  core_.peer_down(id);
+  flush();
+}
+
+bool ElectionShell::handle(const std::string& from, const protocol::Message& message) {
+  auto envelope = from_wire(message, core_.rank().id);
+  if (!envelope) return false;
+  if (envelope->from != from) return true;  // the network layer already checks senders
+  core_.step(*envelope);
+  flush();
+  return true;
+}
+
+void ElectionShell::flush() {
+  for (const auto& envelope : core_.take_outbox()) network_.send(envelope.to, to_wire(envelope));
+  for (const auto& status : core_.take_changes()) on_change_(status);
+}
+
+std::optional<milliseconds> ElectionShell::last_election() const {
+  auto ticks = core_.stats().last_election_ticks;
+  if (!ticks) return std::nullopt;
+  return timing_.tick * *ticks;
+}
+
+}  // namespace chorus::node

@@ -26,6 +26,7 @@ struct Options {
   std::vector<std::string> bootstrap;
   std::string log_level = "info";
   int heartbeat_ms = 200;
+  int latency_ms = 0;
 };
 
 void add_options(CLI::App& app, Options& options) {
@@ -45,6 +46,14 @@ void add_options(CLI::App& app, Options& options) {
       ->capture_default_str();
   app.add_option("--advertise", network.advertised_host,
                  "Host peers should dial (default: the address they see us at)");
+  auto& playback = options.node.playback;
+  app.add_option("--tracks", playback.tracks, "Directory of tracks to play")->capture_default_str();
+  app.add_option("--output", playback.output, "Audio output: sdl, null or file:PATH (raw S16LE 48 kHz stereo)")
+      ->capture_default_str();
+  app.add_option("--latency-ms", options.latency_ms,
+                 "Extra output latency of this node's speakers, in ms")
+      ->check(CLI::Range(-1000, 5000))
+      ->capture_default_str();
   app.add_flag("--preempt", options.node.preempt,
                "A higher-ranked node that joins takes over leadership");
   app.add_option("--heartbeat-ms", options.heartbeat_ms, "Heartbeat interval on idle links")
@@ -71,6 +80,7 @@ chorus::node::NodeConfig finish_config(Options& options) {
                                                           static_cast<std::uint16_t>(port)};
   }
   config.network.liveness.interval = std::chrono::milliseconds(options.heartbeat_ms);
+  config.playback.latency = std::chrono::milliseconds(options.latency_ms);
   return config;
 }
 

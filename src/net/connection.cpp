@@ -85,21 +85,38 @@ void Connection::dispatch_frames(Clock::time_point received) {
 }
 
 bool Connection::send(std::shared_ptr<const std::string> frame) {
+  auto size = frame->size();
+  return enqueue({std::move(frame), nullptr, size});
+}
+
+bool Connection::send_stamped(StampedFrame make_frame) {
+  constexpr std::size_t kTypicalStampedBytes = 256;
+  return enqueue({nullptr, std::move(make_frame), kTypicalStampedBytes});
+}
+
+bool Connection::enqueue(Outgoing outgoing) {
   if (!open_ || closing_after_flush_) return false;
-  if (queue_.size() + 1 > limits_.max_frames || queued_bytes_ + frame->size() > limits_.max_bytes) {
+  if (queue_.size() + 1 > limits_.max_frames || queued_bytes_ + outgoing.size > limits_.max_bytes) {
     ++counters_.queue_overflows;
     shut("send queue overflow (" + std::to_string(queue_.size()) + " frames queued)");
     return false;
   }
-  queued_bytes_ += frame->size();
-  queue_.push_back(std::move(frame));
+  queued_bytes_ += outgoing.size;
+  queue_.push_back(std::move(outgoing));
   last_sent_ = Clock::now();
   if (queue_.size() == 1) do_write();
   return true;
 }
 
 void Connection::do_write() {
-  asio::async_write(socket_, asio::buffer(*queue_.front()),
+  auto& next = queue_.front();
+  if (next.stamp) {
+    auto now_us = std::chrono::duration_cast<std::chrono::microseconds>(
+                      Clock::now().time_since_epoch()).count();
+    next.frame = std::make_shared<const std::string>(next.stamp(now_us));
+    next.stamp = nullptr;
+  }
+  asio::async_write(socket_, asio::buffer(*next.frame),
                     [self = shared_from_this()](const error_code& ec, std::size_t bytes) {
                       self->on_write(ec, bytes);
                     });
@@ -113,7 +130,7 @@ void Connection::on_write(const error_code& ec, std::size_t bytes) {
   }
   counters_.bytes_out += bytes;
   ++counters_.frames_out;
-  queued_bytes_ -= queue_.front()->size();
+  queued_bytes_ -= queue_.front().size;
   queue_.pop_front();
   if (!queue_.empty()) {
     do_write();

@@ -51,6 +51,8 @@ class NetworkManager::Impl final : public ConnectionObserver {
 
   void start();
   bool send(const std::string& peer_id, const protocol::Message& message);
+  bool send_stamped(const std::string& peer_id,
+                    std::function<protocol::Message(std::int64_t)> make_message);
   void broadcast(const protocol::Message& message);
   void leave(milliseconds grace, std::function<void()> done);
   std::vector<PeerInfo> peers() const;
@@ -456,6 +458,15 @@ bool NetworkManager::Impl::send(const std::string& peer_id, const protocol::Mess
   return it->second.link->send(std::make_shared<const std::string>(protocol::encode_message_frame(message)));
 }
 
+bool NetworkManager::Impl::send_stamped(const std::string& peer_id,
+                                        std::function<protocol::Message(std::int64_t)> make_message) {
+  auto it = peers_.find(peer_id);
+  if (it == peers_.end() || !it->second.link) return false;
+  return it->second.link->send_stamped([make = std::move(make_message)](std::int64_t now_us) {
+    return protocol::encode_message_frame(make(now_us));
+  });
+}
+
 void NetworkManager::Impl::broadcast(const protocol::Message& message) {
   auto frame = std::make_shared<const std::string>(protocol::encode_message_frame(message));
   // Copy the links first: a send that overflows closes its link, which edits the table.
@@ -527,6 +538,10 @@ NetworkManager::~NetworkManager() = default;
 void NetworkManager::start() { impl_->start(); }
 bool NetworkManager::send(const std::string& peer_id, const protocol::Message& message) {
   return impl_->send(peer_id, message);
+}
+bool NetworkManager::send_stamped(const std::string& peer_id,
+                                  std::function<protocol::Message(std::int64_t)> make_message) {
+  return impl_->send_stamped(peer_id, std::move(make_message));
 }
 void NetworkManager::broadcast(const protocol::Message& message) { impl_->broadcast(message); }
 void NetworkManager::leave(milliseconds grace, std::function<void()> done) {

@@ -1,19 +1,25 @@
 #include "chorus/node/peer_node.hpp"
 
 #include <boost/asio/io_context.hpp>
+#include <boost/json/serialize.hpp>
 #include <spdlog/spdlog.h>
 
+#include "chorus/node/playback_reports.hpp"
 #include "chorus/node/reports.hpp"
 
 namespace chorus::node {
 
 PeerNode::PeerNode(boost::asio::io_context& io, NodeConfig config)
-    : io_(io), config_(std::move(config)), network_(io, config_.network, *this) {}
+    : io_(io),
+      config_(std::move(config)),
+      network_(io, config_.network, *this),
+      playback_(io, network_, config_.playback) {}
 
 PeerNode::~PeerNode() = default;
 
 void PeerNode::start() {
   network_.start();
+  playback_.start();
   ElectionTiming timing;
   timing.stall_threshold = config_.network.liveness.down_after(std::nullopt);
   election_.emplace(io_, network_, Rank{config_.network.priority, network_.id()}, config_.preempt,
@@ -22,6 +28,7 @@ void PeerNode::start() {
 }
 
 void PeerNode::on_leadership(const election::Status& status) {
+  playback_.on_leadership(status);
   if (status.role == election::Role::leader) {
     spdlog::info("this node leads the cluster (epoch {})", status.epoch);
   } else if (status.leader) {
@@ -35,6 +42,7 @@ const std::string& PeerNode::id() const { return network_.id(); }
 
 void PeerNode::shutdown(std::function<void()> done) {
   if (election_) election_->stop();
+  playback_.stop();
   network_.leave(std::chrono::milliseconds(300), std::move(done));
 }
 
@@ -43,8 +51,9 @@ void PeerNode::on_peer_up(const net::PeerInfo& peer) { election_->peer_up(peer);
 void PeerNode::on_peer_down(const std::string& id) { election_->peer_down(id); }
 
 void PeerNode::on_message(const std::string& from, const protocol::Message& message,
-                          net::Clock::time_point) {
+                          net::Clock::time_point received) {
   if (election_->handle(from, message)) return;
+  if (playback_.handle(from, message, received)) return;
   spdlog::debug("{} from {} not handled yet", protocol::type_name(message), from);
 }
 
@@ -55,8 +64,14 @@ void PeerNode::execute(const cli::Command& command, Reply reply) {
     case CommandKind::status: return reply(status_report(command.json));
     case CommandKind::debug: return reply(debug_report(command.json));
     case CommandKind::help: return reply(cli::help_text());
-    default:
-      return reply(fmt::format("error: '{}' is not available yet", cli::spec(command.kind).name));
+    case CommandKind::list: return reply(playback_.list_report(command.json));
+    case CommandKind::play:
+    case CommandKind::pause:
+    case CommandKind::resume:
+    case CommandKind::stop:
+    case CommandKind::next:
+    case CommandKind::prev: return playback_.command(command, std::move(reply));
+    case CommandKind::exit: return reply("use exit at the prompt to leave");
   }
 }
 
@@ -72,7 +87,11 @@ std::string PeerNode::peers_report(bool json) const {
 
 std::string PeerNode::status_report(bool json) const {
   StatusView view{network_.id(), network_.advertised_endpoint(), leadership()};
-  return json ? status_json(view) : status_text(view);
+  auto playback = playback_.view();
+  if (!json) return status_text(view) + "\n" + playback_status_text(playback);
+  auto out = status_object(view);
+  add_playback_status(out, playback);
+  return boost::json::serialize(out);
 }
 
 std::string PeerNode::debug_report(bool json) const {

@@ -75,11 +75,11 @@ LeadershipView leadership_view(const election::Status& status) {
   return {std::string(election::to_string(status.role)), status.leader, status.epoch};
 }
 
-std::string status_json(const StatusView& view) {
+json::object status_object(const StatusView& view) {
   json::object out = leadership_json(view.leadership);
   out["id"] = view.id;
   out["address"] = address(view.address);
-  return json::serialize(out);
+  return out;
 }
 
 std::string status_text(const StatusView& view) {

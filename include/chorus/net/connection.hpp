@@ -14,6 +14,7 @@
 #include <cstdint>
 #include <array>
 #include <deque>
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -60,6 +61,12 @@ class Connection : public std::enable_shared_from_this<Connection> {
   /// overflowed its queue limits, is being closed now.
   bool send(std::shared_ptr<const std::string> frame);
 
+  /// Makes an encoded frame from the steady-clock time (µs) at which its write starts.
+  using StampedFrame = std::function<std::string(std::int64_t write_start_us)>;
+  /// Queues a frame that is encoded only when its write starts, so that a timestamp in it is
+  /// taken where the bytes meet the socket rather than when they were queued.
+  bool send_stamped(StampedFrame make_frame);
+
   /// Closes at once; queued frames are dropped. Idempotent.
   void close(const std::string& reason);
 
@@ -98,7 +105,15 @@ class Connection : public std::enable_shared_from_this<Connection> {
   std::string remote_;
   protocol::FrameDecoder decoder_;
   std::array<char, 64 * 1024> read_buffer_{};
-  std::deque<std::shared_ptr<const std::string>> queue_;
+  /// A queued frame, or the recipe for one to be encoded when its write starts.
+  struct Outgoing {
+    std::shared_ptr<const std::string> frame;
+    StampedFrame stamp;
+    std::size_t size = 0;  ///< bytes counted against the queue limit
+  };
+  bool enqueue(Outgoing outgoing);
+
+  std::deque<Outgoing> queue_;
   std::size_t queued_bytes_ = 0;
   bool open_ = true;
   bool closing_after_flush_ = false;

@@ -100,6 +100,9 @@ class NetworkManager {
 
   /// Sends to one up peer; false if it is not connected or its queue overflowed.
   bool send(const std::string& peer_id, const protocol::Message& message);
+  /// Sends to one up peer a message made when its write starts (see Connection::send_stamped).
+  bool send_stamped(const std::string& peer_id,
+                    std::function<protocol::Message(std::int64_t write_start_us)> make_message);
   /// Sends to every up peer. Encodes once, never waits for a slow peer.
   void broadcast(const protocol::Message& message);
 

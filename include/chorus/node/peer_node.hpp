@@ -10,6 +10,7 @@
 #include "chorus/cli/command.hpp"
 #include "chorus/net/network_manager.hpp"
 #include "chorus/node/election_shell.hpp"
+#include "chorus/node/playback_controller.hpp"
 #include "chorus/node/reports.hpp"
 
 namespace boost::asio {
@@ -22,6 +23,7 @@ struct NodeConfig {
   net::NetworkConfig network;
   bool lead_at_start = false;  ///< --leader: start a new cluster as its leader
   bool preempt = false;        ///< --preempt: a higher-ranked joiner takes over leadership
+  PlaybackConfig playback;
 };
 
 class PeerNode final : public net::NetworkObserver {
@@ -56,6 +58,7 @@ class PeerNode final : public net::NetworkObserver {
   boost::asio::io_context& io_;
   NodeConfig config_;
   net::NetworkManager network_;
+  PlaybackController playback_;
   std::optional<ElectionShell> election_;  ///< made by start(), once the node id is known
 };
 

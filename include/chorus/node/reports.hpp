@@ -2,6 +2,8 @@
 // What `peers`, `status` and `debug` print: plain text for people, one JSON line for programs.
 
 #include <optional>
+
+#include <boost/json/object.hpp>
 #include <string>
 #include <vector>
 
@@ -53,7 +55,8 @@ struct StatusView {
 };
 
 std::string status_text(const StatusView& view);
-std::string status_json(const StatusView& view);
+/// The fields of `status --json` that describe the node and its leadership.
+boost::json::object status_object(const StatusView& view);
 
 /// The leadership as the prompt shows it.
 LeadershipView leadership_view(const election::Status& status);

@@ -1,0 +1,141 @@
+#pragma once
+// PlaybackController: the playback side of a node, on the io thread.
+//
+//   leader:   prompt/forwarded command -> new PlaybackState at now + lead (schedule.hpp)
+//             -> PLAY/PAUSE/RESUME/STOP_REQUEST to all, and applied locally;
+//             end-of-track timer -> the next track starts at the exact end instant;
+//             STATE_SYNC_REQUEST -> STATE_SYNC_RESPONSE; CONTROL_REQUEST -> run it, reply.
+//   follower: new leader -> clock burst + STATE_SYNC_REQUEST; the response is applied once the
+//             clock is synced, and only then are live commands taken (newer epoch/seq only).
+//   takeover: a follower that becomes leader re-anchors the state at "now" and re-expresses
+//             it in its own clock, so no frame moves.
+//   every applied state or clock update -> a Snapshot for the SyncEngine (audio thread).
+
+#include <atomic>
+#include <chrono>
+#include <filesystem>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <boost/asio/steady_timer.hpp>
+
+#include "chorus/cli/command.hpp"
+#include "chorus/election/bully_election.hpp"
+#include "chorus/net/network_manager.hpp"
+#include "chorus/node/time_sync.hpp"
+#include "chorus/playback/audio_output.hpp"
+#include "chorus/playback/library.hpp"
+#include "chorus/playback/schedule.hpp"
+#include "chorus/playback/sync_engine.hpp"
+
+namespace chorus::node {
+
+struct PlaybackConfig {
+  std::filesystem::path tracks = "tracks";
+  std::string output = "sdl";
+  std::chrono::milliseconds latency{0};  ///< extra per-node output latency (speakers)
+  int block_frames = 480;
+};
+
+/// What `status` shows about playback.
+struct PlaybackView {
+  playback::PlaybackState state;
+  std::optional<std::string> missing_track;  ///< the track is not in this node's library
+  playback::EnginePosition position;
+  playback::EngineStats engine;
+  clock::ClockStatus clock;
+  bool following_clock = false;  ///< false on the leader: its own clock is the reference
+  bool state_synced = false;
+  std::string output;
+  std::int64_t now_local_us = 0;
+};
+
+class PlaybackController {
+ public:
+  using Reply = std::function<void(const std::string&)>;
+
+  PlaybackController(boost::asio::io_context& io, net::NetworkManager& network,
+                     PlaybackConfig config);
+  ~PlaybackController();
+
+  /// Scans the library, opens the output and starts decoding tracks in the background.
+  void start();
+  void stop();
+
+  void on_leadership(const election::Status& status);
+  /// Playback, state, time and control messages; false for any other.
+  bool handle(const std::string& from, const protocol::Message& message,
+              net::Clock::time_point received);
+  /// play / pause / resume / stop / next / prev from the prompt: run here when leading,
+  /// forwarded to the leader otherwise. Replies exactly once.
+  void command(const cli::Command& command, Reply reply);
+
+  std::string list_report(bool json) const;
+  PlaybackView view() const;
+
+ private:
+  struct Outcome {
+    bool ok = false;
+    std::string text;
+  };
+
+  // leader side
+  Outcome execute(const cli::Command& command);
+  Outcome issue(const playback::PlaybackState& next, const std::string& what);
+  std::int64_t lead_us() const;
+  std::optional<std::size_t> current_index() const;
+  Outcome play_index(std::size_t index, std::int64_t at_us);
+  void arm_end_of_track();
+  void on_end_of_track(std::uint64_t epoch, std::uint64_t seq, std::int64_t end_us);
+  void take_over(std::uint64_t epoch);
+  void answer_control(const std::string& from, const protocol::ControlRequest& request);
+
+  // follower side
+  void follow(const std::string& leader);
+  void on_command(const std::string& from, const protocol::Message& message);
+  void on_state_sync(const std::string& from, const protocol::StateSyncResponse& response);
+  void on_clock_sample();
+  void forward(const cli::Command& command, Reply reply);
+  void on_control_response(const protocol::ControlResponse& response);
+
+  // both
+  void apply(const playback::PlaybackState& next);
+  void publish();
+  playback::Pcm pcm_for(const playback::PlaybackState& state) const;
+  void preload();
+  bool leading() const { return leadership_.role == election::Role::leader; }
+
+  boost::asio::io_context& io_;
+  net::NetworkManager& network_;
+  PlaybackConfig config_;
+  playback::Library library_;
+  playback::SyncEngine engine_;
+  std::unique_ptr<playback::AudioOutput> output_;
+  TimeSync time_sync_;
+  election::Status leadership_;
+
+  playback::PlaybackState applied_;   ///< the newest state (may start in the future)
+  playback::PlaybackState previous_;  ///< in effect until applied_.anchor_us
+  bool state_synced_ = false;         ///< follower: the leader's state has been applied
+  std::optional<protocol::StateSyncResponse> pending_sync_;
+
+  boost::asio::steady_timer end_timer_;
+  std::map<std::string, playback::Pcm> decoded_;  ///< by content hash
+  std::thread decoder_;
+  std::atomic<bool> stopping_{false};
+
+  struct PendingControl {
+    Reply reply;
+    std::unique_ptr<boost::asio::steady_timer> deadline;
+  };
+  std::map<std::uint64_t, PendingControl> pending_controls_;
+  std::uint64_t next_control_id_ = 1;
+  std::uint64_t stale_commands_ = 0;
+};
+
+}  // namespace chorus::node

@@ -1,0 +1,29 @@
+#pragma once
+// What `list` and the playback part of `status` and `debug` print.
+
+#include <string>
+
+#include <boost/json/object.hpp>
+
+#include "chorus/playback/library.hpp"
+#include "chorus/playback/schedule.hpp"
+
+namespace chorus::node {
+
+struct PlaybackView;
+
+/// One line, e.g. "playing 02-chord.flac from frame 0 at 123456789 us (epoch 2, seq 5)".
+std::string describe_state(const playback::PlaybackState& state);
+
+std::string track_list_text(const playback::Library& library);
+std::string track_list_json(const playback::Library& library);
+
+/// "m:ss.mmm" for a frame count at the output rate.
+std::string format_frames(std::int64_t frames);
+
+/// The playback lines of `status`.
+std::string playback_status_text(const PlaybackView& view);
+/// The playback fields of `status --json`, added to `out`.
+void add_playback_status(boost::json::object& out, const PlaybackView& view);
+
+}  // namespace chorus::node

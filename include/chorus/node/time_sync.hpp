@@ -1,0 +1,58 @@
+#pragma once
+// TimeSync: keeps a follower's estimate of the leader's clock.
+//
+//   follower: timer (burst on a new leader, then steady; clock::SamplingPolicy)
+//               -> TIME_REQUEST to the leader, t0 stamped when its write starts
+//             TIME_RESPONSE -> ClockSync::add_sample(t0, t1, t2, t3 = its receive stamp)
+//   leader:   TIME_REQUEST  -> TIME_RESPONSE with t1 = receive stamp, t2 = write-start stamp
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+
+#include <boost/asio/steady_timer.hpp>
+
+#include "chorus/clock/clock_sync.hpp"
+#include "chorus/net/network_manager.hpp"
+#include "chorus/playback/sync_engine.hpp"
+
+namespace chorus::node {
+
+class TimeSync {
+ public:
+  /// `on_sample` runs after every accepted sample (the mapping changed).
+  TimeSync(boost::asio::io_context& io, net::NetworkManager& network, std::function<void()> on_sample);
+
+  /// Start sampling `leader` from scratch (a new leader: its clock is another clock).
+  void follow(const std::string& leader);
+  /// Stop sampling (this node leads, or no leader is known); the estimate is kept.
+  void pause();
+  void stop();
+
+  /// Handles TIME_REQUEST / TIME_RESPONSE; false for any other message.
+  bool handle(const std::string& from, const protocol::Message& message, net::Clock::time_point received);
+
+  const clock::ClockSync& clock() const { return clock_; }
+  bool synced() const { return clock_.synced(); }
+  /// The estimate as a value the audio thread can use (identity while unsynced).
+  playback::ClockMapping mapping(std::int64_t now_local_us) const;
+
+ private:
+  void schedule_request();
+  void send_request();
+
+  boost::asio::steady_timer timer_;
+  net::NetworkManager& network_;
+  std::function<void()> on_sample_;
+  clock::ClockSync clock_;
+  clock::SamplingPolicy policy_;
+  std::optional<std::string> leader_;
+  std::uint64_t next_id_ = 1;
+  std::uint64_t outstanding_id_ = 0;  ///< only the answer to the latest request is used
+};
+
+/// steady_clock time point → µs since its epoch, the time base on the wire.
+std::int64_t to_us(net::Clock::time_point t);
+
+}  // namespace chorus::node

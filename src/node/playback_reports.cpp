@@ -1,0 +1,125 @@
+#include "chorus/node/playback_reports.hpp"
+
+#include <boost/json.hpp>
+#include <fmt/format.h>
+
+#include "chorus/node/playback_controller.hpp"
+
+namespace chorus::node {
+
+namespace json = boost::json;
+using playback::Status;
+
+namespace {
+
+std::string_view status_name(Status status) {
+  switch (status) {
+    case Status::playing: return "playing";
+    case Status::paused: return "paused";
+    case Status::stopped: break;
+  }
+  return "stopped";
+}
+
+/// The frame audible now, from the engine's last block when it is playing.
+std::int64_t frame_now(const PlaybackView& view) {
+  if (view.position.playing) {
+    return view.position.frame - playback::frames_in(view.position.local_us - view.now_local_us);
+  }
+  return view.state.status == Status::paused ? view.state.anchor_frame : 0;
+}
+
+}  // namespace
+
+std::string format_frames(std::int64_t frames) {
+  auto ms = frames * 1000 / playback::kOutputRate;
+  return fmt::format("{}:{:02}.{:03}", ms / 60'000, (ms / 1000) % 60, ms % 1000);
+}
+
+std::string describe_state(const playback::PlaybackState& state) {
+  if (!state.track) return fmt::format("stopped (epoch {}, seq {})", state.epoch, state.seq);
+  return fmt::format("{} {} from frame {} at {} us (epoch {}, seq {})", status_name(state.status),
+                     state.track->name, state.anchor_frame, state.anchor_us, state.epoch, state.seq);
+}
+
+std::string track_list_text(const playback::Library& library) {
+  if (library.size() == 0) return "no tracks: " + library.error();
+  std::string text;
+  for (const auto& track : library.tracks()) {
+    text += fmt::format("{:>3}  {:<32} {:>10}", track.index + 1, track.file_name,
+                        track.playable() ? format_frames(track.frames) : "-");
+    if (!track.playable()) text += "  error: " + track.error;
+    text += "\n";
+  }
+  return text;
+}
+
+std::string track_list_json(const playback::Library& library) {
+  json::array tracks;
+  for (const auto& track : library.tracks()) {
+    tracks.push_back(json::object{{"index", track.index + 1},
+                                  {"name", track.file_name},
+                                  {"frames", track.frames},
+                                  {"duration_ms", track.duration_us / 1000},
+                                  {"hash", track.content_hash},
+                                  {"error", track.playable() ? json::value(nullptr) : json::value(track.error)}});
+  }
+  json::object out{{"tracks", std::move(tracks)}};
+  if (!library.error().empty()) out["error"] = library.error();
+  return json::serialize(out);
+}
+
+std::string playback_status_text(const PlaybackView& view) {
+  const auto& state = view.state;
+  std::string text;
+  if (!state.track) {
+    text = "playback  stopped\n";
+  } else {
+    text = fmt::format("playback  {} {} at {} of {}\n", status_name(state.status), state.track->name,
+                       format_frames(frame_now(view)), format_frames(state.track->frames));
+  }
+  if (view.missing_track) text += fmt::format("          missing track {}: this node stays silent\n", *view.missing_track);
+  if (!view.state_synced) text += "          waiting for the leader's state\n";
+  if (view.following_clock) {
+    text += fmt::format("clock     offset {:.1f} us, error ±{:.1f} us, drift {:.2f} ppm, min RTT {} us{}\n",
+                        view.clock.offset_us, view.clock.error_us, view.clock.drift_ppm,
+                        view.clock.min_delay_us, view.clock.synced ? "" : " (not synced yet)");
+  } else {
+    text += "clock     this node's clock is the reference\n";
+  }
+  text += "output    " + view.output + "\n";
+  return text;
+}
+
+void add_playback_status(json::object& out, const PlaybackView& view) {
+  const auto& state = view.state;
+  out["state"] = status_name(state.status);
+  if (state.track) {
+    out["track"] = json::object{{"index", state.track->index + 1},
+                                {"name", state.track->name},
+                                {"hash", state.track->hash},
+                                {"frames", state.track->frames}};
+  } else {
+    out["track"] = nullptr;
+  }
+  out["missing_track"] = view.missing_track.has_value();
+  out["state_synced"] = view.state_synced;
+  // The engine's position: `position_frames` is audible at local steady-clock `position_local_us`.
+  out["position_frames"] = view.position.playing ? view.position.frame : frame_now(view);
+  out["position_local_us"] = view.position.playing ? view.position.local_us : view.now_local_us;
+  out["epoch_seq"] = json::array{state.epoch, state.seq};
+  out["clock"] = json::object{{"following", view.following_clock},
+                              {"synced", view.clock.synced},
+                              {"offset_us", view.clock.offset_us},
+                              {"error_us", view.clock.error_us},
+                              {"drift_ppm", view.clock.drift_ppm},
+                              {"min_rtt_us", view.clock.min_delay_us},
+                              {"samples", view.clock.samples}};
+  out["engine"] = json::object{{"frames_inserted", view.engine.frames_inserted},
+                               {"frames_dropped", view.engine.frames_dropped},
+                               {"jumps", view.engine.jumps},
+                               {"last_error_frames", view.engine.last_error_frames}};
+  out["output"] = view.output;
+}
+
+}  // namespace chorus::node

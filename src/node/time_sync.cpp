@@ -1,0 +1,73 @@
+#include "chorus/node/time_sync.hpp"
+
+#include <spdlog/spdlog.h>
+
+namespace chorus::node {
+
+std::int64_t to_us(net::Clock::time_point t) {
+  return std::chrono::duration_cast<std::chrono::microseconds>(t.time_since_epoch()).count();
+}
+
+TimeSync::TimeSync(boost::asio::io_context& io, net::NetworkManager& network,
+                   std::function<void()> on_sample)
+    : timer_(io), network_(network), on_sample_(std::move(on_sample)) {}
+
+void TimeSync::follow(const std::string& leader) {
+  leader_ = leader;
+  clock_.reset();
+  outstanding_id_ = 0;
+  send_request();
+}
+
+void TimeSync::pause() {
+  leader_.reset();
+  timer_.cancel();
+}
+
+void TimeSync::stop() { pause(); }
+
+void TimeSync::schedule_request() {
+  auto delay = policy_.next_interval_us(clock_.sample_count(), clock_.synced());
+  timer_.expires_after(std::chrono::microseconds(delay));
+  timer_.async_wait([this](const boost::system::error_code& ec) {
+    if (!ec && leader_) send_request();
+  });
+}
+
+void TimeSync::send_request() {
+  auto id = next_id_++;
+  auto self = network_.id();
+  outstanding_id_ = id;
+  network_.send_stamped(*leader_, [id, self](std::int64_t t0) {
+    return protocol::TimeRequest{self, id, t0};
+  });
+  // The next request goes out on schedule whether or not this one is answered.
+  schedule_request();
+}
+
+bool TimeSync::handle(const std::string& from, const protocol::Message& message,
+                      net::Clock::time_point received) {
+  if (auto* request = std::get_if<protocol::TimeRequest>(&message)) {
+    auto t1 = to_us(received);
+    auto self = network_.id();
+    network_.send_stamped(from, [self, id = request->id, t0 = request->t0_us, t1](std::int64_t t2) {
+      return protocol::TimeResponse{self, id, t0, t1, t2};
+    });
+    return true;
+  }
+  auto* response = std::get_if<protocol::TimeResponse>(&message);
+  if (!response) return false;
+  // Only the answer to our latest request, from the leader we follow, is a usable sample.
+  if (!leader_ || from != *leader_ || response->id != outstanding_id_) return true;
+  auto verdict = clock_.add_sample(response->t0_us, response->t1_us, response->t2_us, to_us(received));
+  outstanding_id_ = 0;
+  if (verdict == clock::SampleVerdict::accepted) on_sample_();
+  return true;
+}
+
+playback::ClockMapping TimeSync::mapping(std::int64_t now_local_us) const {
+  if (!clock_.synced()) return {};
+  return {now_local_us, clock_.offset_us(now_local_us), clock_.drift_ppm() * 1e-6};
+}
+
+}  // namespace chorus::node

@@ -49,8 +49,13 @@ void Connection::do_read() {
 
 void Connection::on_read(const error_code& ec, std::size_t bytes, Clock::time_point received) {
   if (!open_) return;
+  if (ec == asio::error::eof) {
+    // The peer sends no more; deliver what we still owe it, then close.
+    close_after_flush(retiring_ ? close_reason_ : "closed by peer");
+    return;
+  }
   if (ec) {
-    shut(ec == asio::error::eof ? "closed by peer" : ec.message());
+    shut(ec.message());
     return;
   }
   counters_.bytes_in += bytes;
@@ -95,7 +100,7 @@ bool Connection::send_stamped(StampedFrame make_frame) {
 }
 
 bool Connection::enqueue(Outgoing outgoing) {
-  if (!open_ || closing_after_flush_) return false;
+  if (!open_ || closing_after_flush_ || retiring_) return false;
   if (queue_.size() + 1 > limits_.max_frames || queued_bytes_ + outgoing.size > limits_.max_bytes) {
     ++counters_.queue_overflows;
     shut("send queue overflow (" + std::to_string(queue_.size()) + " frames queued)");
@@ -134,21 +139,34 @@ void Connection::on_write(const error_code& ec, std::size_t bytes) {
   queue_.pop_front();
   if (!queue_.empty()) {
     do_write();
-  } else if (closing_after_flush_) {
-    shut(close_reason_);
+  } else {
+    on_drained();
   }
+}
+
+void Connection::on_drained() {
+  if (closing_after_flush_) {
+    shut(close_reason_);
+  } else if (retiring_) {
+    error_code ignored;
+    socket_.shutdown(asio::ip::tcp::socket::shutdown_send, ignored);
+  }
+}
+
+void Connection::retire(const std::string& reason) {
+  if (!open_ || retiring_ || closing_after_flush_) return;
+  retiring_ = true;
+  close_reason_ = reason;
+  if (queue_.empty()) on_drained();
 }
 
 void Connection::close(const std::string& reason) { shut(reason); }
 
 void Connection::close_after_flush(const std::string& reason) {
   if (!open_) return;
-  if (queue_.empty()) {
-    shut(reason);
-    return;
-  }
   closing_after_flush_ = true;
   close_reason_ = reason;
+  if (queue_.empty()) shut(reason);
 }
 
 void Connection::shut(const std::string& reason) {

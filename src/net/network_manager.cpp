@@ -82,6 +82,9 @@ class NetworkManager::Impl final : public ConnectionObserver {
     std::uint64_t incarnation = 0;
     PeerState state = PeerState::down;
     std::shared_ptr<Connection> link;  ///< the one connection in use, when connected
+    /// Other connections to the same process (duplicates being retired, or a fresh one that
+    /// lost the tie-break to a link that may be dead): read from, and promoted if link closes.
+    std::vector<std::shared_ptr<Connection>> spares;
     bool ever_up = false;
     std::optional<Clock::time_point> last_heard;
     std::optional<microseconds> rtt;
@@ -299,7 +302,7 @@ void NetworkManager::Impl::on_message(Connection& connection, protocol::Message 
   } else if (auto* discovery = std::get_if<protocol::Discovery>(&message)) {
     on_discovery(*discovery);
   } else if (std::holds_alternative<protocol::Leave>(message)) {
-    if (peer.link.get() == &connection) mark_down(peer, PeerState::left, "left the cluster");
+    if (peer.incarnation == connection.peer_incarnation) mark_down(peer, PeerState::left, "left the cluster");
   } else if (std::holds_alternative<protocol::Hello>(message) ||
              std::holds_alternative<protocol::Reconnect>(message)) {
     spdlog::debug("ignoring repeated handshake from {}", peer.id);
@@ -361,9 +364,11 @@ void NetworkManager::Impl::connect_peer(Peer& peer, const std::shared_ptr<Connec
     // A second connection between the same two processes: keep one, the same one at both ends.
     auto loser = connection;
     if (prefer(*connection, peer)) std::swap(loser, peer.link);
-    // The dialer of the losing connection closes it; the other end only stops sending on it,
-    // so the peer is never seen down while the two ends switch over.
-    if (loser->dialed()) loser->close("duplicate connection");
+    // The dialer of the losing connection retires it (flush, half-close, read to the end); the
+    // other end only stops sending on it. Nothing in flight is lost, and the peer is never seen
+    // down while the two ends switch over.
+    peer.spares.push_back(loser);
+    if (loser->dialed()) loser->retire("duplicate connection");
     return;
   }
   if (restarted) {
@@ -428,6 +433,7 @@ void NetworkManager::Impl::announce_members() {
 void NetworkManager::Impl::mark_down(Peer& peer, PeerState state, const std::string& reason) {
   auto link = std::move(peer.link);
   if (link) link->close(reason);
+  for (auto& spare : std::exchange(peer.spares, {})) spare->close(reason);
   peer.state = state;
   peer.next_dial = Clock::now() + peer.backoff.next();
   spdlog::info("peer {} {}: {}", peer.id, state == PeerState::left ? "left" : "down", reason);
@@ -446,8 +452,22 @@ void NetworkManager::Impl::on_closed(Connection& connection, const std::string& 
     return;
   }
   auto it = peers_.find(connection.peer_id);
-  if (it == peers_.end() || it->second.link != self) return;  // a superseded connection
-  mark_down(it->second, PeerState::down, reason);
+  if (it == peers_.end()) return;
+  Peer& peer = it->second;
+  std::erase(peer.spares, self);
+  if (peer.link != self) return;  // a spare or a superseded connection
+  // The link closed: another open connection to the same process takes over, unnoticed above.
+  auto spare = std::find_if(peer.spares.begin(), peer.spares.end(), [&](const auto& candidate) {
+    return candidate->is_open() && !candidate->retiring() &&
+           candidate->peer_incarnation == peer.incarnation;
+  });
+  if (spare != peer.spares.end()) {
+    spdlog::debug("peer {}: link closed ({}), switching to its other connection", peer.id, reason);
+    peer.link = *spare;
+    peer.spares.erase(spare);
+    return;
+  }
+  mark_down(peer, PeerState::down, reason);
 }
 
 // ---- sending ---------------------------------------------------------------------------

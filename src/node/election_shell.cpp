@@ -15,6 +15,8 @@ using Clock = std::chrono::steady_clock;
 namespace {
 
 constexpr std::uint64_t kTicksBetweenTimeoutUpdates = 25;
+/// A leader re-announces itself this often (50 ticks of 20 ms: once a second).
+constexpr std::uint64_t kTicksBetweenReannouncements = 50;
 
 protocol::Message to_wire(const election::Envelope& envelope) {
   switch (envelope.kind) {
@@ -96,6 +98,9 @@ void ElectionShell::on_tick() {
   }
   if (++ticks_ % kTicksBetweenTimeoutUpdates == 0) {
     core_.set_timeouts(timing_.timeouts_for(network_.max_rtt()));
+  }
+  if (ticks_ % kTicksBetweenReannouncements == 0 && core_.role() == election::Role::leader) {
+    core_.reannounce();
   }
   core_.tick();
   flush();

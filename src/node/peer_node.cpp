@@ -21,7 +21,9 @@ void PeerNode::start() {
   network_.start();
   playback_.start();
   ElectionTiming timing;
-  timing.stall_threshold = config_.network.liveness.down_after(std::nullopt);
+  // Frozen past the suspect time: peers may already be electing, so any leadership is stale.
+  const auto& liveness = config_.network.liveness;
+  timing.stall_threshold = liveness.interval * liveness.suspect_after_intervals;
   election_.emplace(io_, network_, Rank{config_.network.priority, network_.id()}, config_.preempt,
                     timing, [this](const election::Status& status) { on_leadership(status); });
   election_->start(config_.lead_at_start);

@@ -5,6 +5,7 @@ Standard library only. The pieces:
   Node      one `node` process: stdin/stdout pipes, stderr to a per-node log file, a reader
             thread that puts stdout lines on a queue; command_json() sends a prompt command and
             returns the parsed JSON answer; kill9/sigstop/sigcont/terminate/exit/restart.
+            prefix=[...] runs it through an exec-ing wrapper (e.g. `ip netns exec NS`).
   Cluster   a context manager owning a temp dir and every Node started through it. It ALWAYS
             kills them on the way out (normal exit, exception, KeyboardInterrupt); an atexit
             hook and PR_SET_PDEATHSIG (via setpriv, when present) are backstops.
@@ -157,7 +158,8 @@ class Node:
                  leader: bool = False, bootstrap: "Node | tuple[str, int] | None" = None,
                  priority: Optional[int] = None, node_id: Optional[str] = None,
                  cluster_name: Optional[str] = None, heartbeat_ms: Optional[int] = None,
-                 log_level: Optional[str] = "debug", extra_args: Iterable[str] = ()):
+                 log_level: Optional[str] = "debug", extra_args: Iterable[str] = (),
+                 prefix: Iterable[str] = ()):
         self.binary = binary
         self.name = name
         self.workdir = Path(workdir)
@@ -171,6 +173,9 @@ class Node:
         self.heartbeat_ms = heartbeat_ms
         self.log_level = log_level
         self.extra_args = list(extra_args)
+        # Run the node through this command, e.g. ["ip", "netns", "exec", NS]. It must exec the
+        # node (not fork it), so that signals sent to the pid reach the node itself.
+        self.prefix = list(prefix)
         self.log_path = self.workdir / f"{name}.stderr.log"
         self.id: Optional[str] = None
         self.address: Optional[str] = None
@@ -216,15 +221,15 @@ class Node:
         argv = self.argv()
         self.starts += 1
         with open(self.log_path, "ab") as log:
-            log.write(f"==== start #{self.starts}: {' '.join(argv)}\n".encode())
+            log.write(f"==== start #{self.starts}: {' '.join(self.prefix + argv)}\n".encode())
             log.flush()
             prefix = []
             setpriv = shutil.which("setpriv")
             if setpriv and sys.platform.startswith("linux"):
                 # The node dies with this thread/process even if we are SIGKILLed.
                 prefix = [setpriv, "--pdeathsig", "KILL", "--"]
-            proc = subprocess.Popen(prefix + argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                    stderr=log, start_new_session=True)
+            proc = subprocess.Popen(prefix + self.prefix + argv, stdin=subprocess.PIPE,
+                                    stdout=subprocess.PIPE, stderr=log, start_new_session=True)
         with _ALL_LOCK:
             _ALL_PROCESSES.add(proc)
         self.proc = proc
@@ -444,6 +449,64 @@ def state_of(view: Any, node: Node) -> Optional[str]:
     return found[0].get("state")
 
 
+# ---- leadership ----------------------------------------------------------------------------------
+
+
+def statuses(nodes: Iterable[Node], timeout: float = 2.0) -> "dict[str, Any]":
+    """`status --json` of each node, by node name (asked one after the other)."""
+    return {n.name: n.status(timeout) for n in nodes}
+
+
+def leader_claims(views: "dict[str, Any]") -> "list[tuple[str, int]]":
+    """(name, epoch) of every node whose view says it is the leader."""
+    return [(name, int(v.get("epoch") or 0)) for name, v in views.items()
+            if v.get("role") == "leader"]
+
+
+def split_brain(views: "dict[str, Any]") -> Optional[str]:
+    """None if at most one node claims leadership at the highest epoch claimed; else why not.
+
+    A claim at a lower epoch than another's is stale (a frozen leader that has not yet noticed,
+    say): it is not split brain, since followers never accept an epoch below their own."""
+    claims = leader_claims(views)
+    if not claims:
+        return None
+    top = max(epoch for _, epoch in claims)
+    at_top = [name for name, epoch in claims if epoch == top]
+    if len(at_top) > 1:
+        return f"{len(at_top)} nodes claim leadership at epoch {top}: {', '.join(at_top)}"
+    return None
+
+
+def agreement(views: "dict[str, Any]", nodes: Iterable[Node]) -> "tuple[Optional[Node], str]":
+    """(leader, "") when every view names the same leader at the same epoch, that leader is one
+    of `nodes` and says role "leader", and every other node says "follower"; else (None, why)."""
+    nodes = list(nodes)
+    leaders = {v.get("leader") for v in views.values()}
+    epochs = {v.get("epoch") for v in views.values()}
+    summary = "; ".join(f"{name}: {v.get('role')} of {v.get('leader')} @{v.get('epoch')}"
+                        for name, v in views.items())
+    if len(leaders) != 1 or None in leaders:
+        return None, f"no common leader ({summary})"
+    if len(epochs) != 1:
+        return None, f"epochs differ ({summary})"
+    leader_id = leaders.pop()
+    by_id = [n for n in nodes if n.id == leader_id]
+    if len(by_id) != 1:
+        return None, f"leader {leader_id} is not one of {[n.name for n in nodes]} ({summary})"
+    leader = by_id[0]
+    for node in nodes:
+        want = "leader" if node is leader else "follower"
+        if views[node.name].get("role") != want:
+            return None, f"{node.name} is {views[node.name].get('role')}, not {want} ({summary})"
+    return leader, ""
+
+
+def rank_key(node: Node) -> "tuple[int, str]":
+    """The Bully rank (priority, then id), as the node orders it."""
+    return (node.priority or 0, node.id or "")
+
+
 class Cluster:
     """Owns a temp dir and every node started through it; kills them all on exit, always."""
 
@@ -462,7 +525,8 @@ class Cluster:
     def __exit__(self, exc_type, exc, tb) -> bool:
         self.shutdown()
         if self.workdir is not None:
-            if exc_type is None and not self.keep_logs:
+            nothing_to_see = exc_type is None or issubclass(exc_type, Skip)
+            if nothing_to_see and not self.keep_logs:
                 shutil.rmtree(self.workdir, ignore_errors=True)
             else:
                 print(f"  logs kept in {self.workdir}", flush=True)

@@ -4,8 +4,10 @@
 //   read loop:  async_read_some -> FrameDecoder -> decode -> observer.on_message   (repeat)
 //   write path: send() appends to queue_; if no write is in flight, async_write the front;
 //               the completion pops it and writes the next.  At most one async_write in flight.
-//   closing:    any error, EOF, malformed frame, overflow or close() shuts the socket down
-//               and posts observer.on_closed exactly once.
+//   closing:    any error, malformed frame, overflow or close() shuts the socket down and
+//               posts observer.on_closed exactly once. EOF from the peer first flushes what is
+//               queued. retire() is the graceful close of a duplicate: flush, half-close,
+//               read on until the peer closes too, so nothing in flight either way is lost.
 //
 // Every member runs on the io thread; handlers hold shared_from_this().
 
@@ -73,6 +75,11 @@ class Connection : public std::enable_shared_from_this<Connection> {
   /// Closes once every queued frame has been written (or at once if the queue is empty).
   void close_after_flush(const std::string& reason);
 
+  /// Refuses further sends, flushes, then half-closes and keeps delivering what the peer still
+  /// sends until it closes its end. Used for a duplicate connection its dialer gives up.
+  void retire(const std::string& reason);
+  bool retiring() const { return retiring_; }
+
   bool is_open() const { return open_; }
   /// True when this side initiated the TCP connection.
   bool dialed() const { return dialed_; }
@@ -96,6 +103,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void do_write();
   void on_write(const boost::system::error_code& ec, std::size_t bytes);
   void shut(const std::string& reason);
+  void on_drained();
 
   boost::asio::ip::tcp::socket socket_;
   bool dialed_;
@@ -117,6 +125,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   std::size_t queued_bytes_ = 0;
   bool open_ = true;
   bool closing_after_flush_ = false;
+  bool retiring_ = false;
   std::string close_reason_;
   Clock::time_point created_ = Clock::now();
   Clock::time_point last_sent_ = created_;

@@ -1,0 +1,412 @@
+#!/usr/bin/env python3
+"""Failover benchmark: how long until every survivor agrees on a new leader.
+
+    python3 bench/failover.py --node build/apps/node [--trials 20] [--stop-trials 10]
+
+N nodes (default 5) on loopback. Two kinds of fault, each repeated:
+  kill    kill -9 of the leader; it is restarted (same port, no --leader) between trials and
+          must rejoin as a follower before the next trial.
+  stop    SIGSTOP of the leader; it stays frozen at least --freeze-s seconds (and until the
+          others agree), then SIGCONT; it must step down and follow, and all N agree again
+          before the next trial.
+The figure of a trial is the time from the fault (monotonic clock, taken just before the
+signal) until every survivor reports the same new leader at the same epoch, that leader saying
+role "leader". One thread per survivor polls `status --json` every --poll-ms (5 ms); a
+survivor's time is the reply time of the first sample of its final run of answers naming the
+new leader (an upper bound; the resolution is the poll period plus one prompt round trip).
+
+Writes bench/results/failover.md and bench/results/failover.json (git-ignored) and prints the
+table. Target: p95 <= 1 s for each kind. Exit status 1 if a trial never converged.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import random
+import signal
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any, Optional
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO / "tests" / "system"))
+
+from harness import (  # noqa: E402
+    Cluster, HarnessError, Node, agreement, statuses, wait_until,
+)
+
+TARGET_P95_S = 1.0
+CONVERGE_TIMEOUT_S = 10.0
+REJOIN_TIMEOUT_S = 10.0
+
+
+def monotonic() -> float:
+    return time.monotonic()
+
+
+def percentile(values: "list[float]", q: float) -> float:
+    """Linear interpolation between closest ranks (q in [0, 1])."""
+    ordered = sorted(values)
+    if not ordered:
+        return float("nan")
+    pos = q * (len(ordered) - 1)
+    lo = int(pos)
+    hi = min(lo + 1, len(ordered) - 1)
+    return ordered[lo] + (ordered[hi] - ordered[lo]) * (pos - lo)
+
+
+class Poller(threading.Thread):
+    """Polls one node's `status --json` every `period` seconds until stopped."""
+
+    def __init__(self, node: Node, period: float):
+        super().__init__(name=f"poll-{node.name}", daemon=True)
+        self.node = node
+        self.period = period
+        self.samples: "list[tuple[float, float, Optional[str], Optional[str], Any]]" = []
+        self.lock = threading.Lock()
+        self.halt = threading.Event()
+        self.errors = 0
+
+    def run(self) -> None:
+        next_at = monotonic()
+        while not self.halt.is_set():
+            sent = monotonic()
+            try:
+                view = self.node.status(timeout=1.0)
+                sample = (sent, monotonic(), view.get("leader"), view.get("role"),
+                          view.get("epoch"))
+            except HarnessError:
+                self.errors += 1
+                sample = (sent, monotonic(), None, None, None)
+            with self.lock:
+                self.samples.append(sample)
+            next_at += self.period
+            delay = next_at - monotonic()
+            if delay > 0:
+                self.halt.wait(delay)
+            else:
+                next_at = monotonic()
+
+    def latest(self) -> Optional[tuple]:
+        with self.lock:
+            return self.samples[-1] if self.samples else None
+
+    def snapshot(self) -> "list[tuple]":
+        with self.lock:
+            return list(self.samples)
+
+
+def agreed_on(pollers: "list[Poller]", by_id: "dict[str, Node]", old: Node,
+              since: float) -> Optional[Node]:
+    """The new leader if every poller's latest sample (taken after `since`) names it."""
+    latest = [p.latest() for p in pollers]
+    if any(s is None or s[0] < since for s in latest):
+        return None
+    leaders = {s[2] for s in latest}
+    epochs = {s[4] for s in latest}
+    if len(leaders) != 1 or len(epochs) != 1:
+        return None
+    leader_id = leaders.pop()
+    if leader_id is None or leader_id == old.id or leader_id not in by_id:
+        return None
+    for poller, sample in zip(pollers, latest):
+        want = "leader" if poller.node.id == leader_id else "follower"
+        if sample[3] != want:
+            return None
+    return by_id[leader_id]
+
+
+def run_fault(pollers: "list[Poller]", by_id: "dict[str, Node]", old: Node,
+              fault) -> "tuple[Node, float]":
+    """Notes t0, applies `fault`, waits until the pollers agree; returns (new leader, t0)."""
+    t0 = monotonic()
+    fault()
+    deadline = t0 + CONVERGE_TIMEOUT_S
+    leader = None
+    while monotonic() < deadline:
+        leader = agreed_on(pollers, by_id, old, t0)
+        if leader is not None:
+            break
+        time.sleep(0.001)
+    if leader is None:
+        raise HarnessError(f"no agreement within {CONVERGE_TIMEOUT_S} s: "
+                           f"{[(p.node.name, p.latest()) for p in pollers]}")
+    return leader, t0
+
+
+def time_to_agree(pollers: "list[Poller]", leader: Node, t0: float) -> "tuple[float, dict]":
+    """When every survivor named `leader` for good, measured from t0.
+
+    A survivor switched after its last sample not naming the leader was taken (no earlier than
+    that request was sent) and before its first sample of the final run naming the leader was
+    taken (no later than that reply came back). The figure is the upper bound (reply time) of the
+    last survivor to switch; the lower bound is kept too."""
+    upper: "dict[str, float]" = {}
+    lower: "dict[str, float]" = {}
+    flaps: "dict[str, int]" = {}
+    for poller in pollers:
+        samples = poller.snapshot()
+        start = None
+        for i, s in enumerate(samples):
+            if s[2] == leader.id:
+                if start is None:
+                    start = i
+            else:
+                start = None
+        if start is None:
+            raise HarnessError(f"{poller.node.name} never settled on {leader.name}")
+        upper[poller.node.name] = samples[start][1] - t0
+        lower[poller.node.name] = max(0.0, samples[start - 1][0] - t0) if start > 0 else 0.0
+        named = [s[2] for s in samples if s[0] >= t0 and s[2] is not None]
+        flaps[poller.node.name] = sum(1 for a, b in zip(named, named[1:]) if a != b)
+    return max(upper.values()), {"per_node_s": {k: round(v, 4) for k, v in upper.items()},
+                                 "lower_bound_s": round(max(lower.values()), 4),
+                                 "leader_switches": flaps}
+
+
+def poll_period_stats(pollers: "list[Poller]") -> float:
+    """Median interval between replies over the whole trial (the sampling resolution)."""
+    gaps = []
+    for poller in pollers:
+        times = [s[1] for s in poller.snapshot()]
+        gaps += [b - a for a, b in zip(times, times[1:])]
+    return statistics.median(gaps) if gaps else float("nan")
+
+
+def wait_all_agree(cluster: Cluster, nodes: "list[Node]", expect: Optional[Node],
+                   timeout: float, what: str) -> "tuple[Node, float]":
+    found: "list[Node]" = []
+
+    def check() -> Any:
+        leader, why = agreement(statuses(nodes), nodes)
+        if leader is None:
+            return why
+        if expect is not None and leader is not expect:
+            return f"all agree on {leader.name}, expected {expect.name}"
+        found.append(leader)
+        return True
+
+    elapsed = wait_until(check, timeout, poll=0.005, what=what, describe=cluster.describe)
+    return found[-1], elapsed
+
+
+def machine_info() -> "dict[str, Any]":
+    def cmd(argv: "list[str]") -> str:
+        try:
+            return subprocess.run(argv, cwd=REPO, stdout=subprocess.PIPE,
+                                  stderr=subprocess.DEVNULL, text=True, timeout=10).stdout.strip()
+        except (OSError, subprocess.SubprocessError):
+            return ""
+    head = cmd(["git", "rev-parse", "HEAD"])
+    dirty = bool(cmd(["git", "status", "--porcelain", "--untracked-files=no"]))
+    return {"uname": cmd(["uname", "-a"]), "nproc": os.cpu_count(),
+            "git_head": head + (" (with uncommitted changes)" if dirty else ""),
+            "python": platform.python_version()}
+
+
+def summarize(values: "list[float]") -> "dict[str, Any]":
+    if not values:
+        return {"trials": 0, "p50_ms": None, "p95_ms": None, "max_ms": None, "samples_ms": []}
+    return {"trials": len(values), "p50_ms": round(percentile(values, 0.50) * 1000, 1),
+            "p95_ms": round(percentile(values, 0.95) * 1000, 1),
+            "max_ms": round(max(values) * 1000, 1),
+            "samples_ms": [round(v * 1000, 1) for v in values]}
+
+
+def markdown(results: "dict[str, Any]") -> str:
+    m = results["machine"]
+    p = results["parameters"]
+    lines = [
+        "# Failover benchmark",
+        "",
+        f"{p['nodes']} nodes on loopback, heartbeat {p['heartbeat_ms'] or 'default (200)'} ms, "
+        f"status polled every {p['poll_ms']} ms on every survivor "
+        f"(median sample interval {results['resolution_ms']} ms).",
+        "Figure: fault (kill -9 / SIGSTOP of the leader) -> every survivor reports the same new "
+        "leader at the same epoch (upper bound: reply time of each survivor's first sample naming "
+        "it).",
+        "",
+        "| fault | trials | p50 | p95 | max | target | met |",
+        "|---|---:|---:|---:|---:|---|---|",
+    ]
+    for key, label in (("kill", "kill -9 of the leader"), ("stop", "SIGSTOP of the leader")):
+        r = results["results"].get(key)
+        if not r or not r["trials"]:
+            continue
+        met = "yes" if r["p95_ms"] <= TARGET_P95_S * 1000 else "NO"
+        lines.append(f"| {label} | {r['trials']} | {r['p50_ms']:.1f} ms | {r['p95_ms']:.1f} ms "
+                     f"| {r['max_ms']:.1f} ms | p95 <= {TARGET_P95_S * 1000:.0f} ms | {met} |")
+    extra = results["results"]
+    lower = [t["lower_bound_s"] for t in results["trials"] if t["kind"] == "kill"]
+    lines += ["", "Secondary figures:", ""]
+    if lower:
+        lines.append(f"- kill -9, lower bound (last sample not yet naming the new leader): "
+                     f"p50 {percentile(lower, 0.5) * 1000:.1f} ms, "
+                     f"max {max(lower) * 1000:.1f} ms")
+    for key, label in (("rejoin", "restarted node rejoins, all agree"),
+                       ("cont", "SIGCONT -> all agree (old leader follows)")):
+        r = extra.get(key)
+        if r and r["trials"]:
+            lines.append(f"- {label}: p50 {r['p50_ms']:.1f} ms, p95 {r['p95_ms']:.1f} ms, "
+                         f"max {r['max_ms']:.1f} ms ({r['trials']} trials)")
+    if results["anomalies"]:
+        lines += ["", "Anomalies:", ""] + [f"- {a}" for a in results["anomalies"]]
+    lines += ["", f"Machine: `{m['uname']}`, {m['nproc']} CPUs, commit `{m['git_head']}`, "
+              f"Python {m['python']}.", ""]
+    return "\n".join(lines)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--node", required=True, help="path to the node executable")
+    parser.add_argument("--trials", type=int, default=20, help="kill -9 trials (>= 1)")
+    parser.add_argument("--stop-trials", type=int, default=10, help="SIGSTOP trials (>= 0)")
+    parser.add_argument("--nodes", type=int, default=5)
+    parser.add_argument("--poll-ms", type=float, default=5.0)
+    parser.add_argument("--freeze-s", type=float, default=1.0,
+                        help="a stopped leader stays frozen at least this long")
+    parser.add_argument("--heartbeat-ms", type=int, default=None)
+    parser.add_argument("--out", default=str(REPO / "bench" / "results"))
+    parser.add_argument("--keep-logs", action="store_true")
+    parser.add_argument("--seed", type=int, default=None, help="seed of the fault-time jitter")
+    args = parser.parse_args()
+    binary = os.path.abspath(args.node)
+    if not (os.path.isfile(binary) and os.access(binary, os.X_OK)):
+        print(f"error: node executable not found: {binary}", file=sys.stderr)
+        return 2
+    if args.nodes < 3 or args.trials < 1:
+        print("error: need --nodes >= 3 and --trials >= 1", file=sys.stderr)
+        return 2
+    signal.signal(signal.SIGTERM, lambda s, f: sys.exit(128 + s))
+    period = args.poll_ms / 1000.0
+    rng = random.Random(args.seed)
+    kill_figures: "list[float]" = []
+    stop_figures: "list[float]" = []
+    rejoin_figures: "list[float]" = []
+    cont_figures: "list[float]" = []
+    resolutions: "list[float]" = []
+    anomalies: "list[str]" = []
+    trial_log: "list[dict]" = []
+    failed = False
+
+    with Cluster(binary, name="bench-failover", keep_logs=args.keep_logs) as cluster:
+        try:
+            names = [chr(ord("A") + i) for i in range(args.nodes)]
+            first = cluster.node(names[0], leader=True, heartbeat_ms=args.heartbeat_ms,
+                                 log_level="info")
+            nodes = [first] + [cluster.node(n, bootstrap=first, heartbeat_ms=args.heartbeat_ms,
+                                            log_level="info") for n in names[1:]]
+            cluster.wait_mesh(nodes, timeout=10.0, what="set-up mesh")
+            wait_all_agree(cluster, nodes, None, 10.0, "initial agreement")
+            by_id = {n.id: n for n in nodes}
+
+            plan = [("kill", i) for i in range(args.trials)] + \
+                   [("stop", i) for i in range(args.stop_trials)]
+            for kind, index in plan:
+                old, _ = wait_all_agree(cluster, nodes, None, REJOIN_TIMEOUT_S, "agreement")
+                survivors = [n for n in nodes if n is not old]
+                pollers = [Poller(n, period) for n in survivors]
+                for p in pollers:
+                    p.start()
+                t_ready = monotonic()
+                while any(len(p.snapshot()) < 3 for p in pollers):  # polling at its pace
+                    if monotonic() - t_ready > 5:
+                        raise HarnessError("pollers got no samples")
+                    time.sleep(0.001)
+                # A random phase against the poll period, so its quantisation does not bias.
+                time.sleep(rng.uniform(0.0, period))
+                fault = old.kill9 if kind == "kill" else old.sigstop
+                try:
+                    leader, t0 = run_fault(pollers, by_id, old, fault)
+                    if kind == "stop":
+                        # Keep it frozen (and keep sampling, to catch flaps) until --freeze-s.
+                        while monotonic() < t0 + args.freeze_s:
+                            time.sleep(0.005)
+                finally:
+                    for p in pollers:
+                        p.halt.set()
+                    for p in pollers:
+                        p.join(timeout=5)
+                figure, detail = time_to_agree(pollers, leader, t0)
+                resolution = poll_period_stats(pollers)
+                if resolution == resolution:  # not NaN
+                    resolutions.append(resolution)
+                errors = sum(p.errors for p in pollers)
+                record = {"kind": kind, "trial": index + 1, "old": old.name,
+                          "new": leader.name, "seconds": round(figure, 4), **detail,
+                          "poll_errors": errors}
+                if any(v > 1 for v in detail["leader_switches"].values()):
+                    anomalies.append(f"{kind} #{index + 1}: a survivor switched leader more than "
+                                     f"once: {detail['leader_switches']}")
+                if kind == "kill":
+                    kill_figures.append(figure)
+                    old.leader = False
+                    old.bootstrap = leader
+                    t1 = monotonic()
+                    old.restart()
+                    _, _ = wait_all_agree(cluster, nodes, leader, REJOIN_TIMEOUT_S,
+                                          f"{old.name} to rejoin")
+                    cluster.wait_mesh(nodes, timeout=REJOIN_TIMEOUT_S, what="mesh after restart")
+                    rejoin_figures.append(monotonic() - t1)
+                    record["rejoin_s"] = round(rejoin_figures[-1], 4)
+                else:
+                    stop_figures.append(figure)
+                    frozen = monotonic() - t0
+                    t1 = monotonic()
+                    old.sigcont()
+                    final, _ = wait_all_agree(cluster, nodes, None, REJOIN_TIMEOUT_S,
+                                              "agreement after SIGCONT")
+                    cont_figures.append(monotonic() - t1)
+                    record["frozen_s"] = round(frozen, 3)
+                    record["cont_s"] = round(cont_figures[-1], 4)
+                    if final is not leader:
+                        anomalies.append(f"stop #{index + 1}: after SIGCONT {final.name} leads, "
+                                         f"not {leader.name} (the old leader {old.name} took "
+                                         "over again)")
+                    cluster.wait_mesh(nodes, timeout=REJOIN_TIMEOUT_S, what="mesh after SIGCONT")
+                trial_log.append(record)
+                extra = (f", rejoin {record['rejoin_s'] * 1000:.0f} ms" if kind == "kill" else
+                         f", frozen {record['frozen_s']:.2f} s, SIGCONT -> all agree "
+                         f"{record['cont_s'] * 1000:.0f} ms")
+                print(f"{kind} #{index + 1:2}: {old.name} -> {leader.name} in "
+                      f"{figure * 1000:7.1f} ms{extra}", flush=True)
+        except HarnessError as error:
+            failed = True
+            print(f"FAILED: {error}", flush=True)
+            print(cluster.describe(), flush=True)
+
+    results = {
+        "machine": machine_info(),
+        "parameters": {"nodes": args.nodes, "kill_trials": args.trials,
+                       "stop_trials": args.stop_trials, "poll_ms": args.poll_ms,
+                       "freeze_s": args.freeze_s, "heartbeat_ms": args.heartbeat_ms,
+                       "node": binary},
+        "resolution_ms": round(statistics.median(resolutions) * 1000, 2) if resolutions
+        else None,
+        "results": {"kill": summarize(kill_figures), "stop": summarize(stop_figures),
+                    "rejoin": summarize(rejoin_figures), "cont": summarize(cont_figures)},
+        "target": {"p95_ms_max": TARGET_P95_S * 1000},
+        "anomalies": anomalies,
+        "trials": trial_log,
+        "complete": not failed,
+    }
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    table = markdown(results)
+    (out / "failover.md").write_text(table)
+    (out / "failover.json").write_text(json.dumps(results, indent=2) + "\n")
+    print()
+    print(table)
+    print(f"written: {out / 'failover.md'}, {out / 'failover.json'}")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,153 @@
+#pragma once
+// ClockSync: estimates the leader's clock (offset and rate) from four-timestamp round trips and
+// converts between leader time and local time. Pure: it owns no clock, no socket, no thread;
+// every time is passed in (integer microseconds of a steady clock). docs/clock.md explains the
+// estimator and the bounds the tests prove.
+//
+// Contract with the shell that owns it:
+//   - t0/t3 are the follower's steady clock, t1/t2 the leader's, each stamped where the bytes
+//     meet the socket.
+//   - Call reset() whenever the leader changes (or the leader's process restarts): a window that
+//     mixes two leaders' clocks is meaningless, and the estimator cannot detect it by itself.
+//   - Ask SamplingPolicy when to send the next TIME_REQUEST; the shell owns the timer.
+
+#include <cstddef>
+#include <cstdint>
+#include <deque>
+
+namespace chorus::clock {
+
+/// One round trip: t0 request sent (local), t1 request received (leader), t2 reply sent (leader),
+/// t3 reply received (local).
+struct Sample {
+  std::int64_t t0_us = 0;
+  std::int64_t t1_us = 0;
+  std::int64_t t2_us = 0;
+  std::int64_t t3_us = 0;
+
+  /// θ = ((t1 − t0) + (t2 − t3)) / 2: leader minus local, as this sample alone sees it.
+  double offset_us() const;
+  /// δ = (t3 − t0) − (t2 − t1): the round trip's time on the wire.
+  std::int64_t delay_us() const;
+  friend bool operator==(const Sample&, const Sample&) = default;
+};
+
+/// What add_sample did with a sample.
+enum class SampleVerdict {
+  accepted,
+  out_of_range,      ///< a negative timestamp (steady clocks and the wire are ≥ 0)
+  local_backwards,   ///< t3 < t0: the local clock ran backwards
+  leader_backwards,  ///< t2 < t1: the leader's clock ran backwards
+  negative_delay,    ///< δ < 0: the leader held the request longer than the round trip took
+};
+
+/// Rejected samples by reason, counted since construction (reset() keeps them: diagnostics).
+struct RejectCounts {
+  std::uint64_t out_of_range = 0;
+  std::uint64_t local_backwards = 0;
+  std::uint64_t leader_backwards = 0;
+  std::uint64_t negative_delay = 0;
+
+  std::uint64_t total() const {
+    return out_of_range + local_backwards + leader_backwards + negative_delay;
+  }
+  friend bool operator==(const RejectCounts&, const RejectCounts&) = default;
+};
+
+/// Tuning of the estimator; the defaults are what docs/clock.md measures.
+struct ClockSyncConfig {
+  std::size_t window = 512;                   ///< samples kept (oldest dropped first)
+  std::int64_t max_age_us = 600'000'000;      ///< samples older than this, vs the newest, dropped
+  std::size_t min_samples = 4;                ///< synced() once the window holds this many
+  std::int64_t min_drift_span_us = 2'000'000; ///< a drift may be fitted once the window spans this
+  double max_drift_ppm = 1000.0;              ///< fitted drift is clamped to ± this
+};
+
+/// A snapshot for `status` / `debug`.
+struct ClockStatus {
+  bool synced = false;
+  std::size_t samples = 0;
+  double offset_us = 0;       ///< at the instant asked for
+  double drift_ppm = 0;
+  std::int64_t min_delay_us = 0;
+  double error_us = 0;        ///< see ClockSync::error_us
+  double jitter_us = 0;       ///< see ClockSync::jitter_us
+  RejectCounts rejected;
+};
+
+/// Leader-clock estimate from round-trip samples: the forward and backward minimum-delay floors
+/// over a bounded window, sloped by a drift (rate) fit once the data show a drift beyond their
+/// noise. Samples are expected in reply order; the newest reply is the reference instant.
+class ClockSync {
+ public:
+  explicit ClockSync(ClockSyncConfig config = {});
+
+  /// Adds one round trip and re-estimates; an impossible sample is counted and not used.
+  SampleVerdict add_sample(std::int64_t t0_us, std::int64_t t1_us, std::int64_t t2_us,
+                           std::int64_t t3_us);
+  /// Forgets every sample and the estimate (leader change); reject counts are kept.
+  void reset();
+
+  /// True once the window holds at least config.min_samples samples.
+  bool synced() const;
+  /// Samples in the window.
+  std::size_t sample_count() const;
+
+  /// Local time at which the leader's clock reads `leader_us` (identity while empty).
+  std::int64_t to_local(std::int64_t leader_us) const;
+  /// Leader time when the local clock reads `local_us`; to_local's inverse within 1 µs.
+  std::int64_t to_leader(std::int64_t local_us) const;
+  /// Leader minus local at local instant `at_local_us`: offset + drift · (at − reference).
+  double offset_us(std::int64_t at_local_us) const;
+  /// Leader rate minus local rate, in parts per million; 0 until the window spans
+  /// config.min_drift_span_us and the data show a drift beyond their noise.
+  double drift_ppm() const;
+  /// Least round-trip delay in the window (0 while empty).
+  std::int64_t min_delay_us() const;
+  /// Error estimate, a bound if the path's two one-way floors are equal and the clock model is
+  /// right: half the gap between the forward and backward floors at the reference instant (about
+  /// min_delay/2), plus the model's doubt (what an unfitted drift could move, or the floors'
+  /// disagreement on a fitted one times the lever arm). Typical errors are far smaller, about
+  /// jitter/samples (docs/clock.md); a path asymmetry adds to any of this undetected.
+  double error_us() const;
+  /// Median minus least round-trip delay in the window: the path's queueing jitter.
+  double jitter_us() const;
+  /// Rejected samples by reason.
+  const RejectCounts& rejected() const;
+  /// Everything above in one value, offset taken at `at_local_us`.
+  ClockStatus status(std::int64_t at_local_us) const;
+
+ private:
+  struct Estimate {
+    std::int64_t ref_local_us = 0;  ///< local instant the offset refers to (the newest reply)
+    double offset_us = 0;           ///< leader − local at ref_local_us
+    double drift = 0;               ///< d(offset)/d(local), dimensionless
+    double error_us = 0;
+    std::int64_t min_delay_us = 0;
+    double jitter_us = 0;
+  };
+
+  void evict();
+  void refit();
+  bool may_fit_drift() const;
+
+  ClockSyncConfig config_;
+  std::deque<Sample> window_;
+  Estimate estimate_;
+  RejectCounts rejected_;
+};
+
+/// When to send the next TIME_REQUEST: a quick burst on join or leader change, a settling phase,
+/// then a slow steady rate.
+struct SamplingPolicy {
+  std::size_t burst_samples = 10;
+  std::int64_t burst_interval_us = 30'000;
+  std::size_t settle_samples = 240;
+  std::int64_t settle_interval_us = 250'000;
+  std::int64_t steady_interval_us = 1'000'000;
+
+  /// Delay from now to the next request, given the samples in the window and synced().
+  std::int64_t next_interval_us(std::size_t samples, bool synced) const;
+};
+
+}  // namespace chorus::clock

@@ -1,0 +1,76 @@
+#pragma once
+// Audio outputs: where rendered PCM goes. One interface, three implementations chosen with
+// `--output sdl|null|file:PATH` through make_output():
+//
+//   null       own thread, paced by steady_clock absolute deadlines; discards the samples
+//   file:PATH  same pacing; writes raw S16LE block by block to a regular file or a FIFO
+//   sdl        an SDL2 audio device; render() is called from SDL's audio callback
+//
+// All of them ask a Renderer for blocks of 48 kHz stereo S16 and tell it when the first frame of
+// each block will be audible, in local steady_clock µs. Nothing on their hot path takes a lock or
+// allocates. See docs/audio.md.
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+
+namespace chorus::playback {
+
+/// Produces the audio. Implemented by the sync engine.
+struct Renderer {
+  virtual ~Renderer() = default;
+  /// Fill `interleaved` (L,R,L,R... 48 kHz S16; size = 2 × frames) completely. The first frame
+  /// becomes audible at `audible_at_local_us` (steady_clock, µs since its epoch). Called from the
+  /// output's own thread (or SDL's audio thread), one call at a time; must never block.
+  virtual void render(std::span<std::int16_t> interleaved, std::int64_t audible_at_local_us) = 0;
+};
+
+/// Counters, readable from any thread while the output runs.
+struct OutputStats {
+  std::uint64_t blocks = 0;    ///< render() calls whose block was consumed
+  std::uint64_t frames = 0;    ///< frames consumed
+  std::uint64_t resyncs = 0;   ///< paced outputs: fell behind by more than a few blocks, t0 reset
+  std::uint64_t dropped = 0;   ///< file: blocks rendered but not written (no reader, full pipe)
+};
+
+class AudioOutput {
+ public:
+  virtual ~AudioOutput() = default;
+  /// Starts calling renderer.render() from the output's thread. `renderer` must outlive stop().
+  /// Returns false (and logs once) if the output cannot run, e.g. no SDL audio device.
+  /// Call from a control thread (not from render()); start/stop may alternate.
+  virtual bool start(Renderer& renderer) = 0;
+  /// Stops and waits until render() is no longer running; idempotent. A block rendered but not
+  /// yet consumed is dropped. Called by the destructor.
+  virtual void stop() = 0;
+  /// One line for logs and `status`, e.g. "file:/tmp/x.raw (480-frame blocks, +20 ms)".
+  virtual std::string describe() const = 0;
+  /// How long before its audible time a block is requested: audible_at − now at the render call,
+  /// extra latency included. An estimate for sdl (see docs/audio.md).
+  virtual std::int64_t fill_ahead_us() const = 0;
+  /// Frames per render() call (sdl: the buffer size the device granted).
+  virtual int block_frames() const = 0;
+  virtual OutputStats stats() const = 0;
+};
+
+struct MakeOutputResult {
+  std::unique_ptr<AudioOutput> output;  ///< nullptr exactly when error is set
+  std::string error;
+};
+
+/// Parses `spec` ("sdl", "null" or "file:PATH") and builds the output. `block_frames` is the
+/// render block (e.g. 480 = 10 ms; sdl: the requested device buffer), `extra_latency` is added to
+/// every audible time (per-node `--latency-ms`, may be negative). "sdl" opens the device here;
+/// when no device can be opened it logs one line and returns a null output instead (no error).
+/// A bad spec or block size returns an error and no output. Does not block (a FIFO is opened
+/// later, on the output's thread).
+MakeOutputResult make_output(std::string_view spec, int block_frames,
+                             std::chrono::microseconds extra_latency);
+
+/// steady_clock now in µs since its epoch: the time base of audible_at_local_us.
+std::int64_t steady_now_us() noexcept;
+
+}  // namespace chorus::playback

@@ -1,0 +1,30 @@
+#pragma once
+// Constructors of the three outputs, for make_output() (output_factory.cpp).
+
+#include <chrono>
+#include <memory>
+#include <string>
+
+#include "chorus/playback/audio_output.hpp"
+
+namespace chorus::playback::detail {
+
+/// Paced by steady_clock, discards the samples. `note` is appended to describe() (e.g. why it
+/// replaced the sdl output).
+std::unique_ptr<AudioOutput> make_null_output(int block_frames, std::chrono::microseconds extra_latency,
+                                              std::string note = {});
+
+/// Paced by steady_clock, writes raw S16LE to `path` (regular file or FIFO), opened on the
+/// output's thread.
+std::unique_ptr<AudioOutput> make_file_output(std::string path, int block_frames,
+                                              std::chrono::microseconds extra_latency);
+
+struct SdlOpenResult {
+  std::unique_ptr<AudioOutput> output;  ///< device open and paused, or nullptr
+  std::string error;
+};
+
+/// Opens the default SDL audio device at 48 kHz stereo S16 (paused until start()).
+SdlOpenResult open_sdl_output(int block_frames, std::chrono::microseconds extra_latency);
+
+}  // namespace chorus::playback::detail

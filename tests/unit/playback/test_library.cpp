@@ -1,0 +1,444 @@
+// Library: scanning tracks/, content hashes, decoding, and bad files.
+//
+// The repository's tracks/ directory is found from this source file's path (__FILE__ is
+// absolute under CMake), so the test runs from any working directory; CHORUS_TRACKS_DIR
+// overrides it.
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <openssl/evp.h>
+
+#include <algorithm>
+#include <array>
+#include <chrono>
+#include <atomic>
+#include <cmath>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <numbers>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <catch2/catch.hpp>
+
+#include "chorus/playback/audio_output.hpp"
+#include "chorus/playback/library.hpp"
+
+namespace fs = std::filesystem;
+using chorus::playback::Library;
+using chorus::playback::LoadResult;
+using chorus::playback::Pcm;
+
+namespace {
+
+fs::path tracks_dir() {
+  if (const char* env = std::getenv("CHORUS_TRACKS_DIR"); env != nullptr && *env != '\0') return env;
+  // tests/unit/playback/test_library.cpp → repository root
+  return fs::path(__FILE__).parent_path().parent_path().parent_path().parent_path() / "tracks";
+}
+
+std::vector<unsigned char> read_file(const fs::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+}
+
+void write_file(const fs::path& path, const void* data, std::size_t size) {
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  out.write(static_cast<const char*>(data), static_cast<std::streamsize>(size));
+}
+
+void write_file(const fs::path& path, const std::string& text) { write_file(path, text.data(), text.size()); }
+
+/// SHA-256 computed here, independently of the library's code path.
+std::string sha256_hex(const std::vector<unsigned char>& bytes) {
+  unsigned char md[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  REQUIRE(EVP_Digest(bytes.data(), bytes.size(), md, &len, EVP_sha256(), nullptr) == 1);
+  std::string hex;
+  for (unsigned int i = 0; i < len; ++i) {
+    static constexpr char kDigits[] = "0123456789abcdef";
+    hex += kDigits[md[i] >> 4];
+    hex += kDigits[md[i] & 15];
+  }
+  return hex;
+}
+
+/// A fresh directory under the system temp dir, removed at scope exit.
+struct TempDir {
+  fs::path path;
+  TempDir() {
+    static std::atomic<int> counter{0};
+    path = fs::temp_directory_path() /
+           ("chorus-test-library-" + std::to_string(::getpid()) + "-" + std::to_string(counter++));
+    fs::remove_all(path);
+    fs::create_directories(path);
+  }
+  ~TempDir() {
+    std::error_code ec;
+    fs::remove_all(path, ec);
+  }
+};
+
+/// A canonical 16-bit PCM WAV file.
+std::vector<unsigned char> make_wav(int rate, int channels, const std::vector<std::int16_t>& samples) {
+  std::vector<unsigned char> out;
+  auto u32 = [&](std::uint32_t v) {
+    for (int i = 0; i < 4; ++i) out.push_back(static_cast<unsigned char>(v >> (8 * i)));
+  };
+  auto u16 = [&](std::uint16_t v) {
+    out.push_back(static_cast<unsigned char>(v));
+    out.push_back(static_cast<unsigned char>(v >> 8));
+  };
+  auto tag = [&](const char* t) { out.insert(out.end(), t, t + 4); };
+  const auto data_bytes = static_cast<std::uint32_t>(samples.size() * 2);
+  tag("RIFF");
+  u32(36 + data_bytes);
+  tag("WAVE");
+  tag("fmt ");
+  u32(16);
+  u16(1);
+  u16(static_cast<std::uint16_t>(channels));
+  u32(static_cast<std::uint32_t>(rate));
+  u32(static_cast<std::uint32_t>(rate * channels * 2));
+  u16(static_cast<std::uint16_t>(channels * 2));
+  u16(16);
+  tag("data");
+  u32(data_bytes);
+  for (auto s : samples) u16(static_cast<std::uint16_t>(s));
+  return out;
+}
+
+int peak(const std::vector<std::int16_t>& pcm, std::size_t first_frame, std::size_t frames) {
+  int p = 0;
+  for (std::size_t i = first_frame * 2; i < (first_frame + frames) * 2 && i < pcm.size(); ++i)
+    p = std::max(p, std::abs(static_cast<int>(pcm[i])));
+  return p;
+}
+
+struct Expected {
+  const char* name;
+  const char* format;
+  std::int64_t frames;
+};
+constexpr std::array<Expected, 4> kTracks = {{
+    {"01-tone-a440.wav", "wav", 4 * 48000},
+    {"02-chord.flac", "flac", 6 * 48000},
+    {"03-click-track.ogg", "vorbis", 8 * 48000},
+    {"04-sweep.wav", "wav", 3 * 48000},
+}};
+
+}  // namespace
+
+TEST_CASE("the library lists the repository's tracks in file-name order with exact 48 kHz frame counts") {
+  const Library lib = Library::scan(tracks_dir());
+  INFO("tracks dir: " << tracks_dir() << ", error: " << lib.error());
+  CHECK(lib.error().empty());
+  REQUIRE(lib.size() == kTracks.size());
+  for (std::size_t i = 0; i < kTracks.size(); ++i) {
+    const auto& t = lib.tracks()[i];
+    INFO(t.file_name << ": " << t.error);
+    CHECK(t.index == i);
+    CHECK(t.file_name == kTracks[i].name);
+    CHECK(t.path == tracks_dir() / kTracks[i].name);
+    CHECK(t.playable());
+    CHECK(t.format == kTracks[i].format);
+    CHECK(t.frames == kTracks[i].frames);
+    CHECK(t.duration_us == kTracks[i].frames * 1000 / 48);  // frames / 48 kHz, in µs
+    CHECK(t.source_rate == 48000);
+    CHECK(t.source_channels == 2);
+    CHECK(t.file_size == fs::file_size(t.path));
+  }
+  CHECK(lib.track(kTracks.size()) == nullptr);
+  CHECK(lib.describe().find("03-click-track.ogg") != std::string::npos);
+}
+
+TEST_CASE("track content hashes are the SHA-256 of the file bytes and stable across scans") {
+  const Library first = Library::scan(tracks_dir());
+  const Library second = Library::scan(tracks_dir());
+  REQUIRE(first.size() == kTracks.size());
+  REQUIRE(second.size() == first.size());
+  for (std::size_t i = 0; i < first.size(); ++i) {
+    const auto& t = first.tracks()[i];
+    const std::string independent = sha256_hex(read_file(t.path));
+    CHECK(t.content_hash == independent);
+    CHECK(t.content_hash.size() == 64);
+    CHECK(second.tracks()[i].content_hash == t.content_hash);
+    CHECK(chorus::playback::sha256_file_hex(t.path) == independent);
+    REQUIRE(first.find_by_hash(t.content_hash).has_value());
+    CHECK(*first.find_by_hash(t.content_hash) == i);
+    std::string upper = t.content_hash;
+    std::transform(upper.begin(), upper.end(), upper.begin(), [](unsigned char c) { return std::toupper(c); });
+    CHECK(first.find_by_hash(upper) == std::optional<std::size_t>(i));
+  }
+  CHECK_FALSE(first.find_by_hash(std::string(64, '0')).has_value());
+  CHECK_FALSE(first.find_by_hash("").has_value());
+}
+
+TEST_CASE("loading each track decodes exactly its frame count of stereo samples") {
+  const Library lib = Library::scan(tracks_dir());
+  REQUIRE(lib.size() == kTracks.size());
+  for (const auto& t : lib.tracks()) {
+    INFO(t.file_name);
+    const LoadResult r = lib.load(t.index);
+    INFO(r.error);
+    REQUIRE(r.ok());
+    CHECK(r.error.empty());
+    CHECK(r.pcm->size() == static_cast<std::size_t>(t.frames) * 2);
+    CHECK(peak(*r.pcm, 0, static_cast<std::size_t>(t.frames)) > 1000);  // not silence
+  }
+}
+
+TEST_CASE("a 48 kHz stereo WAV decodes to its own samples, unchanged") {
+  const Library lib = Library::scan(tracks_dir());
+  REQUIRE(lib.size() == kTracks.size());
+  const auto bytes = read_file(lib.tracks()[0].path);
+  REQUIRE(bytes.size() == 44 + 192000 * 4);  // sox writes a canonical 44-byte header
+  const LoadResult r = lib.load(0);
+  REQUIRE(r.ok());
+  REQUIRE(r.pcm->size() * 2 == bytes.size() - 44);
+  CHECK(std::memcmp(r.pcm->data(), bytes.data() + 44, bytes.size() - 44) == 0);
+}
+
+TEST_CASE("the decoded click track has a click at every half second and silence between") {
+  const Library lib = Library::scan(tracks_dir());
+  REQUIRE(lib.size() == kTracks.size());
+  const LoadResult r = lib.load(2);
+  REQUIRE(r.ok());
+  const auto& pcm = *r.pcm;
+  for (std::size_t beat = 0; beat < 16; ++beat) {
+    INFO("beat " << beat);
+    const std::size_t at = beat * 24000;  // 0.5 s at 48 kHz
+    CHECK(peak(pcm, at, 480) > 4000);            // the 10 ms click
+    CHECK(peak(pcm, at + 2400, 19200) < 300);    // quiet from 50 ms to 450 ms after it
+  }
+}
+
+TEST_CASE("loading a track twice returns the same cached PCM") {
+  const Library lib = Library::scan(tracks_dir());
+  REQUIRE(lib.size() == kTracks.size());
+  const LoadResult a = lib.load(1);
+  const LoadResult b = lib.load(1);
+  REQUIRE(a.ok());
+  CHECK(a.pcm.get() == b.pcm.get());
+}
+
+TEST_CASE("concurrent loads of one track decode it once and all get the same PCM") {
+  const Library lib = Library::scan(tracks_dir());
+  REQUIRE(lib.size() == kTracks.size());
+  constexpr int kThreads = 4;
+  std::array<LoadResult, kThreads> results;
+  std::vector<std::thread> threads;
+  for (int i = 0; i < kThreads; ++i) threads.emplace_back([&, i] { results[i] = lib.load(2); });
+  for (auto& t : threads) t.join();
+  for (const auto& r : results) {
+    REQUIRE(r.ok());
+    CHECK(r.pcm.get() == results[0].pcm.get());
+  }
+}
+
+TEST_CASE("decoded PCM stays valid after the cache evicts it") {
+  const Library lib = Library::scan(tracks_dir(), 1);
+  REQUIRE(lib.size() == kTracks.size());
+  const Pcm first = lib.load(0).pcm;
+  REQUIRE(first != nullptr);
+  REQUIRE(lib.load(3).ok());  // evicts track 0 from a one-track cache
+  const Pcm again = lib.load(0).pcm;
+  REQUIRE(again != nullptr);
+  CHECK(again.get() != first.get());  // decoded anew
+  CHECK(*again == *first);            // and the old PCM is still intact for its holders
+}
+
+TEST_CASE("a 44.1 kHz mono WAV is resampled to 48 kHz stereo of the advertised length") {
+  TempDir dir;
+  std::vector<std::int16_t> mono(44100);
+  for (std::size_t i = 0; i < mono.size(); ++i)
+    mono[i] = static_cast<std::int16_t>(10000 * std::sin(2 * std::numbers::pi * 1000.0 * static_cast<double>(i) / 44100.0));
+  const auto wav = make_wav(44100, 1, mono);
+  write_file(dir.path / "mono.wav", wav.data(), wav.size());
+
+  const Library lib = Library::scan(dir.path);
+  REQUIRE(lib.size() == 1);
+  const auto& t = lib.tracks()[0];
+  INFO(t.error);
+  REQUIRE(t.playable());
+  CHECK(t.source_rate == 44100);
+  CHECK(t.source_channels == 1);
+  CHECK(t.frames == 48000);
+  const LoadResult r = lib.load(0);
+  INFO(r.error);
+  REQUIRE(r.ok());
+  REQUIRE(r.pcm->size() == 96000);
+  bool channels_equal = true;
+  for (std::size_t i = 0; i < r.pcm->size(); i += 2) channels_equal = channels_equal && (*r.pcm)[i] == (*r.pcm)[i + 1];
+  CHECK(channels_equal);
+  const int p = peak(*r.pcm, 1000, 46000);
+  CHECK(p > 9000);
+  CHECK(p < 11000);
+  // The resampler's tail is there too: the last 8 ms are signal, not padding.
+  CHECK(peak(*r.pcm, 47600, 400) > 9000);
+}
+
+TEST_CASE("corrupt, empty and junk files with audio extensions are listed with errors and never throw") {
+  TempDir dir;
+  const auto good = read_file(tracks_dir() / "01-tone-a440.wav");
+  const auto flac = read_file(tracks_dir() / "02-chord.flac");
+  const auto ogg = read_file(tracks_dir() / "03-click-track.ogg");
+  REQUIRE(!good.empty());
+  REQUIRE(flac.size() > 4096);
+  REQUIRE(ogg.size() > 4096);
+
+  write_file(dir.path / "a-good.wav", good.data(), good.size());
+  write_file(dir.path / "b-empty.wav", "");
+  write_file(dir.path / "c-junk.wav", "this is not audio at all, just text with a .wav name\n");
+  write_file(dir.path / "d-truncated.flac", flac.data(), 20);
+  write_file(dir.path / "e-header-only.ogg", ogg.data(), 200);
+  std::vector<unsigned char> garbled(flac.begin(), flac.begin() + 4096);
+  for (std::size_t i = 200; i < garbled.size(); ++i) garbled[i] = static_cast<unsigned char>(i * 7919 >> 3);
+  write_file(dir.path / "f-garbled-body.flac", garbled.data(), garbled.size());
+  write_file(dir.path / "g-riff-junk.WAV", std::string("RIFF\x10\0\0\0WAVEjunkjunk", 20));
+  write_file(dir.path / "h-junk.mp3", std::string(1000, 'x'));
+  write_file(dir.path / "i-junk.opus", "OggS");
+  REQUIRE(::mkfifo((dir.path / "j-fifo.wav").c_str(), 0600) == 0);  // must not block the scan
+  write_file(dir.path / "notes.txt", "ignored: not an audio extension");
+  write_file(dir.path / "cover.jpg", "ignored");
+  fs::create_directory(dir.path / "k-directory.wav");  // ignored: not a file
+
+  Library lib;
+  REQUIRE_NOTHROW(lib = Library::scan(dir.path));
+  CHECK(lib.error().empty());
+  std::vector<std::string> names;
+  for (const auto& t : lib.tracks()) names.push_back(t.file_name);
+  CHECK(names == std::vector<std::string>{"a-good.wav", "b-empty.wav", "c-junk.wav", "d-truncated.flac",
+                                          "e-header-only.ogg", "f-garbled-body.flac", "g-riff-junk.WAV",
+                                          "h-junk.mp3", "i-junk.opus", "j-fifo.wav"});
+  REQUIRE(lib.size() == names.size());
+
+  CHECK(lib.tracks()[0].playable());
+  CHECK(lib.tracks()[0].frames == 192000);
+  CHECK(lib.tracks()[1].error == "empty file");
+  for (std::size_t i = 1; i < lib.size(); ++i) {
+    const auto& t = lib.tracks()[i];
+    INFO(t.file_name << ": " << t.error);
+    if (t.file_name == "f-garbled-body.flac") {
+      // The header is intact, so the scan cannot tell; decoding decides (below).
+      CHECK(t.playable());
+      continue;
+    }
+    CHECK_FALSE(t.playable());
+    CHECK(t.frames == 0);
+    LoadResult r;
+    REQUIRE_NOTHROW(r = lib.load(i));
+    CHECK_FALSE(r.ok());
+    CHECK(r.error == t.error);
+  }
+  CHECK(lib.tracks()[9].error == "not a regular file");
+
+  // Decoding a file whose body is garbage never throws: it either fails with a reason or yields
+  // exactly the advertised length (decoders conceal damage differently).
+  LoadResult garbled_result;
+  REQUIRE_NOTHROW(garbled_result = lib.load(5));
+  INFO("garbled: " << garbled_result.error);
+  if (garbled_result.ok()) {
+    CHECK(garbled_result.pcm->size() == static_cast<std::size_t>(lib.tracks()[5].frames) * 2);
+  } else {
+    CHECK_FALSE(garbled_result.error.empty());
+  }
+  CHECK(lib.load(0).ok());
+}
+
+TEST_CASE("a track whose file changed after the scan is refused on load") {
+  TempDir dir;
+  const auto good = read_file(tracks_dir() / "04-sweep.wav");
+  write_file(dir.path / "sweep.wav", good.data(), good.size());
+  const Library lib = Library::scan(dir.path);
+  REQUIRE(lib.size() == 1);
+  REQUIRE(lib.tracks()[0].playable());
+  auto changed = good;
+  changed[1000] ^= 0x55;
+  write_file(dir.path / "sweep.wav", changed.data(), changed.size());
+  const LoadResult r = lib.load(0);
+  CHECK_FALSE(r.ok());
+  CHECK(r.error.find("changed") != std::string::npos);
+}
+
+TEST_CASE("a failed load is not cached: the next load succeeds once the cause is gone") {
+  TempDir dir;
+  const auto good = read_file(tracks_dir() / "04-sweep.wav");
+  write_file(dir.path / "sweep.wav", good.data(), good.size());
+  const Library lib = Library::scan(dir.path);
+  REQUIRE(lib.size() == 1);
+  auto changed = good;
+  changed[2000] ^= 0x01;
+  write_file(dir.path / "sweep.wav", changed.data(), changed.size());
+  CHECK_FALSE(lib.load(0).ok());
+  write_file(dir.path / "sweep.wav", good.data(), good.size());
+  const LoadResult r = lib.load(0);
+  INFO(r.error);
+  REQUIRE(r.ok());
+  CHECK(r.pcm->size() == 144000 * 2);
+}
+
+TEST_CASE("while the sdl output holds SDL's only dummy device a FLAC load fails with a reason, and then succeeds") {
+  // Documented limitation (docs/audio.md): SDL_mixer decodes need a device of their own; the
+  // dummy and disk drivers have only one. WAV needs none.
+  const Library lib = Library::scan(tracks_dir());
+  REQUIRE(lib.size() == kTracks.size());
+  {
+    ::setenv("SDL_AUDIODRIVER", "dummy", 1);
+    auto made = chorus::playback::make_output("sdl", 512, std::chrono::microseconds(0));
+    ::unsetenv("SDL_AUDIODRIVER");
+    REQUIRE(made.output);
+    REQUIRE(made.output->describe().rfind("sdl", 0) == 0);
+    const LoadResult flac = lib.load(1);
+    CHECK_FALSE(flac.ok());
+    CHECK(flac.error.find("cannot open SDL_mixer for decoding") != std::string::npos);
+    CHECK(lib.load(0).ok());  // WAV
+  }
+  const LoadResult flac = lib.load(1);
+  INFO(flac.error);
+  REQUIRE(flac.ok());
+  CHECK(flac.pcm->size() == 288000 * 2);
+}
+
+TEST_CASE("a missing directory gives an empty list with an error") {
+  TempDir dir;
+  const Library lib = Library::scan(dir.path / "does-not-exist");
+  CHECK(lib.size() == 0);
+  CHECK(lib.error().find("does not exist") != std::string::npos);
+  CHECK_FALSE(lib.load(0).ok());
+}
+
+TEST_CASE("a directory without audio files gives an empty list with an error") {
+  TempDir dir;
+  write_file(dir.path / "readme.txt", "no audio here");
+  const Library lib = Library::scan(dir.path);
+  CHECK(lib.size() == 0);
+  CHECK(lib.error().find("no audio files") != std::string::npos);
+
+  TempDir empty;
+  const Library none = Library::scan(empty.path);
+  CHECK(none.size() == 0);
+  CHECK_FALSE(none.error().empty());
+}
+
+TEST_CASE("a path that is a file, not a directory, gives an empty list with an error") {
+  const Library lib = Library::scan(tracks_dir() / "01-tone-a440.wav");
+  CHECK(lib.size() == 0);
+  CHECK(lib.error().find("not a directory") != std::string::npos);
+}
+
+TEST_CASE("loading an index past the end returns an error") {
+  const Library lib = Library::scan(tracks_dir());
+  const LoadResult r = lib.load(lib.size());
+  CHECK_FALSE(r.ok());
+  CHECK_FALSE(r.error.empty());
+  const Library unscanned;
+  CHECK(unscanned.size() == 0);
+  CHECK_FALSE(unscanned.error().empty());
+  CHECK_FALSE(unscanned.load(0).ok());
+}

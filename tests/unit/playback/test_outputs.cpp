@@ -1,0 +1,422 @@
+// Audio outputs: factory, null/file pacing and content, FIFOs, and the sdl output on SDL's
+// dummy and disk drivers (set through SDL_AUDIODRIVER in this process, restored afterwards).
+//
+// Synchronisation with the output threads goes through a condition variable the renderer
+// notifies; timeouts only turn a hang into a failure. Recorded calls are read after stop().
+
+#include <fcntl.h>
+#include <poll.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstring>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <catch2/catch.hpp>
+
+#include "chorus/playback/audio_output.hpp"
+
+namespace fs = std::filesystem;
+using namespace std::chrono_literals;
+using chorus::playback::AudioOutput;
+using chorus::playback::make_output;
+using chorus::playback::Renderer;
+using chorus::playback::steady_now_us;
+
+namespace {
+
+struct Call {
+  std::int64_t audible_at_us = 0;
+  std::int64_t called_at_us = 0;
+  std::size_t samples = 0;
+};
+
+/// Fills block k with L = k (the block's index), R = the frame's index in the block, and records
+/// each call. Optionally stalls once, on call `stall_at`, to simulate a renderer that hangs.
+class RecordingRenderer final : public Renderer {
+ public:
+  explicit RecordingRenderer(std::size_t capacity = 8192) : calls_(capacity) {}
+
+  void render(std::span<std::int16_t> out, std::int64_t audible_at_us) override {
+    const std::size_t k = count_.load(std::memory_order_relaxed);
+    for (std::size_t f = 0; f < out.size() / 2; ++f) {
+      out[2 * f] = static_cast<std::int16_t>(k);
+      out[2 * f + 1] = static_cast<std::int16_t>(f);
+    }
+    if (k < calls_.size()) calls_[k] = {audible_at_us, steady_now_us(), out.size()};
+    if (stall_at_ && *stall_at_ == k) std::this_thread::sleep_for(stall_);  // the simulated fault
+    {
+      std::lock_guard lock(mutex_);
+      count_.store(k + 1, std::memory_order_relaxed);
+    }
+    cv_.notify_all();
+  }
+
+  /// Waits until render() has been called at least n times in total.
+  bool wait_for_calls(std::size_t n, std::chrono::milliseconds timeout = 10s) {
+    std::unique_lock lock(mutex_);
+    return cv_.wait_for(lock, timeout, [&] { return count_.load(std::memory_order_relaxed) >= n; });
+  }
+
+  std::size_t count() const {
+    std::lock_guard lock(mutex_);
+    return count_.load(std::memory_order_relaxed);
+  }
+  /// Only after the output stopped.
+  const std::vector<Call>& calls() const { return calls_; }
+
+  void stall_once(std::size_t at, std::chrono::milliseconds how_long) {
+    stall_at_ = at;
+    stall_ = how_long;
+  }
+
+ private:
+  mutable std::mutex mutex_;
+  std::condition_variable cv_;
+  std::atomic<std::size_t> count_{0};
+  std::vector<Call> calls_;
+  std::optional<std::size_t> stall_at_;
+  std::chrono::milliseconds stall_{0};
+};
+
+struct TempDir {
+  fs::path path;
+  TempDir() {
+    static std::atomic<int> counter{0};
+    path = fs::temp_directory_path() /
+           ("chorus-test-outputs-" + std::to_string(::getpid()) + "-" + std::to_string(counter++));
+    fs::remove_all(path);
+    fs::create_directories(path);
+  }
+  ~TempDir() {
+    std::error_code ec;
+    fs::remove_all(path, ec);
+  }
+};
+
+/// Sets an environment variable for the scope, then restores it.
+class EnvGuard {
+ public:
+  EnvGuard(std::string name, const std::string& value) : name_(std::move(name)) {
+    if (const char* old = std::getenv(name_.c_str())) old_ = old;
+    ::setenv(name_.c_str(), value.c_str(), 1);
+  }
+  ~EnvGuard() {
+    if (old_) {
+      ::setenv(name_.c_str(), old_->c_str(), 1);
+    } else {
+      ::unsetenv(name_.c_str());
+    }
+  }
+  EnvGuard(const EnvGuard&) = delete;
+  EnvGuard& operator=(const EnvGuard&) = delete;
+
+ private:
+  std::string name_;
+  std::optional<std::string> old_;
+};
+
+std::vector<std::int16_t> read_samples(const fs::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::vector<char> bytes{std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+  std::vector<std::int16_t> samples(bytes.size() / 2);
+  if (!samples.empty()) std::memcpy(samples.data(), bytes.data(), samples.size() * 2);
+  return samples;
+}
+
+/// True if `block` (interleaved) is the renderer's block number `k`.
+bool is_block(std::span<const std::int16_t> block, std::size_t k) {
+  for (std::size_t f = 0; f < block.size() / 2; ++f) {
+    if (block[2 * f] != static_cast<std::int16_t>(k) || block[2 * f + 1] != static_cast<std::int16_t>(f)) return false;
+  }
+  return true;
+}
+
+constexpr int kBlock = 480;  // 10 ms
+constexpr std::int64_t kBlockUs = 10'000;
+
+}  // namespace
+
+TEST_CASE("the output factory builds null and file outputs without opening anything") {
+  TempDir dir;
+  const auto path = dir.path / "out.raw";
+
+  auto null = make_output("null", kBlock, 0us);
+  REQUIRE(null.output != nullptr);
+  CHECK(null.error.empty());
+  CHECK(null.output->describe().rfind("null", 0) == 0);
+  CHECK(null.output->block_frames() == kBlock);
+  CHECK(null.output->fill_ahead_us() == kBlockUs);
+
+  auto file = make_output("file:" + path.string(), 960, 25ms);
+  REQUIRE(file.output != nullptr);
+  CHECK(file.error.empty());
+  CHECK(file.output->describe().find("file:" + path.string()) != std::string::npos);
+  CHECK(file.output->block_frames() == 960);
+  CHECK(file.output->fill_ahead_us() == 20'000 + 25'000);
+  CHECK_FALSE(fs::exists(path));  // opened on the output's thread, at start()
+}
+
+TEST_CASE("the output factory rejects unknown specs, empty paths and bad block sizes") {
+  for (const char* spec : {"", "nul", "NULL", "file:", "FILE:/tmp/x", "sdl:hw0", "null ", "pulse", "file"}) {
+    INFO("spec '" << spec << "'");
+    auto r = make_output(spec, kBlock, 0us);
+    CHECK(r.output == nullptr);
+    CHECK_FALSE(r.error.empty());
+  }
+  for (int frames : {0, -480, 15, 48001}) {
+    INFO("block " << frames);
+    auto r = make_output("null", frames, 0us);
+    CHECK(r.output == nullptr);
+    CHECK(r.error.find("block") != std::string::npos);
+  }
+}
+
+TEST_CASE("the file output writes exactly the rendered blocks, in order, and nothing else") {
+  TempDir dir;
+  const auto path = dir.path / "out.raw";
+  auto made = make_output("file:" + path.string(), kBlock, 5ms);
+  REQUIRE(made.output);
+  RecordingRenderer renderer;
+  REQUIRE(made.output->start(renderer));
+  REQUIRE(renderer.wait_for_calls(25));
+  made.output->stop();
+
+  const auto stats = made.output->stats();
+  const std::size_t rendered = renderer.count();
+  CHECK(stats.dropped == 0);
+  CHECK(stats.frames == stats.blocks * kBlock);
+  // stop() drops at most the one block rendered but not yet due
+  CHECK(stats.blocks + 1 >= rendered);
+  CHECK(stats.blocks <= rendered);
+  CHECK(stats.blocks >= 24);
+
+  const auto samples = read_samples(path);
+  REQUIRE(samples.size() == stats.blocks * kBlock * 2);
+  bool all_match = true;
+  for (std::size_t k = 0; k < stats.blocks; ++k) {
+    all_match = all_match && is_block(std::span(samples).subspan(k * kBlock * 2, kBlock * 2), k);
+  }
+  CHECK(all_match);
+
+  // Audible times: each block exactly one block after the previous one (no resync here), each
+  // rendered before it is due, and extra latency (5 ms) included.
+  const auto& calls = renderer.calls();
+  if (stats.resyncs == 0) {
+    for (std::size_t k = 1; k < rendered; ++k) {
+      INFO("block " << k);
+      CHECK(calls[k].audible_at_us - calls[k - 1].audible_at_us == kBlockUs);
+    }
+  }
+  for (std::size_t k = 0; k < rendered; ++k) {
+    INFO("block " << k);
+    CHECK(calls[k].samples == kBlock * 2);
+    CHECK(calls[k].audible_at_us - calls[k].called_at_us >= 5'000);
+    CHECK(calls[k].audible_at_us - calls[k].called_at_us <= 5'000 + 2 * kBlockUs);
+  }
+}
+
+TEST_CASE("the null and file outputs consume blocks at real time") {
+  TempDir dir;
+  const std::string spec = GENERATE(as<std::string>{}, "null", "file");
+  const std::string full = spec == "file" ? "file:" + (dir.path / "paced.raw").string() : spec;
+  auto made = make_output(full, kBlock, 0us);
+  REQUIRE(made.output);
+  RecordingRenderer renderer;
+  REQUIRE(made.output->start(renderer));
+
+  REQUIRE(renderer.wait_for_calls(10));
+  const auto t1 = std::chrono::steady_clock::now();
+  const auto blocks1 = made.output->stats().blocks;
+  REQUIRE(renderer.wait_for_calls(110));
+  const auto t2 = std::chrono::steady_clock::now();
+  const auto blocks2 = made.output->stats().blocks;
+  made.output->stop();
+
+  INFO(spec << ": resyncs " << made.output->stats().resyncs);
+  // Blocks consumed over a measured interval match the elapsed time (generous bounds: this is a
+  // correctness check, not a benchmark).
+  const double elapsed_blocks = std::chrono::duration<double>(t2 - t1).count() * 100.0;
+  const auto consumed = static_cast<double>(blocks2 - blocks1);
+  CHECK(consumed >= elapsed_blocks * 0.9 - 2);
+  CHECK(consumed <= elapsed_blocks * 1.1 + 2);
+
+  // And the render calls themselves, timed on the output thread: 100 blocks take 1 s.
+  const auto& calls = renderer.calls();
+  const double span_s = static_cast<double>(calls[109].called_at_us - calls[9].called_at_us) / 1e6;
+  CHECK(span_s >= 0.99);
+  CHECK(span_s <= 1.10);
+}
+
+TEST_CASE("a stalled renderer makes a paced output resync instead of rendering a burst of late blocks") {
+  auto made = make_output("null", kBlock, 0us);
+  REQUIRE(made.output);
+  RecordingRenderer renderer;
+  renderer.stall_once(5, 120ms);  // 12 blocks: more than the 4 the output tolerates
+  REQUIRE(made.output->start(renderer));
+  REQUIRE(renderer.wait_for_calls(20));
+  made.output->stop();
+
+  CHECK(made.output->stats().resyncs == 1);
+  const auto& calls = renderer.calls();
+  const std::size_t n = std::min<std::size_t>(renderer.count(), calls.size());
+  // Every block is rendered before its audible time: none is asked for after it is already due.
+  for (std::size_t k = 0; k < n; ++k) {
+    INFO("block " << k);
+    CHECK(calls[k].audible_at_us >= calls[k].called_at_us);
+  }
+  // The block after the stall is rendered for "now + one block", not for the missed deadline.
+  CHECK(calls[6].audible_at_us - calls[6].called_at_us >= kBlockUs - 1000);
+  CHECK(calls[6].audible_at_us - calls[5].audible_at_us >= 100'000);
+}
+
+TEST_CASE("the file output to a FIFO starts without a reader and writes once one opens it") {
+  TempDir dir;
+  const auto fifo = dir.path / "audio.fifo";
+  REQUIRE(::mkfifo(fifo.c_str(), 0600) == 0);
+  auto made = make_output("file:" + fifo.string(), kBlock, 0us);
+  REQUIRE(made.output);
+  RecordingRenderer renderer;
+  REQUIRE(made.output->start(renderer));  // returns: the FIFO is not opened here
+  REQUIRE(renderer.wait_for_calls(15));   // and pacing runs without a reader
+  CHECK(made.output->stats().dropped > 0);
+  CHECK(made.output->describe().find("waiting for a reader") != std::string::npos);
+
+  const int reader = ::open(fifo.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+  REQUIRE(reader >= 0);
+  // Read 8 blocks (the output retries the open about every 100 ms).
+  std::vector<std::int16_t> got;
+  const std::size_t want = 8 * kBlock * 2;
+  std::vector<std::int16_t> buffer(want);
+  const auto give_up = std::chrono::steady_clock::now() + 10s;
+  while (got.size() < want && std::chrono::steady_clock::now() < give_up) {
+    pollfd pfd{reader, POLLIN, 0};
+    ::poll(&pfd, 1, 100);
+    const ssize_t n = ::read(reader, buffer.data(), (want - got.size()) * 2);
+    if (n > 0) got.insert(got.end(), buffer.begin(), buffer.begin() + n / 2);
+  }
+  REQUIRE(got.size() == want);
+  // Whole blocks, consecutive.
+  const auto first = static_cast<std::size_t>(static_cast<std::uint16_t>(got[0]));
+  bool consecutive = true;
+  for (std::size_t b = 0; b < 8; ++b) {
+    consecutive = consecutive && is_block(std::span(got).subspan(b * kBlock * 2, kBlock * 2), first + b);
+  }
+  CHECK(consecutive);
+
+  // The reader goes away: EPIPE, no SIGPIPE death; pacing goes on.
+  ::close(reader);
+  const auto dropped_before = made.output->stats().dropped;
+  const std::size_t calls_now = renderer.count();
+  REQUIRE(renderer.wait_for_calls(calls_now + 20));
+  made.output->stop();
+  CHECK(made.output->stats().dropped > dropped_before);
+}
+
+TEST_CASE("stop is idempotent and a paced output can be started again") {
+  auto made = make_output("null", kBlock, 0us);
+  REQUIRE(made.output);
+  made.output->stop();  // before start: nothing to do
+  RecordingRenderer renderer;
+  REQUIRE(made.output->start(renderer));
+  CHECK_FALSE(made.output->start(renderer));  // already running
+  REQUIRE(renderer.wait_for_calls(3));
+  made.output->stop();
+  made.output->stop();
+  const std::size_t after_first = renderer.count();
+  REQUIRE(made.output->start(renderer));
+  REQUIRE(renderer.wait_for_calls(after_first + 3));
+  made.output->stop();
+  CHECK(made.output->stats().blocks >= 4);
+}
+
+TEST_CASE("the sdl output on SDL's dummy driver starts and calls render with full buffers") {
+  EnvGuard driver("SDL_AUDIODRIVER", "dummy");
+  auto made = make_output("sdl", 512, 10ms);
+  REQUIRE(made.output);
+  CHECK(made.error.empty());
+  INFO(made.output->describe());
+  REQUIRE(made.output->describe().rfind("sdl", 0) == 0);
+  CHECK(made.output->describe().find("dummy") != std::string::npos);
+  const int frames = made.output->block_frames();
+  CHECK(frames > 0);
+  RecordingRenderer renderer;
+  REQUIRE(made.output->start(renderer));
+  REQUIRE(renderer.wait_for_calls(5));
+  made.output->stop();
+  const std::size_t n = std::min<std::size_t>(renderer.count(), renderer.calls().size());
+  for (std::size_t k = 0; k < n; ++k) {
+    const auto& c = renderer.calls()[k];
+    INFO("call " << k);
+    CHECK(c.samples == static_cast<std::size_t>(frames) * 2);
+    // audible ≈ now + one buffer + 10 ms extra
+    CHECK(c.audible_at_us - c.called_at_us >= 10'000 + frames * 1'000'000LL / 48000 - 1'000);
+    CHECK(c.audible_at_us - c.called_at_us <= 10'000 + frames * 1'000'000LL / 48000 + 50'000);
+  }
+  CHECK(made.output->stats().blocks == n);
+}
+
+TEST_CASE("the sdl output through SDL's disk driver writes exactly the rendered samples") {
+  TempDir dir;
+  const auto path = dir.path / "disk.raw";
+  EnvGuard driver("SDL_AUDIODRIVER", "disk");
+  EnvGuard file("SDL_DISKAUDIOFILE", path.string());
+  auto made = make_output("sdl", 512, 0us);
+  REQUIRE(made.output);
+  INFO(made.output->describe());
+  REQUIRE(made.output->describe().find("disk") != std::string::npos);
+  const auto frames = static_cast<std::size_t>(made.output->block_frames());
+  RecordingRenderer renderer;
+  REQUIRE(made.output->start(renderer));
+  REQUIRE(renderer.wait_for_calls(6));
+  made.output->stop();
+  const std::size_t rendered = renderer.count();
+  made.output.reset();  // closes the device: SDL's thread finishes its last write
+
+  const auto samples = read_samples(path);
+  const std::size_t block = frames * 2;
+  REQUIRE(samples.size() % block == 0);
+  // Silence while the device was paused (before start, after stop), and in between exactly the
+  // rendered blocks, in order.
+  std::size_t b = 0;
+  const std::size_t blocks = samples.size() / block;
+  auto silent = [&](std::size_t i) {
+    const auto s = std::span(samples).subspan(i * block, block);
+    return std::all_of(s.begin(), s.end(), [](std::int16_t v) { return v == 0; });
+  };
+  while (b < blocks && silent(b)) ++b;
+  std::size_t matched = 0;
+  while (b < blocks && is_block(std::span(samples).subspan(b * block, block), matched)) {
+    ++matched;
+    ++b;
+  }
+  while (b < blocks && silent(b)) ++b;
+  CHECK(matched == rendered);
+  CHECK(b == blocks);
+}
+
+TEST_CASE("the sdl output falls back to the null output when no audio driver works") {
+  EnvGuard driver("SDL_AUDIODRIVER", "chorus-no-such-driver");
+  auto made = make_output("sdl", kBlock, 0us);
+  REQUIRE(made.output);
+  CHECK(made.error.empty());
+  INFO(made.output->describe());
+  CHECK(made.output->describe().rfind("null", 0) == 0);
+  CHECK(made.output->describe().find("no SDL audio device") != std::string::npos);
+  RecordingRenderer renderer;
+  REQUIRE(made.output->start(renderer));
+  REQUIRE(renderer.wait_for_calls(3));
+  made.output->stop();
+}

@@ -27,7 +27,7 @@ const BullyElection::Behaviour BullyElection::kLeader{
 
 namespace {
 
-bool valid(const Timeouts& t) {
+[[maybe_unused]] bool valid(const Timeouts& t) {
   return t.discovery >= 1 && t.answer >= 1 && t.coordinator >= 1 && t.jitter >= 0;
 }
 

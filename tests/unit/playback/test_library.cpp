@@ -87,6 +87,7 @@ struct TempDir {
 /// A canonical 16-bit PCM WAV file.
 std::vector<unsigned char> make_wav(int rate, int channels, const std::vector<std::int16_t>& samples) {
   std::vector<unsigned char> out;
+  out.reserve(44 + samples.size() * 2);
   auto u32 = [&](std::uint32_t v) {
     for (int i = 0; i < 4; ++i) out.push_back(static_cast<unsigned char>(v >> (8 * i)));
   };
@@ -94,7 +95,9 @@ std::vector<unsigned char> make_wav(int rate, int channels, const std::vector<st
     out.push_back(static_cast<unsigned char>(v));
     out.push_back(static_cast<unsigned char>(v >> 8));
   };
-  auto tag = [&](const char* t) { out.insert(out.end(), t, t + 4); };
+  auto tag = [&](const char* t) {
+    for (int i = 0; i < 4; ++i) out.push_back(static_cast<unsigned char>(t[i]));
+  };
   const auto data_bytes = static_cast<std::uint32_t>(samples.size() * 2);
   tag("RIFF");
   u32(36 + data_bytes);

@@ -46,6 +46,8 @@ void add_options(CLI::App& app, Options& options) {
       ->capture_default_str();
   app.add_option("--advertise", network.advertised_host,
                  "Host peers should dial (default: the address they see us at)");
+  app.add_option("--advertise-port", network.advertised_port,
+                 "Port peers should dial, e.g. a proxy's (default: the listen port)");
   auto& playback = options.node.playback;
   app.add_option("--tracks", playback.tracks, "Directory of tracks to play")->capture_default_str();
   app.add_option("--output", playback.output, "Audio output: sdl, null or file:PATH (raw S16LE 48 kHz stereo)")

@@ -68,7 +68,7 @@ class NetworkManager::Impl final : public ConnectionObserver {
 
   protocol::Endpoint advertised() const {
     auto host = config_.advertised_host.empty() ? config_.listen.host : config_.advertised_host;
-    return {host, local_port_};
+    return {host, config_.advertised_port != 0 ? config_.advertised_port : local_port_};
   }
   protocol::Endpoint local() const { return {config_.listen.host, local_port_}; }
 

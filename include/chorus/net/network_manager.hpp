@@ -45,6 +45,8 @@ struct NetworkConfig {
   protocol::Endpoint listen{"0.0.0.0", 7600};
   /// Host peers should dial; empty = the address they see this node connect from.
   std::string advertised_host;
+  /// Port peers should dial (e.g. a proxy's); 0 = the listen port.
+  std::uint16_t advertised_port = 0;
   std::optional<protocol::Endpoint> bootstrap;
   LivenessPolicy liveness;
   std::chrono::milliseconds reconnect_first{500};

@@ -1,0 +1,103 @@
+#include <boost/asio/connect.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <catch2/catch.hpp>
+
+#include "chorus/net/connection.hpp"
+#include "chorus/protocol/frame.hpp"
+
+using namespace chorus;
+using namespace chorus::net;
+namespace asio = boost::asio;
+using asio::ip::tcp;
+
+namespace {
+
+struct Recorder final : ConnectionObserver {
+  std::vector<protocol::Message> messages;
+  std::vector<Clock::time_point> received;
+  std::optional<std::string> closed;
+  void on_message(Connection&, protocol::Message message, Clock::time_point at) override {
+    messages.push_back(std::move(message));
+    received.push_back(at);
+  }
+  void on_closed(Connection&, const std::string& reason) override { closed = reason; }
+};
+
+/// Two Connections joined by a loopback TCP connection, `a` the dialer.
+struct Pair {
+  asio::io_context io;
+  TrafficCounters counters;
+  Recorder a_seen, b_seen;
+  std::shared_ptr<Connection> a, b;
+
+  Pair() {
+    tcp::acceptor acceptor(io, {asio::ip::make_address("127.0.0.1"), 0});
+    tcp::socket dialer(io), accepted(io);
+    dialer.connect(acceptor.local_endpoint());
+    acceptor.accept(accepted);
+    a = std::make_shared<Connection>(std::move(dialer), true, a_seen, counters, QueueLimits{});
+    b = std::make_shared<Connection>(std::move(accepted), false, b_seen, counters, QueueLimits{});
+    a->start();
+    b->start();
+  }
+
+  bool run_until(const std::function<bool()>& done) {
+    auto deadline = Clock::now() + std::chrono::seconds(3);
+    while (!done() && Clock::now() < deadline) io.run_for(std::chrono::milliseconds(1));
+    return done();
+  }
+};
+
+std::shared_ptr<const std::string> frame(const protocol::Message& message) {
+  return std::make_shared<const std::string>(protocol::encode_message_frame(message));
+}
+
+}  // namespace
+
+TEST_CASE("a retired connection delivers what was in flight both ways before it closes") {
+  Pair pair;
+  for (std::uint64_t i = 0; i < 50; ++i) pair.a->send(frame(protocol::Election{"a", i}));
+  pair.a->retire("duplicate connection");
+  CHECK_FALSE(pair.a->send(frame(protocol::Leave{"a"})));  // no new frames once retiring
+  // The other end keeps sending until it sees the end of the stream.
+  for (std::uint64_t i = 0; i < 50; ++i) pair.b->send(frame(protocol::Coordinator{"b", i}));
+  REQUIRE(pair.run_until([&] { return pair.a_seen.closed && pair.b_seen.closed; }));
+  CHECK(pair.b_seen.messages.size() == 50);
+  CHECK(pair.a_seen.messages.size() == 50);
+  CHECK(*pair.a_seen.closed == "duplicate connection");
+}
+
+TEST_CASE("a frame sent with a stamp is stamped when its write starts") {
+  Pair pair;
+  auto queued_at = std::chrono::duration_cast<std::chrono::microseconds>(
+                       Clock::now().time_since_epoch()).count();
+  pair.a->send_stamped([](std::int64_t now_us) {
+    return protocol::encode_message_frame(protocol::TimeRequest{"a", 1, now_us});
+  });
+  REQUIRE(pair.run_until([&] { return pair.b_seen.messages.size() == 1; }));
+  const auto& request = std::get<protocol::TimeRequest>(pair.b_seen.messages[0]);
+  auto received_us = std::chrono::duration_cast<std::chrono::microseconds>(
+                         pair.b_seen.received[0].time_since_epoch()).count();
+  CHECK(request.t0_us >= queued_at);
+  CHECK(request.t0_us <= received_us);
+}
+
+TEST_CASE("a full send queue disconnects the peer instead of waiting") {
+  Pair pair;
+  Recorder slow_seen;
+  tcp::acceptor acceptor(pair.io, {asio::ip::make_address("127.0.0.1"), 0});
+  tcp::socket dialer(pair.io), accepted(pair.io);
+  dialer.connect(acceptor.local_endpoint());
+  acceptor.accept(accepted);  // `accepted` is never read: a peer that does not keep up
+  auto fast = std::make_shared<Connection>(std::move(dialer), true, slow_seen, pair.counters,
+                                           QueueLimits{8, 1u << 20});
+  fast->start();
+  bool refused = false;
+  for (int i = 0; i < 9 && !refused; ++i) refused = !fast->send(frame(protocol::Leave{"a"}));
+  CHECK(refused);
+  CHECK_FALSE(fast->is_open());
+  CHECK(pair.counters.queue_overflows == 1);
+  REQUIRE(pair.run_until([&] { return slow_seen.closed.has_value(); }));
+  CHECK(slow_seen.closed->find("overflow") != std::string::npos);
+}

@@ -146,6 +146,9 @@ void PlaybackController::apply(const PlaybackState& next) {
 }
 
 void PlaybackController::publish() {
+  // While a follower re-syncs to a new leader it has no mapping for the state it holds: the engine
+  // keeps the last snapshot (old state, old clock estimate) and plays on undisturbed.
+  if (!leading() && !time_sync_.synced()) return;
   auto now = playback::steady_now_us();
   playback::Snapshot snapshot;
   snapshot.clock = leading() ? playback::ClockMapping{} : time_sync_.mapping(now);

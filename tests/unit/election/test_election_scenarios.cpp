@@ -46,6 +46,16 @@ Ids leaders_since(const SimNetwork& sim, const std::string& id, std::size_t from
   return out;
 }
 
+const Ids kFive{"a", "b", "c", "d", "e"};
+
+/// Five nodes led by e, split into {a, b, c} and {d, e}; each side has settled (c leads the first).
+void split_five(SimNetwork& sim) {
+  add_all(sim, kFive);
+  sim.lead_now("e");
+  sim.partition({{"a", "b", "c"}, {"d", "e"}});
+  REQUIRE(sim.run_until_quiet(100));
+}
+
 }  // namespace
 
 TEST_CASE("the highest-ranked live node wins when idle nodes discover each other") {
@@ -138,12 +148,8 @@ TEST_CASE("simultaneous elections started by every node converge on the highest 
 
 TEST_CASE("a partition gives each side its own leader and healing leaves the higher-ranked one") {
   SimNetwork sim;
-  const Ids all{"a", "b", "c", "d", "e"};
-  add_all(sim, all);
-  sim.lead_now("e");
-
-  sim.partition({{"a", "b", "c"}, {"d", "e"}});
-  REQUIRE(sim.run_until_quiet(50));
+  const auto& all = kFive;
+  split_five(sim);
   CHECK(sim.agreed_leader({"a", "b", "c"}) == "c");
   CHECK(sim.agreed_leader({"d", "e"}) == "e");
 
@@ -164,10 +170,8 @@ TEST_CASE("a partition gives each side its own leader and healing leaves the hig
 TEST_CASE("a lower-ranked leader with a higher epoch still loses to the higher-ranked one when they meet") {
   const auto delay = GENERATE(0, 1, 3);
   SimNetwork sim(static_cast<std::uint64_t>(delay) + 7);
-  const Ids all{"a", "b", "c", "d", "e"};
-  add_all(sim, all);
-  sim.lead_now("e");
-  sim.partition({{"a", "b", "c"}, {"d", "e"}});
+  const auto& all = kFive;
+  split_five(sim);
   // Churn on the lower side raises its epoch well above the higher side's.
   for (int i = 0; i < 3; ++i) {
     sim.crash("c");
@@ -199,11 +203,8 @@ TEST_CASE("a lower-ranked leader with a higher epoch still loses to the higher-r
 
 TEST_CASE("a periodic re-announcement settles two leaders whose meeting announcements were lost") {
   SimNetwork sim;
-  const Ids all{"a", "b", "c", "d", "e"};
-  add_all(sim, all);
-  sim.lead_now("e");
-  sim.partition({{"a", "b", "c"}, {"d", "e"}});
-  REQUIRE(sim.run_until_quiet(50));
+  const auto& all = kFive;
+  split_five(sim);
   REQUIRE(sim.agreed_leader({"a", "b", "c"}) == "c");
 
   sim.drop(MessageKind::coordinator);  // every announcement made when the links return is lost

@@ -1,0 +1,234 @@
+#!/usr/bin/env python3
+"""delay_proxy: an order-preserving TCP delay proxy in user space (the kernel here has no netem).
+
+    python3 tools/delay_proxy.py --listen 127.0.0.1:PORT --target 127.0.0.1:PORT
+        [--delay-ms D] [--jitter-ms J] [--up-delay-ms U] [--down-delay-ms W] [--seed N]
+
+Every connection accepted on --listen gets its own connection to --target; bytes are relayed in
+both directions, each chunk held back before it is forwarded:
+
+    release = max(previous release in that direction, arrival + delay + uniform(-J, +J))
+
+so jitter never reorders bytes (the next chunk waits for the one before it) and a chunk is never
+released before it arrived (a negative delay + jitter counts as 0). "up" is client -> target,
+"down" is target -> client; --delay-ms sets both, --up-delay-ms / --down-delay-ms override one
+direction (asymmetric paths). Timers are asyncio's (about 1 ms resolution, never early).
+
+- --listen port 0 picks a free port. Once listening, exactly one line `ready PORT` goes to stdout.
+- Only loopback targets (127.0.0.0/8, ::1) are accepted.
+- When either side closes (or fails), the close is forwarded after that direction's queued data,
+  and then both sides of the pair are closed.
+- Memory is bounded: a direction holding more than 4 MiB stops reading its source (TCP
+  backpressure) until the queue drains.
+- SIGTERM / SIGINT: stop listening, drop every connection, exit 0.
+
+Standard library only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import collections
+import ipaddress
+import random
+import signal
+import sys
+from typing import Optional
+
+CHUNK_BYTES = 64 * 1024
+QUEUE_LIMIT_BYTES = 4 * 1024 * 1024
+
+
+def parse_endpoint(text: str) -> "tuple[str, int]":
+    host, sep, port = text.rpartition(":")
+    if not sep or not host:
+        raise argparse.ArgumentTypeError(f"expected HOST:PORT, got {text!r}")
+    try:
+        number = int(port)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"bad port in {text!r}")
+    if not 0 <= number <= 65535:
+        raise argparse.ArgumentTypeError(f"port out of range in {text!r}")
+    return host.strip("[]"), number
+
+
+class Lane:
+    """One direction of one connection: a FIFO of (release time, chunk); None marks the close."""
+
+    def __init__(self, delay_s: float, jitter_s: float, rng: random.Random):
+        self.delay_s = delay_s
+        self.jitter_s = jitter_s
+        self.rng = rng
+        self.items: "collections.deque[tuple[float, Optional[bytes]]]" = collections.deque()
+        self.last_release = 0.0
+        self.queued = 0
+        self.nonempty = asyncio.Event()
+        self.room = asyncio.Event()
+        self.room.set()
+
+    def put(self, data: Optional[bytes]) -> None:
+        now = asyncio.get_running_loop().time()
+        delay = self.delay_s
+        if self.jitter_s > 0:
+            delay += self.rng.uniform(-self.jitter_s, self.jitter_s)
+        release = max(self.last_release, now + max(0.0, delay))
+        self.last_release = release
+        self.items.append((release, data))
+        if data:
+            self.queued += len(data)
+            if self.queued > QUEUE_LIMIT_BYTES:
+                self.room.clear()
+        self.nonempty.set()
+
+    async def get(self) -> "tuple[float, Optional[bytes]]":
+        while not self.items:
+            self.nonempty.clear()
+            await self.nonempty.wait()
+        return self.items.popleft()
+
+    def sent(self, size: int) -> None:
+        self.queued -= size
+        if self.queued <= QUEUE_LIMIT_BYTES:
+            self.room.set()
+
+
+async def read_into(source: asyncio.StreamReader, lane: Lane) -> None:
+    try:
+        while True:
+            await lane.room.wait()  # backpressure: stop reading while the lane is full
+            data = await source.read(CHUNK_BYTES)
+            if not data:
+                break
+            lane.put(data)
+    except (ConnectionError, OSError):
+        pass
+    lane.put(None)
+
+
+async def write_from(lane: Lane, sink: asyncio.StreamWriter) -> None:
+    """Returns when the lane's close marker is due (or raises when the sink fails)."""
+    loop = asyncio.get_running_loop()
+    while True:
+        release, data = await lane.get()
+        wait = release - loop.time()
+        if wait > 0:
+            await asyncio.sleep(wait)
+        if data is None:
+            return
+        sink.write(data)
+        await sink.drain()
+        lane.sent(len(data))
+
+
+def close_quietly(writer: Optional[asyncio.StreamWriter]) -> None:
+    if writer is None:
+        return
+    try:
+        writer.close()
+    except (ConnectionError, OSError, RuntimeError):
+        pass
+
+
+class Proxy:
+    def __init__(self, target: "tuple[str, int]", up_s: float, down_s: float, jitter_s: float,
+                 rng: random.Random):
+        self.target = target
+        self.up_s = up_s
+        self.down_s = down_s
+        self.jitter_s = jitter_s
+        self.rng = rng
+        self.connections: "set[asyncio.Task]" = set()
+
+    async def handle(self, client_r: asyncio.StreamReader,
+                     client_w: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        self.connections.add(task)
+        target_w: Optional[asyncio.StreamWriter] = None
+        pumps: "list[asyncio.Task]" = []
+        try:
+            try:
+                target_r, target_w = await asyncio.open_connection(*self.target)
+            except OSError:
+                return  # target not listening: the client sees its connection closed
+            up = Lane(self.up_s, self.jitter_s, self.rng)
+            down = Lane(self.down_s, self.jitter_s, self.rng)
+            writers = [asyncio.create_task(write_from(up, target_w)),
+                       asyncio.create_task(write_from(down, client_w))]
+            readers = [asyncio.create_task(read_into(client_r, up)),
+                       asyncio.create_task(read_into(target_r, down))]
+            pumps = writers + readers
+            # Either side's close (delivered in order) or any write failure ends the pair.
+            await asyncio.wait(writers, return_when=asyncio.FIRST_COMPLETED)
+        except asyncio.CancelledError:
+            pass  # shutdown; not re-raised: asyncio's streams log a cancelled handler as an error
+        finally:
+            for pump in pumps:
+                pump.cancel()
+            for pump in pumps:
+                try:
+                    await pump
+                except (asyncio.CancelledError, ConnectionError, OSError):
+                    pass
+            close_quietly(target_w)
+            close_quietly(client_w)
+            self.connections.discard(task)
+
+
+async def serve(args: argparse.Namespace) -> int:
+    listen_host, listen_port = args.listen
+    target_host, target_port = args.target
+    up_ms = args.up_delay_ms if args.up_delay_ms is not None else args.delay_ms
+    down_ms = args.down_delay_ms if args.down_delay_ms is not None else args.delay_ms
+    proxy = Proxy((target_host, target_port), up_ms / 1e3, down_ms / 1e3, args.jitter_ms / 1e3,
+                  random.Random(args.seed))
+    server = await asyncio.start_server(proxy.handle, listen_host, listen_port)
+    port = server.sockets[0].getsockname()[1]
+    print(f"ready {port}", flush=True)
+
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    await stop.wait()
+
+    server.close()
+    for task in list(proxy.connections):
+        task.cancel()
+    if proxy.connections:
+        await asyncio.wait(list(proxy.connections), timeout=2.0)
+    await server.wait_closed()
+    return 0
+
+
+def main(argv: "Optional[list[str]]" = None) -> int:
+    parser = argparse.ArgumentParser(description="Order-preserving TCP delay proxy (loopback).")
+    parser.add_argument("--listen", type=parse_endpoint, required=True, metavar="HOST:PORT")
+    parser.add_argument("--target", type=parse_endpoint, required=True, metavar="HOST:PORT")
+    parser.add_argument("--delay-ms", type=float, default=0.0, help="both directions")
+    parser.add_argument("--jitter-ms", type=float, default=0.0, help="uniform +-J per chunk")
+    parser.add_argument("--up-delay-ms", type=float, default=None, help="client -> target")
+    parser.add_argument("--down-delay-ms", type=float, default=None, help="target -> client")
+    parser.add_argument("--seed", type=int, default=None, help="seed of the jitter")
+    args = parser.parse_args(argv)
+
+    try:
+        loopback = ipaddress.ip_address(args.target[0]).is_loopback
+    except ValueError:
+        loopback = False
+    if not loopback or args.target[1] == 0:
+        parser.error(f"--target must be a loopback address with a port, got "
+                     f"{args.target[0]}:{args.target[1]}")
+    for name in ("delay_ms", "jitter_ms", "up_delay_ms", "down_delay_ms"):
+        value = getattr(args, name)
+        if value is not None and value < 0:
+            parser.error(f"--{name.replace('_', '-')} must not be negative")
+    try:
+        return asyncio.run(serve(args))
+    except OSError as error:
+        print(f"delay_proxy: {error}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

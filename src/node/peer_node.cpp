@@ -56,7 +56,7 @@ void PeerNode::on_message(const std::string& from, const protocol::Message& mess
                           net::Clock::time_point received) {
   if (election_->handle(from, message)) return;
   if (playback_.handle(from, message, received)) return;
-  spdlog::debug("{} from {} not handled yet", protocol::type_name(message), from);
+  spdlog::debug("ignoring {} from {}: nothing here handles it", protocol::type_name(message), from);
 }
 
 void PeerNode::execute(const cli::Command& command, Reply reply) {
@@ -100,7 +100,13 @@ std::string PeerNode::debug_report(bool json) const {
   const auto& core = election_->core();
   DebugView view{network_.traffic(), network_.membership(), network_.peers(),
                  {leadership(), core.highest_epoch_seen(), election_->last_election(), core.stats()}};
-  return json ? debug_json(view) : debug_text(view);
+  auto playback = playback_.view();
+  if (!json) return debug_text(view) + playback_status_text(playback);
+  auto out = debug_object(view);
+  boost::json::object playback_fields;
+  add_playback_status(playback_fields, playback);
+  out["playback"] = std::move(playback_fields);
+  return boost::json::serialize(out);
 }
 
 }  // namespace chorus::node

@@ -411,6 +411,7 @@ PlaybackView PlaybackController::view() const {
   view.following_clock = !leading();
   view.state_synced = state_synced_ || leading();
   view.output = output_ ? output_->describe() : "none";
+  view.ignored_commands = stale_commands_;
   return view;
 }
 

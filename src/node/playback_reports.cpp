@@ -120,6 +120,7 @@ void add_playback_status(json::object& out, const PlaybackView& view) {
                                {"jumps", view.engine.jumps},
                                {"last_error_frames", view.engine.last_error_frames}};
   out["output"] = view.output;
+  out["ignored_commands"] = view.ignored_commands;
 }
 
 }  // namespace chorus::node

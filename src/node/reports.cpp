@@ -119,7 +119,7 @@ std::string election_text(const ElectionDebug& e) {
 
 }  // namespace
 
-std::string debug_json(const DebugView& view) {
+json::object debug_object(const DebugView& view) {
   const auto& t = view.traffic;
   const auto& m = view.membership;
   json::object depths;
@@ -137,7 +137,7 @@ std::string debug_json(const DebugView& view) {
                    {"restarts_seen", m.restarts_seen},
                    {"queue_depths", std::move(depths)},
                    {"election", election_json(view.election)}};
-  return json::serialize(out);
+  return out;
 }
 
 std::string debug_text(const DebugView& view) {

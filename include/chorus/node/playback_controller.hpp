@@ -53,6 +53,7 @@ struct PlaybackView {
   bool state_synced = false;
   std::string output;
   std::int64_t now_local_us = 0;
+  std::uint64_t ignored_commands = 0;  ///< stale, early (before STATE_SYNC) or not from the leader
 };
 
 class PlaybackController {

@@ -62,7 +62,7 @@ boost::json::object status_object(const StatusView& view);
 LeadershipView leadership_view(const election::Status& status);
 
 std::string debug_text(const DebugView& view);
-std::string debug_json(const DebugView& view);
+boost::json::object debug_object(const DebugView& view);
 
 /// "host:port".
 std::string address(const protocol::Endpoint& endpoint);

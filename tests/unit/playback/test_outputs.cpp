@@ -224,7 +224,8 @@ TEST_CASE("the file output writes exactly the rendered blocks, in order, and not
     INFO("block " << k);
     CHECK(calls[k].samples == kBlock * 2);
     CHECK(calls[k].audible_at_us - calls[k].called_at_us >= 5'000);
-    CHECK(calls[k].audible_at_us - calls[k].called_at_us <= 5'000 + 2 * kBlockUs);
+    // Late by at most the four blocks after which the output resyncs.
+    CHECK(calls[k].audible_at_us - calls[k].called_at_us <= 5'000 + 5 * kBlockUs);
   }
 }
 
@@ -246,18 +247,19 @@ TEST_CASE("the null and file outputs consume blocks at real time") {
   made.output->stop();
 
   INFO(spec << ": resyncs " << made.output->stats().resyncs);
-  // Blocks consumed over a measured interval match the elapsed time (generous bounds: this is a
-  // correctness check, not a benchmark).
+  // Blocks consumed over a measured interval match the elapsed time. The bounds are generous on
+  // purpose: a free-running output would be hundreds of times too fast, and a loaded CI machine
+  // may stall this thread for a while; accuracy is the benchmarks' business, not this test's.
   const double elapsed_blocks = std::chrono::duration<double>(t2 - t1).count() * 100.0;
   const auto consumed = static_cast<double>(blocks2 - blocks1);
-  CHECK(consumed >= elapsed_blocks * 0.9 - 2);
-  CHECK(consumed <= elapsed_blocks * 1.1 + 2);
+  CHECK(consumed >= elapsed_blocks * 0.75 - 2);
+  CHECK(consumed <= elapsed_blocks * 1.25 + 2);
 
   // And the render calls themselves, timed on the output thread: 100 blocks take 1 s.
   const auto& calls = renderer.calls();
   const double span_s = static_cast<double>(calls[109].called_at_us - calls[9].called_at_us) / 1e6;
-  CHECK(span_s >= 0.99);
-  CHECK(span_s <= 1.10);
+  CHECK(span_s >= 0.99);  // never early: deadlines are absolute
+  CHECK(span_s <= 1.40);
 }
 
 TEST_CASE("a stalled renderer makes a paced output resync instead of rendering a burst of late blocks") {

@@ -77,6 +77,7 @@ std::optional<std::int64_t> frame_number(const unsigned char* p) {
 
 struct Node {
   std::string name;
+  std::string path;
   int fd = -1;
   std::vector<unsigned char> pending;
   std::optional<std::int64_t> last_frame;   // last frame number seen (continuity)
@@ -153,7 +154,8 @@ int measure(int argc, char** argv) {
     else if (auto eq = arg.find('='); eq != std::string::npos) {
       Node node;
       node.name = arg.substr(0, eq);
-      node.fd = ::open(arg.substr(eq + 1).c_str(), O_RDONLY | O_NONBLOCK);
+      node.path = arg.substr(eq + 1);
+      node.fd = ::open(node.path.c_str(), O_RDONLY | O_NONBLOCK);
       if (node.fd < 0) {
         std::fprintf(stderr, "skew_probe: cannot open %s: %s\n", arg.c_str(), std::strerror(errno));
         return 2;
@@ -181,7 +183,20 @@ int measure(int argc, char** argv) {
     for (int e = 0; e < ready; ++e) {
       auto& node = nodes[events[e].data.u64];
       ssize_t got = ::read(node.fd, buffer.data(), buffer.size());
-      if (got <= 0) continue;
+      if (got == 0) {
+        // The writer went away (a killed node). A FIFO then stays readable-at-EOF forever, so
+        // reopen it: no busy loop, and a restarted node's output is read again.
+        ::epoll_ctl(epoll, EPOLL_CTL_DEL, node.fd, nullptr);
+        ::close(node.fd);
+        node.fd = ::open(node.path.c_str(), O_RDONLY | O_NONBLOCK);
+        epoll_event again{};
+        again.events = EPOLLIN;
+        again.data.u64 = events[e].data.u64;
+        if (node.fd >= 0) ::epoll_ctl(epoll, EPOLL_CTL_ADD, node.fd, &again);
+        node.pending.clear();
+        continue;
+      }
+      if (got < 0) continue;
       node.pending.insert(node.pending.end(), buffer.begin(), buffer.begin() + got);
       std::size_t blocks = node.pending.size() / block_bytes;
       for (std::size_t b = 0; b < blocks; ++b) {

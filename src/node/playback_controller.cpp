@@ -21,6 +21,7 @@ namespace {
 constexpr milliseconds kControlTimeout{2000};
 /// How long before a track's end the leader sends the command that starts the next one.
 constexpr microseconds kEndOfTrackMargin{50'000};
+constexpr std::size_t kMaxEarlyCommands = 64;
 
 protocol::TrackRef track_ref(const playback::TrackInfo& info) {
   return {static_cast<std::int64_t>(info.index), info.file_name, info.content_hash, info.frames};
@@ -327,6 +328,7 @@ void PlaybackController::command(const cli::Command& command, Reply reply) {
 void PlaybackController::follow(const std::string& leader) {
   state_synced_ = false;
   pending_sync_.reset();
+  early_commands_.clear();
   time_sync_.follow(leader);
   network_.send(leader, protocol::StateSyncRequest{network_.id()});
 }
@@ -350,13 +352,23 @@ void PlaybackController::on_clock_sample() {
     previous_ = applied_;
     applied_ = state;
     spdlog::info("synced with the leader: {}", describe_state(applied_));
+    for (const auto& early : std::exchange(early_commands_, {})) {
+      auto next = state_after(applied_, early);
+      if (next && playback::supersedes(next->epoch, next->seq, applied_)) apply(*next);
+    }
   }
   if (state_synced_) publish();  // also carries the refined clock estimate
 }
 
 void PlaybackController::on_command(const std::string& from, const protocol::Message& message) {
+  if (!leading() && leadership_.leader == from && !state_synced_) {
+    // Applied after the leader's state, if newer than it. Only a handful can arrive while a
+    // clock burst runs; the cap only guards against a misbehaving peer.
+    if (early_commands_.size() < kMaxEarlyCommands) early_commands_.push_back(message);
+    return;
+  }
   auto next = state_after(applied_, message);
-  if (!next || leading() || leadership_.leader != from || !state_synced_ ||
+  if (!next || leading() || leadership_.leader != from ||
       next->epoch < leadership_.epoch || !playback::supersedes(next->epoch, next->seq, applied_)) {
     ++stale_commands_;
     spdlog::debug("ignoring {} from {}", protocol::type_name(message), from);

@@ -124,6 +124,9 @@ class PlaybackController {
   playback::PlaybackState previous_;  ///< in effect until applied_.anchor_us
   bool state_synced_ = false;         ///< follower: the leader's state has been applied
   std::optional<protocol::StateSyncResponse> pending_sync_;
+  /// Commands from the leader that arrived before its state was applied: replayed after it,
+  /// those newer than the state only (the state may have been taken before or after them).
+  std::vector<protocol::Message> early_commands_;
 
   boost::asio::steady_timer end_timer_;
   std::map<std::string, playback::Pcm> decoded_;  ///< by content hash

@@ -98,18 +98,6 @@ PlaybackState reanchor(const PlaybackState& state, std::int64_t at_us) {
   return moved;
 }
 
-StartPlan plan_start(std::int64_t now_us, std::int64_t at_us, std::int64_t frame,
-                     std::int64_t frames) {
-  using Kind = StartPlan::Kind;
-  if (frame >= frames) return {Kind::nothing, now_us, frames};
-  if (at_us >= now_us) return {Kind::wait, at_us, frame};
-  const Wide late = Wide{now_us} - at_us;
-  Wide skip = wide_frames_in(late);
-  if (wide_us_for(skip) < late) ++skip;  // the next frame boundary at or after now
-  if (Wide{frame} + skip >= frames) return {Kind::nothing, now_us, frames};
-  return {Kind::seek, saturate(Wide{at_us} + wide_us_for(skip)), saturate(Wide{frame} + skip)};
-}
-
 bool supersedes(std::uint64_t epoch, std::uint64_t seq, const PlaybackState& applied) {
   return epoch > applied.epoch || (epoch == applied.epoch && seq > applied.seq);
 }

@@ -82,25 +82,6 @@ PlaybackState stop(const PlaybackState& state, std::uint64_t epoch, std::int64_t
 /// take over the state: re-anchor in the old leader's time, then translate anchor_us.
 PlaybackState reanchor(const PlaybackState& state, std::int64_t at_us);
 
-/// How a node starts a timed "frame at at_us" command it receives at `now_us` (leader time).
-struct StartPlan {
-  enum class Kind {
-    wait,     ///< the instant is still ahead: start `frame` at `at_us` as commanded
-    seek,     ///< the instant has passed: join the others, `frame` at `at_us` (the next frame
-              ///< boundary at or after now, less than one frame away)
-    nothing,  ///< the others have already played past the track's end
-  };
-  Kind kind = Kind::nothing;
-  std::int64_t at_us = 0;
-  std::int64_t frame = 0;
-  friend bool operator==(const StartPlan&, const StartPlan&) = default;
-};
-
-/// The catch-up decision for a command "frame `frame` audible at `at_us`" on a track of
-/// `frames` frames, evaluated at `now_us`; all instants in leader time.
-StartPlan plan_start(std::int64_t now_us, std::int64_t at_us, std::int64_t frame,
-                     std::int64_t frames);
-
 /// True if a command stamped (epoch, seq) is newer than the applied state: a higher epoch, or
 /// the same epoch and a higher seq. Anything else is stale and ignored.
 bool supersedes(std::uint64_t epoch, std::uint64_t seq, const PlaybackState& applied);

@@ -14,11 +14,9 @@ using chorus::playback::frame_at;
 using chorus::playback::frames_in;
 using chorus::playback::kOutputRate;
 using chorus::playback::PlaybackState;
-using chorus::playback::plan_start;
 using chorus::playback::Position;
 using chorus::playback::position_at;
 using chorus::playback::reanchor;
-using chorus::playback::StartPlan;
 using chorus::playback::Status;
 using chorus::playback::supersedes;
 using chorus::playback::Track;
@@ -240,47 +238,6 @@ TEST_CASE("a new leader re-expresses the state in its own clock without moving a
   }
   CHECK(reanchor(paused_at(42), kT + 5).anchor_frame == 42);
   CHECK(reanchor(paused_at(42), kT + 5).anchor_us == kT + 5);
-}
-
-TEST_CASE("a command whose instant is still ahead waits for it") {
-  CHECK(plan_start(kT, kT + 150'000, 0, kLength) ==
-        StartPlan{StartPlan::Kind::wait, kT + 150'000, 0});
-  CHECK(plan_start(kT, kT, 480, kLength) == StartPlan{StartPlan::Kind::wait, kT, 480});
-}
-
-TEST_CASE("a late command starts on the others' frame at the next frame boundary") {
-  const std::int64_t at = kT, frame = 1'000;
-  for (std::int64_t late = 1; late <= 200'000; late += 7) {
-    const StartPlan plan = plan_start(at + late, at, frame, kLength);
-    CAPTURE(late, plan.at_us, plan.frame);
-    REQUIRE(plan.kind == StartPlan::Kind::seek);
-    REQUIRE(plan.at_us >= at + late);
-    REQUIRE(plan.at_us - (at + late) < 21);  // less than one frame (20.83 µs) to wait
-    // The frame the others play at that instant, by the same formula as position_at.
-    REQUIRE(position_at(playing(at, frame), plan.at_us).frame == plan.frame);
-    REQUIRE(plan.at_us == at + us_for(plan.frame - frame));
-  }
-}
-
-TEST_CASE("a command one second late skips 48000 frames") {
-  CHECK(plan_start(kT + 1'000'000, kT, 0, kLength) ==
-        StartPlan{StartPlan::Kind::seek, kT + 1'000'000, 48'000});
-}
-
-TEST_CASE("a command late beyond the track's end has nothing to play") {
-  const std::int64_t at = kT;
-  CHECK(plan_start(at + 3 * kMinute, at, 0, kLength).kind == StartPlan::Kind::nothing);
-  // The last frame starts 20 µs before the end: a node 21 µs short of the end still joins it,
-  // one 1 µs short has no frame boundary left to start on.
-  CHECK(plan_start(at + 3 * kMinute - 21, at, 0, kLength) ==
-        StartPlan{StartPlan::Kind::seek, at + 3 * kMinute - 20, kLength - 1});
-  CHECK(plan_start(at + 3 * kMinute - 1, at, 0, kLength).kind == StartPlan::Kind::nothing);
-  CHECK(plan_start(at + kMinute, at, kLength - 48, kLength).kind == StartPlan::Kind::nothing);
-}
-
-TEST_CASE("a command for a frame at or past the end has nothing to play, even if early") {
-  CHECK(plan_start(kT, kT + 1'000, kLength, kLength).kind == StartPlan::Kind::nothing);
-  CHECK(plan_start(kT, kT + 1'000, 0, 0).kind == StartPlan::Kind::nothing);
 }
 
 TEST_CASE("a higher epoch supersedes whatever its seq") {

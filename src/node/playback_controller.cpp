@@ -84,7 +84,7 @@ PlaybackController::PlaybackController(asio::io_context& io, net::NetworkManager
 PlaybackController::~PlaybackController() { stop(); }
 
 void PlaybackController::start() {
-  library_ = playback::Library::scan(config_.tracks, /*cache_tracks=*/64);
+  library_ = playback::Library::scan(config_.tracks, /*cache_tracks=*/3);
   if (!library_.error().empty()) spdlog::warn("tracks: {}", library_.error());
   spdlog::info("{} tracks in {}", library_.size(), config_.tracks.string());
   auto made = playback::make_output(config_.output, config_.block_frames,
@@ -98,37 +98,54 @@ void PlaybackController::start() {
     output_->start(engine_);
   }
   spdlog::info("output: {}", output_->describe());
-  preload();
 }
 
 void PlaybackController::stop() {
-  stopping_ = true;
-  if (decoder_.joinable()) decoder_.join();
+  decoder_.stop();  // a decode under way finishes; queued ones are dropped
+  decoder_.join();
   if (output_) output_->stop();
   end_timer_.cancel();
   time_sync_.stop();
 }
 
-void PlaybackController::preload() {
-  // Decoding takes up to a second per track: a worker does it, the io thread only adopts results.
-  decoder_ = std::thread([this] {
-    for (const auto& track : library_.tracks()) {
-      if (stopping_) return;
-      if (!track.playable()) continue;
-      auto loaded = library_.load(track.index);
-      if (!loaded.ok()) {
-        spdlog::warn("{}: {}", track.file_name, loaded.error);
-        continue;
-      }
-      asio::post(io_, [this, hash = track.content_hash, pcm = loaded.pcm] {
-        decoded_[hash] = pcm;
-        publish();  // a track waited for may have just become playable
-      });
-    }
-  });
+// ---- both roles --------------------------------------------------------------------------
+
+std::optional<std::size_t> PlaybackController::next_playable(std::size_t index) const {
+  for (auto next = index + 1; next < library_.size(); ++next) {
+    if (library_.track(next)->playable()) return next;
+  }
+  return std::nullopt;
 }
 
-// ---- both roles --------------------------------------------------------------------------
+void PlaybackController::keep_decoded() {
+  std::set<std::string> wanted;
+  for (const auto* state : {&previous_, &applied_}) {
+    if (state->track) wanted.insert(state->track->hash);
+  }
+  // The next track too, so that the end of this one flows into it without a decoding delay.
+  if (auto current = current_index()) {
+    if (auto next = next_playable(*current)) wanted.insert(library_.track(*next)->content_hash);
+  }
+  std::erase_if(decoded_, [&](const auto& entry) { return !wanted.contains(entry.first); });
+  for (const auto& hash : wanted) {
+    if (!decoded_.contains(hash) && !decoding_.contains(hash)) decode(hash);
+  }
+}
+
+void PlaybackController::decode(const std::string& hash) {
+  auto index = library_.find_by_hash(hash);
+  if (!index) return;  // not in this node's library: it stays silent (see status)
+  decoding_.insert(hash);
+  asio::post(decoder_, [this, hash, index = *index] {
+    auto loaded = library_.load(index);
+    asio::post(io_, [this, hash, loaded] {
+      decoding_.erase(hash);
+      if (!loaded.ok()) return spdlog::warn("cannot decode {}: {}", hash.substr(0, 12), loaded.error);
+      decoded_[hash] = loaded.pcm;
+      publish();
+    });
+  });
+}
 
 playback::Pcm PlaybackController::pcm_for(const PlaybackState& state) const {
   if (!state.track) return nullptr;
@@ -150,6 +167,7 @@ void PlaybackController::publish() {
   // While a follower re-syncs to a new leader it has no mapping for the state it holds: the engine
   // keeps the last snapshot (old state, old clock estimate) and plays on undisturbed.
   if (!leading() && !time_sync_.synced()) return;
+  keep_decoded();
   auto now = playback::steady_now_us();
   playback::Snapshot snapshot;
   snapshot.clock = leading() ? playback::ClockMapping{} : time_sync_.mapping(now);
@@ -294,11 +312,10 @@ void PlaybackController::arm_end_of_track() {
 void PlaybackController::on_end_of_track(std::uint64_t epoch, std::uint64_t seq, std::int64_t end_us) {
   if (!leading() || applied_.epoch != epoch || applied_.seq != seq) return;
   auto index = current_index();
-  auto next = index ? *index + 1 : library_.size();
-  while (next < library_.size() && !library_.track(next)->playable()) ++next;
+  auto next = index ? next_playable(*index) : std::nullopt;
   // The next track starts on the very frame after this one ends.
-  auto outcome = next < library_.size() ? play_index(next, end_us)
-                                        : issue(playback::stop(applied_, leadership_.epoch, end_us), "end of list");
+  auto outcome = next ? play_index(*next, end_us)
+                      : issue(playback::stop(applied_, leadership_.epoch, end_us), "end of list");
   spdlog::info("end of track: {}", outcome.text);
 }
 
@@ -336,6 +353,11 @@ void PlaybackController::follow(const std::string& leader) {
 void PlaybackController::on_state_sync(const std::string& from, const protocol::StateSyncResponse& response) {
   if (leading() || leadership_.leader != from) return;
   pending_sync_ = response;
+  // Decode while the clock burst runs, so the track is ready the moment the state applies.
+  if (response.track && !decoded_.contains(response.track->hash) &&
+      !decoding_.contains(response.track->hash)) {
+    decode(response.track->hash);
+  }
   on_clock_sample();
 }
 

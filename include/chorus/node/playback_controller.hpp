@@ -11,7 +11,6 @@
 //             it in its own clock, so no frame moves.
 //   every applied state or clock update -> a Snapshot for the SyncEngine (audio thread).
 
-#include <atomic>
 #include <chrono>
 #include <filesystem>
 #include <functional>
@@ -19,10 +18,11 @@
 #include <memory>
 #include <optional>
 #include <string>
-#include <thread>
+#include <set>
 #include <vector>
 
 #include <boost/asio/steady_timer.hpp>
+#include <boost/asio/thread_pool.hpp>
 
 #include "chorus/cli/command.hpp"
 #include "chorus/election/bully_election.hpp"
@@ -108,7 +108,11 @@ class PlaybackController {
   void apply(const playback::PlaybackState& next);
   void publish();
   playback::Pcm pcm_for(const playback::PlaybackState& state) const;
-  void preload();
+  /// Keeps decoded exactly the tracks the schedule can reach soon (previous, current, next),
+  /// decoding missing ones on the decoder thread and dropping the rest.
+  void keep_decoded();
+  void decode(const std::string& hash);
+  std::optional<std::size_t> next_playable(std::size_t index) const;
   bool leading() const { return leadership_.role == election::Role::leader; }
 
   boost::asio::io_context& io_;
@@ -130,8 +134,8 @@ class PlaybackController {
 
   boost::asio::steady_timer end_timer_;
   std::map<std::string, playback::Pcm> decoded_;  ///< by content hash
-  std::thread decoder_;
-  std::atomic<bool> stopping_{false};
+  std::set<std::string> decoding_;                ///< hashes queued on the decoder
+  boost::asio::thread_pool decoder_{1};           ///< decoding takes up to a second per track
 
   struct PendingControl {
     Reply reply;

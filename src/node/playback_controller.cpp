@@ -22,6 +22,7 @@ constexpr milliseconds kControlTimeout{2000};
 /// How long before a track's end the leader sends the command that starts the next one.
 constexpr microseconds kEndOfTrackMargin{50'000};
 constexpr std::size_t kMaxEarlyCommands = 64;
+constexpr milliseconds kStateRequestRetry{500};
 
 protocol::TrackRef track_ref(const playback::TrackInfo& info) {
   return {static_cast<std::int64_t>(info.index), info.file_name, info.content_hash, info.frames};
@@ -79,7 +80,8 @@ PlaybackController::PlaybackController(asio::io_context& io, net::NetworkManager
       network_(network),
       config_(std::move(config)),
       time_sync_(io, network, [this] { on_clock_sample(); }),
-      end_timer_(io) {}
+      end_timer_(io),
+      state_request_timer_(io) {}
 
 PlaybackController::~PlaybackController() { stop(); }
 
@@ -101,6 +103,7 @@ void PlaybackController::start() {
 }
 
 void PlaybackController::stop() {
+  state_request_timer_.cancel();
   decoder_.stop();  // a decode under way finishes; queued ones are dropped
   decoder_.join();
   if (output_) output_->stop();
@@ -347,7 +350,16 @@ void PlaybackController::follow(const std::string& leader) {
   pending_sync_.reset();
   early_commands_.clear();
   time_sync_.follow(leader);
-  network_.send(leader, protocol::StateSyncRequest{network_.id()});
+  request_state();
+}
+
+void PlaybackController::request_state() {
+  if (leading() || !leadership_.leader || state_synced_ || pending_sync_) return;
+  network_.send(*leadership_.leader, protocol::StateSyncRequest{network_.id()});
+  state_request_timer_.expires_after(kStateRequestRetry);
+  state_request_timer_.async_wait([this](const boost::system::error_code& ec) {
+    if (!ec) request_state();
+  });
 }
 
 void PlaybackController::on_state_sync(const std::string& from, const protocol::StateSyncResponse& response) {

@@ -98,6 +98,9 @@ class PlaybackController {
 
   // follower side
   void follow(const std::string& leader);
+  /// Asks the leader for its state, and again every half second until it has arrived: a request
+  /// sent on a link that was already dying (a resumed node) would otherwise be lost for good.
+  void request_state();
   void on_command(const std::string& from, const protocol::Message& message);
   void on_state_sync(const std::string& from, const protocol::StateSyncResponse& response);
   void on_clock_sample();
@@ -133,6 +136,7 @@ class PlaybackController {
   std::vector<protocol::Message> early_commands_;
 
   boost::asio::steady_timer end_timer_;
+  boost::asio::steady_timer state_request_timer_;
   std::map<std::string, playback::Pcm> decoded_;  ///< by content hash
   std::set<std::string> decoding_;                ///< hashes queued on the decoder
   boost::asio::thread_pool decoder_{1};           ///< decoding takes up to a second per track

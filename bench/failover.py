@@ -15,6 +15,12 @@ role "leader". One thread per survivor polls `status --json` every --poll-ms (5 
 survivor's time is the reply time of the first sample of its final run of answers naming the
 new leader (an upper bound; the resolution is the poll period plus one prompt round trip).
 
+With --audio the nodes also play a self-numbering track (`--output file:FIFO`) and each trial
+runs tools/skew_probe over every FIFO from 0.7 s before the fault until about 2.5 s after it
+(after SIGCONT for stop trials): for every survivor the longest silence, the block-to-block frame
+discontinuities (one-frame slews, larger jumps) and the skew between survivors before and after
+the fault. Target: no gap and no jump in any survivor's output.
+
 Writes bench/results/failover.md and bench/results/failover.json (git-ignored) and prints the
 table. Target: p95 <= 1 s for each kind. Exit status 1 if a trial never converged.
 """
@@ -26,6 +32,7 @@ import json
 import os
 import platform
 import random
+import shutil
 import signal
 import statistics
 import subprocess
@@ -42,7 +49,12 @@ from harness import (  # noqa: E402
     Cluster, HarnessError, Node, agreement, statuses, wait_until,
 )
 
+sys.path.insert(0, str(REPO / "bench"))
+import rig  # noqa: E402
+
 TARGET_P95_S = 1.0
+PROBE_PRE_S = 0.7    # probe start -> fault (0.3 s for the nodes to reopen their FIFOs)
+PROBE_POST_S = 2.5   # fault (or SIGCONT) -> probe end
 CONVERGE_TIMEOUT_S = 10.0
 REJOIN_TIMEOUT_S = 10.0
 
@@ -220,6 +232,65 @@ def summarize(values: "list[float]") -> "dict[str, Any]":
             "samples_ms": [round(v * 1000, 1) for v in values]}
 
 
+def audio_figures(probe: "rig.Probe", survivors: "list[Node]", old: Node, t0: float,
+                  t_agree: float) -> "dict[str, Any]":
+    """Survivors' output around one fault, from the probe's raw blocks."""
+    t0_us, agree_us = int(t0 * 1e6), int(t_agree * 1e6)
+    blocks = rig.by_node(probe.rows)
+    names = [n.name for n in survivors]
+    per = {n: rig.continuity(blocks.get(n, []), t0_us - 400_000, 10**18) for n in names}
+    stats = {n: probe.result["nodes"][n] for n in names}
+    before = rig.skew_from_raw(probe.rows, names, 0, t0_us)
+    after = rig.skew_from_raw(probe.rows, names, agree_us + 500_000, 10**18)
+    through = rig.skew_from_raw(probe.rows, names, t0_us, 10**18)
+    return {
+        "fault_us": t0_us, "agreed_us": agree_us,
+        "per_survivor": {n: {**per[n], "probe_repeated": stats[n]["repeated"],
+                             "probe_skipped": stats[n]["skipped"],
+                             "probe_jumps": stats[n]["jumps"],
+                             "probe_longest_jump_frames": stats[n]["longest_jump_frames"],
+                             "probe_longest_silence_ms":
+                                 round(stats[n]["longest_silence_frames"] * 1000 / rig.RATE, 2)}
+                         for n in names},
+        "longest_silence_ms": max(p["longest_silence_ms"] for p in per.values()),
+        # Block to block: one block may hold several single-frame slews (up to 5 % of it).
+        "largest_block_correction_frames": max(p["largest_jump_frames"] for p in per.values()),
+        # Frame to frame (the probe): a jump is any step other than +1, a repeat or a skip.
+        "jumps": sum(stats[n]["jumps"] for n in names),
+        "largest_jump_frames": max(stats[n]["longest_jump_frames"] for n in names),
+        "slews": sum(p["slews_1_frame"] for p in per.values()),
+        "skew_before_us": rig.summary(before), "skew_after_us": rig.summary(after),
+        "skew_from_fault_us": rig.summary(through)}
+
+
+def audio_summary(trials: "list[dict]") -> "dict[str, Any]":
+    out = {}
+    for kind in ("kill", "stop"):
+        mine = [t["audio"] for t in trials if t["kind"] == kind and "audio" in t]
+        if not mine:
+            continue
+        silences = [p["longest_silence_ms"] for a in mine for p in a["per_survivor"].values()]
+        jumps = [a["largest_jump_frames"] for a in mine]
+        corrections = [a["largest_block_correction_frames"] for a in mine]
+        out[kind] = {
+            "trials": len(mine), "survivor_samples": len(silences),
+            "longest_silence_ms": rig.summary(silences, 2),
+            "largest_jump_frames": rig.summary(jumps, 0),
+            "trials_with_gap": sum(1 for a in mine if a["longest_silence_ms"] > 0),
+            "largest_block_correction_frames": rig.summary(corrections, 0),
+            "trials_with_jump": sum(1 for a in mine if a["jumps"] > 0),
+            "slews_per_trial": rig.summary([a["slews"] for a in mine], 1),
+            "skew_before_p95_us": rig.summary([a["skew_before_us"]["p95"] for a in mine
+                                               if a["skew_before_us"]["n"]]),
+            "skew_after_p95_us": rig.summary([a["skew_after_us"]["p95"] for a in mine
+                                              if a["skew_after_us"]["n"]]),
+            "skew_after_max_us": rig.summary([a["skew_after_us"]["max"] for a in mine
+                                              if a["skew_after_us"]["n"]]),
+            "skew_from_fault_max_us": rig.summary([a["skew_from_fault_us"]["max"] for a in mine
+                                                   if a["skew_from_fault_us"]["n"]])}
+    return out
+
+
 def markdown(results: "dict[str, Any]") -> str:
     m = results["machine"]
     p = results["parameters"]
@@ -256,6 +327,24 @@ def markdown(results: "dict[str, Any]") -> str:
         if r and r["trials"]:
             lines.append(f"- {label}: p50 {r['p50_ms']:.1f} ms, p95 {r['p95_ms']:.1f} ms, "
                          f"max {r['max_ms']:.1f} ms ({r['trials']} trials)")
+    audio = results.get("audio")
+    if audio:
+        lines += ["", "Survivors' output (skew_probe over every FIFO, from 0.4 s before the fault "
+                  "to ~2.5 s after it; target: no gap, no jump):", "",
+                  "| fault | trials | longest silence p50 / max | largest jump max (frames) | trials with "
+                  "gap / jump | 1-frame slews per trial p50 / max | survivor skew p95 before / "
+                  "after (p50 of trials) |",
+                  "|---|---:|---|---:|---|---|---|"]
+        for key, label in (("kill", "kill -9"), ("stop", "SIGSTOP")):
+            a = audio.get(key)
+            if not a:
+                continue
+            lines.append(
+                f"| {label} | {a['trials']} | {a['longest_silence_ms']['p50']} / "
+                f"{a['longest_silence_ms']['max']} ms | {a['largest_jump_frames']['max']} frames "
+                f"| {a['trials_with_gap']} / {a['trials_with_jump']} | "
+                f"{a['slews_per_trial']['p50']} / {a['slews_per_trial']['max']} | "
+                f"{a['skew_before_p95_us']['p50']} / {a['skew_after_p95_us']['p50']} us |")
     if results["anomalies"]:
         lines += ["", "Anomalies:", ""] + [f"- {a}" for a in results["anomalies"]]
     lines += ["", f"Machine: `{m['uname']}`, {m['nproc']} CPUs, commit `{m['git_head']}`, "
@@ -276,6 +365,9 @@ def main() -> int:
     parser.add_argument("--out", default=str(REPO / "bench" / "results"))
     parser.add_argument("--keep-logs", action="store_true")
     parser.add_argument("--seed", type=int, default=None, help="seed of the fault-time jitter")
+    parser.add_argument("--audio", action="store_true",
+                        help="play a track and measure survivors' output with skew_probe")
+    parser.add_argument("--probe", default=rig.default_probe(), help="skew_probe (--audio)")
     args = parser.parse_args()
     binary = os.path.abspath(args.node)
     if not (os.path.isfile(binary) and os.access(binary, os.X_OK)):
@@ -285,6 +377,7 @@ def main() -> int:
         print("error: need --nodes >= 3 and --trials >= 1", file=sys.stderr)
         return 2
     signal.signal(signal.SIGTERM, lambda s, f: sys.exit(128 + s))
+    tracks = rig.track_dir(args.probe, 240) if args.audio else None
     period = args.poll_ms / 1000.0
     rng = random.Random(args.seed)
     kill_figures: "list[float]" = []
@@ -294,24 +387,57 @@ def main() -> int:
     resolutions: "list[float]" = []
     anomalies: "list[str]" = []
     trial_log: "list[dict]" = []
+    probes: "list[rig.Probe]" = []
     failed = False
 
     with Cluster(binary, name="bench-failover", keep_logs=args.keep_logs) as cluster:
         try:
             names = [chr(ord("A") + i) for i in range(args.nodes)]
+            fifos: "dict[str, Path]" = {}
+            extra: "dict[str, list[str]]" = {n: [] for n in names}
+            if args.audio:
+                assert cluster.workdir is not None
+                for n in names:
+                    fifos[n] = cluster.workdir / f"{n}.pcm"
+                    os.mkfifo(fifos[n])
+                    extra[n] = ["--tracks", str(tracks), "--output", f"file:{fifos[n]}"]
             first = cluster.node(names[0], leader=True, heartbeat_ms=args.heartbeat_ms,
-                                 log_level="info")
+                                 log_level="info", extra_args=extra[names[0]])
             nodes = [first] + [cluster.node(n, bootstrap=first, heartbeat_ms=args.heartbeat_ms,
-                                            log_level="info") for n in names[1:]]
+                                            log_level="info", extra_args=extra[n])
+                               for n in names[1:]]
             cluster.wait_mesh(nodes, timeout=10.0, what="set-up mesh")
             wait_all_agree(cluster, nodes, None, 10.0, "initial agreement")
             by_id = {n.id: n for n in nodes}
+            if args.audio:
+                rig.wait_synced(nodes, describe=cluster.describe)
+                answer = rig.command_text(first, "play 1")
+                if not answer.startswith("ok"):
+                    raise HarnessError(f"play: {answer}")
+                rig.wait_playing(nodes, describe=cluster.describe)
+                time.sleep(1.0)
 
             plan = [("kill", i) for i in range(args.trials)] + \
                    [("stop", i) for i in range(args.stop_trials)]
             for kind, index in plan:
                 old, _ = wait_all_agree(cluster, nodes, None, REJOIN_TIMEOUT_S, "agreement")
+                if args.audio:
+                    not_playing = [n.name for n in nodes if n.status()["state"] != "playing"]
+                    if not_playing:
+                        anomalies.append(f"before {kind} #{index + 1}: not playing on "
+                                         f"{', '.join(not_playing)}; `play 1` typed again")
+                        rig.command_text(old, "play 1")
+                        rig.wait_playing(nodes, describe=cluster.describe)
+                        time.sleep(1.0)
                 survivors = [n for n in nodes if n is not old]
+                log_mark = {n.name: len(n.stderr_text()) for n in nodes}
+                probe = None
+                if args.audio:
+                    window = PROBE_PRE_S + PROBE_POST_S + (args.freeze_s if kind == "stop" else 0)
+                    probe = rig.Probe(args.probe, cluster.workdir, f"{kind}{index}", fifos,
+                                      window)
+                    probes.append(probe)
+                    probe.start()
                 pollers = [Poller(n, period) for n in survivors]
                 for p in pollers:
                     p.start()
@@ -320,6 +446,8 @@ def main() -> int:
                     if monotonic() - t_ready > 5:
                         raise HarnessError("pollers got no samples")
                     time.sleep(0.001)
+                if probe is not None:  # a baseline of output before the fault
+                    time.sleep(max(0.0, probe.started_us / 1e6 + PROBE_PRE_S - monotonic()))
                 # A random phase against the poll period, so its quantisation does not bias.
                 time.sleep(rng.uniform(0.0, period))
                 fault = old.kill9 if kind == "kill" else old.sigstop
@@ -342,6 +470,12 @@ def main() -> int:
                 record = {"kind": kind, "trial": index + 1, "old": old.name,
                           "new": leader.name, "seconds": round(figure, 4), **detail,
                           "poll_errors": errors}
+                if args.audio:
+                    # What the new leader took over, from its log ("taking over playback: ...").
+                    fresh = leader.stderr_text()[log_mark[leader.name]:]
+                    took = [line.split("taking over playback: ", 1)[1] for line in
+                            fresh.splitlines() if "taking over playback: " in line]
+                    record["takeover"] = took[-1] if took else None
                 if any(v > 1 for v in detail["leader_switches"].values()):
                     anomalies.append(f"{kind} #{index + 1}: a survivor switched leader more than "
                                      f"once: {detail['leader_switches']}")
@@ -371,29 +505,49 @@ def main() -> int:
                                          f"not {leader.name} (the old leader {old.name} took "
                                          "over again)")
                     cluster.wait_mesh(nodes, timeout=REJOIN_TIMEOUT_S, what="mesh after SIGCONT")
+                if probe is not None:
+                    probe.finish()
+                    raw_dir = REPO / "bench" / "results" / "raw"
+                    raw_dir.mkdir(parents=True, exist_ok=True)
+                    shutil.copy(probe.raw_path, raw_dir / f"failover-{kind}{index + 1}.csv")
+                    record["audio"] = audio_figures(probe, survivors, old, t0,
+                                                    t0 + figure)
+                    if kind == "kill":  # the restarted node plays again before the next trial
+                        rig.wait_playing(nodes, describe=cluster.describe)
                 trial_log.append(record)
                 extra = (f", rejoin {record['rejoin_s'] * 1000:.0f} ms" if kind == "kill" else
                          f", frozen {record['frozen_s']:.2f} s, SIGCONT -> all agree "
                          f"{record['cont_s'] * 1000:.0f} ms")
+                if "audio" in record:
+                    au = record["audio"]
+                    extra += (f"; survivors: longest silence {au['longest_silence_ms']} ms, "
+                              f"jumps {au['jumps']}, largest correction in a block "
+                              f"{au['largest_block_correction_frames']} frames, "
+                              f"{au['slews']} slews, skew after "
+                              f"{au['skew_after_us']['p95']} us p95")
                 print(f"{kind} #{index + 1:2}: {old.name} -> {leader.name} in "
                       f"{figure * 1000:7.1f} ms{extra}", flush=True)
         except HarnessError as error:
             failed = True
             print(f"FAILED: {error}", flush=True)
             print(cluster.describe(), flush=True)
+        finally:
+            for probe in probes:
+                probe.close()
 
     results = {
         "machine": machine_info(),
         "parameters": {"nodes": args.nodes, "kill_trials": args.trials,
                        "stop_trials": args.stop_trials, "poll_ms": args.poll_ms,
                        "freeze_s": args.freeze_s, "heartbeat_ms": args.heartbeat_ms,
-                       "node": binary},
+                       "node": binary, "audio": args.audio},
         "resolution_ms": round(statistics.median(resolutions) * 1000, 2) if resolutions
         else None,
         "results": {"kill": summarize(kill_figures), "stop": summarize(stop_figures),
                     "rejoin": summarize(rejoin_figures), "cont": summarize(cont_figures)},
         "target": {"p95_ms_max": TARGET_P95_S * 1000},
         "anomalies": anomalies,
+        "audio": audio_summary(trial_log) if args.audio else None,
         "trials": trial_log,
         "complete": not failed,
     }

@@ -210,17 +210,10 @@ def wait_all_agree(cluster: Cluster, nodes: "list[Node]", expect: Optional[Node]
 
 
 def machine_info() -> "dict[str, Any]":
-    def cmd(argv: "list[str]") -> str:
-        try:
-            return subprocess.run(argv, cwd=REPO, stdout=subprocess.PIPE,
-                                  stderr=subprocess.DEVNULL, text=True, timeout=10).stdout.strip()
-        except (OSError, subprocess.SubprocessError):
-            return ""
-    head = cmd(["git", "rev-parse", "HEAD"])
-    dirty = bool(cmd(["git", "status", "--porcelain", "--untracked-files=no"]))
-    return {"uname": cmd(["uname", "-a"]), "nproc": os.cpu_count(),
-            "git_head": head + (" (with uncommitted changes)" if dirty else ""),
-            "python": platform.python_version()}
+    info = rig.machine_info()
+    if info.get("dirty"):
+        info["git_head"] += " (with uncommitted changes)"
+    return info
 
 
 def summarize(values: "list[float]") -> "dict[str, Any]":

@@ -30,12 +30,10 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import random
 import shutil
 import signal
 import statistics
-import subprocess
 import sys
 import threading
 import time

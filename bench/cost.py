@@ -20,7 +20,6 @@ Writes bench/results/cost.json.
 
 from __future__ import annotations
 
-import argparse
 import sys
 import time
 from pathlib import Path
@@ -120,15 +119,9 @@ def digest(per_node: "dict[str, Any]") -> "dict[str, Any]":
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--node", default=rig.default_node())
-    parser.add_argument("--probe", default=rig.default_probe())
+    parser = rig.bench_parser(__doc__, "cost")
     parser.add_argument("--window", type=float, default=12.0)
-    parser.add_argument("--quick", action="store_true")
-    parser.add_argument("--keep-logs", action="store_true")
-    parser.add_argument("--out", default=str(rig.RESULTS / "cost.json"))
-    args = parser.parse_args()
-    rig.install_signal_handlers()
+    args = rig.parse_bench_args(parser)
     window = 3.0 if args.quick else args.window
     runs = []
     for run in RUNS:

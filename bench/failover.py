@@ -61,17 +61,6 @@ def monotonic() -> float:
     return time.monotonic()
 
 
-def percentile(values: "list[float]", q: float) -> float:
-    """Linear interpolation between closest ranks (q in [0, 1])."""
-    ordered = sorted(values)
-    if not ordered:
-        return float("nan")
-    pos = q * (len(ordered) - 1)
-    lo = int(pos)
-    hi = min(lo + 1, len(ordered) - 1)
-    return ordered[lo] + (ordered[hi] - ordered[lo]) * (pos - lo)
-
-
 class Poller(threading.Thread):
     """Polls one node's `status --json` every `period` seconds until stopped."""
 
@@ -217,8 +206,8 @@ def machine_info() -> "dict[str, Any]":
 def summarize(values: "list[float]") -> "dict[str, Any]":
     if not values:
         return {"trials": 0, "p50_ms": None, "p95_ms": None, "max_ms": None, "samples_ms": []}
-    return {"trials": len(values), "p50_ms": round(percentile(values, 0.50) * 1000, 1),
-            "p95_ms": round(percentile(values, 0.95) * 1000, 1),
+    return {"trials": len(values), "p50_ms": round(rig.percentile(values, 0.50) * 1000, 1),
+            "p95_ms": round(rig.percentile(values, 0.95) * 1000, 1),
             "max_ms": round(max(values) * 1000, 1),
             "samples_ms": [round(v * 1000, 1) for v in values]}
 
@@ -310,7 +299,7 @@ def markdown(results: "dict[str, Any]") -> str:
     lines += ["", "Secondary figures:", ""]
     if lower:
         lines.append(f"- kill -9, lower bound (last sample not yet naming the new leader): "
-                     f"p50 {percentile(lower, 0.5) * 1000:.1f} ms, "
+                     f"p50 {rig.percentile(lower, 0.5) * 1000:.1f} ms, "
                      f"max {max(lower) * 1000:.1f} ms")
     for key, label in (("rejoin", "restarted node rejoins, all agree"),
                        ("cont", "SIGCONT -> all agree (old leader follows)")):

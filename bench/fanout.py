@@ -24,7 +24,6 @@ Writes bench/results/fanout.json.
 
 from __future__ import annotations
 
-import argparse
 import re
 import shutil
 import sys
@@ -102,17 +101,11 @@ def burst(issuer: Node, leader: Node, followers: "list[Node]", count: int,
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--node", default=rig.default_node())
-    parser.add_argument("--probe", default=rig.default_probe())
+    parser = rig.bench_parser(__doc__, "fanout")
     parser.add_argument("--followers", type=int, default=16)
     parser.add_argument("--broadcasts", type=int, default=20)
     parser.add_argument("--commands", type=int, default=1000)
-    parser.add_argument("--quick", action="store_true")
-    parser.add_argument("--keep-logs", action="store_true")
-    parser.add_argument("--out", default=str(rig.RESULTS / "fanout.json"))
-    args = parser.parse_args()
-    rig.install_signal_handlers()
+    args = rig.parse_bench_args(parser)
     broadcasts = 6 if args.quick else args.broadcasts
     commands = 40 if args.quick else args.commands
     tracks = rig.track_dir(args.probe, 60)

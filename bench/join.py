@@ -22,7 +22,6 @@ Writes bench/results/join.json.
 
 from __future__ import annotations
 
-import argparse
 import datetime
 import re
 import sys
@@ -56,15 +55,9 @@ def log_times(text: str, t0_wall: float) -> "dict[str, float]":
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--node", default=rig.default_node())
-    parser.add_argument("--probe", default=rig.default_probe())
+    parser = rig.bench_parser(__doc__, "join")
     parser.add_argument("--trials", type=int, default=10)
-    parser.add_argument("--quick", action="store_true")
-    parser.add_argument("--keep-logs", action="store_true")
-    parser.add_argument("--out", default=str(rig.RESULTS / "join.json"))
-    args = parser.parse_args()
-    rig.install_signal_handlers()
+    args = rig.parse_bench_args(parser)
     trials = 3 if args.quick else args.trials
     tracks = rig.track_dir(args.probe, 240)
     names = ["A", "B", "C"]

@@ -18,7 +18,6 @@ Writes bench/results/reaction.json.
 
 from __future__ import annotations
 
-import argparse
 import re
 import shutil
 import sys
@@ -34,15 +33,9 @@ SPACING_S = 0.25
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--node", default=rig.default_node())
-    parser.add_argument("--probe", default=rig.default_probe())
+    parser = rig.bench_parser(__doc__, "reaction")
     parser.add_argument("--cycles", type=int, default=20)
-    parser.add_argument("--quick", action="store_true")
-    parser.add_argument("--keep-logs", action="store_true")
-    parser.add_argument("--out", default=str(rig.RESULTS / "reaction.json"))
-    args = parser.parse_args()
-    rig.install_signal_handlers()
+    args = rig.parse_bench_args(parser)
     cycles = 4 if args.quick else args.cycles
     tracks = rig.track_dir(args.probe, 240)
     names = ["A", "B", "C"]

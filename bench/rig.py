@@ -20,6 +20,7 @@ Times: `mono_us()` is time.monotonic_ns() // 1000, the same clock as the probe's
 
 from __future__ import annotations
 
+import argparse
 import atexit
 import datetime
 import errno
@@ -199,6 +200,25 @@ def default_node() -> str:
 
 def default_probe() -> str:
     return str(build_dir() / "tools" / "skew_probe")
+
+
+def bench_parser(doc: str, name: str) -> argparse.ArgumentParser:
+    """The options every benchmark takes (node, probe, quick, keep-logs, out); add the
+    benchmark's own, then call parse_bench_args()."""
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
+    parser.add_argument("--node", default=default_node())
+    parser.add_argument("--probe", default=default_probe())
+    parser.add_argument("--quick", action="store_true", help="short windows, few trials (smoke test)")
+    parser.add_argument("--keep-logs", action="store_true")
+    parser.add_argument("--out", default=str(RESULTS / f"{name}.json"))
+    return parser
+
+
+def parse_bench_args(parser: argparse.ArgumentParser) -> argparse.Namespace:
+    """Parses the options and makes sure every process a benchmark starts dies with it."""
+    args = parser.parse_args()
+    install_signal_handlers()
+    return args
 
 
 def track_dir(probe: str, seconds: int) -> Path:

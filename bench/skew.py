@@ -154,15 +154,9 @@ def run_scenario(sc: "dict[str, Any]", args: argparse.Namespace, tracks: Path) -
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--node", default=rig.default_node())
-    parser.add_argument("--probe", default=rig.default_probe())
+    parser = rig.bench_parser(__doc__, "skew")
     parser.add_argument("--only", default="", help="comma-separated scenario keys")
-    parser.add_argument("--quick", action="store_true", help="short settle/measure (smoke test)")
-    parser.add_argument("--keep-logs", action="store_true")
-    parser.add_argument("--out", default=str(rig.RESULTS / "skew.json"))
-    args = parser.parse_args()
-    rig.install_signal_handlers()
+    args = rig.parse_bench_args(parser)
     tracks = rig.track_dir(args.probe, 240)
     wanted = [k for k in args.only.split(",") if k]
     results: "dict[str, Any]" = {"machine": rig.machine_info(), "track_s": 240, "scenarios": {}}

@@ -117,10 +117,9 @@ void ElectionShell::peer_down(const std::string& id) {
   flush();
 }
 
-bool ElectionShell::handle(const std::string& from, const protocol::Message& message) {
+bool ElectionShell::handle(const protocol::Message& message) {
   auto envelope = from_wire(message, core_.rank().id);
   if (!envelope) return false;
-  if (envelope->from != from) return true;  // the network layer already checks senders
   core_.step(*envelope);
   flush();
   return true;

@@ -54,7 +54,7 @@ void PeerNode::on_peer_down(const std::string& id) { election_->peer_down(id); }
 
 void PeerNode::on_message(const std::string& from, const protocol::Message& message,
                           net::Clock::time_point received) {
-  if (election_->handle(from, message)) return;
+  if (election_->handle(message)) return;
   if (playback_.handle(from, message, received)) return;
   spdlog::debug("ignoring {} from {}: nothing here handles it", protocol::type_name(message), from);
 }

@@ -157,8 +157,8 @@ playback::Pcm PlaybackController::pcm_for(const PlaybackState& state) const {
 }
 
 void PlaybackController::apply(const PlaybackState& next) {
-  auto now_leader = leading() ? playback::steady_now_us()
-                              : time_sync_.mapping(playback::steady_now_us()).to_leader(playback::steady_now_us());
+  auto now = playback::steady_now_us();
+  auto now_leader = leading() ? now : time_sync_.clock().to_leader(now);
   // The state the new one replaces is the one in effect now, not a future one never reached.
   previous_ = now_leader >= applied_.anchor_us ? applied_ : previous_;
   applied_ = next;

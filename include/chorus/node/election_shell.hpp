@@ -46,8 +46,9 @@ class ElectionShell {
 
   void peer_up(const net::PeerInfo& peer);
   void peer_down(const std::string& id);
-  /// Feeds ELECTION / ELECTION_ANSWER / COORDINATOR; returns false for any other message.
-  bool handle(const std::string& from, const protocol::Message& message);
+  /// Feeds ELECTION / ELECTION_ANSWER / COORDINATOR (whose sender the network layer has
+  /// verified); returns false for any other message.
+  bool handle(const protocol::Message& message);
 
   const election::BullyElection& core() const { return core_; }
   /// Duration of the last election, from its first round until a leader was known.

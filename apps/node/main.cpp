@@ -5,9 +5,7 @@
 #include <csignal>
 #include <future>
 #include <iostream>
-#include <optional>
 #include <thread>
-#include <utility>
 
 #include <CLI/CLI.hpp>
 #include <boost/asio/io_context.hpp>
@@ -25,7 +23,7 @@ namespace {
 
 struct Options {
   chorus::node::NodeConfig node;
-  std::optional<std::pair<std::string, std::uint16_t>> bootstrap;
+  std::vector<std::string> bootstrap;
   std::string log_level = "info";
   int heartbeat_ms = 200;
   int latency_ms = 0;
@@ -38,6 +36,7 @@ void add_options(CLI::App& app, Options& options) {
       ->capture_default_str();
   app.add_flag("--leader", options.node.lead_at_start, "Start a new cluster as its leader");
   app.add_option("--bootstrap", options.bootstrap, "Join the cluster through this member")
+      ->expected(2)
       ->type_name("HOST PORT");
   app.add_option("--priority", network.priority,
                  "Election priority: the highest (priority, id) leads")
@@ -69,12 +68,18 @@ void add_options(CLI::App& app, Options& options) {
 
 chorus::node::NodeConfig finish_config(Options& options) {
   auto config = options.node;
-  if (options.bootstrap) {
-    if (options.bootstrap->second == 0) {
+  if (!options.bootstrap.empty()) {
+    int port = 0;
+    try {
+      port = std::stoi(options.bootstrap[1]);
+    } catch (const std::exception&) {
+      port = -1;
+    }
+    if (port < 1 || port > 65535) {
       throw CLI::ValidationError("--bootstrap", "PORT must be a number from 1 to 65535");
     }
-    config.network.bootstrap =
-        chorus::protocol::Endpoint{options.bootstrap->first, options.bootstrap->second};
+    config.network.bootstrap = chorus::protocol::Endpoint{options.bootstrap[0],
+                                                          static_cast<std::uint16_t>(port)};
   }
   config.network.liveness.interval = std::chrono::milliseconds(options.heartbeat_ms);
   config.playback.latency = std::chrono::milliseconds(options.latency_ms);

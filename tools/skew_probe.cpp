@@ -15,7 +15,10 @@
 // instant across nodes, per 100 ms bucket (median per node), is the skew.
 
 #include <fcntl.h>
+#include <pthread.h>
+#include <sched.h>
 #include <sys/epoll.h>
+#include <sys/prctl.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -38,6 +41,16 @@ constexpr std::int64_t kBucketUs = 100'000;
 std::int64_t now_us() {
   return std::chrono::duration_cast<std::chrono::microseconds>(
              std::chrono::steady_clock::now().time_since_epoch()).count();
+}
+
+/// The probe must stamp a write the moment it happens: above the nodes' audio threads (real-time
+/// priority 10, see src/playback/audio_thread_priority.cpp) and without timer slack. Returns
+/// whether real-time priority was granted (it needs root or CAP_SYS_NICE).
+bool raise_priority() {
+  ::prctl(PR_SET_TIMERSLACK, 1UL, 0UL, 0UL, 0UL);
+  sched_param param{};
+  param.sched_priority = 20;
+  return ::pthread_setschedparam(::pthread_self(), SCHED_FIFO, &param) == 0;
 }
 
 void put_le(std::ofstream& out, std::uint32_t value, int bytes) {
@@ -166,6 +179,8 @@ int measure(int argc, char** argv) {
       return 2;
     }
   }
+  const bool realtime = raise_priority();
+  if (!realtime) std::fprintf(stderr, "skew_probe: real-time priority refused; stamps may be late\n");
   int epoll = ::epoll_create1(0);
   for (std::size_t i = 0; i < nodes.size(); ++i) {
     epoll_event event{};
@@ -227,7 +242,8 @@ int measure(int argc, char** argv) {
     }
     offsets[i] = diffs.empty() ? 0 : median(diffs);
   }
-  std::string json = "{\"buckets\":" + std::to_string(skews.size()) +
+  std::string json = "{\"realtime\":" + std::string(realtime ? "true" : "false") +
+                     ",\"buckets\":" + std::to_string(skews.size()) +
                      ",\"skew_us\":{\"p50\":" + std::to_string(percentile(skews, 0.5)) +
                      ",\"p95\":" + std::to_string(percentile(skews, 0.95)) +
                      ",\"max\":" + std::to_string(percentile(skews, 1.0)) + "},\"nodes\":{";

@@ -23,6 +23,7 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include "audio_thread_priority.hpp"
 #include "output_format.hpp"
 #include "output_impl.hpp"
 
@@ -120,6 +121,7 @@ class PacedOutput final : public AudioOutput {
 
  private:
   void run(Renderer& renderer) {
+    spdlog::debug("{}: output thread runs with {}", sink_->describe(), tune_audio_thread());
     sink_->on_thread_start();
     const std::span<std::int16_t> block(buffer_);
     const auto block_duration = std::chrono::nanoseconds(frames_to_ns(block_frames_));

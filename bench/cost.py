@@ -4,9 +4,9 @@
     python3 bench/cost.py [--node PATH] [--probe PATH] [--window 12] [--quick]
 
 Runs, each a fresh cluster on loopback with `--output null`:
-  3 nodes, a 4-minute track (46 MB of PCM: a real song's size)
+  3 nodes, a 4-minute track (a real song's length: 46 MB of PCM if decoded whole)
   8 nodes, the same track
-  3 nodes, a 30-second track (5.8 MB of PCM)
+  3 nodes, a 30-second track
 Each run waits until the cluster is synced, measures an idle window (nothing playing; the null
 output still renders silence every 10 ms), types `play 1`, waits 2 s and measures a playing
 window. Per node, from /proc: CPU = (utime + stime) delta of /proc/PID/stat / window (clock

@@ -232,7 +232,7 @@ def reaction_section(r: Report, data: Optional[dict]) -> None:
 
 def join_section(r: Report, data: Optional[dict]) -> None:
     r.add("## 3. Join", "")
-    r.add("**Method.** A, B, C play the 4-minute self-numbering track (46 MB of PCM) on loopback. "
+    r.add("**Method.** A, B, C play the 4-minute self-numbering track (a 46 MB WAV) on loopback. "
           "Each trial starts skew_probe over their FIFOs and a joiner's, then spawns a new node J "
           "(`--bootstrap` A, same track directory, its own FIFO). t0 = just before the spawn "
           "(monotonic clock). *Audible*: J's first audible frame − t0. *In sync*: the first of J's "
@@ -345,7 +345,7 @@ def failover_section(r: Report, data: Optional[dict]) -> None:
               "themselves; the frames were rendered for the right instants but written late. "
               "The one examined while writing this benchmark (a ~100 µs excursion of one "
               "survivor, all others agreeing) fell 0.3–0.6 s after a kill, while the restarted "
-              "node hashed and decoded its 46 MB track on the same 2 cores: CPU contention "
+              "node hashed its 46 MB track on the same 2 cores: CPU contention "
               "delaying that survivor's output thread. Raw CSVs of every trial: "
               "bench/results/raw/failover-*.csv.", "")
     if data.get("anomalies"):
@@ -371,7 +371,7 @@ def cost_section(r: Report, data: Optional[dict]) -> None:
           "| target |",
           "|---|---|---|---|---|---:|---:|---|")
     for run in data["runs"]:
-        label = f"{run['nodes']} nodes, {run['track_s']} s track ({run['pcm_mib']} MiB PCM)"
+        label = f"{run['nodes']} nodes, {run['track_s']} s track ({run['pcm_mib']} MiB of PCM if decoded whole)"
         for phase in ("idle", "playing"):
             d = run[phase]
             target = ""
@@ -402,12 +402,11 @@ def cost_section(r: Report, data: Optional[dict]) -> None:
               f"order): {threads}. The thread with ~100 switches/s is the output pacer (one "
               f"block every 10 ms); the io loop wakes for the network manager's 50 ms "
               f"maintenance tick, the election tick, heartbeats and clock-sync requests. "
-              f"Memory: {mem}. A node keeps decoded only the tracks its schedule can reach "
-              f"(previous, current, next), so idle ({first['idle']['rss_mib']['mean']} MiB, "
-              f"nothing decoded) is the baseline and playing adds the decoded PCM "
-              f"({first['pcm_mib']} MiB for this track). The peak (VmHWM "
-              f"{first['playing']['hwm_mib_max']} MiB) is reached while decoding, when the "
-              "file's bytes, the decoder's buffer and the PCM coexist.", "")
+              f"Memory: {mem}. A node keeps open only the tracks its schedule can reach "
+              f"(previous, current, next), each streamed: about 11 s of decoded PCM (2 MiB) "
+              f"around where it is read, whatever the track's length ({first['pcm_mib']} MiB "
+              f"if this one were decoded whole). Idle: {first['idle']['rss_mib']['mean']} MiB; "
+              f"peak (VmHWM) {first['playing']['hwm_mib_max']} MiB.", "")
 
 
 def fanout_section(r: Report, data: Optional[dict]) -> None:
@@ -522,14 +521,12 @@ def reading_section(r: Report, results: "dict[str, Any]") -> None:
             base = (f" With a {small[0]['track_s']} s track the same node takes "
                     f"{small[0]['playing']['rss_mib']['max']} MiB.") if small else ""
             big = [x for x in cost.get("runs", []) if x["track_s"] >= 60]
-            idle = (f" Idle (nothing decoded) the same nodes take "
+            idle = (f" Idle (nothing open) the same nodes take "
                     f"{big[0]['idle']['rss_mib']['max']} MiB, and the peak while decoding is "
                     f"{big[0]['playing']['hwm_mib_max']} MiB.") if big else ""
-            why = ("a playing node holds its track decoded as PCM (46 MB = 43.9 MiB for a "
-                   "4-minute song at 48 kHz stereo S16; the next track too once it is known), "
-                   f"on top of a baseline of code, heap and thread stacks.{idle}{base} Meeting "
-                   "40 MiB with real songs needs streaming decode (decoding a few seconds "
-                   "ahead of the playhead), not tuning.")
+            why = ("a playing node holds up to three open tracks, each a window of about 11 s "
+                   "of decoded PCM, on top of a baseline of code, heap and thread stacks."
+                   f"{idle}{base}")
         elif text.startswith("(") and "skew" in row["section"]:
             skew = (results.get("skew") or {}).get("scenarios", {})
             key = text[1]

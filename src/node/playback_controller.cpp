@@ -86,7 +86,7 @@ PlaybackController::PlaybackController(asio::io_context& io, net::NetworkManager
 PlaybackController::~PlaybackController() { stop(); }
 
 void PlaybackController::start() {
-  library_ = playback::Library::scan(config_.tracks, /*cache_tracks=*/3);
+  library_ = playback::Library::scan(config_.tracks);
   if (!library_.error().empty()) spdlog::warn("tracks: {}", library_.error());
   spdlog::info("{} tracks in {}", library_.size(), config_.tracks.string());
   auto made = playback::make_output(config_.output, config_.block_frames,
@@ -104,8 +104,8 @@ void PlaybackController::start() {
 
 void PlaybackController::stop() {
   state_request_timer_.cancel();
-  decoder_.stop();  // a decode under way finishes; queued ones are dropped
-  decoder_.join();
+  opener_.stop();  // an open under way finishes; queued ones are dropped
+  opener_.join();
   if (output_) output_->stop();
   end_timer_.cancel();
   time_sync_.stop();
@@ -120,40 +120,48 @@ std::optional<std::size_t> PlaybackController::next_playable(std::size_t index) 
   return std::nullopt;
 }
 
-void PlaybackController::keep_decoded() {
+void PlaybackController::keep_open() {
   std::set<std::string> wanted;
   for (const auto* state : {&previous_, &applied_}) {
     if (state->track) wanted.insert(state->track->hash);
   }
-  // The next track too, so that the end of this one flows into it without a decoding delay.
+  // The next track too, so that the end of this one flows into it without a gap.
   if (auto current = current_index()) {
     if (auto next = next_playable(*current)) wanted.insert(library_.track(*next)->content_hash);
   }
-  std::erase_if(decoded_, [&](const auto& entry) { return !wanted.contains(entry.first); });
+  std::erase_if(open_, [&](const auto& entry) { return !wanted.contains(entry.first); });
   for (const auto& hash : wanted) {
-    if (!decoded_.contains(hash) && !decoding_.contains(hash)) decode(hash);
+    if (open_.contains(hash) || opening_.contains(hash)) continue;
+    // Decoding starts where the track will be read: mid-track for a node taking over.
+    const bool current = applied_.track && applied_.track->hash == hash;
+    open_track(hash, current ? frame_now(applied_) : 0);
   }
 }
 
-void PlaybackController::decode(const std::string& hash) {
+void PlaybackController::open_track(const std::string& hash, std::int64_t start) {
   auto index = library_.find_by_hash(hash);
   if (!index) return;  // not in this node's library: it stays silent (see status)
-  decoding_.insert(hash);
-  asio::post(decoder_, [this, hash, index = *index] {
-    auto loaded = library_.load(index);
-    asio::post(io_, [this, hash, loaded] {
-      decoding_.erase(hash);
-      if (!loaded.ok()) return spdlog::warn("cannot decode {}: {}", hash.substr(0, 12), loaded.error);
-      decoded_[hash] = loaded.pcm;
+  opening_.insert(hash);
+  asio::post(opener_, [this, hash, index = *index, start] {
+    auto opened = library_.open(index, start);
+    asio::post(io_, [this, hash, opened] {
+      opening_.erase(hash);
+      if (!opened.ok()) return spdlog::warn("cannot open {}: {}", hash.substr(0, 12), opened.error);
+      open_[hash] = opened.audio;
       publish();
     });
   });
 }
 
-playback::Pcm PlaybackController::pcm_for(const PlaybackState& state) const {
+std::shared_ptr<const playback::TrackAudio> PlaybackController::audio_for(const PlaybackState& state) const {
   if (!state.track) return nullptr;
-  auto it = decoded_.find(state.track->hash);
-  return it == decoded_.end() ? nullptr : it->second;
+  auto it = open_.find(state.track->hash);
+  return it == open_.end() ? nullptr : it->second;
+}
+
+std::int64_t PlaybackController::frame_now(const PlaybackState& state) const {
+  const auto now = playback::steady_now_us();
+  return playback::position_at(state, leading() ? now : time_sync_.clock().to_leader(now)).frame;
 }
 
 void PlaybackController::apply(const PlaybackState& next) {
@@ -170,12 +178,16 @@ void PlaybackController::publish() {
   // While a follower re-syncs to a new leader it has no mapping for the state it holds: the engine
   // keeps the last snapshot (old state, old clock estimate) and plays on undisturbed.
   if (!leading() && !time_sync_.synced()) return;
-  keep_decoded();
+  keep_open();
   auto now = playback::steady_now_us();
   playback::Snapshot snapshot;
   snapshot.clock = leading() ? playback::ClockMapping{} : time_sync_.mapping(now);
-  snapshot.previous = {previous_, pcm_for(previous_)};
-  snapshot.current = {applied_, pcm_for(applied_)};
+  snapshot.previous = {previous_, audio_for(previous_)};
+  snapshot.current = {applied_, audio_for(applied_)};
+  // A start or a jump elsewhere in the track: have the decoder go there before the engine does.
+  if (snapshot.current.audio && applied_.status == playback::Status::playing) {
+    snapshot.current.audio->hint(frame_now(applied_));
+  }
   engine_.publish(std::move(snapshot));
 }
 
@@ -365,10 +377,10 @@ void PlaybackController::request_state() {
 void PlaybackController::on_state_sync(const std::string& from, const protocol::StateSyncResponse& response) {
   if (leading() || leadership_.leader != from) return;
   pending_sync_ = response;
-  // Decode while the clock burst runs, so the track is ready the moment the state applies.
-  if (response.track && !decoded_.contains(response.track->hash) &&
-      !decoding_.contains(response.track->hash)) {
-    decode(response.track->hash);
+  // Open the track while the clock burst runs, so it is ready the moment the state applies
+  // (where it is then, as far as the clock estimate can tell yet).
+  if (response.track && !open_.contains(response.track->hash) && !opening_.contains(response.track->hash)) {
+    open_track(response.track->hash, frame_now(from_sync(response)));
   }
   on_clock_sample();
 }

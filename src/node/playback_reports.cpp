@@ -118,6 +118,7 @@ void add_playback_status(json::object& out, const PlaybackView& view) {
   out["engine"] = json::object{{"frames_inserted", view.engine.frames_inserted},
                                {"frames_dropped", view.engine.frames_dropped},
                                {"jumps", view.engine.jumps},
+                               {"not_decoded_frames", view.engine.not_decoded_frames},
                                {"last_error_frames", view.engine.last_error_frames}};
   out["output"] = view.output;
   out["ignored_commands"] = view.ignored_commands;

@@ -10,17 +10,15 @@
 #include <cctype>
 #include <cerrno>
 #include <cstring>
-#include <list>
-#include <map>
-#include <mutex>
 #include <system_error>
 
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
-#include "decoder_mixer.hpp"
 #include "library_probe.hpp"
 #include "output_format.hpp"
+#include "track_decoder.hpp"
+#include "track_feeder.hpp"
 
 namespace chorus::playback {
 
@@ -165,108 +163,38 @@ TrackInfo examine(std::size_t index, const fs::path& path) {
   return t;
 }
 
-/// Reads the file and decodes it to exactly t.frames frames.
-LoadResult decode_track(const TrackInfo& t) {
-  LoadResult result;
+/// Whether the file still has the content the scan hashed (nodes must play the same audio).
+std::string check_unchanged(const TrackInfo& t) {
   const File file(t.path);
-  if (!file.error().empty()) {
-    result.error = file.error();
-    return result;
-  }
-  std::vector<std::uint8_t> bytes;
-  bytes.reserve(static_cast<std::size_t>(file.size()));
+  if (!file.error().empty()) return file.error();
   Sha256 sha;
-  if (auto err = file.read_all([&](std::span<const std::uint8_t> b) {
-        sha.update(b.data(), b.size());
-        bytes.insert(bytes.end(), b.begin(), b.end());
-      });
+  if (auto err = file.read_all([&](std::span<const std::uint8_t> b) { sha.update(b.data(), b.size()); });
       !err.empty()) {
-    result.error = std::move(err);
-    return result;
+    return err;
   }
-  if (sha.hex() != t.content_hash) {
-    result.error = "the file changed since the library was scanned (content hash differs); rescan";
-    return result;
-  }
-  detail::Decoded decoded = t.format == "wav" ? detail::decode_wav(bytes)
-                                              : detail::decode_with_mixer(bytes, t.source_rate, t.source_channels);
-  if (!decoded.error.empty()) {
-    result.error = std::move(decoded.error);
-    return result;
-  }
-  const auto decoded_frames = static_cast<std::int64_t>(decoded.samples.size() / kChannels);
-  if (decoded_frames == 0) {
-    result.error = "decoding produced no audio";
-    return result;
-  }
-  if (decoded_frames != t.frames) {
-    // Resamplers and MP3 decoders may deliver a few frames more or less than the header says;
-    // every node must agree on the length, so the header's count wins (silence or trim at the end).
-    spdlog::debug("{}: decoded {} frames, header says {}; {} to match", t.file_name, decoded_frames, t.frames,
-                  decoded_frames < t.frames ? "padding" : "trimming");
-    decoded.samples.resize(static_cast<std::size_t>(t.frames) * kChannels, 0);
-  }
-  result.pcm = std::make_shared<const std::vector<std::int16_t>>(std::move(decoded.samples));
-  return result;
+  if (sha.hex() != t.content_hash) return "the file changed since the library was scanned (content hash differs); rescan";
+  return {};
+}
+
+/// A decoder for `t`, after checking that the file is the one scanned.
+detail::TrackDecoder::OpenResult open_decoder(const TrackInfo& t) {
+  if (auto error = check_unchanged(t); !error.empty()) return {nullptr, std::move(error)};
+  return detail::TrackDecoder::open(t.path, t.frames);
 }
 
 }  // namespace
 
-// ------------------------------------------------------------------------------------ cache
-
-struct Library::Cache {
-  struct Entry {
-    std::mutex mutex;  // held while one thread decodes; others wait for its result
-    bool done = false;
-    LoadResult result;
-  };
-
-  explicit Cache(std::size_t limit_) : limit(limit_) {}
-
-  std::mutex mutex;  // guards entries and lru only; never held while decoding
-  std::size_t limit;
-  std::map<std::size_t, std::shared_ptr<Entry>> entries;
-  std::list<std::size_t> lru;  // most recently used first
-
-  std::shared_ptr<Entry> entry(std::size_t index) {
-    std::lock_guard lock(mutex);
-    auto& slot = entries[index];
-    if (!slot) slot = std::make_shared<Entry>();
-    lru.remove(index);
-    lru.push_front(index);
-    return slot;
-  }
-
-  /// Drops `index` if it still maps to `e` (a newer entry for it is left alone).
-  void forget(std::size_t index, const std::shared_ptr<Entry>& e) {
-    std::lock_guard lock(mutex);
-    if (auto it = entries.find(index); it != entries.end() && it->second == e) {
-      entries.erase(it);
-      lru.remove(index);
-    }
-  }
-
-  void trim() {
-    std::lock_guard lock(mutex);
-    while (entries.size() > limit && !lru.empty()) {
-      entries.erase(lru.back());
-      lru.pop_back();
-    }
-  }
-};
-
 // ------------------------------------------------------------------------------------ Library
 
-Library::Library() : error_("not scanned"), cache_(std::make_unique<Cache>(0)) {}
+Library::Library() : error_("not scanned"), feeder_(std::make_unique<detail::TrackFeeder>()) {}
 Library::Library(Library&&) noexcept = default;
 Library& Library::operator=(Library&&) noexcept = default;
 Library::~Library() = default;
 
-Library Library::scan(const fs::path& directory, std::size_t cache_tracks) {
+Library Library::scan(const fs::path& directory) {
   Library lib;
   lib.directory_ = directory;
   lib.error_.clear();
-  lib.cache_ = std::make_unique<Cache>(cache_tracks);
 
   std::error_code ec;
   const auto status = fs::status(directory, ec);
@@ -320,30 +248,43 @@ std::optional<std::size_t> Library::find_by_hash(std::string_view content_hash) 
   return std::nullopt;
 }
 
-LoadResult Library::load(std::size_t index) const {
+OpenResult Library::open(std::size_t index, std::int64_t start_frame) const {
   const TrackInfo* t = track(index);
   if (t == nullptr) return {nullptr, fmt::format("no track {} (the library has {})", index, tracks_.size())};
   if (!t->playable()) return {nullptr, t->error};
-  if (!cache_) return {nullptr, "library was moved from"};
+  if (!feeder_) return {nullptr, "library was moved from"};
+  auto opened = open_decoder(*t);
+  if (!opened.decoder) {
+    spdlog::warn("cannot play {}: {}", t->file_name, opened.error);
+    return {nullptr, std::move(opened.error)};
+  }
+  auto audio = std::make_shared<TrackAudio>(t->frames);
+  // The chunk playback starts in is decoded here, so that it is ready (and a file that does not
+  // decode is refused) before anyone plays it; the decoder thread does the rest.
+  const auto start = std::clamp<std::int64_t>(start_frame, 0, std::max<std::int64_t>(t->frames - 1, 0));
+  const auto chunk = static_cast<std::size_t>(start / TrackAudio::kChunkFrames);
+  std::vector<std::int16_t> samples(static_cast<std::size_t>(audio->chunk_frames(chunk) * kChannels));
+  if (auto error = opened.decoder->decode(static_cast<std::int64_t>(chunk) * TrackAudio::kChunkFrames, samples);
+      !error.empty()) {
+    spdlog::warn("cannot play {}: {}", t->file_name, error);
+    return {nullptr, std::move(error)};
+  }
+  audio->store(chunk, std::move(samples));
+  audio->hint(start);
+  feeder_->add(audio, std::move(opened.decoder), t->file_name);
+  return {std::move(audio), {}};
+}
 
-  const auto entry = cache_->entry(index);
-  LoadResult result;
-  {
-    std::lock_guard lock(entry->mutex);
-    if (!entry->done) {
-      entry->result = decode_track(*t);
-      entry->done = true;
-      if (!entry->result.ok()) spdlog::warn("cannot play {}: {}", t->file_name, entry->result.error);
-    }
-    result = entry->result;
-  }
-  // Errors are not kept: some are transient (no decoding device for a moment, a file being
-  // rewritten), so the next load() tries again. Threads that waited on this decode share its result.
-  if (result.ok()) {
-    cache_->trim();
-  } else {
-    cache_->forget(index, entry);
-  }
+DecodeResult Library::decode(std::size_t index) const {
+  const TrackInfo* t = track(index);
+  if (t == nullptr) return {{}, fmt::format("no track {} (the library has {})", index, tracks_.size())};
+  if (!t->playable()) return {{}, t->error};
+  auto opened = open_decoder(*t);
+  if (!opened.decoder) return {{}, std::move(opened.error)};
+  DecodeResult result;
+  result.samples.resize(static_cast<std::size_t>(t->frames * kChannels));
+  result.error = opened.decoder->decode(0, result.samples);
+  if (!result.error.empty()) result.samples.clear();
   return result;
 }
 

@@ -1,9 +1,5 @@
 // The sdl output: an SDL2 audio device opened with the core API (SDL_OpenAudioDevice and a
-// callback), not through SDL_mixer. Reasons (docs/audio.md):
-//  - SDL_mixer has a single device per process, and Mix_LoadWAV_RW holds that device's lock for
-//    a whole decode when it reads FLAC/Ogg/Opus/MP3 (measured: ~240 ms for a 4-minute Ogg). A
-//    device shared with the decoder would stall playback whenever a track is loaded.
-//  - We mix nothing: the renderer writes the final samples straight into SDL's buffer.
+// callback). We mix nothing: the renderer writes the final samples straight into SDL's buffer.
 // The device is opened at exactly 48 kHz stereo S16 (SDL converts if the hardware differs); only
 // the buffer size may change, so the callback gets the device's real period.
 
@@ -15,7 +11,7 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
-#include "decoder_mixer.hpp"
+#include "sdl_audio.hpp"
 #include "output_format.hpp"
 #include "output_impl.hpp"
 

@@ -123,24 +123,34 @@ void SyncEngine::copy_frames(std::span<std::int16_t> out, const ScheduledState& 
                              std::int64_t corrections) {
   const auto frames = static_cast<std::int64_t>(out.size() / kChannels);
   const auto count = std::abs(corrections);
-  const std::int16_t* pcm = scheduled.pcm ? scheduled.pcm->data() : nullptr;
-  const auto available = scheduled.pcm ? static_cast<std::int64_t>(scheduled.pcm->size() / kChannels) : 0;
   std::int64_t source = playhead_;
-  std::int64_t next_fix = 0;  // index of the next correction, 0..count
-  for (std::int64_t slot = 0; slot < frames; ++slot) {
-    bool fix_here = next_fix < count && slot == (2 * next_fix + 1) * frames / (2 * count);
-    if (fix_here && corrections < 0) ++source;  // drop a frame: we are behind
-    auto* dst = out.data() + slot * kChannels;
-    if (pcm != nullptr && source >= 0 && source < available) {
-      std::memcpy(dst, pcm + source * kChannels, sizeof(std::int16_t) * kChannels);
+  std::int64_t slot = 0;
+  std::int64_t missing = 0;
+  // Copies output slots [slot, until) from consecutive source frames.
+  const auto copy_run = [&](std::int64_t until) {
+    const auto run = out.subspan(static_cast<std::size_t>(slot * kChannels), static_cast<std::size_t>((until - slot) * kChannels));
+    if (scheduled.audio) {
+      missing += scheduled.audio->read(source, run);
     } else {
-      std::memset(dst, 0, sizeof(std::int16_t) * kChannels);
+      silence(run);
     }
-    if (!(fix_here && corrections > 0)) ++source;  // repeat a frame: we are ahead
-    if (fix_here) ++next_fix;
+    source += until - slot;
+    slot = until;
+  };
+  // The corrections sit in the middle of `count` equal parts of the block.
+  for (std::int64_t fix = 0; fix < count; ++fix) {
+    copy_run((2 * fix + 1) * frames / (2 * count));
+    if (corrections < 0) {
+      ++source;  // drop a frame: we are behind
+    } else {
+      copy_run(slot + 1);
+      --source;  // repeat that frame: we are ahead
+    }
   }
+  copy_run(frames);
   if (corrections > 0) inserted_.fetch_add(static_cast<std::uint64_t>(count), std::memory_order_relaxed);
   if (corrections < 0) dropped_.fetch_add(static_cast<std::uint64_t>(count), std::memory_order_relaxed);
+  if (missing > 0) not_decoded_.fetch_add(static_cast<std::uint64_t>(missing), std::memory_order_relaxed);
   playhead_ = source;
 }
 
@@ -177,7 +187,7 @@ EnginePosition SyncEngine::position() const {
 EngineStats SyncEngine::stats() const {
   return {blocks_.load(std::memory_order_relaxed), inserted_.load(std::memory_order_relaxed),
           dropped_.load(std::memory_order_relaxed), jumps_.load(std::memory_order_relaxed),
-          last_error_.load(std::memory_order_relaxed)};
+          not_decoded_.load(std::memory_order_relaxed), last_error_.load(std::memory_order_relaxed)};
 }
 
 }  // namespace chorus::playback

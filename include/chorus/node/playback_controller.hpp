@@ -64,7 +64,7 @@ class PlaybackController {
                      PlaybackConfig config);
   ~PlaybackController();
 
-  /// Scans the library, opens the output and starts decoding tracks in the background.
+  /// Scans the library, opens the output and starts opening tracks in the background.
   void start();
   void stop();
 
@@ -110,11 +110,14 @@ class PlaybackController {
   // both
   void apply(const playback::PlaybackState& next);
   void publish();
-  playback::Pcm pcm_for(const playback::PlaybackState& state) const;
-  /// Keeps decoded exactly the tracks the schedule can reach soon (previous, current, next),
-  /// decoding missing ones on the decoder thread and dropping the rest.
-  void keep_decoded();
-  void decode(const std::string& hash);
+  std::shared_ptr<const playback::TrackAudio> audio_for(const playback::PlaybackState& state) const;
+  /// Keeps open exactly the tracks the schedule can reach soon (previous, current, next),
+  /// opening missing ones on the opener thread and closing the rest.
+  void keep_open();
+  /// Opens the track on the opener thread, decoding from frame `start` first.
+  void open_track(const std::string& hash, std::int64_t start);
+  /// The frame `state` has reached now, as near as this node's clock estimate tells.
+  std::int64_t frame_now(const playback::PlaybackState& state) const;
   std::optional<std::size_t> next_playable(std::size_t index) const;
   bool leading() const { return leadership_.role == election::Role::leader; }
 
@@ -137,9 +140,10 @@ class PlaybackController {
 
   boost::asio::steady_timer end_timer_;
   boost::asio::steady_timer state_request_timer_;
-  std::map<std::string, playback::Pcm> decoded_;  ///< by content hash
-  std::set<std::string> decoding_;                ///< hashes queued on the decoder
-  boost::asio::thread_pool decoder_{1};           ///< decoding takes up to a second per track
+  /// Open tracks by content hash; the library's decoder thread keeps them filled.
+  std::map<std::string, std::shared_ptr<const playback::TrackAudio>> open_;
+  std::set<std::string> opening_;       ///< hashes queued on the opener
+  boost::asio::thread_pool opener_{1};  ///< opening re-hashes the file: ~0.1 s for 40 MB
 
   struct PendingControl {
     Reply reply;

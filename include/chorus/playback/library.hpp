@@ -1,16 +1,17 @@
 #pragma once
 // Library: the tracks in one directory, in a stable order, each identified across nodes by the
-// SHA-256 of its file bytes, decoded on demand to 48 kHz stereo S16 PCM.
+// SHA-256 of its file bytes, streamed as 48 kHz stereo S16 PCM.
 //
 // Threads (see docs/audio.md):
 //   scan()                    any thread; blocking file I/O (reads and hashes every audio file).
 //                             Run it at start-up or on a worker, not on the io thread for big dirs.
 //   tracks(), track(), find_by_hash(), directory(), error()
 //                             any thread, concurrently: the track list is immutable after scan().
-//   load()                    any thread except the audio thread, concurrently; blocks while it
-//                             reads and decodes (milliseconds to about a second per track).
-//   the returned Pcm          immutable: the audio thread may read it without any lock.
-// A Library must outlive the load() calls made on it; moving it while loads run is not allowed.
+//   open(), decode()          any thread except the audio thread, concurrently; they block while
+//                             they check the file's hash and decode (milliseconds per track).
+//   the returned TrackAudio   read by the audio thread without any lock; the library's decoder
+//                             thread keeps it filled while the library lives.
+// Moving a Library while open() or decode() runs on it is not allowed.
 
 #include <cstddef>
 #include <cstdint>
@@ -21,10 +22,13 @@
 #include <string_view>
 #include <vector>
 
+#include "chorus/playback/track_audio.hpp"
+
 namespace chorus::playback {
 
-/// Decoded audio: interleaved L,R signed 16-bit samples at 48 kHz (2 × frames values).
-using Pcm = std::shared_ptr<const std::vector<std::int16_t>>;
+namespace detail {
+class TrackFeeder;
+}
 
 /// One file of the library. A file with an audio extension that cannot be used (empty, corrupt,
 /// unsupported) is still listed, with `error` set and frames == 0.
@@ -33,7 +37,7 @@ struct TrackInfo {
   std::string file_name;           ///< base name, e.g. "03-click-track.ogg"
   std::filesystem::path path;      ///< directory / file_name
   std::string format;              ///< from the content: "wav", "flac", "vorbis", "opus", "mp3"
-  std::int64_t frames = 0;         ///< length at 48 kHz; load() returns exactly this many frames
+  std::int64_t frames = 0;         ///< length at 48 kHz; decoding gives exactly this many frames
   std::int64_t duration_us = 0;    ///< frames / 48 kHz, in µs
   int source_rate = 0;             ///< sample rate of the file (resampled to 48 kHz on decode)
   int source_channels = 0;         ///< channels of the file (mixed/duplicated to stereo)
@@ -44,12 +48,20 @@ struct TrackInfo {
   bool playable() const noexcept { return error.empty(); }
 };
 
-/// Result of Library::load(): the PCM, or an error (never both).
-struct LoadResult {
-  Pcm pcm;
+/// Result of Library::open(): the streamed audio, or an error (never both).
+struct OpenResult {
+  std::shared_ptr<const TrackAudio> audio;
   std::string error;
 
-  bool ok() const noexcept { return pcm != nullptr; }
+  bool ok() const noexcept { return audio != nullptr; }
+};
+
+/// Result of Library::decode(): the whole track, or an error.
+struct DecodeResult {
+  std::vector<std::int16_t> samples;  ///< interleaved L,R at 48 kHz, 2 × frames values
+  std::string error;
+
+  bool ok() const noexcept { return error.empty(); }
 };
 
 class Library {
@@ -61,9 +73,8 @@ class Library {
   /// Scans `directory` (not recursively): regular files with an audio extension, sorted by file
   /// name (byte order, the same on every node). Never throws for I/O or format problems: a bad
   /// file gets an error entry; a missing, unreadable or audio-less directory gives an empty list
-  /// and error(). `cache_tracks` decoded tracks are kept in memory by load() (least recently
-  /// used evicted first).
-  static Library scan(const std::filesystem::path& directory, std::size_t cache_tracks = 4);
+  /// and error().
+  static Library scan(const std::filesystem::path& directory);
 
   Library();  ///< empty, with error() "not scanned"
   Library(Library&&) noexcept;
@@ -82,23 +93,26 @@ class Library {
   /// The index of the first track with this content hash (case-insensitive hex).
   std::optional<std::size_t> find_by_hash(std::string_view content_hash) const;
 
-  /// Decodes track `index` to 48 kHz stereo S16 (exactly track(index)->frames frames; a resampler
-  /// that delivers a few frames more or less is trimmed or padded with silence), or returns why it
-  /// cannot. Re-reads the file and refuses it if its hash changed since scan(). Decoded PCM is
-  /// cached (errors are not: the next call tries again); concurrent loads of one track decode it
-  /// once. Never throws.
-  LoadResult load(std::size_t index) const;
+  /// Opens track `index` for playback, or says why it cannot: re-reads the file and refuses it if
+  /// its hash changed since scan(), decodes the second that holds `start_frame` before returning
+  /// and leaves the rest to the decoder thread, which keeps about ten seconds ahead of wherever
+  /// the track is read (TrackAudio). Exactly track(index)->frames frames: a decoder that
+  /// delivers a few more or fewer is cut or padded with silence. Each call opens anew. Never
+  /// throws.
+  OpenResult open(std::size_t index, std::int64_t start_frame = 0) const;
+
+  /// Decodes the whole of track `index` at once (for tools and tests; a 4-minute track is
+  /// 44 MiB). Same checks and length as open(). Never throws.
+  DecodeResult decode(std::size_t index) const;
 
   /// Human-readable listing (one line per track), for logs and the REPL.
   std::string describe() const;
 
  private:
-  struct Cache;
-
   std::filesystem::path directory_;
   std::string error_;
   std::vector<TrackInfo> tracks_;
-  std::unique_ptr<Cache> cache_;
+  std::unique_ptr<detail::TrackFeeder> feeder_;  ///< the decoder thread
 };
 
 /// SHA-256 of a file's bytes as lower-case hex (OpenSSL EVP), or std::nullopt if it cannot be

@@ -18,6 +18,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <memory>
 #include <span>
 #include <string>
 
@@ -38,10 +39,11 @@ struct ClockMapping {
   std::int64_t to_local(std::int64_t leader_us) const;
 };
 
-/// One state the engine can play: the schedule plus the decoded audio of its track.
+/// One state the engine can play: the schedule plus the audio of its track.
 struct ScheduledState {
   PlaybackState state;
-  Pcm pcm;  ///< null when stopped, or when this node cannot play the track (stays silent)
+  /// null when stopped, or when this node cannot play the track (it stays silent)
+  std::shared_ptr<const TrackAudio> audio;
 };
 
 /// Everything the audio thread needs, immutable once published.
@@ -62,6 +64,7 @@ struct EngineStats {
   std::uint64_t frames_inserted = 0;
   std::uint64_t frames_dropped = 0;
   std::uint64_t jumps = 0;
+  std::uint64_t not_decoded_frames = 0;  ///< played as silence: the decoder had not reached them
   double last_error_frames = 0;  ///< playhead − expected before the last correction
 };
 
@@ -107,7 +110,7 @@ class SyncEngine final : public Renderer {
   bool playhead_valid_ = false;
 
   // written by the audio thread, read anywhere
-  std::atomic<std::uint64_t> blocks_{0}, inserted_{0}, dropped_{0}, jumps_{0};
+  std::atomic<std::uint64_t> blocks_{0}, inserted_{0}, dropped_{0}, jumps_{0}, not_decoded_{0};
   std::atomic<double> last_error_{0};
   std::atomic<std::uint64_t> position_seq_{0};
   std::atomic<std::int64_t> position_frame_{0}, position_local_us_{0};

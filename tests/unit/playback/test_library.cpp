@@ -31,8 +31,9 @@
 
 namespace fs = std::filesystem;
 using chorus::playback::Library;
-using chorus::playback::LoadResult;
-using chorus::playback::Pcm;
+using chorus::playback::DecodeResult;
+using chorus::playback::OpenResult;
+using chorus::playback::TrackAudio;
 
 namespace {
 
@@ -85,6 +86,15 @@ struct TempDir {
 };
 
 /// A canonical 16-bit PCM WAV file.
+/// Whether `condition` holds, polled until it does or a deadline generous for slow machines
+/// passes: how a test waits for the library's decoder thread.
+template <typename Condition>
+bool eventually(Condition condition) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  while (!condition() && std::chrono::steady_clock::now() < deadline) std::this_thread::yield();
+  return condition();
+}
+
 std::vector<unsigned char> make_wav(int rate, int channels, const std::vector<std::int16_t>& samples) {
   std::vector<unsigned char> out;
   out.reserve(44 + samples.size() * 2);
@@ -182,17 +192,16 @@ TEST_CASE("track content hashes are the SHA-256 of the file bytes and stable acr
   CHECK_FALSE(first.find_by_hash("").has_value());
 }
 
-TEST_CASE("loading each track decodes exactly its frame count of stereo samples") {
+TEST_CASE("decoding each track gives exactly its frame count of stereo samples") {
   const Library lib = Library::scan(tracks_dir());
   REQUIRE(lib.size() == kTracks.size());
   for (const auto& t : lib.tracks()) {
     INFO(t.file_name);
-    const LoadResult r = lib.load(t.index);
+    const DecodeResult r = lib.decode(t.index);
     INFO(r.error);
     REQUIRE(r.ok());
-    CHECK(r.error.empty());
-    CHECK(r.pcm->size() == static_cast<std::size_t>(t.frames) * 2);
-    CHECK(peak(*r.pcm, 0, static_cast<std::size_t>(t.frames)) > 1000);  // not silence
+    CHECK(r.samples.size() == static_cast<std::size_t>(t.frames) * 2);
+    CHECK(peak(r.samples, 0, static_cast<std::size_t>(t.frames)) > 1000);  // not silence
   }
 }
 
@@ -201,18 +210,18 @@ TEST_CASE("a 48 kHz stereo WAV decodes to its own samples, unchanged") {
   REQUIRE(lib.size() == kTracks.size());
   const auto bytes = read_file(lib.tracks()[0].path);
   REQUIRE(bytes.size() == 44 + 192000 * 4);  // sox writes a canonical 44-byte header
-  const LoadResult r = lib.load(0);
+  const DecodeResult r = lib.decode(0);
   REQUIRE(r.ok());
-  REQUIRE(r.pcm->size() * 2 == bytes.size() - 44);
-  CHECK(std::memcmp(r.pcm->data(), bytes.data() + 44, bytes.size() - 44) == 0);
+  REQUIRE(r.samples.size() * 2 == bytes.size() - 44);
+  CHECK(std::memcmp(r.samples.data(), bytes.data() + 44, bytes.size() - 44) == 0);
 }
 
 TEST_CASE("the decoded click track has a click at every half second and silence between") {
   const Library lib = Library::scan(tracks_dir());
   REQUIRE(lib.size() == kTracks.size());
-  const LoadResult r = lib.load(2);
+  const DecodeResult r = lib.decode(2);
   REQUIRE(r.ok());
-  const auto& pcm = *r.pcm;
+  const auto& pcm = r.samples;
   for (std::size_t beat = 0; beat < 16; ++beat) {
     INFO("beat " << beat);
     const std::size_t at = beat * 24000;  // 0.5 s at 48 kHz
@@ -221,39 +230,107 @@ TEST_CASE("the decoded click track has a click at every half second and silence 
   }
 }
 
-TEST_CASE("loading a track twice returns the same cached PCM") {
+TEST_CASE("an opened track holds the second it starts in, decoded exactly as a whole decode, for every format") {
   const Library lib = Library::scan(tracks_dir());
   REQUIRE(lib.size() == kTracks.size());
-  const LoadResult a = lib.load(1);
-  const LoadResult b = lib.load(1);
-  REQUIRE(a.ok());
-  CHECK(a.pcm.get() == b.pcm.get());
-}
-
-TEST_CASE("concurrent loads of one track decode it once and all get the same PCM") {
-  const Library lib = Library::scan(tracks_dir());
-  REQUIRE(lib.size() == kTracks.size());
-  constexpr int kThreads = 4;
-  std::array<LoadResult, kThreads> results;
-  std::vector<std::thread> threads;
-  for (int i = 0; i < kThreads; ++i) threads.emplace_back([&, i] { results[i] = lib.load(2); });
-  for (auto& t : threads) t.join();
-  for (const auto& r : results) {
-    REQUIRE(r.ok());
-    CHECK(r.pcm.get() == results[0].pcm.get());
+  for (const auto& t : lib.tracks()) {
+    const DecodeResult whole = lib.decode(t.index);
+    REQUIRE(whole.ok());
+    // Starts inside the first, a middle and the last chunk: each is a seek for the decoder.
+    for (const std::int64_t start : {std::int64_t{100}, t.frames / 2 + 7, t.frames - 1}) {
+      INFO(t.file_name << " from frame " << start);
+      const OpenResult opened = lib.open(t.index, start);
+      INFO(opened.error);
+      REQUIRE(opened.ok());
+      const TrackAudio& audio = *opened.audio;
+      CHECK(audio.frames() == t.frames);
+      const auto chunk = static_cast<std::size_t>(start / TrackAudio::kChunkFrames);
+      REQUIRE(audio.has(chunk));
+      const auto first = static_cast<std::int64_t>(chunk) * TrackAudio::kChunkFrames;
+      std::vector<std::int16_t> got(static_cast<std::size_t>(audio.chunk_frames(chunk)) * 2);
+      CHECK(audio.read(first, got) == 0);
+      const auto from = whole.samples.begin() + first * 2;
+      CHECK(std::equal(got.begin(), got.end(), from));
+    }
   }
 }
 
-TEST_CASE("decoded PCM stays valid after the cache evicts it") {
-  const Library lib = Library::scan(tracks_dir(), 1);
+TEST_CASE("a resampled track decodes the same samples when opened mid-track as from the start, and keeps its timing") {
+  // 70 s at 44.1 kHz with a click at every whole second: 44.1 → 48 kHz must neither drift nor
+  // depend on where decoding started (nodes that join mid-track start there).
+  TempDir dir;
+  std::vector<std::int16_t> mono(44100 * 70, 0);
+  for (std::size_t second = 0; second < 70; ++second) {
+    for (std::size_t i = 0; i < 20; ++i) mono[second * 44100 + i] = 20000;
+  }
+  const auto wav = make_wav(44100, 1, mono);
+  write_file(dir.path / "clicks.wav", wav.data(), wav.size());
+  const Library lib = Library::scan(dir.path);
+  REQUIRE(lib.size() == 1);
+  REQUIRE(lib.tracks()[0].frames == 48000 * 70);
+  const DecodeResult whole = lib.decode(0);
+  REQUIRE(whole.ok());
+  for (std::size_t second : {1u, 30u, 69u}) {
+    INFO("second " << second);
+    // The click's first loud frame is where the second starts (the filter rings a few frames
+    // ahead of an edge).
+    std::size_t loud = second * 48000 - 10;
+    while (std::abs(whole.samples[loud * 2]) < 5000) ++loud;
+    CHECK(loud >= second * 48000 - 3);
+    CHECK(loud <= second * 48000 + 1);
+  }
+  for (const std::int64_t start : {std::int64_t{48000 * 17 + 5}, std::int64_t{48000 * 69}}) {
+    INFO("open at " << start);
+    const OpenResult opened = lib.open(0, start);
+    REQUIRE(opened.ok());
+    const auto chunk = static_cast<std::size_t>(start / TrackAudio::kChunkFrames);
+    std::vector<std::int16_t> got(static_cast<std::size_t>(opened.audio->chunk_frames(chunk)) * 2);
+    opened.audio->read(static_cast<std::int64_t>(chunk) * TrackAudio::kChunkFrames, got);
+    CHECK(std::equal(got.begin(), got.end(), whole.samples.begin() + static_cast<std::ptrdiff_t>(chunk) * 96000));
+  }
+}
+
+TEST_CASE("the decoder thread fills an open track ahead of where it is read and frees what is behind") {
+  const Library lib = Library::scan(tracks_dir());
   REQUIRE(lib.size() == kTracks.size());
-  const Pcm first = lib.load(0).pcm;
-  REQUIRE(first != nullptr);
-  REQUIRE(lib.load(3).ok());  // evicts track 0 from a one-track cache
-  const Pcm again = lib.load(0).pcm;
-  REQUIRE(again != nullptr);
-  CHECK(again.get() != first.get());  // decoded anew
-  CHECK(*again == *first);            // and the old PCM is still intact for its holders
+  const auto& t = lib.tracks()[1];  // the FLAC chord, 6 s: six chunks
+  const DecodeResult whole = lib.decode(t.index);
+  REQUIRE(whole.ok());
+  const OpenResult opened = lib.open(t.index);
+  REQUIRE(opened.ok());
+  const TrackAudio& audio = *opened.audio;
+  REQUIRE(audio.chunk_count() == 6);
+  REQUIRE(eventually([&] { return audio.resident_chunks() == 6; }));  // all within the window
+  std::vector<std::int16_t> all(whole.samples.size());
+  CHECK(audio.read(0, all) == 0);
+  CHECK(all == whole.samples);
+}
+
+TEST_CASE("a long track keeps only its window in memory while it is read through") {
+  TempDir dir;
+  std::vector<std::int16_t> stereo(48000 * 2 * 40);  // 40 s
+  for (std::size_t i = 0; i < stereo.size(); ++i) stereo[i] = static_cast<std::int16_t>(i / 2 % 30000);
+  const auto wav = make_wav(48000, 2, stereo);
+  write_file(dir.path / "long.wav", wav.data(), wav.size());
+  const Library lib = Library::scan(dir.path);
+  REQUIRE(lib.size() == 1);
+  const OpenResult opened = lib.open(0);
+  REQUIRE(opened.ok());
+  const TrackAudio& audio = *opened.audio;
+  REQUIRE(audio.chunk_count() == 40);
+  std::vector<std::int16_t> second(96000);
+  for (std::int64_t s = 0; s < 40; ++s) {
+    INFO("second " << s);
+    REQUIRE(eventually([&] { return audio.has(static_cast<std::size_t>(s)); }));
+    CHECK(audio.read(s * 48000, second) == 0);
+    CHECK(second[0] == static_cast<std::int16_t>(s * 48000 % 30000));
+    CHECK(second[95998] == static_cast<std::int16_t>((s * 48000 + 47999) % 30000));
+    CHECK(audio.resident_chunks() <= 1 + 1 + 10);  // behind, current, ahead
+  }
+  // Read near the end: what lies behind has been let go.
+  REQUIRE(eventually([&] { return !audio.has(20); }));
+  CHECK_FALSE(audio.has(0));
+  CHECK(audio.has(39));
 }
 
 TEST_CASE("a 44.1 kHz mono WAV is resampled to 48 kHz stereo of the advertised length") {
@@ -272,18 +349,18 @@ TEST_CASE("a 44.1 kHz mono WAV is resampled to 48 kHz stereo of the advertised l
   CHECK(t.source_rate == 44100);
   CHECK(t.source_channels == 1);
   CHECK(t.frames == 48000);
-  const LoadResult r = lib.load(0);
+  const DecodeResult r = lib.decode(0);
   INFO(r.error);
   REQUIRE(r.ok());
-  REQUIRE(r.pcm->size() == 96000);
+  REQUIRE(r.samples.size() == 96000);
   bool channels_equal = true;
-  for (std::size_t i = 0; i < r.pcm->size(); i += 2) channels_equal = channels_equal && (*r.pcm)[i] == (*r.pcm)[i + 1];
+  for (std::size_t i = 0; i < r.samples.size(); i += 2) channels_equal = channels_equal && r.samples[i] == r.samples[i + 1];
   CHECK(channels_equal);
-  const int p = peak(*r.pcm, 1000, 46000);
+  const int p = peak(r.samples, 1000, 46000);
   CHECK(p > 9000);
   CHECK(p < 11000);
   // The resampler's tail is there too: the last 8 ms are signal, not padding.
-  CHECK(peak(*r.pcm, 47600, 400) > 9000);
+  CHECK(peak(r.samples, 47600, 400) > 9000);
 }
 
 TEST_CASE("corrupt, empty and junk files with audio extensions are listed with errors and never throw") {
@@ -334,8 +411,8 @@ TEST_CASE("corrupt, empty and junk files with audio extensions are listed with e
     }
     CHECK_FALSE(t.playable());
     CHECK(t.frames == 0);
-    LoadResult r;
-    REQUIRE_NOTHROW(r = lib.load(i));
+    OpenResult r;
+    REQUIRE_NOTHROW(r = lib.open(i));
     CHECK_FALSE(r.ok());
     CHECK(r.error == t.error);
   }
@@ -343,18 +420,21 @@ TEST_CASE("corrupt, empty and junk files with audio extensions are listed with e
 
   // Decoding a file whose body is garbage never throws: it either fails with a reason or yields
   // exactly the advertised length (decoders conceal damage differently).
-  LoadResult garbled_result;
-  REQUIRE_NOTHROW(garbled_result = lib.load(5));
+  DecodeResult garbled_result;
+  REQUIRE_NOTHROW(garbled_result = lib.decode(5));
   INFO("garbled: " << garbled_result.error);
   if (garbled_result.ok()) {
-    CHECK(garbled_result.pcm->size() == static_cast<std::size_t>(lib.tracks()[5].frames) * 2);
+    CHECK(garbled_result.samples.size() == static_cast<std::size_t>(lib.tracks()[5].frames) * 2);
   } else {
     CHECK_FALSE(garbled_result.error.empty());
   }
-  CHECK(lib.load(0).ok());
+  OpenResult garbled_open;
+  REQUIRE_NOTHROW(garbled_open = lib.open(5));
+  CHECK(garbled_open.ok() == garbled_result.ok());
+  CHECK(lib.open(0).ok());
 }
 
-TEST_CASE("a track whose file changed after the scan is refused on load") {
+TEST_CASE("a track whose file changed after the scan is refused when opened") {
   TempDir dir;
   const auto good = read_file(tracks_dir() / "04-sweep.wav");
   write_file(dir.path / "sweep.wav", good.data(), good.size());
@@ -364,12 +444,13 @@ TEST_CASE("a track whose file changed after the scan is refused on load") {
   auto changed = good;
   changed[1000] ^= 0x55;
   write_file(dir.path / "sweep.wav", changed.data(), changed.size());
-  const LoadResult r = lib.load(0);
+  const OpenResult r = lib.open(0);
   CHECK_FALSE(r.ok());
   CHECK(r.error.find("changed") != std::string::npos);
+  CHECK(lib.decode(0).error.find("changed") != std::string::npos);
 }
 
-TEST_CASE("a failed load is not cached: the next load succeeds once the cause is gone") {
+TEST_CASE("a failed open leaves nothing behind: the next one succeeds once the cause is gone") {
   TempDir dir;
   const auto good = read_file(tracks_dir() / "04-sweep.wav");
   write_file(dir.path / "sweep.wav", good.data(), good.size());
@@ -378,34 +459,28 @@ TEST_CASE("a failed load is not cached: the next load succeeds once the cause is
   auto changed = good;
   changed[2000] ^= 0x01;
   write_file(dir.path / "sweep.wav", changed.data(), changed.size());
-  CHECK_FALSE(lib.load(0).ok());
+  CHECK_FALSE(lib.open(0).ok());
   write_file(dir.path / "sweep.wav", good.data(), good.size());
-  const LoadResult r = lib.load(0);
+  const OpenResult r = lib.open(0);
   INFO(r.error);
   REQUIRE(r.ok());
-  CHECK(r.pcm->size() == 144000 * 2);
+  CHECK(r.audio->frames() == 144000);
 }
 
-TEST_CASE("while the sdl output holds SDL's only dummy device a FLAC load fails with a reason, and then succeeds") {
-  // Documented limitation (docs/audio.md): SDL_mixer decodes need a device of their own; the
-  // dummy and disk drivers have only one. WAV needs none.
+TEST_CASE("tracks decode while the sdl output holds SDL's only dummy device") {
+  // Decoding needs no audio device, so an open output does not get in its way.
   const Library lib = Library::scan(tracks_dir());
   REQUIRE(lib.size() == kTracks.size());
-  {
-    ::setenv("SDL_AUDIODRIVER", "dummy", 1);
-    auto made = chorus::playback::make_output("sdl", 512, std::chrono::microseconds(0));
-    ::unsetenv("SDL_AUDIODRIVER");
-    REQUIRE(made.output);
-    REQUIRE(made.output->describe().rfind("sdl", 0) == 0);
-    const LoadResult flac = lib.load(1);
-    CHECK_FALSE(flac.ok());
-    CHECK(flac.error.find("cannot open SDL_mixer for decoding") != std::string::npos);
-    CHECK(lib.load(0).ok());  // WAV
+  ::setenv("SDL_AUDIODRIVER", "dummy", 1);
+  auto made = chorus::playback::make_output("sdl", 512, std::chrono::microseconds(0));
+  ::unsetenv("SDL_AUDIODRIVER");
+  REQUIRE(made.output);
+  REQUIRE(made.output->describe().rfind("sdl", 0) == 0);
+  for (const std::size_t index : {1u, 2u}) {  // FLAC, Ogg Vorbis
+    const OpenResult opened = lib.open(index);
+    INFO(opened.error);
+    CHECK(opened.ok());
   }
-  const LoadResult flac = lib.load(1);
-  INFO(flac.error);
-  REQUIRE(flac.ok());
-  CHECK(flac.pcm->size() == 288000 * 2);
 }
 
 TEST_CASE("a missing directory gives an empty list with an error") {
@@ -413,7 +488,7 @@ TEST_CASE("a missing directory gives an empty list with an error") {
   const Library lib = Library::scan(dir.path / "does-not-exist");
   CHECK(lib.size() == 0);
   CHECK(lib.error().find("does not exist") != std::string::npos);
-  CHECK_FALSE(lib.load(0).ok());
+  CHECK_FALSE(lib.open(0).ok());
 }
 
 TEST_CASE("a directory without audio files gives an empty list with an error") {
@@ -435,13 +510,14 @@ TEST_CASE("a path that is a file, not a directory, gives an empty list with an e
   CHECK(lib.error().find("not a directory") != std::string::npos);
 }
 
-TEST_CASE("loading an index past the end returns an error") {
+TEST_CASE("opening an index past the end returns an error") {
   const Library lib = Library::scan(tracks_dir());
-  const LoadResult r = lib.load(lib.size());
+  const OpenResult r = lib.open(lib.size());
   CHECK_FALSE(r.ok());
   CHECK_FALSE(r.error.empty());
   const Library unscanned;
   CHECK(unscanned.size() == 0);
   CHECK_FALSE(unscanned.error().empty());
-  CHECK_FALSE(unscanned.load(0).ok());
+  CHECK_FALSE(unscanned.open(0).ok());
+  CHECK_FALSE(unscanned.decode(0).ok());
 }

@@ -13,14 +13,23 @@ namespace {
 constexpr std::int64_t kFramesPerSecond = kOutputRate;
 constexpr std::int64_t kStart = 1'000'000'000;  // leader time of the first block, µs
 
-/// A track whose every frame holds its own number: left = n % 30000, right = n / 30000.
-Pcm counting_pcm(std::int64_t frames) {
-  auto samples = std::make_shared<std::vector<std::int16_t>>(static_cast<std::size_t>(frames) * 2);
-  for (std::int64_t n = 0; n < frames; ++n) {
-    (*samples)[static_cast<std::size_t>(2 * n)] = static_cast<std::int16_t>(n % 30000);
-    (*samples)[static_cast<std::size_t>(2 * n + 1)] = static_cast<std::int16_t>(n / 30000);
+using Audio = std::shared_ptr<const TrackAudio>;
+
+/// A track whose every frame holds its own number: left = n % 30000, right = n / 30000. All of
+/// it decoded, as if the decoder thread had filled it.
+Audio counting_audio(std::int64_t frames) {
+  auto audio = std::make_shared<TrackAudio>(frames);
+  for (std::size_t c = 0; c < audio->chunk_count(); ++c) {
+    const auto first = static_cast<std::int64_t>(c) * TrackAudio::kChunkFrames;
+    std::vector<std::int16_t> samples(static_cast<std::size_t>(audio->chunk_frames(c)) * 2);
+    for (std::size_t i = 0; i < samples.size() / 2; ++i) {
+      const auto n = first + static_cast<std::int64_t>(i);
+      samples[2 * i] = static_cast<std::int16_t>(n % 30000);
+      samples[2 * i + 1] = static_cast<std::int16_t>(n / 30000);
+    }
+    audio->store(c, std::move(samples));
   }
-  return samples;
+  return audio;
 }
 
 /// The frame number a slot holds, or nullopt for silence (frame 0 is told apart by context).
@@ -32,13 +41,13 @@ std::optional<std::int64_t> frame_in(const std::vector<std::int16_t>& block, std
 
 Track track_of(std::int64_t frames) { return Track{0, "count", "c0ffee", frames}; }
 
-ScheduledState playing(std::int64_t anchor_us, std::int64_t anchor_frame, const Pcm& pcm) {
+ScheduledState playing(std::int64_t anchor_us, std::int64_t anchor_frame, const Audio& audio) {
   PlaybackState state;
   state.status = Status::playing;
-  state.track = track_of(static_cast<std::int64_t>(pcm->size() / 2));
+  state.track = track_of(audio->frames());
   state.anchor_us = anchor_us;
   state.anchor_frame = anchor_frame;
-  return {state, pcm};
+  return {state, audio};
 }
 
 /// Drives the engine like an output whose clock runs at `rate` × real time: each block of
@@ -65,9 +74,9 @@ struct FakeOutput {
 
 /// Largest |slot time − time the schedule wants that frame| over `seconds` of output, in µs.
 double worst_error_us(double rate, double seconds) {
-  auto pcm = counting_pcm(kFramesPerSecond * (static_cast<std::int64_t>(seconds) + 2));
+  auto audio = counting_audio(kFramesPerSecond * (static_cast<std::int64_t>(seconds) + 2));
   SyncEngine engine;
-  engine.publish({{}, {}, playing(kStart, 0, pcm)});
+  engine.publish({{}, {}, playing(kStart, 0, audio)});
   FakeOutput output{engine, rate};
   double worst = 0;
   std::vector<double> times;
@@ -85,9 +94,9 @@ double worst_error_us(double rate, double seconds) {
 }  // namespace
 
 TEST_CASE("a slow output drops single frames spread out, never a jump") {
-  auto pcm = counting_pcm(kFramesPerSecond * 12);
+  auto audio = counting_audio(kFramesPerSecond * 12);
   SyncEngine engine;
-  engine.publish({{}, {}, playing(kStart, 0, pcm)});
+  engine.publish({{}, {}, playing(kStart, 0, audio)});
   FakeOutput output{engine, 0.999};
   for (int b = 0; b < 1000; ++b) {
     auto out = output.next();
@@ -109,11 +118,11 @@ TEST_CASE("the engine is silent before anything is published") {
 }
 
 TEST_CASE("a track starts on the output slot nearest its scheduled instant") {
-  auto pcm = counting_pcm(kFramesPerSecond);
+  auto audio = counting_audio(kFramesPerSecond);
   SyncEngine engine;
   // Frame 0 is due 100 frames plus a third into the block.
   std::int64_t start = kStart + 100 * 1'000'000 / kFramesPerSecond + 7;
-  engine.publish({{}, {}, playing(start, 0, pcm)});
+  engine.publish({{}, {}, playing(start, 0, audio)});
   std::vector<std::int16_t> out(960);
   engine.render(out, kStart);
   for (std::size_t slot = 0; slot < 100; ++slot) CHECK(out[2 * slot] == 0);
@@ -121,9 +130,9 @@ TEST_CASE("a track starts on the output slot nearest its scheduled instant") {
 }
 
 TEST_CASE("a late start begins at the frame the schedule has reached") {
-  auto pcm = counting_pcm(kFramesPerSecond);
+  auto audio = counting_audio(kFramesPerSecond);
   SyncEngine engine;
-  engine.publish({{}, {}, playing(kStart - 250'000, 0, pcm)});  // started 250 ms ago
+  engine.publish({{}, {}, playing(kStart - 250'000, 0, audio)});  // started 250 ms ago
   std::vector<std::int16_t> out(960);
   engine.render(out, kStart);
   CHECK(*frame_in(out, 0) == 12'000);
@@ -145,9 +154,9 @@ TEST_CASE("an output whose clock runs 1 percent slow stays within a millisecond 
 }
 
 TEST_CASE("an exact output needs no corrections at all") {
-  auto pcm = counting_pcm(kFramesPerSecond * 12);
+  auto audio = counting_audio(kFramesPerSecond * 12);
   SyncEngine engine;
-  engine.publish({{}, {}, playing(kStart, 0, pcm)});
+  engine.publish({{}, {}, playing(kStart, 0, audio)});
   FakeOutput output{engine, 1.0, 500};  // 500 frames: blocks that are not whole µs apart
   for (int b = 0; b < 1000; ++b) output.next();
   auto stats = engine.stats();
@@ -156,9 +165,9 @@ TEST_CASE("an exact output needs no corrections at all") {
 }
 
 TEST_CASE("a fast output repeats single frames spread out, never a jump") {
-  auto pcm = counting_pcm(kFramesPerSecond * 12);
+  auto audio = counting_audio(kFramesPerSecond * 12);
   SyncEngine engine;
-  engine.publish({{}, {}, playing(kStart, 0, pcm)});
+  engine.publish({{}, {}, playing(kStart, 0, audio)});
   FakeOutput output{engine, 1.001};  // 1000 ppm
   for (int b = 0; b < 1000; ++b) {
     auto out = output.next();
@@ -174,8 +183,8 @@ TEST_CASE("a fast output repeats single frames spread out, never a jump") {
 }
 
 TEST_CASE("a pause lands on its frame within the block and holds silence after it") {
-  auto pcm = counting_pcm(kFramesPerSecond);
-  auto before = playing(kStart, 0, pcm);
+  auto audio = counting_audio(kFramesPerSecond);
+  auto before = playing(kStart, 0, audio);
   ScheduledState paused = before;
   paused.state.status = Status::paused;
   paused.state.anchor_us = kStart + 5'000;  // 240 frames in
@@ -190,14 +199,14 @@ TEST_CASE("a pause lands on its frame within the block and holds silence after i
 }
 
 TEST_CASE("a large error is corrected by one jump") {
-  auto pcm = counting_pcm(kFramesPerSecond * 4);
+  auto audio = counting_audio(kFramesPerSecond * 4);
   SyncEngine engine;
-  engine.publish({{}, {}, playing(kStart, 0, pcm)});
+  engine.publish({{}, {}, playing(kStart, 0, audio)});
   FakeOutput output{engine};
   for (int b = 0; b < 10; ++b) output.next();
   // The leader clock estimate moves by 50 ms (e.g. a first, rough estimate was replaced).
   ClockMapping moved{0, 50'000, 0};
-  engine.publish({moved, {}, playing(kStart, 0, pcm)});
+  engine.publish({moved, {}, playing(kStart, 0, audio)});
   auto out = output.next();
   CHECK(engine.stats().jumps == 1);
   CHECK(*frame_in(out, 0) == 4800 + 2400);

@@ -68,7 +68,10 @@ def skew_section(r: Report, data: Optional[dict]) -> None:
           "480-frame block written at its audible instant. The track is a self-numbering WAV "
           "(`skew_probe make-track`: every frame holds its own number), 4 minutes long. "
           "`skew_probe measure` (run without libfaketime) reads all FIFOs with epoll and stamps "
-          "each read on the real steady clock; for the newest block of a read, "
+          "each read on the real steady clock, at real-time priority (SCHED_FIFO 20, above the "
+          "nodes' output threads at 10) with no timer slack, so that a stamp is not late by the "
+          "probe's own wake-up (run as an ordinary user it says so and stamps up to ~50 µs late); "
+          "for the newest block of a read, "
           "*frame-zero instant* = arrival − first frame / 48 kHz is the same on every node that is "
           "in sync. Skew = spread (max − min) of the nodes' median frame-zero instants per 100 ms "
           "bucket; p50 / p95 / max over all buckets of the measurement. The probe also counts, per "
@@ -400,7 +403,8 @@ def cost_section(r: Report, data: Optional[dict]) -> None:
         mem = (f"RssAnon {b['rss_anon_mib']} MiB, RssFile {b['rss_file_mib']} MiB")
         r.add(f"Where it goes (follower B of the first run, playing; threads by creation "
               f"order): {threads}. The thread with ~100 switches/s is the output pacer (one "
-              f"block every 10 ms); the io loop wakes for the network manager's 50 ms "
+              f"block every 10 ms), the one with ~50/s the library's decoder thread (it looks at "
+              f"the open tracks every 20 ms); the io loop wakes for the network manager's 50 ms "
               f"maintenance tick, the election tick, heartbeats and clock-sync requests. "
               f"Memory: {mem}. A node keeps open only the tracks its schedule can reach "
               f"(previous, current, next), each streamed: about 11 s of decoded PCM (2 MiB) "
@@ -494,10 +498,12 @@ def limits_section(r: Report) -> None:
           "- **Status polling** gives upper bounds with the resolution of one prompt round trip; "
           "log timestamps have 1 ms resolution.",
           "- **Run-to-run spread.** Write lateness comes in stretches of seconds, so the loopback "
-          "skew p95 of one run depends on when they fall: in six full runs on this machine while "
-          "this benchmark was written, scenario (a) gave p95 33–82 µs and (b) 43–95 µs, each "
-          "run's clock estimates staying within ~2–9 µs of the true offset of 0. One run "
-          "against the 50 µs target is a sample, not a verdict.",
+          "skew p95 of one run depends on when they fall. Before the output threads and the "
+          "probe ran at real-time priority without timer slack, six full runs on this machine "
+          "gave p95 33–82 µs for (a) and 43–95 µs for (b), mostly the 50 µs default timer slack "
+          "of the sleeping threads; since then, runs gave 25–30 µs for (a) and 38–45 µs for "
+          "(b), each run's clock estimates staying within ~2–9 µs of the true offset of 0. One "
+          "run against the 50 µs target is a sample, not a verdict.",
           "- **Shared machine.** Other processes (builds, test suites) running at the same time "
           "show up in the tails: the load average at the start of each benchmark is in "
           "report.json.", "")

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 import rig
-from rig import Rig, command_text
+from rig import Rig
 
 TARGET_CPU_PCT = 1.0
 TARGET_RSS_MIB = 40.0
@@ -130,15 +130,11 @@ def main() -> int:
         print(f"-- cost: {run['nodes']} nodes, {run['track_s']} s track, {window} s windows",
               flush=True)
         with Rig(f"cost-{run['nodes']}", args.node, args.probe, args.keep_logs) as r:
-            a = r.node("A", leader=True, tracks=tracks)
-            nodes = [a] + [r.node(n, bootstrap=a, tracks=tracks) for n in names[1:]]
-            r.wait_mesh(nodes)
-            r.wait_synced(nodes)
+            nodes = r.start_cluster(names, tracks)
             time.sleep(1.0)
             pids = {n.name: n.pid for n in nodes}
             idle = measure(pids, window)
-            command_text(a, "play 1")
-            r.wait_playing(nodes)
+            r.play_first_track(nodes)
             time.sleep(2.0)
             playing = measure(pids, window)
         result = {**run, "window_s": window, "pcm_mib": round(run["track_s"] * 48000 * 4 / 2**20, 1),

@@ -113,17 +113,12 @@ def main() -> int:
 
     with Rig("fanout", args.node, args.probe, args.keep_logs) as r:
         fifos = {n: r.fifo(n) for n in names}
-        leader = r.node("L", leader=True, tracks=tracks, output=f"file:{fifos['L']}")
-        followers = [r.node(n, bootstrap=leader, tracks=tracks, output=f"file:{fifos[n]}")
-                     for n in names[1:]]
-        nodes = [leader] + followers
         t = time.monotonic()
-        r.wait_mesh(nodes, timeout=30)
-        r.wait_synced(nodes, timeout=30)
+        nodes = r.start_cluster(names, tracks, fifos, timeout=30)
+        leader, followers = nodes[0], nodes[1:]
         print(f"-- fanout: 1 + {args.followers} nodes meshed and synced in "
               f"{time.monotonic() - t:.1f} s", flush=True)
-        command_text(leader, "play 1")
-        r.wait_playing(nodes, timeout=30)
+        r.play_first_track(nodes, timeout=30)
         time.sleep(1.0)
 
         # 1. broadcast reach

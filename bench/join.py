@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any, Optional
 
 import rig
-from rig import Rig, command_text, mono_us, summary
+from rig import Rig, mono_us, summary
 
 TARGET_MS = 500.0
 WINDOW_S = 2.5
@@ -65,13 +65,9 @@ def main() -> int:
 
     with Rig("join", args.node, args.probe, args.keep_logs) as r:
         fifos = {n: r.fifo(n) for n in names + ["J"]}
-        a = r.node("A", leader=True, tracks=tracks, output=f"file:{fifos['A']}")
-        nodes = [a] + [r.node(n, bootstrap=a, tracks=tracks, output=f"file:{fifos[n]}")
-                       for n in names[1:]]
-        r.wait_mesh(nodes)
-        r.wait_synced(nodes)
-        command_text(a, "play 1")
-        r.wait_playing(nodes)
+        nodes = r.start_cluster(names, tracks, fifos)
+        a = nodes[0]
+        r.play_first_track(nodes)
         time.sleep(1.0)
         print(f"-- join: {trials} trials", flush=True)
         for trial in range(trials):

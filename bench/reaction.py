@@ -42,13 +42,8 @@ def main() -> int:
 
     with Rig("reaction", args.node, args.probe, args.keep_logs) as r:
         fifos = {n: r.fifo(n) for n in names}
-        a = r.node("A", leader=True, tracks=tracks, output=f"file:{fifos['A']}")
-        nodes = [a] + [r.node(n, bootstrap=a, tracks=tracks, output=f"file:{fifos[n]}")
-                       for n in names[1:]]
-        r.wait_mesh(nodes)
-        r.wait_synced(nodes)
-        command_text(a, "play 1")
-        r.wait_playing(nodes)
+        nodes = r.start_cluster(names, tracks, fifos)
+        r.play_first_track(nodes)
         time.sleep(1.0)
         plan = []
         for origin in (nodes[0], nodes[1]):
@@ -66,7 +61,7 @@ def main() -> int:
                 time.sleep(delay)
             t_cmd = mono_us()
             reply = command_text(origin, kind, timeout=2.0)
-            sent.append({"origin": origin.name, "role": "leader" if origin is a else "follower",
+            sent.append({"origin": origin.name, "role": "leader" if origin is nodes[0] else "follower",
                          "kind": kind.split()[0], "t_us": t_cmd,
                          "reply_ms": round((mono_us() - t_cmd) / 1000, 3), "reply": reply})
         probe.finish()

@@ -621,6 +621,27 @@ class Rig:
                      synced: bool = True) -> float:
         return wait_playing(nodes, timeout, synced, self.cluster.describe)
 
+    def start_cluster(self, names: "list[str]", tracks: Path,
+                      fifos: "Optional[dict[str, Path]]" = None,
+                      timeout: float = 15.0) -> "list[Node]":
+        """names[0] leads, the others bootstrap from it; each writes to its FIFO in `fifos`
+        (null output without). Returns once they are meshed and every clock is synced."""
+        def output(name: str) -> str:
+            return f"file:{fifos[name]}" if fifos else "null"
+        leader = self.node(names[0], leader=True, tracks=tracks, output=output(names[0]))
+        nodes = [leader] + [self.node(n, bootstrap=leader, tracks=tracks, output=output(n))
+                            for n in names[1:]]
+        self.wait_mesh(nodes, timeout=timeout)
+        self.wait_synced(nodes, timeout=timeout)
+        return nodes
+
+    def play_first_track(self, nodes: "list[Node]", timeout: float = 15.0) -> float:
+        """Types `play 1` on nodes[0] and waits until every node plays; returns that wait."""
+        answer = command_text(nodes[0], "play 1")
+        if not answer.startswith("ok"):
+            raise HarnessError(f"play 1 on {nodes[0].name}: {answer}")
+        return self.wait_playing(nodes, timeout=timeout)
+
     def describe(self) -> str:
         return self.cluster.describe()
 

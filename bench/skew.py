@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Any
 
 import rig
-from rig import HOST, Rig, command_text, node_report, summary
+from rig import HOST, Rig, node_report, summary
 
 LOOPBACK = {"p95_us": 50, "max_us": 200}
 JITTER = {"p95_us": 200}
@@ -87,10 +87,7 @@ def run_scenario(sc: "dict[str, Any]", args: argparse.Namespace, tracks: Path) -
                                     node_id=f"a-{name}" if proxy else None, **common))
         r.wait_mesh(nodes, timeout=20)
         r.wait_synced(nodes, timeout=20)
-        answer = command_text(nodes[0], "play 1")
-        if not answer.startswith("ok"):
-            raise rig.HarnessError(f"play: {answer}")
-        synced_after = r.wait_playing(nodes, timeout=20)
+        synced_after = r.play_first_track(nodes, timeout=20)
         time.sleep(settle)
         probe = r.probe(sc["key"], fifos, measure)
         result = probe.finish()

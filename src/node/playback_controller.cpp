@@ -159,14 +159,17 @@ std::shared_ptr<const playback::TrackAudio> PlaybackController::audio_for(const 
   return it == open_.end() ? nullptr : it->second;
 }
 
-std::int64_t PlaybackController::frame_now(const PlaybackState& state) const {
+std::int64_t PlaybackController::leader_now_us() const {
   const auto now = playback::steady_now_us();
-  return playback::position_at(state, leading() ? now : time_sync_.clock().to_leader(now)).frame;
+  return leading() ? now : time_sync_.clock().to_leader(now);
+}
+
+std::int64_t PlaybackController::frame_now(const PlaybackState& state) const {
+  return playback::position_at(state, leader_now_us()).frame;
 }
 
 void PlaybackController::apply(const PlaybackState& next) {
-  auto now = playback::steady_now_us();
-  auto now_leader = leading() ? now : time_sync_.clock().to_leader(now);
+  auto now_leader = leader_now_us();
   // The state the new one replaces is the one in effect now, not a future one never reached.
   previous_ = now_leader >= applied_.anchor_us ? applied_ : previous_;
   applied_ = next;

@@ -127,28 +127,37 @@ bool has_audio_extension(const fs::path& name) {
          std::end(Library::kAudioExtensions);
 }
 
+/// SHA-256 of a file's bytes as lower-case hex, or why it could not be computed.
+struct FileHash {
+  std::string hex;
+  std::string error;
+};
+
+FileHash hash_file(const File& file) {
+  if (!file.error().empty()) return {{}, file.error()};
+  Sha256 sha;
+  if (auto err = file.read_all([&](std::span<const std::uint8_t> b) { sha.update(b.data(), b.size()); });
+      !err.empty()) {
+    return {{}, std::move(err)};
+  }
+  auto hex = sha.hex();
+  if (hex.empty()) return {{}, "SHA-256 failed (OpenSSL)"};
+  return {std::move(hex), {}};
+}
+
 TrackInfo examine(std::size_t index, const fs::path& path) {
   TrackInfo t;
   t.index = index;
   t.file_name = path.filename().string();
   t.path = path;
   const File file(path);
-  if (!file.error().empty()) {
-    t.error = file.error();
+  auto hash = hash_file(file);
+  if (!hash.error.empty()) {
+    t.error = std::move(hash.error);
     return t;
   }
   t.file_size = file.size();
-  Sha256 sha;
-  if (auto err = file.read_all([&](std::span<const std::uint8_t> b) { sha.update(b.data(), b.size()); });
-      !err.empty()) {
-    t.error = std::move(err);
-    return t;
-  }
-  t.content_hash = sha.hex();
-  if (t.content_hash.empty()) {
-    t.error = "SHA-256 failed (OpenSSL)";
-    return t;
-  }
+  t.content_hash = std::move(hash.hex);
   const detail::FdReader reader(file.fd(), file.size());
   const detail::ProbeResult probe = detail::probe_audio(reader);
   t.format = probe.format;
@@ -165,14 +174,9 @@ TrackInfo examine(std::size_t index, const fs::path& path) {
 
 /// Whether the file still has the content the scan hashed (nodes must play the same audio).
 std::string check_unchanged(const TrackInfo& t) {
-  const File file(t.path);
-  if (!file.error().empty()) return file.error();
-  Sha256 sha;
-  if (auto err = file.read_all([&](std::span<const std::uint8_t> b) { sha.update(b.data(), b.size()); });
-      !err.empty()) {
-    return err;
-  }
-  if (sha.hex() != t.content_hash) return "the file changed since the library was scanned (content hash differs); rescan";
+  auto hash = hash_file(File(t.path));
+  if (!hash.error.empty()) return hash.error;
+  if (hash.hex != t.content_hash) return "the file changed since the library was scanned (content hash differs); rescan";
   return {};
 }
 
@@ -305,14 +309,9 @@ std::string Library::describe() const {
 }
 
 std::optional<std::string> sha256_file_hex(const fs::path& path) {
-  const File file(path);
-  if (!file.error().empty()) return std::nullopt;
-  Sha256 sha;
-  if (!file.read_all([&](std::span<const std::uint8_t> b) { sha.update(b.data(), b.size()); }).empty())
-    return std::nullopt;
-  auto hex = sha.hex();
-  if (hex.empty()) return std::nullopt;
-  return hex;
+  auto hash = hash_file(File(path));
+  if (!hash.error.empty()) return std::nullopt;
+  return std::move(hash.hex);
 }
 
 }  // namespace chorus::playback

@@ -7,16 +7,31 @@
 
 #include <atomic>
 #include <cstring>
+#include <mutex>
 
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
-#include "sdl_audio.hpp"
 #include "output_format.hpp"
 #include "output_impl.hpp"
 
 namespace chorus::playback::detail {
 namespace {
+
+/// Held around SDL audio subsystem init/quit and device open/close (several outputs may open
+/// and close concurrently, e.g. in tests). Never taken on SDL's audio thread.
+std::mutex& sdl_audio_mutex() {
+  static std::mutex mutex;
+  return mutex;
+}
+
+/// Process-wide SDL hints, set before SDL audio starts. SDL_INIT_AUDIO brings up SDL's event
+/// subsystem, which by default installs SIGINT/SIGTERM handlers that turn the signals into
+/// SDL_QUIT events nobody reads: Ctrl-C would stop working.
+void set_sdl_hints() {
+  SDL_SetHint(SDL_HINT_NO_SIGNAL_HANDLERS, "1");
+  SDL_SetHint(SDL_HINT_AUDIO_DEVICE_APP_NAME, "chorus");
+}
 
 class SdlOutput final : public AudioOutput {
  public:

@@ -67,6 +67,12 @@ std::int64_t TrackAudio::read(std::int64_t first, std::span<std::int16_t> out) c
 
 void TrackAudio::hint(std::int64_t frame) const { cursor_.store(frame, std::memory_order_relaxed); }
 
+std::size_t TrackAudio::resident_chunks() const noexcept {
+  std::size_t resident = 0;
+  for (std::size_t i = 0; i < chunk_count_; ++i) resident += has(i) ? 1 : 0;
+  return resident;
+}
+
 bool TrackAudio::has(std::size_t chunk) const noexcept {
   return chunk < chunk_count_ && chunks_[chunk].load(std::memory_order_relaxed) != nullptr;
 }
@@ -75,7 +81,6 @@ void TrackAudio::store(std::size_t chunk, std::vector<std::int16_t> samples) {
   if (chunk >= chunk_count_ || has(chunk)) return;
   if (static_cast<std::int64_t>(samples.size()) != chunk_frames(chunk) * kChannels) return;
   chunks_[chunk].store(new Samples(std::move(samples)), std::memory_order_seq_cst);
-  resident_.fetch_add(1, std::memory_order_relaxed);
 }
 
 bool TrackAudio::evict(std::size_t chunk) {
@@ -87,7 +92,6 @@ bool TrackAudio::evict(std::size_t chunk) {
     return false;
   }
   delete samples;
-  resident_.fetch_sub(1, std::memory_order_relaxed);
   return true;
 }
 

@@ -116,6 +116,8 @@ class PlaybackController {
   void keep_open();
   /// Opens the track on the opener thread, decoding from frame `start` first.
   void open_track(const std::string& hash, std::int64_t start);
+  /// Now in the leader's time, as near as this node's clock estimate tells.
+  std::int64_t leader_now_us() const;
   /// The frame `state` has reached now, as near as this node's clock estimate tells.
   std::int64_t frame_now(const playback::PlaybackState& state) const;
   std::optional<std::size_t> next_playable(std::size_t index) const;

@@ -48,7 +48,8 @@ class TrackAudio {
   void hint(std::int64_t frame) const;
   /// The frame after the last one read, or the last hint if newer.
   std::int64_t cursor() const noexcept { return cursor_.load(std::memory_order_relaxed); }
-  std::size_t resident_chunks() const noexcept { return resident_.load(std::memory_order_relaxed); }
+  /// Chunks decoded and held now.
+  std::size_t resident_chunks() const noexcept;
 
   // ---- decoder thread -------------------------------------------------------------------
 
@@ -66,7 +67,6 @@ class TrackAudio {
   const std::unique_ptr<std::atomic<const Samples*>[]> chunks_;
   mutable std::atomic<std::int64_t> in_use_{-1};  ///< the chunk read() is copying from, or −1
   mutable std::atomic<std::int64_t> cursor_{0};
-  std::atomic<std::size_t> resident_{0};
 };
 
 }  // namespace chorus::playback

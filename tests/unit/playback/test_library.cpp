@@ -28,12 +28,15 @@
 
 #include "chorus/playback/audio_output.hpp"
 #include "chorus/playback/library.hpp"
+#include "playback/temp_dir.hpp"
 
 namespace fs = std::filesystem;
 using chorus::playback::Library;
 using chorus::playback::DecodeResult;
 using chorus::playback::OpenResult;
 using chorus::playback::TrackAudio;
+
+using chorus::test::TempDir;
 
 namespace {
 
@@ -68,22 +71,6 @@ std::string sha256_hex(const std::vector<unsigned char>& bytes) {
   }
   return hex;
 }
-
-/// A fresh directory under the system temp dir, removed at scope exit.
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    static std::atomic<int> counter{0};
-    path = fs::temp_directory_path() /
-           ("chorus-test-library-" + std::to_string(::getpid()) + "-" + std::to_string(counter++));
-    fs::remove_all(path);
-    fs::create_directories(path);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-};
 
 /// A canonical 16-bit PCM WAV file.
 /// Whether `condition` holds, polled until it does or a deadline generous for slow machines

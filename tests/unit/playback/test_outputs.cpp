@@ -27,6 +27,7 @@
 #include <catch2/catch.hpp>
 
 #include "chorus/playback/audio_output.hpp"
+#include "playback/temp_dir.hpp"
 
 namespace fs = std::filesystem;
 using namespace std::chrono_literals;
@@ -34,6 +35,8 @@ using chorus::playback::AudioOutput;
 using chorus::playback::make_output;
 using chorus::playback::Renderer;
 using chorus::playback::steady_now_us;
+
+using chorus::test::TempDir;
 
 namespace {
 
@@ -89,21 +92,6 @@ class RecordingRenderer final : public Renderer {
   std::vector<Call> calls_;
   std::optional<std::size_t> stall_at_;
   std::chrono::milliseconds stall_{0};
-};
-
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    static std::atomic<int> counter{0};
-    path = fs::temp_directory_path() /
-           ("chorus-test-outputs-" + std::to_string(::getpid()) + "-" + std::to_string(counter++));
-    fs::remove_all(path);
-    fs::create_directories(path);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
 };
 
 /// Sets an environment variable for the scope, then restores it.

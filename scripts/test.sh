@@ -1,15 +1,29 @@
 #!/usr/bin/env bash
 # Installs what is missing, builds, and runs every test through CTest.
 # --asan: build and test with AddressSanitizer + UndefinedBehaviorSanitizer (in build-asan).
+# --repeat N: run each selected test N times in a row, stopping at its first failure
+#   (e.g. scripts/test.sh --repeat 20 -R system); ctest's summary then counts tests, not runs.
+# Other arguments go to ctest.
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 configure_args=()
-if [[ "${1:-}" == "--asan" ]]; then
-  shift
-  export BUILD_DIR=${BUILD_DIR:-$root/build-asan}
-  configure_args+=(-DCHORUS_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug)
-fi
+ctest_args=()
+while [[ $# -gt 0 ]]; do
+  case "$1" in
+    --asan)
+      export BUILD_DIR=${BUILD_DIR:-$root/build-asan}
+      configure_args+=(-DCHORUS_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug)
+      shift ;;
+    --repeat)
+      [[ $# -ge 2 && "$2" =~ ^[1-9][0-9]*$ ]] || { echo "test.sh: --repeat needs a count" >&2; exit 2; }
+      ctest_args+=(--repeat "until-fail:$2")
+      shift 2 ;;
+    *)
+      ctest_args+=("$1")
+      shift ;;
+  esac
+done
 build_dir=${BUILD_DIR:-$root/build}
 "$root/scripts/build.sh" "${configure_args[@]}"
 cd "$build_dir"
-ctest --output-on-failure "$@"
+ctest --output-on-failure "${ctest_args[@]}"

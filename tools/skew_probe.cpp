@@ -6,7 +6,15 @@
 //   skew_probe measure [--seconds S] [--block-frames N] [--json PATH] [--raw PATH] NAME=FIFO...
 //     --raw writes one CSV line per block received: node,arrival_us,first_frame,audible_frames
 //     (first_frame −1 when the block is silent; arrival_us on this machine's steady clock, the
-//     same clock as Python's time.monotonic_ns() / 1000).
+//     same clock as Python's time.monotonic_ns() / 1000), and at the end one line per platform
+//     stall: !stall,due_us,late_us,cpu.
+//
+// Platform stalls: a real-time thread pinned to each CPU wakes every millisecond and records
+// every wake-up more than 1 ms late. On a virtual machine the host can hold a CPU for several
+// milliseconds, and then no real-time thread on it runs on time, a node's output included (seen
+// here: a node's late writes and an unrelated real-time process's late wake-ups at the same
+// instants, up to 30 ms). Those windows say nothing about the nodes; the tests judge skew outside
+// them and count what they leave out.
 //
 // Each node writes its output block by block at the block's audible instant (--output
 // file:FIFO). A block arrives here the moment it is written, so (arrival time, number of its
@@ -31,6 +39,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
 namespace {
@@ -52,6 +61,66 @@ bool raise_priority() {
   param.sched_priority = 20;
   return ::pthread_setschedparam(::pthread_self(), SCHED_FIFO, &param) == 0;
 }
+
+/// One real-time thread per CPU that records when the platform did not let it run on time.
+class StallWitness {
+ public:
+  static constexpr std::int64_t kPeriodUs = 1'000;
+  static constexpr std::int64_t kLateUs = 1'000;
+
+  struct Stall {
+    std::int64_t due_us;
+    std::int64_t late_us;
+    int cpu;
+  };
+
+  explicit StallWitness(std::int64_t end_us) {
+    const long cpus = ::sysconf(_SC_NPROCESSORS_ONLN);
+    for (int cpu = 0; cpu < std::max(1L, cpus); ++cpu) {
+      found_.emplace_back();
+      found_.back().reserve(4096);
+      threads_.emplace_back([this, cpu, end_us] { watch(cpu, end_us); });
+    }
+  }
+  std::vector<Stall> join() {
+    std::vector<Stall> all;
+    for (std::size_t i = 0; i < threads_.size(); ++i) {
+      threads_[i].join();
+      all.insert(all.end(), found_[i].begin(), found_[i].end());
+    }
+    return all;
+  }
+
+ private:
+  void watch(int cpu, std::int64_t end_us) {
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    CPU_SET(cpu, &set);
+    ::pthread_setaffinity_np(::pthread_self(), sizeof set, &set);
+    ::prctl(PR_SET_TIMERSLACK, 1UL, 0UL, 0UL, 0UL);
+    sched_param param{};
+    param.sched_priority = 15;  // above the nodes' output threads: only the platform delays it
+    ::pthread_setschedparam(::pthread_self(), SCHED_FIFO, &param);
+    timespec next{};
+    ::clock_gettime(CLOCK_MONOTONIC, &next);
+    auto& found = found_[static_cast<std::size_t>(cpu)];
+    for (;;) {
+      next.tv_nsec += kPeriodUs * 1000;
+      if (next.tv_nsec >= 1'000'000'000) {
+        next.tv_nsec -= 1'000'000'000;
+        ++next.tv_sec;
+      }
+      ::clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &next, nullptr);
+      const std::int64_t due = next.tv_sec * 1'000'000LL + next.tv_nsec / 1000;
+      const std::int64_t late = now_us() - due;
+      if (due >= end_us) return;
+      if (late > kLateUs && found.size() < found.capacity()) found.push_back({due, late, cpu});
+    }
+  }
+
+  std::vector<std::vector<Stall>> found_;
+  std::vector<std::thread> threads_;
+};
 
 void put_le(std::ofstream& out, std::uint32_t value, int bytes) {
   for (int i = 0; i < bytes; ++i) out.put(static_cast<char>((value >> (8 * i)) & 0xff));
@@ -190,6 +259,7 @@ int measure(int argc, char** argv) {
   }
   const std::size_t block_bytes = block_frames * 4;
   auto end = now_us() + static_cast<std::int64_t>(seconds * 1e6);
+  StallWitness witness(end);
   std::vector<unsigned char> buffer(1 << 16);
   while (now_us() < end) {
     epoll_event events[16];
@@ -220,6 +290,15 @@ int measure(int argc, char** argv) {
       node.pending.erase(node.pending.begin(), node.pending.begin() + static_cast<long>(blocks * block_bytes));
     }
   }
+  const auto stalls = witness.join();
+  std::int64_t worst_stall = 0;
+  for (const auto& stall : stalls) {
+    worst_stall = std::max(worst_stall, stall.late_us);
+    if (raw) {
+      std::fprintf(raw, "!stall,%lld,%lld,%d\n", static_cast<long long>(stall.due_us),
+                   static_cast<long long>(stall.late_us), stall.cpu);
+    }
+  }
   if (raw) std::fclose(raw);
   // Skew per bucket: spread of the nodes' median frame-zero instants.
   std::map<std::int64_t, std::vector<double>> by_bucket;
@@ -243,6 +322,8 @@ int measure(int argc, char** argv) {
     offsets[i] = diffs.empty() ? 0 : median(diffs);
   }
   std::string json = "{\"realtime\":" + std::string(realtime ? "true" : "false") +
+                     ",\"platform_stalls\":" + std::to_string(stalls.size()) +
+                     ",\"worst_stall_us\":" + std::to_string(worst_stall) +
                      ",\"buckets\":" + std::to_string(skews.size()) +
                      ",\"skew_us\":{\"p50\":" + std::to_string(percentile(skews, 0.5)) +
                      ",\"p95\":" + std::to_string(percentile(skews, 0.95)) +

@@ -472,6 +472,7 @@ PlaybackView PlaybackController::view() const {
   view.following_clock = !leading();
   view.state_synced = state_synced_ || leading();
   view.output = output_ ? output_->describe() : "none";
+  if (output_) view.output_stats = output_->stats();
   view.ignored_commands = stale_commands_;
   return view;
 }

@@ -88,6 +88,12 @@ std::string playback_status_text(const PlaybackView& view) {
     text += "clock     this node's clock is the reference\n";
   }
   text += "output    " + view.output + "\n";
+  const auto& timing = view.output_stats;
+  if (timing.late_writes > 0 || timing.realtime_given_up) {
+    text += fmt::format("          {} blocks more than 1 ms late (worst {:.1f} ms){}\n", timing.late_writes,
+                        static_cast<double>(timing.worst_late_us) / 1000.0,
+                        timing.realtime_given_up ? "; left real-time priority (overloaded)" : "");
+  }
   return text;
 }
 
@@ -121,6 +127,13 @@ void add_playback_status(json::object& out, const PlaybackView& view) {
                                {"not_decoded_frames", view.engine.not_decoded_frames},
                                {"last_error_frames", view.engine.last_error_frames}};
   out["output"] = view.output;
+  const auto& timing = view.output_stats;
+  out["output_timing"] = json::object{{"blocks", timing.blocks},
+                                      {"late_writes", timing.late_writes},
+                                      {"worst_late_us", timing.worst_late_us},
+                                      {"resyncs", timing.resyncs},
+                                      {"dropped", timing.dropped},
+                                      {"realtime_given_up", timing.realtime_given_up}};
   out["ignored_commands"] = view.ignored_commands;
 }
 

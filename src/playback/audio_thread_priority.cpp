@@ -18,7 +18,7 @@ constexpr int kRealtimePriority = 10;
 
 }  // namespace
 
-std::string tune_audio_thread() {
+AudioThreadTuning tune_audio_thread() {
   const bool slack_ok = ::prctl(PR_SET_TIMERSLACK, 1UL, 0UL, 0UL, 0UL) == 0;
   sched_param param{};
   param.sched_priority = kRealtimePriority;
@@ -26,7 +26,12 @@ std::string tune_audio_thread() {
   const std::string priority =
       rc == 0 ? fmt::format("SCHED_FIFO {}", kRealtimePriority)
               : fmt::format("normal priority (real-time refused: {})", std::error_code(rc, std::generic_category()).message());
-  return fmt::format("{}, timer slack {}", priority, slack_ok ? "1 ns" : "default");
+  return {rc == 0, fmt::format("{}, timer slack {}", priority, slack_ok ? "1 ns" : "default")};
+}
+
+void leave_realtime() {
+  sched_param param{};
+  ::pthread_setschedparam(::pthread_self(), SCHED_OTHER, &param);
 }
 
 }  // namespace chorus::playback::detail

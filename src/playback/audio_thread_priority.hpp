@@ -12,6 +12,13 @@ namespace chorus::playback::detail {
 /// work on a busy core does not delay the wake-up either. Without the privilege for it
 /// (CAP_SYS_NICE or an rtprio limit) the thread keeps normal priority. Returns what was obtained,
 /// for the log: e.g. "SCHED_FIFO 10, timer slack 1 ns".
-std::string tune_audio_thread();
+struct AudioThreadTuning {
+  bool realtime = false;  ///< SCHED_FIFO was granted
+  std::string text;
+};
+AudioThreadTuning tune_audio_thread();
+
+/// Returns the calling thread to normal priority (it keeps its timer slack).
+void leave_realtime();
 
 }  // namespace chorus::playback::detail

@@ -6,6 +6,18 @@
 // the pace is the system clock's (TOOLCHAIN.md: 0.99998 of real time) and a late wake-up does not
 // shift later blocks. Falling behind by more than kLateBlocks blocks (a stalled renderer, a frozen
 // process) resets t0 to now instead of rendering a burst to catch up; resyncs are counted.
+//
+// Every block consumed more than 1 ms after its deadline is counted (status --json: output_timing).
+// Measured on a 2-core virtual machine: such late writes coincide, to the millisecond, with late
+// wake-ups of an unrelated real-time process, so they are the platform holding the CPU, not this
+// thread's own work (render and write take a few microseconds); the count tells an operator how
+// often the platform moved this room's audio.
+//
+// The thread runs at real-time priority (audio_thread_priority.cpp) so that other load cannot
+// delay it. Real-time threads starve everything else while they run, so the thread watches its
+// own CPU time: if it uses more than kMostRealtimeShare of a core over a second (a slow build, an
+// overloaded machine), it goes back to normal priority rather than starve the network thread's
+// heartbeats, and says so once.
 
 #include <fcntl.h>
 #include <poll.h>
@@ -13,6 +25,8 @@
 #include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+#include <time.h>
 
 #include <atomic>
 #include <cerrno>
@@ -43,6 +57,41 @@ using Clock = std::chrono::steady_clock;
 constexpr std::int64_t kLateBlocks = 4;
 /// Longest single sleep, so that stop() is noticed promptly even with large blocks.
 constexpr auto kSleepSlice = std::chrono::milliseconds(20);
+/// A block consumed later than this after its deadline is counted as a late write.
+constexpr auto kLateWrite = std::chrono::milliseconds(1);
+/// The most of a core the thread may use at real-time priority, measured over kDutyWindow.
+constexpr double kMostRealtimeShare = 0.5;
+constexpr auto kDutyWindow = std::chrono::seconds(1);
+
+std::chrono::nanoseconds thread_cpu_time() {
+  timespec t{};
+  ::clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
+  return std::chrono::seconds(t.tv_sec) + std::chrono::nanoseconds(t.tv_nsec);
+}
+
+/// Keeps a real-time thread from using more than kMostRealtimeShare of a core.
+class RealtimeBudget {
+ public:
+  explicit RealtimeBudget(bool realtime) : realtime_(realtime) {}
+  /// Call once per block. True the one time the thread has just left real-time priority.
+  bool over_budget(Clock::time_point now) {
+    if (!realtime_ || now - window_start_ < kDutyWindow) return false;
+    const auto cpu = thread_cpu_time();
+    const double share = std::chrono::duration<double>(cpu - cpu_at_start_).count() /
+                         std::chrono::duration<double>(now - window_start_).count();
+    window_start_ = now;
+    cpu_at_start_ = cpu;
+    if (share <= kMostRealtimeShare) return false;
+    leave_realtime();
+    realtime_ = false;
+    return true;
+  }
+
+ private:
+  bool realtime_;
+  Clock::time_point window_start_ = Clock::now();
+  std::chrono::nanoseconds cpu_at_start_ = thread_cpu_time();
+};
 
 std::int64_t to_us(Clock::time_point t) {
   return std::chrono::duration_cast<std::chrono::microseconds>(t.time_since_epoch()).count();
@@ -116,12 +165,17 @@ class PacedOutput final : public AudioOutput {
     s.frames = s.blocks * static_cast<std::uint64_t>(block_frames_);
     s.resyncs = resyncs_.load(std::memory_order_relaxed);
     s.dropped = dropped_.load(std::memory_order_relaxed);
+    s.late_writes = late_writes_.load(std::memory_order_relaxed);
+    s.worst_late_us = worst_late_us_.load(std::memory_order_relaxed);
+    s.realtime_given_up = realtime_given_up_.load(std::memory_order_relaxed);
     return s;
   }
 
  private:
   void run(Renderer& renderer) {
-    spdlog::debug("{}: output thread runs with {}", sink_->describe(), tune_audio_thread());
+    const auto tuning = tune_audio_thread();
+    spdlog::debug("{}: output thread runs with {}", sink_->describe(), tuning.text);
+    RealtimeBudget budget(tuning.realtime);
     sink_->on_thread_start();
     const std::span<std::int16_t> block(buffer_);
     const auto block_duration = std::chrono::nanoseconds(frames_to_ns(block_frames_));
@@ -148,9 +202,24 @@ class PacedOutput final : public AudioOutput {
       } else {
         dropped_.fetch_add(1, std::memory_order_relaxed);
       }
+      const auto consumed = Clock::now();
+      count_lateness(consumed - deadline);
+      if (budget.over_budget(consumed)) {
+        realtime_given_up_.store(true, std::memory_order_relaxed);
+        spdlog::warn("{}: the output thread used more than {:.0f} % of a core; it leaves real-time "
+                     "priority so that the rest of the node keeps running",
+                     sink_->describe(), kMostRealtimeShare * 100);
+      }
       ++n;
     }
     sink_->on_thread_stop();
+  }
+
+  void count_lateness(Clock::duration late) {
+    if (late <= kLateWrite) return;
+    late_writes_.fetch_add(1, std::memory_order_relaxed);
+    const auto us = std::chrono::duration_cast<std::chrono::microseconds>(late).count();
+    if (us > worst_late_us_.load(std::memory_order_relaxed)) worst_late_us_.store(us, std::memory_order_relaxed);
   }
 
   std::unique_ptr<Sink> sink_;
@@ -162,6 +231,9 @@ class PacedOutput final : public AudioOutput {
   std::atomic<std::uint64_t> blocks_{0};
   std::atomic<std::uint64_t> resyncs_{0};
   std::atomic<std::uint64_t> dropped_{0};
+  std::atomic<std::uint64_t> late_writes_{0};
+  std::atomic<std::int64_t> worst_late_us_{0};
+  std::atomic<bool> realtime_given_up_{false};
 };
 
 // ------------------------------------------------------------------------------------ null

@@ -65,7 +65,10 @@ std::int64_t TrackAudio::read(std::int64_t first, std::span<std::int16_t> out) c
   return missing;
 }
 
-void TrackAudio::hint(std::int64_t frame) const { cursor_.store(frame, std::memory_order_relaxed); }
+void TrackAudio::hint(std::int64_t frame) const {
+  cursor_.store(frame, std::memory_order_relaxed);
+  if (wake_) wake_();
+}
 
 std::size_t TrackAudio::resident_chunks() const noexcept {
   std::size_t resident = 0;

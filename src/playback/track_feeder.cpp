@@ -1,5 +1,9 @@
 #include "track_feeder.hpp"
 
+#include <sys/eventfd.h>
+#include <poll.h>
+#include <unistd.h>
+
 #include <algorithm>
 
 #include <spdlog/spdlog.h>
@@ -16,18 +20,58 @@ std::size_t cursor_chunk(const TrackAudio& audio) {
   return static_cast<std::size_t>(cursor / TrackAudio::kChunkFrames);
 }
 
+/// How long until `audio`'s cursor, read at the real-time rate, enters its next chunk: then the
+/// window moves on and the decoder has a chunk to decode and one to free.
+std::chrono::milliseconds until_next_chunk(const TrackAudio& audio) {
+  const auto into_chunk = std::max<std::int64_t>(audio.cursor(), 0) % TrackAudio::kChunkFrames;
+  const auto frames_left = TrackAudio::kChunkFrames - into_chunk;
+  return std::chrono::milliseconds(frames_left * 1000 / kSampleRate + 1);
+}
+
 }  // namespace
+
+TrackFeeder::WakeSignal::WakeSignal() : fd_(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) {}
+
+TrackFeeder::WakeSignal::~WakeSignal() {
+  if (fd_ >= 0) ::close(fd_);
+}
+
+void TrackFeeder::WakeSignal::notify() const {
+  if (fd_ < 0) return;
+  const std::uint64_t one = 1;
+  [[maybe_unused]] auto written = ::write(fd_, &one, sizeof one);  // a full counter is a wake too
+}
+
+// A relative wait (poll), not a timed wait on a condition variable: libfaketime (the tests' clock
+// offsets) moves steady_clock but not the kernel's timers, so an absolute deadline could lie
+// years away.
+void TrackFeeder::WakeSignal::wait(std::chrono::milliseconds longest) const {
+  if (fd_ < 0) {  // no eventfd (the fd table was full): look again soon
+    std::this_thread::sleep_for(std::min(longest, std::chrono::milliseconds(20)));
+    return;
+  }
+  pollfd pfd{fd_, POLLIN, 0};
+  if (::poll(&pfd, 1, static_cast<int>(longest.count())) > 0) {
+    std::uint64_t count = 0;
+    [[maybe_unused]] auto drained = ::read(fd_, &count, sizeof count);
+  }
+}
 
 TrackFeeder::~TrackFeeder() {
   stop_.store(true, std::memory_order_release);
+  wake_->notify();
   if (thread_.joinable()) thread_.join();
 }
 
 void TrackFeeder::add(const std::shared_ptr<TrackAudio>& audio, std::unique_ptr<TrackDecoder> decoder,
                       std::string name) {
-  std::lock_guard lock(mutex_);
-  added_.push_back(Feed{audio, std::move(decoder), std::move(name)});
-  if (!thread_.joinable()) thread_ = std::thread([this] { run(); });
+  audio->on_hint([wake = wake_] { wake->notify(); });
+  {
+    std::lock_guard lock(mutex_);
+    added_.push_back(Feed{audio, std::move(decoder), std::move(name)});
+    if (!thread_.joinable()) thread_ = std::thread([this] { run(); });
+  }
+  wake_->notify();
 }
 
 void TrackFeeder::run() {
@@ -40,10 +84,14 @@ void TrackFeeder::run() {
     // A track nobody holds any more is closed here, on this thread.
     std::erase_if(feeds_, [](const Feed& feed) { return feed.audio.expired(); });
     bool busy = false;
+    auto rest = kLongestIdle;
     for (auto& feed : feeds_) {
-      if (auto audio = feed.audio.lock()) busy = step(feed, *audio) || busy;
+      auto audio = feed.audio.lock();
+      if (!audio) continue;
+      busy = step(feed, *audio) || busy;
+      rest = std::min(rest, until_next_chunk(*audio));
     }
-    if (!busy) std::this_thread::sleep_for(kPollInterval);
+    if (!busy) wake_->wait(rest);
   }
   feeds_.clear();
 }

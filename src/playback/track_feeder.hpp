@@ -22,10 +22,10 @@ namespace chorus::playback::detail {
 class TrackFeeder {
  public:
   static constexpr std::size_t kAheadChunks = 10;
-  /// How often the thread looks at the cursors when it has nothing to decode. A relative sleep,
-  /// not a timed wait: libfaketime (the tests' clock offsets) moves steady_clock but not the
-  /// kernel's timers, so an absolute deadline could lie years away.
-  static constexpr auto kPollInterval = std::chrono::milliseconds(20);
+  /// Longest sleep with nothing to decode: a paused track's window never moves, and a playing
+  /// one moves by a chunk a second, with kAheadChunks seconds in hand. A hint or a new track
+  /// wakes the thread at once.
+  static constexpr auto kLongestIdle = std::chrono::milliseconds(1000);
 
   TrackFeeder() = default;
   ~TrackFeeder();  ///< stops and joins the thread
@@ -46,6 +46,22 @@ class TrackFeeder {
   };
 
   void run();
+
+  /// An eventfd that ends the current or next idle(); shared with the tracks' hint callbacks,
+  /// so a track that outlives its library never calls into a destroyed feeder.
+  class WakeSignal {
+   public:
+    WakeSignal();
+    ~WakeSignal();
+    WakeSignal(const WakeSignal&) = delete;
+    WakeSignal& operator=(const WakeSignal&) = delete;
+    void notify() const;  ///< any thread; never blocks
+    /// Waits for notify() or `longest`, whichever comes first, and clears the signal.
+    void wait(std::chrono::milliseconds longest) const;
+
+   private:
+    int fd_ = -1;
+  };
   /// Frees chunks outside the window, then decodes the missing chunk nearest the cursor. True
   /// if it decoded one (there may be more to do).
   bool step(Feed& feed, TrackAudio& audio);
@@ -54,6 +70,7 @@ class TrackFeeder {
   std::vector<Feed> added_;
   std::atomic<bool> stop_{false};
   std::vector<Feed> feeds_;  // the thread's own
+  std::shared_ptr<const WakeSignal> wake_ = std::make_shared<const WakeSignal>();
   std::thread thread_;
 };
 

@@ -296,9 +296,24 @@ class Gap:
 
 
 @dataclass
+class Stall:
+    """A window in which the platform held a CPU: a real-time thread pinned to it woke late."""
+    due_us: int
+    late_us: int
+    cpu: int
+
+
+# Blocks due in a stall arrive when it ends, and the output catches up over the next block.
+STALL_TAIL_US = 2 * BLOCK_FRAMES * 1_000_000 // RATE
+# More stalled buckets than this share of a window: the platform was too busy to judge skew.
+MAX_STALLED_SHARE = 0.25
+
+
+@dataclass
 class ProbeRun:
     summary: "dict[str, Any]"
     blocks: "dict[str, list[Block]]" = field(default_factory=dict)
+    stalls: "list[Stall]" = field(default_factory=list)
 
     def node(self, name: str) -> "dict[str, Any]":
         return self.summary["nodes"][name]
@@ -312,19 +327,45 @@ class ProbeRun:
                 by_bucket.setdefault(block.arrival_us // BUCKET_US, []).append(zero)
         return {bucket: _median(zeros) for bucket, zeros in by_bucket.items()}
 
+    def stalled_buckets(self) -> "set[int]":
+        """Buckets touched by a platform stall (see skew_probe's StallWitness): no real-time
+        thread on the stalled CPU, a node's output included, could run on time there."""
+        out: "set[int]" = set()
+        for stall in self.stalls:
+            first = stall.due_us // BUCKET_US
+            last = (stall.due_us + stall.late_us + STALL_TAIL_US) // BUCKET_US
+            out.update(range(first, last + 1))
+        return out
+
+    def buckets(self, names: Iterable[str], t0_us: float = -math.inf,
+                t1_us: float = math.inf) -> "list[int]":
+        """The buckets wholly in [t0, t1) in which every named node played."""
+        medians = [self.zero_instants(n) for n in names]
+        return [b for b in sorted(set.intersection(*(set(m) for m in medians)))
+                if b * BUCKET_US >= t0_us and (b + 1) * BUCKET_US <= t1_us]
+
     def skews(self, names: Iterable[str], t0_us: float = -math.inf,
-              t1_us: float = math.inf) -> "list[float]":
+              t1_us: float = math.inf, *, skip_stalls: bool = True) -> "list[float]":
         """Per-bucket spread (max - min of the nodes' medians) over the buckets that lie wholly
-        in [t0, t1) and in which every named node played."""
+        in [t0, t1) and in which every named node played; without the platform's stalls unless
+        skip_stalls is False."""
         names = list(names)
         medians = [self.zero_instants(n) for n in names]
+        stalled = self.stalled_buckets() if skip_stalls else set()
         out = []
-        for bucket in sorted(set.intersection(*(set(m) for m in medians))):
-            if bucket * BUCKET_US < t0_us or (bucket + 1) * BUCKET_US > t1_us:
+        for bucket in self.buckets(names, t0_us, t1_us):
+            if bucket in stalled:
                 continue
             values = [m[bucket] for m in medians]
             out.append(max(values) - min(values))
         return out
+
+    def stalled_share(self, names: Iterable[str], t0_us: float = -math.inf,
+                      t1_us: float = math.inf) -> "tuple[int, int]":
+        """(stalled buckets, all buckets) of the window that skews() judges."""
+        window = self.buckets(list(names), t0_us, t1_us)
+        stalled = self.stalled_buckets()
+        return sum(1 for b in window if b in stalled), len(window)
 
     def offsets(self, name: str, ref: str, t0_us: float = -math.inf,
                 t1_us: float = math.inf) -> "list[tuple[int, float]]":
@@ -373,11 +414,15 @@ class ProbeRun:
         return out
 
 
-def read_raw(path: Path) -> "dict[str, list[Block]]":
+def read_raw(path: Path) -> "tuple[dict[str, list[Block]], list[Stall]]":
     rows: "dict[str, list[list[int]]]" = {}
+    stalls: "list[Stall]" = []
     with open(path, newline="") as f:
         for row in csv.reader(f):
             if len(row) != 4:
+                continue
+            if row[0] == "!stall":
+                stalls.append(Stall(int(row[1]), int(row[2]), int(row[3])))
                 continue
             rows.setdefault(row[0], []).append([int(row[1]), int(row[2]), int(row[3])])
     out: "dict[str, list[Block]]" = {}
@@ -387,7 +432,7 @@ def read_raw(path: Path) -> "dict[str, list[Block]]":
             timed = i + 1 == len(items) or items[i + 1][0] != arrival
             blocks.append(Block(arrival, first, audible, timed))
         out[name] = blocks
-    return out
+    return out, stalls
 
 
 # ---- the rig ------------------------------------------------------------------------------------
@@ -529,7 +574,8 @@ class SyncRig:
         except (IndexError, ValueError) as error:
             raise HarnessError(f"skew_probe printed no JSON ({error}): {text[-3:]!r}")
         self._release_holders()
-        return ProbeRun(summary, read_raw(self.raw_path))
+        blocks, stalls = read_raw(self.raw_path)
+        return ProbeRun(summary, blocks, stalls)
 
     def _release_holders(self) -> None:
         for fd in self.holders:

@@ -35,6 +35,7 @@ Scenarios:
 
 from __future__ import annotations
 
+import math
 import sys
 import time
 from pathlib import Path
@@ -42,8 +43,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from harness import Cluster, HarnessError, now, run_main, wait_until  # noqa: E402
-from sync_rig import (ProbeRun, SyncNode, SyncRig, fmt_us, mono_to_us,  # noqa: E402
-                      percentile, require_faketime)
+from sync_rig import (MAX_STALLED_SHARE, ProbeRun, SyncNode, SyncRig, fmt_us,  # noqa: E402
+                      mono_to_us, percentile, require_faketime)
 
 SKEW_P95_LIMIT_US = 1000.0
 SKEW_MAX_LIMIT_US = 2000.0
@@ -108,11 +109,24 @@ def start_trio(cluster: Cluster, rig: SyncRig) -> "list[SyncNode]":
     return [a, b, c]
 
 
-def check_skew(cluster: Cluster, label: str, skews: "list[float]", min_buckets: int) -> None:
-    """Prints p50/p95/max of per-bucket skews and asserts the limits."""
-    if len(skews) < min_buckets:
-        raise HarnessError(f"{label}: only {len(skews)} buckets with every node audible "
+def check_skew(cluster: Cluster, label: str, run: ProbeRun, names: "list[str]",
+               t0_us: float, t1_us: float, min_buckets: int) -> None:
+    """Prints p50/p95/max of the per-bucket skews in [t0, t1) and asserts the limits. Buckets
+    in which the platform stalled a CPU are left out and counted (sync_rig.Stall); a window
+    stalled for more than MAX_STALLED_SHARE of its buckets cannot be judged and fails."""
+    window = run.buckets(names, t0_us, t1_us)
+    if len(window) < min_buckets:
+        raise HarnessError(f"{label}: only {len(window)} buckets with every node audible "
                            f"(need {min_buckets})\n{cluster.describe()}")
+    stalled, total = run.stalled_share(names, t0_us, t1_us)
+    worst = max((s.late_us for s in run.stalls), default=0)
+    print(f"  {label}: {stalled} of {total} buckets left out for platform stalls "
+          f"(worst real-time wake-up {worst} µs late)", flush=True)
+    cluster.figure(f"{label}: buckets left out for platform stalls", stalled, "buckets")
+    if stalled > MAX_STALLED_SHARE * total:
+        raise HarnessError(f"{label}: the platform stalled real-time threads in {stalled} of "
+                           f"{total} buckets; skew cannot be judged")
+    skews = run.skews(names, t0_us, t1_us)
     p50, p95, top = percentile(skews, 0.5), percentile(skews, 0.95), max(skews)
     print(f"  {label}: skew {fmt_us(skews)}", flush=True)
     cluster.figure(f"{label}: skew p50", p50, "µs")
@@ -126,7 +140,7 @@ def check_skew(cluster: Cluster, label: str, skews: "list[float]", min_buckets: 
 def check_probe_agrees(run: ProbeRun, names: "list[str]") -> None:
     """Self-check of the test's analysis: over the whole run it must reproduce skew_probe's own
     summary (same buckets, same percentiles)."""
-    mine = run.skews(names)
+    mine = run.skews(names, skip_stalls=False)
     if not mine:
         raise HarnessError(f"no 100 ms bucket in which all of {names} were audible")
     theirs = run.summary["skew_us"]
@@ -229,11 +243,10 @@ def scenario_sync(cluster: Cluster) -> None:
         check_probe_agrees(run, names)
 
         # Steady state: A, B, C after the settling time.
-        steady = run.skews(["A", "B", "C"], mono_to_us(t_steady),
-                           mono_to_us(t_steady + STEADY_S))
         print(f"  measured window: {SETTLE_S:g} s after play (B, C synced before play), "
               f"{STEADY_S:g} s long", flush=True)
-        check_skew(cluster, "steady A,B,C (proxy 2±1 ms)", steady, MIN_STEADY_BUCKETS)
+        check_skew(cluster, "steady A,B,C (proxy 2±1 ms)", run, ["A", "B", "C"],
+                   mono_to_us(t_steady), mono_to_us(t_steady + STEADY_S), MIN_STEADY_BUCKETS)
         check_no_jumps(cluster, run, names)
 
         # Dropouts: no silence inside playback other than the pause.
@@ -282,8 +295,8 @@ def scenario_sync(cluster: Cluster) -> None:
         if bad:
             raise HarnessError(f"resume did not continue on the next frame: first-after minus "
                                f"last-before = {bad} (want 1 +- 1)")
-        after = run.skews(names, mono_to_us(t_resume + RESUME_SETTLE_S))
-        check_skew(cluster, "after resume A,B,C,D", after, 20)
+        check_skew(cluster, "after resume A,B,C,D", run, names,
+                   mono_to_us(t_resume + RESUME_SETTLE_S), math.inf, 20)
 
 
 def scenario_reference(cluster: Cluster) -> None:
@@ -301,9 +314,8 @@ def scenario_reference(cluster: Cluster) -> None:
         t_play = now()
         require_ok(a, "play 1")
         run = rig.finish_probe()
-        steady = run.skews(names, mono_to_us(t_play + SETTLE_S),
-                           mono_to_us(t_play + SETTLE_S + STEADY_S))
-        check_skew(cluster, "steady A,B,C (no proxy)", steady, MIN_STEADY_BUCKETS)
+        check_skew(cluster, "steady A,B,C (no proxy)", run, names, mono_to_us(t_play + SETTLE_S),
+                   mono_to_us(t_play + SETTLE_S + STEADY_S), MIN_STEADY_BUCKETS)
         check_no_jumps(cluster, run, names)
 
 

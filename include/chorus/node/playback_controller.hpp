@@ -52,6 +52,7 @@ struct PlaybackView {
   bool following_clock = false;  ///< false on the leader: its own clock is the reference
   bool state_synced = false;
   std::string output;
+  playback::OutputStats output_stats;
   std::int64_t now_local_us = 0;
   std::uint64_t ignored_commands = 0;  ///< stale, early (before STATE_SYNC) or not from the leader
 };

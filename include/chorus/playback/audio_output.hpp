@@ -34,6 +34,9 @@ struct OutputStats {
   std::uint64_t frames = 0;    ///< frames consumed
   std::uint64_t resyncs = 0;   ///< paced outputs: fell behind by more than a few blocks, t0 reset
   std::uint64_t dropped = 0;   ///< file: blocks rendered but not written (no reader, full pipe)
+  std::uint64_t late_writes = 0;     ///< paced outputs: blocks consumed more than 1 ms after their instant
+  std::int64_t worst_late_us = 0;    ///< paced outputs: the latest of them
+  bool realtime_given_up = false;    ///< paced outputs: left real-time priority (see output_paced.cpp)
 };
 
 class AudioOutput {

@@ -17,6 +17,7 @@
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <span>
 #include <vector>
@@ -44,8 +45,11 @@ class TrackAudio {
   std::int64_t read(std::int64_t first, std::span<std::int16_t> out) const;
 
   /// Any thread: reading is about to continue from `frame` (a start, a seek): the decoder
-  /// decodes there first (it looks at the cursor every 20 ms).
+  /// decodes there first (hint() wakes it through the callback given to on_hint()).
   void hint(std::int64_t frame) const;
+  /// Set once, before the track is shared with other threads: what hint() calls to wake the
+  /// decoder thread. Must not block.
+  void on_hint(std::function<void()> wake) { wake_ = std::move(wake); }
   /// The frame after the last one read, or the last hint if newer.
   std::int64_t cursor() const noexcept { return cursor_.load(std::memory_order_relaxed); }
   /// Chunks decoded and held now.
@@ -67,6 +71,7 @@ class TrackAudio {
   const std::unique_ptr<std::atomic<const Samples*>[]> chunks_;
   mutable std::atomic<std::int64_t> in_use_{-1};  ///< the chunk read() is copying from, or −1
   mutable std::atomic<std::int64_t> cursor_{0};
+  std::function<void()> wake_;
 };
 
 }  // namespace chorus::playback

@@ -6,6 +6,8 @@
 
 #include <fcntl.h>
 #include <poll.h>
+#include <pthread.h>
+#include <sched.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -270,6 +272,64 @@ TEST_CASE("a stalled renderer makes a paced output resync instead of rendering a
   // The block after the stall is rendered for "now + one block", not for the missed deadline.
   CHECK(calls[6].audible_at_us - calls[6].called_at_us >= kBlockUs - 1000);
   CHECK(calls[6].audible_at_us - calls[5].audible_at_us >= 100'000);
+}
+
+TEST_CASE("a block consumed more than 1 ms after its instant is counted as a late write") {
+  auto made = make_output("null", kBlock, 0us);
+  REQUIRE(made.output);
+  RecordingRenderer renderer;
+  renderer.stall_once(5, 15ms);  // rendered one block ahead: consumed about 5 ms late, no resync
+  REQUIRE(made.output->start(renderer));
+  REQUIRE(renderer.wait_for_calls(12));
+  made.output->stop();
+
+  const auto stats = made.output->stats();
+  CHECK(stats.resyncs == 0);
+  CHECK(stats.late_writes >= 1);
+  CHECK(stats.worst_late_us >= 3'000);
+}
+
+namespace {
+
+bool realtime_allowed() {
+  bool allowed = false;
+  std::thread([&] {
+    sched_param param{};
+    param.sched_priority = 1;
+    allowed = ::pthread_setschedparam(::pthread_self(), SCHED_FIFO, &param) == 0;
+  }).join();
+  return allowed;
+}
+
+/// Busy for most of every block: what rendering looks like on a machine far too slow for it.
+class BusyRenderer final : public Renderer {
+ public:
+  void render(std::span<std::int16_t> out, std::int64_t) override {
+    std::fill(out.begin(), out.end(), std::int16_t{0});
+    const auto until = steady_now_us() + 8'000;
+    while (steady_now_us() < until) {
+    }
+    calls.fetch_add(1, std::memory_order_relaxed);
+  }
+  std::atomic<int> calls{0};
+};
+
+}  // namespace
+
+TEST_CASE("an output thread that uses most of a core leaves real-time priority") {
+  if (!realtime_allowed()) {
+    WARN("real-time priority is not allowed here: nothing to leave");
+    return;
+  }
+  auto made = make_output("null", kBlock, 0us);
+  REQUIRE(made.output);
+  BusyRenderer renderer;
+  REQUIRE(made.output->start(renderer));
+  // The budget is judged once a second; give it three.
+  for (int i = 0; i < 300 && !made.output->stats().realtime_given_up; ++i) std::this_thread::sleep_for(10ms);
+  made.output->stop();
+  CHECK(made.output->stats().realtime_given_up);
+  CHECK(renderer.calls.load() > 50);
 }
 
 TEST_CASE("the file output to a FIFO starts without a reader and writes once one opens it") {

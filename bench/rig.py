@@ -319,6 +319,7 @@ class Probe:
         self.started_us = 0
         self.result: Optional[dict] = None
         self.rows: "list[tuple[str, int, int, int]]" = []
+        self.stalls: "list[tuple[int, int, int]]" = []  # (due_us, late_us, cpu)
 
     def start(self, timeout: float = 5.0) -> "Probe":
         argv = [self.binary, "measure", "--seconds", str(self.seconds),
@@ -363,7 +364,10 @@ class Probe:
             with open(self.raw_path) as raw:
                 for line in raw:
                     name, arrival, first, audible = line.rstrip("\n").rsplit(",", 3)
-                    self.rows.append((name, int(arrival), int(first), int(audible)))
+                    if name == "!stall":  # due_us, late_us, cpu (skew_probe's StallWitness)
+                        self.stalls.append((int(arrival), int(first), int(audible)))
+                    else:
+                        self.rows.append((name, int(arrival), int(first), int(audible)))
         return self.result
 
     def close(self) -> None:
@@ -399,12 +403,24 @@ def zero_instant(block: "tuple[int, int, int]") -> Optional[float]:
     return arrival - first * 1e6 / RATE
 
 
+def stalled_buckets(stalls: "list[tuple[int, int, int]]", bucket_us: int = 100_000) -> "set[int]":
+    """Buckets touched by a platform stall (skew_probe's StallWitness: a real-time thread pinned
+    to a CPU woke more than 1 ms late, so no output thread on that CPU could write on time),
+    with the two blocks after it in which the output catches up."""
+    tail = 2 * BLOCK * 1_000_000 // RATE
+    out: "set[int]" = set()
+    for due, late, _cpu in stalls:
+        out.update(range(due // bucket_us, (due + late + tail) // bucket_us + 1))
+    return out
+
+
 def skew_from_raw(rows: "list[tuple[str, int, int, int]]", names: "list[str]", t_from: int,
-                  t_to: int, bucket_us: int = 100_000) -> "list[float]":
+                  t_to: int, bucket_us: int = 100_000,
+                  skip: "set[int] | None" = None) -> "list[float]":
     """Spread of the nodes' median frame-zero instants per bucket (the probe's method), over
     the buckets lying wholly inside [t_from, t_to) (a bucket cut by the window's edge would hold
     a few blocks only, and one late block would pass for its median) and holding an exact
-    audible block of every named node."""
+    audible block of every named node; buckets in `skip` are left out."""
     per: "dict[str, dict[int, list[float]]]" = {}
     nodes = by_node(rows)
     first_bucket = -(-t_from // bucket_us)  # ceil
@@ -419,6 +435,7 @@ def skew_from_raw(rows: "list[tuple[str, int, int, int]]", names: "list[str]", t
                 buckets.setdefault(block[0] // bucket_us, []).append(z)
         per[name] = buckets
     common = set.intersection(*(set(b) for b in per.values())) if per else set()
+    common -= skip or set()
     out = []
     for key in sorted(common):
         medians = [sorted(per[n][key])[len(per[n][key]) // 2] for n in names]

@@ -228,8 +228,8 @@ void NetworkManager::Impl::retry_accept(const error_code& ec) {
   // A failing accept fails again at once if retried at once: that was a busy loop.
   if (out_of_descriptors(ec)) shed_pending_connection();
   auto delay = accept_backoff_.next();
-  accept_log_.write(spdlog::level::warn,
-                    fmt::format("accept failed: {}; retrying in {} ms", ec.message(), delay.count()));
+  accept_log_.write(spdlog::level::warn, fmt::format("accept failed: {}; retrying in {} ms",
+                                                     ec.message(), delay.count()));
   accept_retry_.expires_after(delay);
   accept_retry_.async_wait([this](const error_code& wait_ec) {
     if (!wait_ec && acceptor_.is_open()) do_accept();
@@ -368,7 +368,8 @@ std::string NetworkManager::Impl::forget_reason(const Peer& peer, Clock::time_po
 
 NetworkManager::Impl::PeerTable::iterator NetworkManager::Impl::forget(PeerTable::iterator it,
                                                                        const std::string& reason) {
-  forget_log_.write(spdlog::level::info, fmt::format("forgetting member {}: {}", it->first, reason));
+  forget_log_.write(spdlog::level::info,
+                    fmt::format("forgetting member {}: {}", it->first, reason));
   return peers_.erase(it);
 }
 

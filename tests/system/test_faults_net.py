@@ -366,11 +366,9 @@ def scenario_duplicate_id(cluster: Cluster) -> None:
     x = cluster.node("X", bootstrap=a, node_id="dup-x", priority=5, log_level="info")
     window = Window(x)
     expected = f"node id dup-x is already in use by a live process at {b_address}"
-    views = []
 
     def a_keeps_b() -> object:
         view = a.peers()
-        views.append(view)
         rows = [p for p in view["peers"] if p["id"] == "dup-x"]
         if len(rows) != 1 or rows[0]["state"] != "up" or rows[0]["address"] != b_address:
             return f"A lists dup-x as {rows}"

@@ -86,7 +86,7 @@ struct PeerInfo {
 /// Membership totals for `debug`.
 struct MembershipCounters {
   std::uint64_t reconnects = 0;            ///< handshakes with a peer that had been up before
-  std::uint64_t rejected_connections = 0;  ///< refused handshakes (version, cluster, id in use, full)
+  std::uint64_t rejected_connections = 0;  ///< refused handshakes (version, cluster, id, full)
   std::uint64_t heartbeat_timeouts = 0;    ///< peers declared down by silence
   std::uint64_t restarts_seen = 0;         ///< peers that came back with a new incarnation
 };

@@ -27,6 +27,7 @@ struct Options {
   std::string log_level = "info";
   int heartbeat_ms = 200;
   int latency_ms = 0;
+  int forget_down_after_ms = 600'000;
 };
 
 void add_options(CLI::App& app, Options& options) {
@@ -61,6 +62,14 @@ void add_options(CLI::App& app, Options& options) {
   app.add_option("--heartbeat-ms", options.heartbeat_ms, "Heartbeat interval on idle links")
       ->check(CLI::Range(20, 10000))
       ->capture_default_str();
+  app.add_option("--max-members", network.max_members,
+                 "Most cluster members this node keeps track of; more are refused")
+      ->check(CLI::Range(2, 65536))
+      ->capture_default_str();
+  app.add_option("--forget-down-after-ms", options.forget_down_after_ms,
+                 "A member down this long is forgotten")
+      ->check(CLI::Range(1000, 86'400'000))
+      ->capture_default_str();
   app.add_option("--log-level", options.log_level, "Log level on stderr")
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "off"}))
       ->capture_default_str();
@@ -82,6 +91,7 @@ chorus::node::NodeConfig finish_config(Options& options) {
                                                           static_cast<std::uint16_t>(port)};
   }
   config.network.liveness.interval = std::chrono::milliseconds(options.heartbeat_ms);
+  config.network.forget_down_after = std::chrono::milliseconds(options.forget_down_after_ms);
   config.playback.latency = std::chrono::milliseconds(options.latency_ms);
   return config;
 }

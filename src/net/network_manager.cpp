@@ -1,8 +1,12 @@
 #include "chorus/net/network_manager.hpp"
 
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <map>
 #include <random>
+#include <span>
 #include <unordered_map>
 
 #include <boost/asio/io_context.hpp>
@@ -10,6 +14,8 @@
 #include <boost/asio/steady_timer.hpp>
 #include <spdlog/spdlog.h>
 
+#include "chorus/net/rate_limited_log.hpp"
+#include "chorus/net/rtt_estimator.hpp"
 #include "chorus/protocol/frame.hpp"
 #include "dialer.hpp"
 
@@ -36,6 +42,31 @@ std::uint64_t random_incarnation() {
   return value == 0 ? 1 : value;
 }
 
+bool out_of_descriptors(const error_code& ec) {
+  return ec == asio::error::no_descriptors ||
+         ec == boost::system::errc::too_many_files_open_in_system;
+}
+
+/// A descriptor held in reserve: with the table full, releasing it frees one slot to accept a
+/// pending connection and close it at once, rather than leave it pending and the accept failing.
+class ReserveDescriptor {
+ public:
+  ReserveDescriptor() { acquire(); }
+  ~ReserveDescriptor() { release(); }
+  ReserveDescriptor(const ReserveDescriptor&) = delete;
+  ReserveDescriptor& operator=(const ReserveDescriptor&) = delete;
+
+  void acquire() {
+    if (fd_ < 0) fd_ = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+  }
+  void release() {
+    if (fd_ >= 0) ::close(std::exchange(fd_, -1));
+  }
+
+ private:
+  int fd_ = -1;
+};
+
 }  // namespace
 
 class NetworkManager::Impl final : public ConnectionObserver {
@@ -45,6 +76,8 @@ class NetworkManager::Impl final : public ConnectionObserver {
         io_(io),
         observer_(observer),
         acceptor_(io),
+        accept_retry_(io),
+        accept_backoff_(config_.accept_retry_first, config_.accept_retry_max),
         maintenance_(io),
         incarnation_(random_incarnation()),
         bootstrap_backoff_(config_.reconnect_first, config_.reconnect_max) {}
@@ -87,26 +120,43 @@ class NetworkManager::Impl final : public ConnectionObserver {
     std::vector<std::shared_ptr<Connection>> spares;
     bool ever_up = false;
     std::optional<Clock::time_point> last_heard;
-    std::optional<microseconds> rtt;
+    RttEstimator rtt;
     std::int64_t echo_us = 0;  ///< the peer's last heartbeat stamp, echoed back for RTT
     Clock::time_point echo_received;
     bool dialing = false;
     Backoff backoff;
     Clock::time_point next_dial;
+    int failed_dials = 0;  ///< in a row, since the last handshake
+    Clock::time_point learned = Clock::now();
+    Clock::time_point down_since = learned;
   };
+  using PeerTable = std::map<std::string, Peer>;
 
   void do_accept();
+  void retry_accept(const error_code& ec);
+  void shed_pending_connection();
   void schedule_maintenance();
   void maintain();
   void check_link(Peer& peer, Clock::time_point now);
   void send_heartbeat(Peer& peer, Clock::time_point now);
+  bool may_dial() const { return dials_in_flight_ < config_.max_dials_in_flight; }
   void dial_peer(Peer& peer);
+  void on_dial_failed(PeerTable::iterator it, const error_code& ec);
   void dial_bootstrap();
   std::shared_ptr<Connection> adopt(tcp::socket socket, bool dialed, bool reconnect);
+  void send_handshake(Connection& connection, bool reconnect);
+  std::string forget_reason(const Peer& peer, Clock::time_point now) const;
+  PeerTable::iterator forget(PeerTable::iterator it, const std::string& reason);
+  bool has_room_for(const std::string& what);
 
   void on_handshake(Connection& connection, const protocol::HandshakeFields& hello,
                     Clock::time_point received);
-  std::string handshake_problem(const protocol::HandshakeFields& hello) const;
+  std::string handshake_problem(const protocol::HandshakeFields& hello,
+                                Clock::time_point received) const;
+  bool held_by_live_process(const Peer& peer, const protocol::HandshakeFields& hello,
+                            Clock::time_point now) const;
+  void refuse(Connection& connection, const protocol::HandshakeFields& hello,
+              const std::string& problem);
   void connect_peer(Peer& peer, const std::shared_ptr<Connection>& connection,
                     const protocol::HandshakeFields& hello, Clock::time_point received);
   bool prefer(const Connection& candidate, const Peer& peer) const;
@@ -120,10 +170,19 @@ class NetworkManager::Impl final : public ConnectionObserver {
   asio::io_context& io_;
   NetworkObserver& observer_;
   tcp::acceptor acceptor_;
+  ReserveDescriptor reserve_descriptor_;
+  asio::steady_timer accept_retry_;
+  Backoff accept_backoff_;
   asio::steady_timer maintenance_;
   std::uint64_t incarnation_;
   std::uint16_t local_port_ = 0;
-  std::map<std::string, Peer> peers_;
+  PeerTable peers_;
+  std::size_t dials_in_flight_ = 0;
+  // Errors a peer or the system can repeat without bound are logged at most every few seconds.
+  RateLimitedLog accept_log_;
+  RateLimitedLog refusal_log_;
+  RateLimitedLog full_log_;
+  RateLimitedLog forget_log_;
   std::unordered_map<Connection*, std::shared_ptr<Connection>> connections_;
   bool bootstrap_done_ = false;
   bool bootstrap_dialing_ = false;
@@ -141,6 +200,7 @@ void NetworkManager::Impl::start() {
   acceptor_.set_option(tcp::acceptor::reuse_address(true));
   acceptor_.bind(endpoint);
   acceptor_.listen();
+  acceptor_.non_blocking(true);  // so that shedding a connection never waits for one
   local_port_ = acceptor_.local_endpoint().port();
   if (config_.id.empty()) config_.id = asio::ip::host_name() + ":" + std::to_string(local_port_);
   spdlog::info("node {} listening on {}:{} (cluster '{}', priority {})", config_.id,
@@ -157,10 +217,32 @@ void NetworkManager::Impl::start() {
 void NetworkManager::Impl::do_accept() {
   acceptor_.async_accept([this](const error_code& ec, tcp::socket socket) {
     if (ec == asio::error::operation_aborted || !acceptor_.is_open()) return;
-    if (!ec) adopt(std::move(socket), /*dialed=*/false, /*reconnect=*/false);
-    else spdlog::warn("accept failed: {}", ec.message());
+    if (ec) return retry_accept(ec);
+    accept_backoff_.reset();
+    adopt(std::move(socket), /*dialed=*/false, /*reconnect=*/false);
     do_accept();
   });
+}
+
+void NetworkManager::Impl::retry_accept(const error_code& ec) {
+  // A failing accept fails again at once if retried at once: that was a busy loop.
+  if (out_of_descriptors(ec)) shed_pending_connection();
+  auto delay = accept_backoff_.next();
+  accept_log_.write(spdlog::level::warn, fmt::format("accept failed: {}; retrying in {} ms",
+                                                     ec.message(), delay.count()));
+  accept_retry_.expires_after(delay);
+  accept_retry_.async_wait([this](const error_code& wait_ec) {
+    if (!wait_ec && acceptor_.is_open()) do_accept();
+  });
+}
+
+void NetworkManager::Impl::shed_pending_connection() {
+  reserve_descriptor_.release();
+  error_code ignored;
+  tcp::socket pending(io_);
+  acceptor_.accept(pending, ignored);  // non-blocking: fails at once if none is pending
+  pending.close(ignored);
+  reserve_descriptor_.acquire();
 }
 
 void NetworkManager::Impl::schedule_maintenance() {
@@ -174,12 +256,18 @@ void NetworkManager::Impl::schedule_maintenance() {
 
 void NetworkManager::Impl::maintain() {
   auto now = Clock::now();
-  for (auto& [id, peer] : peers_) {
+  for (auto it = peers_.begin(); it != peers_.end();) {
+    Peer& peer = it->second;
     if (peer.link) {
       check_link(peer, now);
-    } else if (peer.state == PeerState::down && !peer.dialing && now >= peer.next_dial) {
+    } else if (auto reason = forget_reason(peer, now); !reason.empty()) {
+      it = forget(it, reason);
+      continue;
+    } else if (peer.state == PeerState::down && !peer.dialing && now >= peer.next_dial &&
+               may_dial()) {
       dial_peer(peer);
     }
+    ++it;
   }
   for (auto& [raw, connection] : connections_) {
     if (connection->peer_id.empty() && now - connection->created() > config_.handshake_timeout) {
@@ -191,7 +279,7 @@ void NetworkManager::Impl::maintain() {
 
 void NetworkManager::Impl::check_link(Peer& peer, Clock::time_point now) {
   auto silence = duration_cast<microseconds>(now - peer.last_heard.value_or(now));
-  auto state = config_.liveness.assess(silence, peer.rtt);
+  auto state = config_.liveness.assess(silence, peer.rtt.smoothed());
   if (state == PeerState::down) {
     ++membership_.heartbeat_timeouts;
     mark_down(peer, PeerState::down,
@@ -210,6 +298,7 @@ void NetworkManager::Impl::check_link(Peer& peer, Clock::time_point now) {
 void NetworkManager::Impl::send_heartbeat(Peer& peer, Clock::time_point now) {
   protocol::Heartbeat heartbeat{config_.id, to_us(now), peer.echo_us,
                                 peer.echo_us ? to_us(now) - to_us(peer.echo_received) : 0};
+  peer.rtt.sent(heartbeat.sent_us);
   peer.link->send(std::make_shared<const std::string>(protocol::encode_message_frame(heartbeat)));
 }
 
@@ -221,31 +310,74 @@ std::shared_ptr<Connection> NetworkManager::Impl::adopt(tcp::socket socket, bool
                                                  config_.queue_limits);
   connections_.emplace(connection.get(), connection);
   connection->start();
+  // The dialer speaks first; the acceptor answers only a handshake it accepts, so that a
+  // refused dialer never sees this node up.
+  if (dialed) send_handshake(*connection, reconnect);
+  return connection;
+}
+
+void NetworkManager::Impl::send_handshake(Connection& connection, bool reconnect) {
   protocol::HandshakeFields fields{config_.id, config_.priority, incarnation_, advertised(),
                                    protocol::kProtocolVersion, config_.cluster};
   protocol::Message hello = reconnect ? protocol::Message{protocol::Reconnect{fields}}
                                       : protocol::Message{protocol::Hello{fields}};
-  connection->send(std::make_shared<const std::string>(protocol::encode_message_frame(hello)));
-  return connection;
+  connection.send(std::make_shared<const std::string>(protocol::encode_message_frame(hello)));
 }
 
 void NetworkManager::Impl::dial_peer(Peer& peer) {
   peer.dialing = true;
+  ++dials_in_flight_;
   async_dial(io_, peer.endpoint, config_.handshake_timeout,
              [this, id = peer.id](error_code ec, tcp::socket socket) {
+               --dials_in_flight_;
                auto it = peers_.find(id);
                if (leaving_ || it == peers_.end()) return;
                Peer& target = it->second;
                target.dialing = false;
                // Whether or not this attempt ends in a handshake, the next one waits its turn.
                target.next_dial = Clock::now() + target.backoff.next();
-               if (ec) {
-                 spdlog::debug("dial {} at {}:{} failed: {}", id, target.endpoint.host,
-                               target.endpoint.port, ec.message());
-                 return;
-               }
+               if (ec) return on_dial_failed(it, ec);
                if (!target.link) adopt(std::move(socket), /*dialed=*/true, target.ever_up);
              });
+}
+
+void NetworkManager::Impl::on_dial_failed(PeerTable::iterator it, const error_code& ec) {
+  Peer& peer = it->second;
+  ++peer.failed_dials;
+  spdlog::debug("dial {} at {}:{} failed: {}", peer.id, peer.endpoint.host, peer.endpoint.port,
+                ec.message());
+  // Gossip may name members that never existed: they must not be redialled for ever.
+  if (!peer.ever_up && peer.failed_dials >= config_.forget_unreached_after_dials) {
+    forget(it, fmt::format("not reached in {} dials", peer.failed_dials));
+  }
+}
+
+std::string NetworkManager::Impl::forget_reason(const Peer& peer, Clock::time_point now) const {
+  if (peer.dialing) return {};
+  if (!peer.ever_up && now - peer.learned > config_.forget_unreached_after) {
+    return fmt::format("not reached in {} ms",
+                       duration_cast<milliseconds>(now - peer.learned).count());
+  }
+  bool gone = peer.state == PeerState::down || peer.state == PeerState::left;
+  if (peer.ever_up && gone && now - peer.down_since > config_.forget_down_after) {
+    return fmt::format("{} for {} ms", to_string(peer.state),
+                       duration_cast<milliseconds>(now - peer.down_since).count());
+  }
+  return {};
+}
+
+NetworkManager::Impl::PeerTable::iterator NetworkManager::Impl::forget(PeerTable::iterator it,
+                                                                       const std::string& reason) {
+  forget_log_.write(spdlog::level::info,
+                    fmt::format("forgetting member {}: {}", it->first, reason));
+  return peers_.erase(it);
+}
+
+bool NetworkManager::Impl::has_room_for(const std::string& what) {
+  if (peers_.size() < config_.max_members) return true;
+  full_log_.write(spdlog::level::warn, fmt::format("membership is full ({} members): {} ignored",
+                                                   config_.max_members, what));
+  return false;
 }
 
 void NetworkManager::Impl::dial_bootstrap() {
@@ -280,7 +412,9 @@ void NetworkManager::Impl::on_message(Connection& connection, protocol::Message 
       on_handshake(connection, *reconnect, received);
     } else if (auto* reject = std::get_if<protocol::HelloReject>(&message)) {
       ++membership_.rejected_connections;
-      spdlog::error("{} ({}) refused this node: {}", reject->from, connection.remote(), reject->reason);
+      refusal_log_.write(spdlog::level::err, fmt::format("{} ({}) refused this node: {}",
+                                                         reject->from, connection.remote(),
+                                                         reject->reason));
       connection.close("refused by peer");
     } else {
       ++traffic_.decode_errors;
@@ -311,7 +445,8 @@ void NetworkManager::Impl::on_message(Connection& connection, protocol::Message 
   }
 }
 
-std::string NetworkManager::Impl::handshake_problem(const protocol::HandshakeFields& hello) const {
+std::string NetworkManager::Impl::handshake_problem(const protocol::HandshakeFields& hello,
+                                                    Clock::time_point received) const {
   if (hello.version != protocol::kProtocolVersion) {
     return fmt::format("protocol version {} is not this node's version {}", hello.version,
                        protocol::kProtocolVersion);
@@ -322,7 +457,37 @@ std::string NetworkManager::Impl::handshake_problem(const protocol::HandshakeFie
   if (hello.from == config_.id && hello.incarnation != incarnation_) {
     return fmt::format("node id '{}' is already in use by this node", hello.from);
   }
+  auto known = peers_.find(hello.from);
+  if (known == peers_.end()) {
+    if (peers_.size() >= config_.max_members) {
+      return fmt::format("membership is full ({} members)", config_.max_members);
+    }
+  } else if (held_by_live_process(known->second, hello, received)) {
+    const auto& at = known->second.endpoint;
+    return fmt::format("node id {} is already in use by a live process at {}:{}", hello.from,
+                       at.host, at.port);
+  }
   return {};
+}
+
+bool NetworkManager::Impl::held_by_live_process(const Peer& peer,
+                                                const protocol::HandshakeFields& hello,
+                                                Clock::time_point now) const {
+  // Another incarnation is a restart only once the old process is gone: a killed process's link
+  // closes at once, a vanished host's falls silent. A link still heard from is another process.
+  if (!peer.link || !peer.link->is_open() || peer.incarnation == hello.incarnation) return false;
+  auto silence = duration_cast<microseconds>(now - peer.last_heard.value_or(now));
+  return silence <= config_.liveness.down_after(peer.rtt.smoothed());
+}
+
+void NetworkManager::Impl::refuse(Connection& connection, const protocol::HandshakeFields& hello,
+                                  const std::string& problem) {
+  ++membership_.rejected_connections;
+  refusal_log_.write(spdlog::level::err,
+                     fmt::format("refusing {} ({}): {}", hello.from, connection.remote(), problem));
+  connection.send(std::make_shared<const std::string>(
+      protocol::encode_message_frame(protocol::HelloReject{config_.id, problem})));
+  connection.close_after_flush("handshake refused");
 }
 
 void NetworkManager::Impl::on_handshake(Connection& connection, const protocol::HandshakeFields& hello,
@@ -331,21 +496,24 @@ void NetworkManager::Impl::on_handshake(Connection& connection, const protocol::
   if (!self) return;
   if (hello.from == config_.id && hello.incarnation == incarnation_) {
     spdlog::debug("dialled itself at {}; closing", connection.remote());
-    bootstrap_done_ = bootstrap_done_ || connection.dialed();
-    connection.close("connected to itself");
+    if (connection.dialed()) {
+      bootstrap_done_ = true;
+      connection.close("connected to itself");
+    } else {
+      // Answer, so that the dialing end (this very node) learns it reached itself.
+      send_handshake(connection, /*reconnect=*/false);
+      connection.close_after_flush("connected to itself");
+    }
     return;
   }
-  if (auto problem = handshake_problem(hello); !problem.empty()) {
-    ++membership_.rejected_connections;
-    spdlog::error("refusing {} ({}): {}", hello.from, connection.remote(), problem);
-    connection.send(std::make_shared<const std::string>(
-        protocol::encode_message_frame(protocol::HelloReject{config_.id, problem})));
-    connection.close_after_flush("handshake refused");
+  if (auto problem = handshake_problem(hello, received); !problem.empty()) {
+    refuse(connection, hello, problem);
     return;
   }
   connection.peer_id = hello.from;
   connection.peer_incarnation = hello.incarnation;
   if (connection.dialed()) bootstrap_done_ = true;
+  else send_handshake(connection, /*reconnect=*/false);
   auto [it, inserted] = peers_.try_emplace(hello.from, hello.from, config_);
   connect_peer(it->second, self, hello, received);
 }
@@ -385,9 +553,10 @@ void NetworkManager::Impl::connect_peer(Peer& peer, const std::shared_ptr<Connec
   peer.state = PeerState::up;
   peer.ever_up = true;
   peer.last_heard = received;
-  peer.rtt.reset();
+  peer.rtt = RttEstimator(to_us(connection->created()));
   peer.echo_us = 0;
   peer.backoff.reset();
+  peer.failed_dials = 0;
   spdlog::info("peer {} up at {}:{} (priority {})", peer.id, peer.endpoint.host, peer.endpoint.port,
                peer.priority);
   announce_members();
@@ -396,19 +565,23 @@ void NetworkManager::Impl::connect_peer(Peer& peer, const std::shared_ptr<Connec
 
 void NetworkManager::Impl::on_heartbeat(Peer& peer, const protocol::Heartbeat& heartbeat,
                                         Clock::time_point received) {
-  if (heartbeat.echo_us != 0) {
-    auto sample = microseconds{to_us(received) - heartbeat.echo_us - heartbeat.echo_hold_us};
-    if (sample.count() >= 0) peer.rtt = peer.rtt ? (*peer.rtt * 7 + sample) / 8 : sample;
+  if (heartbeat.echo_us != 0 &&
+      !peer.rtt.echoed(heartbeat.echo_us, heartbeat.echo_hold_us, to_us(received))) {
+    spdlog::debug("peer {}: heartbeat echo {} (held {} µs) discarded as impossible", peer.id,
+                  heartbeat.echo_us, heartbeat.echo_hold_us);
   }
   peer.echo_us = heartbeat.sent_us;
   peer.echo_received = received;
 }
 
 void NetworkManager::Impl::on_discovery(const protocol::Discovery& discovery) {
-  for (const auto& member : discovery.members) {
+  // No more members are looked at than the table could ever hold.
+  std::span members(discovery.members);
+  for (const auto& member : members.first(std::min(members.size(), config_.max_members))) {
     if (member.id == config_.id) continue;
-    auto [it, inserted] = peers_.try_emplace(member.id, member.id, config_);
-    Peer& peer = it->second;
+    bool inserted = !peers_.count(member.id);
+    if (inserted && !has_room_for(fmt::format("gossip from {}", discovery.from))) return;
+    Peer& peer = peers_.try_emplace(member.id, member.id, config_).first->second;
     if (peer.link) continue;  // connected: what the peer said in its handshake is authoritative
     peer.priority = member.priority;
     peer.endpoint = member.endpoint;
@@ -416,7 +589,7 @@ void NetworkManager::Impl::on_discovery(const protocol::Discovery& discovery) {
       // A member we have not met, or one that came back: dial it now rather than on the next tick.
       peer.state = PeerState::down;
       peer.next_dial = Clock::now();
-      if (!peer.dialing) dial_peer(peer);
+      if (!peer.dialing && may_dial()) dial_peer(peer);  // else on a later maintenance tick
     }
   }
 }
@@ -435,7 +608,8 @@ void NetworkManager::Impl::mark_down(Peer& peer, PeerState state, const std::str
   if (link) link->close(reason);
   for (auto& spare : std::exchange(peer.spares, {})) spare->close(reason);
   peer.state = state;
-  peer.next_dial = Clock::now() + peer.backoff.next();
+  peer.down_since = Clock::now();
+  peer.next_dial = peer.down_since + peer.backoff.next();
   spdlog::info("peer {} {}: {}", peer.id, state == PeerState::left ? "left" : "down", reason);
   observer_.on_peer_down(peer.id);
 }
@@ -504,6 +678,7 @@ void NetworkManager::Impl::leave(milliseconds grace, std::function<void()> done)
   on_left_ = std::move(done);
   error_code ignored;
   acceptor_.close(ignored);
+  accept_retry_.cancel();
   maintenance_.cancel();
   auto open = connections_;
   for (auto& [raw, connection] : open) connection->close_after_flush("leaving");
@@ -527,7 +702,7 @@ PeerInfo NetworkManager::Impl::info(const Peer& peer, Clock::time_point now) con
   row.priority = peer.priority;
   row.endpoint = peer.endpoint;
   row.state = peer.state;
-  row.rtt = peer.rtt;
+  row.rtt = peer.rtt.smoothed();
   if (peer.last_heard) row.since_heard = duration_cast<microseconds>(now - *peer.last_heard);
   row.queue_depth = peer.link ? peer.link->queue_depth() : 0;
   row.incarnation = peer.incarnation;
@@ -544,7 +719,7 @@ std::vector<PeerInfo> NetworkManager::Impl::peers() const {
 microseconds NetworkManager::Impl::max_rtt() const {
   microseconds worst{0};
   for (const auto& [id, peer] : peers_) {
-    if (peer.link && peer.rtt) worst = std::max(worst, *peer.rtt);
+    if (peer.link && peer.rtt.smoothed()) worst = std::max(worst, *peer.rtt.smoothed());
   }
   return worst;
 }

@@ -50,10 +50,13 @@ election::Timeouts ElectionTiming::timeouts_for(microseconds max_rtt) const {
   auto ticks = [this](microseconds span) {
     return std::max<std::int64_t>(1, (span + tick - microseconds{1}) / tick);
   };
+  auto bounded = [](microseconds floor, microseconds span, microseconds ceiling) {
+    return std::clamp(span, floor, std::max(floor, ceiling));
+  };
   election::Timeouts timeouts;
-  timeouts.discovery = ticks(std::max<microseconds>(discovery_floor, max_rtt * 10));
-  timeouts.answer = ticks(std::max<microseconds>(answer_floor, max_rtt * 4));
-  timeouts.coordinator = ticks(std::max<microseconds>(coordinator_floor, max_rtt * 8));
+  timeouts.discovery = ticks(bounded(discovery_floor, max_rtt * 10, discovery_ceiling));
+  timeouts.answer = ticks(bounded(answer_floor, max_rtt * 4, answer_ceiling));
+  timeouts.coordinator = ticks(bounded(coordinator_floor, max_rtt * 8, coordinator_ceiling));
   timeouts.jitter = ticks(jitter);
   return timeouts;
 }

@@ -15,11 +15,14 @@
 //
 // Exactly one connection per pair of nodes is used: when both ends dial each other at once, the
 // connection dialled by the smaller id is kept; the larger id's dialled one is closed by its dialer.
-// A HELLO with a new incarnation under a known id is a restarted process: it replaces the entry.
+// A HELLO with a new incarnation under a known id is a restarted process, and replaces the entry,
+// only once the old link is dead (closed, or silent past the liveness limit); while it lives, the
+// id is in use and the HELLO is refused.
 //
 // All member functions must be called on the io thread.
 
 #include <chrono>
+#include <cstddef>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -53,6 +56,19 @@ struct NetworkConfig {
   std::chrono::milliseconds reconnect_max{5000};
   std::chrono::milliseconds handshake_timeout{2000};
   QueueLimits queue_limits;
+  /// Bound on the peer table: gossip past it is ignored, a HELLO past it refused.
+  std::size_t max_members = 256;
+  /// Dials in flight at once; other due dials wait for a later maintenance tick.
+  std::size_t max_dials_in_flight = 8;
+  /// A member learned by gossip and never reached is forgotten after this many failed dials,
+  int forget_unreached_after_dials = 3;
+  /// or once it has been known this long without a handshake.
+  std::chrono::milliseconds forget_unreached_after{30'000};
+  /// A peer that was up and has been down (or left) this long is forgotten.
+  std::chrono::milliseconds forget_down_after{600'000};
+  /// A failing accept (e.g. no file descriptors left) is retried after this, doubling to max.
+  std::chrono::milliseconds accept_retry_first{10};
+  std::chrono::milliseconds accept_retry_max{1000};
 };
 
 /// One row of the peer table, as shown by `peers`.
@@ -70,7 +86,7 @@ struct PeerInfo {
 /// Membership totals for `debug`.
 struct MembershipCounters {
   std::uint64_t reconnects = 0;            ///< handshakes with a peer that had been up before
-  std::uint64_t rejected_connections = 0;  ///< refused handshakes (version, cluster, self)
+  std::uint64_t rejected_connections = 0;  ///< refused handshakes (version, cluster, id, full)
   std::uint64_t heartbeat_timeouts = 0;    ///< peers declared down by silence
   std::uint64_t restarts_seen = 0;         ///< peers that came back with a new incarnation
 };

@@ -26,10 +26,16 @@ struct ElectionTiming {
   std::chrono::milliseconds answer_floor{100};
   std::chrono::milliseconds coordinator_floor{200};
   std::chrono::milliseconds jitter{60};
+  /// Ceilings, whatever RTT is reported: a peer's RTT is its own claim in part, and a leaderless
+  /// cluster must not wait for ever on it. Well above any RTT of a working LAN (floors ×5..10).
+  std::chrono::milliseconds discovery_ceiling{3000};
+  std::chrono::milliseconds answer_ceiling{1000};
+  std::chrono::milliseconds coordinator_ceiling{2000};
   /// A tick this late means the process was frozen long enough for peers to give up on it.
   std::chrono::microseconds stall_threshold{600'000};
 
-  /// Timeouts in ticks for the worst RTT among up peers: a few RTTs, never below the floors.
+  /// Timeouts in ticks for the worst RTT among up peers: a few RTTs, never below the floors nor
+  /// above the ceilings.
   election::Timeouts timeouts_for(std::chrono::microseconds max_rtt) const;
 };
 

@@ -61,7 +61,8 @@ struct Hello : HandshakeFields {
 struct Reconnect : HandshakeFields {
   friend bool operator==(const Reconnect&, const Reconnect&) = default;
 };
-/// Sent instead of completing the handshake (wrong version or cluster); the sender then closes.
+/// Sent instead of completing the handshake (wrong version or cluster, id in use by a live
+/// process, member table full); the sender then closes.
 struct HelloReject {
   std::string from;
   std::string reason;

@@ -19,13 +19,14 @@ net::NetworkConfig loopback_config(const std::string& id) {
   return config;
 }
 
-LoopbackNode& LoopbackCluster::start(net::NetworkConfig config, std::uint16_t bootstrap_port) {
+LoopbackNode& LoopbackCluster::start(net::NetworkConfig config, std::uint16_t bootstrap_port,
+                                     std::string name) {
   if (bootstrap_port != 0) config.bootstrap = protocol::Endpoint{"127.0.0.1", bootstrap_port};
   auto node = std::make_unique<LoopbackNode>();
   node->network = std::make_unique<net::NetworkManager>(*node->io, config, node->observer);
   node->network->start();
   auto& ref = *node;
-  nodes_[config.id] = std::move(node);
+  nodes_[name.empty() ? config.id : name] = std::move(node);
   return ref;
 }
 

@@ -45,8 +45,10 @@ net::NetworkConfig loopback_config(const std::string& id);
 
 class LoopbackCluster {
  public:
-  /// Starts a node; bootstraps it to `bootstrap_port` when non-zero.
-  LoopbackNode& start(net::NetworkConfig config, std::uint16_t bootstrap_port = 0);
+  /// Starts a node; bootstraps it to `bootstrap_port` when non-zero. It is known to the test
+  /// by `name`, its id unless given (two processes may claim one id).
+  LoopbackNode& start(net::NetworkConfig config, std::uint16_t bootstrap_port = 0,
+                      std::string name = {});
   /// Destroys a node abruptly, as kill -9 would: sockets close, no LEAVE is sent.
   void kill(const std::string& id);
   LoopbackNode& node(const std::string& id) { return *nodes_.at(id); }

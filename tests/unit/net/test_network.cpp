@@ -21,6 +21,34 @@ protocol::ControlRequest bulky_message(const std::string& from, std::uint64_t id
   return {from, id, "flood", std::vector<std::string>(16, std::string(4000, 'x'))};
 }
 
+/// A port nothing listens on: bound, then released.
+std::uint16_t closed_port() {
+  boost::asio::io_context io;
+  boost::asio::ip::tcp::acceptor acceptor(io, {boost::asio::ip::make_address("127.0.0.1"), 0});
+  return acceptor.local_endpoint().port();
+}
+
+/// A client that completes the dialer's half of a handshake and then sends what a test wants.
+struct RawPeer {
+  boost::asio::io_context io;
+  boost::asio::ip::tcp::socket socket{io};
+
+  RawPeer(std::uint16_t port, const std::string& id) {
+    socket.connect({boost::asio::ip::make_address("127.0.0.1"), port});
+    send(protocol::Hello{{id, -1, 42, {"127.0.0.1", closed_port()}, protocol::kProtocolVersion,
+                          "chorus"}});
+  }
+  void send(const protocol::Message& message) {
+    boost::asio::write(socket, boost::asio::buffer(protocol::encode_message_frame(message)));
+  }
+};
+
+std::size_t count_prefixed(const std::vector<net::PeerInfo>& peers, const std::string& prefix) {
+  return static_cast<std::size_t>(std::count_if(peers.begin(), peers.end(), [&](const auto& peer) {
+    return peer.id.rfind(prefix, 0) == 0;
+  }));
+}
+
 }  // namespace
 
 TEST_CASE("three nodes bootstrapping in a chain form a full mesh") {
@@ -74,9 +102,13 @@ TEST_CASE("a silent peer is declared down after three heartbeat intervals") {
   REQUIRE(cluster.run_until([&] { return cluster.full_mesh(); }, 3s));
 
   cluster.freeze("c");
-  auto frozen_at = std::chrono::steady_clock::now();
+  // Silence is counted from the last frame heard, which may come before the freeze.
+  auto peers = a.network->peers();
+  auto c_row = std::find_if(peers.begin(), peers.end(), [](const auto& p) { return p.id == "c"; });
+  REQUIRE(c_row != peers.end());
+  auto last_heard = std::chrono::steady_clock::now() - c_row->since_heard.value_or(0us);
   REQUIRE(cluster.run_until([&] { return a.state_of("c") == "down"; }, 2s));
-  auto detected = std::chrono::steady_clock::now() - frozen_at;
+  auto detected = std::chrono::steady_clock::now() - last_heard;
   CHECK(detected >= 150ms);  // 3 intervals of 50 ms: never before
   CHECK(a.network->membership().heartbeat_timeouts >= 1);
   CHECK(a.state_of("b") == "up");
@@ -177,4 +209,83 @@ TEST_CASE("heartbeats measure a round-trip time for every peer") {
   CHECK(rtt > 0us);
   CHECK(rtt < 100ms);
   CHECK(a.network->max_rtt() == rtt);
+}
+
+TEST_CASE("gossip past the member cap is ignored and members never reached are forgotten") {
+  LoopbackCluster cluster;
+  auto config = loopback_config("a");
+  config.max_members = 8;
+  auto& a = cluster.start(config);
+  RawPeer gossip(a.port(), "gossip");
+  protocol::Discovery discovery{"gossip", {}};
+  auto nowhere = closed_port();
+  for (int i = 0; i < 100; ++i) {
+    discovery.members.push_back({"made-up-" + std::to_string(i), 0, {"127.0.0.1", nowhere}});
+  }
+  gossip.send(discovery);
+
+  std::size_t most_known = 0;
+  bool gossiped = false;
+  REQUIRE(cluster.run_until([&] {
+    auto peers = a.network->peers();
+    most_known = std::max(most_known, peers.size());
+    gossiped = gossiped || count_prefixed(peers, "made-up-") > 0;
+    return gossiped && count_prefixed(peers, "made-up-") == 0;
+  }, 3s));
+  CHECK(most_known == 8);
+}
+
+TEST_CASE("a HELLO past the member cap is refused at both ends") {
+  LoopbackCluster cluster;
+  auto config = loopback_config("a");
+  config.max_members = 1;
+  auto& a = cluster.start(config);
+  cluster.start(loopback_config("b"), a.port());
+  REQUIRE(cluster.run_until([&] { return a.state_of("b") == "up"; }, 2s));
+  auto& c = cluster.start(loopback_config("c"), a.port());
+  REQUIRE(cluster.run_until([&] {
+    return a.network->membership().rejected_connections >= 1 &&
+           c.network->membership().rejected_connections >= 1;
+  }, 2s));
+  CHECK(a.network->peers().size() == 1);
+  CHECK(c.observer.ups.empty());
+}
+
+TEST_CASE("a second live process with an id in use is refused; once the first dies it joins") {
+  LoopbackCluster cluster;
+  auto& a = cluster.start(loopback_config("a"));
+  cluster.start(loopback_config("x"), a.port());
+  REQUIRE(cluster.run_until([&] { return cluster.full_mesh(); }, 2s));
+  auto first_incarnation = a.network->peers().at(0).incarnation;
+
+  auto& impostor = cluster.start(loopback_config("x"), a.port(), "x-again");
+  REQUIRE(cluster.run_until([&] {
+    return a.network->membership().rejected_connections >= 1 &&
+           impostor.network->membership().rejected_connections >= 1;
+  }, 2s));
+  cluster.run_for(200ms);
+  CHECK(a.network->peers().at(0).incarnation == first_incarnation);
+  CHECK(count(a.observer.ups, "x") == 1);
+  CHECK(a.observer.downs.empty());
+  CHECK(impostor.observer.ups.empty());
+
+  cluster.kill("x");  // its link closes at once: the next HELLO under "x" is a restart
+  REQUIRE(cluster.run_until([&] {
+    return a.state_of("x") == "up" && a.network->membership().restarts_seen == 1;
+  }, 3s));
+  CHECK(a.network->peers().at(0).incarnation != first_incarnation);
+}
+
+TEST_CASE("a peer down for longer than forget_down_after is forgotten") {
+  LoopbackCluster cluster;
+  auto config = loopback_config("a");
+  config.forget_down_after = 300ms;
+  auto& a = cluster.start(config);
+  cluster.start(loopback_config("b"), a.port());
+  REQUIRE(cluster.run_until([&] { return cluster.full_mesh(); }, 2s));
+  cluster.kill("b");
+  REQUIRE(cluster.run_until([&] { return a.state_of("b") == "down"; }, 1s));
+  auto down_at = std::chrono::steady_clock::now();
+  REQUIRE(cluster.run_until([&] { return a.network->peers().empty(); }, 2s));
+  CHECK(std::chrono::steady_clock::now() - down_at >= 300ms);
 }

@@ -251,7 +251,7 @@ TEST_CASE("a HELLO past the member cap is refused at both ends") {
   CHECK(c.observer.ups.empty());
 }
 
-TEST_CASE("a second live process with an id in use is refused; once the first dies it joins") {
+TEST_CASE("a second live process with an id in use is refused, and joins once the first dies") {
   LoopbackCluster cluster;
   auto& a = cluster.start(loopback_config("a"));
   cluster.start(loopback_config("x"), a.port());

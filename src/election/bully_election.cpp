@@ -233,7 +233,8 @@ void BullyElection::become_leader() {
   set_role(Role::leader);
   phase_ = Phase::none;
   disarm();
-  if (!eligible_) ++stats_.stood_without_state;
+  leads_without_state_ = !eligible_;
+  if (leads_without_state_) ++stats_.stood_without_state;
   eligible_ = true;  // from now on this node's state is the cluster's
   stalled_leadership_.reset();
   epoch_ = highest_seen_ + 1;
@@ -409,8 +410,12 @@ void BullyElection::step_leader(const Envelope& m) {
       return;
     case MessageKind::coordinator:
       // Two leaders met: the lower rank steps down at once, whatever the epochs; the higher one
-      // re-announces above both.
-      if (rank_of(m.from) > self_) {
+      // re-announces above both. A leader that stood without the state yields whatever the
+      // ranks: the other may hold the state it lacked (its "stopped" was only true while alone).
+      if (leads_without_state_) {
+        step_down_to(m.from, m.epoch);
+        become_ineligible();
+      } else if (rank_of(m.from) > self_) {
         step_down_to(m.from, m.epoch);
       } else {
         announce(true);

@@ -216,6 +216,8 @@ class BullyElection {
   std::uint64_t epoch_ = 0;
   std::uint64_t highest_seen_ = 0;
   bool eligible_ = true;
+  /// This leadership was taken without the state (no eligible node had led within the patience).
+  bool leads_without_state_ = false;
   /// The epoch a stalled leader led: it distrusts its state once it sees any higher epoch.
   std::optional<std::uint64_t> stalled_leadership_;
   /// Since when no leader is known (candidates included); empty while a leader is known.

@@ -10,8 +10,9 @@
 //   takeover: a follower that becomes leader re-anchors the state it plays at "now" and
 //             re-expresses it in its own clock, so no frame moves; one that never played a
 //             state starts stopped (the election lets it lead only if nobody alive holds one).
-//   stall:    the state may be stale: re-fetched from the leader; the election is told when a
-//             leader's state has been applied (the node is eligible again).
+//   stall:    the state may be stale: it is re-fetched from the leader.
+//   election: told each time a leader's state has arrived and can be mapped (one clock sample):
+//             only then may this node stand (docs/election.md, "Eligibility").
 //   every applied state or clock update -> a Snapshot for the SyncEngine (audio thread).
 
 #include <chrono>

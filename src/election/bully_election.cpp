@@ -294,9 +294,12 @@ void BullyElection::step_follower(const Envelope& m) {
           last_nudge_tick_ = now_;
           send(MessageKind::election, *leader_);
         }
-      } else if (outranks(m.from) && stands()) {
+      } else if (outranks(m.from) && stands() && !stalled_leadership_) {
         become_candidate();  // classic Bully: no leader, so we campaign ourselves
       }
+      // A leader that stalled answers but does not campaign: this ELECTION may have waited in
+      // its socket since the freeze, and a successor's COORDINATOR is likely on its way. Its
+      // discovery timeout makes it campaign if none comes.
       return;
     }
     case MessageKind::answer:

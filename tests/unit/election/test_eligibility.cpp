@@ -121,13 +121,28 @@ TEST_CASE("a stalled leader stays eligible until it hears of an epoch above the 
   n.stalled();
   REQUIRE(n.role() == Role::follower);
 
+  n.take_outbox();
   n.step(msg(K::election, "a", "b", 1));  // the same epoch: nobody led after us
   CHECK(n.eligible());
-  CHECK(n.role() == Role::candidate);  // so we still stand (classic Bully)
-  n.step(msg(K::election, "a", "b", 2));  // someone did: our state may be older than theirs
+  CHECK(n.take_outbox() == std::vector{msg(K::answer, "b", "a", 1)});  // so we still stand...
+  CHECK(n.role() == Role::follower);  // ...but wait for a successor's COORDINATOR to arrive
+  n.step(msg(K::election, "a", "b", 2));  // someone did lead: our state may be older than theirs
 
   CHECK_FALSE(n.eligible());
-  CHECK(n.role() == Role::follower);
+  CHECK(n.take_outbox().empty());
+}
+
+TEST_CASE("a stalled leader campaigns after its discovery timeout if no successor announces itself") {
+  BullyElection n(Rank{0, "b"}, config());
+  n.peer_up(Rank{0, "a"});
+  n.lead_now();
+  n.stalled();
+  n.step(msg(K::election, "a", "b", 1));  // queued in its socket during the freeze, say
+
+  for (int i = 0; i < 10; ++i) n.tick();
+
+  CHECK(n.role() == Role::leader);
+  CHECK(n.epoch() == 2);
 }
 
 TEST_CASE("leading makes a node eligible and a leader ignores set_eligible(false)") {

@@ -39,6 +39,11 @@ HOLD_S = 2.0
 FROZEN_S = 6.0                           # longer than the peers' failure detection (~650 ms)
 
 
+class Violation(AssertionError):
+    """Fails the scenario at once: wait_until keeps polling through a HarnessError (a node that
+    answered late), but not through this."""
+
+
 def now_us() -> float:
     return time.monotonic() * 1e6
 
@@ -97,19 +102,26 @@ class TrackClock:
         return frame_at(self.view, t_us)
 
 
-def check_position(node: SyncNode, track: TrackClock) -> None:
-    """`node` plays at the position the track has reached (within the tolerance)."""
-    view = node.status()
-    if view.get("state") != "playing":
-        raise HarnessError(f"{node.name} is {view.get('state')} (role {view.get('role')}, "
-                           f"epoch_seq {view.get('epoch_seq')}), not playing")
-    t = now_us()
-    error = frame_at(view, t) - track.expected(t)
-    print(f"  {node.name} ({view.get('role')}): {error:+.0f} frames from where the track "
-          f"should be", flush=True)
-    if abs(error) > POSITION_TOLERANCE_FRAMES:
-        raise HarnessError(f"{node.name} plays {error:+.0f} frames away from where the track "
-                           f"should be (tolerance {POSITION_TOLERANCE_FRAMES})")
+def check_position(node: SyncNode, track: TrackClock, timeout: float = 3.0) -> None:
+    """`node` plays at the position the track has reached (within the tolerance). A node that
+    joined a moment ago may still be opening the track (silent, position 0): the wait covers
+    that; a wrong position stays wrong, since nobody corrects the leader."""
+    errors: "list[float]" = []
+
+    def at_position() -> object:
+        view = node.status()
+        if view.get("state") != "playing":
+            raise Violation(f"{node.name} is {view.get('state')} (role {view.get('role')}, "
+                            f"epoch_seq {view.get('epoch_seq')}), not playing")
+        t = now_us()
+        errors.append(frame_at(view, t) - track.expected(t))
+        return abs(errors[-1]) <= POSITION_TOLERANCE_FRAMES or \
+            f"{node.name} plays {errors[-1]:+.0f} frames away from where the track should be"
+
+    wait_until(at_position, timeout, poll=0.05, what=f"{node.name} at the track's position",
+               describe=lambda: f"tolerance {POSITION_TOLERANCE_FRAMES} frames")
+    print(f"  {node.name}: {errors[-1]:+.0f} frames from where the track should be "
+          f"({len(errors)} samples)", flush=True)
 
 
 def one_agreed_leader(nodes: "list[SyncNode]", agreed: list):
@@ -167,7 +179,7 @@ def scenario_preempting_joiner(cluster) -> None:
             stopped = [f"{n}: {v.get('state')}" for n, v in views.items()
                        if n != "P" and v.get("state") != "playing"]
             if stopped:
-                raise HarnessError(f"the music stopped while P joined: {'; '.join(stopped)}")
+                raise Violation(f"the music stopped while P joined: {'; '.join(stopped)}")
             if views["P"].get("role") != "leader":
                 return f"P is {views['P'].get('role')}"
             first_lead.append(views["P"])
@@ -234,7 +246,7 @@ def scenario_frozen_follower_misses_pause(cluster) -> None:
             lost = [f"{n}: {v.get('state')} ({v.get('role')})" for n, v in views.items()
                     if v.get("state") != "paused"]
             if lost:
-                raise HarnessError(f"the pause was lost: {'; '.join(lost)}")
+                raise Violation(f"the pause was lost: {'; '.join(lost)}")
             leader, why = agreement(views, everyone)
             return True if leader is not None else why
 

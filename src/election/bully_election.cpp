@@ -34,7 +34,10 @@ namespace {
 }  // namespace
 
 BullyElection::BullyElection(Rank self, Config config, RandomSource random)
-    : self_(std::move(self)), config_(config), random_(std::move(random)) {
+    : self_(std::move(self)),
+      config_(config),
+      random_(std::move(random)),
+      eligible_(config.eligible_at_start) {
   assert(valid(config_.timeouts));
   become_follower(std::nullopt, 0);
   reported_ = status();
@@ -58,6 +61,8 @@ void BullyElection::step(const Envelope& m) {
     return;
   }
   highest_seen_ = std::max(highest_seen_, m.epoch);
+  // Someone led after a stalled leader did: what that leader plays is no longer the newest.
+  if (stalled_leadership_ && highest_seen_ > *stalled_leadership_) become_ineligible();
   // The one staleness check. A leader gets every COORDINATOR: another leader's claim, whatever
   // its epoch, is resolved by rank in step_leader.
   if (m.kind == MessageKind::coordinator && m.epoch < epoch_ && role_ != Role::leader) {
@@ -86,7 +91,7 @@ void BullyElection::peer_down(const std::string& id) {
 }
 
 void BullyElection::start_election() {
-  if (role_ == Role::leader) {
+  if (role_ == Role::leader || !stands()) {
     ++stats_.ignored_commands;
   } else {
     become_candidate();
@@ -98,6 +103,7 @@ void BullyElection::lead_now() {
   if (role_ == Role::leader) {
     ++stats_.ignored_commands;
   } else {
+    eligible_ = true;  // the operator says this node's state is the cluster's
     become_leader();
   }
   end_of_input();
@@ -105,12 +111,30 @@ void BullyElection::lead_now() {
 
 void BullyElection::stalled() {
   if (role_ != Role::leader) {
-    ++stats_.ignored_commands;
+    // Commands may have gone by while we were frozen: our state is not the cluster's any more.
+    become_ineligible();
   } else {
     ++stats_.step_downs;
+    const std::uint64_t led = epoch_;
     become_follower(std::nullopt, epoch_);
+    // Our state stays the newest unless someone led after us (step() watches for that).
+    stalled_leadership_ = led;
     // Abdication: a follower that still follows us drops us on an ELECTION from its leader.
     broadcast(MessageKind::election);
+  }
+  end_of_input();
+}
+
+void BullyElection::set_eligible(bool eligible) {
+  if (role_ == Role::leader) {
+    if (!eligible) ++stats_.ignored_commands;  // a leader's state is the cluster's by definition
+  } else if (!eligible) {
+    become_ineligible();
+  } else if (!eligible_ || stalled_leadership_) {
+    eligible_ = true;
+    stalled_leadership_.reset();
+    // A preempting node had to follow a lower-ranked leader while it lacked the state.
+    if (leader_ && config_.preempt && outranks(*leader_)) become_candidate();
   }
   end_of_input();
 }
@@ -138,6 +162,10 @@ std::vector<Envelope> BullyElection::take_outbox() { return std::exchange(outbox
 std::vector<Status> BullyElection::take_changes() { return std::exchange(changes_, {}); }
 
 bool BullyElection::has_ready() const { return !outbox_.empty() || !changes_.empty(); }
+
+bool BullyElection::stands() const {
+  return eligible_ || (leaderless_since_ && now_ - *leaderless_since_ >= patience());
+}
 
 std::optional<std::int64_t> BullyElection::ticks_until_timeout() const {
   if (!deadline_) return std::nullopt;
@@ -205,6 +233,10 @@ void BullyElection::become_leader() {
   set_role(Role::leader);
   phase_ = Phase::none;
   disarm();
+  leads_without_state_ = !eligible_;
+  if (leads_without_state_) ++stats_.stood_without_state;
+  eligible_ = true;  // from now on this node's state is the cluster's
+  stalled_leadership_.reset();
   epoch_ = highest_seen_ + 1;
   highest_seen_ = epoch_;
   set_leader(self_.id);
@@ -225,6 +257,13 @@ void BullyElection::step_down_to(const std::string& leader, std::uint64_t epoch)
   broadcast(MessageKind::election);
 }
 
+void BullyElection::become_ineligible() {
+  eligible_ = false;
+  stalled_leadership_.reset();
+  // A campaign of ours could make us leader with a state that is not the cluster's.
+  if (role_ == Role::candidate && !stands()) become_follower(std::nullopt, epoch_);
+}
+
 void BullyElection::announce(bool fresh_epoch) {
   assert(role_ == Role::leader);
   if (fresh_epoch || highest_seen_ > epoch_) {
@@ -240,7 +279,7 @@ void BullyElection::announce(bool fresh_epoch) {
 void BullyElection::step_follower(const Envelope& m) {
   switch (m.kind) {
     case MessageKind::election: {
-      if (outranks(m.from)) send(MessageKind::answer, m.from);
+      answer_if_outranking(m.from);
       if (leader_ == m.from) {
         // An ELECTION from our own leader: it abdicated (a leader never sends ELECTION). We do
         // not campaign: a leader it stepped down to, or the one the group settles on, will
@@ -255,9 +294,12 @@ void BullyElection::step_follower(const Envelope& m) {
           last_nudge_tick_ = now_;
           send(MessageKind::election, *leader_);
         }
-      } else if (outranks(m.from)) {
+      } else if (outranks(m.from) && stands() && !stalled_leadership_) {
         become_candidate();  // classic Bully: no leader, so we campaign ourselves
       }
+      // A leader that stalled answers but does not campaign: this ELECTION may have waited in
+      // its socket since the freeze, and a successor's COORDINATOR is likely on its way. Its
+      // discovery timeout makes it campaign if none comes.
       return;
     }
     case MessageKind::answer:
@@ -273,10 +315,12 @@ void BullyElection::step_follower(const Envelope& m) {
         } else {
           ++stats_.ignored_coordinators;
         }
-      } else if (config_.preempt && outranks(m.from)) {
+      } else if (config_.preempt && outranks(m.from) && stands()) {
         ++stats_.ignored_coordinators;
         become_candidate();  // classic Bully: bully the lower-ranked claimant
       } else {
+        // Without the state we follow even a lower-ranked claimant, and preempt it once we hold
+        // the state (set_eligible).
         follow(m.from, m.epoch);
       }
       return;
@@ -286,13 +330,24 @@ void BullyElection::step_follower(const Envelope& m) {
 
 void BullyElection::timeout_follower() {
   assert(!leader_ && "a follower with a leader arms no timer");
-  become_candidate();
+  if (stands()) {
+    become_candidate();
+  } else {
+    // Not eligible: an eligible node may still win; if none has led by the end of our patience,
+    // nobody alive holds the state and we stand anyway.
+    arm(*leaderless_since_ + patience() - now_, false);
+  }
 }
 
 void BullyElection::up_follower(const Rank&) {}
 
 void BullyElection::down_follower(const std::string& id) {
-  if (leader_ == id) become_candidate();
+  if (leader_ != id) return;
+  if (stands()) {
+    become_candidate();
+  } else {
+    become_follower(std::nullopt, epoch_);  // leave the election to those who hold the state
+  }
 }
 
 // ---- candidate ---------------------------------------------------------------------------------
@@ -358,8 +413,12 @@ void BullyElection::step_leader(const Envelope& m) {
       return;
     case MessageKind::coordinator:
       // Two leaders met: the lower rank steps down at once, whatever the epochs; the higher one
-      // re-announces above both.
-      if (rank_of(m.from) > self_) {
+      // re-announces above both. A leader that stood without the state yields whatever the
+      // ranks: the other may hold the state it lacked (its "stopped" was only true while alone).
+      if (leads_without_state_) {
+        step_down_to(m.from, m.epoch);
+        become_ineligible();
+      } else if (rank_of(m.from) > self_) {
         step_down_to(m.from, m.epoch);
       } else {
         announce(true);
@@ -390,7 +449,21 @@ void BullyElection::set_leader(std::optional<std::string> leader) {
     ++stats_.leader_changes;
     last_known_leader_ = leader;
   }
+  if (leader) {
+    leaderless_since_.reset();
+  } else if (!leaderless_since_) {
+    leaderless_since_ = now_;
+  }
   leader_ = std::move(leader);
+}
+
+void BullyElection::answer_if_outranking(const std::string& sender) {
+  if (!outranks(sender)) return;
+  if (stands()) {
+    send(MessageKind::answer, sender);
+  } else {
+    ++stats_.unanswered_elections;  // we must not stop it: it may hold the state, we do not
+  }
 }
 
 void BullyElection::arm(std::int64_t ticks, bool jittered) {
@@ -415,6 +488,10 @@ void BullyElection::broadcast(MessageKind kind) {
 }
 
 bool BullyElection::outranks(const std::string& id) const { return self_ > rank_of(id); }
+
+std::int64_t BullyElection::patience() const {
+  return config_.timeouts.discovery + config_.timeouts.coordinator;
+}
 
 bool BullyElection::has_higher_live_peer() const {
   return std::any_of(peers_.begin(), peers_.end(),

@@ -62,13 +62,17 @@ election::Timeouts ElectionTiming::timeouts_for(microseconds max_rtt) const {
 }
 
 ElectionShell::ElectionShell(boost::asio::io_context& io, net::NetworkManager& network, Rank self,
-                             bool preempt, ElectionTiming timing, ChangeHandler on_change)
+                             bool preempt, ElectionTiming timing, ChangeHandler on_change,
+                             StallHandler on_stall)
     : timer_(io),
       network_(network),
       timing_(timing),
-      core_(std::move(self), election::Config{timing.timeouts_for(microseconds{0}), preempt},
+      core_(std::move(self),
+            election::Config{timing.timeouts_for(microseconds{0}), preempt,
+                             /*eligible_at_start=*/false},
             seeded_random()),
-      on_change_(std::move(on_change)) {}
+      on_change_(std::move(on_change)),
+      on_stall_(std::move(on_stall)) {}
 
 void ElectionShell::start(bool lead) {
   running_ = true;
@@ -91,14 +95,20 @@ void ElectionShell::schedule_tick() {
   });
 }
 
-void ElectionShell::on_tick() {
+void ElectionShell::check_stall() {
+  if (!running_) return;
   auto late = duration_cast<microseconds>(Clock::now() - next_tick_);
-  if (late > timing_.stall_threshold) {
-    spdlog::warn("this process was frozen for {} ms; any leadership it held is stale",
-                 duration_cast<milliseconds>(late).count());
-    core_.stalled();
-    next_tick_ = Clock::now();  // do not replay the ticks that were missed
-  }
+  if (late <= timing_.stall_threshold) return;
+  spdlog::warn("this process was frozen for {} ms; its leadership and playback state are stale",
+               duration_cast<milliseconds>(late).count());
+  core_.stalled();
+  next_tick_ = Clock::now();  // do not replay the ticks that were missed
+  flush();
+  on_stall_();
+}
+
+void ElectionShell::on_tick() {
+  check_stall();
   if (++ticks_ % kTicksBetweenTimeoutUpdates == 0) {
     core_.set_timeouts(timing_.timeouts_for(network_.max_rtt()));
   }
@@ -111,11 +121,13 @@ void ElectionShell::on_tick() {
 }
 
 void ElectionShell::peer_up(const net::PeerInfo& peer) {
+  check_stall();
   core_.peer_up(Rank{peer.priority, peer.id});
   flush();
 }
 
 void ElectionShell::peer_down(const std::string& id) {
+  check_stall();
   core_.peer_down(id);
   flush();
 }
@@ -123,9 +135,15 @@ void ElectionShell::peer_down(const std::string& id) {
 bool ElectionShell::handle(const protocol::Message& message) {
   auto envelope = from_wire(message, core_.rank().id);
   if (!envelope) return false;
+  check_stall();
   core_.step(*envelope);
   flush();
   return true;
+}
+
+void ElectionShell::set_eligible(bool eligible) {
+  core_.set_eligible(eligible);
+  flush();
 }
 
 void ElectionShell::flush() {

@@ -13,7 +13,9 @@ PeerNode::PeerNode(boost::asio::io_context& io, NodeConfig config)
     : io_(io),
       config_(std::move(config)),
       network_(io, config_.network, *this),
-      playback_(io, network_, config_.playback) {}
+      playback_(io, network_, config_.playback, [this] {
+        if (election_) election_->set_eligible(true);
+      }) {}
 
 PeerNode::~PeerNode() = default;
 
@@ -25,7 +27,8 @@ void PeerNode::start() {
   const auto& liveness = config_.network.liveness;
   timing.stall_threshold = liveness.interval * liveness.suspect_after_intervals;
   election_.emplace(io_, network_, Rank{config_.network.priority, network_.id()}, config_.preempt,
-                    timing, [this](const election::Status& status) { on_leadership(status); });
+                    timing, [this](const election::Status& status) { on_leadership(status); },
+                    [this] { playback_.on_stalled(); });
   election_->start(config_.lead_at_start);
 }
 

@@ -75,11 +75,12 @@ PlaybackState to_own_clock(const PlaybackState& state, const playback::ClockMapp
 }  // namespace
 
 PlaybackController::PlaybackController(asio::io_context& io, net::NetworkManager& network,
-                                       PlaybackConfig config)
+                                       PlaybackConfig config, StateHeldHandler on_state_held)
     : io_(io),
       network_(network),
       config_(std::move(config)),
       time_sync_(io, network, [this] { on_clock_sample(); }),
+      on_state_held_(std::move(on_state_held)),
       end_timer_(io),
       state_request_timer_(io) {}
 
@@ -169,22 +170,28 @@ std::int64_t PlaybackController::frame_now(const PlaybackState& state) const {
 }
 
 void PlaybackController::apply(const PlaybackState& next) {
-  auto now_leader = leader_now_us();
-  // The state the new one replaces is the one in effect now, not a future one never reached.
-  previous_ = now_leader >= applied_.anchor_us ? applied_ : previous_;
-  applied_ = next;
+  replace_state(next);
   publish();
   if (leading()) arm_end_of_track();
 }
 
+void PlaybackController::replace_state(const PlaybackState& next) {
+  auto now_leader = leader_now_us();
+  // The state the new one replaces is the one in effect now, not a future one never reached.
+  previous_ = now_leader >= applied_.anchor_us ? applied_ : previous_;
+  applied_ = next;
+}
+
 void PlaybackController::publish() {
-  // While a follower re-syncs to a new leader it has no mapping for the state it holds: the engine
-  // keeps the last snapshot (old state, old clock estimate) and plays on undisturbed.
-  if (!leading() && !time_sync_.synced()) return;
+  // While a follower re-syncs to a new leader it has no mapping for the state it holds (the
+  // state is in the old leader's clock until the new one's arrives): the engine keeps the last
+  // snapshot (old state, old clock estimate) and plays on undisturbed.
+  if (!leading() && !(time_sync_.synced() && state_synced_)) return;
   keep_open();
   auto now = playback::steady_now_us();
   playback::Snapshot snapshot;
   snapshot.clock = leading() ? playback::ClockMapping{} : time_sync_.mapping(now);
+  played_clock_ = snapshot.clock;
   snapshot.previous = {previous_, audio_for(previous_)};
   snapshot.current = {applied_, audio_for(applied_)};
   // A start or a jump elsewhere in the track: have the decoder go there before the engine does.
@@ -241,12 +248,16 @@ void PlaybackController::on_leadership(const election::Status& status) {
 
 void PlaybackController::take_over(std::uint64_t epoch) {
   auto now = playback::steady_now_us();
-  if (time_sync_.synced() && state_synced_) {
-    auto old_clock = time_sync_.mapping(now);
-    applied_ = to_own_clock(applied_, old_clock, now);
-    previous_ = to_own_clock(previous_, old_clock, now);
-  } else if (!state_synced_ && applied_.status != Status::stopped) {
-    applied_ = {};  // never had the old leader's state in a known clock: start stopped
+  // The old leader's state arrived but its clock burst had not finished: adopt the state with
+  // the estimate so far (the election counted this node as holding it).
+  if (pending_sync_ && time_sync_.clock().sample_count() > 0) apply_pending_sync();
+  if (auto old_clock = clock_of_state(now)) {
+    // What this node plays is the newest state it knows: the election makes a node lead with
+    // an older one only when nobody alive holds a newer one.
+    applied_ = to_own_clock(applied_, *old_clock, now);
+    previous_ = to_own_clock(previous_, *old_clock, now);
+  } else {
+    applied_ = {};  // never played a state: nobody alive held one, so stopped is the truth
     previous_ = {};
   }
   time_sync_.pause();
@@ -257,6 +268,15 @@ void PlaybackController::take_over(std::uint64_t epoch) {
   spdlog::info("taking over playback: {}", describe_state(applied_));
   publish();
   arm_end_of_track();
+}
+
+std::optional<playback::ClockMapping> PlaybackController::clock_of_state(std::int64_t now) const {
+  const auto& clock = time_sync_.clock();
+  // The leader whose state is applied: its clock as estimated now, if only from a sample or two.
+  if (state_synced_ && clock.sample_count() > 0) {
+    return playback::ClockMapping{now, clock.offset_us(now), clock.drift_ppm() * 1e-6};
+  }
+  return played_clock_;
 }
 
 std::int64_t PlaybackController::lead_us() const {
@@ -368,6 +388,15 @@ void PlaybackController::follow(const std::string& leader) {
   request_state();
 }
 
+void PlaybackController::on_stalled() {
+  if (leading()) return;
+  state_synced_ = false;
+  pending_sync_.reset();
+  early_commands_.clear();
+  spdlog::info("re-fetching the playback state after a stall");
+  request_state();
+}
+
 void PlaybackController::request_state() {
   if (leading() || !leadership_.leader || state_synced_ || pending_sync_) return;
   network_.send(*leadership_.leader, protocol::StateSyncRequest{network_.id()});
@@ -389,24 +418,31 @@ void PlaybackController::on_state_sync(const std::string& from, const protocol::
 }
 
 void PlaybackController::on_clock_sample() {
-  if (!time_sync_.synced()) return;
-  if (pending_sync_) {
-    auto state = from_sync(*pending_sync_);
-    pending_sync_.reset();
-    state_synced_ = true;
-    if (state.track && !library_.find_by_hash(state.track->hash)) {
-      spdlog::warn("the leader plays {}, which is not in this node's library: staying silent",
-                   state.track->name);
-    }
-    previous_ = applied_;
-    applied_ = state;
-    spdlog::info("synced with the leader: {}", describe_state(applied_));
-    for (const auto& early : std::exchange(early_commands_, {})) {
-      auto next = state_after(applied_, early);
-      if (next && playback::supersedes(next->epoch, next->seq, applied_)) apply(*next);
-    }
+  // From the moment this node can map the leader's state, however roughly, it holds it: a
+  // takeover now would adopt it (take_over), so the election may let it stand.
+  if (pending_sync_ && time_sync_.clock().sample_count() > 0) {
+    asio::post(io_, [this] { on_state_held_(); });  // the election may make us lead at once
   }
+  if (!time_sync_.synced()) return;
+  if (pending_sync_) apply_pending_sync();
   if (state_synced_) publish();  // also carries the refined clock estimate
+}
+
+void PlaybackController::apply_pending_sync() {
+  auto state = from_sync(*pending_sync_);
+  pending_sync_.reset();
+  state_synced_ = true;
+  if (state.track && !library_.find_by_hash(state.track->hash)) {
+    spdlog::warn("the leader plays {}, which is not in this node's library: staying silent",
+                 state.track->name);
+  }
+  previous_ = applied_;
+  applied_ = state;
+  spdlog::info("synced with the leader: {}", describe_state(applied_));
+  for (const auto& early : std::exchange(early_commands_, {})) {
+    auto next = state_after(applied_, early);
+    if (next && playback::supersedes(next->epoch, next->seq, applied_)) replace_state(*next);
+  }
 }
 
 void PlaybackController::on_command(const std::string& from, const protocol::Message& message) {

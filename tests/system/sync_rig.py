@@ -532,13 +532,15 @@ class SyncRig:
 
     def add_node(self, name: str, *, leader: bool = False,
                  bootstrap: Optional[SyncNode] = None, faketime: Optional[str] = None,
-                 proxy_seed: int = 0, start: bool = True) -> SyncNode:
+                 proxy_seed: int = 0, start: bool = True, priority: Optional[int] = None,
+                 extra_args: Iterable[str] = ()) -> SyncNode:
         """A node writing to its FIFO (if fifo(name) made one; else --output null), behind its own delay proxy if the rig
-        uses proxies, under `faketime -f SPEC` if given."""
+        uses proxies, under `faketime -f SPEC` if given, with `--priority` and `extra_args` (such
+        as `--preempt`) if given."""
         listen_port = free_port()
         advertised = listen_port
         output = f"file:{self.fifos[name]}" if name in self.fifos else "null"
-        extra = ["--tracks", str(self.tracks), "--output", output]
+        extra = ["--tracks", str(self.tracks), "--output", output, *extra_args]
         if self.use_proxies:
             proxy = DelayProxy(self.workdir, name, listen_port, self.proxy_delay_ms,
                                self.proxy_jitter_ms, proxy_seed)
@@ -548,8 +550,8 @@ class SyncRig:
         prefix = [require_faketime(), "-f", faketime] if faketime else []
         boot = None if bootstrap is None else (HOST, bootstrap.port)
         node = SyncNode(self.binary, name, self.workdir, port=advertised, leader=leader,
-                        bootstrap=boot, log_level=self.log_level, extra_args=extra,
-                        prefix=prefix, listen_port=listen_port)
+                        bootstrap=boot, priority=priority, log_level=self.log_level,
+                        extra_args=extra, prefix=prefix, listen_port=listen_port)
         self.cluster.nodes.append(node)
         self.nodes[name] = node
         if start:

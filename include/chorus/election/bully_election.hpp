@@ -9,11 +9,13 @@
 //   step(envelope)  <- ELECTION/ANSWER/    take_changes() -> Status after each input that
 //                      COORDINATOR rx                        changed role, leader or epoch
 //   peer_up(rank) / peer_down(id) <- failure detector
+//   set_eligible(bool)  <- the node holds the cluster's state (or no longer trusts it)
 //   start_election() / lead_now() / stalled() / set_timeouts() <- commands
 //
 // At most one timer is armed at any time, and which one depends on the role:
 //
-//   follower, no leader   --discovery (+jitter)-->  start an election
+//   follower, no leader   --discovery (+jitter)-->  start an election (if eligible, or once
+//                                                   leaderless for discovery + coordinator)
 //   follower, with leader    (no timer: the failure detector reports the leader's death)
 //   candidate, unanswered --answer------------->    become leader
 //   candidate, answered   --coordinator (+jitter)-> start the election again
@@ -59,7 +61,12 @@ struct Stats {
   std::uint64_t ignored_coordinators = 0;  ///< current COORDINATORs not followed (see docs)
   std::uint64_t unexpected_messages = 0;   ///< late ANSWERs and ELECTIONs that need no reaction
   std::uint64_t unknown_senders = 0;       ///< messages from peers not up, or misaddressed
-  std::uint64_t ignored_commands = 0;      ///< start_election()/lead_now() while leader, stalled() while not
+  /// start_election()/lead_now() while leader, start_election() while not standing,
+  /// set_eligible(false) while leader
+  std::uint64_t ignored_commands = 0;
+  std::uint64_t unanswered_elections = 0;  ///< lower ranks' ELECTIONs not answered: not eligible
+  /// Leaderships taken without the state: no eligible node had led within the patience.
+  std::uint64_t stood_without_state = 0;
   /// Ticks from the start of the last election (first round) until a leader was known.
   std::optional<std::int64_t> last_election_ticks;
 };
@@ -87,10 +94,18 @@ class BullyElection {
   void start_election();
   /// The --leader flag: become leader at once with a new epoch (ignored while leader).
   void lead_now();
-  /// The shell saw its own process frozen for longer than the peers' failure detection: a leader
-  /// steps down to follower with no known leader (epoch kept) and tells its live peers so.
-  /// Ignored when not leader.
+  /// The shell saw its own process frozen for longer than the peers' failure detection. A leader
+  /// steps down to follower with no known leader (epoch kept) and tells its live peers so; it
+  /// stays eligible until it hears of an epoch above the one it led (someone led after it). A
+  /// follower or candidate becomes not eligible: it may have missed commands.
   void stalled();
+  /// Whether this node holds the cluster's state: true once the shell applied its leader's
+  /// STATE_SYNC. A node that is not eligible does not answer ELECTIONs from lower ranks, does not
+  /// campaign or preempt, until it has been without a leader for discovery + coordinator ticks
+  /// (then nobody alive holds the state and it stands anyway). Leading makes a node eligible; a
+  /// leader ignores false. Becoming eligible with `preempt` while following a lower-ranked leader
+  /// starts the preemption that was held back.
+  void set_eligible(bool eligible);
   /// A leader sends COORDINATOR to every live peer again (ignored when not leader). The shell
   /// calls it periodically: if an announcement was ever lost (a link replaced mid-flight), a
   /// second leader or a stray follower still meets the leader within one period.
@@ -122,6 +137,10 @@ class BullyElection {
   std::uint64_t highest_epoch_seen() const { return highest_seen_; }
   Status status() const { return Status{role_, leader_, epoch_}; }
   const Stats& stats() const { return stats_; }
+  bool eligible() const { return eligible_; }
+  /// Whether the node may stand for election now: eligible, or leaderless for so long that
+  /// nobody alive holds the state.
+  bool stands() const;
   const Config& config() const { return config_; }
   /// Ticks seen since construction.
   std::int64_t now() const { return now_; }
@@ -151,6 +170,7 @@ class BullyElection {
   void become_candidate();
   void become_leader();
   void step_down_to(const std::string& leader, std::uint64_t epoch);
+  void become_ineligible();
   void announce(bool fresh_epoch);
 
   // role behaviours
@@ -172,8 +192,12 @@ class BullyElection {
   void follow(const std::string& leader, std::uint64_t epoch);
   void set_leader(std::optional<std::string> leader);
   void arm(std::int64_t ticks, bool jittered);
+  /// Ticks a node that is not eligible waits without a leader before it stands anyway.
+  std::int64_t patience() const;
   void disarm() { deadline_.reset(); }
   void send(MessageKind kind, const std::string& to);
+  /// ANSWER a lower-ranked sender's ELECTION, if this node stands for election.
+  void answer_if_outranking(const std::string& sender);
   void broadcast(MessageKind kind);
   bool outranks(const std::string& id) const;
   bool has_higher_live_peer() const;
@@ -191,6 +215,13 @@ class BullyElection {
   std::optional<std::string> last_known_leader_;
   std::uint64_t epoch_ = 0;
   std::uint64_t highest_seen_ = 0;
+  bool eligible_ = true;
+  /// This leadership was taken without the state (no eligible node had led within the patience).
+  bool leads_without_state_ = false;
+  /// The epoch a stalled leader led: it distrusts its state once it sees any higher epoch.
+  std::optional<std::uint64_t> stalled_leadership_;
+  /// Since when no leader is known (candidates included); empty while a leader is known.
+  std::optional<std::int64_t> leaderless_since_;
   std::int64_t now_ = 0;
   std::optional<std::int64_t> deadline_;
   std::optional<std::int64_t> election_began_;

@@ -30,6 +30,10 @@ struct Config {
   /// false (default): stable leadership, a higher-ranked node that meets a live leader follows
   /// it. true: classic Bully, a higher-ranked node takes over from a lower-ranked leader.
   bool preempt = false;
+  /// Whether a fresh node holds the cluster's state and may stand for election at once. The
+  /// shell passes false (a joiner has no playback state until its leader's STATE_SYNC) and
+  /// reports the state with BullyElection::set_eligible(); true suits cores with no state.
+  bool eligible_at_start = true;
 };
 
 /// Random source for the jitter: called with n > 0, must return a value in [0, n).

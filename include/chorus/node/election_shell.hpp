@@ -1,11 +1,13 @@
 #pragma once
 // ElectionShell: runs the pure BullyElection core on the io thread.
 //
+//   before every input (tick, peer up/down, message):
+//     the tick is far overdue (process was stopped) -> core.stalled(), then on_stall
 //   tick timer, every 20 ms (absolute deadlines):
-//     woke much later than due (process was stopped) -> core.stalled()
 //     every 25 ticks: timeouts re-derived from the peers' measured RTT
 //     core.tick()
 //   network events -> core.peer_up / peer_down / step
+//   the playback state applied -> core.set_eligible(true)
 //   after every input: outbox -> wire messages to peers; changes -> on_change callback
 
 #include <chrono>
@@ -42,9 +44,13 @@ struct ElectionTiming {
 class ElectionShell {
  public:
   using ChangeHandler = std::function<void(const election::Status&)>;
+  using StallHandler = std::function<void()>;
 
+  /// The node starts not eligible: it holds no playback state until its leader's arrives.
+  /// `on_stall` runs after the core has been told of a stall, so the state can be re-fetched.
   ElectionShell(boost::asio::io_context& io, net::NetworkManager& network, Rank self,
-                bool preempt, ElectionTiming timing, ChangeHandler on_change);
+                bool preempt, ElectionTiming timing, ChangeHandler on_change,
+                StallHandler on_stall);
 
   /// Starts the tick timer; with `lead`, becomes leader of a new cluster at once.
   void start(bool lead);
@@ -55,6 +61,8 @@ class ElectionShell {
   /// Feeds ELECTION / ELECTION_ANSWER / COORDINATOR (whose sender the network layer has
   /// verified); returns false for any other message.
   bool handle(const protocol::Message& message);
+  /// Whether this node holds the cluster's playback state (see BullyElection::set_eligible).
+  void set_eligible(bool eligible);
 
   const election::BullyElection& core() const { return core_; }
   /// Duration of the last election, from its first round until a leader was known.
@@ -63,6 +71,10 @@ class ElectionShell {
  private:
   void schedule_tick();
   void on_tick();
+  /// Tells the core and on_stall if the process was frozen since the last tick. Checked before
+  /// every input, so that a resumed node knows its state is stale before it reacts to the EOFs
+  /// and messages that queued up meanwhile (in whatever order the io_context runs them).
+  void check_stall();
   void flush();
 
   boost::asio::steady_timer timer_;
@@ -70,6 +82,7 @@ class ElectionShell {
   ElectionTiming timing_;
   election::BullyElection core_;
   ChangeHandler on_change_;
+  StallHandler on_stall_;
   std::chrono::steady_clock::time_point next_tick_;
   std::uint64_t ticks_ = 0;
   bool running_ = false;

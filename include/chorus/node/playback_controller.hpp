@@ -7,8 +7,12 @@
 //             STATE_SYNC_REQUEST -> STATE_SYNC_RESPONSE; CONTROL_REQUEST -> run it, reply.
 //   follower: new leader -> clock burst + STATE_SYNC_REQUEST; the response is applied once the
 //             clock is synced, and only then are live commands taken (newer epoch/seq only).
-//   takeover: a follower that becomes leader re-anchors the state at "now" and re-expresses
-//             it in its own clock, so no frame moves.
+//   takeover: a follower that becomes leader re-anchors the state it plays at "now" and
+//             re-expresses it in its own clock, so no frame moves; one that never played a
+//             state starts stopped (the election lets it lead only if nobody alive holds one).
+//   stall:    the state may be stale: it is re-fetched from the leader.
+//   election: told each time a leader's state has arrived and can be mapped (one clock sample):
+//             only then may this node stand (docs/election.md, "Eligibility").
 //   every applied state or clock update -> a Snapshot for the SyncEngine (audio thread).
 
 #include <chrono>
@@ -60,9 +64,12 @@ struct PlaybackView {
 class PlaybackController {
  public:
   using Reply = std::function<void(const std::string&)>;
+  using StateHeldHandler = std::function<void()>;
 
+  /// `on_state_held` runs (posted, on the io thread) once a leader's state has arrived and its
+  /// clock has at least one sample: from then on this node holds the cluster's state.
   PlaybackController(boost::asio::io_context& io, net::NetworkManager& network,
-                     PlaybackConfig config);
+                     PlaybackConfig config, StateHeldHandler on_state_held);
   ~PlaybackController();
 
   /// Scans the library, opens the output and starts opening tracks in the background.
@@ -70,6 +77,9 @@ class PlaybackController {
   void stop();
 
   void on_leadership(const election::Status& status);
+  /// This process was frozen: commands may have been missed. The state is re-fetched from the
+  /// leader; meanwhile it plays on its last schedule, as during an election.
+  void on_stalled();
   /// Playback, state, time and control messages; false for any other.
   bool handle(const std::string& from, const protocol::Message& message,
               net::Clock::time_point received);
@@ -95,6 +105,10 @@ class PlaybackController {
   void arm_end_of_track();
   void on_end_of_track(std::uint64_t epoch, std::uint64_t seq, std::int64_t end_us);
   void take_over(std::uint64_t epoch);
+  /// The clock the state this node plays is expressed in, read at local `now`: its leader's
+  /// clock as estimated now if that leader's state is applied, else the mapping it last played
+  /// it through; empty if it never played a state.
+  std::optional<playback::ClockMapping> clock_of_state(std::int64_t now) const;
   void answer_control(const std::string& from, const protocol::ControlRequest& request);
 
   // follower side
@@ -105,11 +119,16 @@ class PlaybackController {
   void on_command(const std::string& from, const protocol::Message& message);
   void on_state_sync(const std::string& from, const protocol::StateSyncResponse& response);
   void on_clock_sample();
+  /// Takes the leader's STATE_SYNC, then the commands that arrived before it (the caller
+  /// publishes).
+  void apply_pending_sync();
   void forward(const cli::Command& command, Reply reply);
   void on_control_response(const protocol::ControlResponse& response);
 
   // both
   void apply(const playback::PlaybackState& next);
+  /// applied_ becomes `next`, previous_ the state in effect now; nothing is published.
+  void replace_state(const playback::PlaybackState& next);
   void publish();
   std::shared_ptr<const playback::TrackAudio> audio_for(const playback::PlaybackState& state) const;
   /// Keeps open exactly the tracks the schedule can reach soon (previous, current, next),
@@ -136,6 +155,9 @@ class PlaybackController {
   playback::PlaybackState applied_;   ///< the newest state (may start in the future)
   playback::PlaybackState previous_;  ///< in effect until applied_.anchor_us
   bool state_synced_ = false;         ///< follower: the leader's state has been applied
+  /// The clock mapping of the last snapshot published: what the engine plays applied_ through.
+  std::optional<playback::ClockMapping> played_clock_;
+  StateHeldHandler on_state_held_;
   std::optional<protocol::StateSyncResponse> pending_sync_;
   /// Commands from the leader that arrived before its state was applied: replayed after it,
   /// those newer than the state only (the state may have been taken before or after them).

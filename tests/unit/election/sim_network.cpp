@@ -99,6 +99,7 @@ bool SimNetwork::quiet() const {
     const BullyElection& c = *n.core;
     if (c.role() == Role::candidate) return false;
     if (c.role() == Role::follower && !c.leader()) return false;
+    if (awaits_state(n)) return false;  // it may preempt once the state is there
   }
   return true;
 }
@@ -136,8 +137,21 @@ void SimNetwork::lead_now(const std::string& id) {
 
 void SimNetwork::stalled(const std::string& id) {
   note("stalled " + id);
-  node(id).core->stalled();
+  on_stalled(node(id));
   collect(id);
+  deliver();
+}
+
+void SimNetwork::set_eligible(const std::string& id, bool eligible) {
+  note(std::string(eligible ? "eligible " : "not eligible ") + id);
+  node(id).core->set_eligible(eligible);
+  collect(id);
+  deliver();
+}
+
+void SimNetwork::set_state_sync(std::optional<std::int64_t> delay) {
+  note(delay ? "state sync after " + std::to_string(*delay) + " ticks" : "state sync off");
+  state_sync_delay_ = delay;
   deliver();
 }
 
@@ -236,6 +250,7 @@ void SimNetwork::restart(const std::string& id) {
   n.history.clear();
   n.last_epoch = 0;
   n.last_seen = 0;
+  n.followed.reset();
   sync_links();
   deliver();
 }
@@ -259,17 +274,22 @@ void SimNetwork::thaw(const std::string& id, Resume resume) {
   if (!n.frozen) throw std::logic_error("thaw of a node that is not frozen");
   n.frozen = false;
   if (resume == Resume::stalled_then_eof) {
-    n.core->stalled();
+    on_stalled(n);
     collect(id);
   }
   reconcile(id);  // EOFs of the links peers closed while we were stopped
   if (resume == Resume::eof_then_stalled) {
-    n.core->stalled();
+    on_stalled(n);
     collect(id);
   }
   n.detached = false;
   sync_links();  // links re-form
   deliver();
+}
+
+void SimNetwork::on_stalled(Node& n) {
+  n.core->stalled();
+  n.following_since = now_;  // the shell asks its leader for the state again
 }
 
 // ---- observation ------------------------------------------------------------------------------
@@ -431,6 +451,13 @@ void SimNetwork::collect(const std::string& id) {
     }
     n.history.push_back(std::move(s));
   }
+  const auto& leader = c.leader();
+  if (!leader || *leader == id) {
+    n.followed.reset();
+  } else if (n.followed != leader) {
+    n.followed = leader;
+    n.following_since = now_;
+  }
   if (c.epoch() < n.last_epoch) {
     violations_.push_back("t=" + std::to_string(now_) + " " + id + " epoch went back from " +
                           std::to_string(n.last_epoch) + " to " + std::to_string(c.epoch()));
@@ -446,6 +473,36 @@ void SimNetwork::collect(const std::string& id) {
 }
 
 void SimNetwork::deliver() {
+  do {
+    deliver_due();
+  } while (sync_states());
+}
+
+bool SimNetwork::sync_states() {
+  if (!state_sync_delay_) return false;
+  bool any = false;
+  for (const auto& id : order_) {
+    Node& n = node(id);
+    if (!awaits_state(n) || now_ - n.following_since < *state_sync_delay_) continue;
+    if (trace_) note("  " + id + " holds the state of " + *n.followed);
+    n.core->set_eligible(true);
+    collect(id);
+    any = true;
+  }
+  return any;
+}
+
+bool SimNetwork::awaits_state(const Node& n) const {
+  if (!state_sync_delay_ || !n.running || n.frozen || n.core->eligible() || !n.followed) {
+    return false;
+  }
+  // The state comes over the link from a leader that is live and still leads.
+  const Node& leader = node(*n.followed);
+  return n.view.contains(*n.followed) && leader.running && !leader.frozen &&
+         leader.core->role() == Role::leader;
+}
+
+void SimNetwork::deliver_due() {
   std::uint64_t count = 0;
   for (;;) {
     auto it = queue_.begin();

@@ -64,7 +64,8 @@ class SimNetwork {
 
   void tick(std::int64_t n = 1);
   std::int64_t now() const { return now_; }
-  /// Nothing in flight, nobody frozen, every live node leads or follows a leader.
+  /// Nothing in flight, nobody frozen, every live node leads or follows a leader, and no state
+  /// sync is pending (see set_state_sync).
   bool quiet() const;
   /// Tick until quiet(); returns the ticks it took, or empty if not quiet within max_ticks.
   std::optional<std::int64_t> run_until_quiet(std::int64_t max_ticks);
@@ -74,6 +75,12 @@ class SimNetwork {
   void start_election(const std::string& id);
   void lead_now(const std::string& id);
   void stalled(const std::string& id);
+  /// The node's shell reports whether it holds the cluster's state (BullyElection::set_eligible).
+  void set_eligible(const std::string& id, bool eligible);
+  /// How the simulated playback hands out the state: a node not eligible becomes eligible once it
+  /// has followed a live leader for `delay` ticks (its STATE_SYNC arrived). Empty: never by
+  /// itself, only through set_eligible(). Default 0: at once.
+  void set_state_sync(std::optional<std::int64_t> delay);
   void reannounce(const std::string& id);
   /// Hand a forged message to its receiver now, bypassing links (the receiver must be live).
   void inject(const Envelope& message);
@@ -140,6 +147,8 @@ class SimNetwork {
     std::vector<Status> history;
     std::uint64_t last_epoch = 0;
     std::uint64_t last_seen = 0;
+    std::optional<std::string> followed;  // the leader whose state is on its way
+    std::int64_t following_since = 0;
   };
   struct Link {
     bool up = false;
@@ -159,6 +168,13 @@ class SimNetwork {
   void reconcile(const std::string& id);
   void collect(const std::string& id);
   void deliver();
+  /// What the shell does on a stall: the core's stalled(), and a new request for the state.
+  void on_stalled(Node& n);
+  void deliver_due();
+  /// Hands the state to followers that have waited the sync delay; true if any got it.
+  bool sync_states();
+  /// A follower not eligible whose live leader's state is on its way.
+  bool awaits_state(const Node& n) const;
   void note(std::string event);
 
   std::mt19937_64 rng_;
@@ -173,6 +189,7 @@ class SimNetwork {
   std::int64_t delay_lo_ = 0;
   std::int64_t delay_hi_ = 0;
   std::set<MessageKind> dropped_kinds_;
+  std::optional<std::int64_t> state_sync_delay_ = 0;
   std::uint64_t delivered_ = 0;
   std::uint64_t lost_ = 0;
   std::vector<std::string> violations_;

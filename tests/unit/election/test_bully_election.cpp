@@ -518,15 +518,18 @@ TEST_CASE("stalled turns a leader into a follower with no leader at the same epo
   CHECK(n.take_changes() == std::vector{Status{Role::follower, std::nullopt, 1}});
 }
 
-TEST_CASE("stalled is ignored by a node that does not lead") {
+TEST_CASE("stalled keeps a follower's leader but makes it not eligible until it resyncs") {
   BullyElection n = middle();
   n.step(msg(K::coordinator, "c", "b", 1));
+  n.take_outbox();
 
   n.stalled();
 
   CHECK(n.leader() == "c");
-  CHECK(n.stats().ignored_commands == 1);
+  CHECK_FALSE(n.eligible());
   CHECK(n.take_outbox().empty());
+  n.set_eligible(true);  // the leader's STATE_SYNC was applied
+  CHECK(n.eligible());
 }
 
 TEST_CASE("start_election and lead_now are ignored by a leader") {

@@ -502,6 +502,17 @@ def agreement(views: "dict[str, Any]", nodes: Iterable[Node]) -> "tuple[Optional
     return leader, ""
 
 
+def one_agreed_leader(nodes: "list[Node]", agreed: list):
+    """A wait_until check: true once `nodes` agree on one leader, which it appends to `agreed`."""
+    def check() -> object:
+        leader, why = agreement(statuses(nodes), nodes)
+        if leader is None:
+            return why
+        agreed.append(leader)
+        return True
+    return check
+
+
 def rank_key(node: Node) -> "tuple[int, str]":
     """The Bully rank (priority, then id), as the node orders it."""
     return (node.priority or 0, node.id or "")

@@ -29,8 +29,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from harness import (HarnessError, agreement, now, run_main, statuses,  # noqa: E402
-                     wait_until)
+from harness import (HarnessError, agreement, now, one_agreed_leader, run_main,  # noqa: E402
+                     statuses, wait_until)
 from sync_rig import SyncRig, fmt_us, mono_to_us, percentile, require_faketime  # noqa: E402
 from test_sync import (FAKETIME, SETTLE_S, SETUP_BUDGET_S, all_playing,  # noqa: E402
                        check_no_jumps, check_skew, pace_until, require_ok, synced)
@@ -76,15 +76,7 @@ def scenario_failover(cluster) -> None:
         print(f"  kill -9 A (the leader) {t_kill - t_play:.1f} s into the track", flush=True)
 
         agreed: "list[object]" = []
-
-        def survivors_agree() -> object:
-            new_leader, reason = agreement(statuses(survivors), survivors)
-            if new_leader is None:
-                return reason
-            agreed.append(new_leader)
-            return True
-
-        elapsed = wait_until(survivors_agree, AGREE_LIMIT_S + 2.0, poll=0.01, since=t_kill,
+        elapsed = wait_until(one_agreed_leader(survivors, agreed), AGREE_LIMIT_S + 2.0, poll=0.01, since=t_kill,
                              what="B, C and D to agree on a new leader",
                              describe=cluster.describe)
         t_agree = now()

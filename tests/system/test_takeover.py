@@ -29,7 +29,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from harness import (HarnessError, agreement, hold_for, leader_claims, now,  # noqa: E402
-                     run_main, statuses, wait_until)
+                     one_agreed_leader, run_main, statuses, wait_until)
 from sync_rig import RATE, SyncNode, SyncRig  # noqa: E402
 
 TRACK_S = 60.0
@@ -123,16 +123,6 @@ def check_position(node: SyncNode, track: TrackClock, timeout: float = 3.0) -> N
                describe=lambda: f"tolerance {POSITION_TOLERANCE_FRAMES} frames")
     print(f"  {node.name}: {errors[-1]:+.0f} frames from where the track should be "
           f"({len(errors)} samples)", flush=True)
-
-
-def one_agreed_leader(nodes: "list[SyncNode]", agreed: list):
-    def check() -> object:
-        leader, why = agreement(statuses(nodes), nodes)
-        if leader is None:
-            return why
-        agreed.append(leader)
-        return True
-    return check
 
 
 def scenario_leader_killed_before_joiner_has_state(cluster) -> None:

@@ -137,6 +137,16 @@ def check_skew(cluster: Cluster, label: str, run: ProbeRun, names: "list[str]",
                            f"{SKEW_P95_LIMIT_US:.0f} / {SKEW_MAX_LIMIT_US:.0f} µs")
 
 
+def report_output_timing(cluster: Cluster, nodes: "list[SyncNode]") -> None:
+    """Each node's own count of blocks written more than 1 ms late (status: output_timing)."""
+    for node in nodes:
+        timing = node.status(timeout=2.0).get("output_timing") or {}
+        print(f"  {node.name}: {timing.get('late_writes')} of {timing.get('blocks')} blocks written "
+              f"more than 1 ms late (worst {timing.get('worst_late_us')} µs)", flush=True)
+        cluster.figure(f"{node.name}: blocks written more than 1 ms late",
+                       timing.get("late_writes", 0), "blocks")
+
+
 def check_probe_agrees(run: ProbeRun, names: "list[str]") -> None:
     """Self-check of the test's analysis: over the whole run it must reproduce skew_probe's own
     summary (same buckets, same percentiles)."""
@@ -314,6 +324,7 @@ def scenario_reference(cluster: Cluster) -> None:
         t_play = now()
         require_ok(a, "play 1")
         run = rig.finish_probe()
+        report_output_timing(cluster, [a, b, c])
         check_skew(cluster, "steady A,B,C (no proxy)", run, names, mono_to_us(t_play + SETTLE_S),
                    mono_to_us(t_play + SETTLE_S + STEADY_S), MIN_STEADY_BUCKETS)
         check_no_jumps(cluster, run, names)

@@ -20,6 +20,14 @@ std::size_t cursor_chunk(const TrackAudio& audio) {
   return static_cast<std::size_t>(cursor / TrackAudio::kChunkFrames);
 }
 
+/// How long until `audio`'s cursor, read at the real-time rate, enters its next chunk: then the
+/// window moves on and the decoder has a chunk to decode and one to free.
+std::chrono::milliseconds until_next_chunk(const TrackAudio& audio) {
+  const auto into_chunk = std::max<std::int64_t>(audio.cursor(), 0) % TrackAudio::kChunkFrames;
+  const auto frames_left = TrackAudio::kChunkFrames - into_chunk;
+  return std::chrono::milliseconds(frames_left * 1000 / kSampleRate + 1);
+}
+
 }  // namespace
 
 TrackFeeder::WakeSignal::WakeSignal() : fd_(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) {}
@@ -76,10 +84,14 @@ void TrackFeeder::run() {
     // A track nobody holds any more is closed here, on this thread.
     std::erase_if(feeds_, [](const Feed& feed) { return feed.audio.expired(); });
     bool busy = false;
+    auto rest = kLongestIdle;
     for (auto& feed : feeds_) {
-      if (auto audio = feed.audio.lock()) busy = step(feed, *audio) || busy;
+      auto audio = feed.audio.lock();
+      if (!audio) continue;
+      busy = step(feed, *audio) || busy;
+      rest = std::min(rest, until_next_chunk(*audio));
     }
-    if (!busy) wake_->wait(kLongestIdle);
+    if (!busy) wake_->wait(rest);
   }
   feeds_.clear();
 }

@@ -22,13 +22,10 @@ namespace chorus::playback::detail {
 class TrackFeeder {
  public:
   static constexpr std::size_t kAheadChunks = 10;
-  /// Longest sleep with nothing to decode. A hint or a new track wakes the thread at once; the
-  /// cursor moves by a chunk a second with kAheadChunks seconds in hand, so the window itself
-  /// needs a look only about once a second. The sleep is kept short all the same: under
-  /// libfaketime with a clock rate (the tests' drifting nodes), a timed wait of hundreds of
-  /// milliseconds in this thread left the process's timers unfired for as long (seen as
-  /// 0.4-0.7 s "frozen" io threads in about one run in eight; none in twelve with 20 ms).
-  static constexpr auto kLongestIdle = std::chrono::milliseconds(20);
+  /// Longest sleep with nothing to decode: a paused track's window never moves, and a playing
+  /// one moves by a chunk a second, with kAheadChunks seconds in hand. A hint or a new track
+  /// wakes the thread at once.
+  static constexpr auto kLongestIdle = std::chrono::milliseconds(1000);
 
   TrackFeeder() = default;
   ~TrackFeeder();  ///< stops and joins the thread

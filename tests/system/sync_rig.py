@@ -135,6 +135,14 @@ def find_probe(node_binary: str) -> str:
                        "it: cmake --build BUILD --target skew_probe, or set CHORUS_SKEW_PROBE")
 
 
+def faketime_prefix(node_binary: str, spec: str) -> "list[str]":
+    """`faketime -f SPEC`, with the build's timerfd shim preloaded before libfaketime when it
+    was built (tests/system/shim/timerfd_already_due.cpp says why)."""
+    prefix = [require_faketime(), "-f", spec]
+    shim = Path(node_binary).resolve().parent.parent / "tests" / "libtimerfd_already_due.so"
+    return ["env", f"LD_PRELOAD={shim}"] + prefix if shim.is_file() else prefix
+
+
 _REALTIME: "Optional[list[str]]" = None
 
 
@@ -547,7 +555,7 @@ class SyncRig:
             self.proxies.append(proxy)
             advertised = proxy.start()
             extra += ["--advertise-port", str(advertised)]
-        prefix = [require_faketime(), "-f", faketime] if faketime else []
+        prefix = faketime_prefix(self.binary, faketime) if faketime else []
         boot = None if bootstrap is None else (HOST, bootstrap.port)
         node = SyncNode(self.binary, name, self.workdir, port=advertised, leader=leader,
                         bootstrap=boot, priority=priority, log_level=self.log_level,

@@ -45,6 +45,7 @@ sys.path.insert(0, str(REPO / "tests" / "system"))
 from harness import (  # noqa: E402,F401
     Cluster, HarnessError, Node, NodeGone, NodeTimeout, agreement, statuses, wait_until,
 )
+from sync_rig import stalled_buckets  # noqa: E402,F401
 
 # Work directories (FIFOs, logs, probe output) live under a root of our own rather than straight
 # in /tmp, so nothing else that cleans /tmp/chorus-* (the system tests) can remove them mid-run.
@@ -401,17 +402,6 @@ def zero_instant(block: "tuple[int, int, int]") -> Optional[float]:
     if first < 0 or audible == 0:
         return None
     return arrival - first * 1e6 / RATE
-
-
-def stalled_buckets(stalls: "list[tuple[int, int, int]]", bucket_us: int = 100_000) -> "set[int]":
-    """Buckets touched by a platform stall (skew_probe's StallWitness: a real-time thread pinned
-    to a CPU woke more than 1 ms late, so no output thread on that CPU could write on time),
-    with the two blocks after it in which the output catches up."""
-    tail = 2 * BLOCK * 1_000_000 // RATE
-    out: "set[int]" = set()
-    for due, late, _cpu in stalls:
-        out.update(range(due // bucket_us, (due + late + tail) // bucket_us + 1))
-    return out
 
 
 def skew_from_raw(rows: "list[tuple[str, int, int, int]]", names: "list[str]", t_from: int,

@@ -130,7 +130,7 @@ def run_scenario(sc: "dict[str, Any]", args: argparse.Namespace, tracks: Path) -
         "jumps_total": sum(p["jumps"] for p in per_node.values()),
     }
     out["block_jitter_us"] = summary(rig.block_jitter(rows))
-    stalled = rig.stalled_buckets(stalls)
+    stalled = rig.stalled_buckets((due, late) for due, late, _cpu in stalls)
     everything = (min(a for _, a, _, _ in rows), max(a for _, a, _, _ in rows) + 1)
     clean = rig.skew_from_raw(rows, names, *everything, skip=stalled)
     out["platform_stalls"] = {"count": len(stalls),

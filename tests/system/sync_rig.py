@@ -317,6 +317,17 @@ STALL_TAIL_US = 2 * BLOCK_FRAMES * 1_000_000 // RATE
 MAX_STALLED_SHARE = 0.25
 
 
+def stalled_buckets(stalls: "Iterable[tuple[int, int]]",
+                    bucket_us: int = BUCKET_US) -> "set[int]":
+    """Buckets touched by a platform stall, given as (due_us, late_us) (see skew_probe's
+    StallWitness): no real-time thread on the stalled CPU, a node's output included, could run on
+    time there, nor in the blocks it catches up with after."""
+    out: "set[int]" = set()
+    for due, late in stalls:
+        out.update(range(due // bucket_us, (due + late + STALL_TAIL_US) // bucket_us + 1))
+    return out
+
+
 @dataclass
 class ProbeRun:
     summary: "dict[str, Any]"
@@ -336,14 +347,7 @@ class ProbeRun:
         return {bucket: _median(zeros) for bucket, zeros in by_bucket.items()}
 
     def stalled_buckets(self) -> "set[int]":
-        """Buckets touched by a platform stall (see skew_probe's StallWitness): no real-time
-        thread on the stalled CPU, a node's output included, could run on time there."""
-        out: "set[int]" = set()
-        for stall in self.stalls:
-            first = stall.due_us // BUCKET_US
-            last = (stall.due_us + stall.late_us + STALL_TAIL_US) // BUCKET_US
-            out.update(range(first, last + 1))
-        return out
+        return stalled_buckets((s.due_us, s.late_us) for s in self.stalls)
 
     def buckets(self, names: Iterable[str], t0_us: float = -math.inf,
                 t1_us: float = math.inf) -> "list[int]":

@@ -13,6 +13,12 @@
 // thread's own work (render and write take a few microseconds); the count tells an operator how
 // often the platform moved this room's audio.
 //
+// A file or null output has no device clock: when a block is written is ours to choose. So each
+// block is moved by the renderer's timing_error_us() (under a frame), and the pace with it: the
+// frames are then written on the schedule's own grid instead of up to half a frame (±10.4 µs) off
+// it, and a drifting clock is followed by moving the pace, smoothly, rather than by repeating or
+// dropping a frame every ~200 ms (100 ppm). Larger errors are still the renderer's to slew.
+//
 // The thread runs at real-time priority (audio_thread_priority.cpp) so that other load cannot
 // delay it. Real-time threads starve everything else while they run, so the thread watches its
 // own CPU time: if it uses more than kMostRealtimeShare of a core over a second (a slow build, an
@@ -28,7 +34,9 @@
 
 #include <time.h>
 
+#include <algorithm>
 #include <atomic>
+#include <cmath>
 #include <cerrno>
 #include <system_error>
 #include <thread>
@@ -92,6 +100,14 @@ class RealtimeBudget {
   Clock::time_point window_start_ = Clock::now();
   std::chrono::nanoseconds cpu_at_start_ = thread_cpu_time();
 };
+
+/// How far a paced output moves a block for the renderer's timing error: at most one frame,
+/// so that a larger error (a clock step) is slewed by the renderer, not turned into a gap.
+std::chrono::nanoseconds steering(double timing_error_us) {
+  const double one_frame_us = 1e6 / kSampleRate;
+  const double us = std::clamp(timing_error_us, -one_frame_us, one_frame_us);
+  return std::chrono::nanoseconds(std::llround(us * 1000.0));
+}
 
 std::int64_t to_us(Clock::time_point t) {
   return std::chrono::duration_cast<std::chrono::microseconds>(t.time_since_epoch()).count();
@@ -196,6 +212,9 @@ class PacedOutput final : public AudioOutput {
         deadline = t0;
       }
       renderer.render(block, to_us(deadline) + extra_.count());
+      const auto steer = steering(renderer.timing_error_us());
+      t0 += steer;
+      deadline += steer;
       if (!sleep_until(deadline, stop_)) break;  // stopping: the rendered block is dropped
       if (sink_->consume(block, deadline + block_duration, stop_)) {
         blocks_.fetch_add(1, std::memory_order_relaxed);

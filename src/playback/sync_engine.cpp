@@ -42,6 +42,7 @@ void SyncEngine::publish(Snapshot snapshot) {
 
 void SyncEngine::render(std::span<std::int16_t> out, std::int64_t audible_at_local_us) {
   blocks_.fetch_add(1, std::memory_order_relaxed);
+  timing_error_us_ = 0;
   const Snapshot* snapshot = mailbox_.latest();
   const auto frames = out.size() / kChannels;
   if (snapshot == nullptr) {
@@ -75,12 +76,14 @@ void SyncEngine::render_segment(std::span<std::int16_t> out, std::int64_t leader
   } else {
     silence(out);
     playhead_valid_ = false;  // paused, stopped or ended: the next start is a fresh one
+    timing_error_us_ = 0;
   }
 }
 
 void SyncEngine::play_from(std::span<std::int16_t> out, double expected,
                            const ScheduledState& scheduled) {
   const auto frames = out.size() / kChannels;
+  const double expected_at_end = expected + static_cast<double>(frames);
   if (expected < 0) {
     // Lead-in: silence until the slot nearest to the track's first frame, then start exactly.
     auto lead = static_cast<std::size_t>(std::llround(-expected));
@@ -104,6 +107,7 @@ void SyncEngine::play_from(std::span<std::int16_t> out, double expected,
     corrections = corrections_for(expected, out.size() / kChannels);
   }
   copy_frames(out, scheduled, corrections);
+  timing_error_us_ = (static_cast<double>(playhead_) - expected_at_end) * (1e6 / kOutputRate);
 }
 
 std::int64_t SyncEngine::corrections_for(double expected, std::size_t frames) {

@@ -26,6 +26,11 @@ struct Renderer {
   /// becomes audible at `audible_at_local_us` (steady_clock, µs since its epoch). Called from the
   /// output's own thread (or SDL's audio thread), one call at a time; must never block.
   virtual void render(std::span<std::int16_t> interleaved, std::int64_t audible_at_local_us) = 0;
+  /// Right after render(), on the same thread: how much later than `audible_at_local_us` the
+  /// block's frames would ideally be heard (the part of a frame the schedule falls between two
+  /// output slots). An output that picks its own write instants (null, file) moves the block by
+  /// that much; a device, whose clock it cannot move, ignores it and the renderer slews instead.
+  virtual double timing_error_us() const { return 0; }
 };
 
 /// Counters, readable from any thread while the output runs.

@@ -14,6 +14,8 @@
 //     new track, start after silence, or |error| > jump threshold -> jump to expected
 //     |error| ≥ half a frame -> repeat (error > 0) or skip (error < 0) single frames, spread
 //                               evenly over the block, at most max_slew of its frames
+//   what is left (under a frame) is reported as timing_error_us(): an output that chooses its own
+//   write instants moves the block by it, so its frames are heard exactly on the schedule
 // A device whose clock runs a few % off is thereby held to the schedule within about a frame.
 
 #include <atomic>
@@ -86,6 +88,9 @@ class SyncEngine final : public Renderer {
 
   /// audio thread: fill one block.
   void render(std::span<std::int16_t> interleaved, std::int64_t audible_at_local_us) override;
+  /// audio thread, after render(): (where the playhead ended − where the schedule wants it),
+  /// in µs; 0 when the block did not end playing.
+  double timing_error_us() const override { return timing_error_us_; }
 
   /// Any thread: the frame that follows the last rendered block, and when it will be audible.
   EnginePosition position() const;
@@ -108,6 +113,7 @@ class SyncEngine final : public Renderer {
   std::string playhead_hash_;  ///< the track the playhead is in
   std::int64_t playhead_ = 0;  ///< the frame the engine outputs next if undisturbed
   bool playhead_valid_ = false;
+  double timing_error_us_ = 0;  ///< of the last rendered block
 
   // written by the audio thread, read anywhere
   std::atomic<std::uint64_t> blocks_{0}, inserted_{0}, dropped_{0}, jumps_{0}, not_decoded_{0};

@@ -82,6 +82,10 @@ class RecordingRenderer final : public Renderer {
   /// Only after the output stopped.
   const std::vector<Call>& calls() const { return calls_; }
 
+  double timing_error_us() const override { return timing_error_us_; }
+  /// What timing_error_us() answers after every block (before start()).
+  void report_timing_error(double us) { timing_error_us_ = us; }
+
   void stall_once(std::size_t at, std::chrono::milliseconds how_long) {
     stall_at_ = at;
     stall_ = how_long;
@@ -94,6 +98,7 @@ class RecordingRenderer final : public Renderer {
   std::vector<Call> calls_;
   std::optional<std::size_t> stall_at_;
   std::chrono::milliseconds stall_{0};
+  double timing_error_us_ = 0;
 };
 
 /// Sets an environment variable for the scope, then restores it.
@@ -469,4 +474,28 @@ TEST_CASE("the sdl output falls back to the null output when no audio driver wor
   REQUIRE(made.output->start(renderer));
   REQUIRE(renderer.wait_for_calls(3));
   made.output->stop();
+}
+
+TEST_CASE("a paced output moves every block by the renderer's timing error, at most a frame") {
+  const double error_us = GENERATE(5.0, -7.5, 100.0, -100.0);
+  const double one_frame_us = 1e6 / 48'000;
+  const double applied_us = std::clamp(error_us, -one_frame_us, one_frame_us);
+  auto made = make_output("null", kBlock, 0us);
+  REQUIRE(made.output);
+  RecordingRenderer renderer;
+  renderer.report_timing_error(error_us);
+  REQUIRE(made.output->start(renderer));
+  REQUIRE(renderer.wait_for_calls(20));
+  made.output->stop();
+  REQUIRE(made.output->stats().resyncs == 0);
+  const auto& calls = renderer.calls();
+  const auto rendered = renderer.count();
+  for (std::size_t k = 1; k < rendered; ++k) {
+    INFO("block " << k << ", timing error " << error_us << " us");
+    // Audible instants are whole µs: the move accumulates in ns, so a step is off by under 1 µs.
+    const auto step = static_cast<double>(calls[k].audible_at_us - calls[k - 1].audible_at_us);
+    CHECK(step == Approx(static_cast<double>(kBlockUs) + applied_us).margin(1.0));
+  }
+  const auto total = static_cast<double>(calls[rendered - 1].audible_at_us - calls[0].audible_at_us);
+  CHECK(total == Approx(static_cast<double>(rendered - 1) * (static_cast<double>(kBlockUs) + applied_us)).margin(1.0));
 }

@@ -1,3 +1,4 @@
+#include <algorithm>
 #include <cmath>
 #include <optional>
 #include <vector>
@@ -12,6 +13,8 @@ namespace {
 
 constexpr std::int64_t kFramesPerSecond = kOutputRate;
 constexpr std::int64_t kStart = 1'000'000'000;  // leader time of the first block, µs
+
+constexpr double kFrameUs = 1e6 / kFramesPerSecond;
 
 using Audio = std::shared_ptr<const TrackAudio>;
 
@@ -57,11 +60,14 @@ struct FakeOutput {
   double rate = 1.0;
   std::size_t block = 480;
   double audible_at = kStart;  // local µs (local clock == leader clock in these tests)
+  /// Moves each block by the engine's timing error, as the paced (null, file) outputs do.
+  bool steered = false;
 
   /// Renders one block; returns it with the local time of each slot.
   std::vector<std::int16_t> next(std::vector<double>* slot_times = nullptr) {
     std::vector<std::int16_t> out(block * 2);
     engine.render(out, std::llround(audible_at));
+    if (steered) audible_at += std::clamp(engine.timing_error_us(), -kFrameUs, kFrameUs);
     double slot_us = 1e6 / (static_cast<double>(kFramesPerSecond) * rate);
     if (slot_times) {
       slot_times->clear();
@@ -73,11 +79,12 @@ struct FakeOutput {
 };
 
 /// Largest |slot time − time the schedule wants that frame| over `seconds` of output, in µs.
-double worst_error_us(double rate, double seconds) {
+double worst_error_us(double rate, double seconds, bool steered = false) {
   auto audio = counting_audio(kFramesPerSecond * (static_cast<std::int64_t>(seconds) + 2));
   SyncEngine engine;
   engine.publish({{}, {}, playing(kStart, 0, audio)});
   FakeOutput output{engine, rate};
+  output.steered = steered;
   double worst = 0;
   std::vector<double> times;
   auto blocks = static_cast<int>(seconds * kFramesPerSecond / 480);
@@ -127,6 +134,56 @@ TEST_CASE("a track starts on the output slot nearest its scheduled instant") {
   engine.render(out, kStart);
   for (std::size_t slot = 0; slot < 100; ++slot) CHECK(out[2 * slot] == 0);
   for (std::size_t slot = 100; slot < 480; ++slot) CHECK(*frame_in(out, slot) == std::int64_t(slot) - 100);
+}
+
+TEST_CASE("the engine reports the part of a frame by which a start falls between two slots") {
+  auto audio = counting_audio(kFramesPerSecond);
+  SyncEngine engine;
+  // Frame 0 is due 2090 µs into the block: slot 100.32, so slot 100 plays it 0.32 frames early.
+  engine.publish({{}, {}, playing(kStart + 2090, 0, audio)});
+  std::vector<std::int16_t> out(960);
+  engine.render(out, kStart);
+  CHECK(*frame_in(out, 100) == 0);
+  // Leader instants are whole µs (the block is split at slot 100 = 2083 µs): within 0.5 µs.
+  CHECK(engine.timing_error_us() == Approx(2090 - 100 * kFrameUs).margin(0.5));
+}
+
+TEST_CASE("the timing error is zero once a block ends in silence") {
+  auto audio = counting_audio(kFramesPerSecond);
+  SyncEngine engine;
+  engine.publish({{}, {}, playing(kStart + 2090, 0, audio)});
+  std::vector<std::int16_t> out(960);
+  engine.render(out, kStart);
+  REQUIRE(engine.timing_error_us() != 0);
+  PlaybackState stopped;
+  stopped.anchor_us = kStart;
+  engine.publish({{}, {}, {stopped, nullptr}});
+  engine.render(out, kStart + 10'000);
+  CHECK(engine.timing_error_us() == 0);
+}
+
+TEST_CASE("an output moved by the timing error follows a 100 ppm clock with no corrections") {
+  // Unsteered, such an output repeats a frame every ~200 ms and is off by up to half a frame.
+  CHECK(worst_error_us(1.0001, 30, true) < 1.0);
+  auto audio = counting_audio(kFramesPerSecond * 32);
+  SyncEngine engine;
+  engine.publish({{}, {}, playing(kStart, 0, audio)});
+  FakeOutput output{engine, 1.0001};
+  output.steered = true;
+  for (int b = 0; b < 3000; ++b) output.next();
+  CHECK(engine.stats().frames_inserted == 0);
+  CHECK(engine.stats().frames_dropped == 0);
+  CHECK(engine.stats().jumps == 0);
+}
+
+TEST_CASE("an unsteered output on a 100 ppm clock needs single-frame corrections") {
+  CHECK(worst_error_us(1.0001, 30) > 5.0);
+  auto audio = counting_audio(kFramesPerSecond * 32);
+  SyncEngine engine;
+  engine.publish({{}, {}, playing(kStart, 0, audio)});
+  FakeOutput output{engine, 1.0001};
+  for (int b = 0; b < 3000; ++b) output.next();  // 30 s: 144 frames of drift
+  CHECK(engine.stats().frames_inserted == Approx(144).margin(2));
 }
 
 TEST_CASE("a late start begins at the frame the schedule has reached") {

@@ -45,7 +45,7 @@ sys.path.insert(0, str(REPO / "tests" / "system"))
 from harness import (  # noqa: E402,F401
     Cluster, HarnessError, Node, NodeGone, NodeTimeout, agreement, statuses, wait_until,
 )
-from sync_rig import stalled_buckets  # noqa: E402,F401
+from sync_rig import stalled_buckets, timerfd_shim  # noqa: E402,F401
 
 # Work directories (FIFOs, logs, probe output) live under a root of our own rather than straight
 # in /tmp, so nothing else that cleans /tmp/chorus-* (the system tests) can remove them mid-run.
@@ -570,7 +570,12 @@ class Rig:
         args += list(extra)
         prefix = []
         if faketime is not None:
-            prefix = ["env", f"LD_PRELOAD={FAKETIME_LIB}", f"FAKETIME={faketime}"]
+            # The timerfd shim goes first (tools/timerfd_already_due.cpp): without it a faked
+            # node's timers can stop, and its clock never syncs.
+            shim = timerfd_shim(self.node_binary)
+            if not shim.is_file():
+                raise HarnessError(f"{shim} is missing: build the tools")
+            prefix = ["env", f"LD_PRELOAD={shim}:{FAKETIME_LIB}", f"FAKETIME={faketime}"]
         node = self.cluster.node(name, start=False, leader=leader, bootstrap=bootstrap,
                                  port=port, node_id=node_id, log_level="info",
                                  extra_args=args, prefix=prefix)

@@ -137,10 +137,15 @@ def find_probe(node_binary: str) -> str:
 
 def faketime_prefix(node_binary: str, spec: str) -> "list[str]":
     """`faketime -f SPEC`, with the build's timerfd shim preloaded before libfaketime when it
-    was built (tests/system/shim/timerfd_already_due.cpp says why)."""
+    was built (tools/timerfd_already_due.cpp says why)."""
     prefix = [require_faketime(), "-f", spec]
-    shim = Path(node_binary).resolve().parent.parent / "tests" / "libtimerfd_already_due.so"
+    shim = timerfd_shim(node_binary)
     return ["env", f"LD_PRELOAD={shim}"] + prefix if shim.is_file() else prefix
+
+
+def timerfd_shim(node_binary: str) -> Path:
+    """Where the build that made `node_binary` puts the timerfd shim."""
+    return Path(node_binary).resolve().parent.parent / "tools" / "libtimerfd_already_due.so"
 
 
 _REALTIME: "Optional[list[str]]" = None

@@ -1,10 +1,11 @@
-// Preloaded before libfaketime into the nodes the sync tests run under a faked clock.
+// Preloaded before libfaketime into the nodes the sync tests and benchmarks run under a faked
+// clock.
 //
 // Boost.Asio arms its timerfd with the absolute time {0, 1 ns} when a timer is already due ("fire
 // now"). libfaketime 0.9.10 rewrites absolute timerfd times from the faked clock to the real one,
 // and that value comes out as a time that never fires or as EINVAL: the node's timers then stop
 // until some later timer re-arms the timerfd (seen as 0.4-0.7 s of silence from a faked node in
-// about one sync-test run in eight). An absolute time that has already passed on any clock means
+// about one sync-test run in eight, and as a faked node that never synced its clock). An absolute time that has already passed on any clock means
 // "now", so it is passed on as a relative 1 µs (not 1 ns: libfaketime divides relative times by
 // its clock rate, and 1 ns / 1.0001 rounds to 0, which disarms the timer); every other call is
 // unchanged.

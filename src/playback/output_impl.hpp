@@ -20,11 +20,14 @@ std::unique_ptr<AudioOutput> make_file_output(std::string path, int block_frames
                                               std::chrono::microseconds extra_latency);
 
 struct SdlOpenResult {
-  std::unique_ptr<AudioOutput> output;  ///< device open and paused, or nullptr
+  std::unique_ptr<AudioOutput> output;  ///< device open (playing silence until start()), or nullptr
   std::string error;
+  /// The device was not tried: another sdl output in this process holds SDL2_mixer's only device.
+  bool refused_as_second = false;
 };
 
-/// Opens the default SDL audio device at 48 kHz stereo S16 (paused until start()).
+/// Opens the default audio device through SDL2_mixer at 48 kHz stereo S16 (silent until start()).
+/// One per process: while one is open, another is refused.
 SdlOpenResult open_sdl_output(int block_frames, std::chrono::microseconds extra_latency);
 
 }  // namespace chorus::playback::detail

@@ -1,13 +1,30 @@
-// The sdl output: an SDL2 audio device opened with the core API (SDL_OpenAudioDevice and a
-// callback). We mix nothing: the renderer writes the final samples straight into SDL's buffer.
-// The device is opened at exactly 48 kHz stereo S16 (SDL converts if the hardware differs); only
-// the buffer size may change, so the callback gets the device's real period.
+// The sdl output: the default audio device, opened and driven by SDL2_mixer.
+//
+// Who does what: SDL2 core chooses the driver (its own choice, or SDL_AUDIODRIVER) and runs the
+// device's audio thread. SDL2_mixer opens the device (Mix_OpenAudioDevice) and, for every buffer
+// the device wants, runs its mixing pass: it silences the buffer, calls the music hook, then mixes
+// its channels and effects. Our block callback is that music hook (Mix_HookMusic): the renderer
+// writes the final samples straight into the device's buffer. We load no chunk, play no channel
+// and register no effect, so what the renderer wrote is what the device plays.
+//
+// The device is opened at exactly 48 kHz stereo S16LSB (SDL converts if the hardware differs);
+// only the buffer size may change (SDL_AUDIO_ALLOW_SAMPLES_CHANGE), so each hook call fills one
+// whole period of the real device, which is what makes "now + one buffer" the audible instant.
+// SDL2_mixer's API does not report the granted buffer size, so open() learns it from the first
+// hook call.
+//
+// SDL2_mixer holds one device per process: a second Mix_OpenAudioDevice opens nothing new but
+// counts a second user of the same device, and its music hook is a single global that a second
+// output would silently take over. So there is one sdl output per process: opening another while
+// one is open is refused with an error (make_output then falls back to the null output).
 
 #include <SDL.h>
+#include <SDL_mixer.h>
 
 #include <atomic>
-#include <cstring>
+#include <chrono>
 #include <mutex>
+#include <semaphore>
 
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
@@ -18,8 +35,13 @@
 namespace chorus::playback::detail {
 namespace {
 
-/// Held around SDL audio subsystem init/quit and device open/close (several outputs may open
-/// and close concurrently, e.g. in tests). Never taken on SDL's audio thread.
+/// How long open() waits for the device's first buffer request, which tells the buffer size.
+/// Real devices ask within one period, SDL's dummy and disk drivers at once.
+constexpr auto kFirstBufferTimeout = std::chrono::seconds(2);
+
+/// Held around SDL audio subsystem init/quit and SDL2_mixer's device open/close (several outputs
+/// may be created and destroyed concurrently, e.g. in tests), and so around the check that
+/// SDL2_mixer's device is free. Never taken on SDL's audio thread.
 std::mutex& sdl_audio_mutex() {
   static std::mutex mutex;
   return mutex;
@@ -33,6 +55,31 @@ void set_sdl_hints() {
   SDL_SetHint(SDL_HINT_AUDIO_DEVICE_APP_NAME, "chorus");
 }
 
+/// True while SDL2_mixer has a device open in this process (ours or anyone's).
+bool mixer_device_open() { return Mix_QuerySpec(nullptr, nullptr, nullptr) != 0; }
+
+/// The device's format as SDL2_mixer obtained it, or why it is not ours. No format change is
+/// allowed at open, so SDL converts instead and this should never fail; if a future SDL2_mixer
+/// did otherwise, the renderer's samples would be misread, so refuse the device.
+std::string check_obtained_format() {
+  int rate = 0;
+  Uint16 format = 0;
+  int channels = 0;
+  if (Mix_QuerySpec(&rate, &format, &channels) == 0) return "SDL2_mixer reports no open device";
+  if (rate == kSampleRate && format == AUDIO_S16LSB && channels == kChannels) return {};
+  return fmt::format("the device opened at {} Hz, format {:#06x}, {} channels; the sdl output needs {} Hz, "
+                     "S16LSB ({:#06x}), {} channels",
+                     rate, format, channels, kSampleRate, AUDIO_S16LSB, kChannels);
+}
+
+/// When the first frame of a buffer SDL asks for now becomes audible: SDL asks for the next
+/// buffer when the device has room for it, so it is heard after the one queued ahead of it,
+/// one buffer from now. Driver and hardware latency beyond that is unknown to SDL 2
+/// (docs/audio.md); `extra_us` (--latency-ms) covers it.
+std::int64_t audible_instant_us(std::int64_t callback_now_us, int buffer_bytes, std::int64_t extra_us) {
+  return callback_now_us + frames_to_us(buffer_bytes / kBytesPerFrame) + extra_us;
+}
+
 class SdlOutput final : public AudioOutput {
  public:
   SdlOutput(int block_frames, std::chrono::microseconds extra)
@@ -44,36 +91,41 @@ class SdlOutput final : public AudioOutput {
   SdlOutput(const SdlOutput&) = delete;
   SdlOutput& operator=(const SdlOutput&) = delete;
 
-  /// Opens the default device, paused. Returns why it could not, or "".
+  /// Opens the default device through SDL2_mixer and learns its buffer size. The device runs
+  /// from here on, playing SDL2_mixer's silence until start(). Returns why it could not, or "".
   std::string open() {
     std::lock_guard lock(sdl_audio_mutex());
-    if (device_ != 0) return {};
+    if (device_open_) return {};
+    if (mixer_device_open()) {
+      second_output_refused_ = true;
+      return "SDL2_mixer's audio device is already open in this process (SDL2_mixer drives one device per "
+             "process, so only one sdl output can exist at a time)";
+    }
     set_sdl_hints();
     if (SDL_InitSubSystem(SDL_INIT_AUDIO) != 0) return fmt::format("SDL audio init failed: {}", SDL_GetError());
-    SDL_AudioSpec want{};
-    want.freq = kSampleRate;
-    want.format = AUDIO_S16LSB;
-    want.channels = static_cast<Uint8>(kChannels);
-    want.samples = static_cast<Uint16>(requested_frames_);
-    want.callback = &SdlOutput::callback;
-    want.userdata = this;
-    SDL_AudioSpec have{};
-    const SDL_AudioDeviceID device = SDL_OpenAudioDevice(nullptr, 0, &want, &have, SDL_AUDIO_ALLOW_SAMPLES_CHANGE);
-    if (device == 0) {
-      std::string error = fmt::format("cannot open an audio device: {}", SDL_GetError());
+    if (Mix_OpenAudioDevice(kSampleRate, AUDIO_S16LSB, kChannels, requested_frames_, nullptr,
+                            SDL_AUDIO_ALLOW_SAMPLES_CHANGE) != 0) {
+      std::string error = fmt::format("cannot open an audio device: {}", Mix_GetError());
       SDL_QuitSubSystem(SDL_INIT_AUDIO);
+      return error;
+    }
+    std::string error = check_obtained_format();
+    if (error.empty()) error = learn_buffer_frames();
+    if (!error.empty()) {
+      close_device();
       return error;
     }
     const char* driver = SDL_GetCurrentAudioDriver();
     driver_ = driver != nullptr ? driver : "?";
-    buffer_frames_ = have.samples;
-    buffer_us_.store(frames_to_us(have.samples), std::memory_order_relaxed);
-    device_ = device;
+    device_open_ = true;
     return {};
   }
 
+  /// True when open() failed because another sdl output holds SDL2_mixer's device.
+  bool refused_as_second() const { return second_output_refused_; }
+
   bool start(Renderer& renderer) override {
-    if (device_ == 0) {
+    if (!device_open_) {
       if (std::string error = open(); !error.empty()) {
         if (!warned_) spdlog::warn("sdl output: {}", error);
         warned_ = true;
@@ -85,31 +137,28 @@ class SdlOutput final : public AudioOutput {
       return false;
     }
     renderer_.store(&renderer, std::memory_order_release);
-    SDL_PauseAudioDevice(device_, 0);
+    Mix_HookMusic(&SdlOutput::render_block, this);
     running_ = true;
     return true;
   }
 
   void stop() override {
     if (!running_) return;
-    SDL_PauseAudioDevice(device_, 1);
-    // SDL runs the callback with the device lock held: once we hold it, no render() is running,
-    // and a paused device calls no more.
-    SDL_LockAudioDevice(device_);
+    // SDL runs SDL2_mixer's mixing pass, and so our hook, with the device lock held, and
+    // Mix_HookMusic takes that lock to swap the hook: once it returns, no render() is running and
+    // none will start. SDL2_mixer 2.6 cannot pause its device, so it keeps playing silence.
+    Mix_HookMusic(nullptr, nullptr);
     renderer_.store(nullptr, std::memory_order_release);
-    SDL_UnlockAudioDevice(device_);
     running_ = false;
   }
 
   std::string describe() const override {
-    return fmt::format("sdl (driver '{}', {}-frame buffer = {:.1f} ms, extra latency {:+.1f} ms; audible time "
-                       "estimated as now + one buffer)",
+    return fmt::format("sdl (SDL2_mixer, driver '{}', {}-frame buffer = {:.1f} ms, extra latency {:+.1f} ms; "
+                       "audible time estimated as now + one buffer)",
                        driver_, buffer_frames_, static_cast<double>(frames_to_us(buffer_frames_)) / 1000.0,
                        static_cast<double>(extra_us_) / 1000.0);
   }
-  std::int64_t fill_ahead_us() const override {
-    return buffer_us_.load(std::memory_order_relaxed) + extra_us_;
-  }
+  std::int64_t fill_ahead_us() const override { return frames_to_us(buffer_frames_) + extra_us_; }
   int block_frames() const override { return buffer_frames_; }
   OutputStats stats() const override {
     OutputStats s;
@@ -119,19 +168,44 @@ class SdlOutput final : public AudioOutput {
   }
 
  private:
-  /// SDL's audio thread. No lock, no allocation, no logging.
-  static void SDLCALL callback(void* user, Uint8* stream, int len) {
+  /// Installs a hook that only notes the size of the first buffer the device asks for, waits for
+  /// it, and removes the hook again. Called with the device just opened (and running).
+  std::string learn_buffer_frames() {
+    first_buffer_bytes_.store(0, std::memory_order_relaxed);
+    while (first_buffer_seen_.try_acquire()) {
+    }  // left over from an earlier attempt that timed out
+    Mix_HookMusic(&SdlOutput::note_first_buffer, this);
+    const bool seen = first_buffer_seen_.try_acquire_for(kFirstBufferTimeout);
+    Mix_HookMusic(nullptr, nullptr);
+    if (!seen) {
+      return fmt::format("the audio device opened but asked for no audio within {} s",
+                         kFirstBufferTimeout.count());
+    }
+    const int bytes = first_buffer_bytes_.load(std::memory_order_acquire);
+    if (bytes <= 0 || bytes % kBytesPerFrame != 0) {
+      return fmt::format("the audio device asked for {} bytes, not a whole number of frames", bytes);
+    }
+    buffer_frames_ = bytes / kBytesPerFrame;
+    return {};
+  }
+
+  /// SDL's audio thread, during open() only: SDL2_mixer has silenced the buffer; leave it so.
+  static void SDLCALL note_first_buffer(void* user, Uint8*, int len) {
+    auto* self = static_cast<SdlOutput*>(user);
+    if (self->first_buffer_bytes_.load(std::memory_order_relaxed) != 0) return;
+    self->first_buffer_bytes_.store(len > 0 ? len : -1, std::memory_order_release);
+    self->first_buffer_seen_.release();
+  }
+
+  /// SDL's audio thread, while running: SDL2_mixer's music hook. No lock, no allocation, no
+  /// logging. `stream` is the whole buffer the device plays next; SDL2_mixer mixes nothing into
+  /// it after us.
+  static void SDLCALL render_block(void* user, Uint8* stream, int len) {
+    const std::int64_t now_us = steady_now_us();
     auto* self = static_cast<SdlOutput*>(user);
     Renderer* renderer = self->renderer_.load(std::memory_order_acquire);
-    if (renderer == nullptr || len <= 0) {
-      if (len > 0) std::memset(stream, 0, static_cast<std::size_t>(len));
-      return;
-    }
-    // SDL asks for the next buffer when the device has room for it: it is heard after what is
-    // queued ahead of it, about one buffer from now. Driver and hardware latency beyond that is
-    // unknown to SDL 2 (see docs/audio.md); --latency-ms covers it.
-    const std::int64_t audible_at =
-        steady_now_us() + self->buffer_us_.load(std::memory_order_relaxed) + self->extra_us_;
+    if (renderer == nullptr || len <= 0) return;  // the buffer stays silent
+    const std::int64_t audible_at = audible_instant_us(now_us, len, self->extra_us_);
     const std::size_t samples = static_cast<std::size_t>(len) / sizeof(std::int16_t);
     renderer->render(std::span<std::int16_t>(reinterpret_cast<std::int16_t*>(stream), samples), audible_at);
     self->blocks_.fetch_add(1, std::memory_order_relaxed);
@@ -140,20 +214,27 @@ class SdlOutput final : public AudioOutput {
 
   void close() {
     std::lock_guard lock(sdl_audio_mutex());
-    if (device_ == 0) return;
-    SDL_CloseAudioDevice(device_);  // joins SDL's audio thread
+    if (!device_open_) return;
+    close_device();
+    device_open_ = false;
+  }
+
+  /// With sdl_audio_mutex() held.
+  static void close_device() {
+    Mix_CloseAudio();  // the last user: closes the device, joining SDL's audio thread
     SDL_QuitSubSystem(SDL_INIT_AUDIO);
-    device_ = 0;
   }
 
   const int requested_frames_;
-  int buffer_frames_;
+  int buffer_frames_;  ///< granted by the device; set by open(), read on the control thread
   const std::int64_t extra_us_;
-  std::atomic<std::int64_t> buffer_us_{0};
   std::string driver_;
-  SDL_AudioDeviceID device_ = 0;
+  bool device_open_ = false;
+  bool second_output_refused_ = false;
   bool running_ = false;
   bool warned_ = false;
+  std::atomic<int> first_buffer_bytes_{0};
+  std::binary_semaphore first_buffer_seen_{0};
   std::atomic<Renderer*> renderer_{nullptr};
   std::atomic<std::uint64_t> blocks_{0};
   std::atomic<std::uint64_t> frames_{0};
@@ -163,8 +244,10 @@ class SdlOutput final : public AudioOutput {
 
 SdlOpenResult open_sdl_output(int block_frames, std::chrono::microseconds extra_latency) {
   auto output = std::make_unique<SdlOutput>(block_frames, extra_latency);
-  if (std::string error = output->open(); !error.empty()) return {nullptr, std::move(error)};
-  return {std::move(output), {}};
+  if (std::string error = output->open(); !error.empty()) {
+    return {nullptr, std::move(error), output->refused_as_second()};
+  }
+  return {std::move(output), {}, false};
 }
 
 }  // namespace chorus::playback::detail

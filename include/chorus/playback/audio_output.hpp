@@ -4,7 +4,8 @@
 //
 //   null       own thread, paced by steady_clock absolute deadlines; discards the samples
 //   file:PATH  same pacing; writes raw S16LE block by block to a regular file or a FIFO
-//   sdl        an SDL2 audio device; render() is called from SDL's audio callback
+//   sdl        the default audio device, opened by SDL2_mixer; render() is called from its music
+//              hook on SDL's audio thread. One per process (SDL2_mixer has one device).
 //
 // All of them ask a Renderer for blocks of 48 kHz stereo S16 and tell it when the first frame of
 // each block will be audible, in local steady_clock µs. Nothing on their hot path takes a lock or
@@ -72,9 +73,11 @@ struct MakeOutputResult {
 /// Parses `spec` ("sdl", "null" or "file:PATH") and builds the output. `block_frames` is the
 /// render block (e.g. 480 = 10 ms; sdl: the requested device buffer), `extra_latency` is added to
 /// every audible time (per-node `--latency-ms`, may be negative). "sdl" opens the device here;
-/// when no device can be opened it logs one line and returns a null output instead (no error).
-/// A bad spec or block size returns an error and no output. Does not block (a FIFO is opened
-/// later, on the output's thread).
+/// when no device can be opened, or another sdl output in this process holds SDL2_mixer's one
+/// device, it logs one line and returns a null output instead (no error).
+/// A bad spec or block size returns an error and no output. null and file do not block (a FIFO is
+/// opened later, on the output's thread); sdl waits for the device's first buffer request, which
+/// tells its buffer size (one period, at most 2 s).
 MakeOutputResult make_output(std::string_view spec, int block_frames,
                              std::chrono::microseconds extra_latency);
 

@@ -1,5 +1,5 @@
-// Audio outputs: factory, null/file pacing and content, FIFOs, and the sdl output on SDL's
-// dummy and disk drivers (set through SDL_AUDIODRIVER in this process, restored afterwards).
+// Audio outputs: factory, null/file pacing and content, FIFOs, and the sdl output (SDL2_mixer) on
+// SDL's dummy and disk drivers (set through SDL_AUDIODRIVER in this process, restored afterwards).
 //
 // Synchronisation with the output threads goes through a condition variable the renderer
 // notifies; timeouts only turn a hang into a failure. Recorded calls are read after stop().
@@ -20,6 +20,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <limits>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -48,17 +49,24 @@ struct Call {
   std::size_t samples = 0;
 };
 
-/// Fills block k with L = k (the block's index), R = the frame's index in the block, and records
-/// each call. Optionally stalls once, on call `stall_at`, to simulate a renderer that hangs.
+/// The right channel of frame f of block k: spread over the whole 16-bit range, sign bit
+/// included, so that any scaling, conversion or byte swap on the way to the sink shows.
+std::int16_t right_sample(std::size_t k, std::size_t f) {
+  return static_cast<std::int16_t>(static_cast<std::uint16_t>(f * 40503u + k * 2654u));
+}
+
+/// Fills block k with L = k (the block's index), R = right_sample(k, frame), and records each
+/// call. Optionally stalls once, on call `stall_at`, to simulate a renderer that hangs.
 class RecordingRenderer final : public Renderer {
  public:
   explicit RecordingRenderer(std::size_t capacity = 8192) : calls_(capacity) {}
 
   void render(std::span<std::int16_t> out, std::int64_t audible_at_us) override {
+    if (forbidden_.load(std::memory_order_relaxed)) forbidden_calls_.fetch_add(1, std::memory_order_relaxed);
     const std::size_t k = count_.load(std::memory_order_relaxed);
     for (std::size_t f = 0; f < out.size() / 2; ++f) {
       out[2 * f] = static_cast<std::int16_t>(k);
-      out[2 * f + 1] = static_cast<std::int16_t>(f);
+      out[2 * f + 1] = right_sample(k, f);
     }
     if (k < calls_.size()) calls_[k] = {audible_at_us, steady_now_us(), out.size()};
     if (stall_at_ && *stall_at_ == k) std::this_thread::sleep_for(stall_);  // the simulated fault
@@ -91,10 +99,17 @@ class RecordingRenderer final : public Renderer {
     stall_ = how_long;
   }
 
+  /// Until allow_calls(), every render() call is counted as one that should not have happened.
+  void forbid_calls() { forbidden_.store(true, std::memory_order_relaxed); }
+  void allow_calls() { forbidden_.store(false, std::memory_order_relaxed); }
+  std::size_t forbidden_calls() const { return forbidden_calls_.load(std::memory_order_relaxed); }
+
  private:
   mutable std::mutex mutex_;
   std::condition_variable cv_;
   std::atomic<std::size_t> count_{0};
+  std::atomic<bool> forbidden_{false};
+  std::atomic<std::size_t> forbidden_calls_{0};
   std::vector<Call> calls_;
   std::optional<std::size_t> stall_at_;
   std::chrono::milliseconds stall_{0};
@@ -134,7 +149,7 @@ std::vector<std::int16_t> read_samples(const fs::path& path) {
 /// True if `block` (interleaved) is the renderer's block number `k`.
 bool is_block(std::span<const std::int16_t> block, std::size_t k) {
   for (std::size_t f = 0; f < block.size() / 2; ++f) {
-    if (block[2 * f] != static_cast<std::int16_t>(k) || block[2 * f + 1] != static_cast<std::int16_t>(f)) return false;
+    if (block[2 * f] != static_cast<std::int16_t>(k) || block[2 * f + 1] != right_sample(k, f)) return false;
   }
   return true;
 }
@@ -397,30 +412,129 @@ TEST_CASE("stop is idempotent and a paced output can be started again") {
   CHECK(made.output->stats().blocks >= 4);
 }
 
-TEST_CASE("the sdl output on SDL's dummy driver starts and calls render with full buffers") {
+namespace {
+
+/// What a stretch of a raw S16LE capture holds, block by block.
+struct Run {
+  enum Kind { silence, blocks, other } kind;
+  std::size_t first = 0;  ///< blocks: the renderer's index of the first block
+  std::size_t count = 0;  ///< how many block-sized slices
+};
+
+/// Splits `samples` into slices of one device buffer and groups them into runs of silence, runs
+/// of consecutive rendered blocks (k, k+1, ...), and anything else.
+std::vector<Run> runs_of(std::span<const std::int16_t> samples, std::size_t block_frames) {
+  const std::size_t block = block_frames * 2;
+  std::vector<Run> runs;
+  for (std::size_t at = 0; at + block <= samples.size(); at += block) {
+    const auto slice = samples.subspan(at, block);
+    Run one{Run::other, 0, 1};
+    const auto index = static_cast<std::size_t>(static_cast<std::uint16_t>(slice[0]));
+    if (std::all_of(slice.begin(), slice.end(), [](std::int16_t v) { return v == 0; })) {
+      one.kind = Run::silence;
+    } else if (is_block(slice, index)) {
+      one = {Run::blocks, index, 1};
+    }
+    Run* last = runs.empty() ? nullptr : &runs.back();
+    const bool continues = last != nullptr && last->kind == one.kind &&
+                           (one.kind != Run::blocks || last->first + last->count == one.first);
+    if (continues) {
+      ++last->count;
+    } else {
+      runs.push_back(one);
+    }
+  }
+  return runs;
+}
+
+std::string to_string(const std::vector<Run>& runs) {
+  std::string text;
+  for (const Run& r : runs) {
+    if (r.kind == Run::blocks) {
+      text += "[blocks " + std::to_string(r.first) + ".." + std::to_string(r.first + r.count - 1) + "] ";
+    } else {
+      text += std::string(r.kind == Run::silence ? "[silence" : "[other") + " x" + std::to_string(r.count) + "] ";
+    }
+  }
+  return text;
+}
+
+/// Drops leading and trailing silence: before start() and after stop() the device plays
+/// SDL2_mixer's silence for however long the test took.
+std::vector<Run> trim_silence(std::vector<Run> runs) {
+  if (!runs.empty() && runs.back().kind == Run::silence) runs.pop_back();
+  if (!runs.empty() && runs.front().kind == Run::silence) runs.erase(runs.begin());
+  return runs;
+}
+
+/// Waits until the file at `path` holds at least `bytes`, looking every millisecond; false once
+/// `timeout` has passed.
+bool wait_for_file_size(const fs::path& path, std::uintmax_t bytes, std::chrono::seconds timeout = 10s) {
+  const auto give_up = std::chrono::steady_clock::now() + timeout;
+  for (;;) {
+    std::error_code ec;
+    const auto size = fs::file_size(path, ec);
+    if (!ec && size >= bytes) return true;
+    if (std::chrono::steady_clock::now() >= give_up) return false;
+    std::this_thread::sleep_for(1ms);
+  }
+}
+
+std::int64_t buffer_us(int frames) { return frames * 1'000'000LL / 48'000; }
+
+}  // namespace
+
+TEST_CASE("the sdl output on SDL's dummy driver renders whole buffers, each for one buffer after its call") {
   EnvGuard driver("SDL_AUDIODRIVER", "dummy");
-  auto made = make_output("sdl", 512, 10ms);
+  constexpr int kRequested = 1024;  // 21.3 ms
+  constexpr std::int64_t kExtraUs = 10'000;
+  auto made = make_output("sdl", kRequested, std::chrono::microseconds(kExtraUs));
   REQUIRE(made.output);
   CHECK(made.error.empty());
   INFO(made.output->describe());
   REQUIRE(made.output->describe().rfind("sdl", 0) == 0);
+  CHECK(made.output->describe().find("SDL2_mixer") != std::string::npos);
   CHECK(made.output->describe().find("dummy") != std::string::npos);
   const int frames = made.output->block_frames();
-  CHECK(frames > 0);
+  CHECK(frames == kRequested);  // the dummy driver keeps the requested buffer size
+  const std::int64_t ahead_us = buffer_us(frames) + kExtraUs;
+  CHECK(made.output->fill_ahead_us() == ahead_us);
+
   RecordingRenderer renderer;
   REQUIRE(made.output->start(renderer));
-  REQUIRE(renderer.wait_for_calls(5));
+  REQUIRE(renderer.wait_for_calls(21));
   made.output->stop();
   const std::size_t n = std::min<std::size_t>(renderer.count(), renderer.calls().size());
-  for (std::size_t k = 0; k < n; ++k) {
-    const auto& c = renderer.calls()[k];
-    INFO("call " << k);
-    CHECK(c.samples == static_cast<std::size_t>(frames) * 2);
-    // audible ≈ now + one buffer + 10 ms extra
-    CHECK(c.audible_at_us - c.called_at_us >= 10'000 + frames * 1'000'000LL / 48000 - 1'000);
-    CHECK(c.audible_at_us - c.called_at_us <= 10'000 + frames * 1'000'000LL / 48000 + 50'000);
-  }
   CHECK(made.output->stats().blocks == n);
+  CHECK(made.output->stats().frames == n * static_cast<std::size_t>(frames));
+
+  const auto& calls = renderer.calls();
+  std::int64_t closest_to_formula_us = std::numeric_limits<std::int64_t>::min();
+  std::vector<std::int64_t> advances;
+  for (std::size_t k = 0; k < n; ++k) {
+    INFO("call " << k);
+    const auto& c = calls[k];
+    CHECK(c.samples == static_cast<std::size_t>(frames) * 2);  // one whole device buffer
+    // audible = (clock read in the hook) + one buffer + extra, and the renderer reads the clock
+    // after the hook did: never more than that ahead, and never in the past.
+    CHECK(c.audible_at_us - c.called_at_us <= ahead_us);
+    CHECK(c.audible_at_us >= c.called_at_us);
+    closest_to_formula_us = std::max(closest_to_formula_us, c.audible_at_us - c.called_at_us);
+    if (k > 0) {
+      CHECK(c.audible_at_us > calls[k - 1].audible_at_us);
+      advances.push_back(c.audible_at_us - calls[k - 1].audible_at_us);
+    }
+  }
+  // At least one call ran without being preempted between the two clock reads: its audible time
+  // is the formula's, to within 2 ms (a missing buffer or extra term is 10 ms or more).
+  CHECK(closest_to_formula_us >= ahead_us - 2'000);
+  // Consecutive blocks are asked for about one buffer apart. The dummy driver sleeps a whole
+  // number of ms per buffer and the host may preempt the thread, so the median is judged, loosely.
+  REQUIRE(advances.size() >= 20);
+  std::nth_element(advances.begin(), advances.begin() + advances.size() / 2, advances.end());
+  const std::int64_t median = advances[advances.size() / 2];
+  CHECK(median >= buffer_us(frames) / 2);
+  CHECK(median <= buffer_us(frames) * 3 / 2);
 }
 
 TEST_CASE("the sdl output through SDL's disk driver writes exactly the rendered samples") {
@@ -441,25 +555,116 @@ TEST_CASE("the sdl output through SDL's disk driver writes exactly the rendered 
   made.output.reset();  // closes the device: SDL's thread finishes its last write
 
   const auto samples = read_samples(path);
-  const std::size_t block = frames * 2;
-  REQUIRE(samples.size() % block == 0);
-  // Silence while the device was paused (before start, after stop), and in between exactly the
-  // rendered blocks, in order.
-  std::size_t b = 0;
-  const std::size_t blocks = samples.size() / block;
-  auto silent = [&](std::size_t i) {
-    const auto s = std::span(samples).subspan(i * block, block);
-    return std::all_of(s.begin(), s.end(), [](std::int16_t v) { return v == 0; });
-  };
-  while (b < blocks && silent(b)) ++b;
-  std::size_t matched = 0;
-  while (b < blocks && is_block(std::span(samples).subspan(b * block, block), matched)) {
-    ++matched;
-    ++b;
+  REQUIRE(samples.size() % (frames * 2) == 0);
+  // Silence while no renderer was attached (before start, after stop), and in between exactly the
+  // rendered blocks, in order, sample for sample.
+  const auto runs = trim_silence(runs_of(samples, frames));
+  INFO(to_string(runs_of(samples, frames)));
+  REQUIRE(runs.size() == 1);
+  CHECK(runs[0].kind == Run::blocks);
+  CHECK(runs[0].first == 0);
+  CHECK(runs[0].count == rendered);
+}
+
+TEST_CASE("the sdl output starts again after stop: silence in between, then the blocks resume in order") {
+  TempDir dir;
+  const auto path = dir.path / "disk.raw";
+  EnvGuard driver("SDL_AUDIODRIVER", "disk");
+  EnvGuard file("SDL_DISKAUDIOFILE", path.string());
+  auto made = make_output("sdl", 512, 0us);
+  REQUIRE(made.output);
+  INFO(made.output->describe());
+  REQUIRE(made.output->describe().rfind("sdl", 0) == 0);
+  const auto frames = static_cast<std::size_t>(made.output->block_frames());
+  const std::size_t buffer_bytes = frames * 4;
+
+  made.output->stop();  // before start: nothing to do
+  RecordingRenderer renderer;
+  REQUIRE(made.output->start(renderer));
+  CHECK_FALSE(made.output->start(renderer));  // already running
+  REQUIRE(renderer.wait_for_calls(5));
+  made.output->stop();
+  made.output->stop();
+  const std::size_t first_run = renderer.count();
+  CHECK(made.output->stats().blocks == first_run);
+
+  // Stopped, the device goes on playing silence: wait until it has written at least eight more
+  // buffers beyond what SDL's stdio buffer may still have held. No render() may happen meanwhile.
+  renderer.forbid_calls();
+  std::error_code ec;
+  const auto size_at_stop = fs::file_size(path, ec);
+  REQUIRE_FALSE(ec);
+  REQUIRE(wait_for_file_size(path, size_at_stop + 64 * 1024 + 8 * buffer_bytes));
+  renderer.allow_calls();
+  CHECK(renderer.forbidden_calls() == 0);
+  CHECK(renderer.count() == first_run);
+
+  REQUIRE(made.output->start(renderer));
+  REQUIRE(renderer.wait_for_calls(first_run + 5));
+  made.output->stop();
+  const std::size_t total = renderer.count();
+  CHECK(made.output->stats().blocks == total);
+  made.output.reset();
+
+  const auto& calls = renderer.calls();
+  for (std::size_t k = 1; k < total; ++k) {
+    INFO("call " << k);
+    CHECK(calls[k].audible_at_us > calls[k - 1].audible_at_us);
   }
-  while (b < blocks && silent(b)) ++b;
-  CHECK(matched == rendered);
-  CHECK(b == blocks);
+  const auto samples = read_samples(path);
+  const auto runs = trim_silence(runs_of(samples, frames));
+  INFO(to_string(runs_of(samples, frames)));
+  REQUIRE(runs.size() == 3);
+  CHECK(runs[0].kind == Run::blocks);
+  CHECK(runs[0].first == 0);
+  CHECK(runs[0].count == first_run);
+  CHECK(runs[1].kind == Run::silence);
+  CHECK(runs[2].kind == Run::blocks);
+  CHECK(runs[2].first == first_run);
+  CHECK(runs[2].count == total - first_run);
+}
+
+TEST_CASE("a second sdl output in the same process is refused and falls back to null while the first plays on") {
+  EnvGuard driver("SDL_AUDIODRIVER", "dummy");
+  auto first = make_output("sdl", 512, 0us);
+  REQUIRE(first.output);
+  INFO(first.output->describe());
+  REQUIRE(first.output->describe().rfind("sdl", 0) == 0);
+  RecordingRenderer first_renderer;
+  REQUIRE(first.output->start(first_renderer));
+  REQUIRE(first_renderer.wait_for_calls(3));
+
+  auto second = make_output("sdl", 512, 0us);
+  REQUIRE(second.output);
+  CHECK(second.error.empty());
+  INFO(second.output->describe());
+  CHECK(second.output->describe().rfind("null", 0) == 0);
+  CHECK(second.output->describe().find("sdl output is already open") != std::string::npos);
+  RecordingRenderer second_renderer;
+  REQUIRE(second.output->start(second_renderer));
+  REQUIRE(second_renderer.wait_for_calls(3));
+
+  // The second did not take SDL2_mixer's hook from the first.
+  const std::size_t before = first_renderer.count();
+  REQUIRE(first_renderer.wait_for_calls(before + 3));
+  second.output->stop();
+  first.output->stop();
+  const std::size_t n = std::min<std::size_t>(first_renderer.count(), first_renderer.calls().size());
+  for (std::size_t k = 0; k < n; ++k) {
+    INFO("call " << k);
+    CHECK(first_renderer.calls()[k].samples == static_cast<std::size_t>(first.output->block_frames()) * 2);
+  }
+
+  // Once the first is gone, the device can be opened again.
+  first.output.reset();
+  auto third = make_output("sdl", 512, 0us);
+  REQUIRE(third.output);
+  INFO(third.output->describe());
+  CHECK(third.output->describe().rfind("sdl", 0) == 0);
+  RecordingRenderer third_renderer;
+  REQUIRE(third.output->start(third_renderer));
+  REQUIRE(third_renderer.wait_for_calls(3));
+  third.output->stop();
 }
 
 TEST_CASE("the sdl output falls back to the null output when no audio driver works") {

@@ -514,9 +514,10 @@ def limits_section(r: Report) -> None:
           "from a sleeping thread; a DAC consumes samples at exact instants. Skew here includes "
           "the output thread's wake-up latency, which real hardware would not add (and excludes "
           "the driver and DAC latency, which `--latency-ms` must cover).",
-          "- **Frame quantisation.** A node plays the frame nearest to the instant it is due "
-          "(no sub-sample interpolation): each node is off by up to half a frame (±10.4 µs) for "
-          "the whole run, so the spread of N nodes has a floor of up to 20.8 µs.",
+          "- **Frame quantisation.** The file output moves each block by the part of a frame "
+          "the schedule falls between two output slots (docs/playback.md), so the frames "
+          "are written on the schedule's grid; a device output cannot, and there each node is "
+          "off by up to half a frame (±10.4 µs).",
           "- **One host.** Every node shares the same kernel clock; libfaketime fakes clocks in "
           "user space only (offsets and rates, not the oscillator noise of real machines); the "
           "delay proxy is user space (asyncio timers, ~1 ms resolution, order preserving).",
@@ -568,14 +569,13 @@ def reading_section(r: Report, results: "dict[str, Any]") -> None:
             budget = ""
             if clock:
                 budget = (f"What the synchronisation itself can explain between two nodes is about "
-                          f"2 × (10.4 µs of frame quantisation + {clock.get('max')} µs of clock "
-                          f"estimate error, the largest follower's `status` showed at the end: "
-                          f"on one host the true offset is 0) = "
-                          f"{round(2 * (10.4 + clock.get('max')), 1)} µs. ")
-            elif key == "c":
+                          f"2 × {clock.get('max')} µs of clock estimate error (the largest "
+                          f"follower's `status` showed at the end: on one host the true offset "
+                          f"is 0) = {round(2 * clock.get('max'), 1)} µs. ")
+            elif key in ("c", "g"):
                 budget = ("Under libfaketime the clock error cannot be read off `status` (the "
-                          "true offsets are the faked ones), but C repeats one frame every "
-                          "~10 000 to follow its 100 ppm fast clock, as it should. ")
+                          "true offsets are the faked ones); the drifting nodes follow their "
+                          "100 ppm by moving their pace, not by repeating or dropping frames. ")
             moved = ("No node jumped: the engines only slewed single frames (counts above)."
                      if s.get("jumps_total") == 0 else f"Jumps: {s.get('jumps_total')}.")
             figure = f"p95 {sk.get('p95')} µs, max {sk.get('max')} µs against {row['target']}"

@@ -54,6 +54,10 @@ PlaybackState from_sync(const protocol::StateSyncResponse& sync) {
   return {sync.epoch, sync.seq, sync.status, sync.track, sync.anchor_us, sync.anchor_frame};
 }
 
+PlaybackState from_offer(const protocol::StateOffer& offer) {
+  return {offer.epoch, offer.seq, offer.status, offer.track, offer.anchor_us, offer.anchor_frame};
+}
+
 /// `state` (in the old leader's time, read through `old_clock`) in this node's own clock,
 /// re-anchored at `now_local` so that no frame moves, whatever the two clocks' rates.
 PlaybackState to_own_clock(const PlaybackState& state, const playback::ClockMapping& old_clock,
@@ -96,7 +100,10 @@ void PlaybackCore::leadership(std::int64_t now, const election::Status& status) 
   } else if (!status.leader) {
     effects_.clock_sampling = ClockSampling{};  // play on the last schedule while an election runs
   }
-  if (!leading()) end_of_track_.reset();
+  if (!leading()) {
+    end_of_track_.reset();
+    taken_over_.reset();
+  }
 }
 
 void PlaybackCore::command(std::int64_t now, const cli::Command& command, ReplyToken token) {
@@ -112,6 +119,8 @@ bool PlaybackCore::receive(std::int64_t now, const std::string& from, const prot
     answer_state_request(from);
   } else if (auto* sync = std::get_if<protocol::StateSyncResponse>(&message)) {
     on_state_sync(now, from, *sync);
+  } else if (auto* offer = std::get_if<protocol::StateOffer>(&message)) {
+    on_state_offer(now, from, *offer);
   } else if (auto* request = std::get_if<protocol::ControlRequest>(&message)) {
     answer_control(now, from, *request);
   } else if (auto* response = std::get_if<protocol::ControlResponse>(&message)) {
@@ -187,9 +196,11 @@ void PlaybackCore::take_over(std::int64_t now) {
   // The old leader's state arrived but its clock burst had not finished: adopt the state with
   // the estimate so far (the election counted this node as holding it).
   if (pending_sync_ && clock_.samples > 0) apply_pending_sync(now);
+  taken_over_.reset();
   if (auto old_clock = clock_of_state()) {
-    // What this node plays is the newest state it knows: the election makes a node lead with
-    // an older one only when nobody alive holds a newer one.
+    // What this node plays is the newest state it knows, but a follower may know a newer one
+    // (the old leader died mid fan-out): it offers it, and the newer wins (on_state_offer).
+    if (state_owner_) taken_over_ = TakenOver{*state_owner_, *old_clock, applied_};
     applied_ = to_own_clock(applied_, *old_clock, now);
     previous_ = to_own_clock(previous_, *old_clock, now);
   } else {
@@ -222,9 +233,31 @@ void PlaybackCore::answer_state_request(const std::string& from) {
 
 PlaybackCore::Outcome PlaybackCore::issue(std::int64_t now, const PlaybackState& next,
                                           const std::string& what) {
+  taken_over_.reset();  // this leader's own commands win over any offer still on its way
+  send_and_apply(now, next);
+  return {true, fmt::format("{} in {} ms", what, (next.anchor_us - now + 500) / 1000)};
+}
+
+void PlaybackCore::send_and_apply(std::int64_t now, const PlaybackState& next) {
   broadcast(command_for(self_, next));
   apply(now, next);
-  return {true, fmt::format("{} in {} ms", what, (next.anchor_us - now + 500) / 1000)};
+}
+
+void PlaybackCore::on_state_offer(std::int64_t now, const std::string& from,
+                                  const protocol::StateOffer& offer) {
+  if (!leading() || !taken_over_ || offer.clock != taken_over_->clock_owner ||
+      !playback::supersedes(offer.epoch, offer.seq, taken_over_->state)) {
+    note(LogLevel::debug, fmt::format("not adopting the state offered by {} (epoch {}, seq {})",
+                                      from, offer.epoch, offer.seq));
+    return;
+  }
+  taken_over_->state = from_offer(offer);
+  auto adopted = to_own_clock(taken_over_->state, taken_over_->clock, now);
+  adopted.epoch = leadership_.epoch;
+  adopted.seq = applied_.seq + 1;
+  note(LogLevel::info, fmt::format("adopting the newer state (epoch {}, seq {}) offered by {}: {}",
+                                   offer.epoch, offer.seq, from, describe_state(adopted)));
+  send_and_apply(now, adopted);
 }
 
 PlaybackCore::Outcome PlaybackCore::play_index(std::int64_t now, std::size_t index, std::int64_t at_us) {
@@ -297,7 +330,14 @@ void PlaybackCore::follow(std::int64_t now, const std::string& leader) {
   early_commands_.clear();
   clock_ = {};  // another leader, another clock
   effects_.clock_sampling = ClockSampling{leader};
+  offer_state(leader);
   request_state(now);
+}
+
+void PlaybackCore::offer_state(const std::string& leader) {
+  if (!state_owner_ || *state_owner_ == leader) return;  // nothing held, or the leader's own
+  send(leader, protocol::StateOffer{self_, *state_owner_, applied_.epoch, applied_.seq, applied_.status,
+                                    applied_.track, applied_.anchor_us, applied_.anchor_frame});
 }
 
 void PlaybackCore::request_state(std::int64_t now) {

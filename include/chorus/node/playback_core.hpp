@@ -22,6 +22,9 @@
 //             (newer epoch/seq only); live commands only from the leader, newer than the state.
 //   takeover: the state played is re-anchored at now and re-expressed in the own clock, so no
 //             frame moves; a node that never played a state starts stopped.
+//   freshness: a follower offers a new leader the state it holds (STATE_OFFER); until the
+//             leader issues a command of its own, it adopts an offer newer by (epoch, seq) than
+//             what it took over, re-anchored so no frame moves, and broadcasts it.
 //   stall:    the state is re-fetched from the leader.
 //   forwarded commands: CONTROL_REQUEST to the leader; the reply comes from its
 //             CONTROL_RESPONSE, or "did not answer" at the 2 s deadline, exactly once.
@@ -148,7 +151,7 @@ class PlaybackCore {
   /// otherwise. Exactly one reply carries `token`, perhaps after later inputs.
   void command(std::int64_t now, const cli::Command& command, ReplyToken token);
   /// A message from a peer. False (and nothing done) for messages that are not about playback:
-  /// PLAY/PAUSE/RESUME/STOP, STATE_SYNC_*, CONTROL_*.
+  /// PLAY/PAUSE/RESUME/STOP, STATE_SYNC_*, STATE_OFFER, CONTROL_*.
   bool receive(std::int64_t now, const std::string& from, const protocol::Message& message);
   /// A new estimate of the followed leader's clock (after every accepted sample).
   void clock_updated(std::int64_t now, const LeaderClock& clock);
@@ -196,6 +199,13 @@ class PlaybackCore {
     std::uint64_t seq = 0;
     std::int64_t end_us = 0;   ///< the end instant, where the next track starts
   };
+  /// What a new leader took over, while offers may still replace it (until its own first
+  /// command): the newest state known, in the clock it came in.
+  struct TakenOver {
+    std::string clock_owner;        ///< whose clock `state` is in
+    playback::ClockMapping clock;   ///< local -> that clock, as estimated at the takeover
+    playback::PlaybackState state;  ///< taken over, or the newest offer adopted since
+  };
   struct PendingControl {
     ReplyToken token = 0;
     std::string leader;
@@ -204,7 +214,10 @@ class PlaybackCore {
 
   // leader side
   Outcome execute(std::int64_t now, const cli::Command& command);
+  /// A command of this leader's own: it closes the door on late offers.
   Outcome issue(std::int64_t now, const playback::PlaybackState& next, const std::string& what);
+  /// Broadcasts the command that leads to `next` and applies it.
+  void send_and_apply(std::int64_t now, const playback::PlaybackState& next);
   Outcome play_index(std::int64_t now, std::size_t index, std::int64_t at_us);
   void arm_end_of_track();
   void take_over(std::int64_t now);
@@ -215,12 +228,16 @@ class PlaybackCore {
   void answer_control(std::int64_t now, const std::string& from,
                       const protocol::ControlRequest& request);
   void answer_state_request(const std::string& from);
+  /// Adopts `offer` if it is newer than what this leader took over (docs/playback.md).
+  void on_state_offer(std::int64_t now, const std::string& from, const protocol::StateOffer& offer);
 
   // follower side
   void follow(std::int64_t now, const std::string& leader);
   /// Asks the leader for its state, and again every half second until it has arrived: a request
   /// sent on a link that was already dying (a resumed node) would otherwise be lost for good.
   void request_state(std::int64_t now);
+  /// Offers the state held to a newly followed leader, which may hold an older one.
+  void offer_state(const std::string& leader);
   void on_command(std::int64_t now, const std::string& from, const protocol::Message& message);
   void on_state_sync(std::int64_t now, const std::string& from,
                      const protocol::StateSyncResponse& response);
@@ -268,6 +285,7 @@ class PlaybackCore {
   /// those newer than the state only (the state may have been taken before or after them).
   std::vector<protocol::Message> early_commands_;
 
+  std::optional<TakenOver> taken_over_;
   std::optional<EndOfTrack> end_of_track_;
   std::optional<std::int64_t> state_request_at_;
   std::map<std::uint64_t, PendingControl> pending_controls_;

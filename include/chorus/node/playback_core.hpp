@@ -177,8 +177,6 @@ class PlaybackCore {
   bool leading() const { return leadership_.role == election::Role::leader; }
   /// The newest state (it may start in the future), in the clock of `state_clock_owner()`.
   const playback::PlaybackState& state() const { return applied_; }
-  /// The state in effect until state().anchor_us.
-  const playback::PlaybackState& previous_state() const { return previous_; }
   /// The node whose clock state() is expressed in (the leader it came from; itself once it
   /// led); empty while it never held a state.
   const std::optional<std::string>& state_clock_owner() const { return state_owner_; }
@@ -186,7 +184,6 @@ class PlaybackCore {
   bool state_synced() const { return state_synced_ || leading(); }
   /// Commands ignored: stale, not from the leader, or from a replaced leadership.
   std::uint64_t stale_commands() const { return stale_commands_; }
-  const std::vector<playback::TrackInfo>& tracks() const { return tracks_; }
 
  private:
   struct Outcome {

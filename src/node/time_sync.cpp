@@ -65,9 +65,4 @@ bool TimeSync::handle(const std::string& from, const protocol::Message& message,
   return true;
 }
 
-playback::ClockMapping TimeSync::mapping(std::int64_t now_local_us) const {
-  if (!clock_.synced()) return {};
-  return {now_local_us, clock_.offset_us(now_local_us), clock_.drift_ppm() * 1e-6};
-}
-
 }  // namespace chorus::node

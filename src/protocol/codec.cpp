@@ -155,6 +155,18 @@ void fields(Io& io, M& m) {
   io("anchor_frame", m.anchor_frame, kNonNegative);
 }
 
+template <class Io, OneOf<StateOffer> M>
+void fields(Io& io, M& m) {
+  io("from", m.from, kId);
+  io("clock", m.clock, kId);
+  io("epoch", m.epoch);
+  io("seq", m.seq);
+  io("status", m.status);
+  io("track", m.track);
+  io("anchor_us", m.anchor_us, kNonNegative);
+  io("anchor_frame", m.anchor_frame, kNonNegative);
+}
+
 template <class Io, OneOf<TimeRequest> M>
 void fields(Io& io, M& m) {
   io("from", m.from, kId);

@@ -1,19 +1,17 @@
 #pragma once
-// PlaybackController: the playback side of a node, on the io thread.
+// PlaybackController: the Asio shell around PlaybackCore (the playback rules, pure), on the io
+// thread. It owns what the core may not: the timers, the network, the clock estimate
+// (TimeSync), the library and its opener thread, the SyncEngine and the output.
 //
-//   leader:   prompt/forwarded command -> new PlaybackState at now + lead (schedule.hpp)
-//             -> PLAY/PAUSE/RESUME/STOP_REQUEST to all, and applied locally;
-//             end-of-track timer -> the next track starts at the exact end instant;
-//             STATE_SYNC_REQUEST -> STATE_SYNC_RESPONSE; CONTROL_REQUEST -> run it, reply.
-//   follower: new leader -> clock burst + STATE_SYNC_REQUEST; the response is applied once the
-//             clock is synced, and only then are live commands taken (newer epoch/seq only).
-//   takeover: a follower that becomes leader re-anchors the state it plays at "now" and
-//             re-expresses it in its own clock, so no frame moves; one that never played a
-//             state starts stopped (the election lets it lead only if nobody alive holds one).
-//   stall:    the state may be stale: it is re-fetched from the leader.
-//   election: told each time a leader's state has arrived and can be mapped (one clock sample):
-//             only then may this node stand (docs/election.md, "Eligibility").
-//   every applied state or clock update -> a Snapshot for the SyncEngine (audio thread).
+//   every input (leadership, prompt command, message, clock sample, track opened, timer,
+//   stall) -> the core, with now and the current lead; then its effects, drained at once:
+//     clock sampling -> TimeSync follow/pause       messages     -> NetworkManager
+//     keep_open / open_early -> the opener thread   publication  -> a Snapshot for the engine
+//     replies -> the prompt's callbacks             state_held   -> on_state_held (posted)
+//     deadlines -> three steady_timers             log          -> spdlog
+//   A control request that cannot be sent goes back to the core (unsent), which replies.
+// The rules themselves (leader commands at now + lead, end of track, STATE_SYNC after the clock,
+// takeover, stalls, forwarded commands) are described in playback_core.hpp.
 
 #include <chrono>
 #include <filesystem>
@@ -31,6 +29,7 @@
 #include "chorus/cli/command.hpp"
 #include "chorus/election/bully_election.hpp"
 #include "chorus/net/network_manager.hpp"
+#include "chorus/node/playback_core.hpp"
 #include "chorus/node/time_sync.hpp"
 #include "chorus/playback/audio_output.hpp"
 #include "chorus/playback/library.hpp"
@@ -91,57 +90,21 @@ class PlaybackController {
   PlaybackView view() const;
 
  private:
-  struct Outcome {
-    bool ok = false;
-    std::string text;
-  };
-
-  // leader side
-  Outcome execute(const cli::Command& command);
-  Outcome issue(const playback::PlaybackState& next, const std::string& what);
+  /// Runs one input on the core with the current time and lead, then acts on its effects.
+  template <class Input>
+  void feed(Input&& input);
+  void act(PlaybackEffects effects);
+  void arm(boost::asio::steady_timer& timer, std::optional<std::int64_t>& armed,
+           std::optional<std::int64_t> wanted, void (PlaybackCore::*due)(std::int64_t));
   std::int64_t lead_us() const;
-  std::optional<std::size_t> current_index() const;
-  Outcome play_index(std::size_t index, std::int64_t at_us);
-  void arm_end_of_track();
-  void on_end_of_track(std::uint64_t epoch, std::uint64_t seq, std::int64_t end_us);
-  void take_over(std::uint64_t epoch);
-  /// The clock the state this node plays is expressed in, read at local `now`: its leader's
-  /// clock as estimated now if that leader's state is applied, else the mapping it last played
-  /// it through; empty if it never played a state.
-  std::optional<playback::ClockMapping> clock_of_state(std::int64_t now) const;
-  void answer_control(const std::string& from, const protocol::ControlRequest& request);
-
-  // follower side
-  void follow(const std::string& leader);
-  /// Asks the leader for its state, and again every half second until it has arrived: a request
-  /// sent on a link that was already dying (a resumed node) would otherwise be lost for good.
-  void request_state();
-  void on_command(const std::string& from, const protocol::Message& message);
-  void on_state_sync(const std::string& from, const protocol::StateSyncResponse& response);
   void on_clock_sample();
-  /// Takes the leader's STATE_SYNC, then the commands that arrived before it (the caller
-  /// publishes).
-  void apply_pending_sync();
-  void forward(const cli::Command& command, Reply reply);
-  void on_control_response(const protocol::ControlResponse& response);
-
-  // both
-  void apply(const playback::PlaybackState& next);
-  /// applied_ becomes `next`, previous_ the state in effect now; nothing is published.
-  void replace_state(const playback::PlaybackState& next);
-  void publish();
+  void publish(const Publication& publication);
   std::shared_ptr<const playback::TrackAudio> audio_for(const playback::PlaybackState& state) const;
-  /// Keeps open exactly the tracks the schedule can reach soon (previous, current, next),
-  /// opening missing ones on the opener thread and closing the rest.
-  void keep_open();
-  /// Opens the track on the opener thread, decoding from frame `start` first.
-  void open_track(const std::string& hash, std::int64_t start);
-  /// Now in the leader's time, as near as this node's clock estimate tells.
-  std::int64_t leader_now_us() const;
-  /// The frame `state` has reached now, as near as this node's clock estimate tells.
-  std::int64_t frame_now(const playback::PlaybackState& state) const;
-  std::optional<std::size_t> next_playable(std::size_t index) const;
-  bool leading() const { return leadership_.role == election::Role::leader; }
+  /// Keeps open exactly `tracks`, opening missing ones on the opener thread and closing the rest.
+  void keep_open(const std::vector<TrackToOpen>& tracks);
+  /// Opens the track on the opener thread, unless it is open or being opened.
+  void open_track(const TrackToOpen& track);
+  void reply(const PromptReply& reply);
 
   boost::asio::io_context& io_;
   net::NetworkManager& network_;
@@ -150,33 +113,20 @@ class PlaybackController {
   playback::SyncEngine engine_;
   std::unique_ptr<playback::AudioOutput> output_;
   TimeSync time_sync_;
-  election::Status leadership_;
-
-  playback::PlaybackState applied_;   ///< the newest state (may start in the future)
-  playback::PlaybackState previous_;  ///< in effect until applied_.anchor_us
-  bool state_synced_ = false;         ///< follower: the leader's state has been applied
-  /// The clock mapping of the last snapshot published: what the engine plays applied_ through.
-  std::optional<playback::ClockMapping> played_clock_;
+  std::optional<PlaybackCore> core_;  ///< made by start(), once the node id is known
   StateHeldHandler on_state_held_;
-  std::optional<protocol::StateSyncResponse> pending_sync_;
-  /// Commands from the leader that arrived before its state was applied: replayed after it,
-  /// those newer than the state only (the state may have been taken before or after them).
-  std::vector<protocol::Message> early_commands_;
 
   boost::asio::steady_timer end_timer_;
   boost::asio::steady_timer state_request_timer_;
+  boost::asio::steady_timer control_timer_;
+  Deadlines armed_;  ///< what each timer is armed for
   /// Open tracks by content hash; the library's decoder thread keeps them filled.
   std::map<std::string, std::shared_ptr<const playback::TrackAudio>> open_;
   std::set<std::string> opening_;       ///< hashes queued on the opener
   boost::asio::thread_pool opener_{1};  ///< opening re-hashes the file: ~0.1 s for 40 MB
-
-  struct PendingControl {
-    Reply reply;
-    std::unique_ptr<boost::asio::steady_timer> deadline;
-  };
-  std::map<std::uint64_t, PendingControl> pending_controls_;
-  std::uint64_t next_control_id_ = 1;
-  std::uint64_t stale_commands_ = 0;
+  /// The prompt's callbacks, until the core replies.
+  std::map<ReplyToken, Reply> replies_;
+  ReplyToken next_token_ = 1;
 };
 
 }  // namespace chorus::node

@@ -15,7 +15,6 @@
 
 #include "chorus/clock/clock_sync.hpp"
 #include "chorus/net/network_manager.hpp"
-#include "chorus/playback/sync_engine.hpp"
 
 namespace chorus::node {
 
@@ -34,9 +33,6 @@ class TimeSync {
   bool handle(const std::string& from, const protocol::Message& message, net::Clock::time_point received);
 
   const clock::ClockSync& clock() const { return clock_; }
-  bool synced() const { return clock_.synced(); }
-  /// The estimate as a value the audio thread can use (identity while unsynced).
-  playback::ClockMapping mapping(std::int64_t now_local_us) const;
 
  private:
   void schedule_request();

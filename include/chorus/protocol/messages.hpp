@@ -179,6 +179,21 @@ struct StateSyncResponse {
   friend bool operator==(const StateSyncResponse&, const StateSyncResponse&) = default;
 };
 
+/// Follower → a leader it has just started to follow: the state it holds, in case it is newer
+/// than the leader's own (a leader that died mid fan-out). Times are in the steady clock of
+/// `clock`, the node the follower took the state from.
+struct StateOffer {
+  std::string from;
+  std::string clock;
+  std::uint64_t epoch = 0;
+  std::uint64_t seq = 0;
+  PlaybackStatus status = PlaybackStatus::stopped;
+  std::optional<TrackRef> track;  ///< absent when stopped
+  std::int64_t anchor_us = 0;
+  std::int64_t anchor_frame = 0;
+  friend bool operator==(const StateOffer&, const StateOffer&) = default;
+};
+
 /// Clock sample request; `t0_us` is the requester's send time.
 struct TimeRequest {
   std::string from;
@@ -216,7 +231,7 @@ struct ControlResponse {
 using Message = std::variant<Hello, Reconnect, HelloReject, Discovery, Heartbeat, Leave,
                              Election, ElectionAnswer, Coordinator,
                              PlayRequest, PauseRequest, ResumeRequest, StopRequest,
-                             StateSyncRequest, StateSyncResponse,
+                             StateSyncRequest, StateSyncResponse, StateOffer,
                              TimeRequest, TimeResponse, ControlRequest, ControlResponse>;
 
 /// The wire name of a message's type, e.g. "HELLO", "ELECTION_ANSWER".

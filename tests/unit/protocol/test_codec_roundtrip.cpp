@@ -81,6 +81,18 @@ TEST_CASE("playback status is written as a lower-case string and an absent track
   CHECK(encode(playing).find(R"("status":"paused")") != std::string::npos);
 }
 
+TEST_CASE("a state offer names the clock its times are in") {
+  CHECK(encode(StateOffer{.from = "c", .clock = "a", .epoch = 5, .seq = 4,
+                          .status = PlaybackStatus::paused,
+                          .track = TrackRef{.index = 0, .name = "n", .hash = "ab", .frames = 9},
+                          .anchor_us = 3, .anchor_frame = 4}) ==
+        R"({"type":"STATE_OFFER","from":"c","clock":"a","epoch":5,"seq":4,"status":"paused",)"
+        R"("track":{"index":0,"name":"n","hash":"ab","frames":9},"anchor_us":3,"anchor_frame":4})");
+  CHECK(decode_error(R"({"type":"STATE_OFFER","from":"c","clock":"","epoch":5,"seq":4,)"
+                     R"("status":"stopped","anchor_us":3,"anchor_frame":4})")
+            .detail == "STATE_OFFER.clock: out of range: length 0, must be 1..256 bytes");
+}
+
 TEST_CASE("a null track decodes as an absent track") {
   const Message m = decode_ok(
       R"({"type":"STATE_SYNC_RESPONSE","from":"b","epoch":1,"seq":2,"status":"stopped",)"
@@ -134,8 +146,8 @@ TEST_CASE("type_name gives the wire name of every message type and the names are
       "HELLO",        "RECONNECT",      "HELLO_REJECT",       "DISCOVERY",
       "HEARTBEAT",    "LEAVE",          "ELECTION",           "ELECTION_ANSWER",
       "COORDINATOR",  "PLAY_REQUEST",   "PAUSE_REQUEST",      "RESUME_REQUEST",
-      "STOP_REQUEST", "STATE_SYNC_REQUEST", "STATE_SYNC_RESPONSE", "TIME_REQUEST",
-      "TIME_RESPONSE", "CONTROL_REQUEST", "CONTROL_RESPONSE"};
+      "STOP_REQUEST", "STATE_SYNC_REQUEST", "STATE_SYNC_RESPONSE", "STATE_OFFER",
+      "TIME_REQUEST", "TIME_RESPONSE", "CONTROL_REQUEST", "CONTROL_RESPONSE"};
   const auto messages = typical_messages();
   REQUIRE(messages.size() == expected.size());
   std::set<std::string_view> seen;

@@ -1,0 +1,295 @@
+#pragma once
+// PlaybackCore: the playback rules of a node, pure. No sockets, no clock, no threads, no Asio:
+// every input carries `now` (this node's steady clock, µs) and the clock estimate it needs is
+// handed in. docs/playback.md explains the rules; PlaybackController is the shell that runs it.
+//
+//   inputs                                       outputs (drain with take_effects() after each)
+//   leadership(status)   <- the election         messages      -> to one peer, or to all
+//   command(cmd, token)  <- prompt               publication   -> states + clock for the engine
+//   receive(from, msg)   <- playback, state and  keep_open     -> the tracks to hold open
+//                           control messages     open_early    -> a track to start opening now
+//   clock_updated(clock) <- a clock sample        replies       -> text for a prompt command
+//   track_opened()       <- the opener           clock_sampling-> whose clock to sample
+//   *_due()              <- the timers below     state_held    -> the election may let it stand
+//   stalled()            <- the election shell   deadlines     -> when to call the *_due inputs
+//   unsent(to, msg)      <- a send that failed   log           -> lines for the node's log
+//
+//   leader:   prompt/forwarded command -> new PlaybackState at now + lead (schedule.hpp),
+//             broadcast and applied locally; end-of-track deadline -> the next track starts at
+//             the exact end instant; STATE_SYNC_REQUEST -> STATE_SYNC_RESPONSE.
+//   follower: new leader -> sample its clock + STATE_SYNC_REQUEST (retried every 0.5 s); the
+//             response applies once the clock is synced, then the commands that came before it
+//             (newer epoch/seq only); live commands only from the leader, newer than the state.
+//   takeover: the state played is re-anchored at now and re-expressed in the own clock, so no
+//             frame moves; a node that never played a state starts stopped.
+//   freshness: a follower offers a new leader the state it holds (STATE_OFFER); until the
+//             leader issues a command of its own, it adopts an offer newer by (epoch, seq) than
+//             what it took over, re-anchored so no frame moves, and broadcasts it.
+//   stall:    the state is re-fetched from the leader.
+//   forwarded commands: CONTROL_REQUEST to the leader; the reply comes from its
+//             CONTROL_RESPONSE, or "did not answer" at the 2 s deadline, exactly once.
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "chorus/cli/command.hpp"
+#include "chorus/election/bully_election.hpp"
+#include "chorus/playback/library.hpp"
+#include "chorus/playback/schedule.hpp"
+#include "chorus/playback/sync_engine.hpp"
+#include "chorus/protocol/messages.hpp"
+
+namespace chorus::node {
+
+/// Names a prompt command's reply: the shell passes one with command() and gets it back with the
+/// reply text.
+using ReplyToken = std::uint64_t;
+
+/// The shell's estimate of the followed leader's clock (clock::ClockSync).
+struct LeaderClock {
+  std::size_t samples = 0;         ///< 0 once a new leader is followed, until its first sample
+  bool synced = false;             ///< enough samples to play by
+  playback::ClockMapping mapping;  ///< local -> leader time; the estimate from the first sample
+};
+
+/// A message for one peer, or for every peer when `to` is empty.
+struct Outgoing {
+  std::optional<std::string> to;
+  protocol::Message message;
+};
+
+/// What the SyncEngine plays from now on (the shell adds the tracks' audio).
+struct Publication {
+  playback::ClockMapping clock;  ///< local -> the time the states are expressed in
+  playback::PlaybackState previous;
+  playback::PlaybackState current;
+  /// While playing: the frame `current` has reached now, where the decoder should go first.
+  std::optional<std::int64_t> current_frame;
+};
+
+/// A track to open, decoding from `start_frame` first.
+struct TrackToOpen {
+  std::string hash;
+  std::int64_t start_frame = 0;
+  friend bool operator==(const TrackToOpen&, const TrackToOpen&) = default;
+};
+
+struct PromptReply {
+  ReplyToken token = 0;
+  std::string text;
+  friend bool operator==(const PromptReply&, const PromptReply&) = default;
+};
+
+/// Whose clock to sample: a newly followed leader's from scratch, or nobody (the estimate is
+/// kept: the state played may still be expressed in it).
+struct ClockSampling {
+  std::optional<std::string> leader;
+};
+
+/// The instants (local µs) at which the shell calls the matching *_due() input.
+struct Deadlines {
+  std::optional<std::int64_t> end_of_track;
+  std::optional<std::int64_t> state_request;
+  std::optional<std::int64_t> control;
+  friend bool operator==(const Deadlines&, const Deadlines&) = default;
+};
+
+enum class LogLevel { debug, info, warn };
+
+struct LogLine {
+  LogLevel level = LogLevel::info;
+  std::string text;
+};
+
+/// Everything one input produced, in the order the shell should act on it: clock sampling,
+/// messages (in order), tracks, publication, the rest.
+struct PlaybackEffects {
+  std::optional<ClockSampling> clock_sampling;
+  std::vector<Outgoing> messages;
+  /// Exactly the tracks to keep open (the others may be closed); with every publication.
+  std::optional<std::vector<TrackToOpen>> keep_open;
+  /// Tracks to open now if not open already, closing nothing.
+  std::vector<TrackToOpen> open_early;
+  std::optional<Publication> publication;
+  std::vector<PromptReply> replies;
+  /// A leader's state has arrived and its clock has a sample: this node holds the cluster's
+  /// state, and the election may let it stand (docs/election.md, "Eligibility").
+  bool state_held = false;
+  Deadlines deadlines;  ///< always the full set in force after the input
+  std::vector<LogLine> log;
+};
+
+/// How long the leader's command waits for its followers (the shell's estimate).
+inline constexpr std::int64_t kDefaultLeadUs = 20'000;
+/// A forwarded command not answered within this is reported failed.
+inline constexpr std::int64_t kControlTimeoutUs = 2'000'000;
+/// How long before a track's end the leader sends the command that starts the next one, on top
+/// of the lead.
+inline constexpr std::int64_t kEndOfTrackMarginUs = 50'000;
+/// How often a follower repeats STATE_SYNC_REQUEST until the state arrives.
+inline constexpr std::int64_t kStateRequestRetryUs = 500'000;
+/// Commands kept while a leader's state is awaited.
+inline constexpr std::size_t kMaxEarlyCommands = 64;
+
+class PlaybackCore {
+ public:
+  /// A node `self` with the tracks of its library as scanned (the leader plays by index; every
+  /// node finds tracks by hash), following nobody, stopped.
+  explicit PlaybackCore(std::string self, std::vector<playback::TrackInfo> tracks = {});
+
+  // ---- inputs -------------------------------------------------------------------------------
+
+  /// How far ahead of now the leader schedules commands: max RTT + the output's fill-ahead +
+  /// a margin. The shell refreshes it before each input.
+  void set_lead(std::int64_t lead_us);
+  /// The election's view changed.
+  void leadership(std::int64_t now, const election::Status& status);
+  /// A playback command from this node's prompt: run here when leading, forwarded to the leader
+  /// otherwise. Exactly one reply carries `token`, perhaps after later inputs.
+  void command(std::int64_t now, const cli::Command& command, ReplyToken token);
+  /// A message from a peer. False (and nothing done) for messages that are not about playback:
+  /// PLAY/PAUSE/RESUME/STOP, STATE_SYNC_*, STATE_OFFER, CONTROL_*.
+  bool receive(std::int64_t now, const std::string& from, const protocol::Message& message);
+  /// A new estimate of the followed leader's clock (after every accepted sample).
+  void clock_updated(std::int64_t now, const LeaderClock& clock);
+  /// A track finished opening: the engine can be given its audio.
+  void track_opened(std::int64_t now);
+  /// Deadlines reached (see Deadlines); early or stale calls are ignored.
+  void end_of_track_due(std::int64_t now);
+  void state_request_due(std::int64_t now);
+  void control_due(std::int64_t now);
+  /// This process was frozen: commands may have been missed, so the state is re-fetched from the
+  /// leader; meanwhile it plays on its last schedule.
+  void stalled(std::int64_t now);
+  /// A message to one peer could not be sent (no connection).
+  void unsent(std::int64_t now, const std::string& to, const protocol::Message& message);
+
+  // ---- outputs ------------------------------------------------------------------------------
+
+  /// What the inputs since the last call produced.
+  PlaybackEffects take_effects();
+
+  // ---- observable state ---------------------------------------------------------------------
+
+  bool leading() const { return leadership_.role == election::Role::leader; }
+  /// The newest state (it may start in the future), in the clock of `state_clock_owner()`.
+  const playback::PlaybackState& state() const { return applied_; }
+  /// The node whose clock state() is expressed in (the leader it came from; itself once it
+  /// led); empty while it never held a state.
+  const std::optional<std::string>& state_clock_owner() const { return state_owner_; }
+  /// The leader's state has been applied (always true while leading).
+  bool state_synced() const { return state_synced_ || leading(); }
+  /// Commands ignored: stale, not from the leader, or from a replaced leadership.
+  std::uint64_t stale_commands() const { return stale_commands_; }
+
+ private:
+  struct Outcome {
+    bool ok = false;
+    std::string text;
+  };
+  struct EndOfTrack {
+    std::int64_t fire_at = 0;  ///< local µs: lead + margin before the end
+    std::uint64_t epoch = 0;   ///< the state whose end it is
+    std::uint64_t seq = 0;
+    std::int64_t end_us = 0;   ///< the end instant, where the next track starts
+  };
+  /// What a new leader took over, while offers may still replace it (until its own first
+  /// command): the newest state known, in the clock it came in.
+  struct TakenOver {
+    std::string clock_owner;        ///< whose clock `state` is in
+    playback::ClockMapping clock;   ///< local -> that clock, as estimated at the takeover
+    playback::PlaybackState state;  ///< taken over, or the newest offer adopted since
+  };
+  struct PendingControl {
+    ReplyToken token = 0;
+    std::string leader;
+    std::int64_t deadline = 0;
+  };
+
+  // leader side
+  Outcome execute(std::int64_t now, const cli::Command& command);
+  /// A command of this leader's own: it closes the door on late offers.
+  Outcome issue(std::int64_t now, const playback::PlaybackState& next, const std::string& what);
+  /// Broadcasts the command that leads to `next` and applies it.
+  void send_and_apply(std::int64_t now, const playback::PlaybackState& next);
+  Outcome play_index(std::int64_t now, std::size_t index, std::int64_t at_us);
+  void arm_end_of_track();
+  void take_over(std::int64_t now);
+  /// The clock the state this node plays is expressed in: its leader's clock as estimated now if
+  /// that leader's state is applied, else the mapping it last played it through; empty if it
+  /// never played a state.
+  std::optional<playback::ClockMapping> clock_of_state() const;
+  void answer_control(std::int64_t now, const std::string& from,
+                      const protocol::ControlRequest& request);
+  void answer_state_request(const std::string& from);
+  /// Adopts `offer` if it is newer than what this leader took over (docs/playback.md).
+  void on_state_offer(std::int64_t now, const std::string& from, const protocol::StateOffer& offer);
+
+  // follower side
+  void follow(std::int64_t now, const std::string& leader);
+  /// Asks the leader for its state, and again every half second until it has arrived: a request
+  /// sent on a link that was already dying (a resumed node) would otherwise be lost for good.
+  void request_state(std::int64_t now);
+  /// Offers the state held to a newly followed leader, which may hold an older one.
+  void offer_state(const std::string& leader);
+  void on_command(std::int64_t now, const std::string& from, const protocol::Message& message);
+  void on_state_sync(std::int64_t now, const std::string& from,
+                     const protocol::StateSyncResponse& response);
+  void on_clock_change(std::int64_t now);
+  /// Takes the leader's STATE_SYNC, then the commands that arrived before it (the caller
+  /// publishes).
+  void apply_pending_sync(std::int64_t now);
+  void forward(std::int64_t now, const cli::Command& command, ReplyToken token);
+  void on_control_response(const protocol::ControlResponse& response);
+
+  // both
+  void apply(std::int64_t now, const playback::PlaybackState& next);
+  /// applied_ becomes `next`, previous_ the state in effect now; nothing is published.
+  void replace_state(std::int64_t now, const playback::PlaybackState& next);
+  void publish(std::int64_t now);
+  /// Exactly the tracks the schedule can reach soon (previous, current, next).
+  std::vector<TrackToOpen> tracks_to_keep_open(std::int64_t now) const;
+  /// Now in the time of the state's clock, as near as this node's clock estimate tells.
+  std::int64_t leader_now(std::int64_t now) const;
+  /// The frame `state` has reached now, as near as this node's clock estimate tells.
+  std::int64_t frame_now(std::int64_t now, const playback::PlaybackState& state) const;
+  std::optional<std::size_t> find_track(const std::string& hash) const;
+  std::optional<std::size_t> current_index() const;
+  std::optional<std::size_t> next_playable(std::size_t index) const;
+  void send(const std::string& to, protocol::Message message);
+  void broadcast(protocol::Message message);
+  void reply(ReplyToken token, std::string text);
+  void note(LogLevel level, std::string text);
+  Deadlines deadlines() const;
+
+  std::string self_;
+  std::vector<playback::TrackInfo> tracks_;
+  std::int64_t lead_us_ = kDefaultLeadUs;
+  election::Status leadership_;
+  LeaderClock clock_;
+
+  playback::PlaybackState applied_;   ///< the newest state (may start in the future)
+  playback::PlaybackState previous_;  ///< in effect until applied_.anchor_us
+  std::optional<std::string> state_owner_;
+  bool state_synced_ = false;         ///< follower: the leader's state has been applied
+  /// The clock mapping of the last publication: what the engine plays applied_ through.
+  std::optional<playback::ClockMapping> played_clock_;
+  std::optional<protocol::StateSyncResponse> pending_sync_;
+  /// Commands from the leader that arrived before its state was applied: replayed after it,
+  /// those newer than the state only (the state may have been taken before or after them).
+  std::vector<protocol::Message> early_commands_;
+
+  std::optional<TakenOver> taken_over_;
+  std::optional<EndOfTrack> end_of_track_;
+  std::optional<std::int64_t> state_request_at_;
+  std::map<std::uint64_t, PendingControl> pending_controls_;
+  std::uint64_t next_control_id_ = 1;
+  std::uint64_t stale_commands_ = 0;
+
+  PlaybackEffects effects_;
+};
+
+}  // namespace chorus::node

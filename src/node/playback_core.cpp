@@ -1,0 +1,526 @@
+#include "chorus/node/playback_core.hpp"
+
+#include <algorithm>
+#include <cctype>
+#include <set>
+#include <utility>
+
+#include <fmt/format.h>
+
+#include "chorus/node/playback_reports.hpp"
+
+namespace chorus::node {
+
+using playback::PlaybackState;
+using playback::Status;
+
+namespace {
+
+protocol::TrackRef track_ref(const playback::TrackInfo& info) {
+  return {static_cast<std::int64_t>(info.index), info.file_name, info.content_hash, info.frames};
+}
+
+/// The wire command that moves a follower from any state to `next`.
+protocol::Message command_for(const std::string& from, const PlaybackState& next) {
+  switch (next.status) {
+    case Status::playing:
+      return protocol::PlayRequest{from, next.epoch, next.seq, *next.track, next.anchor_frame, next.anchor_us};
+    case Status::paused:
+      return protocol::PauseRequest{from, next.epoch, next.seq, next.anchor_frame, next.anchor_us};
+    case Status::stopped: break;
+  }
+  return protocol::StopRequest{from, next.epoch, next.seq, next.anchor_us};
+}
+
+/// The state a follower is in after `message`, given the state it had.
+std::optional<PlaybackState> state_after(const PlaybackState& applied, const protocol::Message& message) {
+  PlaybackState next;
+  if (auto* play = std::get_if<protocol::PlayRequest>(&message)) {
+    next = {play->epoch, play->seq, Status::playing, play->track, play->at_us, play->frame};
+  } else if (auto* pause = std::get_if<protocol::PauseRequest>(&message)) {
+    next = {pause->epoch, pause->seq, Status::paused, applied.track, pause->at_us, pause->frame};
+  } else if (auto* resume = std::get_if<protocol::ResumeRequest>(&message)) {
+    next = {resume->epoch, resume->seq, Status::playing, applied.track, resume->at_us, resume->frame};
+  } else if (auto* stop = std::get_if<protocol::StopRequest>(&message)) {
+    next = {stop->epoch, stop->seq, Status::stopped, std::nullopt, stop->at_us, 0};
+  } else {
+    return std::nullopt;
+  }
+  if (next.status != Status::stopped && !next.track) next.status = Status::stopped;
+  return next;
+}
+
+PlaybackState from_sync(const protocol::StateSyncResponse& sync) {
+  return {sync.epoch, sync.seq, sync.status, sync.track, sync.anchor_us, sync.anchor_frame};
+}
+
+PlaybackState from_offer(const protocol::StateOffer& offer) {
+  return {offer.epoch, offer.seq, offer.status, offer.track, offer.anchor_us, offer.anchor_frame};
+}
+
+/// `state` (in the old leader's time, read through `old_clock`) in this node's own clock,
+/// re-anchored at `now_local` so that no frame moves, whatever the two clocks' rates.
+PlaybackState to_own_clock(const PlaybackState& state, const playback::ClockMapping& old_clock,
+                           std::int64_t now_local) {
+  auto now_old = old_clock.to_leader(now_local);
+  PlaybackState mine = state.anchor_us < now_old ? playback::reanchor(state, now_old) : state;
+  mine.anchor_us = old_clock.to_local(mine.anchor_us);
+  return mine;
+}
+
+bool is_command(const protocol::Message& message) {
+  return std::holds_alternative<protocol::PlayRequest>(message) ||
+         std::holds_alternative<protocol::PauseRequest>(message) ||
+         std::holds_alternative<protocol::ResumeRequest>(message) ||
+         std::holds_alternative<protocol::StopRequest>(message);
+}
+
+std::string lower(std::string text) {
+  for (char& c : text) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return text;
+}
+
+}  // namespace
+
+PlaybackCore::PlaybackCore(std::string self, std::vector<playback::TrackInfo> tracks)
+    : self_(std::move(self)), tracks_(std::move(tracks)) {}
+
+// ---- inputs ------------------------------------------------------------------------------
+
+void PlaybackCore::set_lead(std::int64_t lead_us) { lead_us_ = lead_us; }
+
+void PlaybackCore::leadership(std::int64_t now, const election::Status& status) {
+  const bool was_leading = leading();
+  const auto old_leader = leadership_.leader;
+  leadership_ = status;
+  if (leading()) {
+    if (!was_leading) take_over(now);
+  } else if (status.leader && status.leader != old_leader) {
+    follow(now, *status.leader);
+  } else if (!status.leader) {
+    effects_.clock_sampling = ClockSampling{};  // play on the last schedule while an election runs
+  }
+  if (!leading()) {
+    end_of_track_.reset();
+    taken_over_.reset();
+  }
+}
+
+void PlaybackCore::command(std::int64_t now, const cli::Command& command, ReplyToken token) {
+  if (!leading()) return forward(now, command, token);
+  auto outcome = execute(now, command);
+  reply(token, (outcome.ok ? "ok: " : "error: ") + outcome.text);
+}
+
+bool PlaybackCore::receive(std::int64_t now, const std::string& from, const protocol::Message& message) {
+  if (is_command(message)) {
+    on_command(now, from, message);
+  } else if (std::holds_alternative<protocol::StateSyncRequest>(message)) {
+    answer_state_request(from);
+  } else if (auto* sync = std::get_if<protocol::StateSyncResponse>(&message)) {
+    on_state_sync(now, from, *sync);
+  } else if (auto* offer = std::get_if<protocol::StateOffer>(&message)) {
+    on_state_offer(now, from, *offer);
+  } else if (auto* request = std::get_if<protocol::ControlRequest>(&message)) {
+    answer_control(now, from, *request);
+  } else if (auto* response = std::get_if<protocol::ControlResponse>(&message)) {
+    on_control_response(*response);
+  } else {
+    return false;
+  }
+  return true;
+}
+
+void PlaybackCore::clock_updated(std::int64_t now, const LeaderClock& clock) {
+  clock_ = clock;
+  on_clock_change(now);
+}
+
+void PlaybackCore::track_opened(std::int64_t now) { publish(now); }
+
+void PlaybackCore::end_of_track_due(std::int64_t now) {
+  if (!end_of_track_ || now < end_of_track_->fire_at) return;
+  auto due = *std::exchange(end_of_track_, std::nullopt);
+  if (!leading() || applied_.epoch != due.epoch || applied_.seq != due.seq) return;
+  auto index = current_index();
+  auto next = index ? next_playable(*index) : std::nullopt;
+  // The next track starts on the very frame after this one ends.
+  auto outcome = next ? play_index(now, *next, due.end_us)
+                      : issue(now, playback::stop(applied_, leadership_.epoch, due.end_us), "end of list");
+  note(LogLevel::info, "end of track: " + outcome.text);
+}
+
+void PlaybackCore::state_request_due(std::int64_t now) {
+  if (!state_request_at_ || now < *state_request_at_) return;
+  state_request_at_.reset();
+  request_state(now);
+}
+
+void PlaybackCore::control_due(std::int64_t now) {
+  for (auto it = pending_controls_.begin(); it != pending_controls_.end();) {
+    if (it->second.deadline > now) {
+      ++it;
+      continue;
+    }
+    reply(it->second.token, "error: the leader did not answer within 2 s");
+    it = pending_controls_.erase(it);
+  }
+}
+
+void PlaybackCore::stalled(std::int64_t now) {
+  if (leading()) return;
+  state_synced_ = false;
+  pending_sync_.reset();
+  early_commands_.clear();
+  note(LogLevel::info, "re-fetching the playback state after a stall");
+  request_state(now);
+}
+
+void PlaybackCore::unsent(std::int64_t, const std::string& to, const protocol::Message& message) {
+  auto* request = std::get_if<protocol::ControlRequest>(&message);
+  if (!request) return;
+  auto it = pending_controls_.find(request->id);
+  if (it == pending_controls_.end()) return;
+  reply(it->second.token, "error: the leader " + to + " is not reachable");
+  pending_controls_.erase(it);
+}
+
+PlaybackEffects PlaybackCore::take_effects() {
+  effects_.deadlines = deadlines();
+  return std::exchange(effects_, PlaybackEffects{});
+}
+
+// ---- leader ------------------------------------------------------------------------------
+
+void PlaybackCore::take_over(std::int64_t now) {
+  // The old leader's state arrived but its clock burst had not finished: adopt the state with
+  // the estimate so far (the election counted this node as holding it).
+  if (pending_sync_ && clock_.samples > 0) apply_pending_sync(now);
+  taken_over_.reset();
+  if (auto old_clock = clock_of_state()) {
+    // What this node plays is the newest state it knows, but a follower may know a newer one
+    // (the old leader died mid fan-out): it offers it, and the newer wins (on_state_offer).
+    if (state_owner_) taken_over_ = TakenOver{*state_owner_, *old_clock, applied_};
+    applied_ = to_own_clock(applied_, *old_clock, now);
+    previous_ = to_own_clock(previous_, *old_clock, now);
+  } else {
+    applied_ = {};  // never played a state: nobody alive held one, so stopped is the truth
+    previous_ = {};
+  }
+  effects_.clock_sampling = ClockSampling{};
+  applied_.epoch = leadership_.epoch;
+  applied_.seq = 0;
+  state_owner_ = self_;
+  state_synced_ = true;
+  pending_sync_.reset();
+  early_commands_.clear();
+  note(LogLevel::info, "taking over playback: " + describe_state(applied_));
+  publish(now);
+  arm_end_of_track();
+}
+
+std::optional<playback::ClockMapping> PlaybackCore::clock_of_state() const {
+  // The leader whose state is applied: its clock as estimated now, if only from a sample or two.
+  if (state_synced_ && clock_.samples > 0) return clock_.mapping;
+  return played_clock_;
+}
+
+void PlaybackCore::answer_state_request(const std::string& from) {
+  if (!leading()) return;
+  send(from, protocol::StateSyncResponse{self_, applied_.epoch, applied_.seq, applied_.status,
+                                         applied_.track, applied_.anchor_us, applied_.anchor_frame});
+}
+
+PlaybackCore::Outcome PlaybackCore::issue(std::int64_t now, const PlaybackState& next,
+                                          const std::string& what) {
+  taken_over_.reset();  // this leader's own commands win over any offer still on its way
+  send_and_apply(now, next);
+  return {true, fmt::format("{} in {} ms", what, (next.anchor_us - now + 500) / 1000)};
+}
+
+void PlaybackCore::send_and_apply(std::int64_t now, const PlaybackState& next) {
+  broadcast(command_for(self_, next));
+  apply(now, next);
+}
+
+void PlaybackCore::on_state_offer(std::int64_t now, const std::string& from,
+                                  const protocol::StateOffer& offer) {
+  if (!leading() || !taken_over_ || offer.clock != taken_over_->clock_owner ||
+      !playback::supersedes(offer.epoch, offer.seq, taken_over_->state)) {
+    note(LogLevel::debug, fmt::format("not adopting the state offered by {} (epoch {}, seq {})",
+                                      from, offer.epoch, offer.seq));
+    return;
+  }
+  taken_over_->state = from_offer(offer);
+  auto adopted = to_own_clock(taken_over_->state, taken_over_->clock, now);
+  adopted.epoch = leadership_.epoch;
+  adopted.seq = applied_.seq + 1;
+  note(LogLevel::info, fmt::format("adopting the newer state (epoch {}, seq {}) offered by {}: {}",
+                                   offer.epoch, offer.seq, from, describe_state(adopted)));
+  send_and_apply(now, adopted);
+}
+
+PlaybackCore::Outcome PlaybackCore::play_index(std::int64_t now, std::size_t index, std::int64_t at_us) {
+  if (index >= tracks_.size()) {
+    return {false, fmt::format("no track {} (the list has {})", index + 1, tracks_.size())};
+  }
+  const auto& track = tracks_[index];
+  if (!track.playable()) return {false, fmt::format("track {} cannot be played: {}", index + 1, track.error)};
+  auto next = playback::play(applied_, leadership_.epoch, track_ref(track), 0, at_us);
+  return issue(now, next, "playing " + track.file_name);
+}
+
+PlaybackCore::Outcome PlaybackCore::execute(std::int64_t now, const cli::Command& command) {
+  using cli::CommandKind;
+  const auto at = now + lead_us_;
+  const auto epoch = leadership_.epoch;
+  switch (command.kind) {
+    case CommandKind::play:
+      if (command.track < 1) return {false, "tracks are numbered from 1 (see list)"};
+      return play_index(now, static_cast<std::size_t>(command.track - 1), at);
+    case CommandKind::pause:
+      if (auto next = playback::pause(applied_, epoch, at)) return issue(now, *next, "pausing");
+      return {false, "nothing is playing"};
+    case CommandKind::resume:
+      if (auto next = playback::resume(applied_, epoch, at)) return issue(now, *next, "resuming");
+      return {false, "nothing is paused"};
+    case CommandKind::stop:
+      return issue(now, playback::stop(applied_, epoch, at), "stopping");
+    case CommandKind::next:
+    case CommandKind::prev: {
+      if (tracks_.empty()) return {false, "the track list is empty"};
+      auto index = current_index();
+      std::size_t target = 0;
+      if (command.kind == CommandKind::next) target = index ? *index + 1 : 0;
+      else target = index && *index > 0 ? *index - 1 : 0;
+      if (target >= tracks_.size()) return {false, "already at the last track"};
+      return play_index(now, target, at);
+    }
+    default:
+      return {false, fmt::format("'{}' is not a playback command", cli::spec(command.kind).name)};
+  }
+}
+
+void PlaybackCore::arm_end_of_track() {
+  end_of_track_.reset();
+  auto end = playback::end_instant(applied_);
+  if (!end) return;
+  end_of_track_ = EndOfTrack{*end - lead_us_ - kEndOfTrackMarginUs, applied_.epoch, applied_.seq, *end};
+}
+
+void PlaybackCore::answer_control(std::int64_t now, const std::string& from,
+                                  const protocol::ControlRequest& request) {
+  std::string line = request.command;
+  for (const auto& arg : request.args) line += " " + arg;
+  Outcome outcome{false, "this node is not the leader"};
+  if (leading()) {
+    auto parsed = cli::parse_command(line);
+    if (auto* command = std::get_if<cli::Command>(&parsed)) outcome = execute(now, *command);
+    else outcome = {false, "not a command: " + line};
+  }
+  send(from, protocol::ControlResponse{self_, request.id, outcome.ok,
+                                       outcome.ok ? std::string() : outcome.text});
+}
+
+// ---- follower ----------------------------------------------------------------------------
+
+void PlaybackCore::follow(std::int64_t now, const std::string& leader) {
+  state_synced_ = false;
+  pending_sync_.reset();
+  early_commands_.clear();
+  clock_ = {};  // another leader, another clock
+  effects_.clock_sampling = ClockSampling{leader};
+  offer_state(leader);
+  request_state(now);
+}
+
+void PlaybackCore::offer_state(const std::string& leader) {
+  if (!state_owner_ || *state_owner_ == leader) return;  // nothing held, or the leader's own
+  send(leader, protocol::StateOffer{self_, *state_owner_, applied_.epoch, applied_.seq, applied_.status,
+                                    applied_.track, applied_.anchor_us, applied_.anchor_frame});
+}
+
+void PlaybackCore::request_state(std::int64_t now) {
+  if (leading() || !leadership_.leader || state_synced_ || pending_sync_) return;
+  send(*leadership_.leader, protocol::StateSyncRequest{self_});
+  state_request_at_ = now + kStateRequestRetryUs;
+}
+
+void PlaybackCore::on_state_sync(std::int64_t now, const std::string& from,
+                                 const protocol::StateSyncResponse& response) {
+  if (leading() || leadership_.leader != from) return;
+  pending_sync_ = response;
+  // Open the track while the clock burst runs, so it is ready the moment the state applies
+  // (where it is then, as far as the clock estimate can tell yet).
+  if (response.track) {
+    effects_.open_early.push_back({response.track->hash, frame_now(now, from_sync(response))});
+  }
+  on_clock_change(now);
+}
+
+void PlaybackCore::on_clock_change(std::int64_t now) {
+  // From the moment this node can map the leader's state, however roughly, it holds it: a
+  // takeover now would adopt it (take_over), so the election may let it stand.
+  if (pending_sync_ && clock_.samples > 0) effects_.state_held = true;
+  if (!clock_.synced) return;
+  if (pending_sync_) apply_pending_sync(now);
+  if (state_synced_) publish(now);  // also carries the refined clock estimate
+}
+
+void PlaybackCore::apply_pending_sync(std::int64_t now) {
+  auto state = from_sync(*pending_sync_);
+  state_owner_ = pending_sync_->from;
+  pending_sync_.reset();
+  state_synced_ = true;
+  if (state.track && !find_track(state.track->hash)) {
+    note(LogLevel::warn, fmt::format("the leader plays {}, which is not in this node's library: "
+                                     "staying silent", state.track->name));
+  }
+  previous_ = applied_;
+  applied_ = state;
+  note(LogLevel::info, "synced with the leader: " + describe_state(applied_));
+  for (const auto& early : std::exchange(early_commands_, {})) {
+    auto next = state_after(applied_, early);
+    if (next && playback::supersedes(next->epoch, next->seq, applied_)) replace_state(now, *next);
+  }
+}
+
+void PlaybackCore::on_command(std::int64_t now, const std::string& from, const protocol::Message& message) {
+  if (!leading() && leadership_.leader == from && !state_synced_) {
+    // Applied after the leader's state, if newer than it. Only a handful can arrive while a
+    // clock burst runs; the cap only guards against a misbehaving peer.
+    if (early_commands_.size() < kMaxEarlyCommands) early_commands_.push_back(message);
+    return;
+  }
+  auto next = state_after(applied_, message);
+  if (!next || leading() || leadership_.leader != from ||
+      next->epoch < leadership_.epoch || !playback::supersedes(next->epoch, next->seq, applied_)) {
+    ++stale_commands_;
+    note(LogLevel::debug, fmt::format("ignoring {} from {}", protocol::type_name(message), from));
+    return;
+  }
+  apply(now, *next);
+}
+
+void PlaybackCore::forward(std::int64_t now, const cli::Command& command, ReplyToken token) {
+  if (!leadership_.leader) return reply(token, "error: no leader is known yet; try again in a moment");
+  auto id = next_control_id_++;
+  std::vector<std::string> args;
+  if (command.kind == cli::CommandKind::play) args.push_back(std::to_string(command.track));
+  std::string name(cli::spec(command.kind).name);
+  pending_controls_[id] = {token, *leadership_.leader, now + kControlTimeoutUs};
+  send(*leadership_.leader, protocol::ControlRequest{self_, id, name, args});
+}
+
+void PlaybackCore::on_control_response(const protocol::ControlResponse& response) {
+  auto it = pending_controls_.find(response.id);
+  if (it == pending_controls_.end()) return;  // answered already, or too late
+  auto token = it->second.token;
+  pending_controls_.erase(it);
+  reply(token, response.ok ? "ok (by the leader " + response.from + ")" : "error: " + response.error);
+}
+
+// ---- both --------------------------------------------------------------------------------
+
+void PlaybackCore::apply(std::int64_t now, const PlaybackState& next) {
+  replace_state(now, next);
+  publish(now);
+  if (leading()) arm_end_of_track();
+}
+
+void PlaybackCore::replace_state(std::int64_t now, const PlaybackState& next) {
+  // The state the new one replaces is the one in effect now, not a future one never reached.
+  if (leader_now(now) >= applied_.anchor_us) previous_ = applied_;
+  applied_ = next;
+}
+
+void PlaybackCore::publish(std::int64_t now) {
+  // While a follower re-syncs to a new leader it has no mapping for the state it holds (the
+  // state is in the old leader's clock until the new one's arrives): the engine keeps the last
+  // snapshot (old state, old clock estimate) and plays on undisturbed.
+  if (!leading() && !(clock_.synced && state_synced_)) return;
+  effects_.keep_open = tracks_to_keep_open(now);
+  Publication publication;
+  publication.clock = leading() ? playback::ClockMapping{} : clock_.mapping;
+  played_clock_ = publication.clock;
+  publication.previous = previous_;
+  publication.current = applied_;
+  // A start or a jump elsewhere in the track: the decoder should go there before the engine.
+  if (applied_.status == Status::playing) publication.current_frame = frame_now(now, applied_);
+  effects_.publication = std::move(publication);
+}
+
+std::vector<TrackToOpen> PlaybackCore::tracks_to_keep_open(std::int64_t now) const {
+  std::set<std::string> wanted;
+  for (const auto* state : {&previous_, &applied_}) {
+    if (state->track) wanted.insert(state->track->hash);
+  }
+  // The next track too, so that the end of this one flows into it without a gap.
+  if (auto current = current_index()) {
+    if (auto next = next_playable(*current)) wanted.insert(tracks_[*next].content_hash);
+  }
+  std::vector<TrackToOpen> open;
+  for (const auto& hash : wanted) {
+    // Decoding starts where the track will be read: mid-track for a node taking over.
+    const bool current = applied_.track && applied_.track->hash == hash;
+    open.push_back({hash, current ? frame_now(now, applied_) : 0});
+  }
+  return open;
+}
+
+std::int64_t PlaybackCore::leader_now(std::int64_t now) const {
+  return leading() ? now : clock_.mapping.to_leader(now);
+}
+
+std::int64_t PlaybackCore::frame_now(std::int64_t now, const PlaybackState& state) const {
+  return playback::position_at(state, leader_now(now)).frame;
+}
+
+std::optional<std::size_t> PlaybackCore::find_track(const std::string& hash) const {
+  const auto wanted = lower(hash);
+  if (wanted.empty()) return std::nullopt;
+  for (std::size_t i = 0; i < tracks_.size(); ++i) {
+    if (tracks_[i].content_hash == wanted) return i;
+  }
+  return std::nullopt;
+}
+
+std::optional<std::size_t> PlaybackCore::current_index() const {
+  if (!applied_.track) return std::nullopt;
+  return find_track(applied_.track->hash);
+}
+
+std::optional<std::size_t> PlaybackCore::next_playable(std::size_t index) const {
+  for (auto next = index + 1; next < tracks_.size(); ++next) {
+    if (tracks_[next].playable()) return next;
+  }
+  return std::nullopt;
+}
+
+void PlaybackCore::send(const std::string& to, protocol::Message message) {
+  effects_.messages.push_back({to, std::move(message)});
+}
+
+void PlaybackCore::broadcast(protocol::Message message) {
+  effects_.messages.push_back({std::nullopt, std::move(message)});
+}
+
+void PlaybackCore::reply(ReplyToken token, std::string text) {
+  effects_.replies.push_back({token, std::move(text)});
+}
+
+void PlaybackCore::note(LogLevel level, std::string text) {
+  effects_.log.push_back({level, std::move(text)});
+}
+
+Deadlines PlaybackCore::deadlines() const {
+  Deadlines deadlines;
+  if (end_of_track_) deadlines.end_of_track = end_of_track_->fire_at;
+  deadlines.state_request = state_request_at_;
+  for (const auto& [id, pending] : pending_controls_) {
+    deadlines.control = std::min(deadlines.control.value_or(pending.deadline), pending.deadline);
+  }
+  return deadlines;
+}
+
+}  // namespace chorus::node

@@ -1,0 +1,194 @@
+// The leader: commands at now + lead, the end-of-track advance at the exact end instant, and
+// commands forwarded from a follower's prompt (answered, refused, or failed at the deadline).
+
+#include <catch2/catch.hpp>
+
+#include <vector>
+
+#include "node/playback_sim.hpp"
+#include "node/printing.hpp"
+
+using namespace chorus;
+using namespace chorus::node;
+using namespace chorus::node::test;
+using playback::Status;
+
+namespace {
+
+constexpr std::int64_t kShortTrack = 48'000;  ///< 1 s
+
+/// a leads (epoch 1), b follows and is synced at kStart + 121 ms; the test starts at +200 ms.
+void leader_and_follower(PlaybackSim& sim, std::int64_t track_frames = kTrackFrames) {
+  sim.add("a", 0, make_tracks(3, track_frames));
+  sim.add("b", -2'000'000, make_tracks(3, track_frames));
+  sim.elect("a", 1);
+  sim.run_until(kStart + 200'000);
+  REQUIRE(sim.core("b").state_synced());
+}
+
+/// The playback commands a broadcast, in order, with when it sent them.
+std::vector<std::pair<std::int64_t, protocol::Message>> commands_from(const PlaybackSim& sim,
+                                                                      const std::string& from) {
+  std::vector<std::pair<std::int64_t, protocol::Message>> out;
+  for (const auto& sent : sim.sent()) {
+    if (sent.from == from && !sent.to) out.emplace_back(sent.at, sent.message);
+  }
+  return out;
+}
+
+std::vector<std::string> texts(const std::vector<PlaybackSim::Reply>& replies) {
+  std::vector<std::string> out;
+  for (const auto& reply : replies) out.push_back(reply.text);
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("the leader schedules a command at now + lead and applies it as its followers do") {
+  PlaybackSim sim;
+  leader_and_follower(sim);
+  const std::int64_t t = sim.now();
+
+  auto token = sim.command("a", play_command(2));
+
+  const playback::PlaybackState expected{1, 1, Status::playing,
+                                         protocol::TrackRef{1, "track-2.wav", "hash-2", kTrackFrames},
+                                         t + kLead, 0};
+  CHECK(sim.core("a").state() == expected);
+  REQUIRE(sim.replies("a").size() == 1);
+  CHECK(sim.replies("a")[0].token == token);
+  CHECK(sim.replies("a")[0].text == "ok: playing track-2.wav in 25 ms");
+  sim.run_for(1'000);
+  CHECK(sim.core("b").state() == expected);
+  for (auto at : {t + kLead - 1, t + kLead, t + kLead + 500'000}) {
+    INFO("at " << at);
+    CHECK(sim.audible("b", at) == sim.audible("a", at));
+  }
+  CHECK(sim.audible("b", t + kLead) == playing_at(0));
+  CHECK(sim.audible("b", t + kLead + 500'000) == playing_at(24'000));
+}
+
+TEST_CASE("the leader refuses what it cannot run") {
+  PlaybackSim sim;
+  leader_and_follower(sim);
+
+  sim.command("a", pause_command());
+  sim.command("a", play_command(9));
+  sim.command("a", play_command(0));
+
+  CHECK(texts(sim.replies("a")) == std::vector<std::string>{"error: nothing is playing",
+                                                            "error: no track 9 (the list has 3)",
+                                                            "error: tracks are numbered from 1 (see list)"});
+  CHECK(commands_from(sim, "a").empty());
+}
+
+TEST_CASE("end of track: the next track starts at the exact end instant, the last one stops") {
+  PlaybackSim sim;
+  leader_and_follower(sim, kShortTrack);
+  const std::int64_t t = sim.now();
+  sim.command("a", play_command(1));
+  const std::int64_t end1 = t + kLead + 1'000'000;  // 48 000 frames at 48 kHz
+  const std::int64_t send_ahead = kLead + kEndOfTrackMarginUs;
+
+  sim.run_until(end1 - send_ahead - 1);
+  CHECK(commands_from(sim, "a").size() == 1);
+  sim.run_until(end1 - send_ahead);
+  auto commands = commands_from(sim, "a");
+  REQUIRE(commands.size() == 2);
+  auto* play2 = std::get_if<protocol::PlayRequest>(&commands[1].second);
+  REQUIRE(play2 != nullptr);
+  CHECK(*play2 == protocol::PlayRequest{"a", 1, 2, {1, "track-2.wav", "hash-2", kShortTrack}, 0, end1});
+
+  sim.run_until(end1 + 10'000);
+  CHECK(sim.core("b").state().track->hash == "hash-2");
+  CHECK(sim.audible("b", end1 - 1) == playing_at(kShortTrack - 1));  // track 1's last frame
+  CHECK(sim.audible("b", end1) == playing_at(0));                     // track 2's first
+
+  const std::int64_t end3 = end1 + 2'000'000;
+  sim.run_until(end3 + 10'000);
+  commands = commands_from(sim, "a");
+  REQUIRE(commands.size() == 4);
+  CHECK(commands[2].second == protocol::Message{protocol::PlayRequest{
+                                  "a", 1, 3, {2, "track-3.wav", "hash-3", kShortTrack}, 0, end1 + 1'000'000}});
+  CHECK(commands[3] == std::pair<std::int64_t, protocol::Message>{
+                           end3 - send_ahead, protocol::StopRequest{"a", 1, 4, end3}});
+  CHECK(sim.core("b").state().status == Status::stopped);
+  CHECK(sim.audible("b", end3 - 1) == playing_at(kShortTrack - 1));
+  CHECK(sim.audible("b", end3) == playback::Position{});
+  CHECK(texts(sim.replies("a")) == std::vector<std::string>{"ok: playing track-1.wav in 25 ms"});
+}
+
+TEST_CASE("a paused or replaced track does not advance at its end") {
+  PlaybackSim sim;
+  leader_and_follower(sim, kShortTrack);
+  sim.command("a", play_command(1));
+  sim.run_for(300'000);
+  sim.command("a", pause_command());
+  sim.run_for(3'000'000);
+  CHECK(commands_from(sim, "a").size() == 2);
+
+  sim.command("a", resume_command());  // 0.3 s played: 0.7 s left
+  sim.run_for(200'000);
+  sim.command("a", play_command(3));  // replaces track 1 before its end: only track 3's end counts
+  sim.run_for(3'000'000);
+  auto commands = commands_from(sim, "a");
+  REQUIRE(commands.size() == 5);
+  CHECK(std::holds_alternative<protocol::StopRequest>(commands[4].second));
+}
+
+TEST_CASE("a forwarded command is run by the leader, which answers") {
+  PlaybackSim sim;
+  leader_and_follower(sim);
+  sim.command("a", play_command(1));
+  sim.run_for(100'000);
+  const std::int64_t t = sim.now();
+
+  auto ok = sim.command("b", pause_command());
+  auto refused = sim.command("b", play_command(9));
+  sim.run_for(10'000);
+
+  REQUIRE(sim.replies("b").size() == 2);
+  CHECK(sim.replies("b")[0].token == ok);
+  CHECK(sim.replies("b")[0].at == t + 2'000);
+  CHECK(sim.replies("b")[0].text == "ok (by the leader a)");
+  CHECK(sim.replies("b")[1].token == refused);
+  CHECK(sim.replies("b")[1].text == "error: no track 9 (the list has 3)");
+  CHECK(sim.core("b").state().status == Status::paused);
+  CHECK(sim.core("b").state().seq == 2);
+}
+
+TEST_CASE("a forwarded command whose leader dies before answering fails at the deadline, once") {
+  PlaybackSim sim;
+  leader_and_follower(sim);
+  const std::int64_t t = sim.now();
+
+  auto token = sim.command("b", play_command(1));
+  sim.run_for(500);
+  sim.crash("a");  // the request was still on its way
+  sim.run_until(t + kControlTimeoutUs - 1);
+  CHECK(sim.replies("b").empty());
+  sim.run_until(t + kControlTimeoutUs);
+  REQUIRE(sim.replies("b").size() == 1);
+  CHECK(sim.replies("b")[0].at == t + kControlTimeoutUs);
+  CHECK(sim.replies("b")[0].token == token);
+  CHECK(sim.replies("b")[0].text == "error: the leader did not answer within 2 s");
+
+  sim.inject("a", "b", protocol::ControlResponse{"a", 1, true, ""});  // far too late
+  sim.run_for(5'000'000);
+  CHECK(sim.replies("b").size() == 1);
+}
+
+TEST_CASE("a command cannot be forwarded without a reachable leader") {
+  PlaybackSim sim;
+  leader_and_follower(sim);
+
+  sim.crash("a");  // b has not heard of it yet
+  sim.command("b", pause_command());
+  sim.lose_leader();
+  sim.command("b", pause_command());
+  sim.run_for(3'000'000);
+
+  CHECK(texts(sim.replies("b")) ==
+        std::vector<std::string>{"error: the leader a is not reachable",
+                                 "error: no leader is known yet; try again in a moment"});
+}

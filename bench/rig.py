@@ -45,7 +45,7 @@ sys.path.insert(0, str(REPO / "tests" / "system"))
 from harness import (  # noqa: E402,F401
     Cluster, HarnessError, Node, NodeGone, NodeTimeout, agreement, statuses, wait_until,
 )
-from sync_rig import stalled_buckets, timerfd_shim  # noqa: E402,F401
+from sync_rig import faketime_prefix, stalled_buckets  # noqa: E402,F401
 
 # Work directories (FIFOs, logs, probe output) live under a root of our own rather than straight
 # in /tmp, so nothing else that cleans /tmp/chorus-* (the system tests) can remove them mid-run.
@@ -65,7 +65,6 @@ atexit.register(_remove_work_root)
 RATE = 48_000
 BLOCK = 480
 HOST = "127.0.0.1"
-FAKETIME_LIB = "/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1"
 
 _EXTRA: "set[subprocess.Popen]" = set()
 _EXTRA_LOCK = threading.Lock()
@@ -570,12 +569,7 @@ class Rig:
         args += list(extra)
         prefix = []
         if faketime is not None:
-            # The timerfd shim goes first (tools/timerfd_already_due.cpp): without it a faked
-            # node's timers can stop, and its clock never syncs.
-            shim = timerfd_shim(self.node_binary)
-            if not shim.is_file():
-                raise HarnessError(f"{shim} is missing: build the tools")
-            prefix = ["env", f"LD_PRELOAD={shim}:{FAKETIME_LIB}", f"FAKETIME={faketime}"]
+            prefix = faketime_prefix(self.node_binary, faketime)
         node = self.cluster.node(name, start=False, leader=leader, bootstrap=bootstrap,
                                  port=port, node_id=node_id, log_level="info",
                                  extra_args=args, prefix=prefix)

@@ -8,7 +8,7 @@ packages=(
   libboost1.81-dev libboost-json1.81-dev
   libsdl2-dev libsdl2-mixer-dev libsndfile1-dev libfmt-dev libspdlog-dev libcli11-dev catch2 libssl-dev
   # test and benchmark tools
-  faketime libfaketime sox libsox-fmt-all vorbis-tools flac python3
+  libfaketime sox libsox-fmt-all vorbis-tools flac python3
   iproute2 nftables procps
 )
 

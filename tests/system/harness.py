@@ -70,6 +70,17 @@ class HarnessError(AssertionError):
     """A test-visible failure raised by the harness (counts as a test failure, not a crash)."""
 
 
+
+def remove_faketime_leftovers(pid: int) -> None:
+    """libfaketime makes a semaphore and a shared-memory object named after the process's pid and
+    removes them when the process exits normally; a killed process leaves them in /dev/shm.
+    Removed here once the process is reaped, so that they do not pile up run after run."""
+    for name in (f"sem.faketime_sem_{pid}", f"faketime_shm_{pid}"):
+        try:
+            os.unlink(f"/dev/shm/{name}")
+        except OSError:
+            pass
+
 class NodeGone(HarnessError):
     """The node process exited (or its stdout closed) while we expected an answer."""
 
@@ -293,6 +304,7 @@ class Node:
         """SIGKILL and reap."""
         self._signal(signal.SIGKILL)
         self.proc.wait(timeout=timeout)
+        remove_faketime_leftovers(self.proc.pid)
         self.stopped = False
 
     def sigstop(self) -> None:
@@ -314,6 +326,7 @@ class Node:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait(timeout=5)
+                remove_faketime_leftovers(self.proc.pid)
         return self.returncode()
 
     def exit(self, timeout: float = 5.0) -> int:
@@ -342,6 +355,7 @@ class Node:
                 pass
         try:
             self.proc.wait(timeout=5)
+            remove_faketime_leftovers(self.proc.pid)
         except subprocess.TimeoutExpired:
             pass
         for stream in (self.proc.stdin, self.proc.stdout):

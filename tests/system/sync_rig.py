@@ -7,7 +7,7 @@ Standard library only. What it adds to harness.py:
               proxy through --advertise-port), nodes optionally under libfaketime, and one
               skew_probe run reading every FIFO. Its close() ends the proxies and the probe and
               unlinks the FIFOs; the nodes are in the harness Cluster, whose exit kills them
-              (process groups: `faketime` forks the node), always.
+              (their process groups), always.
   SyncNode    harness.Node listening on one port and advertising another (its proxy's).
   ProbeRun    the probe's JSON summary plus its --raw CSV, with the analysis the checks need:
               skew over a time window (the probe's own method), offsets between two nodes,
@@ -46,7 +46,7 @@ from typing import Any, Iterable, Optional
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from harness import (HOST, Cluster, HarnessError, Node, NodeTimeout, Skip, now,  # noqa: E402
-                     wait_until)
+                     remove_faketime_leftovers, wait_until)
 
 REPO = Path(__file__).resolve().parents[2]
 PROXY_SCRIPT = REPO / "tools" / "delay_proxy.py"
@@ -104,7 +104,7 @@ def _reap_group(proc: Optional[subprocess.Popen], sig: int = signal.SIGKILL,
             _kill_group(proc.pid)
             proc.wait(timeout=5)
     else:
-        _kill_group(proc.pid)  # a child (the node under faketime) may outlive its parent
+        _kill_group(proc.pid)  # a child the node started may outlive it
     with _GROUPS_LOCK:
         _GROUPS.discard(proc.pid)
 
@@ -116,11 +116,13 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+FAKETIME_LIB = "/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1"
+
+
 def require_faketime() -> str:
-    path = shutil.which("faketime")
-    if not path:
-        raise Skip("faketime is not installed (Debian: apt-get install faketime)")
-    return path
+    if not os.path.isfile(FAKETIME_LIB):
+        raise Skip("libfaketime is not installed (Debian: apt-get install libfaketime)")
+    return FAKETIME_LIB
 
 
 def find_probe(node_binary: str) -> str:
@@ -136,11 +138,15 @@ def find_probe(node_binary: str) -> str:
 
 
 def faketime_prefix(node_binary: str, spec: str) -> "list[str]":
-    """`faketime -f SPEC`, with the build's timerfd shim preloaded before libfaketime when it
-    was built (tools/timerfd_already_due.cpp says why)."""
-    prefix = [require_faketime(), "-f", spec]
-    shim = timerfd_shim(node_binary)
-    return ["env", f"LD_PRELOAD={shim}"] + prefix if shim.is_file() else prefix
+    """Runs a node under libfaketime with FAKETIME=SPEC, the build's timerfd shim preloaded
+    first (tools/timerfd_already_due.cpp says why). libfaketime is preloaded directly rather than
+    through the `faketime` wrapper: the wrapper makes a POSIX semaphore and shared memory named
+    after its pid, which a killed wrapper leaves in /dev/shm, and a later wrapper that gets the
+    same pid then fails to start ("sem_open: File exists"); the library itself passes over such
+    leftovers (and the harness removes them, remove_faketime_leftovers())."""
+    preload = [str(timerfd_shim(node_binary))] if timerfd_shim(node_binary).is_file() else []
+    preload.append(require_faketime())
+    return ["env", f"LD_PRELOAD={':'.join(preload)}", f"FAKETIME={spec}"]
 
 
 def timerfd_shim(node_binary: str) -> Path:
@@ -232,8 +238,8 @@ class DelayProxy:
 class SyncNode(Node):
     """A node that listens on `listen_port` and is dialled at `port` (its proxy, or itself).
 
-    Under `faketime` the pid is faketime's and the node is its child, in the same session:
-    close() and group_kill9() signal the whole process group."""
+    Under libfaketime the node is started through `env`, which execs it: the pid is the node's.
+    close() and group_kill9() signal its whole process group all the same."""
 
     def __init__(self, *args: Any, listen_port: int, **kwargs: Any):
         super().__init__(*args, **kwargs)
@@ -252,9 +258,10 @@ class SyncNode(Node):
             _GROUPS.add(self.proc.pid)
 
     def group_kill9(self) -> None:
-        """SIGKILL to the node's process group (the node itself even under faketime); reaps."""
+        """SIGKILL to the node's process group; reaps."""
         _kill_group(self.pid)
         self.proc.wait(timeout=5)
+        remove_faketime_leftovers(self.proc.pid)
 
     def close(self) -> None:
         if self.proc is not None:
@@ -552,7 +559,7 @@ class SyncRig:
                  proxy_seed: int = 0, start: bool = True, priority: Optional[int] = None,
                  extra_args: Iterable[str] = ()) -> SyncNode:
         """A node writing to its FIFO (if fifo(name) made one; else --output null), behind its own delay proxy if the rig
-        uses proxies, under `faketime -f SPEC` if given, with `--priority` and `extra_args` (such
+        uses proxies, under libfaketime (FAKETIME=SPEC) if given, with `--priority` and `extra_args` (such
         as `--preempt`) if given."""
         listen_port = free_port()
         advertised = listen_port

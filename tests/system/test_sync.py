@@ -4,15 +4,15 @@ and the audio itself measured on this machine's real clock.
 
     python3 tests/system/test_sync.py --node BUILD/apps/node [--only NAME] [--keep-logs]
 
-Needs `faketime` (exit 77 = skipped without it) and BUILD/tools/skew_probe (or
+Needs libfaketime (exit 77 = skipped without it) and BUILD/tools/skew_probe (or
 $CHORUS_SKEW_PROBE). Exit 0 = passed, 1 = failed.
 
 Every node plays the counting track (skew_probe make-track: each frame holds its own number)
 into a FIFO (--output file:FIFO, each block written at the instant it is audible); skew_probe,
 NOT under libfaketime, reads all FIFOs and stamps every block on the real steady clock. So what
 is checked is when each frame really came out, not what the nodes believe about their clocks
-(see sync_rig.py). Clocks: A plain, B `faketime -f '+0.7s'`, C `faketime -f '-1.3s x1.0001'`
-(100 ppm fast), D `faketime -f '+2.2s'`. Path: each node sits behind its own delay proxy
+(see sync_rig.py). Clocks: A plain, B `FAKETIME='+0.7s'`, C `FAKETIME='-1.3s x1.0001'`
+(100 ppm fast), D `FAKETIME='+2.2s'`. Path: each node sits behind its own delay proxy
 (tools/delay_proxy.py, 2 ms +- 1 ms uniform each way; peers dial the proxy via
 --advertise-port), so every link crosses one proxy.
 

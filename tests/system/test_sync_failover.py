@@ -4,11 +4,11 @@ play on without a gap or a jump, agree on a new leader, and stay in sync with ea
 
     python3 tests/system/test_sync_failover.py --node BUILD/apps/node [--keep-logs]
 
-Needs `faketime` (exit 77 = skipped without it) and BUILD/tools/skew_probe (or
+Needs libfaketime (exit 77 = skipped without it) and BUILD/tools/skew_probe (or
 $CHORUS_SKEW_PROBE). Exit 0 = passed, 1 = failed.
 
 Set-up as in test_sync.py (see sync_rig.py for the measurement): A (--leader, plain clock),
-B `faketime -f '+0.7s'`, C `faketime -f '-1.3s x1.0001'`, D `faketime -f '+2.2s'`, each behind
+B `FAKETIME='+0.7s'`, C `FAKETIME='-1.3s x1.0001'`, D `FAKETIME='+2.2s'`, each behind
 its own delay proxy (2 ms +- 1 ms each way); every node plays the counting track into a FIFO
 read by skew_probe on the real clock.
 

@@ -7,6 +7,7 @@
 #include <spdlog/spdlog.h>
 
 #include "chorus/node/playback_reports.hpp"
+#include "chorus/time_base.hpp"
 
 namespace chorus::node {
 
@@ -92,7 +93,7 @@ template <class Input>
 void PlaybackController::feed(Input&& input) {
   if (!core_) return;  // not started
   core_->set_lead(lead_us());
-  input(playback::steady_now_us());
+  input(now_us());
   act(core_->take_effects());
 }
 
@@ -144,7 +145,7 @@ void PlaybackController::arm(asio::steady_timer& timer, std::optional<std::int64
   armed = wanted;
   timer.cancel();
   if (!wanted) return;
-  timer.expires_at(net::Clock::time_point(microseconds(*wanted)));
+  timer.expires_at(from_us(*wanted));
   timer.async_wait([this, &armed, due](const boost::system::error_code& ec) {
     if (ec) return;
     armed.reset();  // fired: whatever the core wants next is armed anew
@@ -211,7 +212,7 @@ std::string PlaybackController::list_report(bool json) const {
 
 PlaybackView PlaybackController::view() const {
   PlaybackView view;
-  view.now_local_us = playback::steady_now_us();
+  view.now_local_us = now_us();
   if (!core_) return view;
   view.state = core_->state();
   if (view.state.track && !library_.find_by_hash(view.state.track->hash)) {

@@ -12,7 +12,7 @@
 namespace chorus::node {
 
 using playback::PlaybackState;
-using playback::Status;
+using playback::PlayStatus;
 
 namespace {
 
@@ -23,11 +23,11 @@ protocol::TrackRef track_ref(const playback::TrackInfo& info) {
 /// The wire command that moves a follower from any state to `next`.
 protocol::Message command_for(const std::string& from, const PlaybackState& next) {
   switch (next.status) {
-    case Status::playing:
+    case PlayStatus::playing:
       return protocol::PlayRequest{from, next.epoch, next.seq, *next.track, next.anchor_frame, next.anchor_us};
-    case Status::paused:
+    case PlayStatus::paused:
       return protocol::PauseRequest{from, next.epoch, next.seq, next.anchor_frame, next.anchor_us};
-    case Status::stopped: break;
+    case PlayStatus::stopped: break;
   }
   return protocol::StopRequest{from, next.epoch, next.seq, next.anchor_us};
 }
@@ -36,17 +36,17 @@ protocol::Message command_for(const std::string& from, const PlaybackState& next
 std::optional<PlaybackState> state_after(const PlaybackState& applied, const protocol::Message& message) {
   PlaybackState next;
   if (auto* play = std::get_if<protocol::PlayRequest>(&message)) {
-    next = {play->epoch, play->seq, Status::playing, play->track, play->at_us, play->frame};
+    next = {play->epoch, play->seq, PlayStatus::playing, play->track, play->at_us, play->frame};
   } else if (auto* pause = std::get_if<protocol::PauseRequest>(&message)) {
-    next = {pause->epoch, pause->seq, Status::paused, applied.track, pause->at_us, pause->frame};
+    next = {pause->epoch, pause->seq, PlayStatus::paused, applied.track, pause->at_us, pause->frame};
   } else if (auto* resume = std::get_if<protocol::ResumeRequest>(&message)) {
-    next = {resume->epoch, resume->seq, Status::playing, applied.track, resume->at_us, resume->frame};
+    next = {resume->epoch, resume->seq, PlayStatus::playing, applied.track, resume->at_us, resume->frame};
   } else if (auto* stop = std::get_if<protocol::StopRequest>(&message)) {
-    next = {stop->epoch, stop->seq, Status::stopped, std::nullopt, stop->at_us, 0};
+    next = {stop->epoch, stop->seq, PlayStatus::stopped, std::nullopt, stop->at_us, 0};
   } else {
     return std::nullopt;
   }
-  if (next.status != Status::stopped && !next.track) next.status = Status::stopped;
+  if (next.status != PlayStatus::stopped && !next.track) next.status = PlayStatus::stopped;
   return next;
 }
 
@@ -446,7 +446,7 @@ void PlaybackCore::publish(std::int64_t now) {
   publication.previous = previous_;
   publication.current = applied_;
   // A start or a jump elsewhere in the track: the decoder should go there before the engine.
-  if (applied_.status == Status::playing) publication.current_frame = frame_now(now, applied_);
+  if (applied_.status == PlayStatus::playing) publication.current_frame = frame_now(now, applied_);
   effects_.publication = std::move(publication);
 }
 

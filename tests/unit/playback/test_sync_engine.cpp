@@ -46,7 +46,7 @@ Track track_of(std::int64_t frames) { return Track{0, "count", "c0ffee", frames}
 
 ScheduledState playing(std::int64_t anchor_us, std::int64_t anchor_frame, const Audio& audio) {
   PlaybackState state;
-  state.status = Status::playing;
+  state.status = PlayStatus::playing;
   state.track = track_of(audio->frames());
   state.anchor_us = anchor_us;
   state.anchor_frame = anchor_frame;
@@ -243,7 +243,7 @@ TEST_CASE("a pause lands on its frame within the block and holds silence after i
   auto audio = counting_audio(kFramesPerSecond);
   auto before = playing(kStart, 0, audio);
   ScheduledState paused = before;
-  paused.state.status = Status::paused;
+  paused.state.status = PlayStatus::paused;
   paused.state.anchor_us = kStart + 5'000;  // 240 frames in
   paused.state.anchor_frame = 240;
   SyncEngine engine;

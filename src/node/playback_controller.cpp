@@ -84,8 +84,7 @@ void PlaybackController::command(const cli::Command& command, Reply reply) {
 void PlaybackController::on_clock_sample() {
   feed([&](std::int64_t now) {
     const auto& clock = time_sync_.clock();
-    core_->clock_updated(now, LeaderClock{clock.sample_count(), clock.synced(),
-                                         {now, clock.offset_us(now), clock.drift_ppm() * 1e-6}});
+    core_->clock_updated(now, LeaderClock{clock.sample_count(), clock.synced(), clock.mapping()});
   });
 }
 

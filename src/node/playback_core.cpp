@@ -60,7 +60,7 @@ PlaybackState from_offer(const protocol::StateOffer& offer) {
 
 /// `state` (in the old leader's time, read through `old_clock`) in this node's own clock,
 /// re-anchored at `now_local` so that no frame moves, whatever the two clocks' rates.
-PlaybackState to_own_clock(const PlaybackState& state, const playback::ClockMapping& old_clock,
+PlaybackState to_own_clock(const PlaybackState& state, const clock::ClockMapping& old_clock,
                            std::int64_t now_local) {
   auto now_old = old_clock.to_leader(now_local);
   PlaybackState mine = state.anchor_us < now_old ? playback::reanchor(state, now_old) : state;
@@ -219,7 +219,7 @@ void PlaybackCore::take_over(std::int64_t now) {
   arm_end_of_track();
 }
 
-std::optional<playback::ClockMapping> PlaybackCore::clock_of_state() const {
+std::optional<clock::ClockMapping> PlaybackCore::clock_of_state() const {
   // The leader whose state is applied: its clock as estimated now, if only from a sample or two.
   if (state_synced_ && clock_.samples > 0) return clock_.mapping;
   return played_clock_;
@@ -441,7 +441,7 @@ void PlaybackCore::publish(std::int64_t now) {
   if (!leading() && !(clock_.synced && state_synced_)) return;
   effects_.keep_open = tracks_to_keep_open(now);
   Publication publication;
-  publication.clock = leading() ? playback::ClockMapping{} : clock_.mapping;
+  publication.clock = leading() ? clock::ClockMapping{} : clock_.mapping;
   played_clock_ = publication.clock;
   publication.previous = previous_;
   publication.current = applied_;

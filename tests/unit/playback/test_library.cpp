@@ -12,7 +12,6 @@
 #include <algorithm>
 #include <array>
 #include <chrono>
-#include <atomic>
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
@@ -21,14 +20,15 @@
 #include <iterator>
 #include <numbers>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include <catch2/catch.hpp>
 
 #include "chorus/playback/audio_output.hpp"
 #include "chorus/playback/library.hpp"
+#include "playback/eventually.hpp"
 #include "playback/temp_dir.hpp"
+#include "playback/wav_file.hpp"
 
 namespace fs = std::filesystem;
 using chorus::playback::DecodedTrack;
@@ -36,7 +36,10 @@ using chorus::playback::Library;
 using chorus::playback::OpenedTrack;
 using chorus::playback::TrackAudio;
 
+using chorus::test::eventually;
+using chorus::test::make_wav;
 using chorus::test::TempDir;
+using chorus::test::write_file;
 
 namespace {
 
@@ -51,13 +54,6 @@ std::vector<unsigned char> read_file(const fs::path& path) {
   return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
 }
 
-void write_file(const fs::path& path, const void* data, std::size_t size) {
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  out.write(static_cast<const char*>(data), static_cast<std::streamsize>(size));
-}
-
-void write_file(const fs::path& path, const std::string& text) { write_file(path, text.data(), text.size()); }
-
 /// SHA-256 computed here, independently of the library's code path.
 std::string sha256_hex(const std::vector<unsigned char>& bytes) {
   unsigned char md[EVP_MAX_MD_SIZE];
@@ -70,47 +66,6 @@ std::string sha256_hex(const std::vector<unsigned char>& bytes) {
     hex += kDigits[md[i] & 15];
   }
   return hex;
-}
-
-/// A canonical 16-bit PCM WAV file.
-/// Whether `condition` holds, polled until it does or a deadline generous for slow machines
-/// passes: how a test waits for the library's decoder thread.
-template <typename Condition>
-bool eventually(Condition condition) {
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
-  while (!condition() && std::chrono::steady_clock::now() < deadline) std::this_thread::yield();
-  return condition();
-}
-
-std::vector<unsigned char> make_wav(int rate, int channels, const std::vector<std::int16_t>& samples) {
-  std::vector<unsigned char> out;
-  out.reserve(44 + samples.size() * 2);
-  auto u32 = [&](std::uint32_t v) {
-    for (int i = 0; i < 4; ++i) out.push_back(static_cast<unsigned char>(v >> (8 * i)));
-  };
-  auto u16 = [&](std::uint16_t v) {
-    out.push_back(static_cast<unsigned char>(v));
-    out.push_back(static_cast<unsigned char>(v >> 8));
-  };
-  auto tag = [&](const char* t) {
-    for (int i = 0; i < 4; ++i) out.push_back(static_cast<unsigned char>(t[i]));
-  };
-  const auto data_bytes = static_cast<std::uint32_t>(samples.size() * 2);
-  tag("RIFF");
-  u32(36 + data_bytes);
-  tag("WAVE");
-  tag("fmt ");
-  u32(16);
-  u16(1);
-  u16(static_cast<std::uint16_t>(channels));
-  u32(static_cast<std::uint32_t>(rate));
-  u32(static_cast<std::uint32_t>(rate * channels * 2));
-  u16(static_cast<std::uint16_t>(channels * 2));
-  u16(16);
-  tag("data");
-  u32(data_bytes);
-  for (auto s : samples) u16(static_cast<std::uint16_t>(s));
-  return out;
 }
 
 int peak(const std::vector<std::int16_t>& pcm, std::size_t first_frame, std::size_t frames) {

@@ -440,7 +440,7 @@ void PlaybackCore::publish(std::int64_t now) {
   // snapshot (old state, old clock estimate) and plays on undisturbed.
   if (!leading() && !(clock_.synced && state_synced_)) return;
   effects_.keep_open = tracks_to_keep_open(now);
-  Publication publication;
+  playback::Publication publication;
   publication.clock = leading() ? clock::ClockMapping{} : clock_.mapping;
   played_clock_ = publication.clock;
   publication.previous = previous_;
@@ -450,7 +450,7 @@ void PlaybackCore::publish(std::int64_t now) {
   effects_.publication = std::move(publication);
 }
 
-std::vector<TrackToOpen> PlaybackCore::tracks_to_keep_open(std::int64_t now) const {
+std::vector<playback::TrackToOpen> PlaybackCore::tracks_to_keep_open(std::int64_t now) const {
   std::set<std::string> wanted;
   for (const auto* state : {&previous_, &applied_}) {
     if (state->track) wanted.insert(state->track->hash);
@@ -459,7 +459,7 @@ std::vector<TrackToOpen> PlaybackCore::tracks_to_keep_open(std::int64_t now) con
   if (auto current = current_index()) {
     if (auto next = next_playable(*current)) wanted.insert(tracks_[*next].content_hash);
   }
-  std::vector<TrackToOpen> open;
+  std::vector<playback::TrackToOpen> open;
   for (const auto& hash : wanted) {
     // Decoding starts where the track will be read: mid-track for a node taking over.
     const bool current = applied_.track && applied_.track->hash == hash;

@@ -39,7 +39,9 @@
 #include "chorus/clock/clock_mapping.hpp"
 #include "chorus/election/bully_election.hpp"
 #include "chorus/playback/library.hpp"
+#include "chorus/playback/publication.hpp"
 #include "chorus/playback/schedule.hpp"
+#include "chorus/playback/track_to_open.hpp"
 #include "chorus/protocol/messages.hpp"
 
 namespace chorus::node {
@@ -59,22 +61,6 @@ struct LeaderClock {
 struct Outgoing {
   std::optional<std::string> to;
   protocol::Message message;
-};
-
-/// What the SyncEngine plays from now on (the shell adds the tracks' audio).
-struct Publication {
-  clock::ClockMapping clock;  ///< local -> the time the states are expressed in
-  playback::PlaybackState previous;
-  playback::PlaybackState current;
-  /// While playing: the frame `current` has reached now, where the decoder should go first.
-  std::optional<std::int64_t> current_frame;
-};
-
-/// A track to open, decoding from `start_frame` first.
-struct TrackToOpen {
-  std::string hash;
-  std::int64_t start_frame = 0;
-  friend bool operator==(const TrackToOpen&, const TrackToOpen&) = default;
 };
 
 struct PromptReply {
@@ -110,10 +96,11 @@ struct PlaybackEffects {
   std::optional<ClockSampling> clock_sampling;
   std::vector<Outgoing> messages;
   /// Exactly the tracks to keep open (the others may be closed); with every publication.
-  std::optional<std::vector<TrackToOpen>> keep_open;
+  std::optional<std::vector<playback::TrackToOpen>> keep_open;
   /// Tracks to open now if not open already, closing nothing.
-  std::vector<TrackToOpen> open_early;
-  std::optional<Publication> publication;
+  std::vector<playback::TrackToOpen> open_early;
+  /// What the audio player plays from now on.
+  std::optional<playback::Publication> publication;
   std::vector<PromptReply> replies;
   /// A leader's state has arrived and its clock has a sample: this node holds the cluster's
   /// state, and the election may let it stand (docs/election.md, "Eligibility").
@@ -251,7 +238,7 @@ class PlaybackCore {
   void replace_state(std::int64_t now, const playback::PlaybackState& next);
   void publish(std::int64_t now);
   /// Exactly the tracks the schedule can reach soon (previous, current, next).
-  std::vector<TrackToOpen> tracks_to_keep_open(std::int64_t now) const;
+  std::vector<playback::TrackToOpen> tracks_to_keep_open(std::int64_t now) const;
   /// Now in the time of the state's clock, as near as this node's clock estimate tells.
   std::int64_t leader_now(std::int64_t now) const;
   /// The frame `state` has reached now, as near as this node's clock estimate tells.

@@ -42,15 +42,14 @@
 #include <thread>
 #include <vector>
 
+#include "chorus/time_base.hpp"
+
 namespace {
 
 constexpr std::int64_t kRate = 48'000;
 constexpr std::int64_t kBucketUs = 100'000;
 
-std::int64_t now_us() {
-  return std::chrono::duration_cast<std::chrono::microseconds>(
-             std::chrono::steady_clock::now().time_since_epoch()).count();
-}
+using chorus::now_us;
 
 /// The probe must stamp a write the moment it happens: above the nodes' audio threads (real-time
 /// priority 10, see src/playback/audio_thread_priority.cpp) and without timer slack. Returns

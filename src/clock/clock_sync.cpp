@@ -183,29 +183,30 @@ void ClockSync::refit() {
   // The offset runs midway between the floors; half their gap, plus the model's doubt, bounds
   // its error.
   const double half_gap = (f.upper.at_ref + f.lower.at_ref) / 2;
-  estimate_ = {ref, (f.upper.at_ref - f.lower.at_ref) / 2, (f.upper.slope - f.lower.slope) / 2,
-               std::abs(half_gap) + f.model_error_us, min_delay(window_), jitter};
+  const ClockMapping mapping{ref, (f.upper.at_ref - f.lower.at_ref) / 2,
+                             (f.upper.slope - f.lower.slope) / 2};
+  estimate_ = {mapping, std::abs(half_gap) + f.model_error_us, min_delay(window_), jitter};
 }
 
 bool ClockSync::synced() const { return window_.size() >= config_.min_samples; }
 
 std::size_t ClockSync::sample_count() const { return window_.size(); }
 
+const ClockMapping& ClockSync::mapping() const { return estimate_.mapping; }
+
 double ClockSync::offset_us(std::int64_t at_local_us) const {
-  return estimate_.offset_us +
-         estimate_.drift * static_cast<double>(at_local_us - estimate_.ref_local_us);
+  return estimate_.mapping.offset_at(at_local_us);
 }
 
 std::int64_t ClockSync::to_leader(std::int64_t local_us) const {
-  return local_us + std::llround(offset_us(local_us));
+  return estimate_.mapping.to_leader(local_us);
 }
 
 std::int64_t ClockSync::to_local(std::int64_t leader_us) const {
-  const double x = static_cast<double>(leader_us - estimate_.ref_local_us) - estimate_.offset_us;
-  return estimate_.ref_local_us + std::llround(x / (1.0 + estimate_.drift));
+  return estimate_.mapping.to_local(leader_us);
 }
 
-double ClockSync::drift_ppm() const { return estimate_.drift * 1e6; }
+double ClockSync::drift_ppm() const { return estimate_.mapping.drift * 1e6; }
 
 std::int64_t ClockSync::min_delay_us() const { return estimate_.min_delay_us; }
 

@@ -4,6 +4,8 @@
 #include <boost/asio/write.hpp>
 #include <spdlog/spdlog.h>
 
+#include "chorus/time_base.hpp"
+
 namespace chorus::net {
 
 namespace asio = boost::asio;
@@ -116,9 +118,7 @@ bool Connection::enqueue(Outgoing outgoing) {
 void Connection::do_write() {
   auto& next = queue_.front();
   if (next.stamp) {
-    auto now_us = std::chrono::duration_cast<std::chrono::microseconds>(
-                      Clock::now().time_since_epoch()).count();
-    next.frame = std::make_shared<const std::string>(next.stamp(now_us));
+    next.frame = std::make_shared<const std::string>(next.stamp(now_us()));
     next.stamp = nullptr;
   }
   asio::async_write(socket_, asio::buffer(*next.frame),

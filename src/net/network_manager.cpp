@@ -17,6 +17,7 @@
 #include "chorus/net/rate_limited_log.hpp"
 #include "chorus/net/rtt_estimator.hpp"
 #include "chorus/protocol/frame.hpp"
+#include "chorus/time_base.hpp"
 #include "dialer.hpp"
 
 namespace chorus::net {
@@ -29,10 +30,6 @@ using std::chrono::microseconds;
 using std::chrono::milliseconds;
 
 namespace {
-
-std::int64_t to_us(Clock::time_point t) {
-  return duration_cast<microseconds>(t.time_since_epoch()).count();
-}
 
 bool is_wildcard(const std::string& host) { return host.empty() || host == "0.0.0.0" || host == "::"; }
 

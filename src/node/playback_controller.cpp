@@ -7,17 +7,19 @@
 #include <spdlog/spdlog.h>
 
 #include "chorus/node/playback_reports.hpp"
+#include "chorus/time_base.hpp"
 
 namespace chorus::node {
 
 namespace asio = boost::asio;
-using std::chrono::microseconds;
 
 PlaybackController::PlaybackController(asio::io_context& io, net::NetworkManager& network,
-                                       PlaybackConfig config, StateHeldHandler on_state_held)
+                                       playback::PlayerConfig config, StateHeldHandler on_state_held)
     : io_(io),
       network_(network),
-      config_(std::move(config)),
+      player_(
+          std::move(config), [&io](std::function<void()> work) { asio::post(io, std::move(work)); },
+          [this] { feed([&](std::int64_t now) { core_->track_opened(now); }); }),
       time_sync_(io, network, [this] { on_clock_sample(); }),
       on_state_held_(std::move(on_state_held)),
       end_timer_(io),
@@ -27,29 +29,15 @@ PlaybackController::PlaybackController(asio::io_context& io, net::NetworkManager
 PlaybackController::~PlaybackController() { stop(); }
 
 void PlaybackController::start() {
-  library_ = playback::Library::scan(config_.tracks);
-  if (!library_.error().empty()) spdlog::warn("tracks: {}", library_.error());
-  spdlog::info("{} tracks in {}", library_.size(), config_.tracks.string());
-  core_.emplace(network_.id(), library_.tracks());  // the id is known once the network started
-  auto made = playback::make_output(config_.output, config_.block_frames,
-                                    std::chrono::duration_cast<microseconds>(config_.latency));
-  if (!made.output) throw std::runtime_error("--output: " + made.error);
-  output_ = std::move(made.output);
-  if (!output_->start(engine_)) {
-    spdlog::warn("output {} could not start; continuing on null output", output_->describe());
-    output_ = playback::make_output("null", config_.block_frames,
-                                    std::chrono::duration_cast<microseconds>(config_.latency)).output;
-    output_->start(engine_);
-  }
-  spdlog::info("output: {}", output_->describe());
+  player_.start();
+  // The id is known once the network has started.
+  core_.emplace(network_.id(), player_.library().tracks());
 }
 
 void PlaybackController::stop() {
   state_request_timer_.cancel();
   control_timer_.cancel();
-  opener_.stop();  // an open under way finishes; queued ones are dropped
-  opener_.join();
-  if (output_) output_->stop();
+  player_.stop();
   end_timer_.cancel();
   time_sync_.stop();
 }
@@ -83,8 +71,7 @@ void PlaybackController::command(const cli::Command& command, Reply reply) {
 void PlaybackController::on_clock_sample() {
   feed([&](std::int64_t now) {
     const auto& clock = time_sync_.clock();
-    core_->clock_updated(now, LeaderClock{clock.sample_count(), clock.synced(),
-                                         {now, clock.offset_us(now), clock.drift_ppm() * 1e-6}});
+    core_->clock_updated(now, LeaderClock{clock.sample_count(), clock.synced(), clock.mapping()});
   });
 }
 
@@ -92,14 +79,13 @@ template <class Input>
 void PlaybackController::feed(Input&& input) {
   if (!core_) return;  // not started
   core_->set_lead(lead_us());
-  input(playback::steady_now_us());
+  input(now_us());
   act(core_->take_effects());
 }
 
 std::int64_t PlaybackController::lead_us() const {
   // Followers must hold the command before their output asks for the block it starts in.
-  auto fill_ahead = output_ ? output_->fill_ahead_us() : 0;
-  auto lead = network_.max_rtt().count() + fill_ahead + 15'000;
+  auto lead = network_.max_rtt().count() + player_.fill_ahead_us() + 15'000;
   return std::clamp<std::int64_t>(lead, 20'000, 500'000);
 }
 
@@ -115,9 +101,9 @@ void PlaybackController::act(PlaybackEffects effects) {
     if (!out.to) network_.broadcast(out.message);
     else if (!network_.send(*out.to, out.message)) unsent.push_back(std::move(out));
   }
-  if (effects.keep_open) keep_open(*effects.keep_open);
-  for (const auto& track : effects.open_early) open_track(track);
-  if (effects.publication) publish(*effects.publication);
+  if (effects.keep_open) player_.keep_open(*effects.keep_open);
+  for (const auto& track : effects.open_early) player_.open(track);
+  if (effects.publication) player_.play(*effects.publication);
   // The election may make this node lead at once: not from inside this input.
   if (effects.state_held) asio::post(io_, [this] { on_state_held_(); });
   for (const auto& line : effects.log) {
@@ -144,7 +130,7 @@ void PlaybackController::arm(asio::steady_timer& timer, std::optional<std::int64
   armed = wanted;
   timer.cancel();
   if (!wanted) return;
-  timer.expires_at(net::Clock::time_point(microseconds(*wanted)));
+  timer.expires_at(from_us(*wanted));
   timer.async_wait([this, &armed, due](const boost::system::error_code& ec) {
     if (ec) return;
     armed.reset();  // fired: whatever the core wants next is armed anew
@@ -160,70 +146,27 @@ void PlaybackController::reply(const PromptReply& reply_effect) {
   callback(reply_effect.text);
 }
 
-void PlaybackController::publish(const Publication& publication) {
-  playback::Snapshot snapshot;
-  snapshot.clock = publication.clock;
-  snapshot.previous = {publication.previous, audio_for(publication.previous)};
-  snapshot.current = {publication.current, audio_for(publication.current)};
-  // A start or a jump elsewhere in the track: have the decoder go there before the engine does.
-  if (snapshot.current.audio && publication.current_frame) {
-    snapshot.current.audio->hint(*publication.current_frame);
-  }
-  engine_.publish(std::move(snapshot));
-}
-
-std::shared_ptr<const playback::TrackAudio> PlaybackController::audio_for(
-    const playback::PlaybackState& state) const {
-  if (!state.track) return nullptr;
-  auto it = open_.find(state.track->hash);
-  return it == open_.end() ? nullptr : it->second;
-}
-
-void PlaybackController::keep_open(const std::vector<TrackToOpen>& tracks) {
-  std::erase_if(open_, [&](const auto& entry) {
-    return std::none_of(tracks.begin(), tracks.end(),
-                        [&](const TrackToOpen& track) { return track.hash == entry.first; });
-  });
-  for (const auto& track : tracks) open_track(track);
-}
-
-void PlaybackController::open_track(const TrackToOpen& track) {
-  if (open_.contains(track.hash) || opening_.contains(track.hash)) return;
-  auto index = library_.find_by_hash(track.hash);
-  if (!index) return;  // not in this node's library: it stays silent (see status)
-  opening_.insert(track.hash);
-  asio::post(opener_, [this, hash = track.hash, index = *index, start = track.start_frame] {
-    auto opened = library_.open(index, start);
-    asio::post(io_, [this, hash, opened] {
-      opening_.erase(hash);
-      if (!opened.ok()) return spdlog::warn("cannot open {}: {}", hash.substr(0, 12), opened.error);
-      open_[hash] = opened.audio;
-      feed([&](std::int64_t now) { core_->track_opened(now); });
-    });
-  });
-}
-
 // ---- views -------------------------------------------------------------------------------
 
 std::string PlaybackController::list_report(bool json) const {
-  return json ? track_list_json(library_) : track_list_text(library_);
+  const auto& library = player_.library();
+  return json ? track_list_json(library) : track_list_text(library);
 }
 
 PlaybackView PlaybackController::view() const {
   PlaybackView view;
-  view.now_local_us = playback::steady_now_us();
+  view.now_local_us = now_us();
   if (!core_) return view;
   view.state = core_->state();
-  if (view.state.track && !library_.find_by_hash(view.state.track->hash)) {
-    view.missing_track = view.state.track->name;
-  }
-  view.position = engine_.position();
-  view.engine = engine_.stats();
+  view.missing_track = player_.missing_track(view.state);
+  view.position = player_.position();
+  const auto stats = player_.stats();
+  view.engine = stats.engine;
+  view.output_stats = stats.output;
   view.clock = time_sync_.clock().status(view.now_local_us);
   view.following_clock = !core_->leading();
   view.state_synced = core_->state_synced();
-  view.output = output_ ? output_->describe() : "none";
-  if (output_) view.output_stats = output_->stats();
+  view.output = player_.describe_output();
   view.ignored_commands = core_->stale_commands();
   return view;
 }

@@ -12,7 +12,7 @@
 namespace chorus::node {
 
 using playback::PlaybackState;
-using playback::Status;
+using playback::PlayStatus;
 
 namespace {
 
@@ -23,11 +23,11 @@ protocol::TrackRef track_ref(const playback::TrackInfo& info) {
 /// The wire command that moves a follower from any state to `next`.
 protocol::Message command_for(const std::string& from, const PlaybackState& next) {
   switch (next.status) {
-    case Status::playing:
+    case PlayStatus::playing:
       return protocol::PlayRequest{from, next.epoch, next.seq, *next.track, next.anchor_frame, next.anchor_us};
-    case Status::paused:
+    case PlayStatus::paused:
       return protocol::PauseRequest{from, next.epoch, next.seq, next.anchor_frame, next.anchor_us};
-    case Status::stopped: break;
+    case PlayStatus::stopped: break;
   }
   return protocol::StopRequest{from, next.epoch, next.seq, next.anchor_us};
 }
@@ -36,17 +36,17 @@ protocol::Message command_for(const std::string& from, const PlaybackState& next
 std::optional<PlaybackState> state_after(const PlaybackState& applied, const protocol::Message& message) {
   PlaybackState next;
   if (auto* play = std::get_if<protocol::PlayRequest>(&message)) {
-    next = {play->epoch, play->seq, Status::playing, play->track, play->at_us, play->frame};
+    next = {play->epoch, play->seq, PlayStatus::playing, play->track, play->at_us, play->frame};
   } else if (auto* pause = std::get_if<protocol::PauseRequest>(&message)) {
-    next = {pause->epoch, pause->seq, Status::paused, applied.track, pause->at_us, pause->frame};
+    next = {pause->epoch, pause->seq, PlayStatus::paused, applied.track, pause->at_us, pause->frame};
   } else if (auto* resume = std::get_if<protocol::ResumeRequest>(&message)) {
-    next = {resume->epoch, resume->seq, Status::playing, applied.track, resume->at_us, resume->frame};
+    next = {resume->epoch, resume->seq, PlayStatus::playing, applied.track, resume->at_us, resume->frame};
   } else if (auto* stop = std::get_if<protocol::StopRequest>(&message)) {
-    next = {stop->epoch, stop->seq, Status::stopped, std::nullopt, stop->at_us, 0};
+    next = {stop->epoch, stop->seq, PlayStatus::stopped, std::nullopt, stop->at_us, 0};
   } else {
     return std::nullopt;
   }
-  if (next.status != Status::stopped && !next.track) next.status = Status::stopped;
+  if (next.status != PlayStatus::stopped && !next.track) next.status = PlayStatus::stopped;
   return next;
 }
 
@@ -60,7 +60,7 @@ PlaybackState from_offer(const protocol::StateOffer& offer) {
 
 /// `state` (in the old leader's time, read through `old_clock`) in this node's own clock,
 /// re-anchored at `now_local` so that no frame moves, whatever the two clocks' rates.
-PlaybackState to_own_clock(const PlaybackState& state, const playback::ClockMapping& old_clock,
+PlaybackState to_own_clock(const PlaybackState& state, const clock::ClockMapping& old_clock,
                            std::int64_t now_local) {
   auto now_old = old_clock.to_leader(now_local);
   PlaybackState mine = state.anchor_us < now_old ? playback::reanchor(state, now_old) : state;
@@ -219,7 +219,7 @@ void PlaybackCore::take_over(std::int64_t now) {
   arm_end_of_track();
 }
 
-std::optional<playback::ClockMapping> PlaybackCore::clock_of_state() const {
+std::optional<clock::ClockMapping> PlaybackCore::clock_of_state() const {
   // The leader whose state is applied: its clock as estimated now, if only from a sample or two.
   if (state_synced_ && clock_.samples > 0) return clock_.mapping;
   return played_clock_;
@@ -440,17 +440,17 @@ void PlaybackCore::publish(std::int64_t now) {
   // snapshot (old state, old clock estimate) and plays on undisturbed.
   if (!leading() && !(clock_.synced && state_synced_)) return;
   effects_.keep_open = tracks_to_keep_open(now);
-  Publication publication;
-  publication.clock = leading() ? playback::ClockMapping{} : clock_.mapping;
+  playback::Publication publication;
+  publication.clock = leading() ? clock::ClockMapping{} : clock_.mapping;
   played_clock_ = publication.clock;
   publication.previous = previous_;
   publication.current = applied_;
   // A start or a jump elsewhere in the track: the decoder should go there before the engine.
-  if (applied_.status == Status::playing) publication.current_frame = frame_now(now, applied_);
+  if (applied_.status == PlayStatus::playing) publication.current_frame = frame_now(now, applied_);
   effects_.publication = std::move(publication);
 }
 
-std::vector<TrackToOpen> PlaybackCore::tracks_to_keep_open(std::int64_t now) const {
+std::vector<playback::TrackToOpen> PlaybackCore::tracks_to_keep_open(std::int64_t now) const {
   std::set<std::string> wanted;
   for (const auto* state : {&previous_, &applied_}) {
     if (state->track) wanted.insert(state->track->hash);
@@ -459,7 +459,7 @@ std::vector<TrackToOpen> PlaybackCore::tracks_to_keep_open(std::int64_t now) con
   if (auto current = current_index()) {
     if (auto next = next_playable(*current)) wanted.insert(tracks_[*next].content_hash);
   }
-  std::vector<TrackToOpen> open;
+  std::vector<playback::TrackToOpen> open;
   for (const auto& hash : wanted) {
     // Decoding starts where the track will be read: mid-track for a node taking over.
     const bool current = applied_.track && applied_.track->hash == hash;

@@ -8,15 +8,15 @@
 namespace chorus::node {
 
 namespace json = boost::json;
-using playback::Status;
+using playback::PlayStatus;
 
 namespace {
 
-std::string_view status_name(Status status) {
+std::string_view status_name(PlayStatus status) {
   switch (status) {
-    case Status::playing: return "playing";
-    case Status::paused: return "paused";
-    case Status::stopped: break;
+    case PlayStatus::playing: return "playing";
+    case PlayStatus::paused: return "paused";
+    case PlayStatus::stopped: break;
   }
   return "stopped";
 }
@@ -26,7 +26,7 @@ std::int64_t frame_now(const PlaybackView& view) {
   if (view.position.playing) {
     return view.position.frame - playback::frames_in(view.position.local_us - view.now_local_us);
   }
-  return view.state.status == Status::paused ? view.state.anchor_frame : 0;
+  return view.state.status == PlayStatus::paused ? view.state.anchor_frame : 0;
 }
 
 }  // namespace

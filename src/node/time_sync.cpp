@@ -2,11 +2,9 @@
 
 #include <spdlog/spdlog.h>
 
-namespace chorus::node {
+#include "chorus/time_base.hpp"
 
-std::int64_t to_us(net::Clock::time_point t) {
-  return std::chrono::duration_cast<std::chrono::microseconds>(t.time_since_epoch()).count();
-}
+namespace chorus::node {
 
 TimeSync::TimeSync(boost::asio::io_context& io, net::NetworkManager& network,
                    std::function<void()> on_sample)

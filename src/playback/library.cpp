@@ -181,7 +181,7 @@ std::string check_unchanged(const TrackInfo& t) {
 }
 
 /// A decoder for `t`, after checking that the file is the one scanned.
-detail::TrackDecoder::OpenResult open_decoder(const TrackInfo& t) {
+detail::OpenedDecoder open_decoder(const TrackInfo& t) {
   if (auto error = check_unchanged(t); !error.empty()) return {nullptr, std::move(error)};
   return detail::TrackDecoder::open(t.path, t.frames);
 }
@@ -252,7 +252,7 @@ std::optional<std::size_t> Library::find_by_hash(std::string_view content_hash) 
   return std::nullopt;
 }
 
-OpenResult Library::open(std::size_t index, std::int64_t start_frame) const {
+OpenedTrack Library::open(std::size_t index, std::int64_t start_frame) const {
   const TrackInfo* t = track(index);
   if (t == nullptr) return {nullptr, fmt::format("no track {} (the library has {})", index, tracks_.size())};
   if (!t->playable()) return {nullptr, t->error};
@@ -279,13 +279,13 @@ OpenResult Library::open(std::size_t index, std::int64_t start_frame) const {
   return {std::move(audio), {}};
 }
 
-DecodeResult Library::decode(std::size_t index) const {
+DecodedTrack Library::decode(std::size_t index) const {
   const TrackInfo* t = track(index);
   if (t == nullptr) return {{}, fmt::format("no track {} (the library has {})", index, tracks_.size())};
   if (!t->playable()) return {{}, t->error};
   auto opened = open_decoder(*t);
   if (!opened.decoder) return {{}, std::move(opened.error)};
-  DecodeResult result;
+  DecodedTrack result;
   result.samples.resize(static_cast<std::size_t>(t->frames * kChannels));
   result.error = opened.decoder->decode(0, result.samples);
   if (!result.error.empty()) result.samples.clear();

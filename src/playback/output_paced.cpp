@@ -46,15 +46,11 @@
 #include <spdlog/spdlog.h>
 
 #include "audio_thread_priority.hpp"
+#include "chorus/time_base.hpp"
 #include "output_format.hpp"
 #include "output_impl.hpp"
 
 namespace chorus::playback {
-
-std::int64_t steady_now_us() noexcept {
-  return std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now().time_since_epoch())
-      .count();
-}
 
 namespace detail {
 namespace {
@@ -107,10 +103,6 @@ std::chrono::nanoseconds steering(double timing_error_us) {
   const double one_frame_us = 1e6 / kSampleRate;
   const double us = std::clamp(timing_error_us, -one_frame_us, one_frame_us);
   return std::chrono::nanoseconds(std::llround(us * 1000.0));
-}
-
-std::int64_t to_us(Clock::time_point t) {
-  return std::chrono::duration_cast<std::chrono::microseconds>(t.time_since_epoch()).count();
 }
 
 std::string latency_text(int block_frames, std::chrono::microseconds extra) {

@@ -29,6 +29,7 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include "chorus/time_base.hpp"
 #include "output_format.hpp"
 #include "output_impl.hpp"
 
@@ -201,11 +202,11 @@ class SdlOutput final : public AudioOutput {
   /// logging. `stream` is the whole buffer the device plays next; SDL2_mixer mixes nothing into
   /// it after us.
   static void SDLCALL render_block(void* user, Uint8* stream, int len) {
-    const std::int64_t now_us = steady_now_us();
+    const std::int64_t now = now_us();
     auto* self = static_cast<SdlOutput*>(user);
     Renderer* renderer = self->renderer_.load(std::memory_order_acquire);
     if (renderer == nullptr || len <= 0) return;  // the buffer stays silent
-    const std::int64_t audible_at = audible_instant_us(now_us, len, self->extra_us_);
+    const std::int64_t audible_at = audible_instant_us(now, len, self->extra_us_);
     const std::size_t samples = static_cast<std::size_t>(len) / sizeof(std::int16_t);
     renderer->render(std::span<std::int16_t>(reinterpret_cast<std::int16_t*>(stream), samples), audible_at);
     self->blocks_.fetch_add(1, std::memory_order_relaxed);

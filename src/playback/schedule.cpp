@@ -34,7 +34,7 @@ Wide playing_frame(const PlaybackState& s, std::int64_t at_us) {
 }
 
 /// The state after a command: stamped (epoch, seq + 1), everything else as given.
-PlaybackState next(const PlaybackState& s, std::uint64_t epoch, Status status,
+PlaybackState next(const PlaybackState& s, std::uint64_t epoch, PlayStatus status,
                    std::optional<Track> track, std::int64_t at_us, std::int64_t frame) {
   return {epoch, s.seq + 1, status, std::move(track), at_us, frame};
 }
@@ -47,12 +47,12 @@ std::int64_t us_for(std::int64_t frames) { return saturate(wide_us_for(frames));
 
 Position position_at(const PlaybackState& state, std::int64_t at_us) {
   using Kind = Position::Kind;
-  if (state.status == Status::stopped || !state.track) return {Kind::silent, 0};
+  if (state.status == PlayStatus::stopped || !state.track) return {Kind::silent, 0};
   const std::int64_t length = state.track->frames;
   const Wide frame =
-      state.status == Status::paused ? Wide{state.anchor_frame} : playing_frame(state, at_us);
+      state.status == PlayStatus::paused ? Wide{state.anchor_frame} : playing_frame(state, at_us);
   if (frame >= length) return {Kind::ended, length};
-  if (state.status == Status::paused) return {Kind::paused, state.anchor_frame};
+  if (state.status == PlayStatus::paused) return {Kind::paused, state.anchor_frame};
   return {frame < 0 ? Kind::lead_in : Kind::playing, saturate(frame)};
 }
 
@@ -61,36 +61,36 @@ std::int64_t frame_at(const PlaybackState& state, std::int64_t at_us) {
 }
 
 std::optional<std::int64_t> end_instant(const PlaybackState& state) {
-  if (state.status != Status::playing || !state.track) return std::nullopt;
+  if (state.status != PlayStatus::playing || !state.track) return std::nullopt;
   return saturate(Wide{state.anchor_us} +
                   wide_us_for(Wide{state.track->frames} - state.anchor_frame));
 }
 
 PlaybackState play(const PlaybackState& state, std::uint64_t epoch, const Track& track,
                    std::int64_t frame, std::int64_t at_us) {
-  return next(state, epoch, Status::playing, track, at_us, frame);
+  return next(state, epoch, PlayStatus::playing, track, at_us, frame);
 }
 
 std::optional<PlaybackState> pause(const PlaybackState& state, std::uint64_t epoch,
                                    std::int64_t at_us) {
-  if (state.status != Status::playing) return std::nullopt;
-  return next(state, epoch, Status::paused, state.track, at_us, frame_at(state, at_us));
+  if (state.status != PlayStatus::playing) return std::nullopt;
+  return next(state, epoch, PlayStatus::paused, state.track, at_us, frame_at(state, at_us));
 }
 
 std::optional<PlaybackState> resume(const PlaybackState& state, std::uint64_t epoch,
                                     std::int64_t at_us) {
-  if (state.status != Status::paused) return std::nullopt;
-  return next(state, epoch, Status::playing, state.track, at_us, state.anchor_frame);
+  if (state.status != PlayStatus::paused) return std::nullopt;
+  return next(state, epoch, PlayStatus::playing, state.track, at_us, state.anchor_frame);
 }
 
 PlaybackState stop(const PlaybackState& state, std::uint64_t epoch, std::int64_t at_us) {
-  return next(state, epoch, Status::stopped, std::nullopt, at_us, 0);
+  return next(state, epoch, PlayStatus::stopped, std::nullopt, at_us, 0);
 }
 
 PlaybackState reanchor(const PlaybackState& state, std::int64_t at_us) {
   PlaybackState moved = state;
   moved.anchor_us = at_us;
-  if (state.status != Status::playing) return moved;
+  if (state.status != PlayStatus::playing) return moved;
   const Wide since = Wide{at_us} - state.anchor_us;
   const Wide aligned = floor_div(since, kAlignUs) * kAlignUs;
   moved.anchor_us = saturate(Wide{state.anchor_us} + aligned);

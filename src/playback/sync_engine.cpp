@@ -21,18 +21,7 @@ double exact_frame(const PlaybackState& state, std::int64_t t) {
          static_cast<double>(t - state.anchor_us) * (static_cast<double>(kOutputRate) / 1e6);
 }
 
-
 }  // namespace
-
-std::int64_t ClockMapping::to_leader(std::int64_t local_us) const {
-  return local_us + std::llround(offset_us + drift * static_cast<double>(local_us - ref_local_us));
-}
-
-std::int64_t ClockMapping::to_local(std::int64_t leader_us) const {
-  // Invert leader = local·(1+drift) + offset − drift·ref.
-  double local = (static_cast<double>(leader_us - ref_local_us) - offset_us) / (1.0 + drift);
-  return ref_local_us + std::llround(local);
-}
 
 SyncEngine::SyncEngine(EngineTuning tuning) : tuning_(tuning) {}
 

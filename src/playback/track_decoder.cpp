@@ -59,7 +59,7 @@ struct ReleaseSdlThreadState {
 
 }  // namespace
 
-TrackDecoder::OpenResult TrackDecoder::open(const std::filesystem::path& path, std::int64_t frames) {
+OpenedDecoder TrackDecoder::open(const std::filesystem::path& path, std::int64_t frames) {
   const ReleaseSdlThreadState release;
   SF_INFO info{};
   SNDFILE* file = sf_open(path.c_str(), SFM_READ, &info);

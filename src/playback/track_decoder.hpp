@@ -18,16 +18,13 @@ struct _SDL_AudioStream;
 
 namespace chorus::playback::detail {
 
+struct OpenedDecoder;
+
 class TrackDecoder {
  public:
-  struct OpenResult {
-    std::unique_ptr<TrackDecoder> decoder;
-    std::string error;
-  };
-
   /// Opens `path` to deliver exactly `frames` output frames (the length the library's scan
   /// found): audio the file has beyond it is cut, audio it lacks is silence. Never throws.
-  static OpenResult open(const std::filesystem::path& path, std::int64_t frames);
+  static OpenedDecoder open(const std::filesystem::path& path, std::int64_t frames);
 
   ~TrackDecoder();
   TrackDecoder(const TrackDecoder&) = delete;
@@ -64,6 +61,12 @@ class TrackDecoder {
   bool source_done_ = false;  ///< the file's audio is all read (and the stream flushed)
   std::vector<std::int16_t> source_;  ///< what is fed to the converter
   std::vector<float> floats_;         ///< what libsndfile decodes, for floating_
+};
+
+/// What TrackDecoder::open() made: a decoder, or why there is none.
+struct OpenedDecoder {
+  std::unique_ptr<TrackDecoder> decoder;
+  std::string error;
 };
 
 }  // namespace chorus::playback::detail

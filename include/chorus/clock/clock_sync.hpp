@@ -15,6 +15,8 @@
 #include <cstdint>
 #include <deque>
 
+#include "chorus/clock/clock_mapping.hpp"
+
 namespace chorus::clock {
 
 /// One round trip: t0 request sent (local), t1 request received (leader), t2 reply sent (leader),
@@ -93,6 +95,8 @@ class ClockSync {
   /// Samples in the window.
   std::size_t sample_count() const;
 
+  /// The estimate: local → leader time, referred to the newest reply (identity while empty).
+  const ClockMapping& mapping() const;
   /// Local time at which the leader's clock reads `leader_us` (identity while empty).
   std::int64_t to_local(std::int64_t leader_us) const;
   /// Leader time when the local clock reads `local_us`; to_local's inverse within 1 µs.
@@ -119,9 +123,7 @@ class ClockSync {
 
  private:
   struct Estimate {
-    std::int64_t ref_local_us = 0;  ///< local instant the offset refers to (the newest reply)
-    double offset_us = 0;           ///< leader − local at ref_local_us
-    double drift = 0;               ///< d(offset)/d(local), dimensionless
+    ClockMapping mapping;  ///< referred to the newest reply
     double error_us = 0;
     std::int64_t min_delay_us = 0;
     double jitter_us = 0;

@@ -23,7 +23,7 @@ struct NodeConfig {
   net::NetworkConfig network;
   bool lead_at_start = false;  ///< --leader: start a new cluster as its leader
   bool preempt = false;        ///< --preempt: a higher-ranked joiner takes over leadership
-  PlaybackConfig playback;
+  playback::PlayerConfig playback;
 };
 
 class PeerNode final : public net::NetworkObserver {

@@ -1,49 +1,35 @@
 #pragma once
 // PlaybackController: the Asio shell around PlaybackCore (the playback rules, pure), on the io
 // thread. It owns what the core may not: the timers, the network, the clock estimate
-// (TimeSync), the library and its opener thread, the SyncEngine and the output.
+// (TimeSync) and the AudioPlayer (library, track opening, SyncEngine, output).
 //
 //   every input (leadership, prompt command, message, clock sample, track opened, timer,
 //   stall) -> the core, with now and the current lead; then its effects, drained at once:
 //     clock sampling -> TimeSync follow/pause       messages     -> NetworkManager
-//     keep_open / open_early -> the opener thread   publication  -> a Snapshot for the engine
+//     keep_open / open_early -> AudioPlayer         publication  -> AudioPlayer::play
 //     replies -> the prompt's callbacks             state_held   -> on_state_held (posted)
 //     deadlines -> three steady_timers             log          -> spdlog
 //   A control request that cannot be sent goes back to the core (unsent), which replies.
 // The rules themselves (leader commands at now + lead, end of track, STATE_SYNC after the clock,
 // takeover, stalls, forwarded commands) are described in playback_core.hpp.
 
-#include <chrono>
-#include <filesystem>
+#include <cstdint>
 #include <functional>
 #include <map>
-#include <memory>
 #include <optional>
 #include <string>
-#include <set>
-#include <vector>
 
 #include <boost/asio/steady_timer.hpp>
-#include <boost/asio/thread_pool.hpp>
 
 #include "chorus/cli/command.hpp"
 #include "chorus/election/bully_election.hpp"
 #include "chorus/net/network_manager.hpp"
 #include "chorus/node/playback_core.hpp"
 #include "chorus/node/time_sync.hpp"
-#include "chorus/playback/audio_output.hpp"
-#include "chorus/playback/library.hpp"
+#include "chorus/playback/audio_player.hpp"
 #include "chorus/playback/schedule.hpp"
-#include "chorus/playback/sync_engine.hpp"
 
 namespace chorus::node {
-
-struct PlaybackConfig {
-  std::filesystem::path tracks = "tracks";
-  std::string output = "sdl";
-  std::chrono::milliseconds latency{0};  ///< extra per-node output latency (speakers)
-  int block_frames = 480;
-};
 
 /// What `status` shows about playback.
 struct PlaybackView {
@@ -68,10 +54,10 @@ class PlaybackController {
   /// `on_state_held` runs (posted, on the io thread) once a leader's state has arrived and its
   /// clock has at least one sample: from then on this node holds the cluster's state.
   PlaybackController(boost::asio::io_context& io, net::NetworkManager& network,
-                     PlaybackConfig config, StateHeldHandler on_state_held);
+                     playback::PlayerConfig config, StateHeldHandler on_state_held);
   ~PlaybackController();
 
-  /// Scans the library, opens the output and starts opening tracks in the background.
+  /// Starts the player (library scan, output) and the playback rules.
   void start();
   void stop();
 
@@ -98,20 +84,11 @@ class PlaybackController {
            std::optional<std::int64_t> wanted, void (PlaybackCore::*due)(std::int64_t));
   std::int64_t lead_us() const;
   void on_clock_sample();
-  void publish(const Publication& publication);
-  std::shared_ptr<const playback::TrackAudio> audio_for(const playback::PlaybackState& state) const;
-  /// Keeps open exactly `tracks`, opening missing ones on the opener thread and closing the rest.
-  void keep_open(const std::vector<TrackToOpen>& tracks);
-  /// Opens the track on the opener thread, unless it is open or being opened.
-  void open_track(const TrackToOpen& track);
   void reply(const PromptReply& reply);
 
   boost::asio::io_context& io_;
   net::NetworkManager& network_;
-  PlaybackConfig config_;
-  playback::Library library_;
-  playback::SyncEngine engine_;
-  std::unique_ptr<playback::AudioOutput> output_;
+  playback::AudioPlayer player_;
   TimeSync time_sync_;
   std::optional<PlaybackCore> core_;  ///< made by start(), once the node id is known
   StateHeldHandler on_state_held_;
@@ -120,10 +97,6 @@ class PlaybackController {
   boost::asio::steady_timer state_request_timer_;
   boost::asio::steady_timer control_timer_;
   Deadlines armed_;  ///< what each timer is armed for
-  /// Open tracks by content hash; the library's decoder thread keeps them filled.
-  std::map<std::string, std::shared_ptr<const playback::TrackAudio>> open_;
-  std::set<std::string> opening_;       ///< hashes queued on the opener
-  boost::asio::thread_pool opener_{1};  ///< opening re-hashes the file: ~0.1 s for 40 MB
   /// The prompt's callbacks, until the core replies.
   std::map<ReplyToken, Reply> replies_;
   ReplyToken next_token_ = 1;

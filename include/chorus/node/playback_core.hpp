@@ -36,10 +36,12 @@
 #include <vector>
 
 #include "chorus/cli/command.hpp"
+#include "chorus/clock/clock_mapping.hpp"
 #include "chorus/election/bully_election.hpp"
 #include "chorus/playback/library.hpp"
+#include "chorus/playback/publication.hpp"
 #include "chorus/playback/schedule.hpp"
-#include "chorus/playback/sync_engine.hpp"
+#include "chorus/playback/track_to_open.hpp"
 #include "chorus/protocol/messages.hpp"
 
 namespace chorus::node {
@@ -50,31 +52,15 @@ using ReplyToken = std::uint64_t;
 
 /// The shell's estimate of the followed leader's clock (clock::ClockSync).
 struct LeaderClock {
-  std::size_t samples = 0;         ///< 0 once a new leader is followed, until its first sample
-  bool synced = false;             ///< enough samples to play by
-  playback::ClockMapping mapping;  ///< local -> leader time; the estimate from the first sample
+  std::size_t samples = 0;      ///< 0 once a new leader is followed, until its first sample
+  bool synced = false;          ///< enough samples to play by
+  clock::ClockMapping mapping;  ///< local -> leader time; the estimate from the first sample
 };
 
 /// A message for one peer, or for every peer when `to` is empty.
 struct Outgoing {
   std::optional<std::string> to;
   protocol::Message message;
-};
-
-/// What the SyncEngine plays from now on (the shell adds the tracks' audio).
-struct Publication {
-  playback::ClockMapping clock;  ///< local -> the time the states are expressed in
-  playback::PlaybackState previous;
-  playback::PlaybackState current;
-  /// While playing: the frame `current` has reached now, where the decoder should go first.
-  std::optional<std::int64_t> current_frame;
-};
-
-/// A track to open, decoding from `start_frame` first.
-struct TrackToOpen {
-  std::string hash;
-  std::int64_t start_frame = 0;
-  friend bool operator==(const TrackToOpen&, const TrackToOpen&) = default;
 };
 
 struct PromptReply {
@@ -110,10 +96,11 @@ struct PlaybackEffects {
   std::optional<ClockSampling> clock_sampling;
   std::vector<Outgoing> messages;
   /// Exactly the tracks to keep open (the others may be closed); with every publication.
-  std::optional<std::vector<TrackToOpen>> keep_open;
+  std::optional<std::vector<playback::TrackToOpen>> keep_open;
   /// Tracks to open now if not open already, closing nothing.
-  std::vector<TrackToOpen> open_early;
-  std::optional<Publication> publication;
+  std::vector<playback::TrackToOpen> open_early;
+  /// What the audio player plays from now on.
+  std::optional<playback::Publication> publication;
   std::vector<PromptReply> replies;
   /// A leader's state has arrived and its clock has a sample: this node holds the cluster's
   /// state, and the election may let it stand (docs/election.md, "Eligibility").
@@ -200,7 +187,7 @@ class PlaybackCore {
   /// command): the newest state known, in the clock it came in.
   struct TakenOver {
     std::string clock_owner;        ///< whose clock `state` is in
-    playback::ClockMapping clock;   ///< local -> that clock, as estimated at the takeover
+    clock::ClockMapping clock;      ///< local -> that clock, as estimated at the takeover
     playback::PlaybackState state;  ///< taken over, or the newest offer adopted since
   };
   struct PendingControl {
@@ -221,7 +208,7 @@ class PlaybackCore {
   /// The clock the state this node plays is expressed in: its leader's clock as estimated now if
   /// that leader's state is applied, else the mapping it last played it through; empty if it
   /// never played a state.
-  std::optional<playback::ClockMapping> clock_of_state() const;
+  std::optional<clock::ClockMapping> clock_of_state() const;
   void answer_control(std::int64_t now, const std::string& from,
                       const protocol::ControlRequest& request);
   void answer_state_request(const std::string& from);
@@ -251,7 +238,7 @@ class PlaybackCore {
   void replace_state(std::int64_t now, const playback::PlaybackState& next);
   void publish(std::int64_t now);
   /// Exactly the tracks the schedule can reach soon (previous, current, next).
-  std::vector<TrackToOpen> tracks_to_keep_open(std::int64_t now) const;
+  std::vector<playback::TrackToOpen> tracks_to_keep_open(std::int64_t now) const;
   /// Now in the time of the state's clock, as near as this node's clock estimate tells.
   std::int64_t leader_now(std::int64_t now) const;
   /// The frame `state` has reached now, as near as this node's clock estimate tells.
@@ -276,7 +263,7 @@ class PlaybackCore {
   std::optional<std::string> state_owner_;
   bool state_synced_ = false;         ///< follower: the leader's state has been applied
   /// The clock mapping of the last publication: what the engine plays applied_ through.
-  std::optional<playback::ClockMapping> played_clock_;
+  std::optional<clock::ClockMapping> played_clock_;
   std::optional<protocol::StateSyncResponse> pending_sync_;
   /// Commands from the leader that arrived before its state was applied: replayed after it,
   /// those newer than the state only (the state may have been taken before or after them).

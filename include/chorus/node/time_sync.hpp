@@ -48,7 +48,4 @@ class TimeSync {
   std::uint64_t outstanding_id_ = 0;  ///< only the answer to the latest request is used
 };
 
-/// steady_clock time point → µs since its epoch, the time base on the wire.
-std::int64_t to_us(net::Clock::time_point t);
-
 }  // namespace chorus::node

@@ -24,8 +24,8 @@ namespace chorus::playback {
 struct Renderer {
   virtual ~Renderer() = default;
   /// Fill `interleaved` (L,R,L,R... 48 kHz S16; size = 2 × frames) completely. The first frame
-  /// becomes audible at `audible_at_local_us` (steady_clock, µs since its epoch). Called from the
-  /// output's own thread (or SDL's audio thread), one call at a time; must never block.
+  /// becomes audible at `audible_at_local_us` (steady-clock µs, chorus/time_base.hpp). Called
+  /// from the output's own thread (or SDL's audio thread), one call at a time; must never block.
   virtual void render(std::span<std::int16_t> interleaved, std::int64_t audible_at_local_us) = 0;
   /// Right after render(), on the same thread: how much later than `audible_at_local_us` the
   /// block's frames would ideally be heard (the part of a frame the schedule falls between two
@@ -80,8 +80,5 @@ struct MakeOutputResult {
 /// tells its buffer size (one period, at most 2 s).
 MakeOutputResult make_output(std::string_view spec, int block_frames,
                              std::chrono::microseconds extra_latency);
-
-/// steady_clock now in µs since its epoch: the time base of audible_at_local_us.
-std::int64_t steady_now_us() noexcept;
 
 }  // namespace chorus::playback

@@ -48,16 +48,17 @@ struct TrackInfo {
   bool playable() const noexcept { return error.empty(); }
 };
 
-/// Result of Library::open(): the streamed audio, or an error (never both).
-struct OpenResult {
+/// A track opened by Library::open(): its streamed audio, or why it cannot be played (never
+/// both).
+struct OpenedTrack {
   std::shared_ptr<const TrackAudio> audio;
   std::string error;
 
   bool ok() const noexcept { return audio != nullptr; }
 };
 
-/// Result of Library::decode(): the whole track, or an error.
-struct DecodeResult {
+/// A track decoded whole by Library::decode(): all of its samples, or why it cannot be decoded.
+struct DecodedTrack {
   std::vector<std::int16_t> samples;  ///< interleaved L,R at 48 kHz, 2 × frames values
   std::string error;
 
@@ -99,11 +100,11 @@ class Library {
   /// the track is read (TrackAudio). Exactly track(index)->frames frames: a decoder that
   /// delivers a few more or fewer is cut or padded with silence. Each call opens anew. Never
   /// throws.
-  OpenResult open(std::size_t index, std::int64_t start_frame = 0) const;
+  OpenedTrack open(std::size_t index, std::int64_t start_frame = 0) const;
 
   /// Decodes the whole of track `index` at once (for tools and tests; a 4-minute track is
   /// 44 MiB). Same checks and length as open(). Never throws.
-  DecodeResult decode(std::size_t index) const;
+  DecodedTrack decode(std::size_t index) const;
 
   /// Human-readable listing (one line per track), for logs and the REPL.
   std::string describe() const;

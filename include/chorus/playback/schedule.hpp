@@ -20,7 +20,8 @@
 
 namespace chorus::playback {
 
-using Status = protocol::PlaybackStatus;
+/// stopped, playing or paused: the wire's PlaybackStatus.
+using PlayStatus = protocol::PlaybackStatus;
 /// Track identity {index, name, hash, frames}; frames is the length at kOutputRate.
 using Track = protocol::TrackRef;
 
@@ -28,7 +29,7 @@ using Track = protocol::TrackRef;
 struct PlaybackState {
   std::uint64_t epoch = 0;        ///< leader epoch of the last command applied
   std::uint64_t seq = 0;          ///< sequence number of that command within the epoch
-  Status status = Status::stopped;
+  PlayStatus status = PlayStatus::stopped;
   std::optional<Track> track;     ///< absent when stopped
   std::int64_t anchor_us = 0;     ///< leader instant at which anchor_frame is (or was) audible
   std::int64_t anchor_frame = 0;  ///< while paused: the frame held

@@ -24,22 +24,13 @@
 #include <span>
 #include <string>
 
+#include "chorus/clock/clock_mapping.hpp"
 #include "chorus/playback/audio_output.hpp"
 #include "chorus/playback/library.hpp"
 #include "chorus/playback/schedule.hpp"
 #include "chorus/playback/snapshot_mailbox.hpp"
 
 namespace chorus::playback {
-
-/// Linear map from local steady-clock µs to leader µs: leader = local + offset + drift·(local − ref).
-struct ClockMapping {
-  std::int64_t ref_local_us = 0;
-  double offset_us = 0;
-  double drift = 0;  ///< dimensionless rate difference (1e-4 = 100 ppm)
-
-  std::int64_t to_leader(std::int64_t local_us) const;
-  std::int64_t to_local(std::int64_t leader_us) const;
-};
 
 /// One state the engine can play: the schedule plus the audio of its track.
 struct ScheduledState {
@@ -50,7 +41,7 @@ struct ScheduledState {
 
 /// Everything the audio thread needs, immutable once published.
 struct Snapshot {
-  ClockMapping clock;
+  clock::ClockMapping clock;  ///< local -> the time the states are expressed in
   ScheduledState previous;  ///< in effect before current.state.anchor_us
   ScheduledState current;
 };

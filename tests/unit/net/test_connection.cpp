@@ -5,6 +5,7 @@
 
 #include "chorus/net/connection.hpp"
 #include "chorus/protocol/frame.hpp"
+#include "chorus/time_base.hpp"
 
 using namespace chorus;
 using namespace chorus::net;
@@ -70,15 +71,13 @@ TEST_CASE("a retired connection delivers what was in flight both ways before it 
 
 TEST_CASE("a frame sent with a stamp is stamped when its write starts") {
   Pair pair;
-  auto queued_at = std::chrono::duration_cast<std::chrono::microseconds>(
-                       Clock::now().time_since_epoch()).count();
-  pair.a->send_stamped([](std::int64_t now_us) {
-    return protocol::encode_message_frame(protocol::TimeRequest{"a", 1, now_us});
+  auto queued_at = now_us();
+  pair.a->send_stamped([](std::int64_t stamp_us) {
+    return protocol::encode_message_frame(protocol::TimeRequest{"a", 1, stamp_us});
   });
   REQUIRE(pair.run_until([&] { return pair.b_seen.messages.size() == 1; }));
   const auto& request = std::get<protocol::TimeRequest>(pair.b_seen.messages[0]);
-  auto received_us = std::chrono::duration_cast<std::chrono::microseconds>(
-                         pair.b_seen.received[0].time_since_epoch()).count();
+  auto received_us = to_us(pair.b_seen.received[0]);
   CHECK(request.t0_us >= queued_at);
   CHECK(request.t0_us <= received_us);
 }

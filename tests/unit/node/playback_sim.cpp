@@ -193,7 +193,7 @@ void PlaybackSim::schedule_sample(const std::string& id, std::uint64_t generatio
   });
 }
 
-void PlaybackSim::want_open(const std::string& id, const TrackToOpen& track) {
+void PlaybackSim::want_open(const std::string& id, const playback::TrackToOpen& track) {
   auto& n = node(id);
   if (n.open.contains(track.hash) || n.opening.contains(track.hash)) return;
   n.opening.insert(track.hash);
@@ -266,7 +266,7 @@ const std::vector<PlaybackSim::Reply>& PlaybackSim::replies(const std::string& i
   return node(id).replies;
 }
 
-const std::optional<Publication>& PlaybackSim::publication(const std::string& id) const {
+const std::optional<playback::Publication>& PlaybackSim::publication(const std::string& id) const {
   return node(id).publication;
 }
 

@@ -103,7 +103,7 @@ class PlaybackSim {
   /// Every message sent so far, in order.
   const std::vector<Sent>& sent() const { return sent_; }
   /// The last publication of `id`, if any.
-  const std::optional<Publication>& publication(const std::string& id) const;
+  const std::optional<playback::Publication>& publication(const std::string& id) const;
   std::size_t publications(const std::string& id) const;
   /// What `id`'s engine plays at global instant `global`, by its last publication (silent if it
   /// published nothing).
@@ -126,7 +126,7 @@ class PlaybackSim {
     std::int64_t clock_error = 0;
     Deadlines deadlines;
     std::vector<Reply> replies;
-    std::optional<Publication> publication;
+    std::optional<playback::Publication> publication;
     std::size_t publications = 0;
     int state_held = 0;
     std::set<std::string> open;
@@ -142,7 +142,7 @@ class PlaybackSim {
   void transmit(const std::string& from, const std::string& to, std::function<void()> deliver);
   void schedule(std::int64_t at, std::function<void()> event);
   void schedule_sample(const std::string& id, std::uint64_t generation, std::int64_t at);
-  void want_open(const std::string& id, const TrackToOpen& track);
+  void want_open(const std::string& id, const playback::TrackToOpen& track);
   /// The earliest due deadline of any running node: (global instant, node, which).
   struct DueTimer {
     std::int64_t at = 0;

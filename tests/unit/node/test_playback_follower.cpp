@@ -11,7 +11,7 @@
 using namespace chorus;
 using namespace chorus::node;
 using namespace chorus::node::test;
-using playback::Status;
+using playback::PlayStatus;
 
 namespace {
 
@@ -82,7 +82,7 @@ TEST_CASE("a follower holds the state from the first clock sample and applies it
   CHECK(sim.core("b").state_synced());
   CHECK(sim.core("b").state() == sim.core("a").state());
   CHECK(sim.core("b").state() ==
-        playback::PlaybackState{1, 1, Status::playing, protocol::TrackRef{0, "track-1.wav", "hash-1", kTrackFrames},
+        playback::PlaybackState{1, 1, PlayStatus::playing, protocol::TrackRef{0, "track-1.wav", "hash-1", kTrackFrames},
                                 kStart + kLead, 0});
   REQUIRE(sim.publications("b") >= 1);
   CHECK(sim.publication("b")->clock.offset_us == -kB);
@@ -111,7 +111,7 @@ TEST_CASE("commands that arrive before the state are replayed after it, newer on
   }
 
   CHECK(sim.core("b").state_synced());
-  CHECK(sim.core("b").state().status == Status::paused);
+  CHECK(sim.core("b").state().status == PlayStatus::paused);
   CHECK(sim.core("b").state() == sim.core("a").state());
   CHECK(sim.core("b").stale_commands() == 0);
   check_same_sound(sim, "a", "b", sim.now());
@@ -137,7 +137,7 @@ TEST_CASE("stale, foreign and replaced-leadership commands are ignored and count
 
   sim.inject("a", "b", protocol::PauseRequest{"a", 1, 2, 4'800, kStart + 125'000});  // the next one
   CHECK(sim.core("b").stale_commands() == 3);
-  CHECK(sim.core("b").state() == playback::PlaybackState{1, 2, Status::paused, track, kStart + 125'000, 4'800});
+  CHECK(sim.core("b").state() == playback::PlaybackState{1, 2, PlayStatus::paused, track, kStart + 125'000, 4'800});
   CHECK(sim.publications("b") == published + 1);
 }
 

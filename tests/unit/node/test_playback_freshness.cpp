@@ -13,7 +13,7 @@
 using namespace chorus;
 using namespace chorus::node;
 using namespace chorus::node::test;
-using playback::Status;
+using playback::PlayStatus;
 
 namespace {
 
@@ -38,7 +38,7 @@ void dies_mid_fan_out(PlaybackSim& sim, const std::string& informed, const std::
   sim.set_delay("a", uninformed, 20'000);
   sim.command("a", pause_command());
   REQUIRE(sim.core("a").state() ==
-          playback::PlaybackState{5, 2, Status::paused, kTrack1, kT + kLead, kHeld});
+          playback::PlaybackState{5, 2, PlayStatus::paused, kTrack1, kT + kLead, kHeld});
   sim.run_until(kT + 5'000);
   REQUIRE(sim.core(informed).state().seq == 2);
   REQUIRE(sim.core(uninformed).state().seq == 1);
@@ -74,13 +74,13 @@ bool logged(const PlaybackSim& sim, const std::string& id, const std::string& te
 TEST_CASE("the leader dies mid fan-out: the newer state a follower offers wins, no frame moving") {
   PlaybackSim sim;
   dies_mid_fan_out(sim, "b", "c");
-  CHECK(sim.core("c").state().status == Status::playing);  // its own, stale (5, 1), taken over
+  CHECK(sim.core("c").state().status == PlayStatus::playing);  // its own, stale (5, 1), taken over
 
   sim.run_until(kT + 7'000);  // b follows c at +6 ms; its offer reaches c at +7 ms
   REQUIRE(offers(sim).size() == 1);
-  CHECK(offers(sim)[0] == protocol::StateOffer{"b", "a", 5, 2, Status::paused, kTrack1, kT + kLead, kHeld});
+  CHECK(offers(sim)[0] == protocol::StateOffer{"b", "a", 5, 2, PlayStatus::paused, kTrack1, kT + kLead, kHeld});
   // Adopted: the pause still lies ahead, at the same instant, now in c's clock and epoch.
-  const playback::PlaybackState adopted{6, 1, Status::paused, kTrack1, kT + kLead + kC, kHeld};
+  const playback::PlaybackState adopted{6, 1, PlayStatus::paused, kTrack1, kT + kLead + kC, kHeld};
   CHECK(sim.core("c").state() == adopted);
   CHECK(broadcasts_from(sim, "c") ==
         std::vector<protocol::Message>{protocol::PauseRequest{"c", 6, 1, kHeld, kT + kLead + kC}});
@@ -103,7 +103,7 @@ TEST_CASE("the new leader's own command wins over a late offer") {
   dies_mid_fan_out(sim, "b", "c");
   sim.run_until(kT + 10'000);
   sim.command("c", play_command(2));  // (6, 1), before the offer arrives
-  const playback::PlaybackState own{6, 1, Status::playing, protocol::TrackRef{1, "track-2.wav", "hash-2", kTrackFrames},
+  const playback::PlaybackState own{6, 1, PlayStatus::playing, protocol::TrackRef{1, "track-2.wav", "hash-2", kTrackFrames},
                                     kT + 10'000 + kC + kLead, 0};
   REQUIRE(sim.core("c").state() == own);
 
@@ -124,14 +124,14 @@ TEST_CASE("an offer that is not newer than the state taken over is ignored") {
 
   REQUIRE(offers(sim).size() == 1);
   CHECK(offers(sim)[0].seq == 2);  // c's, newer: adopted
-  CHECK(sim.core("b").state().status == Status::paused);
+  CHECK(sim.core("b").state().status == PlayStatus::paused);
   CHECK(sim.core("b").state().seq == 1);
 
   // A second, older offer changes nothing.
-  sim.inject("c", "b", protocol::StateOffer{"c", "a", 5, 1, Status::stopped, std::nullopt, kT, 0});
-  sim.inject("c", "b", protocol::StateOffer{"c", "a", 5, 2, Status::stopped, std::nullopt, kT, 0});
+  sim.inject("c", "b", protocol::StateOffer{"c", "a", 5, 1, PlayStatus::stopped, std::nullopt, kT, 0});
+  sim.inject("c", "b", protocol::StateOffer{"c", "a", 5, 2, PlayStatus::stopped, std::nullopt, kT, 0});
   CHECK(sim.core("b").state().seq == 1);
-  CHECK(sim.core("b").state().status == Status::paused);
+  CHECK(sim.core("b").state().status == PlayStatus::paused);
   CHECK(sim.core("c").state() == sim.core("b").state());
 }
 
@@ -140,11 +140,11 @@ TEST_CASE("an offer in a clock the new leader cannot map, or to a node that does
   dies_mid_fan_out(sim, "b", "c");
   const auto before = sim.core("c").state();
 
-  sim.inject("b", "c", protocol::StateOffer{"b", "z", 9, 9, Status::stopped, std::nullopt, kT, 0});
+  sim.inject("b", "c", protocol::StateOffer{"b", "z", 9, 9, PlayStatus::stopped, std::nullopt, kT, 0});
   CHECK(sim.core("c").state() == before);
-  sim.inject("c", "b", protocol::StateOffer{"c", "a", 9, 9, Status::stopped, std::nullopt, kT, 0});
+  sim.inject("c", "b", protocol::StateOffer{"c", "a", 9, 9, PlayStatus::stopped, std::nullopt, kT, 0});
   CHECK(sim.core("b").state().seq == 2);
-  CHECK(sim.core("b").state().status == Status::paused);
+  CHECK(sim.core("b").state().status == PlayStatus::paused);
 }
 
 TEST_CASE("a node that never held a state offers nothing") {

@@ -11,7 +11,7 @@
 using namespace chorus;
 using namespace chorus::node;
 using namespace chorus::node::test;
-using playback::Status;
+using playback::PlayStatus;
 
 namespace {
 
@@ -51,7 +51,7 @@ TEST_CASE("the leader schedules a command at now + lead and applies it as its fo
 
   auto token = sim.command("a", play_command(2));
 
-  const playback::PlaybackState expected{1, 1, Status::playing,
+  const playback::PlaybackState expected{1, 1, PlayStatus::playing,
                                          protocol::TrackRef{1, "track-2.wav", "hash-2", kTrackFrames},
                                          t + kLead, 0};
   CHECK(sim.core("a").state() == expected);
@@ -112,7 +112,7 @@ TEST_CASE("end of track: the next track starts at the exact end instant, the las
                                   "a", 1, 3, {2, "track-3.wav", "hash-3", kShortTrack}, 0, end1 + 1'000'000}});
   CHECK(commands[3] == std::pair<std::int64_t, protocol::Message>{
                            end3 - send_ahead, protocol::StopRequest{"a", 1, 4, end3}});
-  CHECK(sim.core("b").state().status == Status::stopped);
+  CHECK(sim.core("b").state().status == PlayStatus::stopped);
   CHECK(sim.audible("b", end3 - 1) == playing_at(kShortTrack - 1));
   CHECK(sim.audible("b", end3) == playback::Position{});
   CHECK(texts(sim.replies("a")) == std::vector<std::string>{"ok: playing track-1.wav in 25 ms"});
@@ -153,7 +153,7 @@ TEST_CASE("a forwarded command is run by the leader, which answers") {
   CHECK(sim.replies("b")[0].text == "ok (by the leader a)");
   CHECK(sim.replies("b")[1].token == refused);
   CHECK(sim.replies("b")[1].text == "error: no track 9 (the list has 3)");
-  CHECK(sim.core("b").state().status == Status::paused);
+  CHECK(sim.core("b").state().status == PlayStatus::paused);
   CHECK(sim.core("b").state().seq == 2);
 }
 

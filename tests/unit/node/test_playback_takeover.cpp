@@ -11,7 +11,7 @@
 using namespace chorus;
 using namespace chorus::node;
 using namespace chorus::node::test;
-using playback::Status;
+using playback::PlayStatus;
 
 namespace {
 
@@ -58,7 +58,7 @@ TEST_CASE("a new leader re-anchors the state it plays: the same frame at the sam
   const std::int64_t b_now = sim.local_now("b");
   CHECK(state.epoch == 2);
   CHECK(state.seq == 0);
-  CHECK(state.status == Status::playing);
+  CHECK(state.status == PlayStatus::playing);
   CHECK(state.anchor_us <= b_now);
   CHECK(state.anchor_us > b_now - 125);
   CHECK(state.anchor_frame == playback::frames_in(state.anchor_us - kB - kStart - 200'000 - kLead));
@@ -95,7 +95,7 @@ TEST_CASE("a takeover with the state received but the clock not yet synced adopt
   sim.elect("c", 2);
 
   const auto& state = sim.core("c").state();
-  CHECK(state.status == Status::playing);
+  CHECK(state.status == PlayStatus::playing);
   CHECK(state.epoch == 2);
   CHECK(state.anchor_frame == playback::frames_in(state.anchor_us - kC - kStart - kLead));
   CHECK(sim.audible("c", kStart + 700'000) == playing_at(playback::frames_in(700'000 - kLead)));
@@ -106,8 +106,8 @@ TEST_CASE("a node that never played a state takes over stopped") {
   sim.add("d", 42);
   sim.elect("d", 7);
 
-  CHECK(sim.core("d").state() == playback::PlaybackState{7, 0, Status::stopped, std::nullopt, 0, 0});
+  CHECK(sim.core("d").state() == playback::PlaybackState{7, 0, PlayStatus::stopped, std::nullopt, 0, 0});
   REQUIRE(sim.publication("d"));
-  CHECK(sim.publication("d")->current.status == Status::stopped);
+  CHECK(sim.publication("d")->current.status == PlayStatus::stopped);
   CHECK(sim.core("d").state_synced());
 }

@@ -12,7 +12,6 @@
 #include <algorithm>
 #include <array>
 #include <chrono>
-#include <atomic>
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
@@ -21,22 +20,26 @@
 #include <iterator>
 #include <numbers>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include <catch2/catch.hpp>
 
 #include "chorus/playback/audio_output.hpp"
 #include "chorus/playback/library.hpp"
+#include "playback/eventually.hpp"
 #include "playback/temp_dir.hpp"
+#include "playback/wav_file.hpp"
 
 namespace fs = std::filesystem;
+using chorus::playback::DecodedTrack;
 using chorus::playback::Library;
-using chorus::playback::DecodeResult;
-using chorus::playback::OpenResult;
+using chorus::playback::OpenedTrack;
 using chorus::playback::TrackAudio;
 
+using chorus::test::eventually;
+using chorus::test::make_wav;
 using chorus::test::TempDir;
+using chorus::test::write_file;
 
 namespace {
 
@@ -51,13 +54,6 @@ std::vector<unsigned char> read_file(const fs::path& path) {
   return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
 }
 
-void write_file(const fs::path& path, const void* data, std::size_t size) {
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  out.write(static_cast<const char*>(data), static_cast<std::streamsize>(size));
-}
-
-void write_file(const fs::path& path, const std::string& text) { write_file(path, text.data(), text.size()); }
-
 /// SHA-256 computed here, independently of the library's code path.
 std::string sha256_hex(const std::vector<unsigned char>& bytes) {
   unsigned char md[EVP_MAX_MD_SIZE];
@@ -70,47 +66,6 @@ std::string sha256_hex(const std::vector<unsigned char>& bytes) {
     hex += kDigits[md[i] & 15];
   }
   return hex;
-}
-
-/// A canonical 16-bit PCM WAV file.
-/// Whether `condition` holds, polled until it does or a deadline generous for slow machines
-/// passes: how a test waits for the library's decoder thread.
-template <typename Condition>
-bool eventually(Condition condition) {
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
-  while (!condition() && std::chrono::steady_clock::now() < deadline) std::this_thread::yield();
-  return condition();
-}
-
-std::vector<unsigned char> make_wav(int rate, int channels, const std::vector<std::int16_t>& samples) {
-  std::vector<unsigned char> out;
-  out.reserve(44 + samples.size() * 2);
-  auto u32 = [&](std::uint32_t v) {
-    for (int i = 0; i < 4; ++i) out.push_back(static_cast<unsigned char>(v >> (8 * i)));
-  };
-  auto u16 = [&](std::uint16_t v) {
-    out.push_back(static_cast<unsigned char>(v));
-    out.push_back(static_cast<unsigned char>(v >> 8));
-  };
-  auto tag = [&](const char* t) {
-    for (int i = 0; i < 4; ++i) out.push_back(static_cast<unsigned char>(t[i]));
-  };
-  const auto data_bytes = static_cast<std::uint32_t>(samples.size() * 2);
-  tag("RIFF");
-  u32(36 + data_bytes);
-  tag("WAVE");
-  tag("fmt ");
-  u32(16);
-  u16(1);
-  u16(static_cast<std::uint16_t>(channels));
-  u32(static_cast<std::uint32_t>(rate));
-  u32(static_cast<std::uint32_t>(rate * channels * 2));
-  u16(static_cast<std::uint16_t>(channels * 2));
-  u16(16);
-  tag("data");
-  u32(data_bytes);
-  for (auto s : samples) u16(static_cast<std::uint16_t>(s));
-  return out;
 }
 
 int peak(const std::vector<std::int16_t>& pcm, std::size_t first_frame, std::size_t frames) {
@@ -184,7 +139,7 @@ TEST_CASE("decoding each track gives exactly its frame count of stereo samples")
   REQUIRE(lib.size() == kTracks.size());
   for (const auto& t : lib.tracks()) {
     INFO(t.file_name);
-    const DecodeResult r = lib.decode(t.index);
+    const DecodedTrack r = lib.decode(t.index);
     INFO(r.error);
     REQUIRE(r.ok());
     CHECK(r.samples.size() == static_cast<std::size_t>(t.frames) * 2);
@@ -197,7 +152,7 @@ TEST_CASE("a 48 kHz stereo WAV decodes to its own samples, unchanged") {
   REQUIRE(lib.size() == kTracks.size());
   const auto bytes = read_file(lib.tracks()[0].path);
   REQUIRE(bytes.size() == 44 + 192000 * 4);  // sox writes a canonical 44-byte header
-  const DecodeResult r = lib.decode(0);
+  const DecodedTrack r = lib.decode(0);
   REQUIRE(r.ok());
   REQUIRE(r.samples.size() * 2 == bytes.size() - 44);
   CHECK(std::memcmp(r.samples.data(), bytes.data() + 44, bytes.size() - 44) == 0);
@@ -206,7 +161,7 @@ TEST_CASE("a 48 kHz stereo WAV decodes to its own samples, unchanged") {
 TEST_CASE("the decoded click track has a click at every half second and silence between") {
   const Library lib = Library::scan(tracks_dir());
   REQUIRE(lib.size() == kTracks.size());
-  const DecodeResult r = lib.decode(2);
+  const DecodedTrack r = lib.decode(2);
   REQUIRE(r.ok());
   const auto& pcm = r.samples;
   for (std::size_t beat = 0; beat < 16; ++beat) {
@@ -221,12 +176,12 @@ TEST_CASE("an opened track holds the second it starts in, decoded exactly as a w
   const Library lib = Library::scan(tracks_dir());
   REQUIRE(lib.size() == kTracks.size());
   for (const auto& t : lib.tracks()) {
-    const DecodeResult whole = lib.decode(t.index);
+    const DecodedTrack whole = lib.decode(t.index);
     REQUIRE(whole.ok());
     // Starts inside the first, a middle and the last chunk: each is a seek for the decoder.
     for (const std::int64_t start : {std::int64_t{100}, t.frames / 2 + 7, t.frames - 1}) {
       INFO(t.file_name << " from frame " << start);
-      const OpenResult opened = lib.open(t.index, start);
+      const OpenedTrack opened = lib.open(t.index, start);
       INFO(opened.error);
       REQUIRE(opened.ok());
       const TrackAudio& audio = *opened.audio;
@@ -255,7 +210,7 @@ TEST_CASE("a resampled track decodes the same samples when opened mid-track as f
   const Library lib = Library::scan(dir.path);
   REQUIRE(lib.size() == 1);
   REQUIRE(lib.tracks()[0].frames == 48000 * 70);
-  const DecodeResult whole = lib.decode(0);
+  const DecodedTrack whole = lib.decode(0);
   REQUIRE(whole.ok());
   for (std::size_t second : {1u, 30u, 69u}) {
     INFO("second " << second);
@@ -268,7 +223,7 @@ TEST_CASE("a resampled track decodes the same samples when opened mid-track as f
   }
   for (const std::int64_t start : {std::int64_t{48000 * 17 + 5}, std::int64_t{48000 * 69}}) {
     INFO("open at " << start);
-    const OpenResult opened = lib.open(0, start);
+    const OpenedTrack opened = lib.open(0, start);
     REQUIRE(opened.ok());
     const auto chunk = static_cast<std::size_t>(start / TrackAudio::kChunkFrames);
     std::vector<std::int16_t> got(static_cast<std::size_t>(opened.audio->chunk_frames(chunk)) * 2);
@@ -281,9 +236,9 @@ TEST_CASE("the decoder thread fills an open track ahead of where it is read and 
   const Library lib = Library::scan(tracks_dir());
   REQUIRE(lib.size() == kTracks.size());
   const auto& t = lib.tracks()[1];  // the FLAC chord, 6 s: six chunks
-  const DecodeResult whole = lib.decode(t.index);
+  const DecodedTrack whole = lib.decode(t.index);
   REQUIRE(whole.ok());
-  const OpenResult opened = lib.open(t.index);
+  const OpenedTrack opened = lib.open(t.index);
   REQUIRE(opened.ok());
   const TrackAudio& audio = *opened.audio;
   REQUIRE(audio.chunk_count() == 6);
@@ -301,7 +256,7 @@ TEST_CASE("a long track keeps only its window in memory while it is read through
   write_file(dir.path / "long.wav", wav.data(), wav.size());
   const Library lib = Library::scan(dir.path);
   REQUIRE(lib.size() == 1);
-  const OpenResult opened = lib.open(0);
+  const OpenedTrack opened = lib.open(0);
   REQUIRE(opened.ok());
   const TrackAudio& audio = *opened.audio;
   REQUIRE(audio.chunk_count() == 40);
@@ -336,7 +291,7 @@ TEST_CASE("a 44.1 kHz mono WAV is resampled to 48 kHz stereo of the advertised l
   CHECK(t.source_rate == 44100);
   CHECK(t.source_channels == 1);
   CHECK(t.frames == 48000);
-  const DecodeResult r = lib.decode(0);
+  const DecodedTrack r = lib.decode(0);
   INFO(r.error);
   REQUIRE(r.ok());
   REQUIRE(r.samples.size() == 96000);
@@ -398,7 +353,7 @@ TEST_CASE("corrupt, empty and junk files with audio extensions are listed with e
     }
     CHECK_FALSE(t.playable());
     CHECK(t.frames == 0);
-    OpenResult r;
+    OpenedTrack r;
     REQUIRE_NOTHROW(r = lib.open(i));
     CHECK_FALSE(r.ok());
     CHECK(r.error == t.error);
@@ -407,7 +362,7 @@ TEST_CASE("corrupt, empty and junk files with audio extensions are listed with e
 
   // Decoding a file whose body is garbage never throws: it either fails with a reason or yields
   // exactly the advertised length (decoders conceal damage differently).
-  DecodeResult garbled_result;
+  DecodedTrack garbled_result;
   REQUIRE_NOTHROW(garbled_result = lib.decode(5));
   INFO("garbled: " << garbled_result.error);
   if (garbled_result.ok()) {
@@ -415,7 +370,7 @@ TEST_CASE("corrupt, empty and junk files with audio extensions are listed with e
   } else {
     CHECK_FALSE(garbled_result.error.empty());
   }
-  OpenResult garbled_open;
+  OpenedTrack garbled_open;
   REQUIRE_NOTHROW(garbled_open = lib.open(5));
   CHECK(garbled_open.ok() == garbled_result.ok());
   CHECK(lib.open(0).ok());
@@ -431,7 +386,7 @@ TEST_CASE("a track whose file changed after the scan is refused when opened") {
   auto changed = good;
   changed[1000] ^= 0x55;
   write_file(dir.path / "sweep.wav", changed.data(), changed.size());
-  const OpenResult r = lib.open(0);
+  const OpenedTrack r = lib.open(0);
   CHECK_FALSE(r.ok());
   CHECK(r.error.find("changed") != std::string::npos);
   CHECK(lib.decode(0).error.find("changed") != std::string::npos);
@@ -448,7 +403,7 @@ TEST_CASE("a failed open leaves nothing behind: the next one succeeds once the c
   write_file(dir.path / "sweep.wav", changed.data(), changed.size());
   CHECK_FALSE(lib.open(0).ok());
   write_file(dir.path / "sweep.wav", good.data(), good.size());
-  const OpenResult r = lib.open(0);
+  const OpenedTrack r = lib.open(0);
   INFO(r.error);
   REQUIRE(r.ok());
   CHECK(r.audio->frames() == 144000);
@@ -464,7 +419,7 @@ TEST_CASE("tracks decode while the sdl output holds SDL's only dummy device") {
   REQUIRE(made.output);
   REQUIRE(made.output->describe().rfind("sdl", 0) == 0);
   for (const std::size_t index : {1u, 2u}) {  // FLAC, Ogg Vorbis
-    const OpenResult opened = lib.open(index);
+    const OpenedTrack opened = lib.open(index);
     INFO(opened.error);
     CHECK(opened.ok());
   }
@@ -499,7 +454,7 @@ TEST_CASE("a path that is a file, not a directory, gives an empty list with an e
 
 TEST_CASE("opening an index past the end returns an error") {
   const Library lib = Library::scan(tracks_dir());
-  const OpenResult r = lib.open(lib.size());
+  const OpenedTrack r = lib.open(lib.size());
   CHECK_FALSE(r.ok());
   CHECK_FALSE(r.error.empty());
   const Library unscanned;

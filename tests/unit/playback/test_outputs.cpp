@@ -30,14 +30,15 @@
 #include <catch2/catch.hpp>
 
 #include "chorus/playback/audio_output.hpp"
+#include "chorus/time_base.hpp"
 #include "playback/temp_dir.hpp"
 
 namespace fs = std::filesystem;
 using namespace std::chrono_literals;
+using chorus::now_us;
 using chorus::playback::AudioOutput;
 using chorus::playback::make_output;
 using chorus::playback::Renderer;
-using chorus::playback::steady_now_us;
 
 using chorus::test::TempDir;
 
@@ -68,7 +69,7 @@ class RecordingRenderer final : public Renderer {
       out[2 * f] = static_cast<std::int16_t>(k);
       out[2 * f + 1] = right_sample(k, f);
     }
-    if (k < calls_.size()) calls_[k] = {audible_at_us, steady_now_us(), out.size()};
+    if (k < calls_.size()) calls_[k] = {audible_at_us, now_us(), out.size()};
     if (stall_at_ && *stall_at_ == k) std::this_thread::sleep_for(stall_);  // the simulated fault
     {
       std::lock_guard lock(mutex_);
@@ -326,8 +327,8 @@ class BusyRenderer final : public Renderer {
  public:
   void render(std::span<std::int16_t> out, std::int64_t) override {
     std::fill(out.begin(), out.end(), std::int16_t{0});
-    const auto until = steady_now_us() + 8'000;
-    while (steady_now_us() < until) {
+    const auto until = now_us() + 8'000;
+    while (now_us() < until) {
     }
     calls.fetch_add(1, std::memory_order_relaxed);
   }

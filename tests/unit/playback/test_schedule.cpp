@@ -17,7 +17,7 @@ using chorus::playback::PlaybackState;
 using chorus::playback::Position;
 using chorus::playback::position_at;
 using chorus::playback::reanchor;
-using chorus::playback::Status;
+using chorus::playback::PlayStatus;
 using chorus::playback::supersedes;
 using chorus::playback::Track;
 using chorus::playback::us_for;
@@ -32,10 +32,10 @@ constexpr std::int64_t kLength = 3 * 60 * 48'000;  // a three-minute track, fram
 const Track kTrack{3, "intro.flac", "9f86d081884c7d659a2feaa0c55ad015", kLength};
 
 PlaybackState playing(std::int64_t anchor_us, std::int64_t anchor_frame) {
-  return {5, 19, Status::playing, kTrack, anchor_us, anchor_frame};
+  return {5, 19, PlayStatus::playing, kTrack, anchor_us, anchor_frame};
 }
 
-PlaybackState paused_at(std::int64_t frame) { return {5, 19, Status::paused, kTrack, kT, frame}; }
+PlaybackState paused_at(std::int64_t frame) { return {5, 19, PlayStatus::paused, kTrack, kT, frame}; }
 
 }  // namespace
 
@@ -73,7 +73,7 @@ TEST_CASE("frame arithmetic saturates instead of overflowing") {
 }
 
 TEST_CASE("a stopped state is silent at every instant") {
-  const PlaybackState stopped{5, 19, Status::stopped, std::nullopt, kT, 0};
+  const PlaybackState stopped{5, 19, PlayStatus::stopped, std::nullopt, kT, 0};
   for (const std::int64_t t : {std::int64_t{0}, kT - 1, kT, kT + kMinute}) {
     CHECK(position_at(stopped, t) == Position{Position::Kind::silent, 0});
     CHECK(frame_at(stopped, t) == 0);
@@ -95,7 +95,7 @@ TEST_CASE("frame arithmetic is exact at leader times near 1e12 us") {
   for (int i = 0; i < 10'000; ++i) {
     const std::int64_t anchor = kT + static_cast<std::int64_t>(rng() % 1'000'000'000'000);
     const std::int64_t elapsed = static_cast<std::int64_t>(rng() % 10'000'000'000);  // ≤ 2.8 h
-    const PlaybackState s{1, 1, Status::playing,
+    const PlaybackState s{1, 1, PlayStatus::playing,
                           Track{0, "long", "h", std::numeric_limits<std::int64_t>::max()}, anchor,
                           0};
     CAPTURE(anchor, elapsed);
@@ -162,7 +162,7 @@ TEST_CASE("every command stamps the given epoch and the next seq") {
 
 TEST_CASE("play makes the given frame audible at the given instant") {
   const PlaybackState s = pb::play(PlaybackState{}, 1, kTrack, 4'800, kT + 250'000);
-  CHECK(s.status == Status::playing);
+  CHECK(s.status == PlayStatus::playing);
   CHECK(s.track == kTrack);
   CHECK(position_at(s, kT + 250'000) == Position{Position::Kind::playing, 4'800});
   CHECK(position_at(s, kT) == Position{Position::Kind::lead_in, 4'800 - 12'000});
@@ -172,7 +172,7 @@ TEST_CASE("pause at a future instant holds the frame reached then") {
   const PlaybackState s = playing(kT, 0);
   const auto paused = pb::pause(s, 5, kT + 2 * kMinute + 500);
   REQUIRE(paused.has_value());
-  CHECK(paused->status == Status::paused);
+  CHECK(paused->status == PlayStatus::paused);
   CHECK(paused->anchor_frame == 2 * 60 * 48'000 + 24);
   CHECK(paused->anchor_us == kT + 2 * kMinute + 500);
   CHECK(position_at(*paused, kT + 3 * kMinute) ==
@@ -205,7 +205,7 @@ TEST_CASE("pause applies only while playing and resume only while paused") {
 
 TEST_CASE("stop silences the output from its instant and forgets the track") {
   const PlaybackState s = pb::stop(playing(kT, 0), 5, kT + kMinute);
-  CHECK(s.status == Status::stopped);
+  CHECK(s.status == PlayStatus::stopped);
   CHECK_FALSE(s.track.has_value());
   CHECK(s.anchor_us == kT + kMinute);
   CHECK(position_at(s, kT + kMinute).kind == Position::Kind::silent);

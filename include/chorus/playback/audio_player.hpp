@@ -1,0 +1,115 @@
+#pragma once
+// AudioPlayer: everything of a node that touches audio, behind one narrow interface: the library
+// (the tracks and their identity), opening tracks (on its own opener thread), the SyncEngine and
+// the output. It knows no rules, no network and no Asio: it is told which tracks to hold open and
+// what to play (node::PlaybackCore decides both), and says when a track has opened.
+//
+// Threads:
+//   the owner's (the io thread)  every member function, and the work handed to `post`
+//   the opener thread            Library::open(); its result goes back through `post`
+//   the output's thread          SyncEngine::render(): never locks, waits, allocates or frees
+//                                (snapshots it is done with are freed by play(), on the owner's
+//                                thread)
+
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "chorus/playback/audio_output.hpp"
+#include "chorus/playback/library.hpp"
+#include "chorus/playback/publication.hpp"
+#include "chorus/playback/schedule.hpp"
+#include "chorus/playback/sync_engine.hpp"
+#include "chorus/playback/track_to_open.hpp"
+
+namespace chorus::playback {
+
+namespace detail {
+class TrackOpener;
+}
+
+/// Where a node's tracks are and where its audio goes.
+struct PlayerConfig {
+  std::filesystem::path tracks = "tracks";
+  std::string output = "sdl";            ///< make_output()'s spec: sdl, null or file:PATH
+  std::chrono::milliseconds latency{0};  ///< extra per-node output latency (speakers)
+  int block_frames = 480;                ///< frames per render (sdl: the device buffer asked for)
+};
+
+/// What the engine and the output have done so far.
+struct PlayerStats {
+  EngineStats engine;
+  OutputStats output;
+};
+
+class AudioPlayer {
+ public:
+  /// Runs `work` later on the owner's thread. Called from the opener thread.
+  using Post = std::function<void(std::function<void()> work)>;
+  /// On the owner's thread: a track has opened, so the next play() can give the engine its audio.
+  using TrackOpened = std::function<void()>;
+
+  AudioPlayer(PlayerConfig config, Post post, TrackOpened on_opened);
+  ~AudioPlayer();  ///< stop()
+  AudioPlayer(const AudioPlayer&) = delete;
+  AudioPlayer& operator=(const AudioPlayer&) = delete;
+
+  /// Scans the library and starts the output, or the null output if that one cannot start.
+  /// Throws std::runtime_error for an output spec make_output() rejects.
+  void start();
+  /// Stops the output and the opener thread (an open under way finishes, queued ones are
+  /// dropped). Idempotent.
+  void stop();
+
+  /// The tracks as scanned by start(); empty before.
+  const Library& library() const { return library_; }
+  /// The name of `state`'s track when this node's library does not have it: the node plays
+  /// silence instead.
+  std::optional<std::string> missing_track(const PlaybackState& state) const;
+
+  /// Holds exactly `tracks` open: opens those not open yet, closes the others.
+  void keep_open(const std::vector<TrackToOpen>& tracks);
+  /// Opens `track` unless it is open or being opened already; closes nothing. A track the library
+  /// does not have is not opened.
+  void open(const TrackToOpen& track);
+  /// Whether the track with this content hash is open (opening has finished).
+  bool is_open(const std::string& hash) const { return open_.contains(hash); }
+
+  /// Plays `publication` from now on, with the audio of the open tracks; a track not open plays
+  /// as silence until a later play() has it.
+  void play(const Publication& publication);
+
+  /// The frame after the last block rendered, and when it will be audible.
+  EnginePosition position() const { return engine_.position(); }
+  PlayerStats stats() const;
+  /// One line for logs and `status`; "none" before start().
+  std::string describe_output() const;
+  /// How long before its audible time the output asks for a block (0 before start()).
+  std::int64_t fill_ahead_us() const;
+
+ private:
+  std::unique_ptr<AudioOutput> start_output();
+  std::shared_ptr<const TrackAudio> audio_for(const PlaybackState& state) const;
+  /// Back on the owner's thread: the open of `hash` has finished, well or not.
+  void finish_open(const std::string& hash, const OpenedTrack& opened);
+
+  PlayerConfig config_;
+  Post post_;
+  TrackOpened on_opened_;
+  Library library_;
+  SyncEngine engine_;
+  std::unique_ptr<AudioOutput> output_;  ///< renders from engine_: declared after it
+  /// Open tracks by content hash; the library's decoder thread keeps them filled.
+  std::map<std::string, std::shared_ptr<const TrackAudio>> open_;
+  std::set<std::string> opening_;  ///< hashes queued on the opener
+  std::unique_ptr<detail::TrackOpener> opener_;
+};
+
+}  // namespace chorus::playback

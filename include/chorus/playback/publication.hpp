@@ -1,0 +1,21 @@
+#pragma once
+// Publication: what the audio player plays from now on, as the playback rules (node::PlaybackCore)
+// decide it. The player adds the tracks' audio and hands the result to the SyncEngine.
+
+#include <cstdint>
+#include <optional>
+
+#include "chorus/clock/clock_mapping.hpp"
+#include "chorus/playback/schedule.hpp"
+
+namespace chorus::playback {
+
+struct Publication {
+  clock::ClockMapping clock;  ///< local -> the time the states are expressed in
+  PlaybackState previous;     ///< in effect until current.anchor_us
+  PlaybackState current;
+  /// While playing: the frame `current` has reached now, where the decoder should go first.
+  std::optional<std::int64_t> current_frame;
+};
+
+}  // namespace chorus::playback

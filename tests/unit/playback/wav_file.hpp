@@ -1,0 +1,61 @@
+#pragma once
+// Test tracks written on the spot: raw files and canonical 16-bit PCM WAV files.
+
+#include <cstddef>
+#include <cstdint>
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <vector>
+
+namespace chorus::test {
+
+inline void write_file(const std::filesystem::path& path, const void* data, std::size_t size) {
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  out.write(static_cast<const char*>(data), static_cast<std::streamsize>(size));
+}
+
+inline void write_file(const std::filesystem::path& path, const std::string& text) {
+  write_file(path, text.data(), text.size());
+}
+
+/// A canonical 16-bit PCM WAV file of interleaved `samples`.
+inline std::vector<unsigned char> make_wav(int rate, int channels,
+                                           const std::vector<std::int16_t>& samples) {
+  std::vector<unsigned char> out;
+  out.reserve(44 + samples.size() * 2);
+  auto u32 = [&](std::uint32_t v) {
+    for (int i = 0; i < 4; ++i) out.push_back(static_cast<unsigned char>(v >> (8 * i)));
+  };
+  auto u16 = [&](std::uint16_t v) {
+    out.push_back(static_cast<unsigned char>(v));
+    out.push_back(static_cast<unsigned char>(v >> 8));
+  };
+  auto tag = [&](const char* t) {
+    for (int i = 0; i < 4; ++i) out.push_back(static_cast<unsigned char>(t[i]));
+  };
+  const auto data_bytes = static_cast<std::uint32_t>(samples.size() * 2);
+  tag("RIFF");
+  u32(36 + data_bytes);
+  tag("WAVE");
+  tag("fmt ");
+  u32(16);
+  u16(1);
+  u16(static_cast<std::uint16_t>(channels));
+  u32(static_cast<std::uint32_t>(rate));
+  u32(static_cast<std::uint32_t>(rate * channels * 2));
+  u16(static_cast<std::uint16_t>(channels * 2));
+  u16(16);
+  tag("data");
+  u32(data_bytes);
+  for (auto s : samples) u16(static_cast<std::uint16_t>(s));
+  return out;
+}
+
+inline void write_wav(const std::filesystem::path& path, int rate, int channels,
+                      const std::vector<std::int16_t>& samples) {
+  const auto wav = make_wav(rate, channels, samples);
+  write_file(path, wav.data(), wav.size());
+}
+
+}  // namespace chorus::test

@@ -61,7 +61,7 @@ election::Timeouts ElectionTiming::timeouts_for(microseconds max_rtt) const {
   return timeouts;
 }
 
-ElectionShell::ElectionShell(boost::asio::io_context& io, net::NetworkManager& network, Rank self,
+ElectionShell::ElectionShell(boost::asio::io_context& io, net::Transport& network, Rank self,
                              bool preempt, ElectionTiming timing, ChangeHandler on_change,
                              StallHandler on_stall)
     : timer_(io),

@@ -13,7 +13,7 @@ namespace chorus::node {
 namespace asio = boost::asio;
 using std::chrono::microseconds;
 
-PlaybackController::PlaybackController(asio::io_context& io, net::NetworkManager& network,
+PlaybackController::PlaybackController(asio::io_context& io, net::Transport& network,
                                        PlaybackConfig config, StateHeldHandler on_state_held)
     : io_(io),
       network_(network),

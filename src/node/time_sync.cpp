@@ -8,7 +8,7 @@ std::int64_t to_us(net::Clock::time_point t) {
   return std::chrono::duration_cast<std::chrono::microseconds>(t.time_since_epoch()).count();
 }
 
-TimeSync::TimeSync(boost::asio::io_context& io, net::NetworkManager& network,
+TimeSync::TimeSync(boost::asio::io_context& io, net::Transport& network,
                    std::function<void()> on_sample)
     : timer_(io), network_(network), on_sample_(std::move(on_sample)) {}
 

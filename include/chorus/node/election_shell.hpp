@@ -18,6 +18,7 @@
 
 #include "chorus/election/bully_election.hpp"
 #include "chorus/net/network_manager.hpp"
+#include "chorus/net/transport.hpp"
 
 namespace chorus::node {
 
@@ -48,7 +49,7 @@ class ElectionShell {
 
   /// The node starts not eligible: it holds no playback state until its leader's arrives.
   /// `on_stall` runs after the core has been told of a stall, so the state can be re-fetched.
-  ElectionShell(boost::asio::io_context& io, net::NetworkManager& network, Rank self,
+  ElectionShell(boost::asio::io_context& io, net::Transport& network, Rank self,
                 bool preempt, ElectionTiming timing, ChangeHandler on_change,
                 StallHandler on_stall);
 
@@ -78,7 +79,7 @@ class ElectionShell {
   void flush();
 
   boost::asio::steady_timer timer_;
-  net::NetworkManager& network_;
+  net::Transport& network_;
   ElectionTiming timing_;
   election::BullyElection core_;
   ChangeHandler on_change_;

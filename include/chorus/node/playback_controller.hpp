@@ -28,7 +28,7 @@
 
 #include "chorus/cli/command.hpp"
 #include "chorus/election/bully_election.hpp"
-#include "chorus/net/network_manager.hpp"
+#include "chorus/net/transport.hpp"
 #include "chorus/node/playback_core.hpp"
 #include "chorus/node/time_sync.hpp"
 #include "chorus/playback/audio_output.hpp"
@@ -67,7 +67,7 @@ class PlaybackController {
 
   /// `on_state_held` runs (posted, on the io thread) once a leader's state has arrived and its
   /// clock has at least one sample: from then on this node holds the cluster's state.
-  PlaybackController(boost::asio::io_context& io, net::NetworkManager& network,
+  PlaybackController(boost::asio::io_context& io, net::Transport& network,
                      PlaybackConfig config, StateHeldHandler on_state_held);
   ~PlaybackController();
 
@@ -107,7 +107,7 @@ class PlaybackController {
   void reply(const PromptReply& reply);
 
   boost::asio::io_context& io_;
-  net::NetworkManager& network_;
+  net::Transport& network_;
   PlaybackConfig config_;
   playback::Library library_;
   playback::SyncEngine engine_;

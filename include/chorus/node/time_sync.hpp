@@ -14,14 +14,15 @@
 #include <boost/asio/steady_timer.hpp>
 
 #include "chorus/clock/clock_sync.hpp"
-#include "chorus/net/network_manager.hpp"
+#include "chorus/net/connection.hpp"
+#include "chorus/net/transport.hpp"
 
 namespace chorus::node {
 
 class TimeSync {
  public:
   /// `on_sample` runs after every accepted sample (the mapping changed).
-  TimeSync(boost::asio::io_context& io, net::NetworkManager& network, std::function<void()> on_sample);
+  TimeSync(boost::asio::io_context& io, net::Transport& network, std::function<void()> on_sample);
 
   /// Start sampling `leader` from scratch (a new leader: its clock is another clock).
   void follow(const std::string& leader);
@@ -39,7 +40,7 @@ class TimeSync {
   void send_request();
 
   boost::asio::steady_timer timer_;
-  net::NetworkManager& network_;
+  net::Transport& network_;
   std::function<void()> on_sample_;
   clock::ClockSync clock_;
   clock::SamplingPolicy policy_;

@@ -18,7 +18,7 @@ PlaybackController::PlaybackController(asio::io_context& io, net::Transport& net
     : io_(io),
       network_(network),
       config_(std::move(config)),
-      time_sync_(io, network, [this] { on_clock_sample(); }),
+      clock_sampler_(io, network, [this] { on_clock_sample(); }),
       on_state_held_(std::move(on_state_held)),
       end_timer_(io),
       state_request_timer_(io),
@@ -51,7 +51,7 @@ void PlaybackController::stop() {
   opener_.join();
   if (output_) output_->stop();
   end_timer_.cancel();
-  time_sync_.stop();
+  clock_sampler_.stop();
 }
 
 // ---- inputs ------------------------------------------------------------------------------
@@ -66,7 +66,7 @@ void PlaybackController::on_stalled() {
 
 bool PlaybackController::handle(const std::string& from, const protocol::Message& message,
                                 net::Clock::time_point received) {
-  if (time_sync_.handle(from, message, received)) return true;
+  if (clock_sampler_.handle(from, message, received)) return true;
   if (!core_) return false;
   bool handled = false;
   feed([&](std::int64_t now) { handled = core_->receive(now, from, message); });
@@ -82,7 +82,7 @@ void PlaybackController::command(const cli::Command& command, Reply reply) {
 
 void PlaybackController::on_clock_sample() {
   feed([&](std::int64_t now) {
-    const auto& clock = time_sync_.clock();
+    const auto& clock = clock_sampler_.clock();
     core_->clock_updated(now, LeaderClock{clock.sample_count(), clock.synced(),
                                          {now, clock.offset_us(now), clock.drift_ppm() * 1e-6}});
   });
@@ -107,8 +107,8 @@ std::int64_t PlaybackController::lead_us() const {
 
 void PlaybackController::act(PlaybackEffects effects) {
   if (effects.clock_sampling) {
-    if (effects.clock_sampling->leader) time_sync_.follow(*effects.clock_sampling->leader);
-    else time_sync_.pause();
+    if (effects.clock_sampling->leader) clock_sampler_.follow(*effects.clock_sampling->leader);
+    else clock_sampler_.pause();
   }
   std::vector<Outgoing> unsent;
   for (auto& out : effects.messages) {
@@ -219,7 +219,7 @@ PlaybackView PlaybackController::view() const {
   }
   view.position = engine_.position();
   view.engine = engine_.stats();
-  view.clock = time_sync_.clock().status(view.now_local_us);
+  view.clock = clock_sampler_.clock().status(view.now_local_us);
   view.following_clock = !core_->leading();
   view.state_synced = core_->state_synced();
   view.output = output_ ? output_->describe() : "none";

@@ -1,11 +1,11 @@
 #pragma once
 // PlaybackController: the Asio shell around PlaybackCore (the playback rules, pure), on the io
 // thread. It owns what the core may not: the timers, the network, the clock estimate
-// (TimeSync), the library and its opener thread, the SyncEngine and the output.
+// (ClockSampler), the library and its opener thread, the SyncEngine and the output.
 //
 //   every input (leadership, prompt command, message, clock sample, track opened, timer,
 //   stall) -> the core, with now and the current lead; then its effects, drained at once:
-//     clock sampling -> TimeSync follow/pause       messages     -> NetworkManager
+//     clock sampling -> ClockSampler follow/pause   messages     -> NetworkManager
 //     keep_open / open_early -> the opener thread   publication  -> a Snapshot for the engine
 //     replies -> the prompt's callbacks             state_held   -> on_state_held (posted)
 //     deadlines -> three steady_timers             log          -> spdlog
@@ -30,7 +30,7 @@
 #include "chorus/election/bully_election.hpp"
 #include "chorus/net/transport.hpp"
 #include "chorus/node/playback_core.hpp"
-#include "chorus/node/time_sync.hpp"
+#include "chorus/node/clock_sampler.hpp"
 #include "chorus/playback/audio_output.hpp"
 #include "chorus/playback/library.hpp"
 #include "chorus/playback/schedule.hpp"
@@ -112,7 +112,7 @@ class PlaybackController {
   playback::Library library_;
   playback::SyncEngine engine_;
   std::unique_ptr<playback::AudioOutput> output_;
-  TimeSync time_sync_;
+  ClockSampler clock_sampler_;
   std::optional<PlaybackCore> core_;  ///< made by start(), once the node id is known
   StateHeldHandler on_state_held_;
 

@@ -1,4 +1,4 @@
-#include "chorus/node/time_sync.hpp"
+#include "chorus/node/clock_sampler.hpp"
 
 #include <spdlog/spdlog.h>
 
@@ -8,25 +8,25 @@ std::int64_t to_us(net::Clock::time_point t) {
   return std::chrono::duration_cast<std::chrono::microseconds>(t.time_since_epoch()).count();
 }
 
-TimeSync::TimeSync(boost::asio::io_context& io, net::Transport& network,
+ClockSampler::ClockSampler(boost::asio::io_context& io, net::Transport& network,
                    std::function<void()> on_sample)
     : timer_(io), network_(network), on_sample_(std::move(on_sample)) {}
 
-void TimeSync::follow(const std::string& leader) {
+void ClockSampler::follow(const std::string& leader) {
   leader_ = leader;
   clock_.reset();
   outstanding_id_ = 0;
   send_request();
 }
 
-void TimeSync::pause() {
+void ClockSampler::pause() {
   leader_.reset();
   timer_.cancel();
 }
 
-void TimeSync::stop() { pause(); }
+void ClockSampler::stop() { pause(); }
 
-void TimeSync::schedule_request() {
+void ClockSampler::schedule_request() {
   auto delay = policy_.next_interval_us(clock_.sample_count(), clock_.synced());
   timer_.expires_after(std::chrono::microseconds(delay));
   timer_.async_wait([this](const boost::system::error_code& ec) {
@@ -34,7 +34,7 @@ void TimeSync::schedule_request() {
   });
 }
 
-void TimeSync::send_request() {
+void ClockSampler::send_request() {
   auto id = next_id_++;
   auto self = network_.id();
   outstanding_id_ = id;
@@ -45,7 +45,7 @@ void TimeSync::send_request() {
   schedule_request();
 }
 
-bool TimeSync::handle(const std::string& from, const protocol::Message& message,
+bool ClockSampler::handle(const std::string& from, const protocol::Message& message,
                       net::Clock::time_point received) {
   if (auto* request = std::get_if<protocol::TimeRequest>(&message)) {
     auto t1 = to_us(received);

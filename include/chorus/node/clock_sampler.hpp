@@ -1,5 +1,6 @@
 #pragma once
-// TimeSync: keeps a follower's estimate of the leader's clock.
+// ClockSampler: samples the leader's clock and keeps a follower's estimate of it (the Asio
+// shell around clock::ClockSync, the pure estimator).
 //
 //   follower: timer (burst on a new leader, then steady; clock::SamplingPolicy)
 //               -> TIME_REQUEST to the leader, t0 stamped when its write starts
@@ -19,10 +20,11 @@
 
 namespace chorus::node {
 
-class TimeSync {
+class ClockSampler {
  public:
   /// `on_sample` runs after every accepted sample (the mapping changed).
-  TimeSync(boost::asio::io_context& io, net::Transport& network, std::function<void()> on_sample);
+  ClockSampler(boost::asio::io_context& io, net::Transport& network,
+               std::function<void()> on_sample);
 
   /// Start sampling `leader` from scratch (a new leader: its clock is another clock).
   void follow(const std::string& leader);

@@ -45,24 +45,22 @@ void ClockSampler::send_request() {
   schedule_request();
 }
 
-bool ClockSampler::handle(const std::string& from, const protocol::Message& message,
-                      net::Clock::time_point received) {
-  if (auto* request = std::get_if<protocol::TimeRequest>(&message)) {
-    auto t1 = to_us(received);
-    auto self = network_.id();
-    network_.send_stamped(from, [self, id = request->id, t0 = request->t0_us, t1](std::int64_t t2) {
-      return protocol::TimeResponse{self, id, t0, t1, t2};
-    });
-    return true;
-  }
-  auto* response = std::get_if<protocol::TimeResponse>(&message);
-  if (!response) return false;
+void ClockSampler::on_request(const std::string& from, const protocol::TimeRequest& request,
+                              net::Clock::time_point received) {
+  auto t1 = to_us(received);
+  auto self = network_.id();
+  network_.send_stamped(from, [self, id = request.id, t0 = request.t0_us, t1](std::int64_t t2) {
+    return protocol::TimeResponse{self, id, t0, t1, t2};
+  });
+}
+
+void ClockSampler::on_response(const std::string& from, const protocol::TimeResponse& response,
+                               net::Clock::time_point received) {
   // Only the answer to our latest request, from the leader we follow, is a usable sample.
-  if (!leader_ || from != *leader_ || response->id != outstanding_id_) return true;
-  auto verdict = clock_.add_sample(response->t0_us, response->t1_us, response->t2_us, to_us(received));
+  if (!leader_ || from != *leader_ || response.id != outstanding_id_) return;
+  auto verdict = clock_.add_sample(response.t0_us, response.t1_us, response.t2_us, to_us(received));
   outstanding_id_ = 0;
   if (verdict == clock::SampleVerdict::accepted) on_sample_();
-  return true;
 }
 
 }  // namespace chorus::node

@@ -14,11 +14,12 @@ namespace asio = boost::asio;
 using std::chrono::microseconds;
 
 PlaybackController::PlaybackController(asio::io_context& io, net::Transport& network,
-                                       PlaybackConfig config, StateHeldHandler on_state_held)
+                                       ClockSampler& clock_sampler, PlaybackConfig config,
+                                       StateHeldHandler on_state_held)
     : io_(io),
       network_(network),
       config_(std::move(config)),
-      clock_sampler_(io, network, [this] { on_clock_sample(); }),
+      clock_sampler_(clock_sampler),
       on_state_held_(std::move(on_state_held)),
       end_timer_(io),
       state_request_timer_(io),
@@ -64,13 +65,8 @@ void PlaybackController::on_stalled() {
   feed([&](std::int64_t now) { core_->stalled(now); });
 }
 
-bool PlaybackController::handle(const std::string& from, const protocol::Message& message,
-                                net::Clock::time_point received) {
-  if (clock_sampler_.handle(from, message, received)) return true;
-  if (!core_) return false;
-  bool handled = false;
-  feed([&](std::int64_t now) { handled = core_->receive(now, from, message); });
-  return handled;
+void PlaybackController::receive(const std::string& from, const protocol::Message& message) {
+  feed([&](std::int64_t now) { core_->receive(now, from, message); });
 }
 
 void PlaybackController::command(const cli::Command& command, Reply reply) {

@@ -112,7 +112,7 @@ void PlaybackCore::command(std::int64_t now, const cli::Command& command, ReplyT
   reply(token, (outcome.ok ? "ok: " : "error: ") + outcome.text);
 }
 
-bool PlaybackCore::receive(std::int64_t now, const std::string& from, const protocol::Message& message) {
+void PlaybackCore::receive(std::int64_t now, const std::string& from, const protocol::Message& message) {
   if (is_command(message)) {
     on_command(now, from, message);
   } else if (std::holds_alternative<protocol::StateSyncRequest>(message)) {
@@ -125,10 +125,7 @@ bool PlaybackCore::receive(std::int64_t now, const std::string& from, const prot
     answer_control(now, from, *request);
   } else if (auto* response = std::get_if<protocol::ControlResponse>(&message)) {
     on_control_response(*response);
-  } else {
-    return false;
   }
-  return true;
 }
 
 void PlaybackCore::clock_updated(std::int64_t now, const LeaderClock& clock) {

@@ -17,10 +17,11 @@
 #include "chorus/clock/clock_sync.hpp"
 #include "chorus/net/connection.hpp"
 #include "chorus/net/transport.hpp"
+#include "chorus/node/message_handler.hpp"
 
 namespace chorus::node {
 
-class ClockSampler {
+class ClockSampler final : public ClockInbox {
  public:
   /// `on_sample` runs after every accepted sample (the mapping changed).
   ClockSampler(boost::asio::io_context& io, net::Transport& network,
@@ -32,8 +33,12 @@ class ClockSampler {
   void pause();
   void stop();
 
-  /// Handles TIME_REQUEST / TIME_RESPONSE; false for any other message.
-  bool handle(const std::string& from, const protocol::Message& message, net::Clock::time_point received);
+  /// Answers a peer's TIME_REQUEST, stamped where the bytes meet the socket.
+  void on_request(const std::string& from, const protocol::TimeRequest& request,
+                  net::Clock::time_point received) override;
+  /// A sample, if it answers the latest request to the leader followed.
+  void on_response(const std::string& from, const protocol::TimeResponse& response,
+                   net::Clock::time_point received) override;
 
   const clock::ClockSync& clock() const { return clock_; }
 

@@ -150,9 +150,9 @@ class PlaybackCore {
   /// A playback command from this node's prompt: run here when leading, forwarded to the leader
   /// otherwise. Exactly one reply carries `token`, perhaps after later inputs.
   void command(std::int64_t now, const cli::Command& command, ReplyToken token);
-  /// A message from a peer. False (and nothing done) for messages that are not about playback:
-  /// PLAY/PAUSE/RESUME/STOP, STATE_SYNC_*, STATE_OFFER, CONTROL_*.
-  bool receive(std::int64_t now, const std::string& from, const protocol::Message& message);
+  /// A playback message from a peer: PLAY/PAUSE/RESUME/STOP, STATE_SYNC_*, STATE_OFFER,
+  /// CONTROL_*. Any other message is ignored.
+  void receive(std::int64_t now, const std::string& from, const protocol::Message& message);
   /// A new estimate of the followed leader's clock (after every accepted sample).
   void clock_updated(std::int64_t now, const LeaderClock& clock);
   /// A track finished opening: the engine can be given its audio.

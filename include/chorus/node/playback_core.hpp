@@ -26,8 +26,9 @@
 //             leader issues a command of its own, it adopts an offer newer by (epoch, seq) than
 //             what it took over, re-anchored so no frame moves, and broadcasts it.
 //   stall:    the state is re-fetched from the leader.
-//   forwarded commands: CONTROL_REQUEST to the leader; the reply comes from its
-//             CONTROL_RESPONSE, or "did not answer" at the 2 s deadline, exactly once.
+//   forwarded commands: CONTROL_REQUEST (the command typed, as a ControlCommand) to the leader,
+//             which runs it; the reply comes from its CONTROL_RESPONSE, or "did not answer" at
+//             the 2 s deadline, exactly once.
 
 #include <cstdint>
 #include <map>
@@ -210,7 +211,8 @@ class PlaybackCore {
   };
 
   // leader side
-  Outcome execute(std::int64_t now, const cli::Command& command);
+  /// Runs a playback command here, the leader; `track` is the number typed, for play.
+  Outcome execute(std::int64_t now, protocol::ControlCommand command, std::int64_t track);
   /// A command of this leader's own: it closes the door on late offers.
   Outcome issue(std::int64_t now, const playback::PlaybackState& next, const std::string& what);
   /// Broadcasts the command that leads to `next` and applies it.
@@ -242,7 +244,8 @@ class PlaybackCore {
   /// Takes the leader's STATE_SYNC, then the commands that arrived before it (the caller
   /// publishes).
   void apply_pending_sync(std::int64_t now);
-  void forward(std::int64_t now, const cli::Command& command, ReplyToken token);
+  void forward(std::int64_t now, protocol::ControlCommand command, std::int64_t track,
+               ReplyToken token);
   void on_control_response(const protocol::ControlResponse& response);
 
   // both

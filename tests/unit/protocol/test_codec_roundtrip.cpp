@@ -81,6 +81,14 @@ TEST_CASE("playback status is written as a lower-case string and an absent track
   CHECK(encode(playing).find(R"("status":"paused")") != std::string::npos);
 }
 
+TEST_CASE("a control request names its command and, for play only, the track") {
+  CHECK(encode(ControlRequest{.from = "c", .id = 7, .command = ControlCommand::play, .track = 3}) ==
+        R"({"type":"CONTROL_REQUEST","from":"c","id":7,"command":"play","track":3})");
+  CHECK(encode(ControlRequest{.from = "c", .id = 8, .command = ControlCommand::prev,
+                              .track = std::nullopt}) ==
+        R"({"type":"CONTROL_REQUEST","from":"c","id":8,"command":"prev"})");
+}
+
 TEST_CASE("a state offer names the clock its times are in") {
   CHECK(encode(StateOffer{.from = "c", .clock = "a", .epoch = 5, .seq = 4,
                           .status = PlaybackStatus::paused,
@@ -108,7 +116,9 @@ TEST_CASE("unknown extra fields are ignored at every level") {
     if (auto* advertised = doc.as_object().if_contains("advertised")) {
       advertised->as_object()["scope"] = "link";
     }
-    if (auto* track = doc.as_object().if_contains("track")) track->as_object()["codec"] = "flac";
+    if (auto* track = doc.as_object().if_contains("track"); track != nullptr && track->is_object()) {
+      track->as_object()["codec"] = "flac";
+    }
     if (auto* members = doc.as_object().if_contains("members")) {
       members->as_array()[0].as_object()["rtt_us"] = 120;
     }

@@ -731,8 +731,7 @@ void NetworkManager::start() { impl_->start(); }
 bool NetworkManager::send(const std::string& peer_id, const protocol::Message& message) {
   return impl_->send(peer_id, message);
 }
-bool NetworkManager::send_stamped(const std::string& peer_id,
-                                  std::function<protocol::Message(std::int64_t)> make_message) {
+bool NetworkManager::send_stamped(const std::string& peer_id, StampedMessage make_message) {
   return impl_->send_stamped(peer_id, std::move(make_message));
 }
 void NetworkManager::broadcast(const protocol::Message& message) { impl_->broadcast(message); }

@@ -27,15 +27,6 @@ protocol::Message to_wire(const election::Envelope& envelope) {
   return protocol::Election{envelope.from, envelope.epoch};
 }
 
-std::optional<election::Envelope> from_wire(const protocol::Message& message, const std::string& to) {
-  if (auto* m = std::get_if<protocol::Election>(&message))
-    return election::Envelope{election::MessageKind::election, m->from, to, m->epoch};
-  if (auto* m = std::get_if<protocol::ElectionAnswer>(&message))
-    return election::Envelope{election::MessageKind::answer, m->from, to, m->epoch};
-  if (auto* m = std::get_if<protocol::Coordinator>(&message))
-    return election::Envelope{election::MessageKind::coordinator, m->from, to, m->epoch};
-  return std::nullopt;
-}
 
 election::RandomSource seeded_random() {
   auto engine = std::make_shared<std::mt19937_64>(std::random_device{}());
@@ -61,7 +52,7 @@ election::Timeouts ElectionTiming::timeouts_for(microseconds max_rtt) const {
   return timeouts;
 }
 
-ElectionShell::ElectionShell(boost::asio::io_context& io, net::NetworkManager& network, Rank self,
+ElectionShell::ElectionShell(boost::asio::io_context& io, net::Transport& network, Rank self,
                              bool preempt, ElectionTiming timing, ChangeHandler on_change,
                              StallHandler on_stall)
     : timer_(io),
@@ -132,13 +123,22 @@ void ElectionShell::peer_down(const std::string& id) {
   flush();
 }
 
-bool ElectionShell::handle(const protocol::Message& message) {
-  auto envelope = from_wire(message, core_.rank().id);
-  if (!envelope) return false;
+void ElectionShell::receive(const protocol::Election& message) {
+  step({election::MessageKind::election, message.from, core_.rank().id, message.epoch});
+}
+
+void ElectionShell::receive(const protocol::ElectionAnswer& message) {
+  step({election::MessageKind::answer, message.from, core_.rank().id, message.epoch});
+}
+
+void ElectionShell::receive(const protocol::Coordinator& message) {
+  step({election::MessageKind::coordinator, message.from, core_.rank().id, message.epoch});
+}
+
+void ElectionShell::step(const election::Envelope& envelope) {
   check_stall();
-  core_.step(*envelope);
+  core_.step(envelope);
   flush();
-  return true;
 }
 
 void ElectionShell::set_eligible(bool eligible) {

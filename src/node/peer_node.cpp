@@ -13,7 +13,8 @@ PeerNode::PeerNode(boost::asio::io_context& io, NodeConfig config)
     : io_(io),
       config_(std::move(config)),
       network_(io, config_.network, *this),
-      playback_(io, network_, config_.playback, [this] {
+      clock_sampler_(io, network_, [this] { playback_.on_clock_sample(); }),
+      playback_(io, network_, clock_sampler_, config_.playback, [this] {
         if (election_) election_->set_eligible(true);
       }) {}
 
@@ -29,6 +30,7 @@ void PeerNode::start() {
   election_.emplace(io_, network_, Rank{config_.network.priority, network_.id()}, config_.preempt,
                     timing, [this](const election::Status& status) { on_leadership(status); },
                     [this] { playback_.on_stalled(); });
+  messages_.emplace(*election_, clock_sampler_, playback_);
   election_->start(config_.lead_at_start);
 }
 
@@ -57,9 +59,7 @@ void PeerNode::on_peer_down(const std::string& id) { election_->peer_down(id); }
 
 void PeerNode::on_message(const std::string& from, const protocol::Message& message,
                           net::Clock::time_point received) {
-  if (election_->handle(message)) return;
-  if (playback_.handle(from, message, received)) return;
-  spdlog::debug("ignoring {} from {}: nothing here handles it", protocol::type_name(message), from);
+  messages_->handle(from, message, received);
 }
 
 void PeerNode::execute(const cli::Command& command, Reply reply) {

@@ -13,14 +13,15 @@ namespace chorus::node {
 
 namespace asio = boost::asio;
 
-PlaybackController::PlaybackController(asio::io_context& io, net::NetworkManager& network,
-                                       playback::PlayerConfig config, StateHeldHandler on_state_held)
+PlaybackController::PlaybackController(asio::io_context& io, net::Transport& network,
+                                       ClockSampler& clock_sampler, playback::PlayerConfig config,
+                                       StateHeldHandler on_state_held)
     : io_(io),
       network_(network),
       player_(
           std::move(config), [&io](std::function<void()> work) { asio::post(io, std::move(work)); },
           [this] { feed([&](std::int64_t now) { core_->track_opened(now); }); }),
-      time_sync_(io, network, [this] { on_clock_sample(); }),
+      clock_sampler_(clock_sampler),
       on_state_held_(std::move(on_state_held)),
       end_timer_(io),
       state_request_timer_(io),
@@ -39,7 +40,7 @@ void PlaybackController::stop() {
   control_timer_.cancel();
   player_.stop();
   end_timer_.cancel();
-  time_sync_.stop();
+  clock_sampler_.stop();
 }
 
 // ---- inputs ------------------------------------------------------------------------------
@@ -52,13 +53,8 @@ void PlaybackController::on_stalled() {
   feed([&](std::int64_t now) { core_->stalled(now); });
 }
 
-bool PlaybackController::handle(const std::string& from, const protocol::Message& message,
-                                net::Clock::time_point received) {
-  if (time_sync_.handle(from, message, received)) return true;
-  if (!core_) return false;
-  bool handled = false;
-  feed([&](std::int64_t now) { handled = core_->receive(now, from, message); });
-  return handled;
+void PlaybackController::receive(const std::string& from, const protocol::Message& message) {
+  feed([&](std::int64_t now) { core_->receive(now, from, message); });
 }
 
 void PlaybackController::command(const cli::Command& command, Reply reply) {
@@ -70,7 +66,7 @@ void PlaybackController::command(const cli::Command& command, Reply reply) {
 
 void PlaybackController::on_clock_sample() {
   feed([&](std::int64_t now) {
-    const auto& clock = time_sync_.clock();
+    const auto& clock = clock_sampler_.clock();
     core_->clock_updated(now, LeaderClock{clock.sample_count(), clock.synced(), clock.mapping()});
   });
 }
@@ -93,8 +89,8 @@ std::int64_t PlaybackController::lead_us() const {
 
 void PlaybackController::act(PlaybackEffects effects) {
   if (effects.clock_sampling) {
-    if (effects.clock_sampling->leader) time_sync_.follow(*effects.clock_sampling->leader);
-    else time_sync_.pause();
+    if (effects.clock_sampling->leader) clock_sampler_.follow(*effects.clock_sampling->leader);
+    else clock_sampler_.pause();
   }
   std::vector<Outgoing> unsent;
   for (auto& out : effects.messages) {
@@ -163,7 +159,7 @@ PlaybackView PlaybackController::view() const {
   const auto stats = player_.stats();
   view.engine = stats.engine;
   view.output_stats = stats.output;
-  view.clock = time_sync_.clock().status(view.now_local_us);
+  view.clock = clock_sampler_.clock().status(view.now_local_us);
   view.following_clock = !core_->leading();
   view.state_synced = core_->state_synced();
   view.output = player_.describe_output();

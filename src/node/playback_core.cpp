@@ -75,6 +75,21 @@ bool is_command(const protocol::Message& message) {
          std::holds_alternative<protocol::StopRequest>(message);
 }
 
+/// The wire form of a prompt's playback command; empty for the other commands.
+std::optional<protocol::ControlCommand> control_command(cli::CommandKind kind) {
+  using cli::CommandKind;
+  using protocol::ControlCommand;
+  switch (kind) {
+    case CommandKind::play: return ControlCommand::play;
+    case CommandKind::pause: return ControlCommand::pause;
+    case CommandKind::resume: return ControlCommand::resume;
+    case CommandKind::stop: return ControlCommand::stop;
+    case CommandKind::next: return ControlCommand::next;
+    case CommandKind::prev: return ControlCommand::prev;
+    default: return std::nullopt;
+  }
+}
+
 std::string lower(std::string text) {
   for (char& c : text) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   return text;
@@ -107,12 +122,17 @@ void PlaybackCore::leadership(std::int64_t now, const election::Status& status) 
 }
 
 void PlaybackCore::command(std::int64_t now, const cli::Command& command, ReplyToken token) {
-  if (!leading()) return forward(now, command, token);
-  auto outcome = execute(now, command);
+  auto playback_command = control_command(command.kind);
+  if (!playback_command) {
+    return reply(token, fmt::format("error: '{}' is not a playback command",
+                                    cli::spec(command.kind).name));
+  }
+  if (!leading()) return forward(now, *playback_command, command.track, token);
+  auto outcome = execute(now, *playback_command, command.track);
   reply(token, (outcome.ok ? "ok: " : "error: ") + outcome.text);
 }
 
-bool PlaybackCore::receive(std::int64_t now, const std::string& from, const protocol::Message& message) {
+void PlaybackCore::receive(std::int64_t now, const std::string& from, const protocol::Message& message) {
   if (is_command(message)) {
     on_command(now, from, message);
   } else if (std::holds_alternative<protocol::StateSyncRequest>(message)) {
@@ -125,10 +145,7 @@ bool PlaybackCore::receive(std::int64_t now, const std::string& from, const prot
     answer_control(now, from, *request);
   } else if (auto* response = std::get_if<protocol::ControlResponse>(&message)) {
     on_control_response(*response);
-  } else {
-    return false;
   }
-  return true;
 }
 
 void PlaybackCore::clock_updated(std::int64_t now, const LeaderClock& clock) {
@@ -270,35 +287,34 @@ PlaybackCore::Outcome PlaybackCore::play_index(std::int64_t now, std::size_t ind
   return issue(now, next, "playing " + track.file_name);
 }
 
-PlaybackCore::Outcome PlaybackCore::execute(std::int64_t now, const cli::Command& command) {
-  using cli::CommandKind;
+PlaybackCore::Outcome PlaybackCore::execute(std::int64_t now, protocol::ControlCommand command,
+                                            std::int64_t track) {
+  using protocol::ControlCommand;
   const auto at = now + lead_us_;
   const auto epoch = leadership_.epoch;
-  switch (command.kind) {
-    case CommandKind::play:
-      if (command.track < 1) return {false, "tracks are numbered from 1 (see list)"};
-      return play_index(now, static_cast<std::size_t>(command.track - 1), at);
-    case CommandKind::pause:
+  switch (command) {
+    case ControlCommand::play:
+      if (track < 1) return {false, "tracks are numbered from 1 (see list)"};
+      return play_index(now, static_cast<std::size_t>(track - 1), at);
+    case ControlCommand::pause:
       if (auto next = playback::pause(applied_, epoch, at)) return issue(now, *next, "pausing");
       return {false, "nothing is playing"};
-    case CommandKind::resume:
+    case ControlCommand::resume:
       if (auto next = playback::resume(applied_, epoch, at)) return issue(now, *next, "resuming");
       return {false, "nothing is paused"};
-    case CommandKind::stop:
+    case ControlCommand::stop:
       return issue(now, playback::stop(applied_, epoch, at), "stopping");
-    case CommandKind::next:
-    case CommandKind::prev: {
-      if (tracks_.empty()) return {false, "the track list is empty"};
-      auto index = current_index();
-      std::size_t target = 0;
-      if (command.kind == CommandKind::next) target = index ? *index + 1 : 0;
-      else target = index && *index > 0 ? *index - 1 : 0;
-      if (target >= tracks_.size()) return {false, "already at the last track"};
-      return play_index(now, target, at);
-    }
-    default:
-      return {false, fmt::format("'{}' is not a playback command", cli::spec(command.kind).name)};
+    case ControlCommand::next:
+    case ControlCommand::prev:
+      break;
   }
+  if (tracks_.empty()) return {false, "the track list is empty"};
+  auto index = current_index();
+  std::size_t target = 0;
+  if (command == ControlCommand::next) target = index ? *index + 1 : 0;
+  else target = index && *index > 0 ? *index - 1 : 0;
+  if (target >= tracks_.size()) return {false, "already at the last track"};
+  return play_index(now, target, at);
 }
 
 void PlaybackCore::arm_end_of_track() {
@@ -310,14 +326,8 @@ void PlaybackCore::arm_end_of_track() {
 
 void PlaybackCore::answer_control(std::int64_t now, const std::string& from,
                                   const protocol::ControlRequest& request) {
-  std::string line = request.command;
-  for (const auto& arg : request.args) line += " " + arg;
   Outcome outcome{false, "this node is not the leader"};
-  if (leading()) {
-    auto parsed = cli::parse_command(line);
-    if (auto* command = std::get_if<cli::Command>(&parsed)) outcome = execute(now, *command);
-    else outcome = {false, "not a command: " + line};
-  }
+  if (leading()) outcome = execute(now, request.command, request.track.value_or(0));
   send(from, protocol::ControlResponse{self_, request.id, outcome.ok,
                                        outcome.ok ? std::string() : outcome.text});
 }
@@ -402,14 +412,15 @@ void PlaybackCore::on_command(std::int64_t now, const std::string& from, const p
   apply(now, *next);
 }
 
-void PlaybackCore::forward(std::int64_t now, const cli::Command& command, ReplyToken token) {
+void PlaybackCore::forward(std::int64_t now, protocol::ControlCommand command, std::int64_t track,
+                           ReplyToken token) {
   if (!leadership_.leader) return reply(token, "error: no leader is known yet; try again in a moment");
   auto id = next_control_id_++;
-  std::vector<std::string> args;
-  if (command.kind == cli::CommandKind::play) args.push_back(std::to_string(command.track));
-  std::string name(cli::spec(command.kind).name);
   pending_controls_[id] = {token, *leadership_.leader, now + kControlTimeoutUs};
-  send(*leadership_.leader, protocol::ControlRequest{self_, id, name, args});
+  // Only play names a track: a peer's codec refuses a track on any other command.
+  std::optional<std::int64_t> played;
+  if (command == protocol::ControlCommand::play) played = track;
+  send(*leadership_.leader, protocol::ControlRequest{self_, id, command, played});
 }
 
 void PlaybackCore::on_control_response(const protocol::ControlResponse& response) {

@@ -46,11 +46,10 @@ constexpr Int kNonNegative{0};
 constexpr Int kVersion{1};
 constexpr Int kPort{1, 65535};
 
-constexpr std::array<std::string_view, 3> kStatusNames = {"stopped", "playing", "paused"};
-
 // ---------------------------------------------------------------------------------------------
 // The wire form of every struct, listed once. `io` is a Reader (decode) or a Writer (encode);
-// `m` is the struct, const when encoding. Field names are the member names.
+// `m` is the struct, const when encoding. Field names are the member names. Enums are written as
+// their names in wire_names.hpp.
 
 template <class M, class... T>
 concept OneOf = (std::same_as<std::remove_const_t<M>, T> || ...);
@@ -187,8 +186,9 @@ template <class Io, OneOf<ControlRequest> M>
 void fields(Io& io, M& m) {
   io("from", m.from, kId);
   io("id", m.id);
-  io("command", m.command, kText);
-  io("args", m.args, Count{kMaxArgs});
+  io("command", m.command);
+  io.present_exactly_when(m.command == ControlCommand::play, "command is \"play\"", "track",
+                          m.track, kNonNegative);
 }
 
 template <class Io, OneOf<ControlResponse> M>
@@ -214,6 +214,12 @@ class Writer {
   void operator()(std::string_view key, const std::optional<T>& value) {
     if (value) out_[key] = value_of(*value);
   }
+  /// Written when it has a value, whatever the rule says: the encoder checks nothing.
+  template <class T, class Limit>
+  void present_exactly_when(bool, std::string_view, std::string_view key,
+                            const std::optional<T>& value, Limit) {
+    (*this)(key, value);
+  }
 
  private:
   static json::value value_of(const std::string& v) { return json::string(v); }
@@ -221,10 +227,13 @@ class Writer {
   static json::value value_of(std::uint64_t v) { return v; }
   static json::value value_of(std::uint16_t v) { return std::int64_t{v}; }
   static json::value value_of(bool v) { return v; }
-  static json::value value_of(PlaybackStatus v) {
+  template <class E>
+    requires std::is_enum_v<E>
+  static json::value value_of(E v) {
+    const auto& names = detail::enum_names(v);
     const auto index = static_cast<std::size_t>(v);
-    assert(index < kStatusNames.size());
-    return json::string(kStatusNames[index]);
+    assert(index < names.size());
+    return json::string(names[index]);
   }
   template <class T>
   static json::value value_of(const std::vector<T>& v) {
@@ -244,6 +253,19 @@ class Writer {
 
   json::object& out_;
 };
+
+/// `"a", "b" or "c"`, for an error detail.
+template <std::size_t N>
+std::string quoted_list(const std::array<std::string_view, N>& names) {
+  std::string out;
+  for (std::size_t i = 0; i < N; ++i) {
+    if (i > 0) out += i + 1 == N ? " or " : ", ";
+    out += '"';
+    out += names[i];
+    out += '"';
+  }
+  return out;
+}
 
 // ---------------------------------------------------------------------------------------------
 // Reader: json::object -> struct, validating as it goes. Records the first error and does
@@ -284,6 +306,20 @@ class Reader {
     const std::size_t mark = enter(key);
     if (!v->is_object()) fail(DecodeErrorCode::wrong_type, "expected object or null");
     else read(*v, out.emplace());
+    leave(mark);
+  }
+
+  /// A field required when `applies` (whose text is `rule`) and absent or null otherwise.
+  template <class T, class Limit>
+  void present_exactly_when(bool applies, std::string_view rule, std::string_view key,
+                            std::optional<T>& out, Limit limit) {
+    if (error_) return;
+    out.reset();
+    if (applies) return (*this)(key, out.emplace(), limit);
+    const json::value* v = current_->if_contains(key);
+    if (v == nullptr || v->is_null()) return;
+    const std::size_t mark = enter(key);
+    fail(DecodeErrorCode::out_of_range, "out of range: present only when " + std::string(rule));
     leave(mark);
   }
 
@@ -340,16 +376,19 @@ class Reader {
     out = *b;
   }
 
-  void read(const json::value& v, PlaybackStatus& out) {
+  template <class E>
+    requires std::is_enum_v<E>
+  void read(const json::value& v, E& out) {
     const json::string* s = v.if_string();
     if (s == nullptr) return fail(DecodeErrorCode::wrong_type, "expected string");
-    for (std::size_t i = 0; i < kStatusNames.size(); ++i) {
-      if (*s == kStatusNames[i]) {
-        out = static_cast<PlaybackStatus>(i);
+    const auto& names = detail::enum_names(out);
+    for (std::size_t i = 0; i < names.size(); ++i) {
+      if (*s == names[i]) {
+        out = static_cast<E>(i);
         return;
       }
     }
-    fail(DecodeErrorCode::out_of_range, "out of range: must be \"stopped\", \"playing\" or \"paused\"");
+    fail(DecodeErrorCode::out_of_range, "out of range: must be " + quoted_list(names));
   }
 
   template <class T>

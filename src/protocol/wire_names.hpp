@@ -1,5 +1,6 @@
 #pragma once
-// Private to src/protocol: the wire name of each Message alternative, in variant order.
+// Private to src/protocol: the wire names of each Message alternative (in variant order) and of
+// each enum's values (in declaration order).
 
 #include <array>
 #include <string_view>
@@ -18,5 +19,16 @@ inline constexpr std::array<std::string_view, 20> kWireNames = {
 };
 static_assert(kWireNames.size() == std::variant_size_v<Message>,
               "every Message alternative needs exactly one wire name");
+
+inline constexpr std::array<std::string_view, 3> kStatusNames = {"stopped", "playing", "paused"};
+static_assert(static_cast<std::size_t>(PlaybackStatus::paused) + 1 == kStatusNames.size());
+
+inline constexpr std::array<std::string_view, 6> kControlCommandNames = {
+    "play", "pause", "resume", "stop", "next", "prev"};
+static_assert(static_cast<std::size_t>(ControlCommand::prev) + 1 == kControlCommandNames.size());
+
+/// The wire names of an enum's values, indexed by value.
+constexpr const auto& enum_names(PlaybackStatus) { return kStatusNames; }
+constexpr const auto& enum_names(ControlCommand) { return kControlCommandNames; }
 
 }  // namespace chorus::protocol::detail

@@ -33,6 +33,7 @@
 #include "chorus/net/connection.hpp"
 #include "chorus/net/liveness.hpp"
 #include "chorus/net/traffic_counters.hpp"
+#include "chorus/net/transport.hpp"
 #include "chorus/protocol/messages.hpp"
 
 namespace boost::asio {
@@ -105,7 +106,7 @@ class NetworkObserver {
   ~NetworkObserver() = default;
 };
 
-class NetworkManager {
+class NetworkManager final : public Transport {
  public:
   NetworkManager(boost::asio::io_context& io, NetworkConfig config, NetworkObserver& observer);
   ~NetworkManager();
@@ -116,26 +117,23 @@ class NetworkManager {
   /// and dials the bootstrap peer.
   void start();
 
-  /// Sends to one up peer; false if it is not connected or its queue overflowed.
-  bool send(const std::string& peer_id, const protocol::Message& message);
-  /// Sends to one up peer a message made when its write starts (see Connection::send_stamped).
-  bool send_stamped(const std::string& peer_id,
-                    std::function<protocol::Message(std::int64_t write_start_us)> make_message);
-  /// Sends to every up peer. Encodes once, never waits for a slow peer.
-  void broadcast(const protocol::Message& message);
+  bool send(const std::string& peer_id, const protocol::Message& message) override;
+  /// The message is made when its write starts (see Connection::send_stamped).
+  bool send_stamped(const std::string& peer_id, StampedMessage make_message) override;
+  /// Encodes once, never waits for a slow peer.
+  void broadcast(const protocol::Message& message) override;
 
   /// Tells every peer we leave, closes links once flushed, stops timers and the listener,
   /// then calls `done` (after at most `grace`).
   void leave(std::chrono::milliseconds grace, std::function<void()> done);
 
-  const std::string& id() const;
+  const std::string& id() const override;
   /// The bound listen endpoint (the real port when 0 was asked for).
   protocol::Endpoint local_endpoint() const;
   /// The endpoint advertised to peers ("host:port" shown in `peers`).
   protocol::Endpoint advertised_endpoint() const;
   std::vector<PeerInfo> peers() const;
-  /// Largest smoothed RTT among up peers (zero when none): for deriving timeouts.
-  std::chrono::microseconds max_rtt() const;
+  std::chrono::microseconds max_rtt() const override;
   const TrafficCounters& traffic() const;
   const MembershipCounters& membership() const;
 

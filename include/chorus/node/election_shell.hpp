@@ -6,7 +6,7 @@
 //   tick timer, every 20 ms (absolute deadlines):
 //     every 25 ticks: timeouts re-derived from the peers' measured RTT
 //     core.tick()
-//   network events -> core.peer_up / peer_down / step
+//   network events -> core.peer_up / peer_down; election messages -> core.step
 //   the playback state applied -> core.set_eligible(true)
 //   after every input: outbox -> wire messages to peers; changes -> on_change callback
 
@@ -18,6 +18,8 @@
 
 #include "chorus/election/bully_election.hpp"
 #include "chorus/net/network_manager.hpp"
+#include "chorus/net/transport.hpp"
+#include "chorus/node/message_handler.hpp"
 
 namespace chorus::node {
 
@@ -41,14 +43,14 @@ struct ElectionTiming {
   election::Timeouts timeouts_for(std::chrono::microseconds max_rtt) const;
 };
 
-class ElectionShell {
+class ElectionShell final : public ElectionInbox {
  public:
   using ChangeHandler = std::function<void(const election::Status&)>;
   using StallHandler = std::function<void()>;
 
   /// The node starts not eligible: it holds no playback state until its leader's arrives.
   /// `on_stall` runs after the core has been told of a stall, so the state can be re-fetched.
-  ElectionShell(boost::asio::io_context& io, net::NetworkManager& network, Rank self,
+  ElectionShell(boost::asio::io_context& io, net::Transport& network, Rank self,
                 bool preempt, ElectionTiming timing, ChangeHandler on_change,
                 StallHandler on_stall);
 
@@ -58,9 +60,10 @@ class ElectionShell {
 
   void peer_up(const net::PeerInfo& peer);
   void peer_down(const std::string& id);
-  /// Feeds ELECTION / ELECTION_ANSWER / COORDINATOR (whose sender the network layer has
-  /// verified); returns false for any other message.
-  bool handle(const protocol::Message& message);
+  /// ELECTION / ELECTION_ANSWER / COORDINATOR, whose sender the network layer has verified.
+  void receive(const protocol::Election& message) override;
+  void receive(const protocol::ElectionAnswer& message) override;
+  void receive(const protocol::Coordinator& message) override;
   /// Whether this node holds the cluster's playback state (see BullyElection::set_eligible).
   void set_eligible(bool eligible);
 
@@ -75,10 +78,11 @@ class ElectionShell {
   /// every input, so that a resumed node knows its state is stale before it reacts to the EOFs
   /// and messages that queued up meanwhile (in whatever order the io_context runs them).
   void check_stall();
+  void step(const election::Envelope& envelope);
   void flush();
 
   boost::asio::steady_timer timer_;
-  net::NetworkManager& network_;
+  net::Transport& network_;
   ElectionTiming timing_;
   election::BullyElection core_;
   ChangeHandler on_change_;

@@ -1,5 +1,6 @@
 #pragma once
-// PeerNode: composes the network, the election and (later) playback, and routes prompt commands.
+// PeerNode: composes the network, the election, clock sampling and playback; the MessageHandler
+// routes peers' messages to them, and this class routes prompt commands (docs/architecture.md).
 // Logic lives in the components; this class only wires their inputs and outputs together.
 // Every member runs on the io thread.
 
@@ -9,7 +10,9 @@
 
 #include "chorus/cli/command.hpp"
 #include "chorus/net/network_manager.hpp"
+#include "chorus/node/clock_sampler.hpp"
 #include "chorus/node/election_shell.hpp"
+#include "chorus/node/message_handler.hpp"
 #include "chorus/node/playback_controller.hpp"
 #include "chorus/node/reports.hpp"
 
@@ -58,8 +61,10 @@ class PeerNode final : public net::NetworkObserver {
   boost::asio::io_context& io_;
   NodeConfig config_;
   net::NetworkManager network_;
+  ClockSampler clock_sampler_;
   PlaybackController playback_;
   std::optional<ElectionShell> election_;  ///< made by start(), once the node id is known
+  std::optional<MessageHandler> messages_;  ///< made by start(), with the election
 };
 
 }  // namespace chorus::node

@@ -1,11 +1,12 @@
 #pragma once
 // PlaybackController: the Asio shell around PlaybackCore (the playback rules, pure), on the io
-// thread. It owns what the core may not: the timers, the network, the clock estimate
-// (TimeSync) and the AudioPlayer (library, track opening, SyncEngine, output).
+// thread. It owns what the core may not: the timers and the AudioPlayer (library, track opening,
+// SyncEngine, output); it sends through the transport and drives the node's ClockSampler, whose
+// samples come back through on_clock_sample().
 //
 //   every input (leadership, prompt command, message, clock sample, track opened, timer,
 //   stall) -> the core, with now and the current lead; then its effects, drained at once:
-//     clock sampling -> TimeSync follow/pause       messages     -> NetworkManager
+//     clock sampling -> ClockSampler follow/pause   messages     -> the transport
 //     keep_open / open_early -> AudioPlayer         publication  -> AudioPlayer::play
 //     replies -> the prompt's callbacks             state_held   -> on_state_held (posted)
 //     deadlines -> three steady_timers             log          -> spdlog
@@ -23,9 +24,10 @@
 
 #include "chorus/cli/command.hpp"
 #include "chorus/election/bully_election.hpp"
-#include "chorus/net/network_manager.hpp"
+#include "chorus/net/transport.hpp"
 #include "chorus/node/playback_core.hpp"
-#include "chorus/node/time_sync.hpp"
+#include "chorus/node/clock_sampler.hpp"
+#include "chorus/node/message_handler.hpp"
 #include "chorus/playback/audio_player.hpp"
 #include "chorus/playback/schedule.hpp"
 
@@ -46,15 +48,17 @@ struct PlaybackView {
   std::uint64_t ignored_commands = 0;  ///< stale, early (before STATE_SYNC) or not from the leader
 };
 
-class PlaybackController {
+class PlaybackController final : public PlaybackInbox {
  public:
   using Reply = std::function<void(const std::string&)>;
   using StateHeldHandler = std::function<void()>;
 
   /// `on_state_held` runs (posted, on the io thread) once a leader's state has arrived and its
   /// clock has at least one sample: from then on this node holds the cluster's state.
-  PlaybackController(boost::asio::io_context& io, net::NetworkManager& network,
-                     playback::PlayerConfig config, StateHeldHandler on_state_held);
+  /// `clock_sampler` samples the leader this controller tells it to follow.
+  PlaybackController(boost::asio::io_context& io, net::Transport& network,
+                     ClockSampler& clock_sampler, playback::PlayerConfig config,
+                     StateHeldHandler on_state_held);
   ~PlaybackController();
 
   /// Starts the player (library scan, output) and the playback rules.
@@ -65,9 +69,10 @@ class PlaybackController {
   /// This process was frozen: commands may have been missed. The state is re-fetched from the
   /// leader; meanwhile it plays on its last schedule, as during an election.
   void on_stalled();
-  /// Playback, state, time and control messages; false for any other.
-  bool handle(const std::string& from, const protocol::Message& message,
-              net::Clock::time_point received);
+  /// Playback, state and control messages (MessageHandler routes only those here).
+  void receive(const std::string& from, const protocol::Message& message) override;
+  /// The ClockSampler accepted a sample: the leader's clock estimate changed.
+  void on_clock_sample();
   /// play / pause / resume / stop / next / prev from the prompt: run here when leading,
   /// forwarded to the leader otherwise. Replies exactly once.
   void command(const cli::Command& command, Reply reply);
@@ -83,13 +88,12 @@ class PlaybackController {
   void arm(boost::asio::steady_timer& timer, std::optional<std::int64_t>& armed,
            std::optional<std::int64_t> wanted, void (PlaybackCore::*due)(std::int64_t));
   std::int64_t lead_us() const;
-  void on_clock_sample();
   void reply(const PromptReply& reply);
 
   boost::asio::io_context& io_;
-  net::NetworkManager& network_;
+  net::Transport& network_;
   playback::AudioPlayer player_;
-  TimeSync time_sync_;
+  ClockSampler& clock_sampler_;
   std::optional<PlaybackCore> core_;  ///< made by start(), once the node id is known
   StateHeldHandler on_state_held_;
 

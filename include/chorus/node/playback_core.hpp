@@ -26,8 +26,9 @@
 //             leader issues a command of its own, it adopts an offer newer by (epoch, seq) than
 //             what it took over, re-anchored so no frame moves, and broadcasts it.
 //   stall:    the state is re-fetched from the leader.
-//   forwarded commands: CONTROL_REQUEST to the leader; the reply comes from its
-//             CONTROL_RESPONSE, or "did not answer" at the 2 s deadline, exactly once.
+//   forwarded commands: CONTROL_REQUEST (the command typed, as a ControlCommand) to the leader,
+//             which runs it; the reply comes from its CONTROL_RESPONSE, or "did not answer" at
+//             the 2 s deadline, exactly once.
 
 #include <cstdint>
 #include <map>
@@ -137,9 +138,9 @@ class PlaybackCore {
   /// A playback command from this node's prompt: run here when leading, forwarded to the leader
   /// otherwise. Exactly one reply carries `token`, perhaps after later inputs.
   void command(std::int64_t now, const cli::Command& command, ReplyToken token);
-  /// A message from a peer. False (and nothing done) for messages that are not about playback:
-  /// PLAY/PAUSE/RESUME/STOP, STATE_SYNC_*, STATE_OFFER, CONTROL_*.
-  bool receive(std::int64_t now, const std::string& from, const protocol::Message& message);
+  /// A playback message from a peer: PLAY/PAUSE/RESUME/STOP, STATE_SYNC_*, STATE_OFFER,
+  /// CONTROL_*. Any other message is ignored.
+  void receive(std::int64_t now, const std::string& from, const protocol::Message& message);
   /// A new estimate of the followed leader's clock (after every accepted sample).
   void clock_updated(std::int64_t now, const LeaderClock& clock);
   /// A track finished opening: the engine can be given its audio.
@@ -197,7 +198,8 @@ class PlaybackCore {
   };
 
   // leader side
-  Outcome execute(std::int64_t now, const cli::Command& command);
+  /// Runs a playback command here, the leader; `track` is the number typed, for play.
+  Outcome execute(std::int64_t now, protocol::ControlCommand command, std::int64_t track);
   /// A command of this leader's own: it closes the door on late offers.
   Outcome issue(std::int64_t now, const playback::PlaybackState& next, const std::string& what);
   /// Broadcasts the command that leads to `next` and applies it.
@@ -229,7 +231,8 @@ class PlaybackCore {
   /// Takes the leader's STATE_SYNC, then the commands that arrived before it (the caller
   /// publishes).
   void apply_pending_sync(std::int64_t now);
-  void forward(std::int64_t now, const cli::Command& command, ReplyToken token);
+  void forward(std::int64_t now, protocol::ControlCommand command, std::int64_t track,
+               ReplyToken token);
   void on_control_response(const protocol::ControlResponse& response);
 
   // both

@@ -13,7 +13,7 @@
 namespace chorus::protocol {
 
 /// Bumped on any incompatible change; peers with another version are refused at HELLO.
-inline constexpr std::int64_t kProtocolVersion = 1;
+inline constexpr std::int64_t kProtocolVersion = 2;
 /// Largest frame body accepted; checked against the length prefix before allocating.
 inline constexpr std::uint32_t kMaxFrameBytes = 1u << 20;
 /// Deepest JSON nesting accepted in a frame body.
@@ -24,8 +24,6 @@ inline constexpr std::size_t kMaxMembers = 1024;
 inline constexpr std::size_t kMaxIdBytes = 256;
 /// Longest other string field accepted, in bytes.
 inline constexpr std::size_t kMaxStringBytes = 4096;
-/// Largest number of arguments one CONTROL_REQUEST may carry.
-inline constexpr std::size_t kMaxArgs = 16;
 
 /// Where a node accepts connections.
 struct Endpoint {
@@ -211,12 +209,15 @@ struct TimeResponse {
   friend bool operator==(const TimeResponse&, const TimeResponse&) = default;
 };
 
-/// Follower → leader: a user command typed on the follower's prompt (e.g. "play", "3").
+/// The playback commands a follower's prompt forwards to the leader.
+enum class ControlCommand { play, pause, resume, stop, next, prev };
+
+/// Follower → leader: a playback command typed on the follower's prompt, e.g. play 3.
 struct ControlRequest {
   std::string from;
   std::uint64_t id = 0;
-  std::string command;
-  std::vector<std::string> args;
+  ControlCommand command = ControlCommand::play;
+  std::optional<std::int64_t> track;  ///< the track number as typed; present exactly for play
   friend bool operator==(const ControlRequest&, const ControlRequest&) = default;
 };
 /// Leader → follower: the outcome of a ControlRequest.

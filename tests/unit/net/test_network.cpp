@@ -17,8 +17,11 @@ std::size_t count(const std::vector<std::string>& events, const std::string& id)
   return static_cast<std::size_t>(std::count(events.begin(), events.end(), id));
 }
 
-protocol::ControlRequest bulky_message(const std::string& from, std::uint64_t id) {
-  return {from, id, "flood", std::vector<std::string>(16, std::string(4000, 'x'))};
+/// About 8 KB: a track with the longest name and hash a peer accepts.
+protocol::PlayRequest bulky_message(const std::string& from, std::uint64_t seq) {
+  const protocol::TrackRef track{0, std::string(protocol::kMaxStringBytes, 'n'),
+                                 std::string(protocol::kMaxStringBytes, 'h'), 0};
+  return {from, 1, seq, track, 0, 0};
 }
 
 /// A port nothing listens on: bound, then released.
@@ -133,7 +136,7 @@ TEST_CASE("a peer that cannot keep up is disconnected while the others get every
   REQUIRE(cluster.run_until([&] { return cluster.full_mesh(); }, 3s));
 
   cluster.freeze("c");
-  const std::uint64_t limit = 400;  // ~26 MB: more than the kernel buffers for a frozen reader
+  const std::uint64_t limit = 3200;  // ~26 MB: more than the kernel buffers for a frozen reader
   std::uint64_t sent = 0;
   while (sent < limit && a.state_of("c") != "down") {
     a.network->broadcast(bulky_message("a", sent++));

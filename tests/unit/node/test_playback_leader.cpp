@@ -157,6 +157,45 @@ TEST_CASE("a forwarded command is run by the leader, which answers") {
   CHECK(sim.core("b").state().seq == 2);
 }
 
+TEST_CASE("a forwarded command travels typed, with a track only for play") {
+  PlaybackSim sim;
+  leader_and_follower(sim);
+  sim.command("b", play_command(2));
+  sim.command("b", typed(cli::CommandKind::next));
+  sim.run_for(10'000);
+
+  std::vector<protocol::ControlRequest> requests;
+  for (const auto& sent : sim.sent()) {
+    if (auto* request = std::get_if<protocol::ControlRequest>(&sent.message)) {
+      CHECK(sent.to == "a");
+      requests.push_back(*request);
+    }
+  }
+  using protocol::ControlCommand;
+  CHECK(requests == std::vector<protocol::ControlRequest>{
+                        {"b", 1, ControlCommand::play, 2},
+                        {"b", 2, ControlCommand::next, std::nullopt}});
+  CHECK(texts(sim.replies("b")) ==
+        std::vector<std::string>{"ok (by the leader a)", "ok (by the leader a)"});
+}
+
+TEST_CASE("the leader refuses a forwarded play of track 0, as it would at its own prompt") {
+  PlaybackSim sim;
+  leader_and_follower(sim);
+  sim.inject("b", "a", protocol::ControlRequest{"b", 5, protocol::ControlCommand::play, 0});
+  sim.run_for(10'000);
+
+  std::vector<protocol::ControlResponse> responses;
+  for (const auto& sent : sim.sent()) {
+    if (auto* response = std::get_if<protocol::ControlResponse>(&sent.message)) {
+      responses.push_back(*response);
+    }
+  }
+  CHECK(responses == std::vector<protocol::ControlResponse>{
+                         {"a", 5, false, "tracks are numbered from 1 (see list)"}});
+  CHECK(sim.core("a").state().status == PlayStatus::stopped);  // nothing was played
+}
+
 TEST_CASE("a forwarded command whose leader dies before answering fails at the deadline, once") {
   PlaybackSim sim;
   leader_and_follower(sim);

@@ -65,12 +65,13 @@ inline std::vector<Message> typical_messages() {
       TimeRequest{.from = "node-c", .id = 42, .t0_us = 5'000},
       TimeResponse{.from = "node-b", .id = 42, .t0_us = 5'000, .t1_us = 9'000'100,
                    .t2_us = 9'000'180},
-      ControlRequest{.from = "node-c", .id = 7, .command = "play", .args = {"3"}},
+      ControlRequest{.from = "node-c", .id = 7, .command = ControlCommand::play, .track = 3},
       ControlResponse{.from = "node-b", .id = 7, .ok = false, .error = "no track 3"},
   };
 }
 
-/// Boundary cases: extreme integers, empty and maximal strings and vectors, absent track.
+/// Boundary cases: extreme integers, empty and maximal strings and vectors, absent track, every
+/// control command.
 inline std::vector<Message> extreme_messages() {
   const std::string longest_id(kMaxIdBytes, 'i');
   // Exactly kMaxStringBytes bytes of awkward text: quotes, backslashes, control characters,
@@ -93,9 +94,6 @@ inline std::vector<Message> extreme_messages() {
                                                  std::to_string(i % 256),
                                          .port = static_cast<std::uint16_t>(1 + i)}});
   }
-  ControlRequest many_args{.from = "node-c", .id = kU64Max, .command = "", .args = {}};
-  for (std::size_t i = 0; i < kMaxArgs; ++i) many_args.args.push_back(i % 2 ? "" : awkward);
-
   const TrackRef edge_track{.index = kI64Max, .name = "", .hash = "", .frames = 0};
   return {
       Hello{low},
@@ -132,8 +130,19 @@ inline std::vector<Message> extreme_messages() {
       TimeRequest{.from = "node-c", .id = kU64Max, .t0_us = kI64Max},
       TimeResponse{.from = "node-b", .id = kAbove2To53, .t0_us = kI64Max, .t1_us = 0,
                    .t2_us = kI64Max},
-      many_args,
-      ControlRequest{.from = "node-c", .id = 0, .command = "pause", .args = {}},
+      ControlRequest{.from = longest_id, .id = kU64Max, .command = ControlCommand::play,
+                     .track = kI64Max},
+      ControlRequest{.from = "node-c", .id = 0, .command = ControlCommand::play, .track = 0},
+      ControlRequest{.from = "node-c", .id = kAbove2To53, .command = ControlCommand::pause,
+                     .track = std::nullopt},
+      ControlRequest{.from = "node-c", .id = 1, .command = ControlCommand::resume,
+                     .track = std::nullopt},
+      ControlRequest{.from = "node-c", .id = 2, .command = ControlCommand::stop,
+                     .track = std::nullopt},
+      ControlRequest{.from = "node-c", .id = 3, .command = ControlCommand::next,
+                     .track = std::nullopt},
+      ControlRequest{.from = "node-c", .id = 4, .command = ControlCommand::prev,
+                     .track = std::nullopt},
       ControlResponse{.from = "node-b", .id = kU64Max, .ok = true, .error = ""},
       ControlResponse{.from = "node-b", .id = 0, .ok = false, .error = awkward},
   };

@@ -55,7 +55,7 @@ TEST_CASE("encode writes the type first and the struct member names as keys") {
         R"({"type":"HEARTBEAT","from":"a","sent_us":1,"echo_us":2,"echo_hold_us":3})");
   CHECK(encode(Hello{sample_handshake()}) ==
         R"({"type":"HELLO","from":"node-a","priority":10,"incarnation":18369614218089748088,)"
-        R"("advertised":{"host":"10.0.0.1","port":7000},"version":1,"cluster":"living-room"})");
+        R"("advertised":{"host":"10.0.0.1","port":7000},"version":2,"cluster":"living-room"})");
   CHECK(encode(Discovery{.from = "a", .members = {{.id = "b", .priority = -1,
                                                    .endpoint = {.host = "h", .port = 9}}}}) ==
         R"({"type":"DISCOVERY","from":"a","members":[{"id":"b","priority":-1,)"
@@ -79,6 +79,14 @@ TEST_CASE("playback status is written as a lower-case string and an absent track
                              R"("frames":9})") != std::string::npos);
   playing.status = PlaybackStatus::paused;
   CHECK(encode(playing).find(R"("status":"paused")") != std::string::npos);
+}
+
+TEST_CASE("a control request names its command and, for play only, the track") {
+  CHECK(encode(ControlRequest{.from = "c", .id = 7, .command = ControlCommand::play, .track = 3}) ==
+        R"({"type":"CONTROL_REQUEST","from":"c","id":7,"command":"play","track":3})");
+  CHECK(encode(ControlRequest{.from = "c", .id = 8, .command = ControlCommand::prev,
+                              .track = std::nullopt}) ==
+        R"({"type":"CONTROL_REQUEST","from":"c","id":8,"command":"prev"})");
 }
 
 TEST_CASE("a state offer names the clock its times are in") {
@@ -108,7 +116,9 @@ TEST_CASE("unknown extra fields are ignored at every level") {
     if (auto* advertised = doc.as_object().if_contains("advertised")) {
       advertised->as_object()["scope"] = "link";
     }
-    if (auto* track = doc.as_object().if_contains("track")) track->as_object()["codec"] = "flac";
+    if (auto* track = doc.as_object().if_contains("track"); track != nullptr && track->is_object()) {
+      track->as_object()["codec"] = "flac";
+    }
     if (auto* members = doc.as_object().if_contains("members")) {
       members->as_array()[0].as_object()["rtt_us"] = 120;
     }

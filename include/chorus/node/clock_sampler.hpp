@@ -1,5 +1,6 @@
 #pragma once
-// TimeSync: keeps a follower's estimate of the leader's clock.
+// ClockSampler: samples the leader's clock and keeps a follower's estimate of it (the Asio
+// shell around clock::ClockSync, the pure estimator).
 //
 //   follower: timer (burst on a new leader, then steady; clock::SamplingPolicy)
 //               -> TIME_REQUEST to the leader, t0 stamped when its write starts
@@ -14,14 +15,17 @@
 #include <boost/asio/steady_timer.hpp>
 
 #include "chorus/clock/clock_sync.hpp"
-#include "chorus/net/network_manager.hpp"
+#include "chorus/net/connection.hpp"
+#include "chorus/net/transport.hpp"
+#include "chorus/node/message_handler.hpp"
 
 namespace chorus::node {
 
-class TimeSync {
+class ClockSampler final : public ClockInbox {
  public:
   /// `on_sample` runs after every accepted sample (the mapping changed).
-  TimeSync(boost::asio::io_context& io, net::NetworkManager& network, std::function<void()> on_sample);
+  ClockSampler(boost::asio::io_context& io, net::Transport& network,
+               std::function<void()> on_sample);
 
   /// Start sampling `leader` from scratch (a new leader: its clock is another clock).
   void follow(const std::string& leader);
@@ -29,8 +33,12 @@ class TimeSync {
   void pause();
   void stop();
 
-  /// Handles TIME_REQUEST / TIME_RESPONSE; false for any other message.
-  bool handle(const std::string& from, const protocol::Message& message, net::Clock::time_point received);
+  /// Answers a peer's TIME_REQUEST, stamped where the bytes meet the socket.
+  void on_request(const std::string& from, const protocol::TimeRequest& request,
+                  net::Clock::time_point received) override;
+  /// A sample, if it answers the latest request to the leader followed.
+  void on_response(const std::string& from, const protocol::TimeResponse& response,
+                   net::Clock::time_point received) override;
 
   const clock::ClockSync& clock() const { return clock_; }
 
@@ -39,7 +47,7 @@ class TimeSync {
   void send_request();
 
   boost::asio::steady_timer timer_;
-  net::NetworkManager& network_;
+  net::Transport& network_;
   std::function<void()> on_sample_;
   clock::ClockSync clock_;
   clock::SamplingPolicy policy_;

@@ -1,4 +1,4 @@
-#include "chorus/node/time_sync.hpp"
+#include "chorus/node/clock_sampler.hpp"
 
 #include <spdlog/spdlog.h>
 
@@ -6,25 +6,25 @@
 
 namespace chorus::node {
 
-TimeSync::TimeSync(boost::asio::io_context& io, net::NetworkManager& network,
+ClockSampler::ClockSampler(boost::asio::io_context& io, net::Transport& network,
                    std::function<void()> on_sample)
     : timer_(io), network_(network), on_sample_(std::move(on_sample)) {}
 
-void TimeSync::follow(const std::string& leader) {
+void ClockSampler::follow(const std::string& leader) {
   leader_ = leader;
   clock_.reset();
   outstanding_id_ = 0;
   send_request();
 }
 
-void TimeSync::pause() {
+void ClockSampler::pause() {
   leader_.reset();
   timer_.cancel();
 }
 
-void TimeSync::stop() { pause(); }
+void ClockSampler::stop() { pause(); }
 
-void TimeSync::schedule_request() {
+void ClockSampler::schedule_request() {
   auto delay = policy_.next_interval_us(clock_.sample_count(), clock_.synced());
   timer_.expires_after(std::chrono::microseconds(delay));
   timer_.async_wait([this](const boost::system::error_code& ec) {
@@ -32,7 +32,7 @@ void TimeSync::schedule_request() {
   });
 }
 
-void TimeSync::send_request() {
+void ClockSampler::send_request() {
   auto id = next_id_++;
   auto self = network_.id();
   outstanding_id_ = id;
@@ -43,24 +43,22 @@ void TimeSync::send_request() {
   schedule_request();
 }
 
-bool TimeSync::handle(const std::string& from, const protocol::Message& message,
-                      net::Clock::time_point received) {
-  if (auto* request = std::get_if<protocol::TimeRequest>(&message)) {
-    auto t1 = to_us(received);
-    auto self = network_.id();
-    network_.send_stamped(from, [self, id = request->id, t0 = request->t0_us, t1](std::int64_t t2) {
-      return protocol::TimeResponse{self, id, t0, t1, t2};
-    });
-    return true;
-  }
-  auto* response = std::get_if<protocol::TimeResponse>(&message);
-  if (!response) return false;
+void ClockSampler::on_request(const std::string& from, const protocol::TimeRequest& request,
+                              net::Clock::time_point received) {
+  auto t1 = to_us(received);
+  auto self = network_.id();
+  network_.send_stamped(from, [self, id = request.id, t0 = request.t0_us, t1](std::int64_t t2) {
+    return protocol::TimeResponse{self, id, t0, t1, t2};
+  });
+}
+
+void ClockSampler::on_response(const std::string& from, const protocol::TimeResponse& response,
+                               net::Clock::time_point received) {
   // Only the answer to our latest request, from the leader we follow, is a usable sample.
-  if (!leader_ || from != *leader_ || response->id != outstanding_id_) return true;
-  auto verdict = clock_.add_sample(response->t0_us, response->t1_us, response->t2_us, to_us(received));
+  if (!leader_ || from != *leader_ || response.id != outstanding_id_) return;
+  auto verdict = clock_.add_sample(response.t0_us, response.t1_us, response.t2_us, to_us(received));
   outstanding_id_ = 0;
   if (verdict == clock::SampleVerdict::accepted) on_sample_();
-  return true;
 }
 
 }  // namespace chorus::node

@@ -1,0 +1,76 @@
+// ClockSampler against a fake transport: requests to the leader followed, answers to anyone,
+// and only the answer to the latest request counts as a sample.
+
+#include <catch2/catch.hpp>
+
+#include <chrono>
+
+#include <boost/asio/io_context.hpp>
+
+#include "chorus/node/clock_sampler.hpp"
+#include "node/fake_transport.hpp"
+
+using namespace chorus;
+using namespace chorus::node;
+using namespace chorus::node::test;
+
+namespace {
+
+net::Clock::time_point at_us(std::int64_t us) {
+  return net::Clock::time_point{std::chrono::microseconds{us}};
+}
+
+/// A follower "b" sampling the leader "a"; its timer is never run.
+struct Follower {
+  boost::asio::io_context io;
+  FakeTransport transport{"b"};
+  int samples = 0;
+  ClockSampler sampler{io, transport, [this] { ++samples; }};
+};
+
+}  // namespace
+
+TEST_CASE("following a leader sends it a request stamped when the write starts") {
+  Follower b;
+  b.transport.write_start_us = 1'000;
+  b.sampler.follow("a");
+  REQUIRE(b.transport.sent.size() == 1);
+  CHECK(b.transport.sent[0].to == "a");
+  CHECK(b.transport.sent[0].message == protocol::Message{protocol::TimeRequest{"b", 1, 1'000}});
+}
+
+TEST_CASE("a request is answered with its receive stamp and the reply's write-start stamp") {
+  Follower b;
+  b.transport.write_start_us = 9'000;
+  b.sampler.on_request("c", protocol::TimeRequest{"c", 42, 5'000}, at_us(8'000));
+  REQUIRE(b.transport.sent.size() == 1);
+  CHECK(b.transport.sent[0].to == "c");
+  CHECK(b.transport.sent[0].message ==
+        protocol::Message{protocol::TimeResponse{"b", 42, 5'000, 8'000, 9'000}});
+}
+
+TEST_CASE("only the leader's answer to the latest request is a sample, and only once") {
+  Follower b;
+  b.transport.write_start_us = 1'000;
+  b.sampler.follow("a");  // request 1, t0 = 1000
+  const protocol::TimeResponse answer{"a", 1, 1'000, 5'000, 5'100};
+
+  b.sampler.on_response("c", protocol::TimeResponse{"c", 1, 1'000, 5'000, 5'100}, at_us(2'000));
+  b.sampler.on_response("a", protocol::TimeResponse{"a", 2, 1'000, 5'000, 5'100}, at_us(2'000));
+  CHECK(b.samples == 0);
+
+  b.sampler.on_response("a", answer, at_us(2'000));
+  CHECK(b.samples == 1);
+  CHECK(b.sampler.clock().sample_count() == 1);
+
+  b.sampler.on_response("a", answer, at_us(2'100));  // a duplicate
+  CHECK(b.samples == 1);
+}
+
+TEST_CASE("after a pause no answer is a sample") {
+  Follower b;
+  b.sampler.follow("a");
+  b.sampler.pause();
+  b.sampler.on_response("a", protocol::TimeResponse{"a", 1, 0, 5'000, 5'100}, at_us(2'000));
+  CHECK(b.samples == 0);
+}

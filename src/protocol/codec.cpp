@@ -143,9 +143,9 @@ void fields(Io& io, M& m) {
   io("at_us", m.at_us, kNonNegative);
 }
 
-template <class Io, OneOf<StateSyncResponse> M>
-void fields(Io& io, M& m) {
-  io("from", m.from, kId);
+/// The whole playback state, as STATE_SYNC_RESPONSE and STATE_OFFER carry it.
+template <class Io, class M>
+void playback_state_fields(Io& io, M& m) {
   io("epoch", m.epoch);
   io("seq", m.seq);
   io("status", m.status);
@@ -154,16 +154,17 @@ void fields(Io& io, M& m) {
   io("anchor_frame", m.anchor_frame, kNonNegative);
 }
 
+template <class Io, OneOf<StateSyncResponse> M>
+void fields(Io& io, M& m) {
+  io("from", m.from, kId);
+  playback_state_fields(io, m);
+}
+
 template <class Io, OneOf<StateOffer> M>
 void fields(Io& io, M& m) {
   io("from", m.from, kId);
   io("clock", m.clock, kId);
-  io("epoch", m.epoch);
-  io("seq", m.seq);
-  io("status", m.status);
-  io("track", m.track);
-  io("anchor_us", m.anchor_us, kNonNegative);
-  io("anchor_frame", m.anchor_frame, kNonNegative);
+  playback_state_fields(io, m);
 }
 
 template <class Io, OneOf<TimeRequest> M>

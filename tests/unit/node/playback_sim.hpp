@@ -31,6 +31,10 @@ inline constexpr std::int64_t kSampleInterval = 30'000;
 inline constexpr std::int64_t kOpenDelay = 5'000;
 inline constexpr std::int64_t kLead = 25'000;
 inline constexpr std::int64_t kTrackFrames = 480'000;  ///< 10 s at 48 kHz
+/// The clock offsets (from a's) the multi-node tests give b and c: far apart, so that a state
+/// expressed in the wrong clock is seconds off.
+inline constexpr std::int64_t kB = 3'000'000;
+inline constexpr std::int64_t kC = -2'000'000;
 
 /// `count` playable tracks "track-1.wav"... of `frames` frames each, hashes "hash-1"...
 std::vector<playback::TrackInfo> make_tracks(std::size_t count, std::int64_t frames = kTrackFrames);

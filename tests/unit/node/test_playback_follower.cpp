@@ -15,7 +15,6 @@ using playback::PlayStatus;
 
 namespace {
 
-constexpr std::int64_t kB = 3'000'000;  ///< b's clock runs 3 s ahead of a's
 
 /// The STATE_SYNC_RESPONSEs sent to `to`, in order.
 std::vector<protocol::StateSyncResponse> responses_to(const PlaybackSim& sim, const std::string& to) {

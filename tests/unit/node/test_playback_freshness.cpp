@@ -17,8 +17,6 @@ using playback::PlayStatus;
 
 namespace {
 
-constexpr std::int64_t kB = 3'000'000;   ///< b's clock runs 3 s ahead of a's
-constexpr std::int64_t kC = -2'000'000;  ///< c's 2 s behind
 constexpr std::int64_t kT = kStart + 1'000'000;  ///< when a types pause
 /// Where that pause holds: a played track 1 from kStart + 200 ms + lead.
 constexpr std::int64_t kHeld = 38'400;  // 0.8 s at 48 kHz

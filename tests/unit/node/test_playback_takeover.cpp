@@ -15,8 +15,6 @@ using playback::PlayStatus;
 
 namespace {
 
-constexpr std::int64_t kB = 3'000'000;   ///< b's clock runs 3 s ahead of a's
-constexpr std::int64_t kC = -2'000'000;  ///< c's 2 s behind
 
 /// a leads (epoch 1) b and c, and has played track 1 for about a second.
 void three_playing(PlaybackSim& sim) {

@@ -538,12 +538,22 @@ TEST_CASE("the sdl output on SDL's dummy driver renders whole buffers, each for 
   CHECK(median <= buffer_us(frames) * 3 / 2);
 }
 
-TEST_CASE("the sdl output through SDL's disk driver writes exactly the rendered samples") {
+namespace {
+
+/// An sdl output on SDL's disk driver, which writes what the device plays to `path`.
+struct SdlOnDisk {
   TempDir dir;
-  const auto path = dir.path / "disk.raw";
-  EnvGuard driver("SDL_AUDIODRIVER", "disk");
-  EnvGuard file("SDL_DISKAUDIOFILE", path.string());
-  auto made = make_output("sdl", 512, 0us);
+  fs::path path = dir.path / "disk.raw";
+  EnvGuard driver{"SDL_AUDIODRIVER", "disk"};
+  EnvGuard file{"SDL_DISKAUDIOFILE", path.string()};
+  chorus::playback::MakeOutputResult made = make_output("sdl", 512, 0us);
+};
+
+}  // namespace
+
+TEST_CASE("the sdl output through SDL's disk driver writes exactly the rendered samples") {
+  SdlOnDisk disk;
+  auto& [dir, path, driver, file, made] = disk;
   REQUIRE(made.output);
   INFO(made.output->describe());
   REQUIRE(made.output->describe().find("disk") != std::string::npos);
@@ -568,11 +578,8 @@ TEST_CASE("the sdl output through SDL's disk driver writes exactly the rendered 
 }
 
 TEST_CASE("the sdl output starts again after stop: silence in between, then the blocks resume in order") {
-  TempDir dir;
-  const auto path = dir.path / "disk.raw";
-  EnvGuard driver("SDL_AUDIODRIVER", "disk");
-  EnvGuard file("SDL_DISKAUDIOFILE", path.string());
-  auto made = make_output("sdl", 512, 0us);
+  SdlOnDisk disk;
+  auto& [dir, path, driver, file, made] = disk;
   REQUIRE(made.output);
   INFO(made.output->describe());
   REQUIRE(made.output->describe().rfind("sdl", 0) == 0);

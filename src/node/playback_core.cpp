@@ -50,12 +50,12 @@ std::optional<PlaybackState> state_after(const PlaybackState& applied, const pro
   return next;
 }
 
-PlaybackState from_sync(const protocol::StateSyncResponse& sync) {
-  return {sync.epoch, sync.seq, sync.status, sync.track, sync.anchor_us, sync.anchor_frame};
+PlaybackState from_wire(const protocol::WireState& s) {
+  return {s.epoch, s.seq, s.status, s.track, s.anchor_us, s.anchor_frame};
 }
 
-PlaybackState from_offer(const protocol::StateOffer& offer) {
-  return {offer.epoch, offer.seq, offer.status, offer.track, offer.anchor_us, offer.anchor_frame};
+protocol::WireState to_wire(const PlaybackState& s) {
+  return {s.epoch, s.seq, s.status, s.track, s.anchor_us, s.anchor_frame};
 }
 
 /// `state` (in the old leader's time, read through `old_clock`) in this node's own clock,
@@ -244,8 +244,7 @@ std::optional<clock::ClockMapping> PlaybackCore::clock_of_state() const {
 
 void PlaybackCore::answer_state_request(const std::string& from) {
   if (!leading()) return;
-  send(from, protocol::StateSyncResponse{self_, applied_.epoch, applied_.seq, applied_.status,
-                                         applied_.track, applied_.anchor_us, applied_.anchor_frame});
+  send(from, protocol::StateSyncResponse{self_, to_wire(applied_)});
 }
 
 PlaybackCore::Outcome PlaybackCore::issue(std::int64_t now, const PlaybackState& next,
@@ -263,17 +262,17 @@ void PlaybackCore::send_and_apply(std::int64_t now, const PlaybackState& next) {
 void PlaybackCore::on_state_offer(std::int64_t now, const std::string& from,
                                   const protocol::StateOffer& offer) {
   if (!leading() || !taken_over_ || offer.clock != taken_over_->clock_owner ||
-      !playback::supersedes(offer.epoch, offer.seq, taken_over_->state)) {
+      !playback::supersedes(offer.state.epoch, offer.state.seq, taken_over_->state)) {
     note(LogLevel::debug, fmt::format("not adopting the state offered by {} (epoch {}, seq {})",
-                                      from, offer.epoch, offer.seq));
+                                      from, offer.state.epoch, offer.state.seq));
     return;
   }
-  taken_over_->state = from_offer(offer);
+  taken_over_->state = from_wire(offer.state);
   auto adopted = to_own_clock(taken_over_->state, taken_over_->clock, now);
   adopted.epoch = leadership_.epoch;
   adopted.seq = applied_.seq + 1;
   note(LogLevel::info, fmt::format("adopting the newer state (epoch {}, seq {}) offered by {}: {}",
-                                   offer.epoch, offer.seq, from, describe_state(adopted)));
+                                   offer.state.epoch, offer.state.seq, from, describe_state(adopted)));
   send_and_apply(now, adopted);
 }
 
@@ -346,8 +345,7 @@ void PlaybackCore::follow(std::int64_t now, const std::string& leader) {
 
 void PlaybackCore::offer_state(const std::string& leader) {
   if (!state_owner_ || *state_owner_ == leader) return;  // nothing held, or the leader's own
-  send(leader, protocol::StateOffer{self_, *state_owner_, applied_.epoch, applied_.seq, applied_.status,
-                                    applied_.track, applied_.anchor_us, applied_.anchor_frame});
+  send(leader, protocol::StateOffer{self_, *state_owner_, to_wire(applied_)});
 }
 
 void PlaybackCore::request_state(std::int64_t now) {
@@ -362,8 +360,8 @@ void PlaybackCore::on_state_sync(std::int64_t now, const std::string& from,
   pending_sync_ = response;
   // Open the track while the clock burst runs, so it is ready the moment the state applies
   // (where it is then, as far as the clock estimate can tell yet).
-  if (response.track) {
-    effects_.open_early.push_back({response.track->hash, frame_now(now, from_sync(response))});
+  if (response.state.track) {
+    effects_.open_early.push_back({response.state.track->hash, frame_now(now, from_wire(response.state))});
   }
   on_clock_change(now);
 }
@@ -378,7 +376,7 @@ void PlaybackCore::on_clock_change(std::int64_t now) {
 }
 
 void PlaybackCore::apply_pending_sync(std::int64_t now) {
-  auto state = from_sync(*pending_sync_);
+  auto state = from_wire(pending_sync_->state);
   state_owner_ = pending_sync_->from;
   pending_sync_.reset();
   state_synced_ = true;

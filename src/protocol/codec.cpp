@@ -143,28 +143,28 @@ void fields(Io& io, M& m) {
   io("at_us", m.at_us, kNonNegative);
 }
 
-/// The whole playback state, as STATE_SYNC_RESPONSE and STATE_OFFER carry it.
-template <class Io, class M>
-void playback_state_fields(Io& io, M& m) {
-  io("epoch", m.epoch);
-  io("seq", m.seq);
-  io("status", m.status);
-  io("track", m.track);
-  io("anchor_us", m.anchor_us, kNonNegative);
-  io("anchor_frame", m.anchor_frame, kNonNegative);
+/// The whole playback state, flat beside the message's own fields.
+template <class Io, class S>
+void state_fields(Io& io, S& s) {
+  io("epoch", s.epoch);
+  io("seq", s.seq);
+  io("status", s.status);
+  io("track", s.track);
+  io("anchor_us", s.anchor_us, kNonNegative);
+  io("anchor_frame", s.anchor_frame, kNonNegative);
 }
 
 template <class Io, OneOf<StateSyncResponse> M>
 void fields(Io& io, M& m) {
   io("from", m.from, kId);
-  playback_state_fields(io, m);
+  state_fields(io, m.state);
 }
 
 template <class Io, OneOf<StateOffer> M>
 void fields(Io& io, M& m) {
   io("from", m.from, kId);
   io("clock", m.clock, kId);
-  playback_state_fields(io, m);
+  state_fields(io, m.state);
 }
 
 template <class Io, OneOf<TimeRequest> M>

@@ -164,16 +164,23 @@ struct StateSyncRequest {
 
 enum class PlaybackStatus { stopped, playing, paused };
 
-/// Leader → follower: the whole playback state. While playing,
-/// frame(t) = anchor_frame + (t − anchor_us) · rate, t in leader time.
-struct StateSyncResponse {
-  std::string from;
+/// The whole playback state, as STATE_SYNC_RESPONSE and STATE_OFFER carry it (its fields stand
+/// beside the message's own on the wire). While playing,
+/// frame(t) = anchor_frame + (t − anchor_us) · rate, t in the time of the clock it is expressed in.
+struct WireState {
   std::uint64_t epoch = 0;
   std::uint64_t seq = 0;
   PlaybackStatus status = PlaybackStatus::stopped;
   std::optional<TrackRef> track;  ///< absent when stopped
   std::int64_t anchor_us = 0;
   std::int64_t anchor_frame = 0;
+  friend bool operator==(const WireState&, const WireState&) = default;
+};
+
+/// Leader → follower: the leader's state, in its own clock.
+struct StateSyncResponse {
+  std::string from;
+  WireState state;
   friend bool operator==(const StateSyncResponse&, const StateSyncResponse&) = default;
 };
 
@@ -183,12 +190,7 @@ struct StateSyncResponse {
 struct StateOffer {
   std::string from;
   std::string clock;
-  std::uint64_t epoch = 0;
-  std::uint64_t seq = 0;
-  PlaybackStatus status = PlaybackStatus::stopped;
-  std::optional<TrackRef> track;  ///< absent when stopped
-  std::int64_t anchor_us = 0;
-  std::int64_t anchor_frame = 0;
+  WireState state;
   friend bool operator==(const StateOffer&, const StateOffer&) = default;
 };
 

@@ -99,14 +99,14 @@ TEST_CASE("commands that arrive before the state are replayed after it, newer on
     sim.command("a", pause_command());        // reaches b at +103.5 ms, before its clock is synced
     sim.run_until(kStart + 221'000);
     REQUIRE(responses_to(sim, "b").size() == 1);
-    CHECK(responses_to(sim, "b")[0].seq == 1);
+    CHECK(responses_to(sim, "b")[0].state.seq == 1);
   }
   SECTION("a command the state already holds") {
     sim.run_until(kStart + 101'500);  // before b's request reaches a
     sim.command("a", pause_command());        // reaches b at +102.5 ms, the answer (seq 2) at +103 ms
     sim.run_until(kStart + 221'000);
     REQUIRE(responses_to(sim, "b").size() == 1);
-    CHECK(responses_to(sim, "b")[0].seq == 2);
+    CHECK(responses_to(sim, "b")[0].state.seq == 2);
   }
 
   CHECK(sim.core("b").state_synced());

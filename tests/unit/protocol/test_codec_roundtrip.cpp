@@ -65,19 +65,19 @@ TEST_CASE("encode writes the type first and the struct member names as keys") {
 }
 
 TEST_CASE("playback status is written as a lower-case string and an absent track is omitted") {
-  const std::string stopped = encode(StateSyncResponse{.from = "b", .epoch = 1, .seq = 2,
+  const std::string stopped = encode(StateSyncResponse{.from = "b", .state = {.epoch = 1, .seq = 2,
                                                        .status = PlaybackStatus::stopped,
                                                        .track = std::nullopt, .anchor_us = 3,
-                                                       .anchor_frame = 4});
+                                                       .anchor_frame = 4}});
   CHECK(stopped ==
         R"({"type":"STATE_SYNC_RESPONSE","from":"b","epoch":1,"seq":2,"status":"stopped",)"
         R"("anchor_us":3,"anchor_frame":4})");
-  StateSyncResponse playing{.from = "b", .epoch = 1, .seq = 2, .status = PlaybackStatus::playing,
+  StateSyncResponse playing{.from = "b", .state = {.epoch = 1, .seq = 2, .status = PlaybackStatus::playing,
                             .track = TrackRef{.index = 0, .name = "n", .hash = "ab", .frames = 9},
-                            .anchor_us = 3, .anchor_frame = 4};
+                            .anchor_us = 3, .anchor_frame = 4}};
   CHECK(encode(playing).find(R"("status":"playing","track":{"index":0,"name":"n","hash":"ab",)"
                              R"("frames":9})") != std::string::npos);
-  playing.status = PlaybackStatus::paused;
+  playing.state.status = PlaybackStatus::paused;
   CHECK(encode(playing).find(R"("status":"paused")") != std::string::npos);
 }
 
@@ -90,10 +90,10 @@ TEST_CASE("a control request names its command and, for play only, the track") {
 }
 
 TEST_CASE("a state offer names the clock its times are in") {
-  CHECK(encode(StateOffer{.from = "c", .clock = "a", .epoch = 5, .seq = 4,
+  CHECK(encode(StateOffer{.from = "c", .clock = "a", .state = {.epoch = 5, .seq = 4,
                           .status = PlaybackStatus::paused,
                           .track = TrackRef{.index = 0, .name = "n", .hash = "ab", .frames = 9},
-                          .anchor_us = 3, .anchor_frame = 4}) ==
+                          .anchor_us = 3, .anchor_frame = 4}}) ==
         R"({"type":"STATE_OFFER","from":"c","clock":"a","epoch":5,"seq":4,"status":"paused",)"
         R"("track":{"index":0,"name":"n","hash":"ab","frames":9},"anchor_us":3,"anchor_frame":4})");
   CHECK(decode_error(R"({"type":"STATE_OFFER","from":"c","clock":"","epoch":5,"seq":4,)"
@@ -106,7 +106,7 @@ TEST_CASE("a null track decodes as an absent track") {
       R"({"type":"STATE_SYNC_RESPONSE","from":"b","epoch":1,"seq":2,"status":"stopped",)"
       R"("track":null,"anchor_us":3,"anchor_frame":4})");
   REQUIRE(std::holds_alternative<StateSyncResponse>(m));
-  CHECK_FALSE(std::get<StateSyncResponse>(m).track.has_value());
+  CHECK_FALSE(std::get<StateSyncResponse>(m).state.track.has_value());
 }
 
 TEST_CASE("unknown extra fields are ignored at every level") {

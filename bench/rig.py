@@ -29,7 +29,6 @@ import os
 import platform
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -45,7 +44,7 @@ sys.path.insert(0, str(REPO / "tests" / "system"))
 from harness import (  # noqa: E402,F401
     Cluster, HarnessError, Node, NodeGone, NodeTimeout, agreement, statuses, wait_until,
 )
-from sync_rig import faketime_prefix, stalled_buckets  # noqa: E402,F401
+from sync_rig import faketime_prefix  # noqa: E402
 
 # Work directories (FIFOs, logs, probe output) live under a root of our own rather than straight
 # in /tmp, so nothing else that cleans /tmp/chorus-* (the system tests) can remove them mid-run.
@@ -230,12 +229,6 @@ def track_dir(probe: str, seconds: int) -> Path:
         folder.mkdir(parents=True, exist_ok=True)
         subprocess.run([probe, "make-track", str(path), str(seconds)], check=True)
     return folder
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind((HOST, 0))
-        return s.getsockname()[1]
 
 
 # ---- prompt helpers -------------------------------------------------------------------------

@@ -41,6 +41,7 @@ from typing import Any
 
 import rig
 from rig import HOST, Rig, node_report, summary
+from sync_rig import free_port, stalled_buckets  # on sys.path once rig is imported
 
 LOOPBACK = {"p95_us": 50, "max_us": 200}
 JITTER = {"p95_us": 200}
@@ -88,7 +89,7 @@ def run_scenario(sc: "dict[str, Any]", args: argparse.Namespace, tracks: Path) -
                 if proxy:
                     # Followers get smaller ids, so of the two connections of a pair the one
                     # they dial (through this proxy) is the one kept (docs/network.md).
-                    port = rig.free_port()
+                    port = free_port()
                     pport = r.proxy(port, seed=7, **proxy)
                     nodes.append(r.node(name, leader=True, port=port, advertise_port=pport,
                                         node_id=f"z-{name}", **common))
@@ -130,7 +131,7 @@ def run_scenario(sc: "dict[str, Any]", args: argparse.Namespace, tracks: Path) -
         "jumps_total": sum(p["jumps"] for p in per_node.values()),
     }
     out["block_jitter_us"] = summary(rig.block_jitter(rows))
-    stalled = rig.stalled_buckets((due, late) for due, late, _cpu in stalls)
+    stalled = stalled_buckets((due, late) for due, late, _cpu in stalls)
     everything = (min(a for _, a, _, _ in rows), max(a for _, a, _, _ in rows) + 1)
     clean = rig.skew_from_raw(rows, names, *everything, skip=stalled)
     out["platform_stalls"] = {"count": len(stalls),

@@ -1,7 +1,5 @@
 #include "chorus/node/clock_sampler.hpp"
 
-#include <spdlog/spdlog.h>
-
 #include "chorus/time_base.hpp"
 
 namespace chorus::node {
@@ -22,7 +20,6 @@ void ClockSampler::pause() {
   timer_.cancel();
 }
 
-void ClockSampler::stop() { pause(); }
 
 void ClockSampler::schedule_request() {
   auto delay = policy_.next_interval_us(clock_.sample_count(), clock_.synced());

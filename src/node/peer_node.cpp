@@ -50,6 +50,7 @@ const std::string& PeerNode::id() const { return network_.id(); }
 void PeerNode::shutdown(std::function<void()> done) {
   if (election_) election_->stop();
   playback_.stop();
+  clock_sampler_.pause();
   network_.leave(std::chrono::milliseconds(300), std::move(done));
 }
 

@@ -40,7 +40,6 @@ void PlaybackController::stop() {
   control_timer_.cancel();
   player_.stop();
   end_timer_.cancel();
-  clock_sampler_.stop();
 }
 
 // ---- inputs ------------------------------------------------------------------------------
@@ -82,7 +81,7 @@ void PlaybackController::feed(Input&& input) {
 std::int64_t PlaybackController::lead_us() const {
   // Followers must hold the command before their output asks for the block it starts in.
   auto lead = network_.max_rtt().count() + player_.fill_ahead_us() + 15'000;
-  return std::clamp<std::int64_t>(lead, 20'000, 500'000);
+  return std::clamp<std::int64_t>(lead, kDefaultLeadUs, 500'000);
 }
 
 // ---- effects -----------------------------------------------------------------------------

@@ -1,7 +1,6 @@
 #include "chorus/node/playback_core.hpp"
 
 #include <algorithm>
-#include <cctype>
 #include <set>
 #include <utility>
 
@@ -50,14 +49,6 @@ std::optional<PlaybackState> state_after(const PlaybackState& applied, const pro
   return next;
 }
 
-PlaybackState from_wire(const protocol::WireState& s) {
-  return {s.epoch, s.seq, s.status, s.track, s.anchor_us, s.anchor_frame};
-}
-
-protocol::WireState to_wire(const PlaybackState& s) {
-  return {s.epoch, s.seq, s.status, s.track, s.anchor_us, s.anchor_frame};
-}
-
 /// `state` (in the old leader's time, read through `old_clock`) in this node's own clock,
 /// re-anchored at `now_local` so that no frame moves, whatever the two clocks' rates.
 PlaybackState to_own_clock(const PlaybackState& state, const clock::ClockMapping& old_clock,
@@ -88,11 +79,6 @@ std::optional<protocol::ControlCommand> control_command(cli::CommandKind kind) {
     case CommandKind::prev: return ControlCommand::prev;
     default: return std::nullopt;
   }
-}
-
-std::string lower(std::string text) {
-  for (char& c : text) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return text;
 }
 
 }  // namespace
@@ -179,16 +165,14 @@ void PlaybackCore::control_due(std::int64_t now) {
       ++it;
       continue;
     }
-    reply(it->second.token, "error: the leader did not answer within 2 s");
+    reply(it->second.token, fmt::format("error: the leader did not answer within {} s", kControlTimeoutUs / 1'000'000));
     it = pending_controls_.erase(it);
   }
 }
 
 void PlaybackCore::stalled(std::int64_t now) {
   if (leading()) return;
-  state_synced_ = false;
-  pending_sync_.reset();
-  early_commands_.clear();
+  forget_leader_state();
   note(LogLevel::info, "re-fetching the playback state after a stall");
   request_state(now);
 }
@@ -228,9 +212,8 @@ void PlaybackCore::take_over(std::int64_t now) {
   applied_.epoch = leadership_.epoch;
   applied_.seq = 0;
   state_owner_ = self_;
-  state_synced_ = true;
-  pending_sync_.reset();
-  early_commands_.clear();
+  forget_leader_state();
+  state_synced_ = true;  // its own state, from now on
   note(LogLevel::info, "taking over playback: " + describe_state(applied_));
   publish(now);
   arm_end_of_track();
@@ -244,7 +227,7 @@ std::optional<clock::ClockMapping> PlaybackCore::clock_of_state() const {
 
 void PlaybackCore::answer_state_request(const std::string& from) {
   if (!leading()) return;
-  send(from, protocol::StateSyncResponse{self_, to_wire(applied_)});
+  send(from, protocol::StateSyncResponse{self_, applied_});
 }
 
 PlaybackCore::Outcome PlaybackCore::issue(std::int64_t now, const PlaybackState& next,
@@ -267,7 +250,7 @@ void PlaybackCore::on_state_offer(std::int64_t now, const std::string& from,
                                       from, offer.state.epoch, offer.state.seq));
     return;
   }
-  taken_over_->state = from_wire(offer.state);
+  taken_over_->state = offer.state;
   auto adopted = to_own_clock(taken_over_->state, taken_over_->clock, now);
   adopted.epoch = leadership_.epoch;
   adopted.seq = applied_.seq + 1;
@@ -333,10 +316,14 @@ void PlaybackCore::answer_control(std::int64_t now, const std::string& from,
 
 // ---- follower ----------------------------------------------------------------------------
 
-void PlaybackCore::follow(std::int64_t now, const std::string& leader) {
+void PlaybackCore::forget_leader_state() {
   state_synced_ = false;
   pending_sync_.reset();
   early_commands_.clear();
+}
+
+void PlaybackCore::follow(std::int64_t now, const std::string& leader) {
+  forget_leader_state();
   clock_ = {};  // another leader, another clock
   effects_.clock_sampling = ClockSampling{leader};
   offer_state(leader);
@@ -345,7 +332,7 @@ void PlaybackCore::follow(std::int64_t now, const std::string& leader) {
 
 void PlaybackCore::offer_state(const std::string& leader) {
   if (!state_owner_ || *state_owner_ == leader) return;  // nothing held, or the leader's own
-  send(leader, protocol::StateOffer{self_, *state_owner_, to_wire(applied_)});
+  send(leader, protocol::StateOffer{self_, *state_owner_, applied_});
 }
 
 void PlaybackCore::request_state(std::int64_t now) {
@@ -361,7 +348,7 @@ void PlaybackCore::on_state_sync(std::int64_t now, const std::string& from,
   // Open the track while the clock burst runs, so it is ready the moment the state applies
   // (where it is then, as far as the clock estimate can tell yet).
   if (response.state.track) {
-    effects_.open_early.push_back({response.state.track->hash, frame_now(now, from_wire(response.state))});
+    effects_.open_early.push_back({response.state.track->hash, frame_now(now, response.state)});
   }
   on_clock_change(now);
 }
@@ -376,7 +363,7 @@ void PlaybackCore::on_clock_change(std::int64_t now) {
 }
 
 void PlaybackCore::apply_pending_sync(std::int64_t now) {
-  auto state = from_wire(pending_sync_->state);
+  auto state = pending_sync_->state;
   state_owner_ = pending_sync_->from;
   pending_sync_.reset();
   state_synced_ = true;
@@ -414,7 +401,7 @@ void PlaybackCore::forward(std::int64_t now, protocol::ControlCommand command, s
                            ReplyToken token) {
   if (!leadership_.leader) return reply(token, "error: no leader is known yet; try again in a moment");
   auto id = next_control_id_++;
-  pending_controls_[id] = {token, *leadership_.leader, now + kControlTimeoutUs};
+  pending_controls_[id] = {token, now + kControlTimeoutUs};
   // Only play names a track: a peer's codec refuses a track on any other command.
   std::optional<std::int64_t> played;
   if (command == protocol::ControlCommand::play) played = track;
@@ -486,12 +473,7 @@ std::int64_t PlaybackCore::frame_now(std::int64_t now, const PlaybackState& stat
 }
 
 std::optional<std::size_t> PlaybackCore::find_track(const std::string& hash) const {
-  const auto wanted = lower(hash);
-  if (wanted.empty()) return std::nullopt;
-  for (std::size_t i = 0; i < tracks_.size(); ++i) {
-    if (tracks_[i].content_hash == wanted) return i;
-  }
-  return std::nullopt;
+  return playback::find_by_hash(tracks_, hash);
 }
 
 std::optional<std::size_t> PlaybackCore::current_index() const {

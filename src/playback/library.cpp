@@ -243,10 +243,10 @@ const TrackInfo* Library::track(std::size_t index) const noexcept {
   return index < tracks_.size() ? &tracks_[index] : nullptr;
 }
 
-std::optional<std::size_t> Library::find_by_hash(std::string_view content_hash) const {
+std::optional<std::size_t> find_by_hash(std::span<const TrackInfo> tracks, std::string_view content_hash) {
   const std::string wanted = lower(std::string(content_hash));
   if (wanted.empty()) return std::nullopt;
-  for (const auto& t : tracks_) {
+  for (const auto& t : tracks) {
     if (t.content_hash == wanted) return t.index;
   }
   return std::nullopt;

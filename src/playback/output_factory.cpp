@@ -22,13 +22,8 @@ MakeOutputResult make_output(std::string_view spec, int block_frames, std::chron
   if (spec == "sdl") {
     auto sdl = detail::open_sdl_output(block_frames, extra_latency);
     if (sdl.output) return {std::move(sdl.output), {}};
-    if (sdl.refused_as_second) {
-      spdlog::warn("sdl output: {}; falling back to the null output", sdl.error);
-      return {detail::make_null_output(block_frames, extra_latency, "fallback: the sdl output is already open"), {}};
-    }
-    spdlog::warn("sdl output: {}; falling back to the null output (set SDL_AUDIODRIVER to choose a driver)",
-                 sdl.error);
-    return {detail::make_null_output(block_frames, extra_latency, "fallback: no SDL audio device"), {}};
+    spdlog::warn("sdl output: {}; falling back to the null output{}", sdl.error, sdl.advice);
+    return {detail::make_null_output(block_frames, extra_latency, "fallback: " + sdl.fallback), {}};
   }
   constexpr std::string_view kFilePrefix = "file:";
   if (spec.starts_with(kFilePrefix)) {

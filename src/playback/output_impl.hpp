@@ -22,8 +22,8 @@ std::unique_ptr<AudioOutput> make_file_output(std::string path, int block_frames
 struct SdlOpenResult {
   std::unique_ptr<AudioOutput> output;  ///< device open (playing silence until start()), or nullptr
   std::string error;
-  /// The device was not tried: another sdl output in this process holds SDL2_mixer's only device.
-  bool refused_as_second = false;
+  std::string fallback;  ///< without a device: why the null output stands in, for its describe()
+  std::string advice;    ///< without a device: added to the log line
 };
 
 /// Opens the default audio device through SDL2_mixer at 48 kHz stereo S16 (silent until start()).

@@ -100,8 +100,7 @@ class RealtimeBudget {
 /// How far a paced output moves a block for the renderer's timing error: at most one frame,
 /// so that a larger error (a clock step) is slewed by the renderer, not turned into a gap.
 std::chrono::nanoseconds steering(double timing_error_us) {
-  const double one_frame_us = 1e6 / kSampleRate;
-  const double us = std::clamp(timing_error_us, -one_frame_us, one_frame_us);
+  const double us = std::clamp(timing_error_us, -kFrameUs, kFrameUs);
   return std::chrono::nanoseconds(std::llround(us * 1000.0));
 }
 

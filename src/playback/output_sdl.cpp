@@ -93,28 +93,35 @@ class SdlOutput final : public AudioOutput {
   SdlOutput& operator=(const SdlOutput&) = delete;
 
   /// Opens the default device through SDL2_mixer and learns its buffer size. The device runs
-  /// from here on, playing SDL2_mixer's silence until start(). Returns why it could not, or "".
-  std::string open() {
+  /// from here on, playing SDL2_mixer's silence until start(). Returns why it could not (and what
+  /// stands in for it), or an empty error. Called once, by open_sdl_output().
+  SdlOpenResult open() {
     std::lock_guard lock(sdl_audio_mutex());
-    if (device_open_) return {};
     if (mixer_device_open()) {
-      second_output_refused_ = true;
-      return "SDL2_mixer's audio device is already open in this process (SDL2_mixer drives one device per "
-             "process, so only one sdl output can exist at a time)";
+      return {nullptr,
+              "SDL2_mixer's audio device is already open in this process (SDL2_mixer drives one device per "
+              "process, so only one sdl output can exist at a time)",
+              "the sdl output is already open", ""};
     }
+    const auto no_device = [](std::string error) {
+      return SdlOpenResult{nullptr, std::move(error), "no SDL audio device",
+                           " (set SDL_AUDIODRIVER to choose a driver)"};
+    };
     set_sdl_hints();
-    if (SDL_InitSubSystem(SDL_INIT_AUDIO) != 0) return fmt::format("SDL audio init failed: {}", SDL_GetError());
+    if (SDL_InitSubSystem(SDL_INIT_AUDIO) != 0) {
+      return no_device(fmt::format("SDL audio init failed: {}", SDL_GetError()));
+    }
     if (Mix_OpenAudioDevice(kSampleRate, AUDIO_S16LSB, kChannels, requested_frames_, nullptr,
                             SDL_AUDIO_ALLOW_SAMPLES_CHANGE) != 0) {
       std::string error = fmt::format("cannot open an audio device: {}", Mix_GetError());
       SDL_QuitSubSystem(SDL_INIT_AUDIO);
-      return error;
+      return no_device(std::move(error));
     }
     std::string error = check_obtained_format();
     if (error.empty()) error = learn_buffer_frames();
     if (!error.empty()) {
       close_device();
-      return error;
+      return no_device(std::move(error));
     }
     const char* driver = SDL_GetCurrentAudioDriver();
     driver_ = driver != nullptr ? driver : "?";
@@ -122,17 +129,7 @@ class SdlOutput final : public AudioOutput {
     return {};
   }
 
-  /// True when open() failed because another sdl output holds SDL2_mixer's device.
-  bool refused_as_second() const { return second_output_refused_; }
-
   bool start(Renderer& renderer) override {
-    if (!device_open_) {
-      if (std::string error = open(); !error.empty()) {
-        if (!warned_) spdlog::warn("sdl output: {}", error);
-        warned_ = true;
-        return false;
-      }
-    }
     if (running_) {
       spdlog::warn("sdl output: start() while running ignored");
       return false;
@@ -172,9 +169,6 @@ class SdlOutput final : public AudioOutput {
   /// Installs a hook that only notes the size of the first buffer the device asks for, waits for
   /// it, and removes the hook again. Called with the device just opened (and running).
   std::string learn_buffer_frames() {
-    first_buffer_bytes_.store(0, std::memory_order_relaxed);
-    while (first_buffer_seen_.try_acquire()) {
-    }  // left over from an earlier attempt that timed out
     Mix_HookMusic(&SdlOutput::note_first_buffer, this);
     const bool seen = first_buffer_seen_.try_acquire_for(kFirstBufferTimeout);
     Mix_HookMusic(nullptr, nullptr);
@@ -231,9 +225,7 @@ class SdlOutput final : public AudioOutput {
   const std::int64_t extra_us_;
   std::string driver_;
   bool device_open_ = false;
-  bool second_output_refused_ = false;
   bool running_ = false;
-  bool warned_ = false;
   std::atomic<int> first_buffer_bytes_{0};
   std::binary_semaphore first_buffer_seen_{0};
   std::atomic<Renderer*> renderer_{nullptr};
@@ -245,10 +237,9 @@ class SdlOutput final : public AudioOutput {
 
 SdlOpenResult open_sdl_output(int block_frames, std::chrono::microseconds extra_latency) {
   auto output = std::make_unique<SdlOutput>(block_frames, extra_latency);
-  if (std::string error = output->open(); !error.empty()) {
-    return {nullptr, std::move(error), output->refused_as_second()};
-  }
-  return {std::move(output), {}, false};
+  auto opened = output->open();
+  if (opened.error.empty()) opened.output = std::move(output);
+  return opened;
 }
 
 }  // namespace chorus::playback::detail

@@ -96,7 +96,7 @@ void SyncEngine::play_from(std::span<std::int16_t> out, double expected,
     corrections = corrections_for(expected, out.size() / kChannels);
   }
   copy_frames(out, scheduled, corrections);
-  timing_error_us_ = (static_cast<double>(playhead_) - expected_at_end) * (1e6 / kOutputRate);
+  timing_error_us_ = (static_cast<double>(playhead_) - expected_at_end) * kFrameUs;
 }
 
 std::int64_t SyncEngine::corrections_for(double expected, std::size_t frames) {

@@ -58,7 +58,7 @@ def _kill_everything() -> None:
                 pass
     for proc in processes:
         try:
-            proc.wait(timeout=5)
+            reap_node(proc, timeout=5)
         except (subprocess.TimeoutExpired, OSError):
             pass
 
@@ -70,7 +70,6 @@ class HarnessError(AssertionError):
     """A test-visible failure raised by the harness (counts as a test failure, not a crash)."""
 
 
-
 def remove_faketime_leftovers(pid: int) -> None:
     """libfaketime makes a semaphore and a shared-memory object named after the process's pid and
     removes them when the process exits normally; a killed process leaves them in /dev/shm.
@@ -80,6 +79,15 @@ def remove_faketime_leftovers(pid: int) -> None:
             os.unlink(f"/dev/shm/{name}")
         except OSError:
             pass
+
+
+def reap_node(proc: subprocess.Popen, timeout: Optional[float]) -> int:
+    """Waits for a node process to end (subprocess.TimeoutExpired after `timeout`), then removes
+    its libfaketime leftovers; returns its exit code. Every wait for a node's exit goes here."""
+    code = proc.wait(timeout=timeout)
+    remove_faketime_leftovers(proc.pid)
+    return code
+
 
 class NodeGone(HarnessError):
     """The node process exited (or its stdout closed) while we expected an answer."""
@@ -229,6 +237,8 @@ class Node:
         """Starts the process without waiting for it to answer (see start())."""
         if self.alive():
             raise HarnessError(f"{self.name} is already running (pid {self.proc.pid})")
+        if self.proc is not None:  # it exited by itself: reap it before it is replaced
+            reap_node(self.proc, timeout=5)
         argv = self.argv()
         self.starts += 1
         with open(self.log_path, "ab") as log:
@@ -303,8 +313,7 @@ class Node:
     def kill9(self, timeout: float = 5.0) -> None:
         """SIGKILL and reap."""
         self._signal(signal.SIGKILL)
-        self.proc.wait(timeout=timeout)
-        remove_faketime_leftovers(self.proc.pid)
+        reap_node(self.proc, timeout)
         self.stopped = False
 
     def sigstop(self) -> None:
@@ -322,11 +331,10 @@ class Node:
                 self.sigcont()
             os.kill(self.pid, signal.SIGTERM)
             try:
-                self.proc.wait(timeout=timeout)
+                reap_node(self.proc, timeout)
             except subprocess.TimeoutExpired:
                 self.proc.kill()
-                self.proc.wait(timeout=5)
-                remove_faketime_leftovers(self.proc.pid)
+                reap_node(self.proc, timeout=5)
         return self.returncode()
 
     def exit(self, timeout: float = 5.0) -> int:
@@ -336,7 +344,7 @@ class Node:
 
     def wait_exit(self, timeout: float = 5.0) -> int:
         try:
-            return self.proc.wait(timeout=timeout)
+            return reap_node(self.proc, timeout)
         except subprocess.TimeoutExpired:
             raise NodeTimeout(f"{self.name} still running {timeout} s after being asked to exit\n"
                               f"{self.stderr_tail()}")
@@ -354,8 +362,7 @@ class Node:
             except OSError:
                 pass
         try:
-            self.proc.wait(timeout=5)
-            remove_faketime_leftovers(self.proc.pid)
+            reap_node(self.proc, timeout=5)
         except subprocess.TimeoutExpired:
             pass
         for stream in (self.proc.stdin, self.proc.stdout):
@@ -405,7 +412,7 @@ class Node:
                 continue
             if line is _EOF:
                 self._lines.put(_EOF)  # later calls see it too
-                code = self.proc.wait(timeout=5) if self.proc else None
+                code = reap_node(self.proc, timeout=5) if self.proc else None
                 raise NodeGone(f"{self.name}: stdout closed (exit code {code}) before answering "
                                f"{command!r}; other stdout: {skipped[-5:]!r}")
             text = line.strip()

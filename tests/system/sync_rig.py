@@ -46,7 +46,7 @@ from typing import Any, Iterable, Optional
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from harness import (HOST, Cluster, HarnessError, Node, NodeTimeout, Skip, now,  # noqa: E402
-                     remove_faketime_leftovers, wait_until)
+                     reap_node, wait_until)
 
 REPO = Path(__file__).resolve().parents[2]
 PROXY_SCRIPT = REPO / "tools" / "delay_proxy.py"
@@ -144,8 +144,12 @@ def faketime_prefix(node_binary: str, spec: str) -> "list[str]":
     after its pid, which a killed wrapper leaves in /dev/shm, and a later wrapper that gets the
     same pid then fails to start ("sem_open: File exists"); the library itself passes over such
     leftovers (and the harness removes them, remove_faketime_leftovers())."""
-    preload = [str(timerfd_shim(node_binary))] if timerfd_shim(node_binary).is_file() else []
-    preload.append(require_faketime())
+    faketime = require_faketime()  # first: without libfaketime the scenario is skipped
+    shim = timerfd_shim(node_binary)
+    if not shim.is_file():
+        raise HarnessError(f"timerfd shim not found at {shim}; build it: cmake --build BUILD "
+                           "--target timerfd_already_due")
+    preload = [str(shim), faketime]
     return ["env", f"LD_PRELOAD={':'.join(preload)}", f"FAKETIME={spec}"]
 
 
@@ -260,8 +264,7 @@ class SyncNode(Node):
     def group_kill9(self) -> None:
         """SIGKILL to the node's process group; reaps."""
         _kill_group(self.pid)
-        self.proc.wait(timeout=5)
-        remove_faketime_leftovers(self.proc.pid)
+        reap_node(self.proc, timeout=5)
 
     def close(self) -> None:
         if self.proc is not None:

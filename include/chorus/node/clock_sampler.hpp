@@ -29,9 +29,9 @@ class ClockSampler final : public ClockInbox {
 
   /// Start sampling `leader` from scratch (a new leader: its clock is another clock).
   void follow(const std::string& leader);
-  /// Stop sampling (this node leads, or no leader is known); the estimate is kept.
+  /// Stop sampling (this node leads, no leader is known, or the node shuts down); the estimate
+  /// is kept.
   void pause();
-  void stop();
 
   /// Answers a peer's TIME_REQUEST, stamped where the bytes meet the socket.
   void on_request(const std::string& from, const protocol::TimeRequest& request,

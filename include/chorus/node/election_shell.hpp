@@ -7,7 +7,7 @@
 //     every 25 ticks: timeouts re-derived from the peers' measured RTT
 //     core.tick()
 //   network events -> core.peer_up / peer_down; election messages -> core.step
-//   the playback state applied -> core.set_eligible(true)
+//   a leader's state held (arrived, one clock sample) -> core.set_eligible(true)
 //   after every input: outbox -> wire messages to peers; changes -> on_change callback
 
 #include <chrono>

@@ -45,7 +45,7 @@ struct PlaybackView {
   std::string output;
   playback::OutputStats output_stats;
   std::int64_t now_local_us = 0;
-  std::uint64_t ignored_commands = 0;  ///< stale, early (before STATE_SYNC) or not from the leader
+  std::uint64_t ignored_commands = 0;  ///< stale, not from the leader, or from a replaced leadership
 };
 
 class PlaybackController final : public PlaybackInbox {

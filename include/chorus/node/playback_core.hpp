@@ -193,7 +193,6 @@ class PlaybackCore {
   };
   struct PendingControl {
     ReplyToken token = 0;
-    std::string leader;
     std::int64_t deadline = 0;
   };
 
@@ -219,6 +218,9 @@ class PlaybackCore {
 
   // follower side
   void follow(std::int64_t now, const std::string& leader);
+  /// Drops what came from the leader followed so far: its state, pending or applied, and the
+  /// commands that waited for it.
+  void forget_leader_state();
   /// Asks the leader for its state, and again every half second until it has arrived: a request
   /// sent on a link that was already dying (a resumed node) would otherwise be lost for good.
   void request_state(std::int64_t now);

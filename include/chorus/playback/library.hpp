@@ -18,6 +18,7 @@
 #include <filesystem>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -65,6 +66,10 @@ struct DecodedTrack {
   bool ok() const noexcept { return error.empty(); }
 };
 
+/// The index of the first of `tracks` with this content hash (case-insensitive hex); none for an
+/// empty hash.
+std::optional<std::size_t> find_by_hash(std::span<const TrackInfo> tracks, std::string_view content_hash);
+
 class Library {
  public:
   /// The file-name extensions considered audio (compared case-insensitively). Other files are
@@ -92,7 +97,9 @@ class Library {
   /// nullptr when index is out of range.
   const TrackInfo* track(std::size_t index) const noexcept;
   /// The index of the first track with this content hash (case-insensitive hex).
-  std::optional<std::size_t> find_by_hash(std::string_view content_hash) const;
+  std::optional<std::size_t> find_by_hash(std::string_view content_hash) const {
+    return playback::find_by_hash(tracks_, content_hash);
+  }
 
   /// Opens track `index` for playback, or says why it cannot: re-reads the file and refuses it if
   /// its hash changed since scan(), decodes the second that holds `start_frame` before returning

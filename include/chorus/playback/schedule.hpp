@@ -2,7 +2,7 @@
 // Schedule: pure playback math in leader time (integer µs of the leader's steady clock). Which
 // frame is audible at an instant, the leader's state transitions for timed commands, when a
 // late command should start, and which command wins. No clock, no audio, no I/O: callers pass
-// every instant in (a follower converts its local clock with ClockSync::to_leader first).
+// every instant in (a follower converts its local clock with its ClockMapping first).
 //
 // Rounding, stated once: frame f (relative to an anchor) starts at the first whole microsecond
 // at or after f · 1e6 / kOutputRate, and the frame audible at instant t is the last one started:
@@ -25,16 +25,9 @@ using PlayStatus = protocol::PlaybackStatus;
 /// Track identity {index, name, hash, frames}; frames is the length at kOutputRate.
 using Track = protocol::TrackRef;
 
-/// The whole playback state, as STATE_SYNC carries it. Times are leader time.
-struct PlaybackState {
-  std::uint64_t epoch = 0;        ///< leader epoch of the last command applied
-  std::uint64_t seq = 0;          ///< sequence number of that command within the epoch
-  PlayStatus status = PlayStatus::stopped;
-  std::optional<Track> track;     ///< absent when stopped
-  std::int64_t anchor_us = 0;     ///< leader instant at which anchor_frame is (or was) audible
-  std::int64_t anchor_frame = 0;  ///< while paused: the frame held
-  friend bool operator==(const PlaybackState&, const PlaybackState&) = default;
-};
+/// The whole playback state {epoch, seq, status, track, anchor_us, anchor_frame}: the wire's,
+/// so the state sent and the state applied are one type. Here its times are leader time.
+using PlaybackState = protocol::WireState;
 
 /// Whole frames elapsed in `us` microseconds at kOutputRate: ⌊us · rate / 1e6⌋.
 std::int64_t frames_in(std::int64_t us);

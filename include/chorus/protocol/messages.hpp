@@ -164,16 +164,17 @@ struct StateSyncRequest {
 
 enum class PlaybackStatus { stopped, playing, paused };
 
-/// The whole playback state, as STATE_SYNC_RESPONSE and STATE_OFFER carry it (its fields stand
-/// beside the message's own on the wire). While playing,
-/// frame(t) = anchor_frame + (t − anchor_us) · rate, t in the time of the clock it is expressed in.
+/// The whole playback state (playback::PlaybackState is this type), as STATE_SYNC_RESPONSE and
+/// STATE_OFFER carry it: its fields stand beside the message's own on the wire. Its instants are
+/// in one node's steady clock, the leader's unless a message says otherwise. While playing,
+/// frame(t) = anchor_frame + (t − anchor_us) · rate.
 struct WireState {
-  std::uint64_t epoch = 0;
-  std::uint64_t seq = 0;
+  std::uint64_t epoch = 0;        ///< leader epoch of the last command applied
+  std::uint64_t seq = 0;          ///< sequence number of that command within the epoch
   PlaybackStatus status = PlaybackStatus::stopped;
   std::optional<TrackRef> track;  ///< absent when stopped
-  std::int64_t anchor_us = 0;
-  std::int64_t anchor_frame = 0;
+  std::int64_t anchor_us = 0;     ///< instant at which anchor_frame is (or was) audible
+  std::int64_t anchor_frame = 0;  ///< while paused: the frame held
   friend bool operator==(const WireState&, const WireState&) = default;
 };
 

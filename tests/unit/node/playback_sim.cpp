@@ -1,5 +1,7 @@
 #include "node/playback_sim.hpp"
 
+#include "node/printing.hpp"
+
 #include <algorithm>
 #include <stdexcept>
 #include <utility>
@@ -187,7 +189,7 @@ void PlaybackSim::schedule_sample(const std::string& id, std::uint64_t generatio
     LeaderClock clock;
     clock.samples = n.samples;
     clock.synced = n.samples >= 4;
-    clock.mapping.offset_us = static_cast<double>(node(*n.sampling).offset - n.offset + n.clock_error);
+    clock.mapping.offset_us = static_cast<double>(node(*n.sampling).offset - n.offset);
     input(id, [&](PlaybackCore& c, std::int64_t now) { c.clock_updated(now, clock); });
     schedule_sample(id, generation, now_ + kSampleInterval);
   });
@@ -215,8 +217,6 @@ void PlaybackSim::set_lossy(const std::string& from, const std::string& to, bool
   if (lossy) lossy_.insert({from, to});
   else lossy_.erase({from, to});
 }
-
-void PlaybackSim::set_clock_error(const std::string& id, std::int64_t error) { node(id).clock_error = error; }
 
 void PlaybackSim::limit_samples(const std::string& id, std::size_t samples) { node(id).sample_limit = samples; }
 
@@ -282,8 +282,15 @@ playback::Position PlaybackSim::audible(const std::string& id, std::int64_t glob
 
 int PlaybackSim::state_held(const std::string& id) const { return node(id).state_held; }
 
-const std::set<std::string>& PlaybackSim::open_tracks(const std::string& id) const { return node(id).open; }
-
 const std::vector<LogLine>& PlaybackSim::log(const std::string& id) const { return node(id).log; }
+
+void a_leads_b_and_c_playing(PlaybackSim& sim, std::uint64_t epoch) {
+  sim.add("a", 0);
+  sim.add("b", kB);
+  sim.add("c", kC);
+  sim.elect("a", epoch);
+  sim.run_until(kStart + 200'000);
+  sim.command("a", play_command(1));
+}
 
 }  // namespace chorus::node::test

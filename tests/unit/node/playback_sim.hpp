@@ -6,7 +6,7 @@
 //   - links: FIFO per direction, a one-way delay per directed link (1 ms by default); a crashed
 //     node's undelivered messages are lost, and nothing reaches it any more;
 //   - clock sampling: a node told to sample X's clock gets samples every 30 ms while X runs;
-//     the estimate is exact (plus a set error) and synced from the fourth sample on;
+//     the estimate is exact and synced from the fourth sample on;
 //   - the opener: a track wanted open is open 5 ms later (track_opened);
 //   - timers: each core's deadlines fire at their local instant;
 //   - the election: the test says who leads (elect) and when nobody does (lose_leader); the
@@ -16,6 +16,7 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <memory>
 #include <optional>
 #include <set>
 #include <string>
@@ -81,8 +82,6 @@ class PlaybackSim {
   void set_delay(const std::string& from, const std::string& to, std::int64_t delay);
   /// While a directed link is down, what is sent on it is lost (the connection stays "up").
   void set_lossy(const std::string& from, const std::string& to, bool lossy);
-  /// From now on, `id`'s estimate of any leader's clock is off by `error` µs.
-  void set_clock_error(const std::string& id, std::int64_t error);
   /// Samples the node's next clock burst delivers before it stops (default: no limit).
   void limit_samples(const std::string& id, std::size_t samples);
 
@@ -114,7 +113,6 @@ class PlaybackSim {
   playback::Position audible(const std::string& id, std::int64_t global) const;
   /// Times the core said it holds the cluster's state.
   int state_held(const std::string& id) const;
-  const std::set<std::string>& open_tracks(const std::string& id) const;
   const std::vector<LogLine>& log(const std::string& id) const;
 
  private:
@@ -127,7 +125,6 @@ class PlaybackSim {
     std::uint64_t sampling_generation = 0;
     std::size_t samples = 0;
     std::optional<std::size_t> sample_limit;
-    std::int64_t clock_error = 0;
     Deadlines deadlines;
     std::vector<Reply> replies;
     std::optional<playback::Publication> publication;
@@ -166,5 +163,9 @@ class PlaybackSim {
   ReplyToken next_token_ = 1;
   std::vector<Sent> sent_;
 };
+
+/// The start the multi-node tests share: a leads b and c (clocks kB and kC) at `epoch`, and
+/// plays track 1 from kStart + 200 ms on. Time stands at kStart + 200 ms.
+void a_leads_b_and_c_playing(PlaybackSim& sim, std::uint64_t epoch);
 
 }  // namespace chorus::node::test

@@ -26,12 +26,7 @@ const protocol::TrackRef kTrack1{0, "track-1.wav", "hash-1", kTrackFrames};
 /// 1 ms and `uninformed` only after 20 ms, and a dies at kT + 5 ms: the pause is lost for
 /// `uninformed`, which is elected (epoch 6) at once.
 void dies_mid_fan_out(PlaybackSim& sim, const std::string& informed, const std::string& uninformed) {
-  sim.add("a", 0);
-  sim.add("b", kB);
-  sim.add("c", kC);
-  sim.elect("a", 5);
-  sim.run_until(kStart + 200'000);
-  sim.command("a", play_command(1));
+  a_leads_b_and_c_playing(sim, 5);
   sim.run_until(kT);
   sim.set_delay("a", uninformed, 20'000);
   sim.command("a", pause_command());

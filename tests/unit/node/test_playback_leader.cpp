@@ -20,7 +20,7 @@ constexpr std::int64_t kShortTrack = 48'000;  ///< 1 s
 /// a leads (epoch 1), b follows and is synced at kStart + 121 ms; the test starts at +200 ms.
 void leader_and_follower(PlaybackSim& sim, std::int64_t track_frames = kTrackFrames) {
   sim.add("a", 0, make_tracks(3, track_frames));
-  sim.add("b", -2'000'000, make_tracks(3, track_frames));
+  sim.add("b", kC, make_tracks(3, track_frames));
   sim.elect("a", 1);
   sim.run_until(kStart + 200'000);
   REQUIRE(sim.core("b").state_synced());

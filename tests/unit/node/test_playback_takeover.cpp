@@ -18,12 +18,7 @@ namespace {
 
 /// a leads (epoch 1) b and c, and has played track 1 for about a second.
 void three_playing(PlaybackSim& sim) {
-  sim.add("a", 0);
-  sim.add("b", kB);
-  sim.add("c", kC);
-  sim.elect("a", 1);
-  sim.run_until(kStart + 200'000);
-  sim.command("a", play_command(1));
+  a_leads_b_and_c_playing(sim, 1);
   sim.run_until(kStart + 1'234'567);
   REQUIRE(sim.core("b").state_synced());
   REQUIRE(sim.core("c").state_synced());

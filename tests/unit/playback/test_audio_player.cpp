@@ -5,9 +5,7 @@
 #include <cstdint>
 #include <cstdlib>
 #include <filesystem>
-#include <fstream>
 #include <functional>
-#include <iterator>
 #include <mutex>
 #include <string>
 #include <vector>
@@ -31,6 +29,7 @@ using chorus::playback::Track;
 using chorus::playback::TrackInfo;
 
 using chorus::test::eventually;
+using chorus::test::read_samples;
 using chorus::test::TempDir;
 using chorus::test::write_wav;
 
@@ -112,17 +111,6 @@ struct PlayerRig {
 PlaybackState playing(const TrackInfo& info, std::int64_t anchor_us) {
   const Track track{static_cast<std::int64_t>(info.index), info.file_name, info.content_hash, info.frames};
   return {1, 1, PlayStatus::playing, track, anchor_us, 0};
-}
-
-std::vector<std::int16_t> read_samples(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  const std::vector<char> bytes{std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-  std::vector<std::int16_t> samples(bytes.size() / 2);
-  for (std::size_t i = 0; i < samples.size(); ++i) {
-    samples[i] = static_cast<std::int16_t>(static_cast<std::uint8_t>(bytes[2 * i]) |
-                                           (static_cast<std::uint8_t>(bytes[2 * i + 1]) << 8));
-  }
-  return samples;
 }
 
 }  // namespace

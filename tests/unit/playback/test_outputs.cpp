@@ -15,11 +15,8 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
-#include <cstring>
 #include <cstdlib>
 #include <filesystem>
-#include <fstream>
-#include <iterator>
 #include <limits>
 #include <mutex>
 #include <optional>
@@ -31,7 +28,9 @@
 
 #include "chorus/playback/audio_output.hpp"
 #include "chorus/time_base.hpp"
+#include "playback/eventually.hpp"
 #include "playback/temp_dir.hpp"
+#include "playback/wav_file.hpp"
 
 namespace fs = std::filesystem;
 using namespace std::chrono_literals;
@@ -40,6 +39,8 @@ using chorus::playback::AudioOutput;
 using chorus::playback::make_output;
 using chorus::playback::Renderer;
 
+using chorus::test::eventually;
+using chorus::test::read_samples;
 using chorus::test::TempDir;
 
 namespace {
@@ -138,14 +139,6 @@ class EnvGuard {
   std::string name_;
   std::optional<std::string> old_;
 };
-
-std::vector<std::int16_t> read_samples(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::vector<char> bytes{std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-  std::vector<std::int16_t> samples(bytes.size() / 2);
-  if (!samples.empty()) std::memcpy(samples.data(), bytes.data(), samples.size() * 2);
-  return samples;
-}
 
 /// True if `block` (interleaved) is the renderer's block number `k`.
 bool is_block(std::span<const std::int16_t> block, std::size_t k) {
@@ -346,8 +339,8 @@ TEST_CASE("an output thread that uses most of a core leaves real-time priority")
   REQUIRE(made.output);
   BusyRenderer renderer;
   REQUIRE(made.output->start(renderer));
-  // The budget is judged once a second; give it three.
-  for (int i = 0; i < 300 && !made.output->stats().realtime_given_up; ++i) std::this_thread::sleep_for(10ms);
+  // The budget is judged once a second.
+  eventually([&] { return made.output->stats().realtime_given_up; });
   made.output->stop();
   CHECK(made.output->stats().realtime_given_up);
   CHECK(renderer.calls.load() > 50);
@@ -468,17 +461,11 @@ std::vector<Run> trim_silence(std::vector<Run> runs) {
   return runs;
 }
 
-/// Waits until the file at `path` holds at least `bytes`, looking every millisecond; false once
-/// `timeout` has passed.
-bool wait_for_file_size(const fs::path& path, std::uintmax_t bytes, std::chrono::seconds timeout = 10s) {
-  const auto give_up = std::chrono::steady_clock::now() + timeout;
-  for (;;) {
-    std::error_code ec;
-    const auto size = fs::file_size(path, ec);
-    if (!ec && size >= bytes) return true;
-    if (std::chrono::steady_clock::now() >= give_up) return false;
-    std::this_thread::sleep_for(1ms);
-  }
+/// Whether the file at `path` holds at least `bytes`.
+bool holds_bytes(const fs::path& path, std::uintmax_t bytes) {
+  std::error_code ec;
+  const auto size = fs::file_size(path, ec);
+  return !ec && size >= bytes;
 }
 
 std::int64_t buffer_us(int frames) { return frames * 1'000'000LL / 48'000; }
@@ -602,7 +589,7 @@ TEST_CASE("the sdl output starts again after stop: silence in between, then the 
   std::error_code ec;
   const auto size_at_stop = fs::file_size(path, ec);
   REQUIRE_FALSE(ec);
-  REQUIRE(wait_for_file_size(path, size_at_stop + 64 * 1024 + 8 * buffer_bytes));
+  REQUIRE(eventually([&] { return holds_bytes(path, size_at_stop + 64 * 1024 + 8 * buffer_bytes); }));
   renderer.allow_calls();
   CHECK(renderer.forbidden_calls() == 0);
   CHECK(renderer.count() == first_run);

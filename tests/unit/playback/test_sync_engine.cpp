@@ -14,8 +14,6 @@ namespace {
 constexpr std::int64_t kFramesPerSecond = kOutputRate;
 constexpr std::int64_t kStart = 1'000'000'000;  // leader time of the first block, µs
 
-constexpr double kFrameUs = 1e6 / kFramesPerSecond;
-
 using Audio = std::shared_ptr<const TrackAudio>;
 
 /// A track whose every frame holds its own number: left = n % 30000, right = n / 30000. All of

@@ -1,10 +1,12 @@
 #pragma once
-// Test tracks written on the spot: raw files and canonical 16-bit PCM WAV files.
+// Test tracks written on the spot: raw files and canonical 16-bit PCM WAV files; raw sample files
+// read back.
 
 #include <cstddef>
 #include <cstdint>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <string>
 #include <vector>
 
@@ -56,6 +58,18 @@ inline void write_wav(const std::filesystem::path& path, int rate, int channels,
                       const std::vector<std::int16_t>& samples) {
   const auto wav = make_wav(rate, channels, samples);
   write_file(path, wav.data(), wav.size());
+}
+
+/// The 16-bit little-endian samples of a raw file (a trailing odd byte is ignored).
+inline std::vector<std::int16_t> read_samples(const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  const std::vector<char> bytes{std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+  std::vector<std::int16_t> samples(bytes.size() / 2);
+  for (std::size_t i = 0; i < samples.size(); ++i) {
+    samples[i] = static_cast<std::int16_t>(static_cast<std::uint8_t>(bytes[2 * i]) |
+                                           (static_cast<std::uint8_t>(bytes[2 * i + 1]) << 8));
+  }
+  return samples;
 }
 
 }  // namespace chorus::test

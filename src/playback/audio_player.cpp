@@ -49,10 +49,11 @@ std::optional<std::string> AudioPlayer::missing_track(const PlaybackState& state
 }
 
 void AudioPlayer::keep_open(const std::vector<TrackToOpen>& tracks) {
-  std::erase_if(open_, [&](const auto& entry) {
-    return std::none_of(tracks.begin(), tracks.end(),
-                        [&](const TrackToOpen& track) { return track.hash == entry.first; });
-  });
+  const auto unwanted = [&](const std::string& hash) {
+    return std::none_of(tracks.begin(), tracks.end(), [&](const TrackToOpen& track) { return track.hash == hash; });
+  };
+  std::erase_if(open_, [&](const auto& entry) { return unwanted(entry.first); });
+  std::erase_if(opening_, unwanted);  // finish_open() then drops what it brings
   for (const auto& track : tracks) open(track);
 }
 
@@ -68,7 +69,7 @@ void AudioPlayer::open(const TrackToOpen& track) {
 }
 
 void AudioPlayer::finish_open(const std::string& hash, const OpenedTrack& opened) {
-  opening_.erase(hash);
+  if (opening_.erase(hash) == 0) return;  // no longer wanted since it was asked for
   if (!opened.ok()) return spdlog::warn("cannot open {}: {}", hash.substr(0, 12), opened.error);
   open_[hash] = opened.audio;
   on_opened_();

@@ -23,7 +23,11 @@ double exact_frame(const PlaybackState& state, std::int64_t t) {
 
 }  // namespace
 
-SyncEngine::SyncEngine(EngineTuning tuning) : tuning_(tuning) {}
+SyncEngine::SyncEngine(EngineTuning tuning) : tuning_(tuning) {
+  // The audio thread copies a track's content hash (64 hex digits) here: with the room made now,
+  // that copy never allocates.
+  playhead_hash_.reserve(64);
+}
 
 void SyncEngine::publish(Snapshot snapshot) {
   mailbox_.publish(std::make_unique<const Snapshot>(std::move(snapshot)));
@@ -59,13 +63,13 @@ void SyncEngine::render(std::span<std::int16_t> out, std::int64_t audible_at_loc
 void SyncEngine::render_segment(std::span<std::int16_t> out, std::int64_t leader_us,
                                 const ScheduledState& scheduled) {
   if (out.empty()) return;
+  timing_error_us_ = 0;  // the block's timing error is its last segment's
   auto position = position_at(scheduled.state, leader_us);
   if (position.kind == Position::Kind::playing || position.kind == Position::Kind::lead_in) {
     play_from(out, exact_frame(scheduled.state, leader_us), scheduled);
   } else {
     silence(out);
     playhead_valid_ = false;  // paused, stopped or ended: the next start is a fresh one
-    timing_error_us_ = 0;
   }
 }
 

@@ -7,9 +7,12 @@ packages=(
   build-essential cmake ninja-build pkg-config ccache
   libboost1.81-dev libboost-json1.81-dev
   libsdl2-dev libsdl2-mixer-dev libsndfile1-dev libfmt-dev libspdlog-dev libcli11-dev catch2 libssl-dev
+  libasound2-dev libpulse-dev
   # test and benchmark tools
   libfaketime sox libsox-fmt-all vorbis-tools flac python3
   iproute2 nftables procps
+  # a sound server and ALSA's pulse plugin for the real-output tests (null sinks, no sound card)
+  pulseaudio pulseaudio-utils libasound2-plugins alsa-utils
 )
 
 missing=()

@@ -77,9 +77,14 @@ class PulseServer {
       std::ofstream config(dir_.path / "server.pa");
       config << "load-module module-native-protocol-unix socket=" << (run_dir / "native").string()
              << " auth-anonymous=1\n";
+      // norewinds: an idle null sink renders silence up to its largest latency (2 s) ahead, and
+      // when a stream arrives it can rewind only as far as the stream's own, shorter latency; the
+      // stream then waits, unplayed, for up to 2 s. Without rewinds the sink renders at most 50 ms
+      // ahead, so a new stream starts within 50 ms, as on a card; and its monitor carries exactly
+      // what was played, never audio rendered again after a rewind.
       for (const auto& sink : sinks_) {
         config << "load-module module-null-sink sink_name=" << sink
-               << " rate=48000 format=s16le channels=2\n";
+               << " rate=48000 format=s16le channels=2 norewinds=1\n";
       }
     }
     const std::string home = "HOME=" + dir_.path.string();
@@ -142,6 +147,8 @@ class PulseServer {
     posix_spawn_file_actions_t actions;
     posix_spawn_file_actions_init(&actions);
     posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, stdout_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    // pactl's complaints while the server starts ("Connection refused") are expected.
+    posix_spawn_file_actions_addopen(&actions, STDERR_FILENO, "/dev/null", O_WRONLY, 0);
     pid_t pid = -1;
     const int error = ::posix_spawnp(&pid, argv[0].c_str(), &actions, nullptr, args.data(), env.data());
     posix_spawn_file_actions_destroy(&actions);

@@ -51,7 +51,8 @@ void add_options(CLI::App& app, Options& options) {
                  "Port peers should dial, e.g. a proxy's (default: the listen port)");
   auto& playback = options.node.playback;
   app.add_option("--tracks", playback.tracks, "Directory of tracks to play")->capture_default_str();
-  app.add_option("--output", playback.output, "Audio output: sdl, null or file:PATH (raw S16LE 48 kHz stereo)")
+  app.add_option("--output", playback.output, "Audio output: auto (a sound server, else ALSA, else sdl, else null), alsa[:DEVICE], "
+                 "pulse[:SINK], sdl, null or file:PATH (raw S16LE 48 kHz stereo)")
       ->capture_default_str();
   app.add_option("--latency-ms", options.latency_ms,
                  "Extra output latency of this node's speakers, in ms")

@@ -89,12 +89,27 @@ std::string playback_status_text(const PlaybackView& view) {
   }
   text += "output    " + view.output + "\n";
   const auto& timing = view.output_stats;
+  if (timing.latency_measured) {
+    text += fmt::format("          latency {:.1f} ms, measured on the device (± {:.2f} ms), device clock {:+.1f} ppm\n",
+                        static_cast<double>(timing.latency_us) / 1000.0, timing.latency_jitter_us / 1000.0,
+                        timing.device_rate_ppm);
+  }
   if (timing.late_writes > 0 || timing.realtime_given_up) {
     text += fmt::format("          {} blocks more than 1 ms late (worst {:.1f} ms){}\n", timing.late_writes,
                         static_cast<double>(timing.worst_late_us) / 1000.0,
                         timing.realtime_given_up ? "; left real-time priority (overloaded)" : "");
   }
   return text;
+}
+
+std::string output_anomalies_text(const PlaybackView& view) {
+  const auto& timing = view.output_stats;
+  return fmt::format(
+      "output underruns   {}\noutput lost        {}\ntimeline jumps     {}\nlate writes        {} (worst {:.1f} ms)\n"
+      "output resyncs     {}\ndropped blocks     {}\nengine slew        +{} / -{} frames, {} jumps, {} not decoded\n",
+      timing.xruns, timing.device_lost, timing.timeline_jumps, timing.late_writes,
+      static_cast<double>(timing.worst_late_us) / 1000.0, timing.resyncs, timing.dropped,
+      view.engine.frames_inserted, view.engine.frames_dropped, view.engine.jumps, view.engine.not_decoded_frames);
 }
 
 void add_playback_status(json::object& out, const PlaybackView& view) {
@@ -133,7 +148,14 @@ void add_playback_status(json::object& out, const PlaybackView& view) {
                                       {"worst_late_us", timing.worst_late_us},
                                       {"resyncs", timing.resyncs},
                                       {"dropped", timing.dropped},
-                                      {"realtime_given_up", timing.realtime_given_up}};
+                                      {"realtime_given_up", timing.realtime_given_up},
+                                      {"latency_measured", timing.latency_measured},
+                                      {"latency_us", timing.latency_us},
+                                      {"latency_jitter_us", timing.latency_jitter_us},
+                                      {"device_rate_ppm", timing.device_rate_ppm},
+                                      {"xruns", timing.xruns},
+                                      {"device_lost", timing.device_lost},
+                                      {"timeline_jumps", timing.timeline_jumps}};
   out["ignored_commands"] = view.ignored_commands;
 }
 

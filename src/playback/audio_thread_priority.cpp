@@ -3,6 +3,7 @@
 #include <pthread.h>
 #include <sched.h>
 #include <sys/prctl.h>
+#include <time.h>
 
 #include <system_error>
 
@@ -15,6 +16,15 @@ namespace {
 /// Low among real-time priorities: above every normal thread, below the kernel's own and any
 /// sound server's (PipeWire and JACK use 20 and up).
 constexpr int kRealtimePriority = 10;
+
+/// The window over which RealtimeBudget measures the thread's share of a core.
+constexpr auto kDutyWindow = std::chrono::seconds(1);
+
+std::chrono::nanoseconds thread_cpu_time() {
+  timespec t{};
+  ::clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
+  return std::chrono::seconds(t.tv_sec) + std::chrono::nanoseconds(t.tv_nsec);
+}
 
 }  // namespace
 
@@ -32,6 +42,22 @@ AudioThreadTuning tune_audio_thread() {
 void leave_realtime() {
   sched_param param{};
   ::pthread_setschedparam(::pthread_self(), SCHED_OTHER, &param);
+}
+
+RealtimeBudget::RealtimeBudget(bool realtime)
+    : realtime_(realtime), window_start_(std::chrono::steady_clock::now()), cpu_at_start_(thread_cpu_time()) {}
+
+bool RealtimeBudget::over_budget(std::chrono::steady_clock::time_point now) {
+  if (!realtime_ || now - window_start_ < kDutyWindow) return false;
+  const auto cpu = thread_cpu_time();
+  const double share = std::chrono::duration<double>(cpu - cpu_at_start_).count() /
+                       std::chrono::duration<double>(now - window_start_).count();
+  window_start_ = now;
+  cpu_at_start_ = cpu;
+  if (share <= kMostRealtimeShare) return false;
+  leave_realtime();
+  realtime_ = false;
+  return true;
 }
 
 }  // namespace chorus::playback::detail

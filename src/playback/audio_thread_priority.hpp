@@ -1,6 +1,7 @@
 #pragma once
 // Scheduling for the threads that wake on audio deadlines.
 
+#include <chrono>
 #include <string>
 
 namespace chorus::playback::detail {
@@ -20,5 +21,24 @@ AudioThreadTuning tune_audio_thread();
 
 /// Returns the calling thread to normal priority (it keeps its timer slack).
 void leave_realtime();
+
+/// Keeps a real-time output thread from starving the rest of the node. Real-time threads run
+/// before every normal thread of their core, the node's network thread included, whose
+/// heartbeats keep it in the cluster. So the thread measures its own CPU time: using more than
+/// kMostRealtimeShare of a core over a second (an instrumented build on a loaded machine, a far
+/// too slow machine), it returns to normal priority.
+class RealtimeBudget {
+ public:
+  static constexpr double kMostRealtimeShare = 0.5;
+
+  explicit RealtimeBudget(bool realtime);
+  /// Call once per block. True the one time the thread has just left real-time priority.
+  bool over_budget(std::chrono::steady_clock::time_point now);
+
+ private:
+  bool realtime_;
+  std::chrono::steady_clock::time_point window_start_;
+  std::chrono::nanoseconds cpu_at_start_;
+};
 
 }  // namespace chorus::playback::detail

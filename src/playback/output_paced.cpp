@@ -20,10 +20,8 @@
 // dropping a frame every ~200 ms (100 ppm). Larger errors are still the renderer's to slew.
 //
 // The thread runs at real-time priority (audio_thread_priority.cpp) so that other load cannot
-// delay it. Real-time threads starve everything else while they run, so the thread watches its
-// own CPU time: if it uses more than kMostRealtimeShare of a core over a second (a slow build, an
-// overloaded machine), it goes back to normal priority rather than starve the network thread's
-// heartbeats, and says so once.
+// delay it, within a RealtimeBudget: over it, it goes back to normal priority rather than starve
+// the network thread's heartbeats, and says so once.
 
 #include <fcntl.h>
 #include <poll.h>
@@ -63,40 +61,6 @@ constexpr std::int64_t kLateBlocks = 4;
 constexpr auto kSleepSlice = std::chrono::milliseconds(20);
 /// A block consumed later than this after its deadline is counted as a late write.
 constexpr auto kLateWrite = std::chrono::milliseconds(1);
-/// The most of a core the thread may use at real-time priority, measured over kDutyWindow.
-constexpr double kMostRealtimeShare = 0.5;
-constexpr auto kDutyWindow = std::chrono::seconds(1);
-
-std::chrono::nanoseconds thread_cpu_time() {
-  timespec t{};
-  ::clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
-  return std::chrono::seconds(t.tv_sec) + std::chrono::nanoseconds(t.tv_nsec);
-}
-
-/// Keeps a real-time thread from using more than kMostRealtimeShare of a core.
-class RealtimeBudget {
- public:
-  explicit RealtimeBudget(bool realtime) : realtime_(realtime) {}
-  /// Call once per block. True the one time the thread has just left real-time priority.
-  bool over_budget(Clock::time_point now) {
-    if (!realtime_ || now - window_start_ < kDutyWindow) return false;
-    const auto cpu = thread_cpu_time();
-    const double share = std::chrono::duration<double>(cpu - cpu_at_start_).count() /
-                         std::chrono::duration<double>(now - window_start_).count();
-    window_start_ = now;
-    cpu_at_start_ = cpu;
-    if (share <= kMostRealtimeShare) return false;
-    leave_realtime();
-    realtime_ = false;
-    return true;
-  }
-
- private:
-  bool realtime_;
-  Clock::time_point window_start_ = Clock::now();
-  std::chrono::nanoseconds cpu_at_start_ = thread_cpu_time();
-};
-
 /// How far a paced output moves a block for the renderer's timing error: at most one frame,
 /// so that a larger error (a clock step) is slewed by the renderer, not turned into a gap.
 std::chrono::nanoseconds steering(double timing_error_us) {
@@ -218,7 +182,7 @@ class PacedOutput final : public AudioOutput {
         realtime_given_up_.store(true, std::memory_order_relaxed);
         spdlog::warn("{}: the output thread used more than {:.0f} % of a core; it leaves real-time "
                      "priority so that the rest of the node keeps running",
-                     sink_->describe(), kMostRealtimeShare * 100);
+                     sink_->describe(), RealtimeBudget::kMostRealtimeShare * 100);
       }
       ++n;
     }

@@ -23,6 +23,9 @@ std::string format_frames(std::int64_t frames);
 
 /// The playback lines of `status`.
 std::string playback_status_text(const PlaybackView& view);
+/// The output's and engine's counters of trouble, for `debug`: underruns, lost devices, timeline
+/// jumps, late writes, frames slewed.
+std::string output_anomalies_text(const PlaybackView& view);
 /// The playback fields of `status --json`, added to `out`.
 void add_playback_status(boost::json::object& out, const PlaybackView& view);
 

@@ -1,11 +1,16 @@
 #pragma once
-// Audio outputs: where rendered PCM goes. One interface, three implementations chosen with
-// `--output sdl|null|file:PATH` through make_output():
+// Audio outputs: where rendered PCM goes. One interface, implementations chosen with
+// `--output auto|alsa[:DEVICE]|pulse[:SINK]|sdl|null|file:PATH` through make_output():
 //
-//   null       own thread, paced by steady_clock absolute deadlines; discards the samples
-//   file:PATH  same pacing; writes raw S16LE block by block to a regular file or a FIFO
+//   alsa       an ALSA PCM through alsa-lib, own thread; each block's audible instant from the
+//              device's status (timestamp + delay)
+//   pulse      a PulseAudio (or PipeWire pulse server) stream through libpulse, own thread; each
+//              block's audible instant from the stream's timing (latency)
 //   sdl        the default audio device, opened by SDL2_mixer; render() is called from its music
 //              hook on SDL's audio thread. One per process (SDL2_mixer has one device).
+//   null       own thread, paced by steady_clock absolute deadlines; discards the samples
+//   file:PATH  same pacing; writes raw S16LE block by block to a regular file or a FIFO
+//   auto       pulse when a server answers, else ALSA's default device, else sdl, else null
 //
 // All of them ask a Renderer for blocks of 48 kHz stereo S16 and tell it when the first frame of
 // each block will be audible, in local steady_clock µs. Nothing on their hot path takes a lock or
@@ -42,7 +47,16 @@ struct OutputStats {
   std::uint64_t dropped = 0;   ///< file: blocks rendered but not written (no reader, full pipe)
   std::uint64_t late_writes = 0;     ///< paced outputs: blocks consumed more than 1 ms after their instant
   std::int64_t worst_late_us = 0;    ///< paced outputs: the latest of them
-  bool realtime_given_up = false;    ///< paced outputs: left real-time priority (see output_paced.cpp)
+  bool realtime_given_up = false;    ///< left real-time priority (see audio_thread_priority.hpp)
+
+  // What a device says of itself (alsa, pulse; sdl on a pulse server measures its latency too).
+  bool latency_measured = false;     ///< latency_us was measured on the device, not estimated
+  std::int64_t latency_us = 0;       ///< from rendering a block to hearing its first frame
+  double latency_jitter_us = 0;      ///< how far single measurements stray from the smoothed line
+  double device_rate_ppm = 0;        ///< the device's clock against the local clock
+  std::uint64_t xruns = 0;           ///< underruns the device recovered from
+  std::uint64_t device_lost = 0;     ///< times the device went away (and was reopened, or is awaited)
+  std::uint64_t timeline_jumps = 0;  ///< measurements more than 2 ms off the line, followed at once
 };
 
 class AudioOutput {
@@ -70,9 +84,12 @@ struct MakeOutputResult {
   std::string error;
 };
 
-/// Parses `spec` ("sdl", "null" or "file:PATH") and builds the output. `block_frames` is the
-/// render block (e.g. 480 = 10 ms; sdl: the requested device buffer), `extra_latency` is added to
-/// every audible time (per-node `--latency-ms`, may be negative). "sdl" opens the device here;
+/// Parses `spec` (see the top of this file) and builds the output. `block_frames` is the render
+/// block (e.g. 480 = 10 ms; sdl, alsa, pulse: the requested device period), `extra_latency` is
+/// added to every audible time (per-node `--latency-ms`, may be negative). alsa and pulse open
+/// their device on their own thread, at start(), and keep retrying every second while it cannot
+/// be opened or after it went away; `auto` asks a sound server (at most 0.5 s) and ALSA which
+/// one to use and logs its choice. "sdl" opens the device here;
 /// when no device can be opened, or another sdl output in this process holds SDL2_mixer's one
 /// device, it logs one line and returns a null output instead (no error).
 /// A bad spec or block size returns an error and no output. null and file do not block (a FIFO is

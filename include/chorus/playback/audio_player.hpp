@@ -38,7 +38,7 @@ class TrackOpener;
 /// Where a node's tracks are and where its audio goes.
 struct PlayerConfig {
   std::filesystem::path tracks = "tracks";
-  std::string output = "sdl";            ///< make_output()'s spec: sdl, null or file:PATH
+  std::string output = "auto";           ///< make_output()'s spec (auto, alsa[:DEVICE], pulse[:SINK], ...)
   std::chrono::milliseconds latency{0};  ///< extra per-node output latency (speakers)
   int block_frames = 480;                ///< frames per render (sdl: the device buffer asked for)
 };

@@ -28,6 +28,7 @@
 
 #include "chorus/playback/audio_output.hpp"
 #include "chorus/time_base.hpp"
+#include "playback/env_guard.hpp"
 #include "playback/eventually.hpp"
 #include "playback/temp_dir.hpp"
 #include "playback/wav_file.hpp"
@@ -39,6 +40,7 @@ using chorus::playback::AudioOutput;
 using chorus::playback::make_output;
 using chorus::playback::Renderer;
 
+using chorus::test::EnvGuard;
 using chorus::test::eventually;
 using chorus::test::read_samples;
 using chorus::test::TempDir;
@@ -118,27 +120,6 @@ class RecordingRenderer final : public Renderer {
   double timing_error_us_ = 0;
 };
 
-/// Sets an environment variable for the scope, then restores it.
-class EnvGuard {
- public:
-  EnvGuard(std::string name, const std::string& value) : name_(std::move(name)) {
-    if (const char* old = std::getenv(name_.c_str())) old_ = old;
-    ::setenv(name_.c_str(), value.c_str(), 1);
-  }
-  ~EnvGuard() {
-    if (old_) {
-      ::setenv(name_.c_str(), old_->c_str(), 1);
-    } else {
-      ::unsetenv(name_.c_str());
-    }
-  }
-  EnvGuard(const EnvGuard&) = delete;
-  EnvGuard& operator=(const EnvGuard&) = delete;
-
- private:
-  std::string name_;
-  std::optional<std::string> old_;
-};
 
 /// True if `block` (interleaved) is the renderer's block number `k`.
 bool is_block(std::span<const std::int16_t> block, std::size_t k) {
@@ -174,7 +155,8 @@ TEST_CASE("the output factory builds null and file outputs without opening anyth
 }
 
 TEST_CASE("the output factory rejects unknown specs, empty paths and bad block sizes") {
-  for (const char* spec : {"", "nul", "NULL", "file:", "FILE:/tmp/x", "sdl:hw0", "null ", "pulse", "file"}) {
+  for (const char* spec : {"", "nul", "NULL", "file:", "FILE:/tmp/x", "sdl:hw0", "null ", "pulses", "alsa ", "Alsa:hw:0",
+                           "auto:x", "file"}) {
     INFO("spec '" << spec << "'");
     auto r = make_output(spec, kBlock, 0us);
     CHECK(r.output == nullptr);

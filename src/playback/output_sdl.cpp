@@ -32,9 +32,14 @@
 #include "chorus/time_base.hpp"
 #include "output_format.hpp"
 #include "output_impl.hpp"
+#include "sdl_pulse_latency.hpp"
 
 namespace chorus::playback::detail {
 namespace {
+
+/// The name of SDL's stream on a sound server (pulseaudio driver), by which the latency sampler
+/// finds it.
+constexpr const char* kStreamName = "chorus sdl output";
 
 /// How long open() waits for the device's first buffer request, which tells the buffer size.
 /// Real devices ask within one period, SDL's dummy and disk drivers at once.
@@ -54,6 +59,7 @@ std::mutex& sdl_audio_mutex() {
 void set_sdl_hints() {
   SDL_SetHint(SDL_HINT_NO_SIGNAL_HANDLERS, "1");
   SDL_SetHint(SDL_HINT_AUDIO_DEVICE_APP_NAME, "chorus");
+  SDL_SetHint(SDL_HINT_AUDIO_DEVICE_STREAM_NAME, kStreamName);
 }
 
 /// True while SDL2_mixer has a device open in this process (ours or anyone's).
@@ -73,12 +79,16 @@ std::string check_obtained_format() {
                      rate, format, channels, kSampleRate, AUDIO_S16LSB, kChannels);
 }
 
-/// When the first frame of a buffer SDL asks for now becomes audible: SDL asks for the next
-/// buffer when the device has room for it, so it is heard after the one queued ahead of it,
-/// one buffer from now. Driver and hardware latency beyond that is unknown to SDL 2
-/// (docs/audio.md); `extra_us` (--latency-ms) covers it.
-std::int64_t audible_instant_us(std::int64_t callback_now_us, int buffer_bytes, std::int64_t extra_us) {
-  return callback_now_us + frames_to_us(buffer_bytes / kBytesPerFrame) + extra_us;
+/// When the first frame of a buffer SDL asks for now becomes audible. On the pulseaudio driver,
+/// `server_latency_us` is what the sound server says (sdl_pulse_latency.cpp: the stream's queue
+/// plus the sink, as of the instant SDL calls back), −1 when unknown. Otherwise: SDL asks for the
+/// next buffer when the device has room for it, so it is heard after the one queued ahead of it,
+/// one buffer from now; driver and hardware latency beyond that is unknown to SDL 2
+/// (docs/audio.md). `extra_us` (--latency-ms) is added to either.
+std::int64_t audible_instant_us(std::int64_t callback_now_us, int buffer_bytes, std::int64_t server_latency_us,
+                                std::int64_t extra_us) {
+  const std::int64_t latency = server_latency_us >= 0 ? server_latency_us : frames_to_us(buffer_bytes / kBytesPerFrame);
+  return callback_now_us + latency + extra_us;
 }
 
 class SdlOutput final : public AudioOutput {
@@ -126,6 +136,7 @@ class SdlOutput final : public AudioOutput {
     const char* driver = SDL_GetCurrentAudioDriver();
     driver_ = driver != nullptr ? driver : "?";
     device_open_ = true;
+    if (driver_ == "pulseaudio") start_latency_sampler();
     return {};
   }
 
@@ -152,20 +163,59 @@ class SdlOutput final : public AudioOutput {
 
   std::string describe() const override {
     return fmt::format("sdl (SDL2_mixer, driver '{}', {}-frame buffer = {:.1f} ms, extra latency {:+.1f} ms; "
-                       "audible time estimated as now + one buffer)",
+                       "audible time estimated as {})",
                        driver_, buffer_frames_, static_cast<double>(frames_to_us(buffer_frames_)) / 1000.0,
-                       static_cast<double>(extra_us_) / 1000.0);
+                       static_cast<double>(extra_us_) / 1000.0, estimate_text());
   }
-  std::int64_t fill_ahead_us() const override { return frames_to_us(buffer_frames_) + extra_us_; }
+  std::int64_t fill_ahead_us() const override {
+    const std::int64_t server = server_latency_us();
+    return (server >= 0 ? server : frames_to_us(buffer_frames_)) + extra_us_;
+  }
   int block_frames() const override { return buffer_frames_; }
   OutputStats stats() const override {
     OutputStats s;
     s.blocks = blocks_.load(std::memory_order_relaxed);
     s.frames = frames_.load(std::memory_order_relaxed);
+    // On a sound server, the latency the server reports for SDL's stream (sampled, not per block)
+    if (const std::int64_t server = server_latency_us(); server >= 0) {
+      s.latency_measured = true;
+      s.latency_us = server;
+    }
     return s;
   }
 
  private:
+  /// On the pulseaudio driver: samples the latency of SDL's stream on the server. Without it (no
+  /// server of our own to reach, stream not found) the one-buffer estimate stays, and describe()
+  /// says why.
+  void start_latency_sampler() {
+    std::string why;
+    server_latency_ = SdlPulseLatency::start(kStreamName, std::chrono::microseconds(frames_to_us(buffer_frames_)), why);
+    if (!server_latency_) {
+      no_server_latency_ = why;
+      spdlog::info("sdl output: the sound server's latency is not available ({}); audible times are estimated as "
+                   "now + one buffer",
+                   why);
+    }
+  }
+
+  /// −1 when unknown. Any thread.
+  std::int64_t server_latency_us() const { return server_latency_ ? server_latency_->latency_us() : -1; }
+
+  std::string estimate_text() const {
+    if (server_latency_) {
+      const std::int64_t latency = server_latency_->latency_us();
+      if (latency >= 0) {
+        return fmt::format("now + the sound server's latency for its stream ({}: {:.1f} ms, sampled twice a second)",
+                           server_latency_->describe(), static_cast<double>(latency) / 1000.0);
+      }
+      return fmt::format("now + one buffer (the sound server's latency for {} is not known now)",
+                         server_latency_->describe());
+    }
+    if (!no_server_latency_.empty()) return fmt::format("now + one buffer (server latency: {})", no_server_latency_);
+    return "now + one buffer";
+  }
+
   /// Installs a hook that only notes the size of the first buffer the device asks for, waits for
   /// it, and removes the hook again. Called with the device just opened (and running).
   std::string learn_buffer_frames() {
@@ -200,7 +250,7 @@ class SdlOutput final : public AudioOutput {
     auto* self = static_cast<SdlOutput*>(user);
     Renderer* renderer = self->renderer_.load(std::memory_order_acquire);
     if (renderer == nullptr || len <= 0) return;  // the buffer stays silent
-    const std::int64_t audible_at = audible_instant_us(now, len, self->extra_us_);
+    const std::int64_t audible_at = audible_instant_us(now, len, self->server_latency_us(), self->extra_us_);
     const std::size_t samples = static_cast<std::size_t>(len) / sizeof(std::int16_t);
     renderer->render(std::span<std::int16_t>(reinterpret_cast<std::int16_t*>(stream), samples), audible_at);
     self->blocks_.fetch_add(1, std::memory_order_relaxed);
@@ -210,6 +260,7 @@ class SdlOutput final : public AudioOutput {
   void close() {
     std::lock_guard lock(sdl_audio_mutex());
     if (!device_open_) return;
+    server_latency_.reset();
     close_device();
     device_open_ = false;
   }
@@ -224,6 +275,10 @@ class SdlOutput final : public AudioOutput {
   int buffer_frames_;  ///< granted by the device; set by open(), read on the control thread
   const std::int64_t extra_us_;
   std::string driver_;
+  /// Set in open(), before the audio thread can read it through server_latency_us(); reset in
+  /// close(), after stop().
+  std::unique_ptr<SdlPulseLatency> server_latency_;
+  std::string no_server_latency_;  ///< why there is no server latency on the pulseaudio driver
   bool device_open_ = false;
   bool running_ = false;
   std::atomic<int> first_buffer_bytes_{0};

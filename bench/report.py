@@ -4,7 +4,8 @@
     python3 bench/report.py [--results bench/results] [--command "bench/run.sh"]
                             [--duration-s N] [--docs docs/benchmarks.md]
 
-Reads skew.json, reaction.json, join.json, failover.json, cost.json and fanout.json from the
+Reads skew.json, reaction.json, join.json, failover.json, cost.json, fanout.json and
+real_outputs.json from the
 results directory (a missing one is reported as not run), writes report.md and report.json
 there, and copies the Markdown to --docs when given. Each figure is printed beside its target
 with met / missed; benchmarks do not fail.
@@ -438,6 +439,63 @@ def cost_section(r: Report, data: Optional[dict]) -> None:
               f"peak (VmHWM) {first['playing']['hwm_mib_max']} MiB.", "")
 
 
+def real_outputs_section(r: Report, data: Optional[dict]) -> None:
+    r.add("## 7. Real outputs: pulse, ALSA and sdl against a file output", "")
+    r.add("**Method.** `bench/real_outputs.py`, the measurement of tests/system/unlike_outputs.py: "
+          "a private PulseAudio server (Debian's `pulseaudio`, no sound card) with one null sink per "
+          "room at 48 kHz; F plays into a FIFO (`file:`, its audible instants known by construction, "
+          "the leader), P on `pulse:`, A on `alsa:pulse:` (ALSA through its pulse plugin), S on `sdl` "
+          "(SDL's pulseaudio driver), L on `pulse:` with `--latency-ms 5`; no node has a latency of "
+          "its own set. skew_probe reads F's FIFO and records the other sinks' monitors, each "
+          "fragment stamped from the server's timing updates with when its sink played it. The "
+          "capture path is calibrated in every trial: the probe plays its own counting track into a "
+          "sink of its own, noting when the server says each block will be heard, records that "
+          "sink's monitor the same way, and subtracts the difference (the capture offset) from "
+          "every recorded node. L, claiming 5 ms of speaker latency, checks the method: it must "
+          "come out 5 ms early.", "")
+    if not data:
+        r.add("*Not run.*", "")
+        return
+    r.add(f"{data['trials']} trials, each {data['settle_s']:g} s to settle and "
+          f"{data['measure_s']:g} s measured. Medians over the trials, and the worst trial.", "")
+    r.add("| output | median offset from the file node | measured latency (status) | scatter of "
+          "single measurements | target |", "|---|---:|---:|---:|---|")
+    first = data["records"][0]["latency"] if data["records"] else {}
+    for key, title, target in (("P", "pulse", True), ("A", "alsa (through the pulse plugin)", True),
+                               ("S", "sdl (estimate: now + one buffer)", False)):
+        lat = first.get(key, {})
+        latency = (f"{lat['latency_us'] / 1000:.1f} ms" if lat.get("latency_measured") else
+                   "not measured")
+        jitter = f"{lat.get('latency_jitter_us', 0):.0f} µs" if lat.get("latency_measured") else "–"
+        tgt = f"≤ {data['offset_target_us']:.0f} µs" if target else "–"
+        r.add(f"| {title} | {num(data['offset_from_file_us'][key], 'µs')} "
+              f"(worst trial ±{num(data['worst_abs_offset_us'][key], 'µs')}) | {latency} | "
+              f"{jitter} | {tgt} |")
+    r.add("")
+    r.add("| outputs together | skew p95 (median of trials) | worst trial | target |",
+          "|---|---:|---:|---|")
+    for key, title in (("F,P", "file + pulse"), ("F,A", "file + alsa"),
+                       ("F,P,A", "file + pulse + alsa (unlike outputs)"),
+                       ("F,P,A,S", "… + sdl")):
+        tgt = f"≤ {data['skew_target_us']:.0f} µs" if key == "F,P,A" else "–"
+        r.add(f"| {title} | {num(data['skew_p95_us'][key], 'µs')} | "
+              f"{num(data['worst_skew_p95_us'][key], 'µs')} | {tgt} |")
+    r.add("")
+    r.add(f"Method check: L − P = {num(data['method_check_us'], 'µs')} (expected −5000 µs). "
+          f"Capture offset (calibrated, median): {num(data['capture_offset_us'], 'µs')}.", "")
+    r.row("7 real outputs", "pulse: median offset from a file node, worst trial (absolute)",
+          num(data["worst_abs_offset_us"]["P"], "µs"), "", "", f"≤ {data['offset_target_us']:.0f} µs",
+          data["met"]["pulse_offset"])
+    r.row("7 real outputs", "alsa (pulse plugin): median offset from a file node, worst trial (absolute)",
+          num(data["worst_abs_offset_us"]["A"], "µs"), "", "", f"≤ {data['offset_target_us']:.0f} µs",
+          data["met"]["alsa_offset"])
+    r.row("7 real outputs", "skew of file + pulse + alsa (median of trials; worst trial in note)", "",
+          num(data["skew_p95_us"]["F,P,A"], "µs"), "", f"p95 ≤ {data['skew_target_us']:.0f} µs",
+          data["met"]["skew_F,P,A"], f"worst trial {num(data['worst_skew_p95_us']['F,P,A'], 'µs')}")
+    r.row("7 real outputs", "sdl: median offset from a file node (estimated latency)",
+          num(data["offset_from_file_us"]["S"], "µs"), "", "", "–", None)
+
+
 def fanout_section(r: Report, data: Optional[dict]) -> None:
     r.add("## 6. Fan-out: 1 leader, 16 followers", "")
     r.add("**Method.** 17 nodes on loopback, FIFO outputs read by one skew_probe. *Broadcast "
@@ -656,7 +714,7 @@ def main() -> int:
                         help="whether the tree had uncommitted changes at build time")
     args = parser.parse_args()
     folder = Path(args.results)
-    names = ("skew", "reaction", "join", "failover", "cost", "fanout")
+    names = ("skew", "reaction", "join", "failover", "cost", "fanout", "real_outputs")
     results = {name: load(folder, name) for name in names}
     machine = rig.machine_info()
     if args.commit:
@@ -672,6 +730,7 @@ def main() -> int:
     failover_section(body, results["failover"])
     cost_section(body, results["cost"])
     fanout_section(body, results["fanout"])
+    real_outputs_section(body, results["real_outputs"])
     limits_section(body)
     reading_section(body, results)
 

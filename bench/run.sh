@@ -34,7 +34,7 @@ echo "== build (Release, $BUILD_DIR)"
 node=$BUILD_DIR/apps/node
 probe=$BUILD_DIR/tools/skew_probe
 cd "$root"
-rm -f "$results"/{skew,reaction,join,failover,cost,fanout}.json "$results"/report.{md,json}
+rm -f "$results"/{skew,reaction,join,failover,cost,fanout,real_outputs}.json "$results"/report.{md,json}
 
 status=0
 run() {
@@ -59,6 +59,7 @@ run join     bench/join.py --node "$node" --probe "$probe" "${quick[@]}"
 run failover bench/failover.py --node "$node" --probe "$probe" --audio "${failover_trials[@]}"
 run cost     bench/cost.py --node "$node" --probe "$probe" "${quick[@]}"
 run fanout   bench/fanout.py --node "$node" --probe "$probe" "${quick[@]}"
+run real_outputs bench/real_outputs.py --node "$node" --probe "$probe" "${quick[@]}"
 
 elapsed=$(( $(date +%s) - started ))
 command="bench/run.sh${quick:+ ${quick[*]}}"

@@ -3,7 +3,8 @@
 //
 //   skew_probe make-track PATH SECONDS    writes a 48 kHz stereo WAV whose every frame holds its
 //                                         own number + 1 (left = low 16 bits, right = high 16)
-//   skew_probe measure [--seconds S] [--block-frames N] [--json PATH] [--raw PATH] NAME=FIFO...
+//   skew_probe measure [--seconds S] [--block-frames N] [--json PATH] [--raw PATH]
+//                      [--calibrate SINK] NAME=FIFO... NAME=pulse:SOURCE...
 //     --raw writes one CSV line per block received: node,arrival_us,first_frame,audible_frames
 //     (first_frame −1 when the block is silent; arrival_us on this machine's steady clock, the
 //     same clock as Python's time.monotonic_ns() / 1000), and at the end one line per platform
@@ -15,6 +16,13 @@
 // here: a node's late writes and an unrelated real-time process's late wake-ups at the same
 // instants, up to 30 ms). Those windows say nothing about the nodes; the tests judge skew outside
 // them and count what they leave out.
+//
+// A node on a sound server (--output pulse:SINK, alsa:pulse:SINK, sdl on the server) is recorded
+// from the sink's monitor instead (NAME=pulse:SINK.monitor): each block is stamped with when the
+// sink played it, from libpulse's record timing (tools/pulse_capture.hpp). --calibrate SINK
+// measures that capture path: the probe plays its own numbered track into SINK, noting when the
+// server says each block will be heard, records SINK.monitor the same way, and reports the
+// difference as capture_offset_us (to subtract from the recorded nodes' offsets).
 //
 // Each node writes its output block by block at the block's audible instant (--output
 // file:FIFO). A block arrives here the moment it is written, so (arrival time, number of its
@@ -37,17 +45,21 @@
 #include <cstring>
 #include <fstream>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
 
 #include "chorus/time_base.hpp"
+#include "pulse_capture.hpp"
 
 namespace {
 
 constexpr std::int64_t kRate = 48'000;
 constexpr std::int64_t kBucketUs = 100'000;
+constexpr std::string_view kPulsePrefix = "pulse:";
 
 using chorus::now_us;
 
@@ -163,6 +175,7 @@ std::optional<std::int64_t> frame_number(const unsigned char* p) {
 struct Node {
   std::string name;
   std::string path;
+  std::string pulse_source;  ///< recorded from this monitor instead of a FIFO
   int fd = -1;
   std::vector<unsigned char> pending;
   std::optional<std::int64_t> last_frame;   // last frame number seen (continuity)
@@ -217,6 +230,42 @@ double median(std::vector<double> v) {
   return v[v.size() / 2];
 }
 
+/// --calibrate SINK: how much later the monitor recording says a block was played than the
+/// server said, when it was written, that it would be heard.
+class Calibration {
+ public:
+  Calibration(const std::string& sink, std::size_t block_frames, std::int64_t end_us) {
+    if (sink.empty()) return;
+    writer_ = std::make_unique<skew_probe::PulseCalibrationWriter>(
+        sink, block_frames, end_us, [this](std::int64_t first_frame, std::int64_t audible_us) {
+          written_zeros_.push_back(static_cast<double>(audible_us) - static_cast<double>(first_frame) * 1e6 / kRate);
+        });
+    recorder_ = std::make_unique<skew_probe::PulseRecorder>(
+        sink + ".monitor", block_frames, end_us, [this](const unsigned char* data, std::size_t frames, std::int64_t played) {
+          for (std::size_t i = 0; i < frames; ++i) {
+            if (auto n = frame_number(data + 4 * i)) {
+              recorded_zeros_.push_back(static_cast<double>(played) + (static_cast<double>(i) - static_cast<double>(*n)) * 1e6 / kRate);
+              return;
+            }
+          }
+        });
+  }
+  /// After the end instant: the capture offset in µs, or nullopt without calibration.
+  std::optional<double> finish() {
+    if (!writer_) return std::nullopt;
+    for (const auto& error : {writer_->join(), recorder_->join()}) {
+      if (!error.empty()) std::fprintf(stderr, "skew_probe: calibration: %s\n", error.c_str());
+    }
+    if (written_zeros_.empty() || recorded_zeros_.empty()) return std::nullopt;
+    return median(recorded_zeros_) - median(written_zeros_);
+  }
+
+ private:
+  std::vector<double> written_zeros_, recorded_zeros_;  // each filled by its own thread, read after join
+  std::unique_ptr<skew_probe::PulseCalibrationWriter> writer_;
+  std::unique_ptr<skew_probe::PulseRecorder> recorder_;
+};
+
 double percentile(std::vector<double> v, double p) {
   if (v.empty()) return 0;
   std::sort(v.begin(), v.end());
@@ -229,6 +278,7 @@ int measure(int argc, char** argv) {
   std::size_t block_frames = 480;
   std::string json_path;
   std::FILE* raw = nullptr;
+  std::string calibration_sink;
   std::vector<Node> nodes;
   for (int i = 0; i < argc; ++i) {
     std::string arg = argv[i];
@@ -236,10 +286,16 @@ int measure(int argc, char** argv) {
     else if (arg == "--block-frames" && i + 1 < argc) block_frames = std::stoul(argv[++i]);
     else if (arg == "--json" && i + 1 < argc) json_path = argv[++i];
     else if (arg == "--raw" && i + 1 < argc) raw = std::fopen(argv[++i], "w");
+    else if (arg == "--calibrate" && i + 1 < argc) calibration_sink = argv[++i];
     else if (auto eq = arg.find('='); eq != std::string::npos) {
       Node node;
       node.name = arg.substr(0, eq);
       node.path = arg.substr(eq + 1);
+      if (node.path.starts_with(kPulsePrefix)) {
+        node.pulse_source = node.path.substr(kPulsePrefix.size());
+        nodes.push_back(std::move(node));
+        continue;
+      }
       node.fd = ::open(node.path.c_str(), O_RDONLY | O_NONBLOCK);
       if (node.fd < 0) {
         std::fprintf(stderr, "skew_probe: cannot open %s: %s\n", arg.c_str(), std::strerror(errno));
@@ -255,6 +311,7 @@ int measure(int argc, char** argv) {
   if (!realtime) std::fprintf(stderr, "skew_probe: real-time priority refused; stamps may be late\n");
   int epoll = ::epoll_create1(0);
   for (std::size_t i = 0; i < nodes.size(); ++i) {
+    if (nodes[i].fd < 0) continue;
     epoll_event event{};
     event.events = EPOLLIN;
     event.data.u64 = i;
@@ -263,6 +320,15 @@ int measure(int argc, char** argv) {
   const std::size_t block_bytes = block_frames * 4;
   auto end = now_us() + static_cast<std::int64_t>(seconds * 1e6);
   StallWitness witness(end);
+  std::vector<std::unique_ptr<skew_probe::PulseRecorder>> recorders;
+  for (auto& node : nodes) {
+    if (node.pulse_source.empty()) continue;
+    recorders.push_back(std::make_unique<skew_probe::PulseRecorder>(
+        node.pulse_source, block_frames, end, [&node, raw](const unsigned char* data, std::size_t frames, std::int64_t played) {
+          scan_block(node, data, frames, played, true, raw);
+        }));
+  }
+  Calibration calibration(calibration_sink, block_frames, end);
   std::vector<unsigned char> buffer(1 << 16);
   while (now_us() < end) {
     epoll_event events[16];
@@ -293,6 +359,10 @@ int measure(int argc, char** argv) {
       node.pending.erase(node.pending.begin(), node.pending.begin() + static_cast<long>(blocks * block_bytes));
     }
   }
+  for (std::size_t r = 0; r < recorders.size(); ++r) {
+    if (auto error = recorders[r]->join(); !error.empty()) std::fprintf(stderr, "skew_probe: %s\n", error.c_str());
+  }
+  const auto capture_offset = calibration.finish();
   const auto stalls = witness.join();
   std::int64_t worst_stall = 0;
   for (const auto& stall : stalls) {
@@ -328,6 +398,7 @@ int measure(int argc, char** argv) {
                      ",\"platform_stalls\":" + std::to_string(stalls.size()) +
                      ",\"worst_stall_us\":" + std::to_string(worst_stall) +
                      ",\"buckets\":" + std::to_string(skews.size()) +
+                     ",\"capture_offset_us\":" + (capture_offset ? std::to_string(*capture_offset) : "null") +
                      ",\"skew_us\":{\"p50\":" + std::to_string(percentile(skews, 0.5)) +
                      ",\"p95\":" + std::to_string(percentile(skews, 0.95)) +
                      ",\"max\":" + std::to_string(percentile(skews, 1.0)) + "},\"nodes\":{";
@@ -357,6 +428,6 @@ int main(int argc, char** argv) {
   std::fprintf(stderr,
                "usage: skew_probe make-track PATH SECONDS\n"
                "       skew_probe measure [--seconds S] [--block-frames N] [--json PATH] [--raw PATH] "
-               "NAME=FIFO...\n");
+               "[--calibrate SINK] NAME=FIFO... NAME=pulse:SOURCE...\n");
   return 2;
 }

@@ -526,16 +526,25 @@ class SyncRig:
         self.fifos[name] = path
         return path
 
-    def start_probe(self, names: "list[str]", seconds: float) -> None:
-        """Starts skew_probe on the named nodes' FIFOs (create them first with fifo())."""
+    def start_probe(self, names: "list[str]", seconds: float, *,
+                    monitors: "Optional[dict[str, str]]" = None,
+                    calibrate: Optional[str] = None,
+                    env: "Optional[dict[str, str]]" = None) -> None:
+        """Starts skew_probe on the named nodes' FIFOs (create them first with fifo()), and on
+        the sound-server sinks in `monitors` (node name -> sink, recorded from its monitor),
+        calibrating the capture path on sink `calibrate` (see tools/skew_probe.cpp)."""
+        monitors = monitors or {}
         argv = realtime_prefix() + [self.probe_binary, "measure", "--seconds", f"{seconds:g}",
                 "--json", str(self.json_path), "--raw", str(self.raw_path)]
+        if calibrate:
+            argv += ["--calibrate", calibrate]
         argv += [f"{name}={self.fifos[name]}" for name in names]
+        argv += [f"{name}=pulse:{sink}.monitor" for name, sink in monitors.items()]
         self.probe_log = open(self.workdir / "probe.stderr.log", "ab")
         self.probe_started_at = now()
         self.probe_seconds = seconds
         self.probe = _spawn(argv, stdout=subprocess.PIPE, stderr=self.probe_log,
-                            stdin=subprocess.DEVNULL)
+                            stdin=subprocess.DEVNULL, env=env)
         held: "list[tuple[str, int]]" = []
 
         # Hold a write end of every FIFO open as long as the probe runs: a FIFO whose last
@@ -560,13 +569,16 @@ class SyncRig:
     def add_node(self, name: str, *, leader: bool = False,
                  bootstrap: Optional[SyncNode] = None, faketime: Optional[str] = None,
                  proxy_seed: int = 0, start: bool = True, priority: Optional[int] = None,
-                 extra_args: Iterable[str] = ()) -> SyncNode:
-        """A node writing to its FIFO (if fifo(name) made one; else --output null), behind its own delay proxy if the rig
-        uses proxies, under libfaketime (FAKETIME=SPEC) if given, with `--priority` and `extra_args` (such
-        as `--preempt`) if given."""
+                 extra_args: Iterable[str] = (), output: Optional[str] = None,
+                 env_prefix: Iterable[str] = ()) -> SyncNode:
+        """A node writing to its FIFO (if fifo(name) made one; else --output null, or `output`
+        if given), behind its own delay proxy if the rig uses proxies, under libfaketime
+        (FAKETIME=SPEC) if given, with `--priority` and `extra_args` (such as `--preempt`) if
+        given, run through `env_prefix` (e.g. SoundServer.node_env())."""
         listen_port = free_port()
         advertised = listen_port
-        output = f"file:{self.fifos[name]}" if name in self.fifos else "null"
+        if output is None:
+            output = f"file:{self.fifos[name]}" if name in self.fifos else "null"
         extra = ["--tracks", str(self.tracks), "--output", output, *extra_args]
         if self.use_proxies:
             proxy = DelayProxy(self.workdir, name, listen_port, self.proxy_delay_ms,
@@ -574,7 +586,7 @@ class SyncRig:
             self.proxies.append(proxy)
             advertised = proxy.start()
             extra += ["--advertise-port", str(advertised)]
-        prefix = faketime_prefix(self.binary, faketime) if faketime else []
+        prefix = list(env_prefix) + (faketime_prefix(self.binary, faketime) if faketime else [])
         boot = None if bootstrap is None else (HOST, bootstrap.port)
         node = SyncNode(self.binary, name, self.workdir, port=advertised, leader=leader,
                         bootstrap=boot, priority=priority, log_level=self.log_level,

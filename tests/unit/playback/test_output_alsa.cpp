@@ -39,11 +39,7 @@
 
 extern char** environ;
 
-// For the sanitizer build: ALSA's a52 plugin (alsa-plugins 1.2.7.1), used below as a device that
-// refuses 48 kHz, leaks the hw_params block it allocates while opening. alsa-lib has no frame
-// pointers, so the leak's stack ends in snd_pcm_hw_params_malloc; the alsa backend keeps its own
-// parameter blocks on the stack, so this hides none of its leaks.
-extern "C" const char* __lsan_default_suppressions() { return "leak:snd_pcm_hw_params_malloc\n"; }
+// The a52 plugin used below leaks inside alsa-lib: see leak_suppressions.cpp.
 
 namespace {
 

@@ -18,6 +18,7 @@
 #include "chorus/time_base.hpp"
 #include "playback/env_guard.hpp"
 #include "playback/eventually.hpp"
+#include "playback/leak_suppressions.hpp"
 #include "playback/pulse_monitor.hpp"
 #include "playback/pulse_server.hpp"
 
@@ -95,6 +96,7 @@ struct Comparison {
 Comparison compare_with_monitor(int buffer_frames) {
   PulseServer server({"room1"});
   EnvGuard driver("SDL_AUDIODRIVER", "pulseaudio");
+  chorus::test::note_sdl_pulseaudio_driver_used();
   MonitorRecorder monitor("room1.monitor");
   auto made = make_output("sdl", buffer_frames, std::chrono::microseconds(0));
   REQUIRE(made.output);

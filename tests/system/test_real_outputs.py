@@ -31,7 +31,8 @@ Scenarios:
     with F within OFFSET_LIMIT_US. Then the sound server is killed and started again -> P and A
     reopen and are in sync again. Then P is frozen (SIGSTOP) for 300 ms, long enough for its
     stream to run dry -> an underrun counted, and in sync again afterwards. A node on a device
-    that does not exist (alsa:hw:99) logs why once, keeps its schedule, and plays on nothing.
+    that does not exist (alsa:hw:99) and one on a device that refuses 48 kHz (ALSA's a52 plugin
+    fixed at 44.1 kHz) each log why once, keep their schedule, and play on nothing.
 """
 
 from __future__ import annotations
@@ -50,6 +51,11 @@ from unlike_outputs import (DEVICE_NODES, TRACK_S, all_playing,  # noqa: E402
                             calibrated_offsets, measure_unlike_outputs, require_ok, synced)
 
 OFFSET_LIMIT_US = 500.0        # a device node's median offset from the file node
+# A (ALSA through its pulse plugin) right after its device came back: the plugin times the PCM
+# with libpulse's interpolated latency, whose smoother starts anew with the stream and wanders by
+# up to about 2 ms while it settles (see scenario 1). A node that did not rejoin would be tens of
+# ms off, or silent.
+PLUGIN_REJOIN_LIMIT_US = 2000.0
 SKEW_P95_LIMIT_US = 500.0      # F and P: a pulse room against a file room
 METHOD_TOLERANCE_US = 500.0    # L - P against -5 ms
 SETTLE_S = 4.0
@@ -60,15 +66,14 @@ BACK_MEASURE_S = 4.0           # of which the probe's own first second is not st
 
 
 def check_offset(cluster: Cluster, run: ProbeRun, name: str, t0_us: float, t1_us: float,
-                 label: str) -> float:
+                 label: str, limit_us: float = OFFSET_LIMIT_US) -> float:
     offsets = calibrated_offsets(run, name, "F", t0_us, t1_us)
     if len(offsets) < 20:
         raise HarnessError(f"{label}: only {len(offsets)} buckets with {name} and F audible\n"
                            f"{cluster.describe()}")
     middle = percentile(offsets, 0.5)
     print(f"  {label}: {name} - F {fmt_us(offsets)}", flush=True)
-    cluster.check_limit(f"{label}: |median offset of {name} from F|", abs(middle),
-                        OFFSET_LIMIT_US, "µs")
+    cluster.check_limit(f"{label}: |median offset of {name} from F|", abs(middle), limit_us, "µs")
     return middle
 
 
@@ -133,7 +138,8 @@ def measure_back_in_sync(cluster: Cluster, rig: SyncRig, server: SoundServer, na
     run = rig.finish_probe()
     for name in names:
         # the probe's first second is its own settling time (tools/pulse_capture.cpp)
-        check_offset(cluster, run, name, mono_to_us(t0 + 1.0), math.inf, label)
+        check_offset(cluster, run, name, mono_to_us(t0 + 1.0), math.inf, label,
+                     PLUGIN_REJOIN_LIMIT_US if name == "A" else OFFSET_LIMIT_US)
 
 
 def wait_for_log(node: SyncNode, text: str, timeout: float) -> None:
@@ -151,18 +157,27 @@ def scenario_device_faults(cluster: Cluster) -> None:
             f = rig.add_node("F", leader=True)
             p, a = device_nodes(rig, server, f)
             x = rig.add_node("X", bootstrap=f, output="alsa:hw:99")
-            everyone = [f, p, a, x]
+            # ALSA's a52 plugin fixed at 44.1 kHz: a device that refuses 48 kHz
+            alsa_conf = Path(cluster.workdir) / "alsa.conf"
+            alsa_conf.write_text("</usr/share/alsa/alsa.conf>\npcm.only_44100 { type a52 rate 44100 "
+                                 "slavepcm \"null\" }\n")
+            r = rig.add_node("R", bootstrap=f, output="alsa:only_44100",
+                             env_prefix=["env", f"ALSA_CONFIG_PATH={alsa_conf}"])
+            everyone = [f, p, a, x, r]
             cluster.wait_mesh(everyone, timeout=5.0)
-            wait_until(synced([p, a, x]), 10.0, what="followers synced", describe=cluster.describe)
+            wait_until(synced([p, a, x, r]), 10.0, what="followers synced", describe=cluster.describe)
             require_ok(f, "play 1")
             wait_until(all_playing(everyone), 3.0, what="all playing", describe=cluster.describe)
 
-            # A device that does not exist: one clear line, the schedule kept.
-            wait_for_log(x, "retries every second", 5.0)
-            print(f"  X: {x.status().get('output')}", flush=True)
-            lines = [l for l in x.stderr_text().splitlines() if "hw:99" in l and "warn" in l]
-            if len(lines) != 1:
-                raise HarnessError(f"X logged its missing device {len(lines)} times: {lines[:3]}")
+            # A device that does not exist, one that refuses 48 kHz: one clear line each, the
+            # schedule kept.
+            for node, device, why in ((x, "hw:99", "cannot be opened"), (r, "only_44100", "refuses 48000 Hz")):
+                wait_for_log(node, "retries every second", 5.0)
+                print(f"  {node.name}: {node.status().get('output')}", flush=True)
+                lines = [l for l in node.stderr_text().splitlines() if device in l and "warn" in l]
+                if len(lines) != 1 or why not in lines[0]:
+                    raise HarnessError(f"{node.name} logged its device's failure {len(lines)} times, "
+                                       f"expected once with '{why}': {lines[:3]}")
 
             # The sink vanishes mid-track and comes back.
             server.unload_sink("room_p")

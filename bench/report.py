@@ -462,11 +462,13 @@ def real_outputs_section(r: Report, data: Optional[dict]) -> None:
           "single measurements | target |", "|---|---:|---:|---:|---|")
     first = data["records"][0]["latency"] if data["records"] else {}
     for key, title, target in (("P", "pulse", True), ("A", "alsa (through the pulse plugin)", True),
-                               ("S", "sdl (estimate: now + one buffer)", False)):
+                               ("S", "sdl (pulseaudio driver: the server's latency for its stream, "
+                                     "sampled twice a second)", False)):
         lat = first.get(key, {})
         latency = (f"{lat['latency_us'] / 1000:.1f} ms" if lat.get("latency_measured") else
                    "not measured")
-        jitter = f"{lat.get('latency_jitter_us', 0):.0f} µs" if lat.get("latency_measured") else "–"
+        # sdl samples its latency twice a second rather than per block: no scatter to show
+        jitter = f"{lat.get('latency_jitter_us', 0):.0f} µs" if lat.get("latency_measured") and key != "S" else "–"
         tgt = f"≤ {data['offset_target_us']:.0f} µs" if target else "–"
         r.add(f"| {title} | {num(data['offset_from_file_us'][key], 'µs')} "
               f"(worst trial ±{num(data['worst_abs_offset_us'][key], 'µs')}) | {latency} | "
@@ -492,7 +494,7 @@ def real_outputs_section(r: Report, data: Optional[dict]) -> None:
     r.row("7 real outputs", "skew of file + pulse + alsa (median of trials; worst trial in note)", "",
           num(data["skew_p95_us"]["F,P,A"], "µs"), "", f"p95 ≤ {data['skew_target_us']:.0f} µs",
           data["met"]["skew_F,P,A"], f"worst trial {num(data['worst_skew_p95_us']['F,P,A'], 'µs')}")
-    r.row("7 real outputs", "sdl: median offset from a file node (estimated latency)",
+    r.row("7 real outputs", "sdl: median offset from a file node (the server's sampled latency)",
           num(data["offset_from_file_us"]["S"], "µs"), "", "", "–", None)
 
 
@@ -590,7 +592,13 @@ def limits_section(r: Report) -> None:
           "run against the 50 µs target is a sample, not a verdict.",
           "- **Shared machine.** Other processes (builds, test suites) running at the same time "
           "show up in the tails: the load average at the start of each benchmark is in "
-          "report.json.", "")
+          "report.json.",
+          "- **Null sinks are not sound cards (section 7).** A null sink plays on the server's "
+          "timer, and its monitor says when by the server's own account: the figures check that "
+          "each output turns the device's report into the right instant, not a DAC's analogue "
+          "latency. The ALSA figures are ALSA through its pulse plugin, whose delay is libpulse's "
+          "interpolated latency; a real `hw:` device reports the kernel's pointer instead, which "
+          "no machine here has.", "")
 
 
 def reading_section(r: Report, results: "dict[str, Any]") -> None:
@@ -691,6 +699,18 @@ def reading_section(r: Report, results: "dict[str, Any]") -> None:
                    "\"following\"): its one state request was lost and not retried (commit "
                    "99b55c7 makes followers retry it). A node bug, not a measurement artefact; "
                    "`play 1` was typed again before the next trial (Anomalies).")
+        elif row["section"] == "7 real outputs":
+            ro = results.get("real_outputs") or {}
+            worst = ro.get("worst_skew_p95_us", {})
+            figure = (f"p95 {row['p95']} (median of {ro.get('trials')} trials), worst trial "
+                      f"{worst.get('F,P,A')} µs, against {row['target']}")
+            why = (f"file + pulse alone: worst trial {worst.get('F,P')} µs; file + alsa: "
+                   f"{worst.get('F,A')} µs. The alsa node plays through ALSA's pulse plugin, which "
+                   "times the PCM with libpulse's interpolated latency; its smoother wanders by up "
+                   "to about 2 ms for seconds at a time (the pulse output, timed from the server's "
+                   "raw updates, does not). Its median offset met the target (rows above). On a "
+                   "real ALSA device the kernel's pointer would be read instead (not available "
+                   "here: see Limits).")
         elif text.startswith("CPU"):
             why = "see the per-thread split above."
         bullets.setdefault(why, []).append(f"{row['section']}: {text}** — {figure}")

@@ -28,7 +28,7 @@ enum class WriteOutcome {
               ///< close() and open() again later
 };
 
-/// What the device said about its own latency, for `status`.
+/// What the device said about its own latency, logged once when it starts running.
 struct DeviceLatency {
   std::int64_t total_us = 0;  ///< audible − now for the next frame written, as last measured
   std::string detail;         ///< e.g. "buffer 40.0 ms, sink 2.1 ms" (empty if nothing more)

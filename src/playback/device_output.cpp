@@ -152,6 +152,7 @@ class DeviceOutput final : public AudioOutput {
     // Sized here, when the device is opened, never while playing.
     block_.assign(static_cast<std::size_t>(frames) * kChannels, 0);
     frames_written_ = 0;
+    running_logged_ = false;
     line_.restart_timeline();
     set_device_text(backend_->describe());
     spdlog::info("output: {}", backend_->describe());
@@ -167,6 +168,7 @@ class DeviceOutput final : public AudioOutput {
       const std::int64_t audible = line_.update(frames_written_, *reported);
       renderer.render(block, audible + extra_us_);
       note_latency(audible);
+      if (!running_logged_) log_running();
     } else {
       std::fill(block.begin(), block.end(), std::int16_t{0});
     }
@@ -188,6 +190,15 @@ class DeviceOutput final : public AudioOutput {
     blocks_.fetch_add(1, std::memory_order_relaxed);
     frames_.fetch_add(static_cast<std::uint64_t>(frames), std::memory_order_relaxed);
     return true;
+  }
+
+  /// Once per open, when the device first reports its timing: what its latency is made of.
+  void log_running() {
+    running_logged_ = true;
+    const DeviceLatency latency = backend_->latency();
+    spdlog::info("output: {} runs; latency {:.1f} ms{}", backend_->describe(),
+                 static_cast<double>(latency.total_us) / 1000.0,
+                 latency.detail.empty() ? std::string() : " (" + latency.detail + ")");
   }
 
   void note_latency(std::int64_t audible_us) {
@@ -224,6 +235,7 @@ class DeviceOutput final : public AudioOutput {
   // output thread only
   std::vector<std::int16_t> block_;
   std::int64_t frames_written_ = 0;  ///< since the device was opened: the frame the next write starts with
+  bool running_logged_ = false;
   DeviceClock line_;
 
   mutable std::mutex text_mutex_;

@@ -29,6 +29,7 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include "chorus/playback/device_clock.hpp"
 #include "chorus/time_base.hpp"
 #include "output_format.hpp"
 #include "output_impl.hpp"
@@ -91,6 +92,14 @@ std::int64_t audible_instant_us(std::int64_t callback_now_us, int buffer_bytes, 
   return callback_now_us + latency + extra_us;
 }
 
+/// The sdl output's line: its estimates scatter by a few ms (±1.5–1.9 ms p95 at 10 ms buffers on
+/// the pulseaudio driver, ±6 ms at 43 ms), so a new timeline is only assumed beyond 20 ms.
+DeviceClockTuning sdl_line_tuning() {
+  DeviceClockTuning tuning;
+  tuning.reset_us = 20'000;
+  return tuning;
+}
+
 class SdlOutput final : public AudioOutput {
  public:
   SdlOutput(int block_frames, std::chrono::microseconds extra)
@@ -137,6 +146,7 @@ class SdlOutput final : public AudioOutput {
     driver_ = driver != nullptr ? driver : "?";
     device_open_ = true;
     if (driver_ == "pulseaudio") start_latency_sampler();
+    follow_line_ = driver_ != "dummy" && driver_ != "disk";
     return {};
   }
 
@@ -146,6 +156,10 @@ class SdlOutput final : public AudioOutput {
       return false;
     }
     renderer_.store(&renderer, std::memory_order_release);
+    // The device played SDL2_mixer's silence while we were stopped: a new timeline. (Written
+    // before the hook is installed, which takes the device lock: the audio thread sees it.)
+    line_.restart_timeline();
+    line_frames_ = 0;
     Mix_HookMusic(&SdlOutput::render_block, this);
     running_ = true;
     return true;
@@ -180,6 +194,7 @@ class SdlOutput final : public AudioOutput {
     if (const std::int64_t server = server_latency_us(); server >= 0) {
       s.latency_measured = true;
       s.latency_us = server;
+      s.latency_jitter_us = jitter_us_.load(std::memory_order_relaxed);
     }
     return s;
   }
@@ -250,9 +265,13 @@ class SdlOutput final : public AudioOutput {
     auto* self = static_cast<SdlOutput*>(user);
     Renderer* renderer = self->renderer_.load(std::memory_order_acquire);
     if (renderer == nullptr || len <= 0) return;  // the buffer stays silent
-    const std::int64_t audible_at = audible_instant_us(now, len, self->server_latency_us(), self->extra_us_);
+    const std::int64_t estimate = audible_instant_us(now, len, self->server_latency_us(), 0);
+    const std::int64_t audible_at =
+        (self->follow_line_ ? self->line_.update(self->line_frames_, estimate) : estimate) + self->extra_us_;
     const std::size_t samples = static_cast<std::size_t>(len) / sizeof(std::int16_t);
     renderer->render(std::span<std::int16_t>(reinterpret_cast<std::int16_t*>(stream), samples), audible_at);
+    self->line_frames_ += static_cast<std::int64_t>(samples / kChannels);
+    self->jitter_us_.store(self->line_.jitter_us(), std::memory_order_relaxed);
     self->blocks_.fetch_add(1, std::memory_order_relaxed);
     self->frames_.fetch_add(samples / kChannels, std::memory_order_relaxed);
   }
@@ -286,6 +305,17 @@ class SdlOutput final : public AudioOutput {
   std::atomic<Renderer*> renderer_{nullptr};
   std::atomic<std::uint64_t> blocks_{0};
   std::atomic<std::uint64_t> frames_{0};
+  /// SDL's audio thread (and start(), before the hook is installed): the estimates smoothed along
+  /// the device's own timeline. The device consumes one buffer per callback, so buffer k is heard
+  /// exactly k buffers after the first; the callbacks themselves come late or early by up to a
+  /// few ms (when the driver's requests arrive), and so does "now + latency". A jump is only
+  /// taken for a new timeline beyond 20 ms (sdl_line_tuning()), well above that scatter.
+  DeviceClock line_{sdl_line_tuning()};
+  /// SDL's dummy and disk drivers pace themselves with sleeps, 0.2–14 % off real time: no device
+  /// clock for a line to follow, so their estimates are used as they are. Set by open().
+  bool follow_line_ = true;
+  std::int64_t line_frames_ = 0;  ///< frames rendered since start(): the next buffer's first frame
+  std::atomic<double> jitter_us_{0};
 };
 
 }  // namespace

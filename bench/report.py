@@ -467,8 +467,7 @@ def real_outputs_section(r: Report, data: Optional[dict]) -> None:
         lat = first.get(key, {})
         latency = (f"{lat['latency_us'] / 1000:.1f} ms" if lat.get("latency_measured") else
                    "not measured")
-        # sdl samples its latency twice a second rather than per block: no scatter to show
-        jitter = f"{lat.get('latency_jitter_us', 0):.0f} µs" if lat.get("latency_measured") and key != "S" else "–"
+        jitter = f"{lat.get('latency_jitter_us', 0):.0f} µs" if lat.get("latency_measured") else "–"
         tgt = f"≤ {data['offset_target_us']:.0f} µs" if target else "–"
         r.add(f"| {title} | {num(data['offset_from_file_us'][key], 'µs')} "
               f"(worst trial ±{num(data['worst_abs_offset_us'][key], 'µs')}) | {latency} | "

@@ -7,7 +7,7 @@
 // renders a few ms ahead of its clock and the monitor passes each chunk on when it is rendered, so
 // arrival times would be early by a varying amount. Each update says how far the server had
 // written the record stream at its timestamp and how far ahead of its clock the sink rendered
-// (pulse_capture.cpp, played_at()); the frame we read next is placed from that. Neither libpulse's
+// (src/playback/pulse_timing.hpp); the frame we read next is placed from that. Neither libpulse's
 // simple API (it reports a monitor's negative latency as 0, leaving the sink's render-ahead in
 // every stamp) nor its interpolated latency (a smoother whose error after a stall fades over
 // seconds) would do.
@@ -17,6 +17,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <string>
 #include <thread>
 
@@ -24,42 +25,32 @@ namespace skew_probe {
 
 /// (block of S16LE stereo frames, number of frames, local µs at which its first frame was played)
 using BlockSink = std::function<void(const unsigned char*, std::size_t, std::int64_t)>;
+/// (first frame number of a block just written, local µs at which the server says it is heard)
+using WriteSink = std::function<void(std::int64_t, std::int64_t)>;
 
-class PulseRecorder {
+/// A thread running one stream until the probe's end instant; join() says why it stopped early.
+class StreamThread {
  public:
-  /// Records `source` (e.g. "room1.monitor") until `end_us`, in the fragments the server hands
-  /// over (about 2 ms each; `block_frames` is not used for recording).
-  PulseRecorder(std::string source, std::size_t block_frames, std::int64_t end_us, BlockSink on_block);
-  ~PulseRecorder();
-  PulseRecorder(const PulseRecorder&) = delete;
-  PulseRecorder& operator=(const PulseRecorder&) = delete;
-  /// Empty if recording ran to the end; otherwise why it stopped.
+  /// Runs `body` on a thread of its own; its return value is join()'s (empty: ran to the end).
+  explicit StreamThread(std::function<std::string()> body);
+  ~StreamThread();
+  StreamThread(const StreamThread&) = delete;
+  StreamThread& operator=(const StreamThread&) = delete;
   std::string join();
 
  private:
-  void run(std::string source, std::size_t block_frames, std::int64_t end_us);
-  BlockSink on_block_;
   std::string error_;
   std::thread thread_;
 };
 
-/// Plays frames numbered 1, 2, 3, ... (the probe's counting track) into `sink` until `end_us`,
-/// and reports each block as it is written: its first frame number and the local µs at which
-/// the server says that frame will be heard (now + stream latency).
-class PulseCalibrationWriter {
- public:
-  using OnWrite = std::function<void(std::int64_t first_frame, std::int64_t audible_us)>;
-  PulseCalibrationWriter(std::string sink, std::size_t block_frames, std::int64_t end_us, OnWrite on_write);
-  ~PulseCalibrationWriter();
-  PulseCalibrationWriter(const PulseCalibrationWriter&) = delete;
-  PulseCalibrationWriter& operator=(const PulseCalibrationWriter&) = delete;
-  std::string join();
+/// Records `source` (e.g. "room1.monitor") until `end_us`, in the fragments the server hands
+/// over (about 2 ms each), each passed to `on_block` with when its first frame was played.
+std::unique_ptr<StreamThread> record(std::string source, std::int64_t end_us, BlockSink on_block);
 
- private:
-  void run(std::string sink, std::size_t block_frames, std::int64_t end_us);
-  OnWrite on_write_;
-  std::string error_;
-  std::thread thread_;
-};
+/// Plays frames numbered 1, 2, 3, ... (the probe's counting track) into `sink` until `end_us` in
+/// blocks of `block_frames`, passing each block to `on_write` with its first frame number and
+/// when the server says that frame will be heard.
+std::unique_ptr<StreamThread> play_counting_track(std::string sink, std::size_t block_frames, std::int64_t end_us,
+                                                  WriteSink on_write);
 
 }  // namespace skew_probe

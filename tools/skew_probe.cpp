@@ -236,12 +236,12 @@ class Calibration {
  public:
   Calibration(const std::string& sink, std::size_t block_frames, std::int64_t end_us) {
     if (sink.empty()) return;
-    writer_ = std::make_unique<skew_probe::PulseCalibrationWriter>(
+    writer_ = skew_probe::play_counting_track(
         sink, block_frames, end_us, [this](std::int64_t first_frame, std::int64_t audible_us) {
           written_zeros_.push_back(static_cast<double>(audible_us) - static_cast<double>(first_frame) * 1e6 / kRate);
         });
-    recorder_ = std::make_unique<skew_probe::PulseRecorder>(
-        sink + ".monitor", block_frames, end_us, [this](const unsigned char* data, std::size_t frames, std::int64_t played) {
+    recorder_ = skew_probe::record(
+        sink + ".monitor", end_us, [this](const unsigned char* data, std::size_t frames, std::int64_t played) {
           for (std::size_t i = 0; i < frames; ++i) {
             if (auto n = frame_number(data + 4 * i)) {
               recorded_zeros_.push_back(static_cast<double>(played) + (static_cast<double>(i) - static_cast<double>(*n)) * 1e6 / kRate);
@@ -262,8 +262,7 @@ class Calibration {
 
  private:
   std::vector<double> written_zeros_, recorded_zeros_;  // each filled by its own thread, read after join
-  std::unique_ptr<skew_probe::PulseCalibrationWriter> writer_;
-  std::unique_ptr<skew_probe::PulseRecorder> recorder_;
+  std::unique_ptr<skew_probe::StreamThread> writer_, recorder_;
 };
 
 double percentile(std::vector<double> v, double p) {
@@ -320,11 +319,11 @@ int measure(int argc, char** argv) {
   const std::size_t block_bytes = block_frames * 4;
   auto end = now_us() + static_cast<std::int64_t>(seconds * 1e6);
   StallWitness witness(end);
-  std::vector<std::unique_ptr<skew_probe::PulseRecorder>> recorders;
+  std::vector<std::unique_ptr<skew_probe::StreamThread>> recorders;
   for (auto& node : nodes) {
     if (node.pulse_source.empty()) continue;
-    recorders.push_back(std::make_unique<skew_probe::PulseRecorder>(
-        node.pulse_source, block_frames, end, [&node, raw](const unsigned char* data, std::size_t frames, std::int64_t played) {
+    recorders.push_back(skew_probe::record(
+        node.pulse_source, end, [&node, raw](const unsigned char* data, std::size_t frames, std::int64_t played) {
           scan_block(node, data, frames, played, true, raw);
         }));
   }

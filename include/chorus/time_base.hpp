@@ -3,6 +3,8 @@
 // epoch. Clock samples, heartbeats, the playback rules and the outputs' audible instants are all
 // expressed in it, so they compare without conversion.
 
+#include <time.h>
+
 #include <chrono>
 #include <cstdint>
 
@@ -22,5 +24,25 @@ inline SteadyClock::time_point from_us(std::int64_t us) noexcept {
 
 /// Now, in µs since the steady clock's epoch.
 inline std::int64_t now_us() noexcept { return to_us(SteadyClock::now()); }
+
+/// A wall-clock (CLOCK_REALTIME) instant in µs, e.g. a timestamp a library hands over on the
+/// wall clock, as steady-clock µs: moved by the two clocks' difference, read side by side now
+/// (the closest of three pairs of reads, so that a preemption between them does not count). A
+/// step of the wall clock since `wall_us` is not undone.
+inline std::int64_t wall_to_steady_us(std::int64_t wall_us) noexcept {
+  std::int64_t best_spread = INT64_MAX;
+  std::int64_t wall_minus_steady = 0;
+  for (int attempt = 0; attempt < 3; ++attempt) {
+    const std::int64_t before = now_us();
+    timespec wall{};
+    ::clock_gettime(CLOCK_REALTIME, &wall);
+    const std::int64_t after = now_us();
+    if (after - before < best_spread) {
+      best_spread = after - before;
+      wall_minus_steady = static_cast<std::int64_t>(wall.tv_sec) * 1'000'000 + wall.tv_nsec / 1000 - (before + after) / 2;
+    }
+  }
+  return wall_us - wall_minus_steady;
+}
 
 }  // namespace chorus

@@ -13,21 +13,10 @@
 // answer (libpulse's sockets are non-blocking) and then stops the mainloop thread, so it cannot
 // hang on a dead or frozen server either.
 //
-// When is the next frame heard? The server sends timing updates (PA_STREAM_AUTO_TIMING_UPDATE,
-// about ten a second): at `timestamp` it had read the stream up to read_index and its sink held
-// sink_usec of audio not yet heard. libpulse advances write_index as we write. So the next frame
-// written is heard at timestamp + sink_usec + (write_index − read_index) / 48 kHz, as long as the
-// stream played on since the update (it did unless an underrun happened, which the server reports
-// and which stops "playing"). The timestamp is on the wall clock (libpulse takes the server's for
-// a local server), so it is moved to the steady clock by the difference of the two clocks read
-// side by side now; a step of the wall clock between an update and its use shows as a jump the
-// device output follows at once.
-//
-// Why not pa_stream_get_latency()? It interpolates the same updates through libpulse's smoother,
-// which estimates the server's rate on its own: measured against the sink's monitor, after the
-// platform held a CPU for a few ms it carried an error of up to 4 ms that took ten seconds to
-// fade. The raw updates have no memory: each is exact at its timestamp; the device output's own
-// line (DeviceClock) smooths their scatter.
+// When is the next frame heard? From the server's raw timing updates (PA_STREAM_AUTO_TIMING_UPDATE,
+// about ten a second), as pulse_timing.hpp reckons: timestamp + sink_usec + what is queued. A
+// step of the wall clock between an update and its use shows as a jump the device output follows
+// at once.
 //
 // Not playing: before the first start (prebuffering), after an underrun until the server starts
 // the stream again (its STARTED message, or a timing update that says so), and while the server
@@ -52,8 +41,6 @@
 
 #include <pulse/pulseaudio.h>
 
-#include <time.h>
-
 #include <algorithm>
 #include <utility>
 #include <vector>
@@ -63,6 +50,7 @@
 #include "chorus/time_base.hpp"
 #include "output_format.hpp"
 #include "output_impl.hpp"
+#include "pulse_timing.hpp"
 #include "pulse_connection.hpp"
 
 namespace chorus::playback::detail {
@@ -70,32 +58,6 @@ namespace {
 
 /// Blocks of audio the stream keeps queued (tlength), counting the sink's own buffer.
 constexpr std::uint32_t kQueuedBlocks = 4;
-/// Two reads of the wall clock and the steady clock further apart than this (the thread was
-/// preempted in between) are read again, at most kReadingAttempts times.
-constexpr std::int64_t kReadingSpreadUs = 20;
-constexpr int kReadingAttempts = 3;
-
-std::int64_t timeval_to_us(const timeval& t) { return static_cast<std::int64_t>(t.tv_sec) * 1'000'000 + t.tv_usec; }
-
-std::int64_t wall_now_us() {
-  timespec t{};
-  ::clock_gettime(CLOCK_REALTIME, &t);
-  return static_cast<std::int64_t>(t.tv_sec) * 1'000'000 + t.tv_nsec / 1000;
-}
-
-/// The wall clock minus the steady clock (chorus::now_us()), read as close together as we can.
-std::int64_t wall_minus_steady_us() {
-  std::int64_t difference = 0;
-  for (int attempt = 0; attempt < kReadingAttempts; ++attempt) {
-    const std::int64_t before = now_us();
-    const std::int64_t wall = wall_now_us();
-    const std::int64_t after = now_us();
-    difference = wall - (before + (after - before) / 2);
-    if (after - before <= kReadingSpreadUs) break;
-  }
-  return difference;
-}
-
 double bytes_to_ms(std::uint64_t bytes) {
   return static_cast<double>(frames_to_us(static_cast<std::int64_t>(bytes) / kBytesPerFrame)) / 1000.0;
 }
@@ -140,19 +102,11 @@ class PulseBackend final : public DeviceBackend {
     MainloopLock lock(connection_.loop());
     if (broken() || !playing()) return std::nullopt;
     const pa_timing_info* timing = pa_stream_get_timing_info(stream_);
-    if (timing == nullptr || timing->write_index_corrupt != 0 || timing->read_index_corrupt != 0) {
-      return std::nullopt;  // no timing update yet, or one invalidated by a seek or flush
-    }
-    // Read past what was written: the stream ran dry and the server plays silence for it (an
-    // underrun it has not reported yet). With nothing queued but the sink's own buffer, the next
-    // frame is still heard at timestamp + sink_usec if it comes in time.
-    const std::int64_t queued = timing->write_index - timing->read_index;
-    if (queued < 0) return std::nullopt;
-    const std::int64_t wall_minus_steady = wall_minus_steady_us();
-    const std::int64_t report_at = timeval_to_us(timing->timestamp) - wall_minus_steady;
+    if (timing == nullptr) return std::nullopt;  // no timing update yet
+    const auto audible = next_frame_heard_at(*timing);
+    if (!audible) return std::nullopt;
     last_sink_us_ = static_cast<std::int64_t>(timing->sink_usec);
-    const std::int64_t audible = report_at + last_sink_us_ + frames_to_us(queued / kBytesPerFrame);
-    last_latency_us_ = audible - now_us();
+    last_latency_us_ = *audible - now_us();
     return audible;
   }
 

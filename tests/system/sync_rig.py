@@ -9,6 +9,9 @@ Standard library only. What it adds to harness.py:
               unlinks the FIFOs; the nodes are in the harness Cluster, whose exit kills them
               (their process groups), always.
   SyncNode    harness.Node listening on one port and advertising another (its proxy's).
+  require_ok, synced, all_playing, pace_until
+              driving nodes through their prompt: a command that must answer ok, conditions for
+              wait_until (clocks and state synced, every node playing), timeline pacing.
   ProbeRun    the probe's JSON summary plus its --raw CSV, with the analysis the checks need:
               skew over a time window (the probe's own method), offsets between two nodes,
               first audible block, and silent gaps with the frames on either side.
@@ -39,6 +42,7 @@ import stat
 import subprocess
 import sys
 import threading
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Optional
@@ -460,6 +464,47 @@ def read_raw(path: Path) -> "tuple[dict[str, list[Block]], list[Stall]]":
             blocks.append(Block(arrival, first, audible, timed))
         out[name] = blocks
     return out, stalls
+
+
+# ---- driving nodes ------------------------------------------------------------------------------
+
+
+def pace_until(instant: float) -> None:
+    """Timeline pacing (not synchronisation): sleep until the monotonic `instant`."""
+    delay = instant - now()
+    if delay > 0:
+        time.sleep(delay)
+
+
+def require_ok(node: SyncNode, command: str) -> str:
+    answer = node.command_line(command)
+    if not answer.startswith("ok"):
+        raise HarnessError(f"`{command}` on {node.name} answered {answer!r}")
+    print(f"  {node.name}> {command}: {answer}", flush=True)
+    return answer
+
+
+def synced(nodes: "list[SyncNode]"):
+    def check() -> object:
+        missing = []
+        for node in nodes:
+            view = node.status(timeout=2.0)
+            clock = view.get("clock") or {}
+            if not (clock.get("synced") and view.get("state_synced")):
+                missing.append(f"{node.name}: clock.synced={clock.get('synced')} "
+                               f"state_synced={view.get('state_synced')}")
+        return True if not missing else "; ".join(missing)
+    return check
+
+
+def all_playing(nodes: "list[SyncNode]"):
+    def check() -> object:
+        views = {n.name: n.status(timeout=2.0) for n in nodes}
+        bad = [f"{name}: {v.get('state')} (epoch_seq {v.get('epoch_seq')}, ignored_commands "
+               f"{v.get('ignored_commands')})" for name, v in views.items()
+               if v.get("state") != "playing"]
+        return True if not bad else "; ".join(bad)
+    return check
 
 
 # ---- the rig ------------------------------------------------------------------------------------

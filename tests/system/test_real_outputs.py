@@ -46,9 +46,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from harness import Cluster, HarnessError, now, run_main, wait_until  # noqa: E402
 from sound_server import SoundServer  # noqa: E402
-from sync_rig import ProbeRun, SyncNode, SyncRig, fmt_us, mono_to_us, percentile  # noqa: E402
-from unlike_outputs import (DEVICE_NODES, TRACK_S, all_playing,  # noqa: E402
-                            calibrated_offsets, measure_unlike_outputs, require_ok, synced)
+from sync_rig import (ProbeRun, SyncNode, SyncRig, all_playing, fmt_us, mono_to_us,  # noqa: E402
+                      percentile, require_ok, synced)
+from unlike_outputs import (DEVICE_NODES, TRACK_S, add_device_nodes,  # noqa: E402
+                            calibrated_offsets, measure_unlike_outputs)
 
 OFFSET_LIMIT_US = 500.0        # a device node's median offset from the file node
 # A (ALSA through its pulse plugin) right after its device came back: the plugin times the PCM
@@ -61,7 +62,6 @@ METHOD_TOLERANCE_US = 500.0    # L - P against -5 ms
 SETTLE_S = 4.0
 STEADY_S = 12.0
 MIN_BUCKETS = 80
-BACK_SETTLE_S = 1.0            # after a device returns, before the probe starts
 BACK_MEASURE_S = 4.0           # of which the probe's own first second is not stamped
 
 
@@ -123,12 +123,6 @@ def scenario_unlike_outputs(cluster: Cluster) -> None:
             raise HarnessError(f"{name} jumped after the settling time: {m.jumps(name)[:5]}")
 
 
-def device_nodes(rig: SyncRig, server: SoundServer, f: SyncNode) -> "tuple[SyncNode, SyncNode]":
-    env = server.node_env()
-    return (rig.add_node("P", bootstrap=f, output="pulse:room_p", env_prefix=env),
-            rig.add_node("A", bootstrap=f, output="alsa:pulse:room_a", env_prefix=env))
-
-
 def measure_back_in_sync(cluster: Cluster, rig: SyncRig, server: SoundServer, names: "list[str]",
                          label: str) -> None:
     """Probes F and the named recorded nodes for BACK_MEASURE_S and checks each offset."""
@@ -155,7 +149,7 @@ def scenario_device_faults(cluster: Cluster) -> None:
             rig.make_track()
             rig.fifo("F")
             f = rig.add_node("F", leader=True)
-            p, a = device_nodes(rig, server, f)
+            p, a = add_device_nodes(rig, server, f)
             x = rig.add_node("X", bootstrap=f, output="alsa:hw:99")
             # ALSA's a52 plugin fixed at 44.1 kHz: a device that refuses 48 kHz
             alsa_conf = Path(cluster.workdir) / "alsa.conf"
@@ -190,7 +184,6 @@ def scenario_device_faults(cluster: Cluster) -> None:
             server.load_sink("room_p")
             wait_until(lambda: p.status().get("output_timing", {}).get("latency_measured") is True
                        or "P has not reopened its sink", 5.0, what="P to reopen its sink")
-            time.sleep(BACK_SETTLE_S)  # timeline: the room settles
             measure_back_in_sync(cluster, rig, server, ["P"], "after the sink returned")
 
             # The server is killed and started again.
@@ -199,7 +192,6 @@ def scenario_device_faults(cluster: Cluster) -> None:
                 wait_until(lambda n=node: n.status().get("output_timing", {}).get("device_lost", 0) >= 1
                            and n.status().get("output_timing", {}).get("latency_measured") is True
                            or f"{n.name} has not reopened", 10.0, what="P and A to reopen after the restart")
-            time.sleep(BACK_SETTLE_S)  # timeline: the room settles
             measure_back_in_sync(cluster, rig, server, ["P", "A"], "after the server restart")
 
             # An underrun: P frozen long enough for its stream to run dry.
@@ -209,7 +201,6 @@ def scenario_device_faults(cluster: Cluster) -> None:
             p.sigcont()
             wait_until(lambda: p.status()["output_timing"]["xruns"] > before
                        or "no underrun counted yet", 5.0, what="P to count an underrun")
-            time.sleep(BACK_SETTLE_S)  # timeline: the room settles
             measure_back_in_sync(cluster, rig, server, ["P"], "after an underrun")
             for node in everyone:
                 if node.status().get("state") != "playing":

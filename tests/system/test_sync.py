@@ -37,14 +37,14 @@ from __future__ import annotations
 
 import math
 import sys
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from harness import Cluster, HarnessError, now, run_main, wait_until  # noqa: E402
-from sync_rig import (MAX_STALLED_SHARE, ProbeRun, SyncNode, SyncRig, fmt_us,  # noqa: E402
-                      mono_to_us, percentile, require_faketime)
+from sync_rig import (MAX_STALLED_SHARE, ProbeRun, SyncNode, SyncRig, all_playing,  # noqa: E402
+                      fmt_us, mono_to_us, pace_until, percentile, require_faketime, require_ok,
+                      synced)
 
 SKEW_P95_LIMIT_US = 1000.0
 SKEW_MAX_LIMIT_US = 2000.0
@@ -62,44 +62,6 @@ SETUP_BUDGET_S = 4.0       # probe start -> `play 1`
 TRACK_S = 40.0
 
 FAKETIME = {"B": "+0.7s", "C": "-1.3s x1.0001", "D": "+2.2s"}
-
-
-def pace_until(instant: float) -> None:
-    """Timeline pacing (not synchronisation): sleep until the monotonic `instant`."""
-    delay = instant - now()
-    if delay > 0:
-        time.sleep(delay)
-
-
-def require_ok(node: SyncNode, command: str) -> str:
-    answer = node.command_line(command)
-    if not answer.startswith("ok"):
-        raise HarnessError(f"`{command}` on {node.name} answered {answer!r}")
-    print(f"  {node.name}> {command}: {answer}", flush=True)
-    return answer
-
-
-def synced(nodes: "list[SyncNode]"):
-    def check() -> object:
-        missing = []
-        for node in nodes:
-            view = node.status(timeout=2.0)
-            clock = view.get("clock") or {}
-            if not (clock.get("synced") and view.get("state_synced")):
-                missing.append(f"{node.name}: clock.synced={clock.get('synced')} "
-                               f"state_synced={view.get('state_synced')}")
-        return True if not missing else "; ".join(missing)
-    return check
-
-
-def all_playing(nodes: "list[SyncNode]"):
-    def check() -> object:
-        views = {n.name: n.status(timeout=2.0) for n in nodes}
-        bad = [f"{name}: {v.get('state')} (epoch_seq {v.get('epoch_seq')}, ignored_commands "
-               f"{v.get('ignored_commands')})" for name, v in views.items()
-               if v.get("state") != "playing"]
-        return True if not bad else "; ".join(bad)
-    return check
 
 
 def start_trio(cluster: Cluster, rig: SyncRig) -> "list[SyncNode]":

@@ -31,9 +31,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from harness import (HarnessError, agreement, now, one_agreed_leader, run_main,  # noqa: E402
                      statuses, wait_until)
-from sync_rig import SyncRig, fmt_us, mono_to_us, percentile, require_faketime  # noqa: E402
-from test_sync import (FAKETIME, SETTLE_S, SETUP_BUDGET_S, all_playing,  # noqa: E402
-                       check_no_jumps, check_skew, pace_until, require_ok, synced)
+from sync_rig import (SyncRig, all_playing, fmt_us, mono_to_us, pace_until,  # noqa: E402
+                      percentile, require_faketime, require_ok, synced)
+from test_sync import (FAKETIME, SETTLE_S, SETUP_BUDGET_S, check_no_jumps,  # noqa: E402
+                       check_skew)
 
 BEFORE_KILL_S = 4.0
 AFTER_KILL_S = 10.0

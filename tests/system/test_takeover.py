@@ -30,7 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from harness import (HarnessError, agreement, hold_for, leader_claims, now,  # noqa: E402
                      one_agreed_leader, run_main, statuses, wait_until)
-from sync_rig import RATE, SyncNode, SyncRig  # noqa: E402
+from sync_rig import RATE, SyncNode, SyncRig, require_ok  # noqa: E402
 
 TRACK_S = 60.0
 HIGH_PRIORITY = 100
@@ -62,13 +62,6 @@ def playing_views(nodes: "list[SyncNode]"):
                for name, v in views.items() if v.get("state") != "playing"]
         return True if not bad else "; ".join(bad)
     return check
-
-
-def require_ok(node: SyncNode, command: str) -> None:
-    answer = node.command_line(command)
-    if not answer.startswith("ok"):
-        raise HarnessError(f"`{command}` on {node.name} answered {answer!r}")
-    print(f"  {node.name}> {command}: {answer}", flush=True)
 
 
 def start_playing(rig: SyncRig, cluster, extra: "list[tuple[str, dict]]" = ()) -> "list[SyncNode]":

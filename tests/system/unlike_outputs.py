@@ -21,34 +21,12 @@ from typing import Any
 
 from harness import Cluster, HarnessError, now, wait_until
 from sound_server import SoundServer
-from sync_rig import ProbeRun, SyncNode, SyncRig, mono_to_us
+from sync_rig import (ProbeRun, SyncNode, SyncRig, all_playing, mono_to_us, require_ok,
+                      synced)
 
 SINKS = ["calibration", "room_p", "room_a", "room_s", "room_l"]
 DEVICE_NODES = ["P", "A", "S", "L"]
 TRACK_S = 60.0
-
-
-def require_ok(node: SyncNode, command: str) -> str:
-    answer = node.command_line(command)
-    if not answer.startswith("ok"):
-        raise HarnessError(f"`{command}` on {node.name} answered {answer!r}")
-    return answer
-
-
-def all_playing(nodes: "list[SyncNode]"):
-    def check() -> object:
-        bad = [f"{n.name}: {v.get('state')}" for n in nodes
-               for v in [n.status(timeout=2.0)] if v.get("state") != "playing"]
-        return True if not bad else "; ".join(bad)
-    return check
-
-
-def synced(nodes: "list[SyncNode]"):
-    def check() -> object:
-        bad = [n.name for n in nodes for v in [n.status(timeout=2.0)]
-               if not (v.get("clock", {}).get("synced") and v.get("state_synced"))]
-        return True if not bad else f"not synced yet: {bad}"
-    return check
 
 
 def calibrated_offsets(run: ProbeRun, name: str, ref: str, t0_us: float = -math.inf,
@@ -98,6 +76,14 @@ class UnlikeRun:
         return [j for j in self.run.jumps_at(name) if j[0] >= self.t0_us]
 
 
+def add_device_nodes(rig: SyncRig, server: SoundServer,
+                     leader: SyncNode) -> "tuple[SyncNode, SyncNode]":
+    """P on pulse:room_p and A on alsa:pulse:room_a, following `leader`."""
+    env = server.node_env()
+    return (rig.add_node("P", bootstrap=leader, output="pulse:room_p", env_prefix=env),
+            rig.add_node("A", bootstrap=leader, output="alsa:pulse:room_a", env_prefix=env))
+
+
 def measure_unlike_outputs(cluster: Cluster, settle_s: float, measure_s: float) -> UnlikeRun:
     """Starts the server and F, P, A, S, L; plays; measures `measure_s` after `settle_s`."""
     server = SoundServer(Path(cluster.workdir), SINKS)
@@ -106,13 +92,11 @@ def measure_unlike_outputs(cluster: Cluster, settle_s: float, measure_s: float) 
             rig.make_track()
             rig.fifo("F")
             f = rig.add_node("F", leader=True)
-            env = server.node_env()
             nodes = [
-                rig.add_node("P", bootstrap=f, output="pulse:room_p", env_prefix=env),
-                rig.add_node("A", bootstrap=f, output="alsa:pulse:room_a", env_prefix=env),
+                *add_device_nodes(rig, server, f),
                 rig.add_node("S", bootstrap=f, output="sdl", env_prefix=server.node_env(
                     SDL_AUDIODRIVER="pulseaudio", PULSE_SINK="room_s")),
-                rig.add_node("L", bootstrap=f, output="pulse:room_l", env_prefix=env,
+                rig.add_node("L", bootstrap=f, output="pulse:room_l", env_prefix=server.node_env(),
                              extra_args=["--latency-ms", "5"]),
             ]
             cluster.wait_mesh([f, *nodes], timeout=5.0)

@@ -1,0 +1,56 @@
+#pragma once
+// When frames are heard, from a PulseAudio stream's raw timing update (pa_timing_info), on the
+// node's steady clock: the pulse output (output_pulse.cpp) and the skew probe's capture
+// (tools/pulse_capture.cpp) reckon alike. Header-only, so that the probe, which links none of
+// the library, uses the same arithmetic.
+//
+// libpulse's interpolated latency (pa_stream_get_latency) is not used: its smoother estimates the
+// server's rate on its own and, after the platform held a CPU for a few ms, carried an error of
+// up to 4 ms that took ten seconds to fade. Each raw update is exact at its timestamp.
+
+#include <pulse/pulseaudio.h>
+
+#include <cstdint>
+#include <optional>
+
+#include "chorus/time_base.hpp"
+#include "output_format.hpp"
+
+namespace chorus::playback::detail {
+
+/// The update's timestamp (wall clock: libpulse takes the server's for a local server) in
+/// steady-clock µs.
+inline std::int64_t update_instant_us(const pa_timing_info& timing) {
+  return wall_to_steady_us(static_cast<std::int64_t>(timing.timestamp.tv_sec) * 1'000'000 + timing.timestamp.tv_usec);
+}
+
+inline std::int64_t stream_bytes_to_us(std::int64_t bytes) { return frames_to_us(bytes / kBytesPerFrame); }
+
+inline bool indexes_valid(const pa_timing_info& timing) {
+  return timing.write_index_corrupt == 0 && timing.read_index_corrupt == 0;
+}
+
+/// Playback: when the next frame written is heard. At the update the server had read the stream
+/// up to read_index and its sink held sink_usec not yet heard; libpulse advances write_index as
+/// we write. nullopt when the indexes are invalid (a seek or flush) or the server has read past
+/// what was written (the stream ran dry: an underrun it has not reported yet). With nothing
+/// queued but the sink's own buffer, the next frame is still heard at timestamp + sink_usec if it
+/// comes in time.
+inline std::optional<std::int64_t> next_frame_heard_at(const pa_timing_info& timing) {
+  const std::int64_t queued = timing.write_index - timing.read_index;
+  if (!indexes_valid(timing) || queued < 0) return std::nullopt;
+  return update_instant_us(timing) + static_cast<std::int64_t>(timing.sink_usec) + stream_bytes_to_us(queued);
+}
+
+/// Recording a sink's monitor: when the next frame to be read was played. At the update the server
+/// had written the stream up to write_index; that audio left the source source_usec earlier, and a
+/// monitor hands a sink's audio over when the sink renders it, sink_usec before the sink's instant
+/// for it. So the frame at write_index was played at timestamp − source_usec + sink_usec, and the
+/// one at read_index (ours) that many frames before.
+inline std::optional<std::int64_t> next_unread_frame_played_at(const pa_timing_info& timing) {
+  if (!indexes_valid(timing)) return std::nullopt;
+  return update_instant_us(timing) - static_cast<std::int64_t>(timing.source_usec) +
+         static_cast<std::int64_t>(timing.sink_usec) + stream_bytes_to_us(timing.read_index - timing.write_index);
+}
+
+}  // namespace chorus::playback::detail

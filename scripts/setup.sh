@@ -7,6 +7,7 @@ packages=(
   build-essential cmake ninja-build pkg-config ccache
   libboost1.81-dev libboost-json1.81-dev
   libsdl2-dev libsdl2-mixer-dev libsndfile1-dev libfmt-dev libspdlog-dev libcli11-dev catch2 libssl-dev
+  libsodium-dev
   libasound2-dev libpulse-dev
   # test and benchmark tools
   libfaketime sox libsox-fmt-all vorbis-tools flac python3

@@ -8,6 +8,10 @@ namespace chorus::protocol {
 
 std::string encode_frame(std::string_view body) {
   assert(body.size() <= kMaxFrameBytes && "frame body over kMaxFrameBytes");
+  return encode_length_prefixed(body);
+}
+
+std::string encode_length_prefixed(std::string_view body) {
   const auto n = static_cast<std::uint32_t>(body.size());
   std::string frame;
   frame.reserve(kFrameHeaderBytes + body.size());

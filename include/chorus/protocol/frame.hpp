@@ -30,6 +30,9 @@ using FrameResult = std::variant<Frame, NeedMore, FrameError>;
 /// Prefixes `body` with its length. `body` must not exceed kMaxFrameBytes.
 std::string encode_frame(std::string_view body);
 
+/// Prefixes any bytes (fewer than 2^32) with their length, as encode_frame does.
+std::string encode_length_prefixed(std::string_view bytes);
+
 /// encode_frame(encode(message)).
 std::string encode_message_frame(const Message& message);
 

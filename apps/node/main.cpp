@@ -16,6 +16,7 @@
 
 #include "chorus/cli/command.hpp"
 #include "chorus/node/peer_node.hpp"
+#include "chorus/security/key_file.hpp"
 
 namespace asio = boost::asio;
 
@@ -28,6 +29,9 @@ struct Options {
   int heartbeat_ms = 200;
   int latency_ms = 0;
   int forget_down_after_ms = 600'000;
+  std::string gen_key;
+  std::string key_file;
+  std::vector<std::string> accept_key_files;
 };
 
 void add_options(CLI::App& app, Options& options) {
@@ -71,10 +75,23 @@ void add_options(CLI::App& app, Options& options) {
                  "A member down this long is forgotten")
       ->check(CLI::Range(1000, 86'400'000))
       ->capture_default_str();
+  app.add_option("--gen-key", options.gen_key,
+                 "Write a new cluster key to this file (mode 0600) and exit; copy it to every node")
+      ->type_name("PATH");
+  auto* key_file = app.add_option("--key-file", options.key_file,
+                                  "Cluster key: only nodes proving it can join, and every link is "
+                                  "encrypted (without one the cluster is open to anyone)")
+                       ->type_name("PATH");
+  app.add_option("--accept-key-file", options.accept_key_files,
+                 "Also accept peers proving this key (while the cluster's key is rotated)")
+      ->type_name("PATH")
+      ->needs(key_file);
   app.add_option("--log-level", options.log_level, "Log level on stderr")
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "off"}))
       ->capture_default_str();
 }
+
+std::shared_ptr<const chorus::security::KeyRing> load_keys(const Options& options);
 
 chorus::node::NodeConfig finish_config(Options& options) {
   auto config = options.node;
@@ -94,7 +111,36 @@ chorus::node::NodeConfig finish_config(Options& options) {
   config.network.liveness.interval = std::chrono::milliseconds(options.heartbeat_ms);
   config.network.forget_down_after = std::chrono::milliseconds(options.forget_down_after_ms);
   config.playback.latency = std::chrono::milliseconds(options.latency_ms);
+  if (!options.key_file.empty()) config.network.connection.keys = load_keys(options);
   return config;
+}
+
+std::shared_ptr<const chorus::security::KeyRing> load_keys(const Options& options) {
+  try {
+    auto keys = std::make_shared<chorus::security::KeyRing>();
+    keys->primary = chorus::security::load_key_file(options.key_file);
+    for (const auto& path : options.accept_key_files) {
+      keys->also_accepted.push_back(chorus::security::load_key_file(path));
+    }
+    return keys;
+  } catch (const chorus::security::KeyFileError& error) {
+    throw CLI::ValidationError("--key-file", error.what());
+  }
+}
+
+/// --gen-key: writes the key file and says what to do with it.
+int generate_key(const std::string& path) {
+  try {
+    auto key = chorus::security::generate_key_file(path);
+    std::cout << "wrote a new cluster key to " << path << " (key id "
+              << chorus::security::to_hex(key.id()) << ")\n"
+              << "copy it to every node, readable only by the user that runs the node "
+                 "(chmod 600), and start each node with --key-file " << path << "\n";
+    return 0;
+  } catch (const chorus::security::KeyFileError& error) {
+    std::cerr << "--gen-key: " << error.what() << "\n";
+    return 1;
+  }
 }
 
 void setup_logging(const std::string& level) {
@@ -147,6 +193,7 @@ int main(int argc, char** argv) {
   chorus::node::NodeConfig config;
   try {
     app.parse(argc, argv);
+    if (!options.gen_key.empty()) return generate_key(options.gen_key);
     config = finish_config(options);
   } catch (const CLI::ParseError& error) {
     return app.exit(error);

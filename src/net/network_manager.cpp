@@ -141,6 +141,7 @@ class NetworkManager::Impl final : public ConnectionObserver {
   void on_dial_failed(PeerTable::iterator it, const error_code& ec);
   void dial_bootstrap();
   std::shared_ptr<Connection> adopt(tcp::socket socket, bool dialed, bool reconnect);
+  void bound_unidentified(const Connection& newest);
   void send_handshake(Connection& connection, bool reconnect);
   std::string forget_reason(const Peer& peer, Clock::time_point now) const;
   PeerTable::iterator forget(PeerTable::iterator it, const std::string& reason);
@@ -202,6 +203,13 @@ void NetworkManager::Impl::start() {
   if (config_.id.empty()) config_.id = asio::ip::host_name() + ":" + std::to_string(local_port_);
   spdlog::info("node {} listening on {}:{} (cluster '{}', priority {})", config_.id,
                config_.listen.host, local_port_, config_.cluster, config_.priority);
+  if (config_.connection.keys) {
+    spdlog::info("cluster key {}: only nodes that prove it can join; every link is encrypted",
+                 security::to_hex(config_.connection.keys->primary.id()));
+  } else {
+    spdlog::warn("NO CLUSTER KEY: anyone on the network can join this cluster and command it; "
+                 "make a key with --gen-key PATH, copy it to every node, start them with --key-file PATH");
+  }
   do_accept();
   if (config_.bootstrap) {
     dial_bootstrap();
@@ -304,13 +312,41 @@ void NetworkManager::Impl::send_heartbeat(Peer& peer, Clock::time_point now) {
 std::shared_ptr<Connection> NetworkManager::Impl::adopt(tcp::socket socket, bool dialed,
                                                         bool reconnect) {
   auto connection = std::make_shared<Connection>(std::move(socket), dialed, *this, traffic_,
-                                                 config_.queue_limits);
+                                                 config_.connection);
   connections_.emplace(connection.get(), connection);
+  if (!dialed) bound_unidentified(*connection);
   connection->start();
   // The dialer speaks first; the acceptor answers only a handshake it accepts, so that a
   // refused dialer never sees this node up.
   if (dialed) send_handshake(*connection, reconnect);
   return connection;
+}
+
+void NetworkManager::Impl::bound_unidentified(const Connection& newest) {
+  Connection* oldest = nullptr;
+  Connection* oldest_here = nullptr;
+  std::size_t total = 0;
+  std::size_t here = 0;
+  auto older = [](Connection* a, Connection* b) { return !a || b->created() < a->created(); };
+  for (auto& [raw, connection] : connections_) {
+    if (connection->dialed() || !connection->peer_id.empty() || !connection->is_open()) continue;
+    ++total;
+    if (older(oldest, raw)) oldest = raw;
+    if (connection->remote_ip() == newest.remote_ip()) {
+      ++here;
+      if (older(oldest_here, raw)) oldest_here = raw;
+    }
+  }
+  Connection* evicted = here > config_.max_unidentified_per_address ? oldest_here
+                        : total > config_.max_unidentified           ? oldest
+                                                                     : nullptr;
+  if (!evicted) return;
+  ++membership_.unidentified_evicted;
+  refusal_log_.write(spdlog::level::warn,
+                     fmt::format("too many connections in their handshake ({} from {}, {} in all): "
+                                 "closing the oldest, from {}",
+                                 here, newest.remote_ip(), total, evicted->remote()));
+  evicted->close("too many connections in their handshake");
 }
 
 void NetworkManager::Impl::send_handshake(Connection& connection, bool reconnect) {
@@ -507,8 +543,7 @@ void NetworkManager::Impl::on_handshake(Connection& connection, const protocol::
     refuse(connection, hello, problem);
     return;
   }
-  connection.peer_id = hello.from;
-  connection.peer_incarnation = hello.incarnation;
+  connection.identify(hello.from, hello.incarnation);
   if (connection.dialed()) bootstrap_done_ = true;
   else send_handshake(connection, /*reconnect=*/false);
   auto [it, inserted] = peers_.try_emplace(hello.from, hello.from, config_);
@@ -619,7 +654,17 @@ void NetworkManager::Impl::on_closed(Connection& connection, const std::string& 
     return;
   }
   if (connection.peer_id.empty()) {
-    spdlog::debug("connection {} closed before handshake: {}", connection.remote(), reason);
+    if (connection.authentication_failed()) {
+      ++membership_.rejected_connections;
+      refusal_log_.write(spdlog::level::warn,
+                         fmt::format("refused {}: {}", connection.remote(), reason));
+    } else if (connection.dialed() && reason == "closed by peer") {
+      refusal_log_.write(spdlog::level::warn,
+                         fmt::format("{} closed the connection before any handshake (a cluster with "
+                                     "a key refuses nodes without it)", connection.remote()));
+    } else {
+      spdlog::debug("connection {} closed before handshake: {}", connection.remote(), reason);
+    }
     return;
   }
   auto it = peers_.find(connection.peer_id);
@@ -744,6 +789,11 @@ protocol::Endpoint NetworkManager::advertised_endpoint() const { return impl_->a
 std::vector<PeerInfo> NetworkManager::peers() const { return impl_->peers(); }
 microseconds NetworkManager::max_rtt() const { return impl_->max_rtt(); }
 const TrafficCounters& NetworkManager::traffic() const { return impl_->traffic_; }
+std::optional<security::KeyId> NetworkManager::cluster_key_id() const {
+  const auto& keys = impl_->config_.connection.keys;
+  if (!keys) return std::nullopt;
+  return keys->primary.id();
+}
 const MembershipCounters& NetworkManager::membership() const { return impl_->membership_; }
 
 }  // namespace chorus::net

@@ -92,7 +92,8 @@ std::string PeerNode::peers_report(bool json) const {
 }
 
 std::string PeerNode::status_report(bool json) const {
-  StatusView view{network_.id(), network_.advertised_endpoint(), leadership()};
+  StatusView view{network_.id(), network_.advertised_endpoint(), leadership(), {}};
+  if (auto key = network_.cluster_key_id()) view.cluster_key_id = security::to_hex(*key);
   auto playback = playback_.view();
   if (!json) return status_text(view) + "\n" + playback_status_text(playback);
   auto out = status_object(view);

@@ -79,13 +79,20 @@ json::object status_object(const StatusView& view) {
   json::object out = leadership_json(view.leadership);
   out["id"] = view.id;
   out["address"] = address(view.address);
+  out["cluster_key"] = view.cluster_key_id ? json::value(*view.cluster_key_id) : json::value(nullptr);
+  out["open_cluster"] = !view.cluster_key_id;
   return out;
 }
 
 std::string status_text(const StatusView& view) {
   const auto& lead = view.leadership;
-  return fmt::format("node {} at {}: {}, leader {}, epoch {}", view.id, address(view.address),
-                     lead.role, lead.leader.value_or("(none)"), lead.epoch);
+  auto security = view.cluster_key_id
+                      ? fmt::format("cluster key {}: members proved it, links encrypted",
+                                    *view.cluster_key_id)
+                      : std::string("OPEN CLUSTER: anyone on the network can join and command it "
+                                    "(no --key-file; see --gen-key)");
+  return fmt::format("node {} at {}: {}, leader {}, epoch {}\n{}", view.id, address(view.address),
+                     lead.role, lead.leader.value_or("(none)"), lead.epoch, security);
 }
 
 namespace {
@@ -131,6 +138,9 @@ json::object debug_object(const DebugView& view) {
                    {"decode_errors", t.decode_errors},
                    {"unknown_types", t.unknown_types},
                    {"queue_overflows", t.queue_overflows},
+                   {"failed_handshakes", t.failed_handshakes},
+                   {"throttled", t.throttled},
+                   {"unidentified_evicted", m.unidentified_evicted},
                    {"reconnects", m.reconnects},
                    {"rejected_connections", m.rejected_connections},
                    {"heartbeat_timeouts", m.heartbeat_timeouts},
@@ -146,10 +156,11 @@ std::string debug_text(const DebugView& view) {
   std::string text = fmt::format(
       "frames in/out      {} / {}\nbytes in/out       {} / {}\ndecode errors      {}\n"
       "unknown types      {}\nqueue overflows    {}\nreconnects         {}\n"
-      "rejected handshakes {}\nheartbeat timeouts {}\nrestarts seen      {}\n",
+      "rejected handshakes {}\nfailed key proofs  {}\nhandshakes evicted {}\n"
+      "rate-limited reads {}\nheartbeat timeouts {}\nrestarts seen      {}\n",
       t.frames_in, t.frames_out, t.bytes_in, t.bytes_out, t.decode_errors, t.unknown_types,
-      t.queue_overflows, m.reconnects, m.rejected_connections, m.heartbeat_timeouts,
-      m.restarts_seen);
+      t.queue_overflows, m.reconnects, m.rejected_connections, t.failed_handshakes,
+      m.unidentified_evicted, t.throttled, m.heartbeat_timeouts, m.restarts_seen);
   for (const auto& peer : view.peers) {
     if (peer.state != net::PeerState::down && peer.state != net::PeerState::left) {
       text += fmt::format("queue depth {:<20} {}\n", peer.id, peer.queue_depth);

@@ -59,7 +59,10 @@ FrameResult FrameDecoder::next() {
   Frame frame{buffer_.substr(consumed_ + kFrameHeaderBytes, length)};
   consumed_ += kFrameHeaderBytes + length;
   if (consumed_ == buffer_.size()) {
-    buffer_.clear();
+    // An idle connection keeps no large buffer a big frame once needed.
+    constexpr std::size_t kKeptCapacity = 64 * 1024;
+    if (buffer_.capacity() > kKeptCapacity) std::string().swap(buffer_);
+    else buffer_.clear();
     consumed_ = 0;
   }
   return frame;

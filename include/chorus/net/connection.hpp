@@ -1,30 +1,49 @@
 #pragma once
 // Connection: owns one TCP socket, its read loop and its bounded outgoing queue.
 //
-//   read loop:  async_read_some -> FrameDecoder -> decode -> observer.on_message   (repeat)
-//   write path: send() appends to queue_; if no write is in flight, async_write the front;
-//               the completion pops it and writes the next.  At most one async_write in flight.
-//   closing:    any error, malformed frame, overflow or close() shuts the socket down and
-//               posts observer.on_closed exactly once. EOF from the peer first flushes what is
-//               queued. retire() is the graceful close of a duplicate: flush, half-close,
-//               read on until the peer closes too, so nothing in flight either way is lost.
+//   keyed link:   the first bytes both ways are the handshake (security/handshake.hpp); nothing
+//                 queued is written, and nothing read is delivered, before both ends proved the
+//                 cluster key. Then every frame is sealed into a record (security/record_layer.hpp).
+//   read loop:    wait until readable -> read into the io thread's one buffer -> handshake, record
+//                 opener or frame decoder -> decode -> observer.on_message  (repeat)
+//                 Nothing is read while a complete frame is still buffered, so a connection holds
+//                 at most one partial frame; before the handshake ends, no byte beyond it is read.
+//   fairness:     each frame is charged to the connection's RateBudget; a spent budget pauses
+//                 reading until it refills, and one turn handles at most a few dozen frames
+//                 before the io thread serves other work.
+//   write path:   send() appends to queue_; one async_write in flight at a time, the handshake's
+//                 own messages first.
+//   closing:      any error, malformed frame or record, failed handshake, overflow or close()
+//                 shuts the socket down and posts observer.on_closed exactly once. EOF from the
+//                 peer first flushes what is queued. retire() is the graceful close of a duplicate:
+//                 flush, half-close, read on until the peer closes too, so nothing in flight
+//                 either way is lost.
 //
 // Every member runs on the io thread; handlers hold shared_from_this().
 
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
-#include <array>
 #include <deque>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
 
+#include "chorus/net/rate_budget.hpp"
+#include "chorus/net/rate_limited_log.hpp"
 #include "chorus/net/traffic_counters.hpp"
 #include "chorus/protocol/codec.hpp"
 #include "chorus/protocol/frame.hpp"
+#include "chorus/security/cluster_key.hpp"
+
+namespace chorus::security {
+class Handshake;
+struct SecureSession;
+}  // namespace chorus::security
 
 namespace chorus::net {
 
@@ -34,6 +53,16 @@ using Clock = std::chrono::steady_clock;
 struct QueueLimits {
   std::size_t max_frames = 4096;
   std::size_t max_bytes = 8u << 20;
+};
+
+/// How every connection of a node behaves.
+struct ConnectionPolicy {
+  QueueLimits queue;
+  RateLimits rate;
+  /// The cluster keys; none: an open link (plain frames, no proof asked).
+  std::shared_ptr<const security::KeyRing> keys;
+  /// Largest frame accepted before the peer has identified itself: a HELLO is far smaller.
+  std::uint32_t max_frame_before_identity = 16 * 1024;
 };
 
 class Connection;
@@ -54,9 +83,10 @@ class ConnectionObserver {
 class Connection : public std::enable_shared_from_this<Connection> {
  public:
   Connection(boost::asio::ip::tcp::socket socket, bool dialed, ConnectionObserver& observer,
-             TrafficCounters& counters, QueueLimits limits);
+             TrafficCounters& counters, const ConnectionPolicy& policy);
+  ~Connection();
 
-  /// Starts the read loop.
+  /// Starts the handshake (keyed) and the read loop.
   void start();
 
   /// Queues one encoded frame. Returns false when the connection is closed or, having
@@ -80,9 +110,17 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void retire(const std::string& reason);
   bool retiring() const { return retiring_; }
 
+  /// Binds the peer's identity to this connection (its handshake was accepted); lifts the
+  /// small frame limit of an unidentified peer.
+  void identify(std::string id, std::uint64_t incarnation);
+
   bool is_open() const { return open_; }
   /// True when this side initiated the TCP connection.
   bool dialed() const { return dialed_; }
+  /// True when the peer failed to prove the cluster key (or has none while this node has one).
+  bool authentication_failed() const { return authentication_failed_; }
+  /// The cluster key both ends proved, once a keyed link is established.
+  const std::optional<security::KeyId>& proven_key() const { return proven_key_; }
   std::size_t queue_depth() const { return queue_.size(); }
   /// "ip:port" of the remote end, captured at construction.
   const std::string& remote() const { return remote_; }
@@ -92,17 +130,27 @@ class Connection : public std::enable_shared_from_this<Connection> {
   Clock::time_point last_sent() const { return last_sent_; }
   Clock::time_point created() const { return created_; }
 
-  /// Peer identity, set by NetworkManager once the handshake is accepted (empty before).
+  /// Peer identity, set by identify() once the handshake is accepted (empty before).
   std::string peer_id;
   std::uint64_t peer_incarnation = 0;
 
  private:
-  void do_read();
-  void on_read(const boost::system::error_code& ec, std::size_t bytes, Clock::time_point received);
-  void dispatch_frames(Clock::time_point received);
+  // The read loop: pump() handles buffered frames and reads, and ends its turn by exactly one of
+  // wait_readable, next_turn, wait_for_budget or a close, each of which calls pump() again.
+  void pump();
+  void wait_readable();
+  void next_turn();
+  void wait_for_budget(Clock::time_point now);
+  /// Reads once into the io thread's buffer; false when the loop must stop (waiting or closed).
+  bool read_some();
+  void deliver(std::string body);
+  void absorb(std::string_view bytes);
+  void absorb_handshake(std::string_view bytes);
+  protocol::FrameResult next_frame();
   void do_write();
   void on_write(const boost::system::error_code& ec, std::size_t bytes);
   void shut(const std::string& reason);
+  void fail_authentication(const std::string& reason);
   void on_drained();
 
   boost::asio::ip::tcp::socket socket_;
@@ -111,8 +159,18 @@ class Connection : public std::enable_shared_from_this<Connection> {
   TrafficCounters& counters_;
   QueueLimits limits_;
   std::string remote_;
-  protocol::FrameDecoder decoder_;
-  std::array<char, 64 * 1024> read_buffer_{};
+  protocol::FrameDecoder decoder_;  ///< an open link's frames
+  std::unique_ptr<security::Handshake> handshake_;  ///< a keyed link's, until it ends
+  std::unique_ptr<security::SecureSession> session_;  ///< a keyed link's, once established
+  std::optional<security::KeyId> proven_key_;
+  bool authentication_failed_ = false;
+  std::string handshake_out_;  ///< handshake bytes not yet written
+  RateBudget budget_;
+  boost::asio::steady_timer budget_timer_;
+  RateLimitedLog throttle_log_;
+  Clock::time_point last_read_;
+  bool read_anything_ = false;
+
   /// A queued frame, or the recipe for one to be encoded when its write starts.
   struct Outgoing {
     std::shared_ptr<const std::string> frame;
@@ -123,6 +181,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
 
   std::deque<Outgoing> queue_;
   std::size_t queued_bytes_ = 0;
+  /// The bytes being written: a handshake message or the front frame (sealed on a keyed link).
+  std::shared_ptr<const std::string> in_flight_;
+  bool in_flight_is_handshake_ = false;
   bool open_ = true;
   bool closing_after_flush_ = false;
   bool retiring_ = false;

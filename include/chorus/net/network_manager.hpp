@@ -55,8 +55,15 @@ struct NetworkConfig {
   LivenessPolicy liveness;
   std::chrono::milliseconds reconnect_first{500};
   std::chrono::milliseconds reconnect_max{5000};
+  /// A connection that has not completed its handshake (keyed proof and HELLO) by then is closed.
   std::chrono::milliseconds handshake_timeout{2000};
-  QueueLimits queue_limits;
+  /// Queue and rate limits of every connection, and the cluster keys (none: an open cluster).
+  ConnectionPolicy connection;
+  /// Accepted connections still in their handshake, at most: past either bound the oldest is
+  /// closed, so a stranger opening connections cannot hold more than a few kilobytes each of
+  /// this many, and a member's own handshake (milliseconds) still gets through.
+  std::size_t max_unidentified = 64;
+  std::size_t max_unidentified_per_address = 16;
   /// Bound on the peer table: gossip past it is ignored, a HELLO past it refused.
   std::size_t max_members = 256;
   /// Dials in flight at once; other due dials wait for a later maintenance tick.
@@ -87,7 +94,8 @@ struct PeerInfo {
 /// Membership totals for `debug`.
 struct MembershipCounters {
   std::uint64_t reconnects = 0;            ///< handshakes with a peer that had been up before
-  std::uint64_t rejected_connections = 0;  ///< refused handshakes (version, cluster, id, full)
+  std::uint64_t rejected_connections = 0;  ///< refused handshakes (key, version, cluster, id, full)
+  std::uint64_t unidentified_evicted = 0;  ///< handshakes cut short by the bounds on unidentified connections
   std::uint64_t heartbeat_timeouts = 0;    ///< peers declared down by silence
   std::uint64_t restarts_seen = 0;         ///< peers that came back with a new incarnation
 };
@@ -135,6 +143,8 @@ class NetworkManager final : public Transport {
   std::vector<PeerInfo> peers() const;
   std::chrono::microseconds max_rtt() const override;
   const TrafficCounters& traffic() const;
+  /// The id of the key this node proves; none when the cluster is open.
+  std::optional<security::KeyId> cluster_key_id() const;
   const MembershipCounters& membership() const;
 
  private:

@@ -14,6 +14,8 @@ struct TrafficCounters {
   std::uint64_t decode_errors = 0;       ///< frames or bodies that closed their connection
   std::uint64_t unknown_types = 0;       ///< messages of a type this version does not know (ignored)
   std::uint64_t queue_overflows = 0;     ///< peers disconnected because they could not keep up
+  std::uint64_t failed_handshakes = 0;   ///< connections that did not prove the cluster key
+  std::uint64_t throttled = 0;           ///< times a connection's reading paused for its rate budget
 };
 
 }  // namespace chorus::net

@@ -52,6 +52,8 @@ struct StatusView {
   std::string id;
   protocol::Endpoint address;
   LeadershipView leadership;
+  /// The id of the cluster key this node proves; none: the cluster is open to anyone.
+  std::optional<std::string> cluster_key_id;
 };
 
 std::string status_text(const StatusView& view);

@@ -49,6 +49,8 @@ class FrameDecoder {
   FrameResult next();
   /// Bytes received but not yet returned as frames.
   std::size_t buffered() const;
+  /// Changes the cap for frames not yet begun (e.g. once the peer has identified itself).
+  void set_max_frame_bytes(std::uint32_t max_frame_bytes) { max_frame_bytes_ = max_frame_bytes; }
 
  private:
   std::uint32_t max_frame_bytes_;

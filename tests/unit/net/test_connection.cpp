@@ -37,8 +37,8 @@ struct Pair {
     tcp::socket dialer(io), accepted(io);
     dialer.connect(acceptor.local_endpoint());
     acceptor.accept(accepted);
-    a = std::make_shared<Connection>(std::move(dialer), true, a_seen, counters, QueueLimits{});
-    b = std::make_shared<Connection>(std::move(accepted), false, b_seen, counters, QueueLimits{});
+    a = std::make_shared<Connection>(std::move(dialer), true, a_seen, counters, ConnectionPolicy{});
+    b = std::make_shared<Connection>(std::move(accepted), false, b_seen, counters, ConnectionPolicy{});
     a->start();
     b->start();
   }
@@ -90,7 +90,7 @@ TEST_CASE("a full send queue disconnects the peer instead of waiting") {
   dialer.connect(acceptor.local_endpoint());
   acceptor.accept(accepted);  // `accepted` is never read: a peer that does not keep up
   auto fast = std::make_shared<Connection>(std::move(dialer), true, slow_seen, pair.counters,
-                                           QueueLimits{8, 1u << 20});
+                                           ConnectionPolicy{QueueLimits{8, 1u << 20}, {}, {}});
   fast->start();
   bool refused = false;
   for (int i = 0; i < 9 && !refused; ++i) refused = !fast->send(frame(protocol::Leave{"a"}));

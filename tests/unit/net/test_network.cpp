@@ -129,7 +129,7 @@ TEST_CASE("a peer that cannot keep up is disconnected while the others get every
     return config;
   };
   auto config = slow("a");
-  config.queue_limits.max_frames = 16;
+  config.connection.queue.max_frames = 16;
   auto& a = cluster.start(config);
   auto& b = cluster.start(slow("b"), a.port());
   cluster.start(slow("c"), a.port());

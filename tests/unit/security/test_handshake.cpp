@@ -61,7 +61,7 @@ bool refused(RecordOpener& opener, const std::string& record) {
 
 }  // namespace
 
-TEST_CASE("two ends holding the key establish a link; frames pass both ways") {
+TEST_CASE("two ends holding the key establish a link and frames pass both ways") {
   auto pair = make_pair({key_of(7), {}}, {key_of(7), {}});
   CHECK(pair.dialer->wanted() == kHandshakeHelloBytes);
   exchange(pair);

@@ -36,6 +36,7 @@ SETUP_TIMEOUT_S = 5.0
 FD_LIMIT = 64
 FLOOD_S = 3.0                 # scenario 4: how long the connection flood lasts
 FLOOD_CONNECTIONS = 2000      # scenario 4: connections opened (and held) in the flood
+FLOOD_ADDRESSES = 10          # scenario 4: loopback source addresses (127.0.0.2 ...) they come from
 FLOOD_LOG_LIMIT = 50          # scenario 4: log lines the flooded node may write meanwhile
 FLOOD_CPU_LIMIT = 0.30        # scenario 4: share of one core the flooded node may use
 JOIN_AFTER_FLOOD_S = 5.0      # scenario 4: a new peer joins within this after the flood
@@ -189,9 +190,11 @@ def known_ids(node: Node) -> "list[str]":
 
 
 def scenario_fd_exhaustion(cluster: Cluster) -> None:
-    """4. A runs with 64 fds; a client opens 2000 connections to it and holds them for 3 s: A's
-    descriptors run out, yet it writes under 50 log lines and uses under 30 % of a core
-    meanwhile, B sees it up throughout, and once the flood ends C joins."""
+    """4. A runs with 64 fds; a client opens 2000 connections to it from 10 loopback addresses
+    and holds them for 3 s: A's descriptors run out (A keeps at most 16 unidentified connections
+    an address and 64 in all, so one address alone cannot do it), yet it writes under 50 log
+    lines and uses under 30 % of a core meanwhile, B sees it up throughout, and once the flood
+    ends C joins."""
     a = cluster.node("A", leader=True, log_level="info",
                      prefix=["prlimit", f"--nofile={FD_LIMIT}:{FD_LIMIT}", "--"])
     b = cluster.node("B", bootstrap=a)
@@ -205,6 +208,7 @@ def scenario_fd_exhaustion(cluster: Cluster) -> None:
         # Every connection is held open, so that A's descriptor table stays full.
         while len(flood) < FLOOD_CONNECTIONS and now() < deadline:
             sock = socket.socket()
+            sock.bind((f"127.0.0.{2 + len(flood) % FLOOD_ADDRESSES}", 0))
             sock.setblocking(False)
             sock.connect_ex((HOST, a.port))
             flood.append(sock)

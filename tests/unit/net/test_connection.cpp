@@ -16,11 +16,13 @@ namespace {
 
 struct Recorder final : ConnectionObserver {
   std::vector<protocol::Message> messages;
-  std::vector<Clock::time_point> received;
+  std::vector<Clock::time_point> received;   ///< when the bytes were read
+  std::vector<Clock::time_point> delivered;  ///< when the message reached the observer
   std::optional<std::string> closed;
   void on_message(Connection&, protocol::Message message, Clock::time_point at) override {
     messages.push_back(std::move(message));
     received.push_back(at);
+    delivered.push_back(Clock::now());
   }
   void on_closed(Connection&, const std::string& reason) override { closed = reason; }
 };
@@ -32,13 +34,13 @@ struct Pair {
   Recorder a_seen, b_seen;
   std::shared_ptr<Connection> a, b;
 
-  Pair() {
+  explicit Pair(const ConnectionPolicy& a_policy = {}, const ConnectionPolicy& b_policy = {}) {
     tcp::acceptor acceptor(io, {asio::ip::make_address("127.0.0.1"), 0});
     tcp::socket dialer(io), accepted(io);
     dialer.connect(acceptor.local_endpoint());
     acceptor.accept(accepted);
-    a = std::make_shared<Connection>(std::move(dialer), true, a_seen, counters, ConnectionPolicy{});
-    b = std::make_shared<Connection>(std::move(accepted), false, b_seen, counters, ConnectionPolicy{});
+    a = std::make_shared<Connection>(std::move(dialer), true, a_seen, counters, a_policy);
+    b = std::make_shared<Connection>(std::move(accepted), false, b_seen, counters, b_policy);
     a->start();
     b->start();
   }
@@ -52,6 +54,14 @@ struct Pair {
 
 std::shared_ptr<const std::string> frame(const protocol::Message& message) {
   return std::make_shared<const std::string>(protocol::encode_message_frame(message));
+}
+
+ConnectionPolicy keyed(unsigned char fill) {
+  auto keys = std::make_shared<security::KeyRing>();
+  keys->primary.bytes.fill(fill);
+  ConnectionPolicy policy;
+  policy.keys = keys;
+  return policy;
 }
 
 }  // namespace
@@ -99,4 +109,112 @@ TEST_CASE("a full send queue disconnects the peer instead of waiting") {
   CHECK(pair.counters.queue_overflows == 1);
   REQUIRE(pair.run_until([&] { return slow_seen.closed.has_value(); }));
   CHECK(slow_seen.closed->find("overflow") != std::string::npos);
+}
+
+TEST_CASE("a keyed link delivers frames both ways, those queued during the handshake too") {
+  Pair pair(keyed(1), keyed(1));
+  // Queued at once: they wait for both proofs, then go sealed.
+  for (std::uint64_t i = 0; i < 20; ++i) pair.a->send(frame(protocol::Election{"a", i}));
+  for (std::uint64_t i = 0; i < 20; ++i) pair.b->send(frame(protocol::Coordinator{"b", i}));
+  REQUIRE(pair.run_until([&] { return pair.a_seen.messages.size() == 20 && pair.b_seen.messages.size() == 20; }));
+  for (std::uint64_t i = 0; i < 20; ++i) {
+    CHECK(std::get<protocol::Election>(pair.b_seen.messages[i]).epoch == i);
+    CHECK(std::get<protocol::Coordinator>(pair.a_seen.messages[i]).epoch == i);
+  }
+  REQUIRE(pair.a->proven_key());
+  CHECK(*pair.a->proven_key() == keyed(1).keys->primary.id());
+  CHECK(pair.b->proven_key() == pair.a->proven_key());
+  CHECK(pair.counters.failed_handshakes == 0);
+}
+
+TEST_CASE("a keyed link stamps a frame when its write starts") {
+  Pair pair(keyed(1), keyed(1));
+  REQUIRE(pair.run_until([&] { return pair.a->proven_key() && pair.b->proven_key(); }));
+  auto queued_at = now_us();
+  pair.a->send_stamped([](std::int64_t stamp_us) {
+    return protocol::encode_message_frame(protocol::TimeRequest{"a", 1, stamp_us});
+  });
+  REQUIRE(pair.run_until([&] { return pair.b_seen.messages.size() == 1; }));
+  const auto& request = std::get<protocol::TimeRequest>(pair.b_seen.messages[0]);
+  CHECK(request.t0_us >= queued_at);
+  CHECK(request.t0_us <= to_us(pair.b_seen.received[0]));
+}
+
+TEST_CASE("a retired keyed connection delivers what was in flight both ways before it closes") {
+  Pair pair(keyed(2), keyed(2));
+  for (std::uint64_t i = 0; i < 50; ++i) pair.a->send(frame(protocol::Election{"a", i}));
+  pair.a->retire("duplicate connection");
+  for (std::uint64_t i = 0; i < 50; ++i) pair.b->send(frame(protocol::Coordinator{"b", i}));
+  REQUIRE(pair.run_until([&] { return pair.a_seen.closed && pair.b_seen.closed; }));
+  CHECK(pair.b_seen.messages.size() == 50);
+  CHECK(pair.a_seen.messages.size() == 50);
+}
+
+TEST_CASE("ends holding different keys deliver nothing and report the failed proof") {
+  Pair pair(keyed(1), keyed(2));
+  pair.a->send(frame(protocol::Election{"a", 1}));
+  REQUIRE(pair.run_until([&] { return pair.a_seen.closed && pair.b_seen.closed; }));
+  CHECK(pair.a_seen.messages.empty());
+  CHECK(pair.b_seen.messages.empty());
+  CHECK(pair.a->authentication_failed());
+  CHECK(pair.b->authentication_failed());
+  CHECK_THAT(*pair.b_seen.closed, Catch::Contains("another cluster key"));
+  CHECK_THAT(*pair.a_seen.closed, Catch::Contains("closed the link during the keyed handshake"));
+  CHECK(pair.counters.failed_handshakes == 2);
+}
+
+TEST_CASE("a keyed node and an open node refuse each other, whichever dials") {
+  SECTION("open dialer") {
+    Pair pair({}, keyed(1));
+    for (std::uint64_t i = 0; i < 3; ++i) pair.a->send(frame(protocol::Election{"a", i}));  // > 48 bytes
+    REQUIRE(pair.run_until([&] { return pair.a_seen.closed && pair.b_seen.closed; }));
+    CHECK(pair.b_seen.messages.empty());
+    CHECK(pair.b->authentication_failed());
+    CHECK_THAT(*pair.b_seen.closed, Catch::Contains("does not open with the keyed handshake"));
+  }
+  SECTION("keyed dialer") {
+    Pair pair(keyed(1), {});
+    REQUIRE(pair.run_until([&] { return pair.a_seen.closed && pair.b_seen.closed; }));
+    CHECK(pair.a_seen.messages.empty());
+    CHECK(pair.b_seen.messages.empty());
+    CHECK(pair.b->authentication_failed());
+    CHECK_THAT(*pair.b_seen.closed, Catch::Contains("requires a cluster key"));
+  }
+}
+
+TEST_CASE("a peer sending faster than its budget is slowed, and nothing is lost or reordered") {
+  ConnectionPolicy slow;
+  slow.rate = RateLimits{200, 10, 1 << 20, 1 << 20};
+  Pair pair({}, slow);
+  for (std::uint64_t i = 0; i < 40; ++i) pair.a->send(frame(protocol::Election{"a", i}));
+  REQUIRE(pair.run_until([&] { return pair.b_seen.messages.size() == 40; }));
+  for (std::uint64_t i = 0; i < 40; ++i) CHECK(std::get<protocol::Election>(pair.b_seen.messages[i]).epoch == i);
+  CHECK(pair.counters.throttled > 0);
+  // The burst of 10 at once, then 200 a second: the 40th frame cannot arrive before 145 ms.
+  auto spread = pair.b_seen.delivered.back() - pair.b_seen.delivered.front();
+  CHECK(spread >= std::chrono::milliseconds(100));
+  CHECK_FALSE(pair.b_seen.closed);
+}
+
+protocol::Discovery large_discovery() {
+  protocol::Discovery discovery{"a", {}};
+  for (int i = 0; i < 400; ++i) discovery.members.push_back({"member-" + std::to_string(i), i, {"10.0.0.1", 7600}});
+  REQUIRE(protocol::encode_message_frame(discovery).size() > 16 * 1024);
+  return discovery;
+}
+
+TEST_CASE("before it has identified itself a peer may send only small frames") {
+  SECTION("an oversized first frame closes the link") {
+    Pair pair;
+    pair.a->send(frame(large_discovery()));
+    REQUIRE(pair.run_until([&] { return pair.b_seen.closed.has_value(); }));
+    CHECK(pair.b_seen.messages.empty());
+    CHECK_THAT(*pair.b_seen.closed, Catch::Contains("exceeds the cap"));
+  }
+  SECTION("once identified, the same frame passes") {
+    Pair pair;
+    pair.b->identify("a", 1);
+    pair.a->send(frame(large_discovery()));
+    REQUIRE(pair.run_until([&] { return pair.b_seen.messages.size() == 1; }));
+  }
 }

@@ -5,6 +5,7 @@
 #include <boost/asio/write.hpp>
 #include <catch2/catch.hpp>
 
+#include "chorus/security/cluster_key.hpp"
 #include "loopback_cluster.hpp"
 
 using namespace chorus;
@@ -291,4 +292,65 @@ TEST_CASE("a peer down for longer than forget_down_after is forgotten") {
   auto down_at = std::chrono::steady_clock::now();
   REQUIRE(cluster.run_until([&] { return a.network->peers().empty(); }, 2s));
   CHECK(std::chrono::steady_clock::now() - down_at >= 300ms);
+}
+
+namespace {
+
+net::NetworkConfig keyed_config(const std::string& id, unsigned char key_fill) {
+  auto config = loopback_config(id);
+  auto keys = std::make_shared<security::KeyRing>();
+  keys->primary.bytes.fill(key_fill);
+  config.connection.keys = keys;
+  return config;
+}
+
+}  // namespace
+
+TEST_CASE("nodes holding the cluster key form a mesh; a node with another key or none is refused") {
+  LoopbackCluster cluster;
+  auto& a = cluster.start(keyed_config("a", 1));
+  cluster.start(keyed_config("b", 1), a.port());
+  cluster.start(keyed_config("c", 1), a.port());
+  REQUIRE(cluster.run_until([&] { return cluster.full_mesh(); }, 3s));
+  CHECK(a.network->cluster_key_id() == keyed_config("x", 1).connection.keys->primary.id());
+
+  auto& stranger = cluster.start(keyed_config("stranger", 2), a.port());
+  auto& open = cluster.start(loopback_config("open"), a.port());
+  REQUIRE(cluster.run_until([&] { return a.network->traffic().failed_handshakes >= 2; }, 3s));
+  cluster.run_for(300ms);
+  CHECK(a.state_of("stranger") == "unknown");
+  CHECK(a.state_of("open") == "unknown");
+  CHECK(stranger.observer.ups.empty());
+  CHECK(open.observer.ups.empty());
+  CHECK_FALSE(open.network->cluster_key_id());
+  CHECK(count(a.observer.ups, "b") == 1);  // the members were never disturbed
+}
+
+TEST_CASE("connections that never finish their handshake are bounded per address and in all") {
+  LoopbackCluster cluster;
+  auto config = keyed_config("a", 1);
+  config.max_unidentified_per_address = 4;
+  config.max_unidentified = 6;
+  auto& a = cluster.start(config);
+  boost::asio::io_context client_io;
+  std::vector<std::unique_ptr<boost::asio::ip::tcp::socket>> silent;
+  auto open_from = [&](const std::string& address) {
+    auto socket = std::make_unique<boost::asio::ip::tcp::socket>(client_io);
+    socket->open(boost::asio::ip::tcp::v4());
+    socket->bind({boost::asio::ip::make_address(address), 0});
+    socket->connect({boost::asio::ip::make_address("127.0.0.1"), a.port()});
+    silent.push_back(std::move(socket));
+  };
+  for (int i = 0; i < 10; ++i) open_from("127.0.0.1");
+  REQUIRE(cluster.run_until([&] { return a.network->membership().unidentified_evicted == 6; }, 2s));
+  for (int i = 0; i < 3; ++i) open_from("127.0.0.2");
+  REQUIRE(cluster.run_until([&] { return a.network->membership().unidentified_evicted == 7; }, 2s));
+  // The oldest were closed first: the first socket sees the end of its stream.
+  std::array<char, 16> sink{};
+  boost::system::error_code ec;
+  silent.front()->read_some(boost::asio::buffer(sink), ec);
+  CHECK(ec == boost::asio::error::eof);
+  // A member's own handshake still gets through, and every silent one ends at the deadline.
+  cluster.start(keyed_config("b", 1), a.port());
+  REQUIRE(cluster.run_until([&] { return a.state_of("b") == "up"; }, 3s));
 }

@@ -85,9 +85,10 @@ std::string playback_status_text(const PlaybackView& view) {
   }
   if (!view.state_synced) text += "          waiting for the leader's state\n";
   if (view.following_clock) {
-    text += fmt::format("clock     offset {:.1f} us, error ±{:.1f} us, drift {:.2f} ppm, min RTT {} us{}\n",
+    text += fmt::format("clock     offset {:.1f} us, error ±{:.1f} us, drift {:.2f} ppm, min RTT {} us{}{}\n",
                         view.clock.offset_us, view.clock.error_us, view.clock.drift_ppm,
-                        view.clock.min_delay_us, view.clock.synced ? "" : " (not synced yet)");
+                        view.clock.min_delay_us, view.clock.synced ? "" : " (not synced yet)",
+                        view.clock.held > 0 ? " (a jump is held back, re-measuring)" : "");
   } else {
     text += "clock     this node's clock is the reference\n";
   }
@@ -116,6 +117,17 @@ std::string output_anomalies_text(const PlaybackView& view) {
       view.engine.frames_inserted, view.engine.frames_dropped, view.engine.jumps, view.engine.not_decoded_frames);
 }
 
+std::string clock_checks_text(const PlaybackView& view) {
+  const auto& clock = view.clock;
+  return fmt::format(
+      "clock held back    {} samples ({} now), {} dropped as outliers\n"
+      "clock steps        {}{}\nclock rejected     {}\n",
+      clock.jumps.held_back, clock.held, clock.jumps.outliers, clock.jumps.steps,
+      clock.jumps.steps > 0 ? fmt::format(" (last {:+.1f} ms)", clock.jumps.last_step_us / 1000.0)
+                            : std::string(),
+      clock.rejected.total());
+}
+
 void add_playback_status(json::object& out, const PlaybackView& view) {
   const auto& state = view.state;
   out["state"] = status_name(state.status);
@@ -139,7 +151,12 @@ void add_playback_status(json::object& out, const PlaybackView& view) {
                               {"error_us", view.clock.error_us},
                               {"drift_ppm", view.clock.drift_ppm},
                               {"min_rtt_us", view.clock.min_delay_us},
-                              {"samples", view.clock.samples}};
+                              {"samples", view.clock.samples},
+                              {"held", view.clock.held},
+                              {"held_back", view.clock.jumps.held_back},
+                              {"outliers", view.clock.jumps.outliers},
+                              {"steps", view.clock.jumps.steps},
+                              {"rejected", view.clock.rejected.total()}};
   out["engine"] = json::object{{"frames_inserted", view.engine.frames_inserted},
                                {"frames_dropped", view.engine.frames_dropped},
                                {"jumps", view.engine.jumps},

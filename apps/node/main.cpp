@@ -16,6 +16,8 @@
 
 #include "chorus/cli/command.hpp"
 #include "chorus/node/peer_node.hpp"
+#include "chorus/protocol/inert_text.hpp"
+#include "chorus/protocol/messages.hpp"
 #include "chorus/security/key_file.hpp"
 
 namespace asio = boost::asio;
@@ -108,6 +110,16 @@ chorus::node::NodeConfig finish_config(Options& options) {
     config.network.bootstrap = chorus::protocol::Endpoint{options.bootstrap[0],
                                                           static_cast<std::uint16_t>(port)};
   }
+  // Peers refuse an id or host name that is too long or would not print as it is.
+  const auto check_id = [](const std::string& option, const std::string& value) {
+    if (value.size() > chorus::protocol::kMaxIdBytes || !chorus::protocol::is_inert(value)) {
+      throw CLI::ValidationError(option, "must be at most " +
+                                             std::to_string(chorus::protocol::kMaxIdBytes) +
+                                             " bytes of UTF-8 without control characters");
+    }
+  };
+  check_id("--id", config.network.id);
+  check_id("--advertise", config.network.advertised_host);
   config.network.liveness.interval = std::chrono::milliseconds(options.heartbeat_ms);
   config.network.forget_down_after = std::chrono::milliseconds(options.forget_down_after_ms);
   config.playback.latency = std::chrono::milliseconds(options.latency_ms);

@@ -118,7 +118,9 @@ SampleVerdict judge(const Sample& s) {
 
 void tally(RejectCounts& counts, SampleVerdict verdict) {
   switch (verdict) {
-    case SampleVerdict::accepted: break;
+    case SampleVerdict::accepted:
+    case SampleVerdict::held:
+    case SampleVerdict::step: break;
     case SampleVerdict::out_of_range: ++counts.out_of_range; break;
     case SampleVerdict::local_backwards: ++counts.local_backwards; break;
     case SampleVerdict::leader_backwards: ++counts.leader_backwards; break;
@@ -142,6 +144,19 @@ SampleVerdict ClockSync::add_sample(std::int64_t t0_us, std::int64_t t1_us, std:
   const SampleVerdict verdict = judge(s);
   tally(rejected_, verdict);
   if (verdict != SampleVerdict::accepted) return verdict;
+  const bool contradicts = excess_departure(s) > 0;
+  // A sample that cannot belong with the held ones refutes them: they were outliers. One that
+  // agrees with both the estimate and the held samples decides nothing and leaves them held.
+  if (!held_.empty() && !consistent_with_held(s)) drop_held();
+  if (contradicts) {
+    hold(s);
+    if (held_.size() < config_.step_samples ||
+        held_.back().t3_us - held_.front().t0_us < config_.step_span_us) {
+      return SampleVerdict::held;
+    }
+    adopt_held();
+    return SampleVerdict::step;
+  }
   window_.push_back(s);
   evict();
   refit();
@@ -150,7 +165,61 @@ SampleVerdict ClockSync::add_sample(std::int64_t t0_us, std::int64_t t1_us, std:
 
 void ClockSync::reset() {
   window_.clear();
+  held_.clear();
   estimate_ = {};
+}
+
+double ClockSync::excess_departure(const Sample& s) const {
+  if (window_.empty()) return 0;
+  // A window this sample would age out entirely is no estimate to hold it against.
+  if (s.t3_us - window_.back().t3_us > config_.max_age_us) return 0;
+  const std::int64_t mid = s.t0_us + (s.t3_us - s.t0_us) / 2;
+  const double departure = std::abs(s.offset_us() - estimate_.mapping.offset_at(mid));
+  // The estimate's bound at the reference instant, a rate as far off as max_drift allows since
+  // then, and the sample's own uncertainty: its true offset lies within δ/2 of its midpoint.
+  const double lever = std::abs(static_cast<double>(mid - estimate_.mapping.ref_local_us));
+  const double allowed = estimate_.error_us + static_cast<double>(s.delay_us()) / 2 +
+                         config_.max_drift_ppm * 1e-6 * lever + config_.jump_margin_us;
+  return departure - allowed;
+}
+
+bool ClockSync::consistent_with_held(const Sample& s) const {
+  // Each sample bounds the offset between its backward and forward readings; samples of one
+  // offset have bounds that overlap (up to what a drift could move it over their span).
+  double highest_lower = backward(s);
+  double lowest_upper = forward(s);
+  for (const Sample& h : held_) {
+    highest_lower = std::max(highest_lower, backward(h));
+    lowest_upper = std::min(lowest_upper, forward(h));
+  }
+  const auto span = static_cast<double>(std::max(s.t3_us, held_.back().t3_us) -
+                                        std::min(s.t0_us, held_.front().t0_us));
+  return highest_lower - lowest_upper <= config_.jump_margin_us + config_.max_drift_ppm * 1e-6 * span;
+}
+
+void ClockSync::hold(const Sample& s) {
+  held_.push_back(s);
+  ++jumps_.held_back;
+  const std::int64_t newest = held_.back().t3_us;
+  while (held_.size() > config_.window || newest - held_.front().t3_us > config_.max_age_us) {
+    held_.pop_front();
+    ++jumps_.outliers;
+  }
+}
+
+void ClockSync::drop_held() {
+  jumps_.outliers += held_.size();
+  held_.clear();
+}
+
+void ClockSync::adopt_held() {
+  const std::int64_t at = held_.back().t3_us;
+  const double before = estimate_.mapping.offset_at(at);
+  window_.assign(held_.begin(), held_.end());
+  held_.clear();
+  refit();
+  ++jumps_.steps;
+  jumps_.last_step_us = estimate_.mapping.offset_at(at) - before;
 }
 
 void ClockSync::evict() {
@@ -210,19 +279,32 @@ double ClockSync::drift_ppm() const { return estimate_.mapping.drift * 1e6; }
 
 std::int64_t ClockSync::min_delay_us() const { return estimate_.min_delay_us; }
 
-double ClockSync::error_us() const { return estimate_.error_us; }
+double ClockSync::error_us() const {
+  // A held sample may be the right one: the true offset is within its own bounds then.
+  double error = estimate_.error_us;
+  for (const Sample& h : held_) {
+    const std::int64_t mid = h.t0_us + (h.t3_us - h.t0_us) / 2;
+    error = std::max(error, std::abs(h.offset_us() - estimate_.mapping.offset_at(mid)) +
+                                static_cast<double>(h.delay_us()) / 2);
+  }
+  return error;
+}
 
 double ClockSync::jitter_us() const { return estimate_.jitter_us; }
 
 const RejectCounts& ClockSync::rejected() const { return rejected_; }
 
+std::size_t ClockSync::held_samples() const { return held_.size(); }
+
+const JumpCounts& ClockSync::jumps() const { return jumps_; }
+
 ClockStatus ClockSync::status(std::int64_t at_local_us) const {
-  return {synced(),     sample_count(), offset_us(at_local_us), drift_ppm(),
-          min_delay_us(), error_us(),     jitter_us(),            rejected_};
+  return {synced(),   sample_count(), offset_us(at_local_us), drift_ppm(), min_delay_us(),
+          error_us(), jitter_us(),    rejected_,              held_.size(), jumps_};
 }
 
-std::int64_t SamplingPolicy::next_interval_us(std::size_t samples, bool synced) const {
-  if (!synced || samples < burst_samples) return burst_interval_us;
+std::int64_t SamplingPolicy::next_interval_us(std::size_t samples, bool synced, bool holding) const {
+  if (!synced || holding || samples < burst_samples) return burst_interval_us;
   if (samples < settle_samples) return settle_interval_us;
   return steady_interval_us;
 }

@@ -17,6 +17,7 @@
 #include "chorus/net/rate_limited_log.hpp"
 #include "chorus/net/rtt_estimator.hpp"
 #include "chorus/protocol/frame.hpp"
+#include "chorus/protocol/inert_text.hpp"
 #include "chorus/time_base.hpp"
 #include "dialer.hpp"
 
@@ -447,7 +448,7 @@ void NetworkManager::Impl::on_message(Connection& connection, protocol::Message 
       ++membership_.rejected_connections;
       refusal_log_.write(spdlog::level::err, fmt::format("{} ({}) refused this node: {}",
                                                          reject->from, connection.remote(),
-                                                         reject->reason));
+                                                         protocol::inert(reject->reason)));
       connection.close("refused by peer");
     } else {
       ++traffic_.decode_errors;
@@ -517,7 +518,7 @@ void NetworkManager::Impl::refuse(Connection& connection, const protocol::Handsh
                                   const std::string& problem) {
   ++membership_.rejected_connections;
   refusal_log_.write(spdlog::level::err,
-                     fmt::format("refusing {} ({}): {}", hello.from, connection.remote(), problem));
+                     fmt::format("refusing {} ({}): {}", hello.from, connection.remote(), protocol::inert(problem)));
   connection.send(std::make_shared<const std::string>(
       protocol::encode_message_frame(protocol::HelloReject{config_.id, problem})));
   connection.close_after_flush("handshake refused");

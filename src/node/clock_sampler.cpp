@@ -1,5 +1,7 @@
 #include "chorus/node/clock_sampler.hpp"
 
+#include <spdlog/spdlog.h>
+
 #include "chorus/time_base.hpp"
 
 namespace chorus::node {
@@ -22,7 +24,8 @@ void ClockSampler::pause() {
 
 
 void ClockSampler::schedule_request() {
-  auto delay = policy_.next_interval_us(clock_.sample_count(), clock_.synced());
+  auto delay = policy_.next_interval_us(clock_.sample_count(), clock_.synced(),
+                                        clock_.held_samples() > 0);
   timer_.expires_after(std::chrono::microseconds(delay));
   timer_.async_wait([this](const boost::system::error_code& ec) {
     if (!ec && leader_) send_request();
@@ -53,9 +56,32 @@ void ClockSampler::on_response(const std::string& from, const protocol::TimeResp
                                net::Clock::time_point received) {
   // Only the answer to our latest request, from the leader we follow, is a usable sample.
   if (!leader_ || from != *leader_ || response.id != outstanding_id_) return;
-  auto verdict = clock_.add_sample(response.t0_us, response.t1_us, response.t2_us, to_us(received));
+  const clock::Sample sample{response.t0_us, response.t1_us, response.t2_us, to_us(received)};
+  const double predicted = clock_.offset_us(sample.t0_us + (sample.t3_us - sample.t0_us) / 2);
+  auto verdict = clock_.add_sample(sample.t0_us, sample.t1_us, sample.t2_us, sample.t3_us);
   outstanding_id_ = 0;
-  if (verdict == clock::SampleVerdict::accepted) on_sample_();
+  switch (verdict) {
+    case clock::SampleVerdict::accepted:
+      on_sample_();
+      break;
+    case clock::SampleVerdict::held:
+      if (clock_.held_samples() == 1) {
+        spdlog::debug("clock: {} answered {:+.1f} ms off the estimate (round trip {:.1f} ms); "
+                      "held back, re-measuring",
+                      from, (sample.offset_us() - predicted) / 1000.0,
+                      static_cast<double>(sample.delay_us()) / 1000.0);
+      }
+      schedule_request();  // re-measure at the burst rate rather than after a steady interval
+      break;
+    case clock::SampleVerdict::step:
+      spdlog::warn("clock: the leader {}'s clock stepped by {:+.1f} ms; adopted after {} consistent "
+                   "samples",
+                   from, clock_.jumps().last_step_us / 1000.0, clock_.sample_count());
+      on_sample_();
+      break;
+    default:
+      break;
+  }
 }
 
 }  // namespace chorus::node

@@ -106,7 +106,10 @@ std::string PeerNode::debug_report(bool json) const {
   DebugView view{network_.traffic(), network_.membership(), network_.peers(),
                  {leadership(), core.highest_epoch_seen(), election_->last_election(), core.stats()}};
   auto playback = playback_.view();
-  if (!json) return debug_text(view) + playback_status_text(playback) + output_anomalies_text(playback);
+  if (!json) {
+    return debug_text(view) + playback_status_text(playback) + output_anomalies_text(playback) +
+           clock_checks_text(playback);
+  }
   auto out = debug_object(view);
   boost::json::object playback_fields;
   add_playback_status(playback_fields, playback);

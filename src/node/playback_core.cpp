@@ -7,6 +7,7 @@
 #include <fmt/format.h>
 
 #include "chorus/node/playback_reports.hpp"
+#include "chorus/protocol/inert_text.hpp"
 
 namespace chorus::node {
 
@@ -264,9 +265,11 @@ PlaybackCore::Outcome PlaybackCore::play_index(std::int64_t now, std::size_t ind
     return {false, fmt::format("no track {} (the list has {})", index + 1, tracks_.size())};
   }
   const auto& track = tracks_[index];
-  if (!track.playable()) return {false, fmt::format("track {} cannot be played: {}", index + 1, track.error)};
+  if (!track.playable()) {
+    return {false, fmt::format("track {} cannot be played: {}", index + 1, protocol::inert(track.error))};
+  }
   auto next = playback::play(applied_, leadership_.epoch, track_ref(track), 0, at_us);
-  return issue(now, next, "playing " + track.file_name);
+  return issue(now, next, "playing " + protocol::inert(track.file_name));
 }
 
 PlaybackCore::Outcome PlaybackCore::execute(std::int64_t now, protocol::ControlCommand command,
@@ -369,7 +372,7 @@ void PlaybackCore::apply_pending_sync(std::int64_t now) {
   state_synced_ = true;
   if (state.track && !find_track(state.track->hash)) {
     note(LogLevel::warn, fmt::format("the leader plays {}, which is not in this node's library: "
-                                     "staying silent", state.track->name));
+                                     "staying silent", protocol::inert(state.track->name)));
   }
   previous_ = applied_;
   applied_ = state;
@@ -413,7 +416,8 @@ void PlaybackCore::on_control_response(const protocol::ControlResponse& response
   if (it == pending_controls_.end()) return;  // answered already, or too late
   auto token = it->second.token;
   pending_controls_.erase(it);
-  reply(token, response.ok ? "ok (by the leader " + response.from + ")" : "error: " + response.error);
+  reply(token, response.ok ? "ok (by the leader " + response.from + ")"
+                           : "error: " + protocol::inert(response.error));
 }
 
 // ---- both --------------------------------------------------------------------------------

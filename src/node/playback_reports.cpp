@@ -4,11 +4,13 @@
 #include <fmt/format.h>
 
 #include "chorus/node/playback_controller.hpp"
+#include "chorus/protocol/inert_text.hpp"
 
 namespace chorus::node {
 
 namespace json = boost::json;
 using playback::PlayStatus;
+using protocol::inert;
 
 namespace {
 
@@ -39,16 +41,16 @@ std::string format_frames(std::int64_t frames) {
 std::string describe_state(const playback::PlaybackState& state) {
   if (!state.track) return fmt::format("stopped (epoch {}, seq {})", state.epoch, state.seq);
   return fmt::format("{} {} from frame {} at {} us (epoch {}, seq {})", status_name(state.status),
-                     state.track->name, state.anchor_frame, state.anchor_us, state.epoch, state.seq);
+                     inert(state.track->name), state.anchor_frame, state.anchor_us, state.epoch, state.seq);
 }
 
 std::string track_list_text(const playback::Library& library) {
-  if (library.size() == 0) return "no tracks: " + library.error();
+  if (library.size() == 0) return "no tracks: " + inert(library.error());
   std::string text;
   for (const auto& track : library.tracks()) {
-    text += fmt::format("{:>3}  {:<32} {:>10}", track.index + 1, track.file_name,
+    text += fmt::format("{:>3}  {:<32} {:>10}", track.index + 1, inert(track.file_name),
                         track.playable() ? format_frames(track.frames) : "-");
-    if (!track.playable()) text += "  error: " + track.error;
+    if (!track.playable()) text += "  error: " + inert(track.error);
     text += "\n";
   }
   return text;
@@ -75,15 +77,18 @@ std::string playback_status_text(const PlaybackView& view) {
   if (!state.track) {
     text = "playback  stopped\n";
   } else {
-    text = fmt::format("playback  {} {} at {} of {}\n", status_name(state.status), state.track->name,
+    text = fmt::format("playback  {} {} at {} of {}\n", status_name(state.status), inert(state.track->name),
                        format_frames(frame_now(view)), format_frames(state.track->frames));
   }
-  if (view.missing_track) text += fmt::format("          missing track {}: this node stays silent\n", *view.missing_track);
+  if (view.missing_track) {
+    text += fmt::format("          missing track {}: this node stays silent\n", inert(*view.missing_track));
+  }
   if (!view.state_synced) text += "          waiting for the leader's state\n";
   if (view.following_clock) {
-    text += fmt::format("clock     offset {:.1f} us, error ±{:.1f} us, drift {:.2f} ppm, min RTT {} us{}\n",
+    text += fmt::format("clock     offset {:.1f} us, error ±{:.1f} us, drift {:.2f} ppm, min RTT {} us{}{}\n",
                         view.clock.offset_us, view.clock.error_us, view.clock.drift_ppm,
-                        view.clock.min_delay_us, view.clock.synced ? "" : " (not synced yet)");
+                        view.clock.min_delay_us, view.clock.synced ? "" : " (not synced yet)",
+                        view.clock.held > 0 ? " (a jump is held back, re-measuring)" : "");
   } else {
     text += "clock     this node's clock is the reference\n";
   }
@@ -112,6 +117,17 @@ std::string output_anomalies_text(const PlaybackView& view) {
       view.engine.frames_inserted, view.engine.frames_dropped, view.engine.jumps, view.engine.not_decoded_frames);
 }
 
+std::string clock_checks_text(const PlaybackView& view) {
+  const auto& clock = view.clock;
+  return fmt::format(
+      "clock held back    {} samples ({} now), {} dropped as outliers\n"
+      "clock steps        {}{}\nclock rejected     {}\n",
+      clock.jumps.held_back, clock.held, clock.jumps.outliers, clock.jumps.steps,
+      clock.jumps.steps > 0 ? fmt::format(" (last {:+.1f} ms)", clock.jumps.last_step_us / 1000.0)
+                            : std::string(),
+      clock.rejected.total());
+}
+
 void add_playback_status(json::object& out, const PlaybackView& view) {
   const auto& state = view.state;
   out["state"] = status_name(state.status);
@@ -135,7 +151,12 @@ void add_playback_status(json::object& out, const PlaybackView& view) {
                               {"error_us", view.clock.error_us},
                               {"drift_ppm", view.clock.drift_ppm},
                               {"min_rtt_us", view.clock.min_delay_us},
-                              {"samples", view.clock.samples}};
+                              {"samples", view.clock.samples},
+                              {"held", view.clock.held},
+                              {"held_back", view.clock.jumps.held_back},
+                              {"outliers", view.clock.jumps.outliers},
+                              {"steps", view.clock.jumps.steps},
+                              {"rejected", view.clock.rejected.total()}};
   out["engine"] = json::object{{"frames_inserted", view.engine.frames_inserted},
                                {"frames_dropped", view.engine.frames_dropped},
                                {"jumps", view.engine.jumps},

@@ -17,6 +17,7 @@
 #include <boost/json/serialize.hpp>
 #include <boost/json/value.hpp>
 
+#include "chorus/protocol/inert_text.hpp"
 #include "wire_names.hpp"
 
 namespace chorus::protocol {
@@ -30,6 +31,7 @@ namespace json = boost::json;
 struct Str {  ///< string length in bytes
   std::size_t min = 0;
   std::size_t max = kMaxStringBytes;
+  bool inert = false;  ///< an identity: refused unless it prints as it is (is_inert)
 };
 struct Int {  ///< integer value
   std::int64_t min = std::numeric_limits<std::int64_t>::min();
@@ -40,7 +42,7 @@ struct Count {  ///< array length
 };
 
 constexpr Str kText{};
-constexpr Str kId{1, kMaxIdBytes};
+constexpr Str kId{1, kMaxIdBytes, true};
 constexpr Int kAnyInt{};
 constexpr Int kNonNegative{0};
 constexpr Int kVersion{1};
@@ -335,6 +337,10 @@ class Reader {
       return fail(DecodeErrorCode::out_of_range, "out of range: length " + std::to_string(s->size()) +
                                                      ", must be " + std::to_string(limit.min) +
                                                      ".." + std::to_string(limit.max) + " bytes");
+    }
+    if (limit.inert && !is_inert(std::string_view(s->data(), s->size()))) {
+      return fail(DecodeErrorCode::out_of_range,
+                  "out of range: control or bidirectional formatting characters");
     }
     out.assign(s->data(), s->size());
   }

@@ -9,7 +9,8 @@
 //     meet the socket.
 //   - Call reset() whenever the leader changes (or the leader's process restarts): a window that
 //     mixes two leaders' clocks is meaningless, and the estimator cannot detect it by itself.
-//   - Ask SamplingPolicy when to send the next TIME_REQUEST; the shell owns the timer.
+//   - Ask SamplingPolicy when to send the next TIME_REQUEST; the shell owns the timer. While a
+//     sample is held back (held_samples() > 0) it should re-measure at the burst rate.
 
 #include <cstddef>
 #include <cstdint>
@@ -41,6 +42,10 @@ enum class SampleVerdict {
   local_backwards,   ///< t3 < t0: the local clock ran backwards
   leader_backwards,  ///< t2 < t1: the leader's clock ran backwards
   negative_delay,    ///< δ < 0: the leader held the request longer than the round trip took
+  held,              ///< valid, but its offset contradicts the estimate beyond both their
+                     ///< uncertainties: kept aside, the estimate unchanged (a jump to re-measure)
+  step,              ///< held, and it confirmed the held departure: the window restarted from the
+                     ///< held samples (a step of the leader's clock, adopted)
 };
 
 /// Rejected samples by reason, counted since construction (reset() keeps them: diagnostics).
@@ -56,6 +61,16 @@ struct RejectCounts {
   friend bool operator==(const RejectCounts&, const RejectCounts&) = default;
 };
 
+/// What became of samples that contradicted the estimate, counted since construction (reset()
+/// keeps them: diagnostics).
+struct JumpCounts {
+  std::uint64_t held_back = 0;  ///< samples held back, whatever became of them
+  std::uint64_t outliers = 0;   ///< held samples dropped: refuted before they were confirmed
+  std::uint64_t steps = 0;      ///< departures confirmed and adopted as a step of the leader's clock
+  double last_step_us = 0;      ///< how far the last adopted step moved the offset
+  friend bool operator==(const JumpCounts&, const JumpCounts&) = default;
+};
+
 /// Tuning of the estimator; the defaults are what docs/clock.md measures.
 struct ClockSyncConfig {
   std::size_t window = 512;                   ///< samples kept (oldest dropped first)
@@ -63,6 +78,12 @@ struct ClockSyncConfig {
   std::size_t min_samples = 4;                ///< synced() once the window holds this many
   std::int64_t min_drift_span_us = 2'000'000; ///< a drift may be fitted once the window spans this
   double max_drift_ppm = 1000.0;              ///< fitted drift is clamped to ± this
+  /// A sample whose offset departs from the estimate by more than the estimate's error, the
+  /// sample's own half round trip, what max_drift_ppm allows since the reference instant and this
+  /// margin is held back rather than used (docs/clock.md).
+  double jump_margin_us = 1'000.0;
+  std::size_t step_samples = 5;                ///< held samples that confirm a step...
+  std::int64_t step_span_us = 1'000'000;       ///< ...spanning at least this long, all consistent
 };
 
 /// A snapshot for `status` / `debug`.
@@ -75,19 +96,29 @@ struct ClockStatus {
   double error_us = 0;        ///< see ClockSync::error_us
   double jitter_us = 0;       ///< see ClockSync::jitter_us
   RejectCounts rejected;
+  std::size_t held = 0;       ///< samples held back now (a departure being re-measured)
+  JumpCounts jumps;
 };
 
 /// Leader-clock estimate from round-trip samples: the forward and backward minimum-delay floors
 /// over a bounded window, sloped by a drift (rate) fit once the data show a drift beyond their
 /// noise. Samples are expected in reply order; the newest reply is the reference instant.
+///
+/// A sample that contradicts the estimate (its offset departs by more than both uncertainties
+/// allow) does not move it: it is held back. Held samples that stay consistent with each other
+/// for config.step_samples samples over config.step_span_us are a step of the leader's clock, and
+/// the window restarts from them; a held sample that a later consistent sample refutes is dropped
+/// as an outlier.
 class ClockSync {
  public:
   explicit ClockSync(ClockSyncConfig config = {});
 
-  /// Adds one round trip and re-estimates; an impossible sample is counted and not used.
+  /// Adds one round trip and re-estimates; an impossible sample is counted and not used, one that
+  /// contradicts the estimate is held back (see the class comment).
   SampleVerdict add_sample(std::int64_t t0_us, std::int64_t t1_us, std::int64_t t2_us,
                            std::int64_t t3_us);
-  /// Forgets every sample and the estimate (leader change); reject counts are kept.
+  /// Forgets every sample, held ones included, and the estimate (leader change); reject and jump
+  /// counts are kept.
   void reset();
 
   /// True once the window holds at least config.min_samples samples.
@@ -112,12 +143,17 @@ class ClockSync {
   /// right: half the gap between the forward and backward floors at the reference instant (about
   /// min_delay/2), plus the model's doubt (what an unfitted drift could move, or the floors'
   /// disagreement on a fitted one times the lever arm). Typical errors are far smaller, about
-  /// jitter/samples (docs/clock.md); a path asymmetry adds to any of this undetected.
+  /// jitter/samples (docs/clock.md); a path asymmetry adds to any of this undetected. While
+  /// samples are held back it widens to cover them too: the estimate may be the wrong one.
   double error_us() const;
   /// Median minus least round-trip delay in the window: the path's queueing jitter.
   double jitter_us() const;
   /// Rejected samples by reason.
   const RejectCounts& rejected() const;
+  /// Samples held back now, awaiting confirmation or refutation.
+  std::size_t held_samples() const;
+  /// Held-back samples, outliers dropped and steps adopted.
+  const JumpCounts& jumps() const;
   /// Everything above in one value, offset taken at `at_local_us`.
   ClockStatus status(std::int64_t at_local_us) const;
 
@@ -132,11 +168,21 @@ class ClockSync {
   void evict();
   void refit();
   bool may_fit_drift() const;
+  /// How far `s`'s offset is from the estimate, beyond what the uncertainties allow (> 0: it
+  /// contradicts the estimate).
+  double excess_departure(const Sample& s) const;
+  /// True if `s` and every held sample can be readings of one offset.
+  bool consistent_with_held(const Sample& s) const;
+  void hold(const Sample& s);
+  void drop_held();
+  void adopt_held();
 
   ClockSyncConfig config_;
   std::deque<Sample> window_;
+  std::deque<Sample> held_;  ///< consecutive samples contradicting the estimate, oldest first
   Estimate estimate_;
   RejectCounts rejected_;
+  JumpCounts jumps_;
 };
 
 /// When to send the next TIME_REQUEST: a quick burst on join or leader change, a settling phase,
@@ -148,8 +194,9 @@ struct SamplingPolicy {
   std::int64_t settle_interval_us = 250'000;
   std::int64_t steady_interval_us = 1'000'000;
 
-  /// Delay from now to the next request, given the samples in the window and synced().
-  std::int64_t next_interval_us(std::size_t samples, bool synced) const;
+  /// Delay from now to the next request, given the samples in the window, synced(), and whether
+  /// samples are held back (then re-measure at the burst rate, to settle the question quickly).
+  std::int64_t next_interval_us(std::size_t samples, bool synced, bool holding = false) const;
 };
 
 }  // namespace chorus::clock

@@ -23,7 +23,9 @@ namespace chorus::node {
 
 class ClockSampler final : public ClockInbox {
  public:
-  /// `on_sample` runs after every accepted sample (the mapping changed).
+  /// `on_sample` runs after every sample that changed the mapping: accepted, or confirming a step
+  /// of the leader's clock. A held-back sample does not change it; the next request then goes out
+  /// at the burst rate, to re-measure.
   ClockSampler(boost::asio::io_context& io, net::Transport& network,
                std::function<void()> on_sample);
 

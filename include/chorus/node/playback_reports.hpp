@@ -26,6 +26,9 @@ std::string playback_status_text(const PlaybackView& view);
 /// The output's and engine's counters of trouble, for `debug`: underruns, lost devices, timeline
 /// jumps, late writes, frames slewed.
 std::string output_anomalies_text(const PlaybackView& view);
+/// The clock estimate's sanity checks, for `debug`: samples held back, outliers dropped, steps
+/// of the leader's clock adopted, samples rejected.
+std::string clock_checks_text(const PlaybackView& view);
 /// The playback fields of `status --json`, added to `out`.
 void add_playback_status(boost::json::object& out, const PlaybackView& view);
 

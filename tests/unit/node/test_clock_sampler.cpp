@@ -74,3 +74,23 @@ TEST_CASE("after a pause no answer is a sample") {
   b.sampler.on_response("a", protocol::TimeResponse{"a", 1, 0, 5'000, 5'100}, at_us(2'000));
   CHECK(b.samples == 0);
 }
+
+TEST_CASE("an answer that contradicts the estimate is held back: it is not a sample for playback") {
+  Follower b;
+  b.transport.write_start_us = 1'000;
+  b.sampler.follow("a");  // request 1, t0 = 1000
+  b.sampler.on_response("a", protocol::TimeResponse{"a", 1, 1'000, 5'000, 5'100}, at_us(2'000));
+  REQUIRE(b.samples == 1);  // offset 3550 µs, round trip 900 µs
+
+  b.transport.write_start_us = 40'000;
+  while (b.transport.sent.size() < 2) b.io.run_one();  // request 2 on the burst timer
+  // The leader's answer is 300 ms further ahead than the first one said.
+  b.sampler.on_response("a", protocol::TimeResponse{"a", 2, 40'000, 344'000, 344'100},
+                        at_us(41'000));
+  CHECK(b.samples == 1);
+  CHECK(b.sampler.clock().held_samples() == 1);
+  CHECK(b.sampler.clock().jumps().held_back == 1);
+  CHECK(b.sampler.clock().offset_us(41'000) == Approx(3'550));
+  while (b.transport.sent.size() < 3) b.io.run_one();  // and it re-measures
+  CHECK(std::get<protocol::TimeRequest>(b.transport.sent[2].message).id == 3);
+}

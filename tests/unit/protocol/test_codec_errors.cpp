@@ -120,8 +120,46 @@ TEST_CASE("invalid UTF-8 inside a string is rejected as invalid_json") {
 }
 
 TEST_CASE("valid multi-byte UTF-8 and escapes decode to the same bytes") {
-  const Message m = decode_ok(R"({"type":"LEAVE","from":"\u00c5\u20ac\ud83c\udfb5 \u00e9\n"})");
-  CHECK(sender(m) == "\xc3\x85\xe2\x82\xac\xf0\x9f\x8e\xb5 \xc3\xa9\n");
+  const Message m = decode_ok(R"({"type":"LEAVE","from":"\u00c5\u20ac\ud83c\udfb5 \u00e9"})");
+  CHECK(sender(m) == "\xc3\x85\xe2\x82\xac\xf0\x9f\x8e\xb5 \xc3\xa9");
+  const Message reject = decode_ok(R"({"type":"HELLO_REJECT","from":"b","reason":"\u00e9\n\u001b"})");
+  CHECK(std::get<HelloReject>(reject).reason == "\xc3\xa9\n\x1b");
+}
+
+TEST_CASE("a node id or host name with a control or bidi character is out_of_range") {
+  // An id is an identity: refused rather than escaped, so every id prints as it is.
+  for (const char* bad : {R"(a\nb)", R"(\u001b[2J)", R"(\u0000)", R"(x\u007f)", R"(\u0085)",
+                          R"(\u009b2J)", R"(\u2028)", R"(\u202egpj.exe)", R"(\u2066x)", R"(\t)"}) {
+    INFO(bad);
+    const std::string leave = R"({"type":"LEAVE","from":")" + std::string(bad) + R"("})";
+    const DecodeError error = decode_error(leave);
+    CHECK(error.code == DecodeErrorCode::out_of_range);
+    CHECK(error.detail == "LEAVE.from: out of range: control or bidirectional formatting characters");
+  }
+  const auto expect_refused = [](std::string_view type, const std::vector<std::string>& path,
+                                 const std::string& spelled) {
+    const std::string text = with_field(type, path, json::value("node\n[info] forged"));
+    INFO(text);
+    const DecodeError error = decode_error(text);
+    CHECK(error.code == DecodeErrorCode::out_of_range);
+    CHECK(error.detail.rfind(spelled + ": out of range: control", 0) == 0);
+  };
+  expect_refused("HELLO", {"from"}, "HELLO.from");
+  expect_refused("RECONNECT", {"advertised", "host"}, "RECONNECT.advertised.host");
+  expect_refused("HELLO_REJECT", {"from"}, "HELLO_REJECT.from");
+  expect_refused("DISCOVERY", {"members", "0", "id"}, "DISCOVERY.members[0].id");
+  expect_refused("DISCOVERY", {"members", "0", "endpoint", "host"},
+                 "DISCOVERY.members[0].endpoint.host");
+  expect_refused("STATE_OFFER", {"clock"}, "STATE_OFFER.clock");
+  expect_refused("TIME_RESPONSE", {"from"}, "TIME_RESPONSE.from");
+  // Free text is escaped where it is printed, not refused: a track name may hold anything.
+  CHECK(std::holds_alternative<Message>(
+      decode(with_field("PLAY_REQUEST", {"track", "name"}, json::value("a\n\x1b[2J")))));
+  CHECK(std::holds_alternative<Message>(
+      decode(with_field("HELLO", {"cluster"}, json::value("c\u202e")))));
+  // Printable non-ASCII ids are fine.
+  CHECK(std::holds_alternative<Message>(
+      decode(with_field("LEAVE", {"from"}, json::value("n\xc5\x93ud-\xc3\xa9 \xf0\x9f\x8e\xb5")))));
 }
 
 TEST_CASE("JSON that is not an object is rejected as not_an_object") {

@@ -306,7 +306,7 @@ net::NetworkConfig keyed_config(const std::string& id, unsigned char key_fill) {
 
 }  // namespace
 
-TEST_CASE("nodes holding the cluster key form a mesh; a node with another key or none is refused") {
+TEST_CASE("nodes holding the cluster key form a mesh and refuse a node with another key or none") {
   LoopbackCluster cluster;
   auto& a = cluster.start(keyed_config("a", 1));
   cluster.start(keyed_config("b", 1), a.port());

@@ -332,6 +332,126 @@ def markdown(results: "dict[str, Any]") -> str:
     return "\n".join(lines)
 
 
+def run_trial(cluster: Cluster, nodes: "list[Node]", by_id: "dict[str, Node]", kind: str,
+              index: int, *, period: float, freeze_s: float, rng: random.Random,
+              anomalies: "list[str]", probe_binary: Optional[str] = None,
+              fifos: "Optional[dict[str, Path]]" = None,
+              raw_name: str = "failover") -> "tuple[dict, float, float, float]":
+    """One fault of `kind` ("kill" or "stop") on the leader the nodes agree on, and the way back
+    to all N agreeing. With probe_binary (and every node playing into its FIFO in `fifos`),
+    skew_probe reads the FIFOs around the fault; its raw CSV goes to
+    bench/results/raw/{raw_name}-{kind}{index + 1}.csv. Returns the trial's record, the time to
+    agree (s), the time to agree again after the restart or SIGCONT (s) and the median poll
+    interval (s)."""
+    audio = probe_binary is not None
+    old, _ = wait_all_agree(cluster, nodes, None, REJOIN_TIMEOUT_S, "agreement")
+    if audio:
+        not_playing = [n.name for n in nodes if n.status()["state"] != "playing"]
+        if not_playing:
+            anomalies.append(f"before {kind} #{index + 1}: not playing on "
+                             f"{', '.join(not_playing)}; `play 1` typed again")
+            rig.command_text(old, "play 1")
+            rig.wait_playing(nodes, describe=cluster.describe)
+            time.sleep(1.0)
+    survivors = [n for n in nodes if n is not old]
+    log_mark = {n.name: len(n.stderr_text()) for n in nodes}
+    probe = None
+    if audio:
+        assert probe_binary is not None and fifos is not None and cluster.workdir is not None
+        window = PROBE_PRE_S + PROBE_POST_S + (freeze_s if kind == "stop" else 0)
+        probe = rig.Probe(probe_binary, cluster.workdir, f"{kind}{index}", fifos, window)
+    try:
+        if probe is not None:
+            probe.start()
+        pollers = [Poller(n, period) for n in survivors]
+        for p in pollers:
+            p.start()
+        t_ready = monotonic()
+        while any(len(p.snapshot()) < 3 for p in pollers):  # polling at its pace
+            if monotonic() - t_ready > 5:
+                raise HarnessError("pollers got no samples")
+            time.sleep(0.001)
+        if probe is not None:  # a baseline of output before the fault
+            time.sleep(max(0.0, probe.started_us / 1e6 + PROBE_PRE_S - monotonic()))
+        # A random phase against the poll period, so its quantisation does not bias.
+        time.sleep(rng.uniform(0.0, period))
+        fault = old.kill9 if kind == "kill" else old.sigstop
+        try:
+            leader, t0 = run_fault(pollers, by_id, old, fault)
+            if kind == "stop":
+                # Keep it frozen (and keep sampling, to catch flaps) until freeze_s.
+                while monotonic() < t0 + freeze_s:
+                    time.sleep(0.005)
+        finally:
+            for p in pollers:
+                p.halt.set()
+            for p in pollers:
+                p.join(timeout=5)
+        figure, detail = time_to_agree(pollers, leader, t0)
+        resolution = poll_period_stats(pollers)
+        errors = sum(p.errors for p in pollers)
+        record = {"kind": kind, "trial": index + 1, "old": old.name,
+                  "new": leader.name, "seconds": round(figure, 4), **detail,
+                  "poll_errors": errors}
+        if audio:
+            # What the new leader took over, from its log ("taking over playback: ...").
+            fresh = leader.stderr_text()[log_mark[leader.name]:]
+            took = [line.split("taking over playback: ", 1)[1] for line in
+                    fresh.splitlines() if "taking over playback: " in line]
+            record["takeover"] = took[-1] if took else None
+        if any(v > 1 for v in detail["leader_switches"].values()):
+            anomalies.append(f"{kind} #{index + 1}: a survivor switched leader more than "
+                             f"once: {detail['leader_switches']}")
+        if kind == "kill":
+            old.leader = False
+            old.bootstrap = leader
+            t1 = monotonic()
+            old.restart()
+            _, _ = wait_all_agree(cluster, nodes, leader, REJOIN_TIMEOUT_S,
+                                  f"{old.name} to rejoin")
+            cluster.wait_mesh(nodes, timeout=REJOIN_TIMEOUT_S, what="mesh after restart")
+            after = monotonic() - t1
+            record["rejoin_s"] = round(after, 4)
+        else:
+            frozen = monotonic() - t0
+            t1 = monotonic()
+            old.sigcont()
+            final, _ = wait_all_agree(cluster, nodes, None, REJOIN_TIMEOUT_S,
+                                      "agreement after SIGCONT")
+            after = monotonic() - t1
+            record["frozen_s"] = round(frozen, 3)
+            record["cont_s"] = round(after, 4)
+            if final is not leader:
+                anomalies.append(f"stop #{index + 1}: after SIGCONT {final.name} leads, "
+                                 f"not {leader.name} (the old leader {old.name} took "
+                                 "over again)")
+            cluster.wait_mesh(nodes, timeout=REJOIN_TIMEOUT_S, what="mesh after SIGCONT")
+        if probe is not None:
+            probe.finish()
+            raw_dir = REPO / "bench" / "results" / "raw"
+            raw_dir.mkdir(parents=True, exist_ok=True)
+            shutil.copy(probe.raw_path, raw_dir / f"{raw_name}-{kind}{index + 1}.csv")
+            record["audio"] = audio_figures(probe, survivors, old, t0, t0 + figure)
+            if kind == "kill":  # the restarted node plays again before the next trial
+                rig.wait_playing(nodes, describe=cluster.describe)
+    finally:
+        if probe is not None:
+            probe.close()
+    extra = (f", rejoin {record['rejoin_s'] * 1000:.0f} ms" if kind == "kill" else
+             f", frozen {record['frozen_s']:.2f} s, SIGCONT -> all agree "
+             f"{record['cont_s'] * 1000:.0f} ms")
+    if "audio" in record:
+        au = record["audio"]
+        extra += (f"; survivors: longest silence {au['longest_silence_ms']} ms, "
+                  f"jumps {au['jumps']}, largest correction in a block "
+                  f"{au['largest_block_correction_frames']} frames, "
+                  f"{au['slews']} slews, skew after "
+                  f"{au['skew_after_us']['p95']} us p95")
+    print(f"{kind} #{index + 1:2}: {old.name} -> {leader.name} in "
+          f"{figure * 1000:7.1f} ms{extra}", flush=True)
+    return record, figure, after, resolution
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--node", required=True, help="path to the node executable")
@@ -367,7 +487,6 @@ def main() -> int:
     resolutions: "list[float]" = []
     anomalies: "list[str]" = []
     trial_log: "list[dict]" = []
-    probes: "list[rig.Probe]" = []
     failed = False
 
     with Cluster(binary, name="bench-failover", keep_logs=args.keep_logs) as cluster:
@@ -400,120 +519,23 @@ def main() -> int:
             plan = [("kill", i) for i in range(args.trials)] + \
                    [("stop", i) for i in range(args.stop_trials)]
             for kind, index in plan:
-                old, _ = wait_all_agree(cluster, nodes, None, REJOIN_TIMEOUT_S, "agreement")
-                if args.audio:
-                    not_playing = [n.name for n in nodes if n.status()["state"] != "playing"]
-                    if not_playing:
-                        anomalies.append(f"before {kind} #{index + 1}: not playing on "
-                                         f"{', '.join(not_playing)}; `play 1` typed again")
-                        rig.command_text(old, "play 1")
-                        rig.wait_playing(nodes, describe=cluster.describe)
-                        time.sleep(1.0)
-                survivors = [n for n in nodes if n is not old]
-                log_mark = {n.name: len(n.stderr_text()) for n in nodes}
-                probe = None
-                if args.audio:
-                    window = PROBE_PRE_S + PROBE_POST_S + (args.freeze_s if kind == "stop" else 0)
-                    probe = rig.Probe(args.probe, cluster.workdir, f"{kind}{index}", fifos,
-                                      window)
-                    probes.append(probe)
-                    probe.start()
-                pollers = [Poller(n, period) for n in survivors]
-                for p in pollers:
-                    p.start()
-                t_ready = monotonic()
-                while any(len(p.snapshot()) < 3 for p in pollers):  # polling at its pace
-                    if monotonic() - t_ready > 5:
-                        raise HarnessError("pollers got no samples")
-                    time.sleep(0.001)
-                if probe is not None:  # a baseline of output before the fault
-                    time.sleep(max(0.0, probe.started_us / 1e6 + PROBE_PRE_S - monotonic()))
-                # A random phase against the poll period, so its quantisation does not bias.
-                time.sleep(rng.uniform(0.0, period))
-                fault = old.kill9 if kind == "kill" else old.sigstop
-                try:
-                    leader, t0 = run_fault(pollers, by_id, old, fault)
-                    if kind == "stop":
-                        # Keep it frozen (and keep sampling, to catch flaps) until --freeze-s.
-                        while monotonic() < t0 + args.freeze_s:
-                            time.sleep(0.005)
-                finally:
-                    for p in pollers:
-                        p.halt.set()
-                    for p in pollers:
-                        p.join(timeout=5)
-                figure, detail = time_to_agree(pollers, leader, t0)
-                resolution = poll_period_stats(pollers)
+                record, figure, after, resolution = run_trial(
+                    cluster, nodes, by_id, kind, index, period=period, freeze_s=args.freeze_s,
+                    rng=rng, anomalies=anomalies,
+                    probe_binary=args.probe if args.audio else None, fifos=fifos)
                 if resolution == resolution:  # not NaN
                     resolutions.append(resolution)
-                errors = sum(p.errors for p in pollers)
-                record = {"kind": kind, "trial": index + 1, "old": old.name,
-                          "new": leader.name, "seconds": round(figure, 4), **detail,
-                          "poll_errors": errors}
-                if args.audio:
-                    # What the new leader took over, from its log ("taking over playback: ...").
-                    fresh = leader.stderr_text()[log_mark[leader.name]:]
-                    took = [line.split("taking over playback: ", 1)[1] for line in
-                            fresh.splitlines() if "taking over playback: " in line]
-                    record["takeover"] = took[-1] if took else None
-                if any(v > 1 for v in detail["leader_switches"].values()):
-                    anomalies.append(f"{kind} #{index + 1}: a survivor switched leader more than "
-                                     f"once: {detail['leader_switches']}")
                 if kind == "kill":
                     kill_figures.append(figure)
-                    old.leader = False
-                    old.bootstrap = leader
-                    t1 = monotonic()
-                    old.restart()
-                    _, _ = wait_all_agree(cluster, nodes, leader, REJOIN_TIMEOUT_S,
-                                          f"{old.name} to rejoin")
-                    cluster.wait_mesh(nodes, timeout=REJOIN_TIMEOUT_S, what="mesh after restart")
-                    rejoin_figures.append(monotonic() - t1)
-                    record["rejoin_s"] = round(rejoin_figures[-1], 4)
+                    rejoin_figures.append(after)
                 else:
                     stop_figures.append(figure)
-                    frozen = monotonic() - t0
-                    t1 = monotonic()
-                    old.sigcont()
-                    final, _ = wait_all_agree(cluster, nodes, None, REJOIN_TIMEOUT_S,
-                                              "agreement after SIGCONT")
-                    cont_figures.append(monotonic() - t1)
-                    record["frozen_s"] = round(frozen, 3)
-                    record["cont_s"] = round(cont_figures[-1], 4)
-                    if final is not leader:
-                        anomalies.append(f"stop #{index + 1}: after SIGCONT {final.name} leads, "
-                                         f"not {leader.name} (the old leader {old.name} took "
-                                         "over again)")
-                    cluster.wait_mesh(nodes, timeout=REJOIN_TIMEOUT_S, what="mesh after SIGCONT")
-                if probe is not None:
-                    probe.finish()
-                    raw_dir = REPO / "bench" / "results" / "raw"
-                    raw_dir.mkdir(parents=True, exist_ok=True)
-                    shutil.copy(probe.raw_path, raw_dir / f"failover-{kind}{index + 1}.csv")
-                    record["audio"] = audio_figures(probe, survivors, old, t0,
-                                                    t0 + figure)
-                    if kind == "kill":  # the restarted node plays again before the next trial
-                        rig.wait_playing(nodes, describe=cluster.describe)
+                    cont_figures.append(after)
                 trial_log.append(record)
-                extra = (f", rejoin {record['rejoin_s'] * 1000:.0f} ms" if kind == "kill" else
-                         f", frozen {record['frozen_s']:.2f} s, SIGCONT -> all agree "
-                         f"{record['cont_s'] * 1000:.0f} ms")
-                if "audio" in record:
-                    au = record["audio"]
-                    extra += (f"; survivors: longest silence {au['longest_silence_ms']} ms, "
-                              f"jumps {au['jumps']}, largest correction in a block "
-                              f"{au['largest_block_correction_frames']} frames, "
-                              f"{au['slews']} slews, skew after "
-                              f"{au['skew_after_us']['p95']} us p95")
-                print(f"{kind} #{index + 1:2}: {old.name} -> {leader.name} in "
-                      f"{figure * 1000:7.1f} ms{extra}", flush=True)
         except HarnessError as error:
             failed = True
             print(f"FAILED: {error}", flush=True)
             print(cluster.describe(), flush=True)
-        finally:
-            for probe in probes:
-                probe.close()
 
     results = {
         "machine": machine_info(),

@@ -38,8 +38,11 @@ LOG_EVENTS = {"listening": "listening on", "tracks_scanned": "tracks in",
               "following": "following ", "state_applied": "synced with the leader"}
 
 
-def log_times(text: str, t0_wall: float) -> "dict[str, float]":
-    """ms after t0_wall of the first log line of each event (log stamps: local HH:MM:SS.mmm)."""
+def log_times(text: str, t0_wall: float,
+              events: "dict[str, str] | None" = None) -> "dict[str, float]":
+    """ms after t0_wall of the first log line of each event (log stamps: local HH:MM:SS.mmm);
+    events: name -> text the line holds (default LOG_EVENTS)."""
+    events = LOG_EVENTS if events is None else events
     out: "dict[str, float]" = {}
     day = datetime.datetime.fromtimestamp(t0_wall)
     for line in text.splitlines():
@@ -48,7 +51,7 @@ def log_times(text: str, t0_wall: float) -> "dict[str, float]":
             continue
         stamp = day.replace(hour=int(m[1]), minute=int(m[2]), second=int(m[3]),
                             microsecond=int(m[4]) * 1000).timestamp()
-        for key, needle in LOG_EVENTS.items():
+        for key, needle in events.items():
             if key not in out and needle in line:
                 out[key] = round((stamp - t0_wall) * 1000, 1)
     return out

@@ -32,43 +32,37 @@ TARGET_MS = 100.0
 SPACING_S = 0.25
 
 
-def main() -> int:
-    parser = rig.bench_parser(__doc__, "reaction")
-    parser.add_argument("--cycles", type=int, default=20)
-    args = rig.parse_bench_args(parser)
-    cycles = 4 if args.quick else args.cycles
-    tracks = rig.track_dir(args.probe, 240)
-    names = ["A", "B", "C"]
+def type_commands(r: Rig, nodes: "list[rig.Node]", fifos: "dict[str, Path]", cycles: int,
+                  tag: str = "reaction") -> "tuple[list[dict], rig.Probe]":
+    """Types the plan on a playing cluster (nodes[0] the leader, nodes[1] a follower) while
+    skew_probe reads every FIFO; returns the commands sent and the finished probe."""
+    plan = []
+    for origin in (nodes[0], nodes[1]):
+        plan += [(origin, k) for _ in range(cycles) for k in ("pause", "resume")]
+        plan += [(origin, k) for _ in range(cycles) for k in ("stop", "play 1")]
+    seconds = 0.5 + len(plan) * SPACING_S + 0.5
+    print(f"-- reaction: {len(plan)} commands, {SPACING_S} s apart ({seconds:.0f} s)",
+          flush=True)
+    probe = r.probe(tag, fifos, seconds)
+    start = time.monotonic() + 0.5
+    sent = []
+    for i, (origin, kind) in enumerate(plan):
+        delay = start + i * SPACING_S - time.monotonic()
+        if delay > 0:
+            time.sleep(delay)
+        t_cmd = mono_us()
+        reply = command_text(origin, kind, timeout=2.0)
+        sent.append({"origin": origin.name, "role": "leader" if origin is nodes[0] else "follower",
+                     "kind": kind.split()[0], "t_us": t_cmd,
+                     "reply_ms": round((mono_us() - t_cmd) / 1000, 3), "reply": reply})
+    probe.finish()
+    return sent, probe
 
-    with Rig("reaction", args.node, args.probe, args.keep_logs) as r:
-        fifos = {n: r.fifo(n) for n in names}
-        nodes = r.start_cluster(names, tracks, fifos)
-        r.play_first_track(nodes)
-        time.sleep(1.0)
-        plan = []
-        for origin in (nodes[0], nodes[1]):
-            plan += [(origin, k) for _ in range(cycles) for k in ("pause", "resume")]
-            plan += [(origin, k) for _ in range(cycles) for k in ("stop", "play 1")]
-        seconds = 0.5 + len(plan) * SPACING_S + 0.5
-        print(f"-- reaction: {len(plan)} commands, {SPACING_S} s apart ({seconds:.0f} s)",
-              flush=True)
-        probe = r.probe("reaction", fifos, seconds)
-        start = time.monotonic() + 0.5
-        sent = []
-        for i, (origin, kind) in enumerate(plan):
-            delay = start + i * SPACING_S - time.monotonic()
-            if delay > 0:
-                time.sleep(delay)
-            t_cmd = mono_us()
-            reply = command_text(origin, kind, timeout=2.0)
-            sent.append({"origin": origin.name, "role": "leader" if origin is nodes[0] else "follower",
-                         "kind": kind.split()[0], "t_us": t_cmd,
-                         "reply_ms": round((mono_us() - t_cmd) / 1000, 3), "reply": reply})
-        probe.finish()
-        (rig.RESULTS / "raw").mkdir(parents=True, exist_ok=True)
-        shutil.copy(probe.raw_path, rig.RESULTS / "raw" / "reaction.csv")
-        blocks = rig.by_node(probe.rows)
 
+def reactions(sent: "list[dict]", rows: "list[tuple[str, int, int, int]]",
+              names: "list[str]") -> "list[dict]":
+    """Per command: each node's first changed frame after it was typed, from the probe's rows."""
+    blocks = rig.by_node(rows)
     records = []
     for i, cmd in enumerate(sent):
         t_next = sent[i + 1]["t_us"] if i + 1 < len(sent) else 10**18
@@ -85,6 +79,26 @@ def main() -> int:
                         "last_node_ms": max(values) if len(values) == len(names) else None,
                         "spread_us": round((max(values) - min(values)) * 1000, 1)
                         if len(values) == len(names) else None})
+    return records
+
+
+def main() -> int:
+    parser = rig.bench_parser(__doc__, "reaction")
+    parser.add_argument("--cycles", type=int, default=20)
+    args = rig.parse_bench_args(parser)
+    cycles = 4 if args.quick else args.cycles
+    tracks = rig.track_dir(args.probe, 240)
+    names = ["A", "B", "C"]
+
+    with Rig("reaction", args.node, args.probe, args.keep_logs) as r:
+        fifos = {n: r.fifo(n) for n in names}
+        nodes = r.start_cluster(names, tracks, fifos)
+        r.play_first_track(nodes)
+        time.sleep(1.0)
+        sent, probe = type_commands(r, nodes, fifos, cycles)
+        (rig.RESULTS / "raw").mkdir(parents=True, exist_ok=True)
+        shutil.copy(probe.raw_path, rig.RESULTS / "raw" / "reaction.csv")
+    records = reactions(sent, probe.rows, names)
 
     groups: "dict[str, Any]" = {}
     for role in ("leader", "follower"):

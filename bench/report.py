@@ -4,8 +4,8 @@
     python3 bench/report.py [--results bench/results] [--command "bench/run.sh"]
                             [--duration-s N] [--docs docs/benchmarks.md]
 
-Reads skew.json, reaction.json, join.json, failover.json, cost.json, fanout.json and
-real_outputs.json from the
+Reads skew.json, reaction.json, join.json, failover.json, cost.json, fanout.json,
+real_outputs.json and security.json from the
 results directory (a missing one is reported as not run), writes report.md and report.json
 there, and copies the Markdown to --docs when given. Each figure is printed beside its target
 with met / missed; benchmarks do not fail.
@@ -560,6 +560,162 @@ def fanout_section(r: Report, data: Optional[dict]) -> None:
           b["last_node_output_ms"]["max"] is not None and b["last_node_output_ms"]["p95"] <= 100)
 
 
+def security_section(r: Report, data: Optional[dict]) -> None:
+    r.add("## 8. Cluster key: keyed versus open", "")
+    r.add("**Method** (`bench/security.py`). One run, rounds alternating open and keyed (open, "
+          "keyed, open, keyed, …), so that whatever else the machine does falls on both alike. "
+          "Each round is a fresh cluster of 3 nodes on loopback playing the 4-minute track into "
+          "FIFOs; in a keyed round every node holds a key made for the round by `node --gen-key` "
+          "(`--key-file`), so every link runs the keyed handshake and seals every frame. Per "
+          "round, with the other benchmarks' code: skew_probe over the 3 FIFOs (skew per 100 ms "
+          "bucket as in section 1, judged outside platform stalls) while CPU and RSS of each node "
+          "are read from /proc over the same window (as in section 5, but with file outputs); the "
+          "reaction plan of section 2 (pause/resume and stop/`play 1` typed on the leader, then "
+          "on a follower); `tools/handshake_probe` opening connections to a follower one after "
+          "another (TCP connect, then in a keyed round the handshake until the dialer holds the "
+          "node's proof and has sent its own; the "
+          "follower's CPU over the loop, less its CPU rate while playing, per connection; the "
+          "dialer's own CPU per connection); new nodes joining and leaving (from the logs, ms "
+          "stamps: process start → the leader logs the newcomer up; the newcomer's `listening` → "
+          "it logs the leader up: dial, handshake, HELLO and its answer); and failover trials as "
+          "in section 4 (kill -9 of the leader, then SIGSTOP) on the 3 nodes. Figures pool every "
+          "round of a mode; the per-round figures show the run-to-run spread.", "")
+    if not data:
+        r.add("*Not run.*", "")
+        return
+    f, met_ = data["figures"], data["met"]
+    if "open" not in f or "keyed" not in f:
+        r.add(f"*Incomplete:* {'; '.join(data.get('errors', []))}", "")
+        return
+    o, k = f["open"], f["keyed"]
+    rules = data["rules"]
+    skew_margin = f"{data['margins']['skew_p95_us']:g}"
+    reaction_margin = f"{data['margins']['reaction_p50_ms']:g}"
+
+    def pr(x: dict, key: str, unit: str) -> str:
+        return ", ".join(num(v, unit) for v in x[key])
+
+    def p95max(s: dict, unit: str) -> str:
+        return f"{num(s['p95'], unit)} / {num(s['max'], unit)}"
+
+    rows = [
+        ("skew p95, outside platform stalls (per round)",
+         f"{num(o['skew_outside_stalls_us']['p95'], 'µs')} ({pr(o, 'skew_p95_per_round_us', 'µs')})",
+         f"{num(k['skew_outside_stalls_us']['p95'], 'µs')} ({pr(k, 'skew_p95_per_round_us', 'µs')})",
+         rules["skew_p95"], met_.get("skew_p95")),
+        ("skew max, outside platform stalls", num(o["skew_outside_stalls_us"]["max"], "µs"),
+         num(k["skew_outside_stalls_us"]["max"], "µs"), rules["skew_max"], met_.get("skew_max")),
+        ("skew p95 / max, all buckets (platform stalls)",
+         f"{p95max(o['skew_us'], 'µs')} ({o['platform_stalls']})",
+         f"{p95max(k['skew_us'], 'µs')} ({k['platform_stalls']})", "–", None),
+        ("reaction p50, every command × node (per round)",
+         f"{num(o['reaction_ms']['p50'], 'ms')} ({pr(o, 'reaction_p50_per_round_ms', 'ms')})",
+         f"{num(k['reaction_ms']['p50'], 'ms')} ({pr(k, 'reaction_p50_per_round_ms', 'ms')})",
+         rules["reaction_p50"], met_.get("reaction_p50")),
+        ("reaction p95 / max (changes missed)",
+         f"{p95max(o['reaction_ms'], 'ms')} ({o['reaction_missing']})",
+         f"{p95max(k['reaction_ms'], 'ms')} ({k['reaction_missing']})", "–", None),
+        ("lead the leader scheduled, p50", num(o["lead_ms"]["p50"], "ms"),
+         num(k["lead_ms"]["p50"], "ms"), "–", None),
+    ]
+    for kind, label in (("kill", "kill -9"), ("stop", "SIGSTOP")):
+        if f"failover_{kind}_ms" not in k or f"failover_{kind}_ms" not in o:
+            continue
+        rows.append((f"failover, {label} → survivors agree: p50 / max (trials)",
+                     f"{num(o[f'failover_{kind}_ms']['p50'], 'ms')} / "
+                     f"{num(o[f'failover_{kind}_ms']['max'], 'ms')} ({o[f'failover_{kind}_ms']['n']})",
+                     f"{num(k[f'failover_{kind}_ms']['p50'], 'ms')} / "
+                     f"{num(k[f'failover_{kind}_ms']['max'], 'ms')} ({k[f'failover_{kind}_ms']['n']})",
+                     rules["failover"], met_.get(f"failover_{kind}")))
+        rows.append((f"failover, {label}: survivors' longest silence / trials with a jump",
+                     f"{num(o[f'failover_{kind}_longest_silence_ms'], 'ms')} / "
+                     f"{o[f'failover_{kind}_trials_with_jump']}",
+                     f"{num(k[f'failover_{kind}_longest_silence_ms'], 'ms')} / "
+                     f"{k[f'failover_{kind}_trials_with_jump']}", "–", None))
+    rows += [
+        ("CPU per playing node, max (mean; mean from schedstat)",
+         f"{o['cpu_pct_max']} % ({o['cpu_pct_mean']} %; {o['cpu_pct_schedstat_mean']} %)",
+         f"{k['cpu_pct_max']} % ({k['cpu_pct_mean']} %; {k['cpu_pct_schedstat_mean']} %)",
+         rules["cpu"], met_.get("cpu")),
+        ("RSS per playing node, max (mean)", f"{o['rss_mib_max']} MiB ({o['rss_mib_mean']} MiB)",
+         f"{k['rss_mib_max']} MiB ({k['rss_mib_mean']} MiB)", "–", None),
+        ("connection: TCP connect, p50 / p95", f"{num(o['connect_us']['p50'], 'µs')} / "
+         f"{num(o['connect_us']['p95'], 'µs')}", f"{num(k['connect_us']['p50'], 'µs')} / "
+         f"{num(k['connect_us']['p95'], 'µs')}", "–", None),
+        ("connection: handshake after the connect, p50 / p95", "none",
+         f"{num(k['handshake_us']['p50'], 'µs')} / {num(k['handshake_us']['p95'], 'µs')}", "–",
+         None),
+        ("connection set-up in all, p50 / p95 / max", f"{num(o['setup_us']['p50'], 'µs')} / "
+         f"{p95max(o['setup_us'], 'µs')}", f"{num(k['setup_us']['p50'], 'µs')} / "
+         f"{p95max(k['setup_us'], 'µs')}", "–", None),
+        ("CPU per connection: the node accepting it (the dialer)",
+         f"{num(o['node_cpu_us_per_connection']['p50'], 'µs')} "
+         f"({num(o['dialer_cpu_us_per_connection']['p50'], 'µs')})",
+         f"{num(k['node_cpu_us_per_connection']['p50'], 'µs')} "
+         f"({num(k['dialer_cpu_us_per_connection']['p50'], 'µs')})", "–", None),
+        ("join: process start → the leader logs it up, p50 / max (joins)",
+         f"{num(o['join_start_to_member_sees_it_ms']['p50'], 'ms')} / "
+         f"{num(o['join_start_to_member_sees_it_ms']['max'], 'ms')} "
+         f"({o['join_start_to_member_sees_it_ms']['n']})",
+         f"{num(k['join_start_to_member_sees_it_ms']['p50'], 'ms')} / "
+         f"{num(k['join_start_to_member_sees_it_ms']['max'], 'ms')} "
+         f"({k['join_start_to_member_sees_it_ms']['n']})", "–", None),
+        ("join: listening → link to the leader up (dial, handshake, HELLO), p50 / max",
+         f"{num(o['join_listening_to_link_up_ms']['p50'], 'ms')} / "
+         f"{num(o['join_listening_to_link_up_ms']['max'], 'ms')}",
+         f"{num(k['join_listening_to_link_up_ms']['p50'], 'ms')} / "
+         f"{num(k['join_listening_to_link_up_ms']['max'], 'ms')}", "–", None),
+    ]
+    p = data["parameters"]
+    r.add(f"{p['rounds']} round(s) of each mode; per round {p['window']:g} s of skew and CPU "
+          f"after {p['settle']:g} s of playing, {p['cycles']} reaction cycle(s) per origin, "
+          f"{p['connections']} connections, {p['joins']} joins, faults: "
+          f"{', '.join(p['faults'])}.", "")
+    r.add("| metric | open | keyed | target | met? |", "|---|---:|---:|---|---|")
+    for what, ov, kv, target, ok in rows:
+        r.add(f"| {what} | {ov} | {kv} | {target} | {met(ok) if target not in ('–', '') else '–'} |")
+    r.add("")
+    r.add("**Rules.** *Unchanged* is judged on the pooled figures of one run, open against "
+          f"keyed. Skew: keyed p95 ≤ open p95 + {skew_margin} µs (half a frame), or + the "
+          "spread of open's own per-round p95s when that is larger (what two runs of the same "
+          "thing differ by on this machine); the largest bucket is a single sample that wake-up "
+          "stalls decide (see Limits), so keyed's max is judged against the loopback target of "
+          "section 1 (≤ 200 µs), or open's own max if that is larger. Reaction: keyed p50 ≤ "
+          f"open p50 + {reaction_margin} ms, with no change missed; a command is scheduled a "
+          "whole number of ms ahead (max RTT + fill-ahead + 15 ms), so a key that slowed the "
+          "links would move the p50 by a step of a ms, while the p95 of a few dozen commands is "
+          "their second-worst, decided by when the prompt's thread ran (shown, not judged). "
+          "CPU: keyed, every playing node ≤ 1 % of a core. Failover: keyed, section 4's target "
+          "(p95 ≤ 1000 ms, no gap, no jump).", "")
+    if data.get("errors"):
+        r.add("Rounds that broke: " + "; ".join(data["errors"]), "")
+    r.row("8 cluster key", "skew outside platform stalls, keyed (open in note)", "",
+          num(k["skew_outside_stalls_us"]["p95"], "µs"), num(k["skew_outside_stalls_us"]["max"], "µs"),
+          f"p95: {rules['skew_p95']}; max: {rules['skew_max']}",
+          met_.get("skew_p95") and met_.get("skew_max"),
+          f"open: p95 {num(o['skew_outside_stalls_us']['p95'], 'µs')}, max "
+          f"{num(o['skew_outside_stalls_us']['max'], 'µs')}; p95 per round, open: "
+          f"{pr(o, 'skew_p95_per_round_us', 'µs')}, keyed: {pr(k, 'skew_p95_per_round_us', 'µs')}")
+    r.row("8 cluster key", "reaction, every command × node, keyed (open in note)",
+          num(k["reaction_ms"]["p50"], "ms"), num(k["reaction_ms"]["p95"], "ms"),
+          num(k["reaction_ms"]["max"], "ms"), "p50: " + rules["reaction_p50"],
+          met_.get("reaction_p50"),
+          f"open: p50 {num(o['reaction_ms']['p50'], 'ms')}, p95 "
+          f"{num(o['reaction_ms']['p95'], 'ms')}; p50 per round, open: "
+          f"{pr(o, 'reaction_p50_per_round_ms', 'ms')}, keyed: "
+          f"{pr(k, 'reaction_p50_per_round_ms', 'ms')}")
+    r.row("8 cluster key", "CPU per playing node, keyed (open in note)", "",
+          f"mean {k['cpu_pct_mean']} %", f"{k['cpu_pct_max']} %", rules["cpu"], met_.get("cpu"),
+          f"open: mean {o['cpu_pct_mean']} %, max {o['cpu_pct_max']} %")
+    if "failover_kill" in met_ and "failover_kill_ms" in o:
+        r.row("8 cluster key", "failover kill -9 → survivors agree, keyed (open in note)",
+              num(k["failover_kill_ms"]["p50"], "ms"), num(k["failover_kill_ms"]["p95"], "ms"),
+              num(k["failover_kill_ms"]["max"], "ms"), rules["failover"],
+              met_["failover_kill"] and met_.get("failover_stop", True),
+              f"open: p50 {num(o['failover_kill_ms']['p50'], 'ms')}, max "
+              f"{num(o['failover_kill_ms']['max'], 'ms')}")
+
+
 def limits_section(r: Report) -> None:
     r.add("## Limits of the method", "",
           "- **Probe wake-up jitter.** The probe knows a block's write time only as the moment "
@@ -710,6 +866,11 @@ def reading_section(r: Report, results: "dict[str, Any]") -> None:
                    "raw updates, does not). Its median offset met the target (rows above). On a "
                    "real ALSA device the kernel's pointer would be read instead (not available "
                    "here: see Limits).")
+        elif row["section"] == "8 cluster key":
+            figure = (f"{', '.join(f'{k} {row[k]}' for k in ('p50', 'p95', 'max') if row[k])} "
+                      f"against {row['target']}")
+            why = (f"open and keyed rounds alternate in one run ({row['note']}); section 8 "
+                   "states the rule, and the per-round figures there show the run-to-run spread.")
         elif text.startswith("CPU"):
             why = "see the per-thread split above."
         bullets.setdefault(why, []).append(f"{row['section']}: {text}** — {figure}")
@@ -733,7 +894,7 @@ def main() -> int:
                         help="whether the tree had uncommitted changes at build time")
     args = parser.parse_args()
     folder = Path(args.results)
-    names = ("skew", "reaction", "join", "failover", "cost", "fanout", "real_outputs")
+    names = ("skew", "reaction", "join", "failover", "cost", "fanout", "real_outputs", "security")
     results = {name: load(folder, name) for name in names}
     machine = rig.machine_info()
     if args.commit:
@@ -750,6 +911,7 @@ def main() -> int:
     cost_section(body, results["cost"])
     fanout_section(body, results["fanout"])
     real_outputs_section(body, results["real_outputs"])
+    security_section(body, results["security"])
     limits_section(body)
     reading_section(body, results)
 

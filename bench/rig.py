@@ -6,7 +6,8 @@ tests/system/harness.py and measures their real output with tools/skew_probe:
   Rig        a context manager owning one harness Cluster (the nodes), the delay proxies and the
              skew probes started through it. Everything is killed on the way out (normal exit,
              exception, SIGTERM/SIGHUP/SIGINT); an atexit hook and PR_SET_PDEATHSIG (setpriv) are
-             backstops, as in the harness.
+             backstops, as in the harness. Rig(..., keyed=True) starts every node of the run
+             with a cluster key (`node --gen-key` into the run's directory, `--key-file`).
   Probe      one `skew_probe measure` run over some nodes' FIFO outputs; holds a dummy write end
              on each FIFO so that a node that dies or restarts never leaves the probe with a
              hung-up FIFO (which epoll would report for ever); parses the --json and --raw output.
@@ -516,22 +517,29 @@ def continuity(blocks: "list[tuple[int, int, int]]", t_from: int, t_to: int) -> 
 
 
 class Rig:
-    """Nodes (a harness Cluster), delay proxies and probes; all of it dies on the way out."""
+    """Nodes (a harness Cluster), delay proxies and probes; all of it dies on the way out.
+    With keyed=True every node proves one cluster key, made for the run by `node --gen-key`."""
 
     def __init__(self, name: str, node_binary: str, probe_binary: str,
-                 keep_logs: bool = False):
+                 keep_logs: bool = False, keyed: bool = False):
         self.name = name
         self.node_binary = node_binary
         self.probe_binary = probe_binary
+        self.keyed = keyed
         self.cluster = Cluster(node_binary, name=name, keep_logs=keep_logs)
         self.proxies: "list[subprocess.Popen]" = []
         self.probes: "list[Probe]" = []
         self.workdir: Path = Path()
+        self.key_file: Optional[Path] = None
 
     def __enter__(self) -> "Rig":
         self.cluster.__enter__()
         assert self.cluster.workdir is not None
         self.workdir = self.cluster.workdir
+        if self.keyed:
+            self.key_file = self.workdir / "cluster.key"
+            subprocess.run([self.node_binary, "--gen-key", str(self.key_file)], check=True,
+                           stdout=subprocess.DEVNULL)
         return self
 
     def __exit__(self, exc_type, exc, tb) -> bool:
@@ -559,6 +567,8 @@ class Rig:
             args += ["--latency-ms", str(latency_ms)]
         if advertise_port is not None:
             args += ["--advertise-port", str(advertise_port)]
+        if self.key_file is not None:
+            args += ["--key-file", str(self.key_file)]
         args += list(extra)
         prefix = []
         if faketime is not None:

@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
-# The benchmark suite in one command: builds a Release node and skew_probe (scripts/build.sh into
-# build-bench/, tests off), runs every benchmark against real node processes on 127.0.0.1, and
-# writes bench/results/report.{md,json}; the Markdown is copied to docs/benchmarks.md.
+# The benchmark suite in one command: builds a Release node, skew_probe and handshake_probe
+# (scripts/build.sh into build-bench/, tests off), runs every benchmark against real node
+# processes on 127.0.0.1, and writes bench/results/report.{md,json}; the Markdown is copied to
+# docs/benchmarks.md.
 #
-#   bench/run.sh            the whole suite (about 10 minutes on 2 cores)
-#   bench/run.sh --quick    short windows, few trials: a smoke test of the scripts (~3 minutes);
+#   bench/run.sh            the whole suite (about 13 minutes on 2 cores)
+#   bench/run.sh --quick    short windows, few trials: a smoke test of the scripts (~3.5 minutes);
 #                           its report goes to bench/results/ only, docs/ is left alone
 #
 # Benchmarks measure, they do not fail: a benchmark that breaks is reported as not run and the
@@ -34,7 +35,7 @@ echo "== build (Release, $BUILD_DIR)"
 node=$BUILD_DIR/apps/node
 probe=$BUILD_DIR/tools/skew_probe
 cd "$root"
-rm -f "$results"/{skew,reaction,join,failover,cost,fanout,real_outputs}.json "$results"/report.{md,json}
+rm -f "$results"/{skew,reaction,join,failover,cost,fanout,real_outputs,security}.json "$results"/report.{md,json}
 
 status=0
 run() {
@@ -60,6 +61,7 @@ run failover bench/failover.py --node "$node" --probe "$probe" --audio "${failov
 run cost     bench/cost.py --node "$node" --probe "$probe" "${quick[@]}"
 run fanout   bench/fanout.py --node "$node" --probe "$probe" "${quick[@]}"
 run real_outputs bench/real_outputs.py --node "$node" --probe "$probe" "${quick[@]}"
+run security bench/security.py --node "$node" --probe "$probe" "${quick[@]}"
 
 elapsed=$(( $(date +%s) - started ))
 command="bench/run.sh${quick:+ ${quick[*]}}"

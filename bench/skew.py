@@ -69,6 +69,19 @@ SCENARIOS: "list[dict[str, Any]]" = [
 ]
 
 
+def outside_stalls(rows: "list[tuple[str, int, int, int]]", stalls: "list[tuple[int, int, int]]",
+                   names: "list[str]", buckets: int) -> "tuple[list[float], dict[str, int]]":
+    """The skew of every 100 ms bucket that no platform stall touched (the figures the targets
+    are judged by), and the stalls: count, worst lateness, buckets left out of the probe's
+    `buckets`."""
+    stalled = stalled_buckets((due, late) for due, late, _cpu in stalls)
+    everything = (min(a for _, a, _, _ in rows), max(a for _, a, _, _ in rows) + 1)
+    clean = rig.skew_from_raw(rows, names, *everything, skip=stalled)
+    return clean, {"count": len(stalls),
+                   "worst_us": max((late for _, late, _ in stalls), default=0),
+                   "buckets_left_out": buckets - len(clean)}
+
+
 def run_scenario(sc: "dict[str, Any]", args: argparse.Namespace, tracks: Path) -> "dict":
     names = [chr(ord("A") + i) for i in range(sc["nodes"])]
     settle, measure = sc["settle"], sc["measure"]
@@ -131,12 +144,7 @@ def run_scenario(sc: "dict[str, Any]", args: argparse.Namespace, tracks: Path) -
         "jumps_total": sum(p["jumps"] for p in per_node.values()),
     }
     out["block_jitter_us"] = summary(rig.block_jitter(rows))
-    stalled = stalled_buckets((due, late) for due, late, _cpu in stalls)
-    everything = (min(a for _, a, _, _ in rows), max(a for _, a, _, _ in rows) + 1)
-    clean = rig.skew_from_raw(rows, names, *everything, skip=stalled)
-    out["platform_stalls"] = {"count": len(stalls),
-                              "worst_us": max((late for _, late, _ in stalls), default=0),
-                              "buckets_left_out": result["buckets"] - len(clean)}
+    clean, out["platform_stalls"] = outside_stalls(rows, stalls, names, result["buckets"])
     out["skew_outside_stalls_us"] = {k: v for k, v in summary(clean).items()
                                      if k in ("p50", "p95", "max")}
     if not any(f and "x" in f for f in sc.get("faketime", [])):

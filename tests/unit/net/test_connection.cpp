@@ -1,10 +1,14 @@
+#include <array>
+
 #include <boost/asio/connect.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/write.hpp>
 #include <catch2/catch.hpp>
 
 #include "chorus/net/connection.hpp"
 #include "chorus/protocol/frame.hpp"
+#include "chorus/security/cluster_key.hpp"
 #include "chorus/time_base.hpp"
 
 using namespace chorus;
@@ -54,6 +58,47 @@ std::shared_ptr<const std::string> frame(const protocol::Message& message) {
   return std::make_shared<const std::string>(protocol::encode_message_frame(message));
 }
 
+ConnectionPolicy keyed_policy(unsigned char fill = 7) {
+  security::KeyRing keys;
+  keys.primary.bytes.fill(fill);
+  ConnectionPolicy policy;
+  policy.keys = std::make_shared<const security::KeyRing>(keys);
+  return policy;
+}
+
+/// A keyed Connection accepting from a raw socket the test drives.
+struct KeyedAcceptor {
+  asio::io_context io;
+  TrafficCounters counters;
+  Recorder seen;
+  tcp::socket raw{io};
+  std::shared_ptr<Connection> connection;
+
+  KeyedAcceptor() {
+    tcp::acceptor acceptor(io, {asio::ip::make_address("127.0.0.1"), 0});
+    tcp::socket accepted(io);
+    raw.connect(acceptor.local_endpoint());
+    acceptor.accept(accepted);
+    connection = std::make_shared<Connection>(std::move(accepted), false, seen, counters, keyed_policy());
+    connection->start();
+  }
+
+  bool run_until_closed() {
+    auto deadline = Clock::now() + std::chrono::seconds(3);
+    while (!seen.closed && Clock::now() < deadline) io.run_for(std::chrono::milliseconds(1));
+    return seen.closed.has_value();
+  }
+
+  /// Everything the connection sent the raw socket before closing it.
+  std::string received() {
+    std::string out;
+    boost::system::error_code ec;
+    std::array<char, 4096> buffer{};
+    while (!ec) out.append(buffer.data(), raw.read_some(asio::buffer(buffer), ec));
+    return out;
+  }
+};
+
 }  // namespace
 
 TEST_CASE("a retired connection delivers what was in flight both ways before it closes") {
@@ -99,4 +144,60 @@ TEST_CASE("a full send queue disconnects the peer instead of waiting") {
   CHECK(pair.counters.queue_overflows == 1);
   REQUIRE(pair.run_until([&] { return slow_seen.closed.has_value(); }));
   CHECK(slow_seen.closed->find("overflow") != std::string::npos);
+}
+
+TEST_CASE("two keyed ends prove the key and pass frames both ways") {
+  asio::io_context io;
+  TrafficCounters counters;
+  Recorder a_seen, b_seen;
+  tcp::acceptor acceptor(io, {asio::ip::make_address("127.0.0.1"), 0});
+  tcp::socket dialer(io), accepted(io);
+  dialer.connect(acceptor.local_endpoint());
+  acceptor.accept(accepted);
+  auto a = std::make_shared<Connection>(std::move(dialer), true, a_seen, counters, keyed_policy());
+  auto b = std::make_shared<Connection>(std::move(accepted), false, b_seen, counters, keyed_policy());
+  a->start();
+  b->start();
+  a->send(frame(protocol::Election{"a", 1}));
+  b->send(frame(protocol::Coordinator{"b", 2}));
+  auto deadline = Clock::now() + std::chrono::seconds(3);
+  while ((a_seen.messages.empty() || b_seen.messages.empty()) && Clock::now() < deadline) {
+    io.run_for(std::chrono::milliseconds(1));
+  }
+  REQUIRE(b_seen.messages.size() == 1);
+  REQUIRE(a_seen.messages.size() == 1);
+  CHECK(std::get<protocol::Election>(b_seen.messages[0]).epoch == 1);
+  CHECK(std::get<protocol::Coordinator>(a_seen.messages[0]).epoch == 2);
+  CHECK(a->proven_key() == keyed_policy().keys->primary.id());
+  CHECK(counters.failed_handshakes == 0);
+}
+
+TEST_CASE("a keyed acceptor fed a plain frame fails authentication and answers nothing") {
+  KeyedAcceptor end;
+  protocol::Hello hello{{"stranger", 0, 1, {"127.0.0.1", 9}, protocol::kProtocolVersion, "chorus"}};
+  asio::write(end.raw, asio::buffer(protocol::encode_message_frame(hello)));
+  REQUIRE(end.run_until_closed());
+  CHECK(end.connection->authentication_failed());
+  CHECK(end.counters.failed_handshakes == 1);
+  CHECK(end.seen.messages.empty());
+  CHECK(end.received().empty());
+}
+
+TEST_CASE("a keyed acceptor whose peer stops in the middle of its HELLO fails authentication") {
+  KeyedAcceptor end;
+  asio::write(end.raw, asio::buffer(std::string("CHRS\x01")));
+  end.raw.shutdown(tcp::socket::shutdown_send);
+  REQUIRE(end.run_until_closed());
+  CHECK(end.connection->authentication_failed());
+  CHECK(end.counters.failed_handshakes == 1);
+}
+
+TEST_CASE("a keyed acceptor whose peer closes without a byte does not count a failed proof") {
+  // What a member sees when another member gives up a dial because their link already exists.
+  KeyedAcceptor end;
+  end.raw.shutdown(tcp::socket::shutdown_send);
+  REQUIRE(end.run_until_closed());
+  CHECK_FALSE(end.connection->authentication_failed());
+  CHECK(end.counters.failed_handshakes == 0);
+  CHECK(end.seen.closed->find("before the keyed handshake") != std::string::npos);
 }

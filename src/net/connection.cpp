@@ -133,9 +133,13 @@ bool Connection::read_some() {
     return false;
   }
   if (ec == asio::error::eof) {
-    if (handshake_) {
+    if (handshake_ && (dialed_ || read_anything_)) {
       fail_authentication("the peer closed the link during the keyed handshake (it holds another "
                           "cluster key, or none)");
+    } else if (handshake_) {
+      // Closed before it sent a byte, so no key was tried: a dial its node gave up because a
+      // link already existed (two members dialling each other at once), or a port scan.
+      shut("closed by peer before the keyed handshake");
     } else {
       // The peer sends no more; deliver what we still owe it, then close.
       close_after_flush(retiring_ ? close_reason_ : "closed by peer");
@@ -163,6 +167,7 @@ void Connection::absorb(std::string_view bytes) {
 }
 
 void Connection::absorb_handshake(std::string_view bytes) {
+  read_anything_ = true;
   std::size_t taken = handshake_->feed(bytes);
   handshake_out_ += handshake_->take_output();
   switch (handshake_->state()) {
@@ -197,6 +202,7 @@ void Connection::next_turn() {
 
 void Connection::wait_for_budget(Clock::time_point now) {
   ++counters_.throttled;
+  last_paced_ = now;
   throttle_log_.write(spdlog::level::warn,
                       fmt::format("{} ({}) sends faster than its budget; reading from it is slowed",
                                   peer_id.empty() ? "an unidentified peer" : peer_id, remote_),

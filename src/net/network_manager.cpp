@@ -284,6 +284,11 @@ void NetworkManager::Impl::maintain() {
 }
 
 void NetworkManager::Impl::check_link(Peer& peer, Clock::time_point now) {
+  // A frame's `received` is when its bytes were read; a peer that outran its budget has frames
+  // waiting unread, read long ago, while this node is not listening to it: not silent.
+  if (peer.link->last_paced() > peer.last_heard.value_or(Clock::time_point{})) {
+    peer.last_heard = peer.link->last_paced();
+  }
   auto silence = duration_cast<microseconds>(now - peer.last_heard.value_or(now));
   auto state = config_.liveness.assess(silence, peer.rtt.smoothed());
   if (state == PeerState::down) {

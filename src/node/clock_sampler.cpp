@@ -13,7 +13,7 @@ ClockSampler::ClockSampler(boost::asio::io_context& io, net::Transport& network,
 void ClockSampler::follow(const std::string& leader) {
   leader_ = leader;
   clock_.reset();
-  outstanding_id_ = 0;
+  answered_id_ = next_id_ - 1;
   send_request();
 }
 
@@ -35,7 +35,6 @@ void ClockSampler::schedule_request() {
 void ClockSampler::send_request() {
   auto id = next_id_++;
   auto self = network_.id();
-  outstanding_id_ = id;
   network_.send_stamped(*leader_, [id, self](std::int64_t t0) {
     return protocol::TimeRequest{self, id, t0};
   });
@@ -54,12 +53,14 @@ void ClockSampler::on_request(const std::string& from, const protocol::TimeReque
 
 void ClockSampler::on_response(const std::string& from, const protocol::TimeResponse& response,
                                net::Clock::time_point received) {
-  // Only the answer to our latest request, from the leader we follow, is a usable sample.
-  if (!leader_ || from != *leader_ || response.id != outstanding_id_) return;
+  // Only an answer from the leader we follow, to a request sent to it and not answered yet, is a
+  // usable sample. Not only the latest request's: with a round trip longer than the burst
+  // interval (30 ms) every answer arrives after the next request left, and none would count.
+  if (!leader_ || from != *leader_ || response.id <= answered_id_ || response.id >= next_id_) return;
+  answered_id_ = response.id;
   const clock::Sample sample{response.t0_us, response.t1_us, response.t2_us, to_us(received)};
   const double predicted = clock_.offset_us(sample.t0_us + (sample.t3_us - sample.t0_us) / 2);
   auto verdict = clock_.add_sample(sample.t0_us, sample.t1_us, sample.t2_us, sample.t3_us);
-  outstanding_id_ = 0;
   switch (verdict) {
     case clock::SampleVerdict::accepted:
       on_sample_();

@@ -47,6 +47,7 @@ std::string peers_json(const PeersView& view) {
                                 {"state", net::to_string(peer.state)},
                                 {"rtt_ms", millis_or_null(peer.rtt)},
                                 {"last_heard_ms", millis_or_null(peer.since_heard)},
+                                {"incarnation", peer.incarnation},
                                 {"leader", view.leadership.leader == peer.id}});
   }
   out["peers"] = std::move(rows);

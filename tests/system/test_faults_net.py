@@ -199,7 +199,7 @@ def scenario_fd_exhaustion(cluster: Cluster) -> None:
                      prefix=["prlimit", f"--nofile={FD_LIMIT}:{FD_LIMIT}", "--"])
     b = cluster.node("B", bootstrap=a)
     cluster.wait_mesh([a, b], timeout=SETUP_TIMEOUT_S, what="set-up mesh")
-    timeouts_before = b.debug().get("membership", {}).get("heartbeat_timeouts")
+    timeouts_before = b.debug().get("heartbeat_timeouts")
 
     window = Window(a)
     flood: "list[socket.socket]" = []
@@ -225,7 +225,7 @@ def scenario_fd_exhaustion(cluster: Cluster) -> None:
     check_at_most(cluster, "A's CPU share during the flood", cpu, FLOOD_CPU_LIMIT, "cores")
     if state_of(b.peers(), a) != "up":
         raise HarnessError("B lost A during the flood\n" + cluster.describe())
-    timeouts_after = b.debug().get("membership", {}).get("heartbeat_timeouts")
+    timeouts_after = b.debug().get("heartbeat_timeouts")
     if timeouts_after != timeouts_before:
         raise HarnessError(f"B timed A out during the flood ({timeouts_before} -> "
                            f"{timeouts_after})\n" + cluster.describe())

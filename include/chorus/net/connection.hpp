@@ -129,6 +129,10 @@ class Connection : public std::enable_shared_from_this<Connection> {
   /// When the last frame was queued; heartbeats fill only links idle since then.
   Clock::time_point last_sent() const { return last_sent_; }
   Clock::time_point created() const { return created_; }
+  /// When reading was last paused because the peer outran its budget (the clock's epoch if
+  /// never): frames of it were waiting unread then, so it was not silent, however long ago the
+  /// socket was last read.
+  Clock::time_point last_paced() const { return last_paced_; }
 
   /// Peer identity, set by identify() once the handshake is accepted (empty before).
   std::string peer_id;
@@ -169,6 +173,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   boost::asio::steady_timer budget_timer_;
   RateLimitedLog throttle_log_;
   Clock::time_point last_read_;
+  Clock::time_point last_paced_{};
   bool read_anything_ = false;
 
   /// A queued frame, or the recipe for one to be encoded when its write starts.

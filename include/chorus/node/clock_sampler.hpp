@@ -38,7 +38,10 @@ class ClockSampler final : public ClockInbox {
   /// Answers a peer's TIME_REQUEST, stamped where the bytes meet the socket.
   void on_request(const std::string& from, const protocol::TimeRequest& request,
                   net::Clock::time_point received) override;
-  /// A sample, if it answers the latest request to the leader followed.
+  /// A sample, if it answers a request to the leader followed that was sent after the last one
+  /// answered (replies come in order on one connection; each is used once). Requests go out on
+  /// schedule whether or not the previous one was answered, so on a path whose round trip is
+  /// longer than the interval several are in flight, and each answer still counts.
   void on_response(const std::string& from, const protocol::TimeResponse& response,
                    net::Clock::time_point received) override;
 
@@ -55,7 +58,9 @@ class ClockSampler final : public ClockInbox {
   clock::SamplingPolicy policy_;
   std::optional<std::string> leader_;
   std::uint64_t next_id_ = 1;
-  std::uint64_t outstanding_id_ = 0;  ///< only the answer to the latest request is used
+  /// Requests up to this id were answered, or sent before the leader followed now: their
+  /// answers are not samples.
+  std::uint64_t answered_id_ = 0;
 };
 
 }  // namespace chorus::node

@@ -1,10 +1,14 @@
+#include <array>
+
 #include <boost/asio/connect.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/write.hpp>
 #include <catch2/catch.hpp>
 
 #include "chorus/net/connection.hpp"
 #include "chorus/protocol/frame.hpp"
+#include "chorus/security/cluster_key.hpp"
 #include "chorus/time_base.hpp"
 
 using namespace chorus;
@@ -63,6 +67,39 @@ ConnectionPolicy keyed(unsigned char fill) {
   policy.keys = keys;
   return policy;
 }
+
+/// A keyed Connection accepting from a raw socket the test drives.
+struct KeyedAcceptor {
+  asio::io_context io;
+  TrafficCounters counters;
+  Recorder seen;
+  tcp::socket raw{io};
+  std::shared_ptr<Connection> connection;
+
+  KeyedAcceptor() {
+    tcp::acceptor acceptor(io, {asio::ip::make_address("127.0.0.1"), 0});
+    tcp::socket accepted(io);
+    raw.connect(acceptor.local_endpoint());
+    acceptor.accept(accepted);
+    connection = std::make_shared<Connection>(std::move(accepted), false, seen, counters, keyed(7));
+    connection->start();
+  }
+
+  bool run_until_closed() {
+    auto deadline = Clock::now() + std::chrono::seconds(3);
+    while (!seen.closed && Clock::now() < deadline) io.run_for(std::chrono::milliseconds(1));
+    return seen.closed.has_value();
+  }
+
+  /// Everything the connection sent the raw socket before closing it.
+  std::string received() {
+    std::string out;
+    boost::system::error_code ec;
+    std::array<char, 4096> buffer{};
+    while (!ec) out.append(buffer.data(), raw.read_some(asio::buffer(buffer), ec));
+    return out;
+  }
+};
 
 }  // namespace
 
@@ -217,4 +254,32 @@ TEST_CASE("before it has identified itself a peer may send only small frames") {
     pair.a->send(frame(large_discovery()));
     REQUIRE(pair.run_until([&] { return pair.b_seen.messages.size() == 1; }));
   }
+TEST_CASE("a keyed acceptor fed a plain frame fails authentication and answers nothing") {
+  KeyedAcceptor end;
+  protocol::Hello hello{{"stranger", 0, 1, {"127.0.0.1", 9}, protocol::kProtocolVersion, "chorus"}};
+  asio::write(end.raw, asio::buffer(protocol::encode_message_frame(hello)));
+  REQUIRE(end.run_until_closed());
+  CHECK(end.connection->authentication_failed());
+  CHECK(end.counters.failed_handshakes == 1);
+  CHECK(end.seen.messages.empty());
+  CHECK(end.received().empty());
+}
+
+TEST_CASE("a keyed acceptor whose peer stops in the middle of its HELLO fails authentication") {
+  KeyedAcceptor end;
+  asio::write(end.raw, asio::buffer(std::string("CHRS\x01")));
+  end.raw.shutdown(tcp::socket::shutdown_send);
+  REQUIRE(end.run_until_closed());
+  CHECK(end.connection->authentication_failed());
+  CHECK(end.counters.failed_handshakes == 1);
+}
+
+TEST_CASE("a keyed acceptor whose peer closes without a byte does not count a failed proof") {
+  // What a member sees when another member gives up a dial because their link already exists.
+  KeyedAcceptor end;
+  end.raw.shutdown(tcp::socket::shutdown_send);
+  REQUIRE(end.run_until_closed());
+  CHECK_FALSE(end.connection->authentication_failed());
+  CHECK(end.counters.failed_handshakes == 0);
+  CHECK(end.seen.closed->find("before the keyed handshake") != std::string::npos);
 }

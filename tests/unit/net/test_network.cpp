@@ -188,6 +188,26 @@ TEST_CASE("garbage from a raw client closes that connection and nothing else") {
   CHECK(cluster.full_mesh());
 }
 
+TEST_CASE("a peer that outruns its read budget is paced, not declared silent") {
+  LoopbackCluster cluster;
+  auto config = loopback_config("a");
+  config.connection.rate = {100, 10, 1 << 20, 1 << 20};  // 100 frames a second
+  auto& a = cluster.start(config);
+  RawPeer flooder(a.port(), "flooder");
+  REQUIRE(cluster.run_until([&] { return a.state_of("flooder") == "up"; }, 2s));
+  // 300 heartbeats in one write: the node reads them at once and its budget hands them out over
+  // 3 s, far longer than the 150 ms of silence that declare a peer down.
+  std::string burst;
+  for (std::int64_t i = 1; i <= 300; ++i) {
+    burst += protocol::encode_message_frame(protocol::Heartbeat{"flooder", i, 0, 0});
+  }
+  boost::asio::write(flooder.socket, boost::asio::buffer(burst));
+  cluster.run_for(1s);
+  CHECK(a.state_of("flooder") == "up");
+  CHECK(a.network->traffic().throttled > 0);
+  CHECK(a.network->membership().heartbeat_timeouts == 0);
+}
+
 TEST_CASE("a node that leaves is marked left at once and not redialled") {
   LoopbackCluster cluster;
   auto& a = cluster.start(loopback_config("a"));

@@ -1,5 +1,5 @@
 // ClockSampler against a fake transport: requests to the leader followed, answers to anyone,
-// and only the answer to the latest request counts as a sample.
+// and an answer from the leader to a request not yet answered counts as a sample, once.
 
 #include <catch2/catch.hpp>
 
@@ -49,7 +49,7 @@ TEST_CASE("a request is answered with its receive stamp and the reply's write-st
         protocol::Message{protocol::TimeResponse{"b", 42, 5'000, 8'000, 9'000}});
 }
 
-TEST_CASE("only the leader's answer to the latest request is a sample, and only once") {
+TEST_CASE("only the leader's answer to a request sent is a sample, and only once") {
   Follower b;
   b.transport.write_start_us = 1'000;
   b.sampler.follow("a");  // request 1, t0 = 1000
@@ -64,6 +64,33 @@ TEST_CASE("only the leader's answer to the latest request is a sample, and only 
   CHECK(b.sampler.clock().sample_count() == 1);
 
   b.sampler.on_response("a", answer, at_us(2'100));  // a duplicate
+  CHECK(b.samples == 1);
+}
+
+TEST_CASE("answers that arrive after the next request left are samples, in order, once") {
+  // A round trip longer than the burst interval: request 2 leaves before request 1 is answered.
+  Follower b;
+  b.transport.write_start_us = 1'000;
+  b.sampler.follow("a");
+  b.io.run_for(std::chrono::milliseconds(100));  // the burst timer sends more requests
+  REQUIRE(b.transport.sent.size() >= 3);
+  b.sampler.on_response("a", protocol::TimeResponse{"a", 1, 1'000, 5'000, 5'100}, at_us(2'000));
+  b.sampler.on_response("a", protocol::TimeResponse{"a", 2, 1'000, 5'000, 5'100}, at_us(2'100));
+  CHECK(b.samples == 2);
+  // An answer to a request before the last one answered: replayed, or out of order.
+  b.sampler.on_response("a", protocol::TimeResponse{"a", 1, 1'000, 5'000, 5'100}, at_us(2'200));
+  CHECK(b.samples == 2);
+  b.sampler.on_response("a", protocol::TimeResponse{"a", 3, 1'000, 5'000, 5'100}, at_us(2'300));
+  CHECK(b.samples == 3);
+}
+
+TEST_CASE("answers to requests sent to an earlier leader are not samples of the new one") {
+  Follower b;
+  b.sampler.follow("a");  // request 1 to a
+  b.sampler.follow("c");  // request 2 to c
+  b.sampler.on_response("c", protocol::TimeResponse{"c", 1, 0, 5'000, 5'100}, at_us(2'000));
+  CHECK(b.samples == 0);
+  b.sampler.on_response("c", protocol::TimeResponse{"c", 2, 0, 5'000, 5'100}, at_us(2'000));
   CHECK(b.samples == 1);
 }
 

@@ -254,6 +254,8 @@ TEST_CASE("before it has identified itself a peer may send only small frames") {
     pair.a->send(frame(large_discovery()));
     REQUIRE(pair.run_until([&] { return pair.b_seen.messages.size() == 1; }));
   }
+}
+
 TEST_CASE("a keyed acceptor fed a plain frame fails authentication and answers nothing") {
   KeyedAcceptor end;
   protocol::Hello hello{{"stranger", 0, 1, {"127.0.0.1", 9}, protocol::kProtocolVersion, "chorus"}};

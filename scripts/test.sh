@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
 # Installs what is missing, builds, and runs every test through CTest.
-# --asan: build and test with AddressSanitizer + UndefinedBehaviorSanitizer (in build-asan).
+# The fuzz targets are built too (with clang, in build-fuzz or $FUZZ_BUILD_DIR: scripts/build-fuzz.sh)
+# and each runs for 20 s as a test labelled fuzz (e.g. scripts/test.sh -L fuzz).
+# --asan: build and test with AddressSanitizer + UndefinedBehaviorSanitizer (in build-asan), without
+#   the fuzz tests (their own build has both sanitizers).
 # --repeat N: run each selected test N times in a row, stopping at its first failure
 #   (e.g. scripts/test.sh --repeat 20 -R system); ctest's summary then counts tests, not runs.
 # Other arguments go to ctest.
@@ -8,6 +11,7 @@ set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 configure_args=()
 ctest_args=()
+fuzz=1
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --asan)
@@ -15,6 +19,7 @@ while [[ $# -gt 0 ]]; do
       configure_args+=(-DCHORUS_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug)
       # The sync tests preload libfaketime into nodes; ASan must not insist on coming first.
       export ASAN_OPTIONS=${ASAN_OPTIONS:-verify_asan_link_order=0}
+      fuzz=
       shift ;;
     --repeat)
       [[ $# -ge 2 && "$2" =~ ^[1-9][0-9]*$ ]] || { echo "test.sh: --repeat needs a count" >&2; exit 2; }
@@ -26,6 +31,9 @@ while [[ $# -gt 0 ]]; do
   esac
 done
 build_dir=${BUILD_DIR:-$root/build}
-"$root/scripts/build.sh" "${configure_args[@]}"
+fuzz_build_dir=
+[[ -n "$fuzz" ]] && fuzz_build_dir=$(realpath -m "${FUZZ_BUILD_DIR:-$root/build-fuzz}")
+"$root/scripts/build.sh" "${configure_args[@]}" "-DCHORUS_FUZZ_BUILD_DIR=$fuzz_build_dir"
+[[ -n "$fuzz" ]] && FUZZ_BUILD_DIR=$fuzz_build_dir "$root/scripts/build-fuzz.sh"
 cd "$build_dir"
 ctest --output-on-failure "${ctest_args[@]}"

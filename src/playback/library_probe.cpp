@@ -6,6 +6,7 @@
 #include <array>
 #include <cerrno>
 #include <cstring>
+#include <limits>
 #include <vector>
 
 #include <fmt/format.h>
@@ -246,7 +247,10 @@ ProbeResult probe_ogg(const ByteReader& in) {
   }
   if (granule == kNoGranule) return fail(r.format, "cannot find the length of the Ogg stream (truncated?)");
   if (granule <= pre_skip) return fail(r.format, "Ogg stream has no audio frames");
-  r.source_frames = static_cast<std::int64_t>(granule - pre_skip);
+  const std::uint64_t samples = granule - pre_skip;
+  if (samples > static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max()))
+    return fail(r.format, "Ogg stream length out of range (granule position past 2^63)");
+  r.source_frames = static_cast<std::int64_t>(samples);
   return r;
 }
 
@@ -350,9 +354,21 @@ ProbeResult probe_mp3(const ByteReader& in, std::uint64_t start) {
   return r;
 }
 
-}  // namespace
+/// A length read from a header, refused past kMaxTrackSeconds or under one frame at 48 kHz.
+ProbeResult plausible(ProbeResult r) {
+  if (!r.error.empty()) return r;
+  if (r.source_frames / r.rate >= kMaxTrackSeconds) {
+    return fail(r.format, fmt::format("implausible length in the header: {} frames at {} Hz, over {} days",
+                                      r.source_frames, r.rate, kMaxTrackSeconds / 86400));
+  }
+  if (frames_at_output_rate(r.source_frames, r.rate) == 0) {
+    return fail(r.format, fmt::format("too short: {} frames at {} Hz is under one frame at 48 kHz",
+                                      r.source_frames, r.rate));
+  }
+  return r;
+}
 
-ProbeResult probe_audio(const ByteReader& in) {
+ProbeResult probe_any(const ByteReader& in) {
   if (in.size() == 0) return fail("", "empty file");
   std::array<std::uint8_t, 12> h{};
   const auto got = in.read_at(0, h);
@@ -370,5 +386,9 @@ ProbeResult probe_audio(const ByteReader& in) {
   if (mp3.error.empty() || after_id3 > 0) return mp3;
   return fail("", "not a recognised audio file (WAV, FLAC, Ogg Vorbis/Opus or MP3)");
 }
+
+}  // namespace
+
+ProbeResult probe_audio(const ByteReader& in) { return plausible(probe_any(in)); }
 
 }  // namespace chorus::playback::detail

@@ -54,7 +54,12 @@ struct ProbeResult {
   std::string error;                ///< empty on success
 };
 
-/// Identifies and measures the audio in `reader`. Never throws.
+/// Longest track accepted, in seconds (a week). A header that claims more is corrupt, and its
+/// length in frames, µs and ns at 48 kHz would overflow.
+inline constexpr std::int64_t kMaxTrackSeconds = 7 * 24 * 3600;
+
+/// Identifies and measures the audio in `reader`: on success, a rate, channels and a length
+/// under kMaxTrackSeconds that is at least one frame at 48 kHz. Never throws.
 ProbeResult probe_audio(const ByteReader& reader);
 
 /// source_frames at `rate` → frames at 48 kHz (exact when rate is 48000, rounded otherwise).

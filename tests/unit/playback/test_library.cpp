@@ -13,6 +13,7 @@
 #include <array>
 #include <chrono>
 #include <cmath>
+#include <cstdint>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
@@ -374,6 +375,91 @@ TEST_CASE("corrupt, empty and junk files with audio extensions are listed with e
   REQUIRE_NOTHROW(garbled_open = lib.open(5));
   CHECK(garbled_open.ok() == garbled_result.ok());
   CHECK(lib.open(0).ok());
+}
+
+namespace {
+
+void put_le(std::string& out, std::uint64_t value, int bytes) {
+  for (int i = 0; i < bytes; ++i) out += static_cast<char>(value >> (8 * i) & 0xff);
+}
+
+/// One Ogg page holding one packet of under 255 bytes (the probe does not check the CRC).
+std::string ogg_page(std::uint32_t sequence, std::uint64_t granule, std::uint8_t flags, const std::string& packet) {
+  std::string page("OggS\0", 5);
+  page += static_cast<char>(flags);
+  put_le(page, granule, 8);
+  put_le(page, 7, 4);  // stream serial number
+  put_le(page, sequence, 4);
+  put_le(page, 0, 4);  // CRC
+  page += '\1';
+  page += static_cast<char>(packet.size());
+  return page + packet;
+}
+
+/// An Ogg Opus file (pre-skip 312) whose last page has granule position `granule`.
+std::string opus_file(std::uint64_t granule) {
+  std::string head = "OpusHead";
+  head += '\1';  // version
+  head += '\2';  // channels
+  put_le(head, 312, 2);
+  put_le(head, 48000, 4);
+  put_le(head, 0, 3);  // output gain, channel mapping family
+  return ogg_page(0, 0, 2, head) + ogg_page(1, granule, 4, "\xf8\xff\xfe");
+}
+
+/// A FLAC file that is only its STREAMINFO block.
+std::string flac_file(int rate, std::uint64_t total_samples) {
+  std::string f("fLaC\x80\0\0\x22", 8);  // last metadata block: STREAMINFO, 34 bytes
+  std::string info(34, '\0');
+  info[10] = static_cast<char>(rate >> 12);
+  info[11] = static_cast<char>(rate >> 4);
+  info[12] = static_cast<char>((rate & 0xf) << 4 | 1 << 1);  // 2 channels
+  info[13] = static_cast<char>(total_samples >> 32 & 0x0f);
+  for (int i = 0; i < 4; ++i) info[14 + i] = static_cast<char>(total_samples >> (24 - 8 * i));
+  return f + info;
+}
+
+}  // namespace
+
+// Found by fuzz/fuzz_audio_probe.cpp: an Ogg granule position past 2^63 made a negative length
+// and a few samples at a high rate rounded to none at 48 kHz (both listed as playable with 0
+// frames), and lengths of millions of years overflowed the µs and 48 kHz arithmetic. A header
+// that claims a week or more, or less than one frame at 48 kHz, is now refused.
+TEST_CASE("a header with an implausible length is listed with an error, a long plausible one is not") {
+  TempDir dir;
+  write_file(dir.path / "a-granule-past-2-63.opus", opus_file(0x8000'0000'0000'1000u));
+  write_file(dir.path / "b-granule-2-62.opus", opus_file(std::uint64_t{1} << 62));
+  write_file(dir.path / "c-2-36-samples-at-1-hz.flac", flac_file(1, (std::uint64_t{1} << 36) - 1));
+  write_file(dir.path / "d-a-week.opus", opus_file(312 + std::uint64_t{48000} * 7 * 86400));
+  write_file(dir.path / "e-a-day.opus", opus_file(312 + std::uint64_t{48000} * 86400));
+  write_file(dir.path / "f-a-day-at-1-hz.flac", flac_file(1, 86400));
+  write_file(dir.path / "g-one-sample-at-655350-hz.flac", flac_file(655350, 1));
+  write_file(dir.path / "h-one-frame.flac", flac_file(655350, 7));
+
+  const Library lib = Library::scan(dir.path);
+  REQUIRE(lib.size() == 8);
+  for (const std::size_t i : {0u, 1u, 2u, 3u, 6u}) {
+    const auto& t = lib.tracks()[i];
+    INFO(t.file_name << ": " << t.error);
+    CHECK_FALSE(t.playable());
+    CHECK(t.frames == 0);
+    CHECK(t.duration_us == 0);
+    CHECK_FALSE(lib.open(i).ok());
+  }
+  CHECK(lib.tracks()[0].error == "Ogg stream length out of range (granule position past 2^63)");
+  CHECK(lib.tracks()[1].error.starts_with("implausible length in the header: 4611686018427387592 frames at 48000 Hz"));
+  CHECK(lib.tracks()[3].error.starts_with("implausible length in the header"));
+
+  const auto& day = lib.tracks()[4];
+  CHECK(day.playable());
+  CHECK(day.frames == std::int64_t{48000} * 86400);
+  CHECK(day.duration_us == std::int64_t{86400} * 1'000'000);
+  const auto& slow = lib.tracks()[5];
+  CHECK(slow.playable());
+  CHECK(slow.frames == std::int64_t{48000} * 86400);
+  CHECK(lib.tracks()[6].error == "too short: 1 frames at 655350 Hz is under one frame at 48 kHz");
+  CHECK(lib.tracks()[7].playable());
+  CHECK(lib.tracks()[7].frames == 1);  // 7 · 48000 / 655350 = 0.51, rounded
 }
 
 TEST_CASE("a track whose file changed after the scan is refused when opened") {

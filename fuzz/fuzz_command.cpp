@@ -1,0 +1,97 @@
+// cli::parse_command on arbitrary lines (what a user or a pipe types at the node's prompt).
+//
+// Checked, beyond "never crashes or throws" (the parser's contract, command.hpp):
+//   EmptyLine exactly for a line of whitespace; line_too_long exactly past kMaxLineBytes;
+//   a Command's first word names it, it has --json only where its syntax allows, and its
+//   canonical spelling ("play 3", "list --json") parses back to the same Command;
+//   a ParseError's message() is one line of printable ASCII, with the usage of the command named
+//   (none for an unknown command or an overlong line);
+//   a trailing "\n" or "\r\n" changes nothing.
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <variant>
+
+#include "chorus/cli/command.hpp"
+#include "check.hpp"
+
+namespace {
+
+using namespace chorus::cli;
+
+bool is_space(char c) {
+  return c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '\v' || c == '\f';
+}
+
+std::string_view first_word(std::string_view line) {
+  std::size_t start = 0;
+  while (start < line.size() && is_space(line[start])) ++start;
+  std::size_t end = start;
+  while (end < line.size() && !is_space(line[end])) ++end;
+  return line.substr(start, end - start);
+}
+
+bool printable_ascii(std::string_view text) {
+  for (const char c : text) {
+    if (c < 0x20 || c > 0x7e) return false;
+  }
+  return true;
+}
+
+bool same(const ParseResult& a, const ParseResult& b) {
+  if (a.index() != b.index()) return false;
+  if (const auto* ea = std::get_if<ParseError>(&a)) {
+    const auto& eb = std::get<ParseError>(b);
+    return ea->kind == eb.kind && ea->problem == eb.problem && ea->usage == eb.usage;
+  }
+  if (const auto* ca = std::get_if<Command>(&a)) return *ca == std::get<Command>(b);
+  return true;
+}
+
+std::string canonical(const Command& command) {
+  std::string line(spec(command.kind).name);
+  if (command.json) line += " --json";
+  if (command.kind == CommandKind::play) line += " " + std::to_string(command.track);
+  return line;
+}
+
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+  const std::string_view line(reinterpret_cast<const char*>(data), size);
+  const ParseResult result = parse_command(line);
+
+  if (std::holds_alternative<EmptyLine>(result)) {
+    for (const char c : line) CHORUS_FUZZ_CHECK(is_space(c), "EmptyLine only for whitespace");
+  } else if (const auto* command = std::get_if<Command>(&result)) {
+    CHORUS_FUZZ_CHECK(line.size() <= kMaxLineBytes, "no command from an overlong line");
+    const CommandSpec* row = find_command(first_word(line));
+    CHORUS_FUZZ_CHECK(row != nullptr && row->kind == command->kind, "the first word names the command");
+    CHORUS_FUZZ_CHECK(!command->json || row->args == ArgSyntax::optional_json, "--json only where allowed");
+    CHORUS_FUZZ_CHECK(command->track >= 0, "a track index is never negative");
+    CHORUS_FUZZ_CHECK(command->kind == CommandKind::play || command->track == 0,
+                      "only play has a track index");
+    const ParseResult again = parse_command(canonical(*command));
+    CHORUS_FUZZ_CHECK(same(again, result), "the canonical spelling parses to the same command");
+  } else {
+    const auto& error = std::get<ParseError>(result);
+    CHORUS_FUZZ_CHECK((error.kind == ParseErrorKind::line_too_long) == (line.size() > kMaxLineBytes),
+                      "line_too_long exactly past kMaxLineBytes");
+    const std::string message = error.message();
+    CHORUS_FUZZ_CHECK(!message.empty() && printable_ascii(message), "an error is one printable line");
+    const bool names_no_command =
+        error.kind == ParseErrorKind::unknown_command || error.kind == ParseErrorKind::line_too_long;
+    CHORUS_FUZZ_CHECK(error.usage.empty() == names_no_command, "the usage of the command named");
+    if (!names_no_command) {
+      CHORUS_FUZZ_CHECK(usage(first_word(line)) == error.usage, "the usage of the first word's command");
+    }
+  }
+
+  if (size + 2 <= kMaxLineBytes) {
+    CHORUS_FUZZ_CHECK(same(parse_command(std::string(line) + "\n"), result), "a trailing \\n changes nothing");
+    CHORUS_FUZZ_CHECK(same(parse_command(std::string(line) + "\r\n"), result), "a trailing \\r\\n changes nothing");
+  }
+  return 0;
+}

@@ -1,0 +1,211 @@
+#!/usr/bin/env python3
+"""Writes the seed corpus of every fuzz target into fuzz/corpus/<target>/ (replacing it).
+
+The seeds are small and meaningful: the JSON examples of docs/protocol.md (as frame bodies and as
+length-prefixed frames cut into chunks), prompt lines, and tiny audio files of each format the
+library probes (made with sox and flac, plus hand-built Ogg Opus pages). Deterministic: the same
+tools give the same bytes. Run it again after changing the examples; commit what it writes.
+"""
+
+import json
+import shutil
+import struct
+import subprocess
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+CORPUS = ROOT / "fuzz" / "corpus"
+
+
+def json_blocks(markdown: Path) -> list[str]:
+    """The bodies of the ```json blocks, as test_docs_examples.cpp reads them."""
+    blocks, current = [], None
+    for line in markdown.read_text().splitlines():
+        if current is None and line == "```json":
+            current = []
+        elif current is not None and line == "```":
+            blocks.append("\n".join(current) + "\n")
+            current = None
+        elif current is not None:
+            current.append(line)
+    return blocks
+
+
+def compact(text: str) -> str:
+    """The form encode() sends: no spaces, UTF-8 as is."""
+    return json.dumps(json.loads(text), separators=(",", ":"), ensure_ascii=False)
+
+
+def write(target: str, name: str, data: bytes | str) -> None:
+    directory = CORPUS / target
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / name).write_bytes(data.encode() if isinstance(data, str) else data)
+
+
+# ----------------------------------------------------------------------------------------- codec
+def codec_seeds(examples: list[str]) -> None:
+    for text in examples:
+        kind = json.loads(text)["type"].lower()
+        name = f"doc_{kind}"
+        n = 2
+        while (CORPUS / "codec" / f"{name}.json").exists():
+            name = f"doc_{kind}_{n}"
+            n += 1
+        write("codec", f"{name}.json", text)
+    # Errors of each kind, so the fuzzer starts on every rejection path.
+    write("codec", "err_not_json.json", '{"type":"LEAVE","from":')
+    write("codec", "err_not_object.json", '["LEAVE"]')
+    write("codec", "err_missing_type.json", '{"from":"node-a"}')
+    write("codec", "err_unknown_type.json", '{"type":"GOODBYE","from":"node-a"}')
+    write("codec", "err_missing_field.json", '{"type":"ELECTION","from":"node-a"}')
+    write("codec", "err_wrong_type.json", '{"type":"ELECTION","from":"node-a","epoch":"4"}')
+    write("codec", "err_out_of_range.json",
+          '{"type":"HELLO","from":"","priority":1,"incarnation":1,'
+          '"advertised":{"host":"h","port":70000},"version":0,"cluster":"c"}')
+    write("codec", "err_too_deep.json", '{"type":"LEAVE","from":"a","x":' + "[" * 20 + "]" * 20 + "}")
+    write("codec", "err_too_many_members.json",
+          '{"type":"DISCOVERY","from":"a","members":[' + ",".join(["0"] * 1025) + "]}")
+    write("codec", "err_track_not_play.json",
+          '{"type":"CONTROL_REQUEST","from":"node-c","id":8,"command":"pause","track":3}')
+    write("codec", "escapes.json",
+          '{"type":"HELLO_REJECT","from":"n\\u00e9","reason":"\\"\\\\\\/\\b\\f\\n\\r\\t\\u0001\\ud83c\\udfb5"}')
+
+
+# ------------------------------------------------------------------------------- frame_decoder
+def frame(body: bytes) -> bytes:
+    return struct.pack(">I", len(body)) + body
+
+
+def frame_seed(stream: bytes, chunks: list[int], cap_byte: int = 0) -> bytes:
+    """fuzz_frame_decoder's input: `stream` fed in `chunks` (sizes 0..255 summing to its length),
+    with the length cap chosen by `cap_byte` (< 128: the product's cap; else cap_byte − 127)."""
+    assert sum(chunks) == len(stream) and all(0 <= c <= 255 for c in chunks)
+    return stream + bytes(reversed(chunks)) + bytes([cap_byte])
+
+
+def whole(stream: bytes) -> list[int]:
+    """Chunks of at most 255 bytes."""
+    sizes, left = [], len(stream)
+    while left > 0:
+        sizes.append(min(255, left))
+        left -= sizes[-1]
+    return sizes
+
+
+def frame_seeds(examples: list[str]) -> None:
+    bodies = {json.loads(t)["type"].lower(): compact(t).encode() for t in examples}
+    hello = frame(bodies["hello"])
+    write("frame_decoder", "hello_one_chunk", frame_seed(hello, whole(hello)))
+    three = frame(bodies["heartbeat"]) + frame(bodies["election"]) + frame(bodies["coordinator"])
+    # Cut one byte in, mid-header, at a header boundary and mid-body.
+    cuts = [1, 2, 3, len(frame(bodies["heartbeat"])) - 3, 4, 10]
+    cuts.append(len(three) - sum(cuts))
+    write("frame_decoder", "three_frames_cut", frame_seed(three, cuts))
+    byte_by_byte = frame(b'{"type":"LEAVE","from":"node-a"}')
+    write("frame_decoder", "leave_byte_by_byte", frame_seed(byte_by_byte, [1] * len(byte_by_byte)))
+    zero = frame(bodies["leave"]) + b"\0\0\0\0" + frame(bodies["leave"])
+    write("frame_decoder", "zero_length_after_frame", frame_seed(zero, whole(zero)))
+    # With a cap of 73 bytes (cap byte 200): a short frame, then one over the cap.
+    small = frame(b'{"type":"LEAVE","from":"a"}') + frame(bodies["heartbeat"])
+    write("frame_decoder", "over_small_cap", frame_seed(small, whole(small), 200))
+    over = struct.pack(">I", (1 << 20) + 1) + b"{}"
+    write("frame_decoder", "over_max_frame_bytes", frame_seed(over, whole(over)))
+
+
+# ------------------------------------------------------------------------------------- command
+def command_seeds() -> None:
+    lines = {
+        "peers": "peers", "peers_json": "peers --json", "list": "list", "list_json": "list --json\n",
+        "play": "play 3", "play_zero": "play 0\r\n", "play_missing": "play",
+        "play_negative": "play -1", "play_too_large": "play 2147483648",
+        "play_not_number": "play three", "play_extra": "play 1 2",
+        "pause": "pause", "resume": "resume", "stop": "stop", "next": "next", "prev": "prev",
+        "status_json_spaces": " \tstatus\t --json \r\n", "debug_json": "debug --json",
+        "debug_option": "debug --verbose", "debug_extra": "debug --json now", "help": "help",
+        "exit": "exit", "quit": "quit", "exit_extra": "exit now", "unknown": "hello",
+        "unknown_bytes": "pl\x00ay \x1b[31m\u00e9", "blank": " \t\v\f\r\n", "empty": "",
+        "too_long": "play " + "9" * 4093,
+    }
+    for name, line in lines.items():
+        write("command", name, line)
+
+
+# --------------------------------------------------------------------------------- audio_probe
+def ogg_crc(data: bytes) -> int:
+    crc = 0
+    for byte in data:
+        crc ^= byte << 24
+        for _ in range(8):
+            crc = ((crc << 1) ^ 0x04C11DB7) if crc & 0x80000000 else crc << 1
+            crc &= 0xFFFFFFFF
+    return crc
+
+
+def ogg_page(serial: int, seq: int, granule: int, flags: int, packet: bytes) -> bytes:
+    lacing = [255] * (len(packet) // 255) + [len(packet) % 255]
+    head = struct.pack("<4sBBqIII", b"OggS", 0, flags, granule, serial, seq, 0) + bytes([len(lacing)] + lacing)
+    page = head + packet
+    return page[:22] + struct.pack("<I", ogg_crc(page)) + page[26:]
+
+
+def opus_file() -> bytes:
+    """An Ogg Opus stream: OpusHead, OpusTags, one page of (silent) audio; 960 samples after a
+    pre-skip of 312."""
+    head = b"OpusHead" + struct.pack("<BBHIhB", 1, 2, 312, 48000, 0, 0)
+    tags = b"OpusTags" + struct.pack("<I", 6) + b"chorus" + struct.pack("<I", 0)
+    audio = bytes([0xF8, 0xFF, 0xFE])  # a 20 ms CELT frame of silence
+    return (ogg_page(7, 0, 0, 2, head) + ogg_page(7, 1, 0, 0, tags) +
+            ogg_page(7, 2, 312 + 960, 4, audio))
+
+
+def audio_seeds() -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        t = Path(tmp)
+        sox = ["sox", "-D", "-R", "-n"]
+        made = {
+            "pcm16_48k_stereo.wav": ["-r", "48000", "-c", "2", "-b", "16", "-e", "signed-integer"],
+            "pcm8_8k_mono.wav": ["-r", "8000", "-c", "1", "-b", "8", "-e", "unsigned-integer"],
+            "float32_44k.wav": ["-r", "44100", "-c", "2", "-b", "32", "-e", "floating-point"],
+            "alaw_8k.wav": ["-r", "8000", "-c", "1", "-e", "a-law"],
+            "ima_adpcm_22k.wav": ["-r", "22050", "-c", "1", "-e", "ima-adpcm"],
+            "ms_adpcm_16k.wav": ["-r", "16000", "-c", "2", "-e", "ms-adpcm"],
+            "vorbis_48k.ogg": ["-r", "48000", "-c", "2", "-C", "-1"],
+            "mp3_44k.mp3": ["-r", "44100", "-c", "2", "-C", "32"],
+            "mp3_22k_mono.mp3": ["-r", "22050", "-c", "1", "-C", "8"],
+        }
+        for name, fmt in made.items():
+            subprocess.run(sox + fmt + [str(t / name), "synth", "0.02", "sine", "440"], check=True)
+            write("audio_probe", name, (t / name).read_bytes())
+        # A 48 kHz WAVE_FORMAT_EXTENSIBLE file (24-bit, 3 channels).
+        subprocess.run(sox + ["-r", "48000", "-c", "3", "-b", "24", "-e", "signed-integer",
+                              str(t / "ext.wav"), "synth", "0.005", "sine", "440"], check=True)
+        write("audio_probe", "pcm24_extensible.wav", (t / "ext.wav").read_bytes())
+        subprocess.run(sox + ["-r", "48000", "-c", "2", "-b", "16", str(t / "src.wav"), "synth", "0.02",
+                              "sine", "440"], check=True)
+        subprocess.run(["flac", "--silent", "--force", "--best", "--no-padding", "-o", str(t / "a.flac"),
+                        str(t / "src.wav")], check=True)
+        flac = (t / "a.flac").read_bytes()
+        write("audio_probe", "flac_48k.flac", flac)
+        # An ID3v2 tag (syncsafe size 16, no footer) before FLAC and before MP3.
+        id3 = b"ID3\x04\x00\x00\x00\x00\x00\x10" + b"TIT2\x00\x00\x00\x06\x00\x00\x03seed\x00"
+        write("audio_probe", "id3_flac.flac", id3 + flac)
+        write("audio_probe", "id3_mp3.mp3", id3 + (CORPUS / "audio_probe" / "mp3_44k.mp3").read_bytes())
+    write("audio_probe", "opus_48k.opus", opus_file())
+
+
+def main() -> None:
+    examples = json_blocks(ROOT / "docs" / "protocol.md")
+    for target in ("codec", "frame_decoder", "command", "audio_probe"):
+        shutil.rmtree(CORPUS / target, ignore_errors=True)
+    codec_seeds(examples)
+    frame_seeds(examples)
+    command_seeds()
+    audio_seeds()
+    for target in sorted(p.name for p in CORPUS.iterdir() if p.is_dir()):
+        files = list((CORPUS / target).iterdir())
+        print(f"{target}: {len(files)} seeds, {sum(f.stat().st_size for f in files)} bytes")
+
+
+if __name__ == "__main__":
+    main()

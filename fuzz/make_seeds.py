@@ -7,6 +7,7 @@ library probes (made with sox and flac, plus hand-built Ogg Opus pages). Determi
 tools give the same bytes. Run it again after changing the examples; commit what it writes.
 """
 
+import hashlib
 import json
 import shutil
 import struct
@@ -194,14 +195,53 @@ def audio_seeds() -> None:
     write("audio_probe", "opus_48k.opus", opus_file())
 
 
+# ------------------------------------------------------------------------------ keyed links
+
+
+def key_id(key: bytes) -> bytes:
+    """ClusterKey::id(): libsodium's crypto_kdf_derive_from_key(16, 0, "chorusID", key), first 8
+    bytes; the KDF is keyed BLAKE2b with the subkey id as salt and the context as personal."""
+    return hashlib.blake2b(b"", digest_size=16, key=key, salt=(0).to_bytes(8, "little") + bytes(8),
+                           person=b"chorusID" + bytes(8)).digest()[:8]
+
+
+def chunked(*messages: bytes) -> bytes:
+    """The handshake target's input: each message preceded by a byte choosing its chunk size."""
+    return b"".join(bytes([(len(m) - 1) % 64]) + m for m in messages)
+
+
+def security_seeds() -> None:
+    fuzz_key = bytes(range(32))  # the key the handshake target holds
+    hello = b"CHRS\x01\x00\x00\x00" + key_id(fuzz_key) + bytes(range(9, 41))
+    write("handshake", "hello_right_key", chunked(hello[:40], hello[40:]))
+    write("handshake", "hello_then_proof_guess", chunked(hello[:40], hello[40:], bytes(56)[:40], bytes(16)))
+    write("handshake", "hello_other_key", chunked(hello[:8] + bytes(8) + hello[16:40], hello[40:]))
+    write("handshake", "hello_version_2", chunked(b"CHRS\x02" + hello[5:40], hello[40:]))
+    write("handshake", "plain_frame", chunked(frame(b'{"type":"LEAVE","from":"a"}') + b" " * 20))
+    write("handshake", "magic_only", chunked(b"CHRS"))
+
+    write("record_opener", "three_records", b"\x00\x00" + b"".join(
+        bytes([len(body) - 1]) + body for body in
+        (b'{"type":"LEAVE","from":"a"}', b"x", b'{"type":"HEARTBEAT"}' * 5)))
+    write("record_opener", "damaged_length", b"\x01\x02" + bytes([20]) + b"{" * 21)
+    write("record_opener", "damaged_tag", b"\x01\x10" + bytes([30]) + b"}" * 31)
+
+    write("key_text", "generated", hashlib.sha256(b"seed").hexdigest() + "\n")
+    write("key_text", "upper_spaced", "  " + hashlib.sha256(b"seed").hexdigest().upper() + " \r\n")
+    write("key_text", "short", "abc\n")
+    write("key_text", "not_hex", "g" * 64)
+
+
 def main() -> None:
     examples = json_blocks(ROOT / "docs" / "protocol.md")
-    for target in ("codec", "frame_decoder", "command", "audio_probe"):
+    for target in ("codec", "frame_decoder", "command", "audio_probe", "handshake", "record_opener",
+                   "key_text"):
         shutil.rmtree(CORPUS / target, ignore_errors=True)
     codec_seeds(examples)
     frame_seeds(examples)
     command_seeds()
     audio_seeds()
+    security_seeds()
     for target in sorted(p.name for p in CORPUS.iterdir() if p.is_dir()):
         files = list((CORPUS / target).iterdir())
         print(f"{target}: {len(files)} seeds, {sum(f.stat().st_size for f in files)} bytes")

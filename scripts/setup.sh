@@ -12,7 +12,7 @@ packages=(
   # the libFuzzer targets (fuzz/): clang; its libFuzzer, ASan and UBSan runtimes and
   # FuzzedDataProvider.h (a recommendation of clang-14's, which --no-install-recommends leaves out);
   # llvm-symbolizer for readable stack traces in the reports
-  clang-14 libclang-rt-14-dev llvm-14
+  clang-14 libclang-rt-14-dev libfuzzer-14-dev llvm-14
   # test and benchmark tools
   libfaketime sox libsox-fmt-all vorbis-tools flac python3
   iproute2 nftables procps

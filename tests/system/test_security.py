@@ -42,6 +42,7 @@ Scenarios:
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -179,6 +180,17 @@ def play_and_wait(rig: SyncRig, nodes: "list[SyncNode]") -> None:
     wait_until(lambda: all(n.status().get("position_frames", 0) >= RATE_PER_MS * 100
                            for n in nodes) or "not 100 ms into the track everywhere", 3.0,
                what="every member 100 ms into the track", describe=rig.cluster.describe)
+
+@contextlib.contextmanager
+def playing_keyed_trio(cluster: Cluster):
+    """A fresh key, and A, B, C holding it, playing a 30 s track 100 ms in: (rig, key, members)."""
+    key, _ = gen_key(cluster, "cluster")
+    with SyncRig(cluster, track_seconds=30.0, use_proxies=False) as rig:
+        rig.make_track()
+        members = keyed_trio(rig, key)
+        play_and_wait(rig, members)
+        yield rig, key, members
+
 
 
 class Steady:
@@ -447,12 +459,9 @@ def scenario_key_tooling(cluster: Cluster) -> None:
 
 def scenario_strangers(cluster: Cluster) -> None:
     """2. A node without the key and one with another key, both eager to lead, knock."""
-    key, _ = gen_key(cluster, "cluster")
     other, other_id = gen_key(cluster, "other")
-    with SyncRig(cluster, track_seconds=30.0, use_proxies=False) as rig:
-        rig.make_track()
-        a, b, c = members = keyed_trio(rig, key)
-        play_and_wait(rig, members)
+    with playing_keyed_trio(cluster) as (rig, key, members):
+        a, b, c = members
         steady = Steady(members)
         before = {n.name: n.debug() for n in members}
         eager = ["--preempt"]
@@ -490,11 +499,8 @@ def scenario_strangers(cluster: Cluster) -> None:
 def scenario_raw_clients(cluster: Cluster) -> None:
     """3. Plain-protocol clients with commands, a huge epoch and a huge priority; a forged keyed
     HELLO: every connection is closed, nothing comes back, nothing changes."""
-    key, _ = gen_key(cluster, "cluster")
-    with SyncRig(cluster, track_seconds=30.0, use_proxies=False) as rig:
-        rig.make_track()
-        a, b, c = members = keyed_trio(rig, key)
-        play_and_wait(rig, members)
+    with playing_keyed_trio(cluster) as (rig, key, members):
+        a, b, c = members
         steady = Steady(members)
         track = a.status()["track"]
         ref = {"index": track["index"] - 1, "name": track["name"], "hash": track["hash"],
@@ -536,11 +542,8 @@ def scenario_raw_clients(cluster: Cluster) -> None:
 
 def scenario_replay(cluster: Cluster) -> None:
     """4. A joiner's recorded bytes replayed on a fresh connection are refused."""
-    key, _ = gen_key(cluster, "cluster")
-    with SyncRig(cluster, track_seconds=30.0, use_proxies=False) as rig:
-        rig.make_track()
-        a, b, c = members = keyed_trio(rig, key)
-        play_and_wait(rig, members)
+    with playing_keyed_trio(cluster) as (rig, key, members):
+        a, b, c = members
         relay = RecordingRelay(a.port)
         try:
             d = rig.add_node("D", start=False, extra_args=key_args(key))
@@ -580,11 +583,8 @@ def scenario_replay(cluster: Cluster) -> None:
 
 def scenario_id_spoof(cluster: Cluster) -> None:
     """5. A keyed node started with a live member's id is refused; the member keeps its place."""
-    key, _ = gen_key(cluster, "cluster")
-    with SyncRig(cluster, track_seconds=30.0, use_proxies=False) as rig:
-        rig.make_track()
-        a, b, c = members = keyed_trio(rig, key)
-        play_and_wait(rig, members)
+    with playing_keyed_trio(cluster) as (rig, key, members):
+        a, b, c = members
         steady = Steady(members)
         restarts = {n.name: counter(n, "restarts_seen") for n in members}
         spoof = rig.add_node("spoof", bootstrap=a, priority=100,

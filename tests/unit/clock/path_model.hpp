@@ -17,6 +17,10 @@ struct Leg {
   std::int64_t max_us = 40;
 };
 
+/// The two paths the clock tests run on.
+inline constexpr Leg kLoopback{20, 220};       // 0–200 µs of jitter on a 20 µs floor
+inline constexpr Leg kJittery{5'000, 15'000};  // 10 ms ± 5 ms
+
 struct PathModel {
   std::int64_t local_start_us = 1'000'000'000'000;  ///< a steady clock after ~11 days of uptime
   std::int64_t offset_us = 0;                       ///< leader − local at local_start_us

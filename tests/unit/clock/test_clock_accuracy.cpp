@@ -16,14 +16,14 @@
 
 using chorus::clock::ClockSync;
 using chorus::clock::SamplingPolicy;
+using chorus::clock::test::kJittery;
+using chorus::clock::test::kLoopback;
 using chorus::clock::test::Leg;
 using chorus::clock::test::PathModel;
 using chorus::clock::test::SimulatedPath;
 
 namespace {
 
-constexpr Leg kLoopback{20, 220};    // 0–200 µs of jitter on a 20 µs floor
-constexpr Leg kJittery{5'000, 15'000};  // 10 ms ± 5 ms
 
 /// Feeds samples into one run.
 using Feed = std::function<void(SimulatedPath&, ClockSync&)>;

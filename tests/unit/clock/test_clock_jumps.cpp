@@ -20,14 +20,14 @@ using chorus::clock::ClockSyncConfig;
 using chorus::clock::Sample;
 using chorus::clock::SampleVerdict;
 using chorus::clock::SamplingPolicy;
+using chorus::clock::test::kJittery;
+using chorus::clock::test::kLoopback;
 using chorus::clock::test::Leg;
 using chorus::clock::test::PathModel;
 using chorus::clock::test::SimulatedPath;
 
 namespace {
 
-constexpr Leg kLoopback{20, 220};       // 0–200 µs of jitter on a 20 µs floor
-constexpr Leg kJittery{5'000, 15'000};  // 10 ms ± 5 ms
 constexpr std::int64_t kJump = 300'000;  // what a misbehaving leader adds to its answers
 
 PathModel path(Leg both, std::int64_t offset_us = 0, double drift_ppm = 0) {

@@ -52,6 +52,18 @@ void MessageHandler::handle(const std::string& from, const protocol::Message& me
       [&](const p::Discovery&) { ignore(from, message); },
       [&](const p::Heartbeat&) { ignore(from, message); },
       [&](const p::Leave&) { ignore(from, message); },
+      // Content messages belong on content links (ContentService), never on the cluster link.
+      [&](const p::ContentHello&) { ignore(from, message); },
+      [&](const p::CatalogNotice&) { ignore(from, message); },
+      [&](const p::CatalogRequest&) { ignore(from, message); },
+      [&](const p::CatalogPage&) { ignore(from, message); },
+      [&](const p::Want&) { ignore(from, message); },
+      [&](const p::Have&) { ignore(from, message); },
+      [&](const p::ManifestRequest&) { ignore(from, message); },
+      [&](const p::Manifest&) { ignore(from, message); },
+      [&](const p::ChunkRequest&) { ignore(from, message); },
+      [&](const p::ChunkData&) { ignore(from, message); },
+      [&](const p::ContentRefused&) { ignore(from, message); },
   }, message);
 }
 

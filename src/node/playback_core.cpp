@@ -17,7 +17,8 @@ using playback::PlayStatus;
 namespace {
 
 protocol::TrackRef track_ref(const playback::TrackInfo& info) {
-  return {static_cast<std::int64_t>(info.index), info.file_name, info.content_hash, info.frames};
+  return {static_cast<std::int64_t>(info.index), info.file_name, info.content_hash, info.frames,
+          info.file_size, info.chunk_root};
 }
 
 /// The wire command that moves a follower from any state to `next`.
@@ -289,6 +290,8 @@ PlaybackCore::Outcome PlaybackCore::execute(std::int64_t now, protocol::ControlC
       return {false, "nothing is paused"};
     case ControlCommand::stop:
       return issue(now, playback::stop(applied_, epoch, at), "stopping");
+    case ControlCommand::seek:
+      return {false, "seek is not supported yet"};
     case ControlCommand::next:
     case ControlCommand::prev:
       break;
@@ -408,7 +411,7 @@ void PlaybackCore::forward(std::int64_t now, protocol::ControlCommand command, s
   // Only play names a track: a peer's codec refuses a track on any other command.
   std::optional<std::int64_t> played;
   if (command == protocol::ControlCommand::play) played = track;
-  send(*leadership_.leader, protocol::ControlRequest{self_, id, command, played});
+  send(*leadership_.leader, protocol::ControlRequest{self_, id, command, played, std::nullopt});
 }
 
 void PlaybackCore::on_control_response(const protocol::ControlResponse& response) {

@@ -47,6 +47,9 @@ constexpr Int kAnyInt{};
 constexpr Int kNonNegative{0};
 constexpr Int kVersion{1};
 constexpr Int kPort{1, 65535};
+constexpr Int kAnyPort{0, 65535};
+constexpr Str kHash{1, 64, true};
+constexpr Str kBinary{0, kMaxBinaryTextBytes};
 
 // ---------------------------------------------------------------------------------------------
 // The wire form of every struct, listed once. `io` is a Reader (decode) or a Writer (encode);
@@ -75,6 +78,8 @@ void fields(Io& io, M& m) {
   io("name", m.name, kText);
   io("hash", m.hash, kText);
   io("frames", m.frames, kNonNegative);
+  io("size", m.size);
+  io("root", m.root, kText);
 }
 
 template <class Io, OneOf<Hello, Reconnect> M>
@@ -85,6 +90,7 @@ void fields(Io& io, M& m) {
   io("advertised", m.advertised);
   io("version", m.version, kVersion);
   io("cluster", m.cluster, kText);
+  io("content_port", m.content_port, kAnyPort);
 }
 
 template <class Io, OneOf<HelloReject> M>
@@ -192,6 +198,102 @@ void fields(Io& io, M& m) {
   io("command", m.command);
   io.present_exactly_when(m.command == ControlCommand::play, "command is \"play\"", "track",
                           m.track, kNonNegative);
+  io.present_exactly_when(m.command == ControlCommand::seek, "command is \"seek\"", "seek", m.seek);
+}
+
+template <class Io, OneOf<SeekTarget> M>
+void fields(Io& io, M& m) {
+  io("position_us", m.position_us, kAnyInt);
+  io("relative", m.relative);
+}
+
+template <class Io, OneOf<CatalogEntry> M>
+void fields(Io& io, M& m) {
+  io("hash", m.hash, kHash);
+  io("root", m.root, kHash);
+  io("name", m.name, kText);
+  io("title", m.title, kText);
+  io("artist", m.artist, kText);
+  io("album", m.album, kText);
+  io("format", m.format, kText);
+  io("frames", m.frames, kNonNegative);
+  io("size", m.size);
+}
+
+template <class Io, OneOf<ContentHello> M>
+void fields(Io& io, M& m) {
+  io("from", m.from, kId);
+  io("cluster", m.cluster, kText);
+  io("version", m.version, kVersion);
+  io("catalog", m.catalog, kText);
+  io("tracks", m.tracks);
+}
+
+template <class Io, OneOf<CatalogNotice> M>
+void fields(Io& io, M& m) {
+  io("from", m.from, kId);
+  io("catalog", m.catalog, kText);
+  io("tracks", m.tracks);
+}
+
+template <class Io, OneOf<CatalogRequest> M>
+void fields(Io& io, M& m) {
+  io("from", m.from, kId);
+  io("offset", m.offset);
+}
+
+template <class Io, OneOf<CatalogPage> M>
+void fields(Io& io, M& m) {
+  io("from", m.from, kId);
+  io("catalog", m.catalog, kText);
+  io("offset", m.offset);
+  io("total", m.total);
+  io("entries", m.entries, Count{kMaxCatalogPageEntries});
+}
+
+template <class Io, OneOf<Want, ManifestRequest> M>
+void fields(Io& io, M& m) {
+  io("from", m.from, kId);
+  io("hash", m.hash, kHash);
+}
+
+template <class Io, OneOf<Have> M>
+void fields(Io& io, M& m) {
+  io("from", m.from, kId);
+  io("hash", m.hash, kHash);
+  io("chunks", m.chunks);
+  io("bitmap", m.bitmap, kBinary);
+}
+
+template <class Io, OneOf<Manifest> M>
+void fields(Io& io, M& m) {
+  io("from", m.from, kId);
+  io("hash", m.hash, kHash);
+  io("size", m.size);
+  io("digests", m.digests, kBinary);
+}
+
+template <class Io, OneOf<ChunkRequest> M>
+void fields(Io& io, M& m) {
+  io("from", m.from, kId);
+  io("hash", m.hash, kHash);
+  io("chunk", m.chunk);
+}
+
+template <class Io, OneOf<ChunkData> M>
+void fields(Io& io, M& m) {
+  io("from", m.from, kId);
+  io("hash", m.hash, kHash);
+  io("chunk", m.chunk);
+  io("data", m.data, kBinary);
+}
+
+template <class Io, OneOf<ContentRefused> M>
+void fields(Io& io, M& m) {
+  io("from", m.from, kId);
+  io("hash", m.hash, kHash);
+  io("chunk", m.chunk, Int{-1});
+  io("reason", m.reason, kText);
 }
 
 template <class Io, OneOf<ControlResponse> M>
@@ -218,9 +320,9 @@ class Writer {
     if (value) out_[key] = value_of(*value);
   }
   /// Written when it has a value, whatever the rule says: the encoder checks nothing.
-  template <class T, class Limit>
+  template <class T, class... Limit>
   void present_exactly_when(bool, std::string_view, std::string_view key,
-                            const std::optional<T>& value, Limit) {
+                            const std::optional<T>& value, Limit...) {
     (*this)(key, value);
   }
 
@@ -313,12 +415,12 @@ class Reader {
   }
 
   /// A field required when `applies` (whose text is `rule`) and absent or null otherwise.
-  template <class T, class Limit>
+  template <class T, class... Limit>
   void present_exactly_when(bool applies, std::string_view rule, std::string_view key,
-                            std::optional<T>& out, Limit limit) {
+                            std::optional<T>& out, Limit... limit) {
     if (error_) return;
     out.reset();
-    if (applies) return (*this)(key, out.emplace(), limit);
+    if (applies) return (*this)(key, out.emplace(), limit...);
     const json::value* v = current_->if_contains(key);
     if (v == nullptr || v->is_null()) return;
     const std::size_t mark = enter(key);

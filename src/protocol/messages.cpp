@@ -12,4 +12,8 @@ const std::string& sender(const Message& message) {
   return std::visit([](const auto& m) -> const std::string& { return m.from; }, message);
 }
 
+bool is_content_message(const Message& message) {
+  return message.index() >= Message(ContentHello{}).index();
+}
+
 }  // namespace chorus::protocol

@@ -10,12 +10,15 @@
 
 namespace chorus::protocol::detail {
 
-inline constexpr std::array<std::string_view, 20> kWireNames = {
+inline constexpr std::array<std::string_view, 31> kWireNames = {
     "HELLO",         "RECONNECT",       "HELLO_REJECT",   "DISCOVERY",
     "HEARTBEAT",     "LEAVE",           "ELECTION",       "ELECTION_ANSWER",
     "COORDINATOR",   "PLAY_REQUEST",    "PAUSE_REQUEST",  "RESUME_REQUEST",
     "STOP_REQUEST",  "STATE_SYNC_REQUEST", "STATE_SYNC_RESPONSE", "STATE_OFFER",
     "TIME_REQUEST",  "TIME_RESPONSE",   "CONTROL_REQUEST", "CONTROL_RESPONSE",
+    "CONTENT_HELLO", "CATALOG_NOTICE",  "CATALOG_REQUEST", "CATALOG_PAGE",
+    "WANT",          "HAVE",            "MANIFEST_REQUEST", "MANIFEST",
+    "CHUNK_REQUEST", "CHUNK_DATA",      "CONTENT_REFUSED",
 };
 static_assert(kWireNames.size() == std::variant_size_v<Message>,
               "every Message alternative needs exactly one wire name");
@@ -23,9 +26,9 @@ static_assert(kWireNames.size() == std::variant_size_v<Message>,
 inline constexpr std::array<std::string_view, 3> kStatusNames = {"stopped", "playing", "paused"};
 static_assert(static_cast<std::size_t>(PlaybackStatus::paused) + 1 == kStatusNames.size());
 
-inline constexpr std::array<std::string_view, 6> kControlCommandNames = {
-    "play", "pause", "resume", "stop", "next", "prev"};
-static_assert(static_cast<std::size_t>(ControlCommand::prev) + 1 == kControlCommandNames.size());
+inline constexpr std::array<std::string_view, 7> kControlCommandNames = {
+    "play", "pause", "resume", "stop", "next", "prev", "seek"};
+static_assert(static_cast<std::size_t>(ControlCommand::seek) + 1 == kControlCommandNames.size());
 
 /// The wire names of an enum's values, indexed by value.
 constexpr const auto& enum_names(PlaybackStatus) { return kStatusNames; }

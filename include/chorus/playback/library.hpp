@@ -44,6 +44,7 @@ struct TrackInfo {
   int source_channels = 0;         ///< channels of the file (mixed/duplicated to stereo)
   std::uint64_t file_size = 0;     ///< bytes
   std::string content_hash;        ///< SHA-256 of the file bytes, 64 lower-case hex digits
+  std::string chunk_root;          ///< SHA-256 over its chunk digests, hex (content/chunking.hpp)
   std::string error;               ///< empty when the track is playable
 
   bool playable() const noexcept { return error.empty(); }

@@ -13,7 +13,7 @@
 namespace chorus::protocol {
 
 /// Bumped on any incompatible change; peers with another version are refused at HELLO.
-inline constexpr std::int64_t kProtocolVersion = 2;
+inline constexpr std::int64_t kProtocolVersion = 3;
 /// Largest frame body accepted; checked against the length prefix before allocating.
 inline constexpr std::uint32_t kMaxFrameBytes = 1u << 20;
 /// Deepest JSON nesting accepted in a frame body.
@@ -24,6 +24,10 @@ inline constexpr std::size_t kMaxMembers = 1024;
 inline constexpr std::size_t kMaxIdBytes = 256;
 /// Longest other string field accepted, in bytes.
 inline constexpr std::size_t kMaxStringBytes = 4096;
+/// Longest binary field (base64 text: a chunk's bytes, a manifest's digests), in bytes of text.
+inline constexpr std::size_t kMaxBinaryTextBytes = 960 * 1024;
+/// Most catalog entries one CATALOG_PAGE carries.
+inline constexpr std::size_t kMaxCatalogPageEntries = 256;
 
 /// Where a node accepts connections.
 struct Endpoint {
@@ -48,6 +52,8 @@ struct HandshakeFields {
   Endpoint advertised;          ///< where the node accepts connections
   std::int64_t version = kProtocolVersion;
   std::string cluster;          ///< nodes of different clusters refuse each other
+  /// Port of the node's content link (track bytes and catalogs, docs/library.md); 0: none.
+  std::uint16_t content_port = 0;
   friend bool operator==(const HandshakeFields&, const HandshakeFields&) = default;
 };
 
@@ -110,12 +116,15 @@ struct Coordinator {
   friend bool operator==(const Coordinator&, const Coordinator&) = default;
 };
 
-/// Identity of a track: a node plays only a track whose hash it holds.
+/// Identity of a track: its file's content hash. A node that does not hold the file fetches it
+/// by that hash, chunk by chunk, each checked against the digests `root` vouches for.
 struct TrackRef {
   std::int64_t index = 0;
   std::string name;
-  std::string hash;             ///< hex content hash
+  std::string hash;             ///< hex SHA-256 of the file's bytes
   std::int64_t frames = 0;      ///< length in frames at the output rate
+  std::uint64_t size = 0;       ///< the file's bytes
+  std::string root;             ///< hex SHA-256 over its chunk digests (content/chunking.hpp)
   friend bool operator==(const TrackRef&, const TrackRef&) = default;
 };
 
@@ -213,7 +222,14 @@ struct TimeResponse {
 };
 
 /// The playback commands a follower's prompt forwards to the leader.
-enum class ControlCommand { play, pause, resume, stop, next, prev };
+enum class ControlCommand { play, pause, resume, stop, next, prev, seek };
+
+/// Where a seek goes: to `position_us` into the track, or by it from where playback is.
+struct SeekTarget {
+  std::int64_t position_us = 0;
+  bool relative = false;
+  friend bool operator==(const SeekTarget&, const SeekTarget&) = default;
+};
 
 /// Follower → leader: a playback command typed on the follower's prompt, e.g. play 3.
 struct ControlRequest {
@@ -221,6 +237,7 @@ struct ControlRequest {
   std::uint64_t id = 0;
   ControlCommand command = ControlCommand::play;
   std::optional<std::int64_t> track;  ///< the track number as typed; present exactly for play
+  std::optional<SeekTarget> seek;     ///< present exactly for seek
   friend bool operator==(const ControlRequest&, const ControlRequest&) = default;
 };
 /// Leader → follower: the outcome of a ControlRequest.
@@ -232,11 +249,115 @@ struct ControlResponse {
   friend bool operator==(const ControlResponse&, const ControlResponse&) = default;
 };
 
+// ---- content links (docs/library.md): track bytes and catalogs, never on the cluster link ----
+
+/// One track of a node's library as the cluster lists it.
+struct CatalogEntry {
+  std::string hash;    ///< hex SHA-256 of the file
+  std::string root;    ///< hex SHA-256 over its chunk digests
+  std::string name;    ///< path relative to the library directory
+  std::string title;   ///< tags; empty when the file has none
+  std::string artist;
+  std::string album;
+  std::string format;  ///< "flac", "vorbis", ...
+  std::int64_t frames = 0;
+  std::uint64_t size = 0;
+  friend bool operator==(const CatalogEntry&, const CatalogEntry&) = default;
+};
+
+/// First frame both ends send on a content link; `catalog` names the sender's library listing.
+struct ContentHello {
+  std::string from;
+  std::string cluster;
+  std::int64_t version = kProtocolVersion;
+  std::string catalog;         ///< hex digest of the sender's catalog (changes when it does)
+  std::uint64_t tracks = 0;    ///< entries in it
+  friend bool operator==(const ContentHello&, const ContentHello&) = default;
+};
+/// The sender's catalog changed (a scan found new files).
+struct CatalogNotice {
+  std::string from;
+  std::string catalog;
+  std::uint64_t tracks = 0;
+  friend bool operator==(const CatalogNotice&, const CatalogNotice&) = default;
+};
+/// Asks for the entries of the sender's peer's catalog from `offset` on.
+struct CatalogRequest {
+  std::string from;
+  std::uint64_t offset = 0;
+  friend bool operator==(const CatalogRequest&, const CatalogRequest&) = default;
+};
+/// Up to kMaxCatalogPageEntries entries of catalog `catalog`, starting at `offset` of `total`.
+struct CatalogPage {
+  std::string from;
+  std::string catalog;
+  std::uint64_t offset = 0;
+  std::uint64_t total = 0;
+  std::vector<CatalogEntry> entries;
+  friend bool operator==(const CatalogPage&, const CatalogPage&) = default;
+};
+/// The sender is fetching `hash`: tell it what you hold of it now and whenever that grows.
+struct Want {
+  std::string from;
+  std::string hash;
+  friend bool operator==(const Want&, const Want&) = default;
+};
+/// The sender's verified chunks of `hash` (`chunks` in all): a bitmap, base64, bit i of byte
+/// i / 8 (least significant first) for chunk i. Also sent to say "no longer wanted": then empty.
+struct Have {
+  std::string from;
+  std::string hash;
+  std::uint64_t chunks = 0;
+  std::string bitmap;
+  friend bool operator==(const Have&, const Have&) = default;
+};
+/// The sender wants the chunk digests of `hash`.
+struct ManifestRequest {
+  std::string from;
+  std::string hash;
+  friend bool operator==(const ManifestRequest&, const ManifestRequest&) = default;
+};
+/// The chunk digests of `hash` (a file of `size` bytes), concatenated, base64.
+struct Manifest {
+  std::string from;
+  std::string hash;
+  std::uint64_t size = 0;
+  std::string digests;
+  friend bool operator==(const Manifest&, const Manifest&) = default;
+};
+struct ChunkRequest {
+  std::string from;
+  std::string hash;
+  std::uint64_t chunk = 0;
+  friend bool operator==(const ChunkRequest&, const ChunkRequest&) = default;
+};
+/// Chunk `chunk` of `hash`, base64.
+struct ChunkData {
+  std::string from;
+  std::string hash;
+  std::uint64_t chunk = 0;
+  std::string data;
+  friend bool operator==(const ChunkData&, const ChunkData&) = default;
+};
+/// A manifest or chunk request the sender cannot serve (chunk: −1 for a manifest).
+struct ContentRefused {
+  std::string from;
+  std::string hash;
+  std::int64_t chunk = -1;
+  std::string reason;
+  friend bool operator==(const ContentRefused&, const ContentRefused&) = default;
+};
+
 using Message = std::variant<Hello, Reconnect, HelloReject, Discovery, Heartbeat, Leave,
                              Election, ElectionAnswer, Coordinator,
                              PlayRequest, PauseRequest, ResumeRequest, StopRequest,
                              StateSyncRequest, StateSyncResponse, StateOffer,
-                             TimeRequest, TimeResponse, ControlRequest, ControlResponse>;
+                             TimeRequest, TimeResponse, ControlRequest, ControlResponse,
+                             ContentHello, CatalogNotice, CatalogRequest, CatalogPage, Want, Have,
+                             ManifestRequest, Manifest, ChunkRequest, ChunkData, ContentRefused>;
+
+/// True for the messages of content links (ContentHello and after).
+bool is_content_message(const Message& message);
 
 /// The wire name of a message's type, e.g. "HELLO", "ELECTION_ANSWER".
 std::string_view type_name(const Message& message);

@@ -21,7 +21,7 @@ std::size_t count(const std::vector<std::string>& events, const std::string& id)
 /// About 8 KB: a track with the longest name and hash a peer accepts.
 protocol::PlayRequest bulky_message(const std::string& from, std::uint64_t seq) {
   const protocol::TrackRef track{0, std::string(protocol::kMaxStringBytes, 'n'),
-                                 std::string(protocol::kMaxStringBytes, 'h'), 0};
+                                 std::string(protocol::kMaxStringBytes, 'h'), 0, 0, ""};
   return {from, 1, seq, track, 0, 0};
 }
 

@@ -52,7 +52,7 @@ TEST_CASE("the leader schedules a command at now + lead and applies it as its fo
   auto token = sim.command("a", play_command(2));
 
   const playback::PlaybackState expected{1, 1, PlayStatus::playing,
-                                         protocol::TrackRef{1, "track-2.wav", "hash-2", kTrackFrames},
+                                         protocol::TrackRef{1, "track-2.wav", "hash-2", kTrackFrames, 0, ""},
                                          t + kLead, 0};
   CHECK(sim.core("a").state() == expected);
   REQUIRE(sim.replies("a").size() == 1);
@@ -97,7 +97,7 @@ TEST_CASE("end of track: the next track starts at the exact end instant, the las
   REQUIRE(commands.size() == 2);
   auto* play2 = std::get_if<protocol::PlayRequest>(&commands[1].second);
   REQUIRE(play2 != nullptr);
-  CHECK(*play2 == protocol::PlayRequest{"a", 1, 2, {1, "track-2.wav", "hash-2", kShortTrack}, 0, end1});
+  CHECK(*play2 == protocol::PlayRequest{"a", 1, 2, {1, "track-2.wav", "hash-2", kShortTrack, 0, ""}, 0, end1});
 
   sim.run_until(end1 + 10'000);
   CHECK(sim.core("b").state().track->hash == "hash-2");
@@ -109,7 +109,7 @@ TEST_CASE("end of track: the next track starts at the exact end instant, the las
   commands = commands_from(sim, "a");
   REQUIRE(commands.size() == 4);
   CHECK(commands[2].second == protocol::Message{protocol::PlayRequest{
-                                  "a", 1, 3, {2, "track-3.wav", "hash-3", kShortTrack}, 0, end1 + 1'000'000}});
+                                  "a", 1, 3, {2, "track-3.wav", "hash-3", kShortTrack, 0, ""}, 0, end1 + 1'000'000}});
   CHECK(commands[3] == std::pair<std::int64_t, protocol::Message>{
                            end3 - send_ahead, protocol::StopRequest{"a", 1, 4, end3}});
   CHECK(sim.core("b").state().status == PlayStatus::stopped);
@@ -173,8 +173,8 @@ TEST_CASE("a forwarded command travels typed, with a track only for play") {
   }
   using protocol::ControlCommand;
   CHECK(requests == std::vector<protocol::ControlRequest>{
-                        {"b", 1, ControlCommand::play, 2},
-                        {"b", 2, ControlCommand::next, std::nullopt}});
+                        {"b", 1, ControlCommand::play, 2, std::nullopt},
+                        {"b", 2, ControlCommand::next, std::nullopt, std::nullopt}});
   CHECK(texts(sim.replies("b")) ==
         std::vector<std::string>{"ok (by the leader a)", "ok (by the leader a)"});
 }
@@ -182,7 +182,7 @@ TEST_CASE("a forwarded command travels typed, with a track only for play") {
 TEST_CASE("the leader refuses a forwarded play of track 0, as it would at its own prompt") {
   PlaybackSim sim;
   leader_and_follower(sim);
-  sim.inject("b", "a", protocol::ControlRequest{"b", 5, protocol::ControlCommand::play, 0});
+  sim.inject("b", "a", protocol::ControlRequest{"b", 5, protocol::ControlCommand::play, 0, std::nullopt});
   sim.run_for(10'000);
 
   std::vector<protocol::ControlResponse> responses;

@@ -109,7 +109,7 @@ struct PlayerRig {
 };
 
 PlaybackState playing(const TrackInfo& info, std::int64_t anchor_us) {
-  const Track track{static_cast<std::int64_t>(info.index), info.file_name, info.content_hash, info.frames};
+  const Track track{static_cast<std::int64_t>(info.index), info.file_name, info.content_hash, info.frames, info.file_size, info.chunk_root};
   return {1, 1, PlayStatus::playing, track, anchor_us, 0};
 }
 

@@ -29,7 +29,7 @@ constexpr std::int64_t kT = 1'000'000'000'000;     // a leader instant, µs
 constexpr std::int64_t kMinute = 60'000'000;
 constexpr std::int64_t kLength = 3 * 60 * 48'000;  // a three-minute track, frames
 
-const Track kTrack{3, "intro.flac", "9f86d081884c7d659a2feaa0c55ad015", kLength};
+const Track kTrack{3, "intro.flac", "9f86d081884c7d659a2feaa0c55ad015", kLength, 0, ""};
 
 PlaybackState playing(std::int64_t anchor_us, std::int64_t anchor_frame) {
   return {5, 19, PlayStatus::playing, kTrack, anchor_us, anchor_frame};
@@ -96,7 +96,7 @@ TEST_CASE("frame arithmetic is exact at leader times near 1e12 us") {
     const std::int64_t anchor = kT + static_cast<std::int64_t>(rng() % 1'000'000'000'000);
     const std::int64_t elapsed = static_cast<std::int64_t>(rng() % 10'000'000'000);  // ≤ 2.8 h
     const PlaybackState s{1, 1, PlayStatus::playing,
-                          Track{0, "long", "h", std::numeric_limits<std::int64_t>::max()}, anchor,
+                          Track{0, "long", "h", std::numeric_limits<std::int64_t>::max(), 0, ""}, anchor,
                           0};
     CAPTURE(anchor, elapsed);
     // Whole 125 µs periods are exactly 6 frames; the remainder r < 125 adds ⌊6r/125⌋.

@@ -40,7 +40,7 @@ std::optional<std::int64_t> frame_in(const std::vector<std::int16_t>& block, std
   return std::int64_t{right} * 30000 + left;
 }
 
-Track track_of(std::int64_t frames) { return Track{0, "count", "c0ffee", frames}; }
+Track track_of(std::int64_t frames) { return Track{0, "count", "c0ffee", frames, 0, ""}; }
 
 ScheduledState playing(std::int64_t anchor_us, std::int64_t anchor_frame, const Audio& audio) {
   PlaybackState state;

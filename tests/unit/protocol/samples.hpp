@@ -23,7 +23,9 @@ inline TrackRef sample_track() {
   return TrackRef{.index = 3,
                   .name = "\xc3\x85lborg \xe2\x80\x93 intro.flac",  // "Ålborg – intro.flac"
                   .hash = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",
-                  .frames = 1'234'567};
+                  .frames = 1'234'567,
+                  .size = 9'876'543,
+                  .root = "0f1e2d3c4b5a69788796a5b4c3d2e1f00f1e2d3c4b5a69788796a5b4c3d2e1f0"};
 }
 
 inline HandshakeFields sample_handshake() {
@@ -65,7 +67,7 @@ inline std::vector<Message> typical_messages() {
       TimeRequest{.from = "node-c", .id = 42, .t0_us = 5'000},
       TimeResponse{.from = "node-b", .id = 42, .t0_us = 5'000, .t1_us = 9'000'100,
                    .t2_us = 9'000'180},
-      ControlRequest{.from = "node-c", .id = 7, .command = ControlCommand::play, .track = 3},
+      ControlRequest{.from = "node-c", .id = 7, .command = ControlCommand::play, .track = 3, .seek = std::nullopt},
       ControlResponse{.from = "node-b", .id = 7, .ok = false, .error = "no track 3"},
   };
 }
@@ -94,7 +96,7 @@ inline std::vector<Message> extreme_messages() {
                                                  std::to_string(i % 256),
                                          .port = static_cast<std::uint16_t>(1 + i)}});
   }
-  const TrackRef edge_track{.index = kI64Max, .name = "", .hash = "", .frames = 0};
+  const TrackRef edge_track{.index = kI64Max, .name = "", .hash = "", .frames = 0, .size = 0, .root = ""};
   return {
       Hello{low},
       Reconnect{high},
@@ -131,18 +133,18 @@ inline std::vector<Message> extreme_messages() {
       TimeResponse{.from = "node-b", .id = kAbove2To53, .t0_us = kI64Max, .t1_us = 0,
                    .t2_us = kI64Max},
       ControlRequest{.from = longest_id, .id = kU64Max, .command = ControlCommand::play,
-                     .track = kI64Max},
-      ControlRequest{.from = "node-c", .id = 0, .command = ControlCommand::play, .track = 0},
+                     .track = kI64Max, .seek = std::nullopt},
+      ControlRequest{.from = "node-c", .id = 0, .command = ControlCommand::play, .track = 0, .seek = std::nullopt},
       ControlRequest{.from = "node-c", .id = kAbove2To53, .command = ControlCommand::pause,
-                     .track = std::nullopt},
+                     .track = std::nullopt, .seek = std::nullopt},
       ControlRequest{.from = "node-c", .id = 1, .command = ControlCommand::resume,
-                     .track = std::nullopt},
+                     .track = std::nullopt, .seek = std::nullopt},
       ControlRequest{.from = "node-c", .id = 2, .command = ControlCommand::stop,
-                     .track = std::nullopt},
+                     .track = std::nullopt, .seek = std::nullopt},
       ControlRequest{.from = "node-c", .id = 3, .command = ControlCommand::next,
-                     .track = std::nullopt},
+                     .track = std::nullopt, .seek = std::nullopt},
       ControlRequest{.from = "node-c", .id = 4, .command = ControlCommand::prev,
-                     .track = std::nullopt},
+                     .track = std::nullopt, .seek = std::nullopt},
       ControlResponse{.from = "node-b", .id = kU64Max, .ok = true, .error = ""},
       ControlResponse{.from = "node-b", .id = 0, .ok = false, .error = awkward},
   };

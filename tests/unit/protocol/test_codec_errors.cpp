@@ -417,7 +417,7 @@ TEST_CASE("a control request is one of the playback commands, with a track exact
   // Absent and null are alike for a field that must not be there.
   CHECK(decode_ok(request(R"("command":"pause","track":null)")) ==
         Message{ControlRequest{.from = "node-c", .id = 7, .command = ControlCommand::pause,
-                               .track = std::nullopt}});
+                               .track = std::nullopt, .seek = std::nullopt}});
 
   const DecodeError negative = decode_error(request(R"("command":"play","track":-1)"));
   CHECK(negative.code == DecodeErrorCode::out_of_range);

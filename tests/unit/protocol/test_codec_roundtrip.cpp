@@ -73,7 +73,7 @@ TEST_CASE("playback status is written as a lower-case string and an absent track
         R"({"type":"STATE_SYNC_RESPONSE","from":"b","epoch":1,"seq":2,"status":"stopped",)"
         R"("anchor_us":3,"anchor_frame":4})");
   StateSyncResponse playing{.from = "b", .state = {.epoch = 1, .seq = 2, .status = PlaybackStatus::playing,
-                            .track = TrackRef{.index = 0, .name = "n", .hash = "ab", .frames = 9},
+                            .track = TrackRef{.index = 0, .name = "n", .hash = "ab", .frames = 9, .size = 0, .root = ""},
                             .anchor_us = 3, .anchor_frame = 4}};
   CHECK(encode(playing).find(R"("status":"playing","track":{"index":0,"name":"n","hash":"ab",)"
                              R"("frames":9})") != std::string::npos);
@@ -82,17 +82,17 @@ TEST_CASE("playback status is written as a lower-case string and an absent track
 }
 
 TEST_CASE("a control request names its command and, for play only, the track") {
-  CHECK(encode(ControlRequest{.from = "c", .id = 7, .command = ControlCommand::play, .track = 3}) ==
+  CHECK(encode(ControlRequest{.from = "c", .id = 7, .command = ControlCommand::play, .track = 3, .seek = std::nullopt}) ==
         R"({"type":"CONTROL_REQUEST","from":"c","id":7,"command":"play","track":3})");
   CHECK(encode(ControlRequest{.from = "c", .id = 8, .command = ControlCommand::prev,
-                              .track = std::nullopt}) ==
+                              .track = std::nullopt, .seek = std::nullopt}) ==
         R"({"type":"CONTROL_REQUEST","from":"c","id":8,"command":"prev"})");
 }
 
 TEST_CASE("a state offer names the clock its times are in") {
   CHECK(encode(StateOffer{.from = "c", .clock = "a", .state = {.epoch = 5, .seq = 4,
                           .status = PlaybackStatus::paused,
-                          .track = TrackRef{.index = 0, .name = "n", .hash = "ab", .frames = 9},
+                          .track = TrackRef{.index = 0, .name = "n", .hash = "ab", .frames = 9, .size = 0, .root = ""},
                           .anchor_us = 3, .anchor_frame = 4}}) ==
         R"({"type":"STATE_OFFER","from":"c","clock":"a","epoch":5,"seq":4,"status":"paused",)"
         R"("track":{"index":0,"name":"n","hash":"ab","frames":9},"anchor_us":3,"anchor_frame":4})");

@@ -1,0 +1,107 @@
+#pragma once
+// FetchPlanner: which chunk of one file to ask which peer for, and when. Pure: no sockets, no
+// clocks, no threads; every input carries `now` (µs, any monotonic clock). docs/library.md,
+// "Fetching", explains the rules; ContentService runs one planner per file it fetches.
+//
+// Rules (in this order for each free request slot):
+//  1. Order: chunk 0 and the last chunk first (containers keep headers at both ends), then from
+//     the demand cursor (the chunk the decoder needs next; 0 until told) onwards, then the
+//     chunks before it.
+//  2. Urgent chunks (within `urgent_chunks` of the demand cursor, and the first and last) are
+//     asked of any holder at once.
+//  3. Others are spread over the co-fetchers (the nodes fetching the same file, self included,
+//     sorted by id): chunk c is fetched from a holder by co-fetcher c mod n, and the others wait
+//     for it to hold c and ask it; if it does not within `peer_wait_us` of c becoming due
+//     (first of the not-requested chunks in order), any holder will do. So a file 8 rooms fetch
+//     at once leaves its source about once, not 8 times.
+//  4. Among the holders of a chunk: not one that served it corrupt, not one at its per-peer
+//     limit; prefer one still fetching (incomplete bitmap) over a complete one, then the one
+//     with fewest requests outstanding from us, then the smallest id.
+//  5. A request unanswered after `request_timeout_us` is dropped (the peer is charged a failure)
+//     and the chunk is due again. A peer that served 3 corrupt chunks is not asked again.
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+namespace chorus::content {
+
+struct FetchConfig {
+  std::size_t window = 6;             ///< requests outstanding at once for this file
+  std::size_t per_peer = 3;           ///< of which to one peer
+  std::uint64_t urgent_chunks = 2;    ///< chunks past the demand cursor asked of anyone at once
+  std::int64_t peer_wait_us = 1'000'000;
+  std::int64_t request_timeout_us = 5'000'000;
+  int corrupt_limit = 3;
+};
+
+enum class ChunkFailure { corrupt, refused, timeout };
+
+struct ChunkAsk {
+  std::string peer;
+  std::uint64_t chunk = 0;
+  friend bool operator==(const ChunkAsk&, const ChunkAsk&) = default;
+};
+
+class FetchPlanner {
+ public:
+  /// `held` are the chunks already verified on disk (a resumed fetch); its size is the count.
+  FetchPlanner(std::string self, std::vector<bool> held, FetchConfig config = {});
+
+  // ---- inputs ----
+  /// A peer's bitmap (HAVE): replaces what was known of it. An empty bitmap: it holds nothing.
+  void holder(const std::string& peer, const std::vector<bool>& chunks);
+  /// The peer is gone: forget its bitmap; its outstanding requests are due again.
+  void holder_gone(const std::string& peer);
+  /// The nodes fetching this file besides self (from their WANTs).
+  void cofetchers(const std::set<std::string>& peers);
+  /// The decoder needs `chunk` next.
+  void demand(std::uint64_t chunk);
+  /// `chunk` arrived from `peer` and was verified and stored.
+  void received(std::int64_t now, const std::string& peer, std::uint64_t chunk);
+  /// `chunk` did not come from `peer`: corrupt, refused, or timed out (the shell's or ours).
+  void failed(std::int64_t now, const std::string& peer, std::uint64_t chunk, ChunkFailure why);
+
+  // ---- outputs ----
+  /// The requests to send now; they count as outstanding from here on.
+  std::vector<ChunkAsk> next(std::int64_t now);
+  /// When next() may have something new without another input (a wait or a timeout ends).
+  std::optional<std::int64_t> next_deadline() const;
+
+  // ---- state ----
+  bool done() const;
+  std::uint64_t chunk_count() const;
+  std::uint64_t held_count() const;
+  bool holds(std::uint64_t chunk) const;
+  /// Missing chunks that no known holder (not excluded) has: the fetch cannot finish now.
+  std::vector<std::uint64_t> unavailable() const;
+  std::size_t outstanding() const;
+  /// Chunks received per peer, for status.
+  const std::map<std::string, std::uint64_t>& received_from() const;
+  std::uint64_t corrupt_count() const;
+
+ private:
+  // (helper state chosen by the implementation)
+  struct Impl;
+  std::string self_;
+  FetchConfig config_;
+  std::vector<bool> held_;
+  std::map<std::string, std::vector<bool>> holders_;
+  std::set<std::string> cofetchers_;
+  std::uint64_t demand_ = 0;
+  struct Outstanding {
+    std::string peer;
+    std::int64_t deadline = 0;
+  };
+  std::map<std::uint64_t, Outstanding> outstanding_;
+  std::map<std::uint64_t, std::int64_t> due_since_;  ///< when a chunk became due (for peer_wait)
+  std::map<std::string, int> corrupt_by_peer_;
+  std::map<std::uint64_t, std::set<std::string>> excluded_;  ///< peers that served a chunk corrupt
+  std::map<std::string, std::uint64_t> received_from_;
+  std::uint64_t corrupt_total_ = 0;
+};
+
+}  // namespace chorus::content

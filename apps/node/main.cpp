@@ -31,6 +31,8 @@ struct Options {
   int heartbeat_ms = 200;
   int latency_ms = 0;
   int forget_down_after_ms = 600'000;
+  std::uint64_t cache_mb = 2048;
+  double upload_limit_mb = 6;
   std::string gen_key;
   std::string key_file;
   std::vector<std::string> accept_key_files;
@@ -56,7 +58,25 @@ void add_options(CLI::App& app, Options& options) {
   app.add_option("--advertise-port", network.advertised_port,
                  "Port peers should dial, e.g. a proxy's (default: the listen port)");
   auto& playback = options.node.playback;
-  app.add_option("--tracks", playback.tracks, "Directory of tracks to play")->capture_default_str();
+  app.add_option("--tracks", playback.tracks,
+                 "Directory of this node's music (searched recursively; may be empty or missing: the "
+                 "node then plays the other nodes' tracks)")
+      ->capture_default_str();
+  auto& content = options.node.content;
+  app.add_option("--cache-dir", content.cache.directory,
+                 "Where tracks fetched from peers are kept (default: $XDG_CACHE_HOME/chorus/ID), "
+                 "with this node's library index")
+      ->type_name("PATH");
+  app.add_option("--cache-mb", options.cache_mb, "Most megabytes of fetched tracks kept")
+      ->check(CLI::Range(16, 1 << 24))
+      ->capture_default_str();
+  app.add_option("--content-port", content.listen.port,
+                 "TCP port serving track bytes and catalogs to peers (0: any free port)")
+      ->capture_default_str();
+  app.add_option("--upload-limit-mb", options.upload_limit_mb,
+                 "Most megabytes per second this node uploads to peers (0: no limit)")
+      ->check(CLI::Range(0.0, 10000.0))
+      ->capture_default_str();
   app.add_option("--output", playback.output, "Audio output: auto (a sound server, else ALSA, else sdl, else null), alsa[:DEVICE], "
                  "pulse[:SINK], sdl, null or file:PATH (raw S16LE 48 kHz stereo)")
       ->capture_default_str();
@@ -123,6 +143,8 @@ chorus::node::NodeConfig finish_config(Options& options) {
   config.network.liveness.interval = std::chrono::milliseconds(options.heartbeat_ms);
   config.network.forget_down_after = std::chrono::milliseconds(options.forget_down_after_ms);
   config.playback.latency = std::chrono::milliseconds(options.latency_ms);
+  config.content.cache.max_bytes = options.cache_mb << 20;
+  config.content.upload_bytes_per_second = static_cast<std::uint64_t>(options.upload_limit_mb * 1024 * 1024);
   if (!options.key_file.empty()) config.network.connection.keys = load_keys(options);
   return config;
 }

@@ -57,6 +57,13 @@ std::uint64_t chunk_length(std::uint64_t size, std::uint64_t chunk) {
   return std::min(kChunkBytes, size - start);
 }
 
+std::uint64_t chunk_at_frame(std::uint64_t size, std::int64_t frames, std::int64_t frame) {
+  const auto chunks = chunk_count(size);
+  if (chunks == 0 || frames <= 0 || frame <= 0) return 0;
+  const auto ratio = static_cast<double>(std::min(frame, frames)) / static_cast<double>(frames);
+  return std::min<std::uint64_t>(chunks - 1, static_cast<std::uint64_t>(ratio * static_cast<double>(chunks)));
+}
+
 Digest sha256(std::span<const std::uint8_t> bytes) {
   Sha256 sha;
   sha.update(bytes);

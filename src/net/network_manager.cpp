@@ -110,6 +110,7 @@ class NetworkManager::Impl final : public ConnectionObserver {
     std::string id;
     std::int64_t priority = 0;
     protocol::Endpoint endpoint;
+    std::uint16_t content_port = 0;
     std::uint64_t incarnation = 0;
     PeerState state = PeerState::down;
     std::shared_ptr<Connection> link;  ///< the one connection in use, when connected
@@ -356,8 +357,8 @@ void NetworkManager::Impl::bound_unidentified(const Connection& newest) {
 }
 
 void NetworkManager::Impl::send_handshake(Connection& connection, bool reconnect) {
-  protocol::HandshakeFields fields{config_.id, config_.priority, incarnation_, advertised(),
-                                   protocol::kProtocolVersion, config_.cluster};
+  protocol::HandshakeFields fields{config_.id,      config_.priority, incarnation_, advertised(),
+                                   protocol::kProtocolVersion, config_.cluster, config_.content_port};
   protocol::Message hello = reconnect ? protocol::Message{protocol::Reconnect{fields}}
                                       : protocol::Message{protocol::Hello{fields}};
   connection.send(std::make_shared<const std::string>(protocol::encode_message_frame(hello)));
@@ -586,6 +587,7 @@ void NetworkManager::Impl::connect_peer(Peer& peer, const std::shared_ptr<Connec
   peer.priority = hello.priority;
   peer.endpoint = {is_wildcard(hello.advertised.host) ? connection->remote_ip() : hello.advertised.host,
                    hello.advertised.port};
+  peer.content_port = hello.content_port;
   peer.incarnation = hello.incarnation;
   peer.link = connection;
   peer.state = PeerState::up;
@@ -749,6 +751,7 @@ PeerInfo NetworkManager::Impl::info(const Peer& peer, Clock::time_point now) con
   row.id = peer.id;
   row.priority = peer.priority;
   row.endpoint = peer.endpoint;
+  row.content_port = peer.content_port;
   row.state = peer.state;
   row.rtt = peer.rtt.smoothed();
   if (peer.last_heard) row.since_heard = duration_cast<microseconds>(now - *peer.last_heard);
@@ -779,6 +782,7 @@ NetworkManager::NetworkManager(asio::io_context& io, NetworkConfig config, Netwo
 NetworkManager::~NetworkManager() = default;
 
 void NetworkManager::start() { impl_->start(); }
+void NetworkManager::set_content_port(std::uint16_t port) { impl_->config_.content_port = port; }
 bool NetworkManager::send(const std::string& peer_id, const protocol::Message& message) {
   return impl_->send(peer_id, message);
 }

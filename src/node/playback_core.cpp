@@ -88,6 +88,12 @@ std::optional<protocol::ControlCommand> control_command(cli::CommandKind kind) {
 PlaybackCore::PlaybackCore(std::string self, std::vector<playback::TrackInfo> tracks)
     : self_(std::move(self)), tracks_(std::move(tracks)) {}
 
+void PlaybackCore::set_tracks(std::int64_t now, std::vector<playback::TrackInfo> tracks) {
+  tracks_ = std::move(tracks);
+  // The track after the current one may be another now.
+  if (leading() || (clock_.synced && state_synced_)) effects_.keep_open = tracks_to_keep_open(now);
+}
+
 // ---- inputs ------------------------------------------------------------------------------
 
 void PlaybackCore::set_lead(std::int64_t lead_us) { lead_us_ = lead_us; }
@@ -353,8 +359,9 @@ void PlaybackCore::on_state_sync(std::int64_t now, const std::string& from,
   pending_sync_ = response;
   // Open the track while the clock burst runs, so it is ready the moment the state applies
   // (where it is then, as far as the clock estimate can tell yet).
-  if (response.state.track) {
-    effects_.open_early.push_back({response.state.track->hash, frame_now(now, response.state)});
+  if (const auto& track = response.state.track) {
+    effects_.open_early.push_back(
+        {track->hash, frame_now(now, response.state), track->name, track->frames, track->size, track->root});
   }
   on_clock_change(now);
 }
@@ -373,10 +380,6 @@ void PlaybackCore::apply_pending_sync(std::int64_t now) {
   state_owner_ = pending_sync_->from;
   pending_sync_.reset();
   state_synced_ = true;
-  if (state.track && !find_track(state.track->hash)) {
-    note(LogLevel::warn, fmt::format("the leader plays {}, which is not in this node's library: "
-                                     "staying silent", protocol::inert(state.track->name)));
-  }
   previous_ = applied_;
   applied_ = state;
   note(LogLevel::info, "synced with the leader: " + describe_state(applied_));
@@ -454,19 +457,24 @@ void PlaybackCore::publish(std::int64_t now) {
 }
 
 std::vector<playback::TrackToOpen> PlaybackCore::tracks_to_keep_open(std::int64_t now) const {
-  std::set<std::string> wanted;
+  std::map<std::string, protocol::TrackRef> wanted;
   for (const auto* state : {&previous_, &applied_}) {
-    if (state->track) wanted.insert(state->track->hash);
+    if (state->track) wanted.emplace(state->track->hash, *state->track);
   }
   // The next track too, so that the end of this one flows into it without a gap.
   if (auto current = current_index()) {
-    if (auto next = next_playable(*current)) wanted.insert(tracks_[*next].content_hash);
+    if (auto next = next_playable(*current)) wanted.emplace(tracks_[*next].content_hash, track_ref(tracks_[*next]));
   }
   std::vector<playback::TrackToOpen> open;
-  for (const auto& hash : wanted) {
-    // Decoding starts where the track will be read: mid-track for a node taking over.
-    const bool current = applied_.track && applied_.track->hash == hash;
-    open.push_back({hash, current ? frame_now(now, applied_) : 0});
+  // The current track first: a node fetching tracks fetches it first.
+  const auto order = [&](const std::string& hash) { return applied_.track && applied_.track->hash == hash ? 0 : 1; };
+  for (int pass = 0; pass < 2; ++pass) {
+    for (const auto& [hash, ref] : wanted) {
+      if (order(hash) != pass) continue;
+      // Decoding starts where the track will be read: mid-track for a node taking over.
+      const std::int64_t start = pass == 0 ? frame_now(now, applied_) : 0;
+      open.push_back({hash, start, ref.name, ref.frames, ref.size, ref.root});
+    }
   }
   return open;
 }

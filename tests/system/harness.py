@@ -231,6 +231,9 @@ class Node:
             argv += ["--heartbeat-ms", str(self.heartbeat_ms)]
         if self.log_level is not None:
             argv += ["--log-level", self.log_level]
+        # Each node its own cache, in the test's directory: never the user's, never shared.
+        if "--cache-dir" not in self.extra_args:
+            argv += ["--cache-dir", str(self.workdir / f"{self.name}.cache")]
         return argv + self.extra_args
 
     def launch(self) -> None:

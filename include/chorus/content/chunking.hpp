@@ -35,6 +35,11 @@ std::uint64_t chunk_length(std::uint64_t size, std::uint64_t chunk);
 /// Where chunk `chunk` starts.
 constexpr std::uint64_t chunk_offset(std::uint64_t chunk) { return chunk * kChunkBytes; }
 
+/// The chunk that probably holds frame `frame` of a track of `frames` frames in a file of `size`
+/// bytes, assuming bytes spread evenly over time: where a reader starting there reads first (its
+/// own reads then say exactly which chunks it needs).
+std::uint64_t chunk_at_frame(std::uint64_t size, std::int64_t frames, std::int64_t frame);
+
 /// SHA-256 (OpenSSL EVP).
 Digest sha256(std::span<const std::uint8_t> bytes);
 /// The chunk root: SHA-256 of the digests concatenated.

@@ -51,6 +51,8 @@ struct NetworkConfig {
   std::string advertised_host;
   /// Port peers should dial (e.g. a proxy's); 0 = the listen port.
   std::uint16_t advertised_port = 0;
+  /// Port of this node's content link, told to peers in the handshake; 0: none.
+  std::uint16_t content_port = 0;
   std::optional<protocol::Endpoint> bootstrap;
   LivenessPolicy liveness;
   std::chrono::milliseconds reconnect_first{500};
@@ -84,6 +86,7 @@ struct PeerInfo {
   std::string id;
   std::int64_t priority = 0;
   protocol::Endpoint endpoint;
+  std::uint16_t content_port = 0;  ///< where its content link listens (0: none)
   PeerState state = PeerState::down;
   std::optional<std::chrono::microseconds> rtt;          ///< smoothed round-trip time
   std::optional<std::chrono::microseconds> since_heard;  ///< silence so far
@@ -124,6 +127,9 @@ class NetworkManager final : public Transport {
   /// Binds the listener (throws on failure: the node cannot run without it), starts the timers
   /// and dials the bootstrap peer.
   void start();
+  /// The port of this node's content link, told to peers in every handshake from now on. Set it
+  /// right after start(), before the io thread runs: the first handshakes then carry it.
+  void set_content_port(std::uint16_t port);
 
   bool send(const std::string& peer_id, const protocol::Message& message) override;
   /// The message is made when its write starts (see Connection::send_stamped).

@@ -9,6 +9,7 @@
 #include <string>
 
 #include "chorus/cli/command.hpp"
+#include "chorus/content/content_service.hpp"
 #include "chorus/net/network_manager.hpp"
 #include "chorus/node/clock_sampler.hpp"
 #include "chorus/node/election_shell.hpp"
@@ -27,6 +28,8 @@ struct NodeConfig {
   bool lead_at_start = false;  ///< --leader: start a new cluster as its leader
   bool preempt = false;        ///< --preempt: a higher-ranked joiner takes over leadership
   playback::PlayerConfig playback;
+  /// Content links and the cache; its id, cluster, keys and listen host come from `network`.
+  content::ContentConfig content;
 };
 
 class PeerNode final : public net::NetworkObserver {

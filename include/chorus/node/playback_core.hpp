@@ -130,6 +130,8 @@ class PlaybackCore {
 
   // ---- inputs -------------------------------------------------------------------------------
 
+  /// The cluster's track list changed (a peer's library was pulled, or a scan found files).
+  void set_tracks(std::int64_t now, std::vector<playback::TrackInfo> tracks);
   /// How far ahead of now the leader schedules commands: max RTT + the output's fill-ahead +
   /// a margin. The shell refreshes it before each input.
   void set_lead(std::int64_t lead_us);

@@ -69,3 +69,13 @@ TEST_CASE("digests round-trip through hex and base64, and bad text is refused") 
   CHECK(from_base64(to_base64(bytes_of(1000))) == bytes_of(1000));
   CHECK_FALSE(from_base64("QUJD=="));  // bad padding
 }
+
+TEST_CASE("the chunk at a frame scales the frame's share of the track to the file's chunks") {
+  const std::uint64_t size = 10 * kChunkBytes;
+  CHECK(chunk_at_frame(size, 1000, 0) == 0);
+  CHECK(chunk_at_frame(size, 1000, 500) == 5);
+  CHECK(chunk_at_frame(size, 1000, 999) == 9);
+  CHECK(chunk_at_frame(size, 1000, 5000) == 9);  // past the end: the last chunk
+  CHECK(chunk_at_frame(size, 0, 10) == 0);       // unknown length
+  CHECK(chunk_at_frame(0, 1000, 10) == 0);       // empty file
+}

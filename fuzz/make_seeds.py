@@ -69,6 +69,32 @@ def codec_seeds(examples: list[str]) -> None:
           '{"type":"DISCOVERY","from":"a","members":[' + ",".join(["0"] * 1025) + "]}")
     write("codec", "err_track_not_play.json",
           '{"type":"CONTROL_REQUEST","from":"node-c","id":8,"command":"pause","track":3}')
+    # The limits of protocol version 3: content hashes, binary fields, catalog pages, the seek
+    # target, the content port, the chunk of a refusal.
+    hash64 = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"
+    write("codec", "err_hash_too_long.json",
+          '{"type":"WANT","from":"node-c","hash":"' + hash64 + '0"}')
+    write("codec", "err_hash_empty.json", '{"type":"MANIFEST_REQUEST","from":"node-c","hash":""}')
+    write("codec", "err_hash_not_inert.json",
+          '{"type":"CHUNK_REQUEST","from":"node-c","hash":"9f86\\u202e08","chunk":0}')
+    # (No seed of a binary field over its 960 KiB: a megabyte seed would slow every run for a
+    # plain length comparison, which the unit tests check at the limit.)
+    write("codec", "err_binary_not_string.json",
+          '{"type":"HAVE","from":"node-b","hash":"' + hash64 + '","chunks":3,"bitmap":[5]}')
+    # The count is checked before any element, as for DISCOVERY.members.
+    write("codec", "err_too_many_entries.json",
+          '{"type":"CATALOG_PAGE","from":"node-b","catalog":"c","offset":0,"total":257,"entries":[' +
+          ",".join(["0"] * 257) + "]}")
+    write("codec", "err_refused_chunk.json",
+          '{"type":"CONTENT_REFUSED","from":"node-b","hash":"' + hash64 + '","chunk":-2,"reason":""}')
+    write("codec", "err_seek_not_seek.json",
+          '{"type":"CONTROL_REQUEST","from":"node-c","id":8,"command":"pause",'
+          '"seek":{"position_us":0,"relative":false}}')
+    write("codec", "err_seek_missing.json",
+          '{"type":"CONTROL_REQUEST","from":"node-c","id":9,"command":"seek"}')
+    write("codec", "err_content_port.json",
+          '{"type":"HELLO","from":"a","priority":1,"incarnation":1,"advertised":{"host":"h","port":1},'
+          '"version":3,"cluster":"c","content_port":65536}')
     write("codec", "escapes.json",
           '{"type":"HELLO_REJECT","from":"n\\u00e9","reason":"\\"\\\\\\/\\b\\f\\n\\r\\t\\u0001\\ud83c\\udfb5"}')
 
@@ -112,6 +138,16 @@ def frame_seeds(examples: list[str]) -> None:
     write("frame_decoder", "over_small_cap", frame_seed(small, whole(small), 200))
     over = struct.pack(">I", (1 << 20) + 1) + b"{}"
     write("frame_decoder", "over_max_frame_bytes", frame_seed(over, whole(over)))
+    # A content link's opening: CONTENT_HELLO, then a WANT answered by a HAVE, a manifest and a
+    # chunk, cut at header and body boundaries.
+    content = b"".join(frame(bodies[k]) for k in
+                       ("content_hello", "want", "have", "manifest_request", "manifest",
+                        "chunk_request", "chunk_data", "content_refused"))
+    cuts = [4, len(bodies["content_hello"]) - 1, 1, 2, 2]
+    cuts += whole(content[sum(cuts):])
+    write("frame_decoder", "content_link", frame_seed(content, cuts))
+    catalog = frame(bodies["catalog_request"]) + frame(bodies["catalog_page"]) + frame(bodies["catalog_notice"])
+    write("frame_decoder", "catalog_exchange", frame_seed(catalog, whole(catalog)))
 
 
 # ------------------------------------------------------------------------------------- command

@@ -97,6 +97,18 @@ const std::map<std::string, std::string> kOwner = {
     {"STATE_OFFER", "playback"},
     {"CONTROL_REQUEST", "playback"},
     {"CONTROL_RESPONSE", "playback"},
+    // Content messages travel on content links only: on the cluster link they reach nothing.
+    {"CONTENT_HELLO", ""},
+    {"CATALOG_NOTICE", ""},
+    {"CATALOG_REQUEST", ""},
+    {"CATALOG_PAGE", ""},
+    {"WANT", ""},
+    {"HAVE", ""},
+    {"MANIFEST_REQUEST", ""},
+    {"MANIFEST", ""},
+    {"CHUNK_REQUEST", ""},
+    {"CHUNK_DATA", ""},
+    {"CONTENT_REFUSED", ""},
 };
 
 struct Components {

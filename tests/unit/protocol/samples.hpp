@@ -19,13 +19,20 @@ inline constexpr std::int64_t kI64Min = std::numeric_limits<std::int64_t>::min()
 inline constexpr std::uint64_t kU64Max = std::numeric_limits<std::uint64_t>::max();
 inline constexpr std::uint64_t kAbove2To53 = (std::uint64_t{1} << 53) + 1;
 
+/// Hex SHA-256 digests, as content hashes, chunk roots and catalog digests are written.
+inline const std::string kHashA = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08";
+inline const std::string kRootA = "0f1e2d3c4b5a69788796a5b4c3d2e1f00f1e2d3c4b5a69788796a5b4c3d2e1f0";
+inline const std::string kHashB = "3e23e8160039594a33894f6564e1b1348bbd7a0088d42c4acb73eeaed59c009d";
+inline const std::string kRootB = "6036c41849da9c076ed79654d434017387a88fb833c2856b32e18218b3341c5f";
+inline const std::string kCatalog = "652f55016243bf1b9f1bbea46d5749ef892dbe394e46de9d66ab1aacf0b4af57";
+
 inline TrackRef sample_track() {
   return TrackRef{.index = 3,
                   .name = "\xc3\x85lborg \xe2\x80\x93 intro.flac",  // "Ålborg – intro.flac"
-                  .hash = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",
+                  .hash = kHashA,
                   .frames = 1'234'567,
                   .size = 9'876'543,
-                  .root = "0f1e2d3c4b5a69788796a5b4c3d2e1f00f1e2d3c4b5a69788796a5b4c3d2e1f0"};
+                  .root = kRootA};
 }
 
 inline HandshakeFields sample_handshake() {
@@ -34,11 +41,21 @@ inline HandshakeFields sample_handshake() {
                          .incarnation = 0xfeedface12345678u,
                          .advertised = {.host = "10.0.0.1", .port = 7000},
                          .version = kProtocolVersion,
-                         .cluster = "living-room"};
+                         .cluster = "living-room",
+                         .content_port = 7100};
+}
+
+/// A catalog entry with every field set.
+inline CatalogEntry sample_entry() {
+  return CatalogEntry{.hash = kHashA, .root = kRootA,
+                      .name = "live/\xc3\x85lborg \xe2\x80\x93 intro.flac",
+                      .title = "Intro", .artist = "The Fjords", .album = "\xc3\x85lborg Live",
+                      .format = "flac", .frames = 1'234'567, .size = 9'876'543};
 }
 
 /// One ordinary message of every type, in Message variant order: optional track present,
-/// vectors non-empty (so every field, nested ones included, appears in the JSON).
+/// vectors non-empty (so every field, nested ones included, appears in the JSON). The control
+/// request is a play; field_messages() adds the seek, whose fields a play leaves out.
 inline std::vector<Message> typical_messages() {
   const Endpoint b{.host = "node-b.local", .port = 7001};
   return {
@@ -69,11 +86,46 @@ inline std::vector<Message> typical_messages() {
                    .t2_us = 9'000'180},
       ControlRequest{.from = "node-c", .id = 7, .command = ControlCommand::play, .track = 3, .seek = std::nullopt},
       ControlResponse{.from = "node-b", .id = 7, .ok = false, .error = "no track 3"},
+      ContentHello{.from = "node-b", .cluster = "living-room", .version = kProtocolVersion,
+                   .catalog = kCatalog, .tracks = 42},
+      CatalogNotice{.from = "node-b", .catalog = kCatalog, .tracks = 43},
+      CatalogRequest{.from = "node-c", .offset = 256},
+      CatalogPage{.from = "node-b", .catalog = kCatalog, .offset = 0, .total = 2,
+                  .entries = {sample_entry(),
+                              {.hash = kHashB, .root = kRootB, .name = "untagged.wav", .title = "",
+                               .artist = "", .album = "", .format = "wav", .frames = 0,
+                               .size = 44}}},
+      Want{.from = "node-c", .hash = kHashA},
+      // Chunks 0, 1 and 3..37 of 38: bit i of byte i / 8, least significant first.
+      Have{.from = "node-b", .hash = kHashA, .chunks = 38, .bitmap = "+////z8="},
+      ManifestRequest{.from = "node-c", .hash = kHashB},
+      // Three SHA-256 digests, concatenated, base64.
+      Manifest{.from = "node-b", .hash = kHashB, .size = 600'000,
+               .digests = "bjQLnP+zepicpUTmu3gKLHiQHT+zNzh2hRGjBhevoB1L9RIvNEVUxTveLruM0rfj0WAK1jH"
+                          "DhaXXzOI8d4VFmtvBtMkA/+SNV1tdpcY4BAEl9l2w/j4kSUt26phkV9mG"},
+      ChunkRequest{.from = "node-c", .hash = kHashA, .chunk = 0},
+      ChunkData{.from = "node-b", .hash = kHashA, .chunk = 0, .data = "ZkxhQwAAACIQABAA"},
+      ContentRefused{.from = "node-b", .hash = kHashB, .chunk = 2, .reason = "not held"},
   };
 }
 
+/// A seek control request: with typical_messages(), every field of every type appears at least
+/// once (the field-by-field refusal tests walk both).
+inline ControlRequest sample_seek() {
+  return ControlRequest{.from = "node-c", .id = 9, .command = ControlCommand::seek,
+                        .track = std::nullopt,
+                        .seek = SeekTarget{.position_us = 90'000'000, .relative = false}};
+}
+
+/// typical_messages() and sample_seek().
+inline std::vector<Message> field_messages() {
+  std::vector<Message> messages = typical_messages();
+  messages.emplace_back(sample_seek());
+  return messages;
+}
+
 /// Boundary cases: extreme integers, empty and maximal strings and vectors, absent track, every
-/// control command.
+/// control command, the shortest and longest hashes, the longest binary fields.
 inline std::vector<Message> extreme_messages() {
   const std::string longest_id(kMaxIdBytes, 'i');
   // Exactly kMaxStringBytes bytes of awkward text: quotes, backslashes, control characters,
@@ -84,10 +136,29 @@ inline std::vector<Message> extreme_messages() {
 
   HandshakeFields low{.from = longest_id, .priority = kI64Min, .incarnation = kU64Max,
                       .advertised = {.host = std::string(kMaxIdBytes, 'h'), .port = 65535},
-                      .version = kI64Max, .cluster = ""};
+                      .version = kI64Max, .cluster = "", .content_port = 65535};
   HandshakeFields high{.from = "x", .priority = kI64Max, .incarnation = 0,
                        .advertised = {.host = "::1", .port = 1}, .version = 1,
-                       .cluster = awkward};
+                       .cluster = awkward, .content_port = 0};
+  const std::string longest_hash(64, 'f');
+  // The longest binary field accepted: valid base64 (a whole number of 4-character groups).
+  static_assert(kMaxBinaryTextBytes % 4 == 0);
+  const std::string longest_binary(kMaxBinaryTextBytes, '/');
+
+  CatalogPage full_page{.from = "node-b", .catalog = kCatalog, .offset = kU64Max, .total = kU64Max,
+                        .entries = {}};
+  for (std::size_t i = 0; i < kMaxCatalogPageEntries; ++i) {
+    CatalogEntry entry = sample_entry();
+    entry.name = "track-" + std::to_string(i) + ".flac";
+    entry.frames = static_cast<std::int64_t>(i);
+    entry.size = i;
+    full_page.entries.push_back(std::move(entry));
+  }
+  full_page.entries.front() = {.hash = "a", .root = "b", .name = "", .title = "", .artist = "",
+                               .album = "", .format = "", .frames = 0, .size = 0};
+  full_page.entries.back() = {.hash = longest_hash, .root = longest_hash, .name = awkward,
+                              .title = awkward, .artist = awkward, .album = awkward,
+                              .format = awkward, .frames = kI64Max, .size = kU64Max};
 
   Discovery full{.from = "node-a", .members = {}};
   for (std::size_t i = 0; i < kMaxMembers; ++i) {
@@ -96,7 +167,10 @@ inline std::vector<Message> extreme_messages() {
                                                  std::to_string(i % 256),
                                          .port = static_cast<std::uint16_t>(1 + i)}});
   }
-  const TrackRef edge_track{.index = kI64Max, .name = "", .hash = "", .frames = 0, .size = 0, .root = ""};
+  const TrackRef edge_track{.index = kI64Max, .name = "", .hash = "", .frames = 0,
+                            .size = kU64Max, .root = ""};
+  const TrackRef zero_track{.index = 0, .name = awkward, .hash = longest_hash, .frames = kI64Max,
+                            .size = 0, .root = longest_hash};
   return {
       Hello{low},
       Reconnect{high},
@@ -111,7 +185,7 @@ inline std::vector<Message> extreme_messages() {
       Coordinator{.from = "node-b", .epoch = 0},
       PlayRequest{.from = "node-b", .epoch = kU64Max, .seq = kAbove2To53, .track = edge_track,
                   .frame = kI64Max, .at_us = kI64Max},
-      PlayRequest{.from = "node-b", .epoch = 0, .seq = 0, .track = edge_track, .frame = 0,
+      PlayRequest{.from = "node-b", .epoch = 0, .seq = 0, .track = zero_track, .frame = 0,
                   .at_us = 0},
       PauseRequest{.from = "node-b", .epoch = kAbove2To53, .seq = kU64Max, .frame = 0,
                    .at_us = kI64Max},
@@ -145,8 +219,42 @@ inline std::vector<Message> extreme_messages() {
                      .track = std::nullopt, .seek = std::nullopt},
       ControlRequest{.from = "node-c", .id = 4, .command = ControlCommand::prev,
                      .track = std::nullopt, .seek = std::nullopt},
+      ControlRequest{.from = "node-c", .id = 5, .command = ControlCommand::seek,
+                     .track = std::nullopt, .seek = SeekTarget{.position_us = kI64Max,
+                                                               .relative = false}},
+      ControlRequest{.from = "node-c", .id = kU64Max, .command = ControlCommand::seek,
+                     .track = std::nullopt, .seek = SeekTarget{.position_us = kI64Min,
+                                                               .relative = true}},
+      ControlRequest{.from = "node-c", .id = 0, .command = ControlCommand::seek,
+                     .track = std::nullopt, .seek = SeekTarget{.position_us = 0, .relative = true}},
       ControlResponse{.from = "node-b", .id = kU64Max, .ok = true, .error = ""},
       ControlResponse{.from = "node-b", .id = 0, .ok = false, .error = awkward},
+      ContentHello{.from = longest_id, .cluster = awkward, .version = kI64Max, .catalog = awkward,
+                   .tracks = kU64Max},
+      ContentHello{.from = "x", .cluster = "", .version = 1, .catalog = "", .tracks = 0},
+      CatalogNotice{.from = longest_id, .catalog = awkward, .tracks = kU64Max},
+      CatalogNotice{.from = "x", .catalog = "", .tracks = 0},
+      CatalogRequest{.from = "node-c", .offset = kU64Max},
+      CatalogRequest{.from = "node-c", .offset = 0},
+      full_page,
+      CatalogPage{.from = "node-b", .catalog = "", .offset = 0, .total = 0, .entries = {}},
+      Want{.from = longest_id, .hash = longest_hash},
+      Want{.from = "x", .hash = "a"},
+      Have{.from = "node-b", .hash = longest_hash, .chunks = kU64Max, .bitmap = longest_binary},
+      // "No longer wanted": no bitmap.
+      Have{.from = "node-b", .hash = "a", .chunks = 0, .bitmap = ""},
+      ManifestRequest{.from = longest_id, .hash = longest_hash},
+      ManifestRequest{.from = "x", .hash = "a"},
+      Manifest{.from = "node-b", .hash = longest_hash, .size = kU64Max, .digests = longest_binary},
+      Manifest{.from = "node-b", .hash = "a", .size = 0, .digests = ""},
+      ChunkRequest{.from = "node-c", .hash = longest_hash, .chunk = kU64Max},
+      ChunkRequest{.from = "node-c", .hash = "a", .chunk = 0},
+      ChunkData{.from = "node-b", .hash = longest_hash, .chunk = kAbove2To53,
+                .data = longest_binary},
+      ChunkData{.from = "node-b", .hash = "a", .chunk = 0, .data = ""},
+      // chunk -1: the manifest was refused.
+      ContentRefused{.from = "node-b", .hash = longest_hash, .chunk = -1, .reason = awkward},
+      ContentRefused{.from = "node-b", .hash = "a", .chunk = kI64Max, .reason = ""},
   };
 }
 

@@ -65,9 +65,10 @@ void collect_fields(const json::value& v, FieldPath& at, std::vector<FieldPath>&
   }
 }
 
-/// Calls `check(type, doc, field)` once for every field of every typical message.
+/// Calls `check(type, doc, field)` once for every field of every typical message and of the
+/// seek control request (field_messages()).
 void for_each_field(const std::function<void(std::string_view, const json::value&, const FieldPath&)>& check) {
-  for (const Message& message : typical_messages()) {
+  for (const Message& message : field_messages()) {
     const json::value doc = json::parse(encode(message));
     std::vector<FieldPath> paths;
     FieldPath root;
@@ -83,19 +84,24 @@ bool same_json_type(const json::value& a, const json::value& b) {
   return a.kind() == b.kind() || (is_integer(a) && is_integer(b));
 }
 
+/// `message` encoded, with `path` (keys and array indexes, no type prefix) replaced by `value`.
+std::string with_field(const Message& message, const std::vector<std::string>& path,
+                       const json::value& value) {
+  json::value doc = json::parse(encode(message));
+  json::value* v = &doc;
+  for (const std::string& key : path) {
+    if (auto* array = v->if_array()) v = &array->at(std::stoul(key));
+    else v = &v->as_object()[key];
+  }
+  *v = value;
+  return json::serialize(doc);
+}
+
 /// The typical `type` message with `path` (dotted keys, no type prefix) replaced by `value`.
 std::string with_field(std::string_view type, const std::vector<std::string>& path,
                        const json::value& value) {
   for (const Message& message : typical_messages()) {
-    if (type_name(message) != type) continue;
-    json::value doc = json::parse(encode(message));
-    json::value* v = &doc;
-    for (const std::string& key : path) {
-      if (auto* array = v->if_array()) v = &array->at(std::stoul(key));
-      else v = &v->as_object()[key];
-    }
-    *v = value;
-    return json::serialize(doc);
+    if (type_name(message) == type) return with_field(message, path, value);
   }
   FAIL("no typical message of type " << type);
   return {};
@@ -152,11 +158,17 @@ TEST_CASE("a node id or host name with a control or bidi character is out_of_ran
                  "DISCOVERY.members[0].endpoint.host");
   expect_refused("STATE_OFFER", {"clock"}, "STATE_OFFER.clock");
   expect_refused("TIME_RESPONSE", {"from"}, "TIME_RESPONSE.from");
+  expect_refused("CONTENT_HELLO", {"from"}, "CONTENT_HELLO.from");
+  expect_refused("CHUNK_DATA", {"from"}, "CHUNK_DATA.from");
   // Free text is escaped where it is printed, not refused: a track name may hold anything.
   CHECK(std::holds_alternative<Message>(
       decode(with_field("PLAY_REQUEST", {"track", "name"}, json::value("a\n\x1b[2J")))));
   CHECK(std::holds_alternative<Message>(
       decode(with_field("HELLO", {"cluster"}, json::value("c\u202e")))));
+  CHECK(std::holds_alternative<Message>(
+      decode(with_field("CATALOG_PAGE", {"entries", "0", "title"}, json::value("t\n\x1b[2J")))));
+  CHECK(std::holds_alternative<Message>(
+      decode(with_field("CONTENT_REFUSED", {"reason"}, json::value("r\x07")))));
   // Printable non-ASCII ids are fine.
   CHECK(std::holds_alternative<Message>(
       decode(with_field("LEAVE", {"from"}, json::value("n\xc5\x93ud-\xc3\xa9 \xf0\x9f\x8e\xb5")))));
@@ -313,25 +325,34 @@ TEST_CASE("an element of the wrong JSON type inside an array is wrong_type namin
   CHECK(member.detail == "DISCOVERY.members[1]: expected object");
 }
 
-TEST_CASE("every integer field except priority rejects a negative value as out_of_range") {
+TEST_CASE("every integer field rejects a value below its least as out_of_range naming it") {
+  // The least is 0 but for priority and a seek's position_us (any int64) and the chunk of a
+  // refusal (-1: the manifest was refused).
   std::size_t checked = 0;
   for_each_field([&](std::string_view type, const json::value& original, const FieldPath& path) {
     json::value doc = original;
     json::value& field = path.value(doc);
     if (!is_integer(field)) return;
-    field = -1;
+    const std::string spelled = path.spelled(type);
+    std::int64_t least = 0;
+    if (path.key() == "priority" || spelled == "CONTROL_REQUEST.seek.position_us") least = kI64Min;
+    if (spelled == "CONTENT_REFUSED.chunk") least = -1;
+    if (least < 0) {
+      field = least;
+      const std::string text = json::serialize(doc);
+      INFO(text);
+      CHECK(std::holds_alternative<Message>(decode(text)));
+      if (least == kI64Min) return;
+    }
+    field = least - 1;
     const std::string text = json::serialize(doc);
     INFO(text);
-    if (path.key() == "priority") {
-      CHECK(std::holds_alternative<Message>(decode(text)));
-      return;
-    }
     const DecodeError error = decode_error(text);
     CHECK(error.code == DecodeErrorCode::out_of_range);
-    CHECK(error.detail.rfind(path.spelled(type) + ": out of range", 0) == 0);
+    CHECK(error.detail.rfind(spelled + ": out of range", 0) == 0);
     ++checked;
   });
-  CHECK(checked > 40);
+  CHECK(checked > 60);
 }
 
 TEST_CASE("values outside their documented ranges are out_of_range naming the field") {
@@ -379,6 +400,132 @@ TEST_CASE("values outside their documented ranges are out_of_range naming the fi
   // Above INT64_MAX: Boost.JSON holds it as a uint64, which no int64 field accepts.
   expect_out_of_range("PLAY_REQUEST", {"at_us"}, json::value(std::uint64_t{9223372036854775808u}));
   expect_out_of_range("HELLO", {"priority"}, json::value(std::uint64_t{9223372036854775808u}));
+  expect_out_of_range("PLAY_REQUEST", {"track", "root"}, json::value(text_too_long));
+  expect_out_of_range("CONTENT_HELLO", {"catalog"}, json::value(text_too_long));
+  expect_out_of_range("CATALOG_NOTICE", {"catalog"}, json::value(text_too_long));
+  expect_out_of_range("CATALOG_PAGE", {"entries", "1", "title"}, json::value(text_too_long));
+  expect_out_of_range("CONTENT_REFUSED", {"reason"}, json::value(text_too_long));
+  expect_out_of_range("CONTENT_HELLO", {"version"}, json::value(0));
+  expect_out_of_range("CONTENT_HELLO", {"from"}, json::value(""));
+  expect_out_of_range("CHUNK_DATA", {"from"}, json::value(id_too_long));
+}
+
+TEST_CASE("a content port is 0..65535, 0 meaning none") {
+  for (const char* type : {"HELLO", "RECONNECT"}) {
+    INFO(type);
+    for (const json::value& bad : {json::value(65536), json::value(-1), json::value(kI64Max)}) {
+      const DecodeError error = decode_error(with_field(type, {"content_port"}, bad));
+      CHECK(error.code == DecodeErrorCode::out_of_range);
+      CHECK(error.detail == std::string(type) + ".content_port: out of range: must be 0..65535");
+    }
+    for (const std::int64_t port : {0, 1, 65535}) {
+      const Message m = decode_ok(with_field(type, {"content_port"}, json::value(port)));
+      const auto* hello = std::get_if<Hello>(&m);
+      const auto* reconnect = std::get_if<Reconnect>(&m);
+      REQUIRE((hello != nullptr || reconnect != nullptr));
+      CHECK((hello != nullptr ? hello->content_port : reconnect->content_port) == port);
+    }
+  }
+  CHECK(decode_error(with_field("HELLO", {"content_port"}, "7100")).code == DecodeErrorCode::wrong_type);
+  CHECK(decode_error(with_field("HELLO", {"content_port"}, nullptr)).detail ==
+        "HELLO.content_port: expected integer");
+}
+
+TEST_CASE("a content hash is 1..64 bytes of inert text, wherever it appears") {
+  // Every hash of the content messages, a catalog entry's root included: [type, path...].
+  const std::vector<std::vector<std::string>> hashes = {
+      {"CATALOG_PAGE", "entries", "0", "hash"}, {"CATALOG_PAGE", "entries", "1", "root"},
+      {"WANT", "hash"}, {"HAVE", "hash"}, {"MANIFEST_REQUEST", "hash"}, {"MANIFEST", "hash"},
+      {"CHUNK_REQUEST", "hash"}, {"CHUNK_DATA", "hash"}, {"CONTENT_REFUSED", "hash"}};
+  for (const auto& where : hashes) {
+    const std::string type = where.front();
+    const std::vector<std::string> path(where.begin() + 1, where.end());
+    std::string spelled = type;
+    for (const std::string& key : path) {
+      spelled += std::isdigit(static_cast<unsigned char>(key[0])) ? "[" + key + "]" : "." + key;
+    }
+    INFO(spelled);
+    const DecodeError too_long = decode_error(with_field(type, path, json::value(std::string(65, 'a'))));
+    CHECK(too_long.code == DecodeErrorCode::out_of_range);
+    CHECK(too_long.detail == spelled + ": out of range: length 65, must be 1..64 bytes");
+    const DecodeError empty = decode_error(with_field(type, path, ""));
+    CHECK(empty.code == DecodeErrorCode::out_of_range);
+    CHECK(empty.detail == spelled + ": out of range: length 0, must be 1..64 bytes");
+    // A newline, ESC, U+202E (right-to-left override), U+0085 (C1 NEL), U+2028.
+    for (const char* bad : {"ab\ncd", "\x1b[2J", "\xe2\x80\xae" "abc", "ab\xc2\x85", "\xe2\x80\xa8"}) {
+      const std::string text = with_field(type, path, json::value(bad));
+      INFO(text);
+      const DecodeError error = decode_error(text);
+      CHECK(error.code == DecodeErrorCode::out_of_range);
+      CHECK(error.detail == spelled + ": out of range: control or bidirectional formatting characters");
+    }
+    CHECK(std::holds_alternative<Message>(decode(with_field(type, path, json::value(std::string(64, 'F'))))));
+    CHECK(std::holds_alternative<Message>(decode(with_field(type, path, "x"))));
+  }
+}
+
+TEST_CASE("a binary field longer than kMaxBinaryTextBytes is out_of_range") {
+  const std::string longest(kMaxBinaryTextBytes, 'A');
+  const std::string too_long(kMaxBinaryTextBytes + 1, 'A');
+  const std::string limit = std::to_string(kMaxBinaryTextBytes);
+  for (const auto& [type, key] : {std::pair{"HAVE", "bitmap"}, std::pair{"MANIFEST", "digests"},
+                                  std::pair{"CHUNK_DATA", "data"}}) {
+    const std::string spelled = std::string(type) + "." + key;
+    INFO(spelled);
+    const DecodeError error = decode_error(with_field(type, {key}, json::value(too_long)));
+    CHECK(error.code == DecodeErrorCode::out_of_range);
+    CHECK(error.detail == spelled + ": out of range: length " + std::to_string(too_long.size()) +
+                              ", must be 0.." + limit + " bytes");
+    CHECK(std::holds_alternative<Message>(decode(with_field(type, {key}, json::value(longest)))));
+    CHECK(std::holds_alternative<Message>(decode(with_field(type, {key}, ""))));
+    CHECK(decode_error(with_field(type, {key}, json::value(json::array{1, 2}))).code ==
+          DecodeErrorCode::wrong_type);
+  }
+  // The other strings keep their own limit: a binary-sized catalog digest is refused.
+  CHECK(decode_error(with_field("CONTENT_HELLO", {"catalog"}, json::value(longest))).detail ==
+        "CONTENT_HELLO.catalog: out of range: length " + limit + ", must be 0..4096 bytes");
+}
+
+TEST_CASE("a catalog page holds at most kMaxCatalogPageEntries entries") {
+  const json::value entry = json::parse(encode(CatalogPage{.from = "node-b", .catalog = kCatalog,
+                                                           .offset = 0, .total = 1,
+                                                           .entries = {sample_entry()}}))
+                                .at("entries")
+                                .at(0);
+  json::array entries(kMaxCatalogPageEntries + 1, entry);
+  const DecodeError error = decode_error(with_field("CATALOG_PAGE", {"entries"}, json::value(entries)));
+  CHECK(error.code == DecodeErrorCode::out_of_range);
+  CHECK(error.detail == "CATALOG_PAGE.entries: out of range: 257 elements, at most 256");
+  entries.pop_back();
+  const Message full = decode_ok(with_field("CATALOG_PAGE", {"entries"}, json::value(entries)));
+  CHECK(std::get<CatalogPage>(full).entries.size() == kMaxCatalogPageEntries);
+  CHECK(decode_ok(with_field("CATALOG_PAGE", {"entries"}, json::value(json::array{}))) ==
+        Message{CatalogPage{.from = "node-b", .catalog = kCatalog, .offset = 0, .total = 2,
+                            .entries = {}}});
+  // An element that is not an entry names its index.
+  const DecodeError element = decode_error(with_field("CATALOG_PAGE", {"entries", "1"}, "x"));
+  CHECK(element.code == DecodeErrorCode::wrong_type);
+  CHECK(element.detail == "CATALOG_PAGE.entries[1]: expected object");
+  const DecodeError frames = decode_error(with_field("CATALOG_PAGE", {"entries", "0", "frames"}, -5));
+  CHECK(frames.detail == "CATALOG_PAGE.entries[0].frames: out of range: must be >= 0");
+}
+
+TEST_CASE("the chunk of a refusal is -1 (the manifest) or a chunk number, nothing below") {
+  for (const std::int64_t chunk : {std::int64_t{-1}, std::int64_t{0}, kI64Max}) {
+    const Message m = decode_ok(with_field("CONTENT_REFUSED", {"chunk"}, chunk));
+    CHECK(std::get<ContentRefused>(m).chunk == chunk);
+  }
+  for (const std::int64_t chunk : {std::int64_t{-2}, std::int64_t{-1000}, kI64Min}) {
+    INFO(chunk);
+    const DecodeError error = decode_error(with_field("CONTENT_REFUSED", {"chunk"}, chunk));
+    CHECK(error.code == DecodeErrorCode::out_of_range);
+    CHECK(error.detail == "CONTENT_REFUSED.chunk: out of range: must be >= -1");
+  }
+  // The chunk numbers of requests and data are unsigned: no -1 there.
+  CHECK(decode_error(with_field("CHUNK_REQUEST", {"chunk"}, -1)).detail ==
+        "CHUNK_REQUEST.chunk: out of range: must be >= 0");
+  CHECK(decode_error(with_field("CHUNK_DATA", {"chunk"}, -1)).detail ==
+        "CHUNK_DATA.chunk: out of range: must be >= 0");
 }
 
 TEST_CASE("the error detail reads type.field: what went wrong") {
@@ -398,7 +545,7 @@ TEST_CASE("a control request is one of the playback commands, with a track exact
   const DecodeError unknown = decode_error(request(R"("command":"shuffle")"));
   CHECK(unknown.code == DecodeErrorCode::out_of_range);
   CHECK(unknown.detail == "CONTROL_REQUEST.command: out of range: must be \"play\", \"pause\", "
-                          "\"resume\", \"stop\", \"next\" or \"prev\"");
+                          "\"resume\", \"stop\", \"next\", \"prev\" or \"seek\"");
 
   const DecodeError no_track = decode_error(request(R"("command":"play")"));
   CHECK(no_track.code == DecodeErrorCode::missing_field);
@@ -409,10 +556,13 @@ TEST_CASE("a control request is one of the playback commands, with a track exact
   CHECK(track_on_pause.code == DecodeErrorCode::out_of_range);
   CHECK(track_on_pause.detail ==
         "CONTROL_REQUEST.track: out of range: present only when command is \"play\"");
-  for (const char* command : {"resume", "stop", "next", "prev"}) {
+  for (const char* command : {"resume", "stop", "next", "prev", "seek"}) {
     INFO(command);
-    const std::string with_track = R"("command":")" + std::string(command) + R"(","track":0)";
-    CHECK(decode_error(request(with_track)).code == DecodeErrorCode::out_of_range);
+    const std::string with_track = R"("command":")" + std::string(command) +
+                                   R"(","track":0,"seek":{"position_us":0,"relative":false})";
+    const DecodeError error = decode_error(request(with_track));
+    CHECK(error.code == DecodeErrorCode::out_of_range);
+    CHECK(error.detail == "CONTROL_REQUEST.track: out of range: present only when command is \"play\"");
   }
   // Absent and null are alike for a field that must not be there.
   CHECK(decode_ok(request(R"("command":"pause","track":null)")) ==
@@ -424,6 +574,50 @@ TEST_CASE("a control request is one of the playback commands, with a track exact
   CHECK(negative.detail == "CONTROL_REQUEST.track: out of range: must be >= 0");
   CHECK(decode_error(request(R"("command":"play","track":"3")")).code == DecodeErrorCode::wrong_type);
   CHECK(decode_error(request(R"("command":"play","track":3.0)")).code == DecodeErrorCode::wrong_type);
+}
+
+TEST_CASE("a control request carries a seek target exactly for seek") {
+  const auto request = [](std::string_view fields) {
+    return R"({"type":"CONTROL_REQUEST","from":"node-c","id":9,)" + std::string(fields) + "}";
+  };
+  const std::string target = R"("seek":{"position_us":-5000000,"relative":true})";
+  CHECK(decode_ok(request(R"("command":"seek",)" + target)) ==
+        Message{ControlRequest{.from = "node-c", .id = 9, .command = ControlCommand::seek,
+                               .track = std::nullopt,
+                               .seek = SeekTarget{.position_us = -5'000'000, .relative = true}}});
+
+  const DecodeError absent = decode_error(request(R"("command":"seek")"));
+  CHECK(absent.code == DecodeErrorCode::missing_field);
+  CHECK(absent.detail == "CONTROL_REQUEST.seek: missing");
+  const DecodeError null = decode_error(request(R"("command":"seek","seek":null)"));
+  CHECK(null.code == DecodeErrorCode::wrong_type);
+  CHECK(null.detail == "CONTROL_REQUEST.seek: expected object");
+  const DecodeError no_position = decode_error(request(R"("command":"seek","seek":{"relative":true})"));
+  CHECK(no_position.code == DecodeErrorCode::missing_field);
+  CHECK(no_position.detail == "CONTROL_REQUEST.seek.position_us: missing");
+  const DecodeError no_relative = decode_error(request(R"("command":"seek","seek":{"position_us":0})"));
+  CHECK(no_relative.detail == "CONTROL_REQUEST.seek.relative: missing");
+  CHECK(decode_error(request(R"("command":"seek","seek":{"position_us":0,"relative":1})")).detail ==
+        "CONTROL_REQUEST.seek.relative: expected boolean");
+  CHECK(decode_error(request(R"("command":"seek","seek":{"position_us":1.5,"relative":false})"))
+            .code == DecodeErrorCode::wrong_type);
+  CHECK(decode_error(request(R"("command":"seek","seek":{"position_us":9223372036854775808,)"
+                             R"("relative":false})"))
+            .code == DecodeErrorCode::out_of_range);
+
+  for (const char* command : {"pause", "resume", "stop", "next", "prev"}) {
+    INFO(command);
+    const DecodeError error =
+        decode_error(request(R"("command":")" + std::string(command) + R"(",)" + target));
+    CHECK(error.code == DecodeErrorCode::out_of_range);
+    CHECK(error.detail == "CONTROL_REQUEST.seek: out of range: present only when command is \"seek\"");
+    // Null is absent.
+    CHECK(std::holds_alternative<Message>(
+        decode(request(R"("command":")" + std::string(command) + R"(","seek":null)"))));
+  }
+  const DecodeError on_play = decode_error(request(R"("command":"play","track":3,)" + target));
+  CHECK(on_play.code == DecodeErrorCode::out_of_range);
+  CHECK(on_play.detail == "CONTROL_REQUEST.seek: out of range: present only when command is \"seek\"");
 }
 
 TEST_CASE("a number too large for any integer type is wrong_type, not silently rounded") {

@@ -55,7 +55,8 @@ TEST_CASE("encode writes the type first and the struct member names as keys") {
         R"({"type":"HEARTBEAT","from":"a","sent_us":1,"echo_us":2,"echo_hold_us":3})");
   CHECK(encode(Hello{sample_handshake()}) ==
         R"({"type":"HELLO","from":"node-a","priority":10,"incarnation":18369614218089748088,)"
-        R"("advertised":{"host":"10.0.0.1","port":7000},"version":2,"cluster":"living-room"})");
+        R"("advertised":{"host":"10.0.0.1","port":7000},"version":3,"cluster":"living-room",)"
+        R"("content_port":7100})");
   CHECK(encode(Discovery{.from = "a", .members = {{.id = "b", .priority = -1,
                                                    .endpoint = {.host = "h", .port = 9}}}}) ==
         R"({"type":"DISCOVERY","from":"a","members":[{"id":"b","priority":-1,)"
@@ -76,17 +77,47 @@ TEST_CASE("playback status is written as a lower-case string and an absent track
                             .track = TrackRef{.index = 0, .name = "n", .hash = "ab", .frames = 9, .size = 0, .root = ""},
                             .anchor_us = 3, .anchor_frame = 4}};
   CHECK(encode(playing).find(R"("status":"playing","track":{"index":0,"name":"n","hash":"ab",)"
-                             R"("frames":9})") != std::string::npos);
+                             R"("frames":9,"size":0,"root":""})") != std::string::npos);
   playing.state.status = PlaybackStatus::paused;
   CHECK(encode(playing).find(R"("status":"paused")") != std::string::npos);
 }
 
-TEST_CASE("a control request names its command and, for play only, the track") {
-  CHECK(encode(ControlRequest{.from = "c", .id = 7, .command = ControlCommand::play, .track = 3, .seek = std::nullopt}) ==
+TEST_CASE("a control request names its command, the track for play only, the target for seek only") {
+  CHECK(encode(ControlRequest{.from = "c", .id = 7, .command = ControlCommand::play, .track = 3,
+                              .seek = std::nullopt}) ==
         R"({"type":"CONTROL_REQUEST","from":"c","id":7,"command":"play","track":3})");
   CHECK(encode(ControlRequest{.from = "c", .id = 8, .command = ControlCommand::prev,
                               .track = std::nullopt, .seek = std::nullopt}) ==
         R"({"type":"CONTROL_REQUEST","from":"c","id":8,"command":"prev"})");
+  CHECK(encode(ControlRequest{.from = "c", .id = 9, .command = ControlCommand::seek,
+                              .track = std::nullopt,
+                              .seek = SeekTarget{.position_us = -10'000'000, .relative = true}}) ==
+        R"({"type":"CONTROL_REQUEST","from":"c","id":9,"command":"seek",)"
+        R"("seek":{"position_us":-10000000,"relative":true}})");
+}
+
+TEST_CASE("a track reference carries the file's size and chunk root") {
+  const std::string text = encode(PlayRequest{.from = "b", .epoch = 1, .seq = 2,
+                                              .track = sample_track(), .frame = 0, .at_us = 5});
+  CHECK(text.find(R"("frames":1234567,"size":9876543,"root":")" + kRootA + R"("})") !=
+        std::string::npos);
+}
+
+TEST_CASE("content messages have the documented JSON shape") {
+  CHECK(encode(ContentHello{.from = "b", .cluster = "c", .version = 3, .catalog = "ab",
+                            .tracks = 2}) ==
+        R"({"type":"CONTENT_HELLO","from":"b","cluster":"c","version":3,"catalog":"ab","tracks":2})");
+  CHECK(encode(CatalogPage{.from = "b", .catalog = "ab", .offset = 0, .total = 1,
+                           .entries = {{.hash = "h", .root = "r", .name = "n", .title = "t",
+                                        .artist = "a", .album = "l", .format = "flac",
+                                        .frames = 9, .size = 10}}}) ==
+        R"({"type":"CATALOG_PAGE","from":"b","catalog":"ab","offset":0,"total":1,"entries":[)"
+        R"({"hash":"h","root":"r","name":"n","title":"t","artist":"a","album":"l",)"
+        R"("format":"flac","frames":9,"size":10}]})");
+  CHECK(encode(Have{.from = "b", .hash = "h", .chunks = 3, .bitmap = "BQ=="}) ==
+        R"({"type":"HAVE","from":"b","hash":"h","chunks":3,"bitmap":"BQ=="})");
+  CHECK(encode(ContentRefused{.from = "b", .hash = "h", .chunk = -1, .reason = "not held"}) ==
+        R"({"type":"CONTENT_REFUSED","from":"b","hash":"h","chunk":-1,"reason":"not held"})");
 }
 
 TEST_CASE("a state offer names the clock its times are in") {
@@ -95,7 +126,8 @@ TEST_CASE("a state offer names the clock its times are in") {
                           .track = TrackRef{.index = 0, .name = "n", .hash = "ab", .frames = 9, .size = 0, .root = ""},
                           .anchor_us = 3, .anchor_frame = 4}}) ==
         R"({"type":"STATE_OFFER","from":"c","clock":"a","epoch":5,"seq":4,"status":"paused",)"
-        R"("track":{"index":0,"name":"n","hash":"ab","frames":9},"anchor_us":3,"anchor_frame":4})");
+        R"("track":{"index":0,"name":"n","hash":"ab","frames":9,"size":0,"root":""},)"
+        R"("anchor_us":3,"anchor_frame":4})");
   CHECK(decode_error(R"({"type":"STATE_OFFER","from":"c","clock":"","epoch":5,"seq":4,)"
                      R"("status":"stopped","anchor_us":3,"anchor_frame":4})")
             .detail == "STATE_OFFER.clock: out of range: length 0, must be 1..256 bytes");
@@ -110,7 +142,7 @@ TEST_CASE("a null track decodes as an absent track") {
 }
 
 TEST_CASE("unknown extra fields are ignored at every level") {
-  for (const Message& message : typical_messages()) {
+  for (const Message& message : field_messages()) {
     json::value doc = json::parse(encode(message));
     doc.as_object()["zz_future"] = json::parse(R"({"nested":[1,2,{"x":null}],"s":"t"})");
     if (auto* advertised = doc.as_object().if_contains("advertised")) {
@@ -122,6 +154,12 @@ TEST_CASE("unknown extra fields are ignored at every level") {
     if (auto* members = doc.as_object().if_contains("members")) {
       members->as_array()[0].as_object()["rtt_us"] = 120;
     }
+    if (auto* entries = doc.as_object().if_contains("entries")) {
+      entries->as_array()[0].as_object()["bitrate"] = 900;
+    }
+    if (auto* seek = doc.as_object().if_contains("seek")) {
+      seek->as_object()["frames"] = true;
+    }
     const std::string text = json::serialize(doc);
     INFO(text);
     CHECK(decode_ok(text) == message);
@@ -129,7 +167,7 @@ TEST_CASE("unknown extra fields are ignored at every level") {
 }
 
 TEST_CASE("the order of keys in the JSON object does not matter") {
-  for (const Message& message : typical_messages()) {
+  for (const Message& message : field_messages()) {
     const json::object original = json::parse(encode(message)).as_object();
     json::object reversed;
     for (auto it = original.end(); it != original.begin();) {
@@ -157,7 +195,10 @@ TEST_CASE("type_name gives the wire name of every message type and the names are
       "HEARTBEAT",    "LEAVE",          "ELECTION",           "ELECTION_ANSWER",
       "COORDINATOR",  "PLAY_REQUEST",   "PAUSE_REQUEST",      "RESUME_REQUEST",
       "STOP_REQUEST", "STATE_SYNC_REQUEST", "STATE_SYNC_RESPONSE", "STATE_OFFER",
-      "TIME_REQUEST", "TIME_RESPONSE", "CONTROL_REQUEST", "CONTROL_RESPONSE"};
+      "TIME_REQUEST", "TIME_RESPONSE", "CONTROL_REQUEST", "CONTROL_RESPONSE",
+      "CONTENT_HELLO", "CATALOG_NOTICE", "CATALOG_REQUEST", "CATALOG_PAGE",
+      "WANT",         "HAVE",           "MANIFEST_REQUEST", "MANIFEST",
+      "CHUNK_REQUEST", "CHUNK_DATA",    "CONTENT_REFUSED"};
   const auto messages = typical_messages();
   REQUIRE(messages.size() == expected.size());
   std::set<std::string_view> seen;
@@ -168,6 +209,28 @@ TEST_CASE("type_name gives the wire name of every message type and the names are
     CHECK(doc.at("type").as_string() == expected[i]);
   }
   CHECK(seen.size() == expected.size());
+}
+
+TEST_CASE("is_content_message is true for exactly the eleven content-link types") {
+  const std::set<std::string_view> content = {
+      "CONTENT_HELLO", "CATALOG_NOTICE", "CATALOG_REQUEST", "CATALOG_PAGE",   "WANT",
+      "HAVE",          "MANIFEST_REQUEST", "MANIFEST",      "CHUNK_REQUEST", "CHUNK_DATA",
+      "CONTENT_REFUSED"};
+  std::size_t counted = 0;
+  for (const auto& messages : {typical_messages(), extreme_messages(), field_messages()}) {
+    for (const Message& message : messages) {
+      INFO(type_name(message));
+      CHECK(is_content_message(message) == content.contains(type_name(message)));
+      counted += is_content_message(message) ? 1 : 0;
+    }
+  }
+  CHECK(counted >= 2 * content.size());
+  // Default-constructed messages (what a caller may build before filling in) are classed alike.
+  CHECK_FALSE(is_content_message(Hello{}));
+  CHECK_FALSE(is_content_message(ControlRequest{}));
+  CHECK_FALSE(is_content_message(ControlResponse{}));
+  CHECK(is_content_message(ContentHello{}));
+  CHECK(is_content_message(ContentRefused{}));
 }
 
 TEST_CASE("sender returns the from field of every message type") {

@@ -20,6 +20,7 @@
 //  5. A request unanswered after `request_timeout_us` is dropped (the peer is charged a failure)
 //     and the chunk is due again. A peer that served 3 corrupt chunks is not asked again.
 
+#include <cstddef>
 #include <cstdint>
 #include <map>
 #include <optional>
@@ -82,26 +83,50 @@ class FetchPlanner {
   /// Chunks received per peer, for status.
   const std::map<std::string, std::uint64_t>& received_from() const;
   std::uint64_t corrupt_count() const;
+  /// Requests outstanding to `peer`.
+  std::size_t outstanding_to(const std::string& peer) const;
+  /// Requests `peer` refused or let time out.
+  std::uint64_t failures_of(const std::string& peer) const;
+  /// `peer` served `corrupt_limit` corrupt chunks: it is not asked again.
+  bool barred(const std::string& peer) const;
+  /// The demand cursor.
+  std::uint64_t demand_cursor() const { return demand_; }
 
  private:
-  // (helper state chosen by the implementation)
-  struct Impl;
-  std::string self_;
-  FetchConfig config_;
-  std::vector<bool> held_;
-  std::map<std::string, std::vector<bool>> holders_;
-  std::set<std::string> cofetchers_;
-  std::uint64_t demand_ = 0;
+  struct Holder {
+    std::vector<bool> chunks;  ///< exactly chunk_count() long
+    std::uint64_t count = 0;   ///< bits set
+  };
   struct Outstanding {
     std::string peer;
     std::int64_t deadline = 0;
   };
+
+  bool urgent(std::uint64_t chunk) const;
+  /// `peer` holds `chunk` by its last bitmap, has not served it corrupt and is not barred.
+  bool eligible(const std::string& peer, std::uint64_t chunk) const;
+  void rebuild_order();
+  void drop_outstanding_of(const std::string& peer);
+
+  std::string self_;
+  FetchConfig config_;
+  std::vector<bool> held_;
+  std::uint64_t held_count_ = 0;
+  std::map<std::string, Holder> holders_;
+  std::set<std::string> cofetchers_;  ///< without self
+  std::uint64_t demand_ = 0;
+  std::vector<std::uint64_t> order_;  ///< every chunk once, in rule 1's order
   std::map<std::uint64_t, Outstanding> outstanding_;
-  std::map<std::uint64_t, std::int64_t> due_since_;  ///< when a chunk became due (for peer_wait)
+  std::map<std::string, std::size_t> outstanding_by_peer_;
+  std::map<std::uint64_t, std::int64_t> due_since_;  ///< when a waiting chunk became due (rule 3)
+  std::map<std::uint64_t, std::set<std::string>> failed_from_;  ///< refused / timed out, per chunk
+  std::map<std::string, std::uint64_t> failures_by_peer_;
   std::map<std::string, int> corrupt_by_peer_;
   std::map<std::uint64_t, std::set<std::string>> excluded_;  ///< peers that served a chunk corrupt
   std::map<std::string, std::uint64_t> received_from_;
   std::uint64_t corrupt_total_ = 0;
+  std::int64_t last_now_ = 0;  ///< of the last next(): waits that ended by then are no deadline
+  bool next_called_ = false;
 };
 
 }  // namespace chorus::content

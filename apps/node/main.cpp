@@ -57,6 +57,9 @@ void add_options(CLI::App& app, Options& options) {
                  "Port peers should dial, e.g. a proxy's (default: the listen port)");
   auto& playback = options.node.playback;
   app.add_option("--tracks", playback.tracks, "Directory of tracks to play")->capture_default_str();
+  app.add_option("--library-index", playback.index_file,
+                 "SQLite file remembering the tracks' hashes, so that unchanged files are not read at start "
+                 "(default: none)");
   app.add_option("--output", playback.output, "Audio output: auto (a sound server, else ALSA, else sdl, else null), alsa[:DEVICE], "
                  "pulse[:SINK], sdl, null or file:PATH (raw S16LE 48 kHz stereo)")
       ->capture_default_str();

@@ -7,7 +7,7 @@ packages=(
   build-essential cmake ninja-build pkg-config ccache
   libboost1.81-dev libboost-json1.81-dev
   libsdl2-dev libsdl2-mixer-dev libsndfile1-dev libfmt-dev libspdlog-dev libcli11-dev catch2 libssl-dev
-  libsodium-dev
+  libsodium-dev libsqlite3-dev libtag1-dev
   libasound2-dev libpulse-dev
   # the libFuzzer targets (fuzz/): clang; its libFuzzer, ASan and UBSan runtimes and
   # FuzzedDataProvider.h (a recommendation of clang-14's, which --no-install-recommends leaves out);

@@ -77,6 +77,10 @@ void add_options(CLI::App& app, Options& options) {
                  "Most megabytes per second this node uploads to peers (0: no limit)")
       ->check(CLI::Range(0.0, 10000.0))
       ->capture_default_str();
+  app.add_option("--library-index", playback.index_file,
+                 "SQLite file remembering the tracks' hashes and tags, so that unchanged files are not "
+                 "read at start (default: library.sqlite in the cache directory)")
+      ->type_name("PATH");
   app.add_option("--output", playback.output, "Audio output: auto (a sound server, else ALSA, else sdl, else null), alsa[:DEVICE], "
                  "pulse[:SINK], sdl, null or file:PATH (raw S16LE 48 kHz stereo)")
       ->capture_default_str();

@@ -32,7 +32,7 @@ PlaybackController::~PlaybackController() { stop(); }
 void PlaybackController::start() {
   player_.start();
   // The id is known once the network has started.
-  core_.emplace(network_.id(), player_.library().tracks());
+  core_.emplace(network_.id(), *player_.library().snapshot());
 }
 
 void PlaybackController::stop() {

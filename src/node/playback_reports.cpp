@@ -47,7 +47,7 @@ std::string describe_state(const playback::PlaybackState& state) {
 std::string track_list_text(const playback::Library& library) {
   if (library.size() == 0) return "no tracks: " + inert(library.error());
   std::string text;
-  for (const auto& track : library.tracks()) {
+  for (const auto& track : *library.snapshot()) {
     text += fmt::format("{:>3}  {:<32} {:>10}", track.index + 1, inert(track.file_name),
                         track.playable() ? format_frames(track.frames) : "-");
     if (!track.playable()) text += "  error: " + inert(track.error);
@@ -58,7 +58,7 @@ std::string track_list_text(const playback::Library& library) {
 
 std::string track_list_json(const playback::Library& library) {
   json::array tracks;
-  for (const auto& track : library.tracks()) {
+  for (const auto& track : *library.snapshot()) {
     tracks.push_back(json::object{{"index", track.index + 1},
                                   {"name", track.file_name},
                                   {"frames", track.frames},
@@ -67,7 +67,7 @@ std::string track_list_json(const playback::Library& library) {
                                   {"error", track.playable() ? json::value(nullptr) : json::value(track.error)}});
   }
   json::object out{{"tracks", std::move(tracks)}};
-  if (!library.error().empty()) out["error"] = library.error();
+  if (const auto error = library.error(); !error.empty()) out["error"] = error;
   return json::serialize(out);
 }
 

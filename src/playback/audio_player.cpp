@@ -19,7 +19,9 @@ AudioPlayer::AudioPlayer(PlayerConfig config, Post post, TrackOpened on_opened)
 AudioPlayer::~AudioPlayer() { stop(); }
 
 void AudioPlayer::start() {
-  library_ = Library::scan(config_.tracks);
+  ScanOptions scan;
+  scan.index_file = config_.index_file;
+  library_ = Library::scan(config_.tracks, std::move(scan));
   if (!library_.error().empty()) spdlog::warn("tracks: {}", library_.error());
   spdlog::info("{} tracks in {}", library_.size(), config_.tracks.string());
   output_ = start_output();
@@ -59,11 +61,10 @@ void AudioPlayer::keep_open(const std::vector<TrackToOpen>& tracks) {
 
 void AudioPlayer::open(const TrackToOpen& track) {
   if (open_.contains(track.hash) || opening_.contains(track.hash)) return;
-  auto index = library_.find_by_hash(track.hash);
-  if (!index) return;  // not in this node's library: it stays silent (missing_track)
+  if (!library_.find_by_hash(track.hash)) return;  // not in this node's library: it stays silent (missing_track)
   opening_.insert(track.hash);
-  opener_->run([this, hash = track.hash, index = *index, start = track.start_frame] {
-    auto opened = library_.open(index, start);
+  opener_->run([this, hash = track.hash, start = track.start_frame] {
+    auto opened = library_.open(hash, start);
     post_([this, hash, opened = std::move(opened)] { finish_open(hash, opened); });
   });
 }

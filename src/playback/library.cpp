@@ -1,23 +1,22 @@
 #include "chorus/playback/library.hpp"
 
-#include <fcntl.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
-#include <openssl/evp.h>
-
 #include <algorithm>
 #include <cctype>
-#include <cerrno>
-#include <cstring>
+#include <chrono>
+#include <map>
+#include <mutex>
 #include <system_error>
+#include <unordered_map>
+#include <utility>
 
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
-#include "library_probe.hpp"
+#include "chorus/playback/library_index.hpp"
+#include "library_walk.hpp"
 #include "output_format.hpp"
 #include "track_decoder.hpp"
+#include "track_examiner.hpp"
 #include "track_feeder.hpp"
 
 namespace chorus::playback {
@@ -26,157 +25,69 @@ namespace fs = std::filesystem;
 
 namespace {
 
-std::string errno_text(int e) { return std::error_code(e, std::generic_category()).message(); }
+using Tracks = std::vector<TrackInfo>;
 
-/// SHA-256 through OpenSSL's EVP interface.
-class Sha256 {
- public:
-  Sha256() : ctx_(EVP_MD_CTX_new()) {
-    ok_ = ctx_ != nullptr && EVP_DigestInit_ex(ctx_, EVP_sha256(), nullptr) == 1;
-  }
-  ~Sha256() { EVP_MD_CTX_free(ctx_); }
-  Sha256(const Sha256&) = delete;
-  Sha256& operator=(const Sha256&) = delete;
-
-  void update(const void* data, std::size_t size) {
-    if (ok_ && size > 0) ok_ = EVP_DigestUpdate(ctx_, data, size) == 1;
-  }
-  /// Lower-case hex, or empty if OpenSSL failed.
-  std::string hex() {
-    unsigned char md[EVP_MAX_MD_SIZE];
-    unsigned int len = 0;
-    if (!ok_ || EVP_DigestFinal_ex(ctx_, md, &len) != 1) return {};
-    static constexpr char kDigits[] = "0123456789abcdef";
-    std::string out(2 * len, '0');
-    for (unsigned int i = 0; i < len; ++i) {
-      out[2 * i] = kDigits[md[i] >> 4];
-      out[2 * i + 1] = kDigits[md[i] & 15];
-    }
-    return out;
-  }
-
- private:
-  EVP_MD_CTX* ctx_;
-  bool ok_ = false;
-};
-
-/// A read-only descriptor that never blocks on open (a FIFO named like a track must not hang the
-/// scan) and is closed on scope exit.
-class File {
- public:
-  explicit File(const fs::path& path) {
-    do {
-      fd_ = ::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
-    } while (fd_ < 0 && errno == EINTR);
-    if (fd_ < 0) {
-      error_ = "cannot open: " + errno_text(errno);
-      return;
-    }
-    struct stat st {};
-    if (::fstat(fd_, &st) != 0) {
-      error_ = "cannot stat: " + errno_text(errno);
-    } else if (!S_ISREG(st.st_mode)) {
-      error_ = "not a regular file";
-    } else {
-      size_ = static_cast<std::uint64_t>(st.st_size);
-    }
-  }
-  ~File() {
-    if (fd_ >= 0) ::close(fd_);
-  }
-  File(const File&) = delete;
-  File& operator=(const File&) = delete;
-
-  int fd() const { return fd_; }
-  std::uint64_t size() const { return size_; }
-  const std::string& error() const { return error_; }
-
-  /// Calls sink(bytes) for the whole file, in order. Returns an error text or "".
-  template <typename Sink>
-  std::string read_all(Sink&& sink) const {
-    std::vector<std::uint8_t> buffer(1 << 16);
-    std::uint64_t offset = 0;
-    while (true) {
-      const ssize_t got = ::pread(fd_, buffer.data(), buffer.size(), static_cast<off_t>(offset));
-      if (got < 0) {
-        if (errno == EINTR) continue;
-        return "read error: " + errno_text(errno);
-      }
-      if (got == 0) return {};
-      sink(std::span<const std::uint8_t>(buffer.data(), static_cast<std::size_t>(got)));
-      offset += static_cast<std::uint64_t>(got);
-    }
-  }
-
- private:
-  int fd_ = -1;
-  std::uint64_t size_ = 0;
-  std::string error_;
-};
+/// The hasher thread publishes at most this often, so that a big first scan does not rebuild
+/// and hand out a 10,000-entry list for every file.
+constexpr auto kPublishInterval = std::chrono::seconds(1);
 
 std::string lower(std::string s) {
   std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
   return s;
 }
 
-bool has_audio_extension(const fs::path& name) {
-  std::string ext = name.extension().string();
-  if (ext.size() < 2) return false;
-  ext = lower(ext.substr(1));
-  return std::find(std::begin(Library::kAudioExtensions), std::end(Library::kAudioExtensions), ext) !=
-         std::end(Library::kAudioExtensions);
+const std::shared_ptr<const Tracks>& no_tracks() {
+  static const auto empty = std::make_shared<const Tracks>();
+  return empty;
 }
 
-/// SHA-256 of a file's bytes as lower-case hex, or why it could not be computed.
-struct FileHash {
-  std::string hex;
-  std::string error;
-};
-
-FileHash hash_file(const File& file) {
-  if (!file.error().empty()) return {{}, file.error()};
-  Sha256 sha;
-  if (auto err = file.read_all([&](std::span<const std::uint8_t> b) { sha.update(b.data(), b.size()); });
-      !err.empty()) {
-    return {{}, std::move(err)};
-  }
-  auto hex = sha.hex();
-  if (hex.empty()) return {{}, "SHA-256 failed (OpenSSL)"};
-  return {std::move(hex), {}};
-}
-
-TrackInfo examine(std::size_t index, const fs::path& path) {
+TrackInfo track_from(const IndexEntry& e, const fs::path& directory) {
   TrackInfo t;
-  t.index = index;
-  t.file_name = path.filename().string();
-  t.path = path;
-  const File file(path);
-  auto hash = hash_file(file);
-  if (!hash.error.empty()) {
-    t.error = std::move(hash.error);
-    return t;
-  }
-  t.file_size = file.size();
-  t.content_hash = std::move(hash.hex);
-  const detail::FdReader reader(file.fd(), file.size());
-  const detail::ProbeResult probe = detail::probe_audio(reader);
-  t.format = probe.format;
-  t.source_rate = probe.rate;
-  t.source_channels = probe.channels;
-  if (!probe.error.empty()) {
-    t.error = probe.error;
-    return t;
-  }
-  t.frames = detail::frames_at_output_rate(probe.source_frames, probe.rate);
-  t.duration_us = detail::frames_to_us(t.frames);
+  t.file_name = e.path;
+  t.path = directory / e.path;
+  t.format = e.format;
+  t.frames = e.frames;
+  t.duration_us = detail::frames_to_us(e.frames);
+  t.source_rate = e.rate;
+  t.source_channels = e.channels;
+  t.file_size = e.size;
+  t.content_hash = e.content_hash;
+  t.chunk_root = e.chunk_root;
+  t.title = e.title;
+  t.artist = e.artist;
+  t.album = e.album;
+  t.error = e.error;
   return t;
+}
+
+TrackInfo unusable(const detail::FoundFile& file, const fs::path& directory) {
+  TrackInfo t;
+  t.file_name = file.relative;
+  t.path = directory / file.relative;
+  t.error = file.error;
+  return t;
+}
+
+/// Why `directory` cannot be scanned at all, or "".
+std::string directory_error(const fs::path& directory) {
+  std::error_code ec;
+  const auto status = fs::status(directory, ec);
+  if (ec || !fs::exists(status)) return fmt::format("tracks directory '{}' does not exist", directory.string());
+  if (!fs::is_directory(status)) return fmt::format("'{}' is not a directory", directory.string());
+  return {};
+}
+
+std::string no_audio_error(const fs::path& directory) {
+  return fmt::format("no audio files (wav, flac, ogg, opus, mp3) under '{}'", directory.string());
 }
 
 /// Whether the file still has the content the scan hashed (nodes must play the same audio).
 std::string check_unchanged(const TrackInfo& t) {
-  auto hash = hash_file(File(t.path));
-  if (!hash.error.empty()) return hash.error;
-  if (hash.hex != t.content_hash) return "the file changed since the library was scanned (content hash differs); rescan";
+  auto hashed = detail::hash_file(t.path);
+  if (!hashed.error.empty()) return hashed.error;
+  if (hashed.digests.content_hash != t.content_hash) {
+    return "the file changed since the library was scanned (content hash differs); rescan";
+  }
   return {};
 }
 
@@ -188,59 +99,165 @@ detail::OpenedDecoder open_decoder(const TrackInfo& t) {
 
 }  // namespace
 
+// ------------------------------------------------------------------------------- Library::State
+
+/// What the Library and its hasher thread share.
+struct Library::State {
+  fs::path directory;
+  std::optional<LibraryIndex> index;  ///< none until scanned
+  std::function<void()> on_change;
+  detail::TrackFeeder feeder;         ///< the decoder thread
+
+  mutable std::mutex mutex;  ///< guards the three below
+  std::shared_ptr<const Tracks> snapshot = no_tracks();
+  std::string error = "not scanned";
+  ScanStats stats;
+
+  /// The tracks known so far, by relative path (byte order): written by scan(), then only by the
+  /// hasher thread.
+  std::map<std::string, TrackInfo> tracks;
+
+  /// Fills `tracks` with the files the index describes, forgets the rows of files that are gone
+  /// and returns the files that must be read.
+  std::vector<detail::FoundFile> reconcile(const std::vector<detail::FoundFile>& files) {
+    std::unordered_map<std::string, IndexEntry> rows;
+    for (auto& row : index->entries()) rows.emplace(row.path, std::move(row));
+    std::vector<detail::FoundFile> to_read;
+    for (const auto& file : files) {
+      const auto row = rows.find(file.relative);
+      if (!file.error.empty()) {
+        tracks[file.relative] = unusable(file, directory);
+      } else if (row != rows.end() && row->second.size == file.size && row->second.mtime_ns == file.mtime_ns) {
+        tracks[file.relative] = track_from(row->second, directory);
+      } else {
+        to_read.push_back(file);
+      }
+      if (row != rows.end()) rows.erase(row);  // a changed file's row is replaced once it is read
+    }
+    std::vector<std::string> gone;
+    for (const auto& [path, row] : rows) gone.push_back(path);
+    index->remove(gone);
+    return to_read;
+  }
+
+  /// Reads `files`, storing and publishing them in batches; stops early when asked to.
+  void read(const std::vector<detail::FoundFile>& files, const std::stop_token& stop, bool notify) {
+    std::vector<IndexEntry> batch;
+    std::size_t read_in_batch = 0;
+    auto last_publish = std::chrono::steady_clock::now();
+    for (const auto& file : files) {
+      if (stop.stop_requested()) return;
+      auto entry = detail::examine_file(directory / file.relative, file.relative);
+      tracks[file.relative] = track_from(entry, directory);
+      ++read_in_batch;
+      // A file that could not be read has no row: it is tried again by the next scan.
+      if (!entry.content_hash.empty()) batch.push_back(std::move(entry));
+      if (std::chrono::steady_clock::now() - last_publish >= kPublishInterval) {
+        flush(batch, read_in_batch, notify);
+        last_publish = std::chrono::steady_clock::now();
+      }
+    }
+    flush(batch, read_in_batch, notify);
+  }
+
+  void flush(std::vector<IndexEntry>& batch, std::size_t& read, bool notify) {
+    index->put(batch);
+    batch.clear();
+    publish(read);
+    read = 0;
+    if (notify && on_change) on_change();
+  }
+
+  /// Hands out the current `tracks` as a new snapshot, counting `read` more files read.
+  void publish(std::size_t read) {
+    auto list = std::make_shared<Tracks>();
+    list->reserve(tracks.size());
+    for (const auto& [path, track] : tracks) {
+      list->push_back(track);
+      list->back().index = list->size() - 1;
+    }
+    const std::lock_guard lock(mutex);
+    stats.files_hashed += read;
+    stats.pending -= read;
+    error = list->empty() && stats.pending == 0 ? no_audio_error(directory) : std::string{};
+    snapshot = std::move(list);
+  }
+
+  void fail(std::string why) {
+    const std::lock_guard lock(mutex);
+    error = std::move(why);
+  }
+};
+
 // ------------------------------------------------------------------------------------ Library
 
-Library::Library() : error_("not scanned"), feeder_(std::make_unique<detail::TrackFeeder>()) {}
+Library::Library() : state_(std::make_shared<State>()) {}
 Library::Library(Library&&) noexcept = default;
 Library& Library::operator=(Library&&) noexcept = default;
 Library::~Library() = default;
 
-Library Library::scan(const fs::path& directory) {
+Library Library::scan(const fs::path& directory, ScanOptions options) {
   Library lib;
   lib.directory_ = directory;
-  lib.error_.clear();
-
-  std::error_code ec;
-  const auto status = fs::status(directory, ec);
-  if (ec || !fs::exists(status)) {
-    lib.error_ = fmt::format("tracks directory '{}' does not exist", directory.string());
+  State& state = *lib.state_;
+  state.directory = directory;
+  state.on_change = std::move(options.on_change);
+  if (auto error = directory_error(directory); !error.empty()) {
+    state.fail(std::move(error));
     return lib;
   }
-  if (!fs::is_directory(status)) {
-    lib.error_ = fmt::format("'{}' is not a directory", directory.string());
+  auto walk = detail::walk_audio_files(directory);
+  if (!walk.error.empty()) {
+    state.fail(std::move(walk.error));
     return lib;
   }
-
-  std::vector<std::string> names;
-  fs::directory_iterator it(directory, ec);
-  if (ec) {
-    lib.error_ = fmt::format("cannot read tracks directory '{}': {}", directory.string(), ec.message());
-    return lib;
+  state.index.emplace(options.index_file);
+  auto to_read = state.reconcile(walk.files);
+  {
+    const std::lock_guard lock(state.mutex);
+    state.stats = {walk.files.size(), 0, to_read.size()};
   }
-  for (const fs::directory_iterator end; it != end; it.increment(ec)) {
-    if (ec) {
-      lib.error_ = fmt::format("cannot read tracks directory '{}': {}", directory.string(), ec.message());
-      return lib;
-    }
-    const fs::path& p = it->path();
-    if (!has_audio_extension(p.filename())) continue;
-    std::error_code type_ec;
-    if (it->is_directory(type_ec)) continue;  // a directory named like a track is not a file
-    names.push_back(p.filename().string());
-  }
-  std::sort(names.begin(), names.end());  // byte order: identical on every node, any locale
-
-  lib.tracks_.reserve(names.size());
-  for (const auto& name : names) lib.tracks_.push_back(examine(lib.tracks_.size(), directory / name));
-
-  if (lib.tracks_.empty()) {
-    lib.error_ = fmt::format("no audio files (wav, flac, ogg, opus, mp3) in '{}'", directory.string());
+  state.publish(0);
+  if (to_read.empty()) return lib;
+  if (options.background) {
+    lib.hasher_ = std::jthread([shared = lib.state_, files = std::move(to_read)](const std::stop_token& stop) {
+      shared->read(files, stop, true);
+    });
+  } else {
+    state.read(to_read, {}, false);
   }
   return lib;
 }
 
-const TrackInfo* Library::track(std::size_t index) const noexcept {
-  return index < tracks_.size() ? &tracks_[index] : nullptr;
+std::string Library::error() const {
+  if (!state_) return "library was moved from";
+  const std::lock_guard lock(state_->mutex);
+  return state_->error;
+}
+
+std::shared_ptr<const std::vector<TrackInfo>> Library::snapshot() const {
+  if (!state_) return no_tracks();
+  const std::lock_guard lock(state_->mutex);
+  return state_->snapshot;
+}
+
+ScanStats Library::stats() const {
+  if (!state_) return {};
+  const std::lock_guard lock(state_->mutex);
+  return state_->stats;
+}
+
+std::optional<TrackInfo> Library::track(std::size_t index) const {
+  const auto tracks = snapshot();
+  if (index >= tracks->size()) return std::nullopt;
+  return (*tracks)[index];
+}
+
+std::optional<TrackInfo> Library::find_by_hash(std::string_view content_hash) const {
+  const auto tracks = snapshot();
+  const auto index = playback::find_by_hash(*tracks, content_hash);
+  if (!index) return std::nullopt;
+  return (*tracks)[*index];
 }
 
 std::optional<std::size_t> find_by_hash(std::span<const TrackInfo> tracks, std::string_view content_hash) {
@@ -252,50 +269,77 @@ std::optional<std::size_t> find_by_hash(std::span<const TrackInfo> tracks, std::
   return std::nullopt;
 }
 
-OpenedTrack Library::open(std::size_t index, std::int64_t start_frame) const {
-  const TrackInfo* t = track(index);
-  if (t == nullptr) return {nullptr, fmt::format("no track {} (the library has {})", index, tracks_.size())};
-  if (!t->playable()) return {nullptr, t->error};
-  if (!feeder_) return {nullptr, "library was moved from"};
-  auto opened = open_decoder(*t);
+std::optional<std::vector<content::Digest>> Library::manifest(std::string_view content_hash) const {
+  const auto track = find_by_hash(content_hash);
+  if (!track) return std::nullopt;  // the index may still hold the digests of an older version
+  if (state_->index) {
+    if (auto chunks = state_->index->chunks(track->content_hash)) return chunks;
+  }
+  auto hashed = detail::hash_file(track->path);
+  if (!hashed.error.empty() || hashed.digests.content_hash != track->content_hash) return std::nullopt;
+  return std::move(hashed.digests.chunks);
+}
+
+OpenedTrack Library::open(const TrackInfo& track, std::int64_t start_frame) const {
+  if (!track.playable()) return {nullptr, track.error};
+  return open(track.content_hash, start_frame);
+}
+
+OpenedTrack Library::open(std::string_view content_hash, std::int64_t start_frame) const {
+  if (!state_) return {nullptr, "library was moved from"};
+  const auto found = find_by_hash(content_hash);
+  if (!found) return {nullptr, fmt::format("no track with content hash {} in the library", content_hash.substr(0, 12))};
+  const TrackInfo& t = *found;
+  if (!t.playable()) return {nullptr, t.error};
+  auto opened = open_decoder(t);
   if (!opened.decoder) {
-    spdlog::warn("cannot play {}: {}", t->file_name, opened.error);
+    spdlog::warn("cannot play {}: {}", t.file_name, opened.error);
     return {nullptr, std::move(opened.error)};
   }
-  auto audio = std::make_shared<TrackAudio>(t->frames);
+  auto audio = std::make_shared<TrackAudio>(t.frames);
   // The chunk playback starts in is decoded here, so that it is ready (and a file that does not
   // decode is refused) before anyone plays it; the decoder thread does the rest.
-  const auto start = std::clamp<std::int64_t>(start_frame, 0, std::max<std::int64_t>(t->frames - 1, 0));
+  const auto start = std::clamp<std::int64_t>(start_frame, 0, std::max<std::int64_t>(t.frames - 1, 0));
   const auto chunk = static_cast<std::size_t>(start / TrackAudio::kChunkFrames);
   std::vector<std::int16_t> samples(static_cast<std::size_t>(audio->chunk_frames(chunk) * kChannels));
   if (auto error = opened.decoder->decode(static_cast<std::int64_t>(chunk) * TrackAudio::kChunkFrames, samples);
       !error.empty()) {
-    spdlog::warn("cannot play {}: {}", t->file_name, error);
+    spdlog::warn("cannot play {}: {}", t.file_name, error);
     return {nullptr, std::move(error)};
   }
   audio->store(chunk, std::move(samples));
   audio->hint(start);
-  feeder_->add(audio, std::move(opened.decoder), t->file_name);
+  state_->feeder.add(audio, std::move(opened.decoder), t.file_name);
   return {std::move(audio), {}};
 }
 
-DecodedTrack Library::decode(std::size_t index) const {
-  const TrackInfo* t = track(index);
-  if (t == nullptr) return {{}, fmt::format("no track {} (the library has {})", index, tracks_.size())};
-  if (!t->playable()) return {{}, t->error};
-  auto opened = open_decoder(*t);
+DecodedTrack Library::decode(const TrackInfo& track) const {
+  if (!track.playable()) return {{}, track.error};
+  return decode(track.content_hash);
+}
+
+DecodedTrack Library::decode(std::string_view content_hash) const {
+  const auto found = find_by_hash(content_hash);
+  if (!found) return {{}, fmt::format("no track with content hash {} in the library", content_hash.substr(0, 12))};
+  const TrackInfo& t = *found;
+  if (!t.playable()) return {{}, t.error};
+  auto opened = open_decoder(t);
   if (!opened.decoder) return {{}, std::move(opened.error)};
   DecodedTrack result;
-  result.samples.resize(static_cast<std::size_t>(t->frames * kChannels));
+  result.samples.resize(static_cast<std::size_t>(t.frames * kChannels));
   result.error = opened.decoder->decode(0, result.samples);
   if (!result.error.empty()) result.samples.clear();
   return result;
 }
 
 std::string Library::describe() const {
-  if (tracks_.empty()) return error_.empty() ? "no tracks" : error_;
+  const auto tracks = snapshot();
+  if (tracks->empty()) {
+    auto why = error();
+    return why.empty() ? "no tracks" : why;
+  }
   std::string out;
-  for (const auto& t : tracks_) {
+  for (const auto& t : *tracks) {
     if (t.playable()) {
       const auto ms = t.duration_us / 1000;
       out += fmt::format("{:3}  {}  {} {} Hz {} ch  {}:{:02}.{:03}  {} frames  {}\n", t.index, t.file_name,
@@ -309,9 +353,9 @@ std::string Library::describe() const {
 }
 
 std::optional<std::string> sha256_file_hex(const fs::path& path) {
-  auto hash = hash_file(File(path));
-  if (!hash.error.empty()) return std::nullopt;
-  return std::move(hash.hex);
+  auto hashed = detail::hash_file(path);
+  if (!hashed.error.empty()) return std::nullopt;
+  return std::move(hashed.digests.content_hash);
 }
 
 }  // namespace chorus::playback

@@ -41,6 +41,7 @@ struct PlayerConfig {
   std::string output = "auto";           ///< make_output()'s spec (auto, alsa[:DEVICE], pulse[:SINK], ...)
   std::chrono::milliseconds latency{0};  ///< extra per-node output latency (speakers)
   int block_frames = 480;                ///< frames per render (sdl: the device buffer asked for)
+  std::filesystem::path index_file;      ///< the library's index (LibraryIndex); empty: in memory
 };
 
 /// What the engine and the output have done so far.

@@ -93,11 +93,11 @@ struct PlayerRig {
   static PlayerConfig config(const fs::path& dir, std::string output) {
     write_wav(dir / "a.wav", 48'000, 2, counting_samples(kTrackFrames));
     write_wav(dir / "b.wav", 48'000, 2, counting_samples(kTrackFrames / 2));
-    return {dir, std::move(output), std::chrono::milliseconds(0), 480};
+    return {dir, std::move(output), std::chrono::milliseconds(0), 480, {}};
   }
 
-  const TrackInfo& track(std::size_t index) const { return player.library().tracks().at(index); }
-  const std::string& hash(std::size_t index) const { return track(index).content_hash; }
+  TrackInfo track(std::size_t index) const { return player.library().snapshot()->at(index); }
+  std::string hash(std::size_t index) const { return track(index).content_hash; }
 
   /// Runs the owner's queue until `hash` is open.
   bool wait_open(const std::string& track_hash) {
@@ -124,8 +124,8 @@ TEST_CASE("the player has no output before start, and the library's tracks after
   player.start();
   CHECK(player.describe_output().find("null") != std::string::npos);
   REQUIRE(player.library().size() == 2);
-  CHECK(player.library().tracks()[0].file_name == "a.wav");
-  CHECK(player.library().tracks()[0].frames == kTrackFrames);
+  CHECK(player.library().snapshot()->at(0).file_name == "a.wav");
+  CHECK(player.library().snapshot()->at(0).frames == kTrackFrames);
 }
 
 TEST_CASE("a published playing state advances the position and plays the track's frames from the first") {

@@ -96,7 +96,7 @@ TEST_CASE("the library lists the repository's tracks in file-name order with exa
   CHECK(lib.error().empty());
   REQUIRE(lib.size() == kTracks.size());
   for (std::size_t i = 0; i < kTracks.size(); ++i) {
-    const auto& t = lib.tracks()[i];
+    const auto& t = lib.snapshot()->at(i);
     INFO(t.file_name << ": " << t.error);
     CHECK(t.index == i);
     CHECK(t.file_name == kTracks[i].name);
@@ -109,7 +109,7 @@ TEST_CASE("the library lists the repository's tracks in file-name order with exa
     CHECK(t.source_channels == 2);
     CHECK(t.file_size == fs::file_size(t.path));
   }
-  CHECK(lib.track(kTracks.size()) == nullptr);
+  CHECK_FALSE(lib.track(kTracks.size()).has_value());
   CHECK(lib.describe().find("03-click-track.ogg") != std::string::npos);
 }
 
@@ -119,17 +119,17 @@ TEST_CASE("track content hashes are the SHA-256 of the file bytes and stable acr
   REQUIRE(first.size() == kTracks.size());
   REQUIRE(second.size() == first.size());
   for (std::size_t i = 0; i < first.size(); ++i) {
-    const auto& t = first.tracks()[i];
+    const auto& t = first.snapshot()->at(i);
     const std::string independent = sha256_hex(read_file(t.path));
     CHECK(t.content_hash == independent);
     CHECK(t.content_hash.size() == 64);
-    CHECK(second.tracks()[i].content_hash == t.content_hash);
+    CHECK(second.snapshot()->at(i).content_hash == t.content_hash);
     CHECK(chorus::playback::sha256_file_hex(t.path) == independent);
     REQUIRE(first.find_by_hash(t.content_hash).has_value());
-    CHECK(*first.find_by_hash(t.content_hash) == i);
+    CHECK(first.find_by_hash(t.content_hash)->index == i);
     std::string upper = t.content_hash;
     std::transform(upper.begin(), upper.end(), upper.begin(), [](unsigned char c) { return std::toupper(c); });
-    CHECK(first.find_by_hash(upper) == std::optional<std::size_t>(i));
+    CHECK(first.find_by_hash(upper)->file_name == t.file_name);
   }
   CHECK_FALSE(first.find_by_hash(std::string(64, '0')).has_value());
   CHECK_FALSE(first.find_by_hash("").has_value());
@@ -138,9 +138,9 @@ TEST_CASE("track content hashes are the SHA-256 of the file bytes and stable acr
 TEST_CASE("decoding each track gives exactly its frame count of stereo samples") {
   const Library lib = Library::scan(tracks_dir());
   REQUIRE(lib.size() == kTracks.size());
-  for (const auto& t : lib.tracks()) {
+  for (const auto& t : *lib.snapshot()) {
     INFO(t.file_name);
-    const DecodedTrack r = lib.decode(t.index);
+    const DecodedTrack r = lib.decode(t);
     INFO(r.error);
     REQUIRE(r.ok());
     CHECK(r.samples.size() == static_cast<std::size_t>(t.frames) * 2);
@@ -151,9 +151,9 @@ TEST_CASE("decoding each track gives exactly its frame count of stereo samples")
 TEST_CASE("a 48 kHz stereo WAV decodes to its own samples, unchanged") {
   const Library lib = Library::scan(tracks_dir());
   REQUIRE(lib.size() == kTracks.size());
-  const auto bytes = read_file(lib.tracks()[0].path);
+  const auto bytes = read_file(lib.snapshot()->at(0).path);
   REQUIRE(bytes.size() == 44 + 192000 * 4);  // sox writes a canonical 44-byte header
-  const DecodedTrack r = lib.decode(0);
+  const DecodedTrack r = lib.decode(lib.snapshot()->at(0));
   REQUIRE(r.ok());
   REQUIRE(r.samples.size() * 2 == bytes.size() - 44);
   CHECK(std::memcmp(r.samples.data(), bytes.data() + 44, bytes.size() - 44) == 0);
@@ -162,7 +162,7 @@ TEST_CASE("a 48 kHz stereo WAV decodes to its own samples, unchanged") {
 TEST_CASE("the decoded click track has a click at every half second and silence between") {
   const Library lib = Library::scan(tracks_dir());
   REQUIRE(lib.size() == kTracks.size());
-  const DecodedTrack r = lib.decode(2);
+  const DecodedTrack r = lib.decode(lib.snapshot()->at(2));
   REQUIRE(r.ok());
   const auto& pcm = r.samples;
   for (std::size_t beat = 0; beat < 16; ++beat) {
@@ -176,13 +176,13 @@ TEST_CASE("the decoded click track has a click at every half second and silence 
 TEST_CASE("an opened track holds the second it starts in, decoded exactly as a whole decode, for every format") {
   const Library lib = Library::scan(tracks_dir());
   REQUIRE(lib.size() == kTracks.size());
-  for (const auto& t : lib.tracks()) {
-    const DecodedTrack whole = lib.decode(t.index);
+  for (const auto& t : *lib.snapshot()) {
+    const DecodedTrack whole = lib.decode(t);
     REQUIRE(whole.ok());
     // Starts inside the first, a middle and the last chunk: each is a seek for the decoder.
     for (const std::int64_t start : {std::int64_t{100}, t.frames / 2 + 7, t.frames - 1}) {
       INFO(t.file_name << " from frame " << start);
-      const OpenedTrack opened = lib.open(t.index, start);
+      const OpenedTrack opened = lib.open(t, start);
       INFO(opened.error);
       REQUIRE(opened.ok());
       const TrackAudio& audio = *opened.audio;
@@ -210,8 +210,8 @@ TEST_CASE("a resampled track decodes the same samples when opened mid-track as f
   write_file(dir.path / "clicks.wav", wav.data(), wav.size());
   const Library lib = Library::scan(dir.path);
   REQUIRE(lib.size() == 1);
-  REQUIRE(lib.tracks()[0].frames == 48000 * 70);
-  const DecodedTrack whole = lib.decode(0);
+  REQUIRE(lib.snapshot()->at(0).frames == 48000 * 70);
+  const DecodedTrack whole = lib.decode(lib.snapshot()->at(0));
   REQUIRE(whole.ok());
   for (std::size_t second : {1u, 30u, 69u}) {
     INFO("second " << second);
@@ -224,7 +224,7 @@ TEST_CASE("a resampled track decodes the same samples when opened mid-track as f
   }
   for (const std::int64_t start : {std::int64_t{48000 * 17 + 5}, std::int64_t{48000 * 69}}) {
     INFO("open at " << start);
-    const OpenedTrack opened = lib.open(0, start);
+    const OpenedTrack opened = lib.open(lib.snapshot()->at(0), start);
     REQUIRE(opened.ok());
     const auto chunk = static_cast<std::size_t>(start / TrackAudio::kChunkFrames);
     std::vector<std::int16_t> got(static_cast<std::size_t>(opened.audio->chunk_frames(chunk)) * 2);
@@ -236,10 +236,10 @@ TEST_CASE("a resampled track decodes the same samples when opened mid-track as f
 TEST_CASE("the decoder thread fills an open track ahead of where it is read and frees what is behind") {
   const Library lib = Library::scan(tracks_dir());
   REQUIRE(lib.size() == kTracks.size());
-  const auto& t = lib.tracks()[1];  // the FLAC chord, 6 s: six chunks
-  const DecodedTrack whole = lib.decode(t.index);
+  const auto& t = lib.snapshot()->at(1);  // the FLAC chord, 6 s: six chunks
+  const DecodedTrack whole = lib.decode(t);
   REQUIRE(whole.ok());
-  const OpenedTrack opened = lib.open(t.index);
+  const OpenedTrack opened = lib.open(t);
   REQUIRE(opened.ok());
   const TrackAudio& audio = *opened.audio;
   REQUIRE(audio.chunk_count() == 6);
@@ -257,7 +257,7 @@ TEST_CASE("a long track keeps only its window in memory while it is read through
   write_file(dir.path / "long.wav", wav.data(), wav.size());
   const Library lib = Library::scan(dir.path);
   REQUIRE(lib.size() == 1);
-  const OpenedTrack opened = lib.open(0);
+  const OpenedTrack opened = lib.open(lib.snapshot()->at(0));
   REQUIRE(opened.ok());
   const TrackAudio& audio = *opened.audio;
   REQUIRE(audio.chunk_count() == 40);
@@ -286,13 +286,13 @@ TEST_CASE("a 44.1 kHz mono WAV is resampled to 48 kHz stereo of the advertised l
 
   const Library lib = Library::scan(dir.path);
   REQUIRE(lib.size() == 1);
-  const auto& t = lib.tracks()[0];
+  const auto& t = lib.snapshot()->at(0);
   INFO(t.error);
   REQUIRE(t.playable());
   CHECK(t.source_rate == 44100);
   CHECK(t.source_channels == 1);
   CHECK(t.frames == 48000);
-  const DecodedTrack r = lib.decode(0);
+  const DecodedTrack r = lib.decode(lib.snapshot()->at(0));
   INFO(r.error);
   REQUIRE(r.ok());
   REQUIRE(r.samples.size() == 96000);
@@ -335,17 +335,17 @@ TEST_CASE("corrupt, empty and junk files with audio extensions are listed with e
   REQUIRE_NOTHROW(lib = Library::scan(dir.path));
   CHECK(lib.error().empty());
   std::vector<std::string> names;
-  for (const auto& t : lib.tracks()) names.push_back(t.file_name);
+  for (const auto& t : *lib.snapshot()) names.push_back(t.file_name);
   CHECK(names == std::vector<std::string>{"a-good.wav", "b-empty.wav", "c-junk.wav", "d-truncated.flac",
                                           "e-header-only.ogg", "f-garbled-body.flac", "g-riff-junk.WAV",
                                           "h-junk.mp3", "i-junk.opus", "j-fifo.wav"});
   REQUIRE(lib.size() == names.size());
 
-  CHECK(lib.tracks()[0].playable());
-  CHECK(lib.tracks()[0].frames == 192000);
-  CHECK(lib.tracks()[1].error == "empty file");
+  CHECK(lib.snapshot()->at(0).playable());
+  CHECK(lib.snapshot()->at(0).frames == 192000);
+  CHECK(lib.snapshot()->at(1).error == "empty file");
   for (std::size_t i = 1; i < lib.size(); ++i) {
-    const auto& t = lib.tracks()[i];
+    const auto& t = lib.snapshot()->at(i);
     INFO(t.file_name << ": " << t.error);
     if (t.file_name == "f-garbled-body.flac") {
       // The header is intact, so the scan cannot tell; decoding decides (below).
@@ -355,26 +355,26 @@ TEST_CASE("corrupt, empty and junk files with audio extensions are listed with e
     CHECK_FALSE(t.playable());
     CHECK(t.frames == 0);
     OpenedTrack r;
-    REQUIRE_NOTHROW(r = lib.open(i));
+    REQUIRE_NOTHROW(r = lib.open(lib.snapshot()->at(i)));
     CHECK_FALSE(r.ok());
     CHECK(r.error == t.error);
   }
-  CHECK(lib.tracks()[9].error == "not a regular file");
+  CHECK(lib.snapshot()->at(9).error == "not a regular file");
 
   // Decoding a file whose body is garbage never throws: it either fails with a reason or yields
   // exactly the advertised length (decoders conceal damage differently).
   DecodedTrack garbled_result;
-  REQUIRE_NOTHROW(garbled_result = lib.decode(5));
+  REQUIRE_NOTHROW(garbled_result = lib.decode(lib.snapshot()->at(5)));
   INFO("garbled: " << garbled_result.error);
   if (garbled_result.ok()) {
-    CHECK(garbled_result.samples.size() == static_cast<std::size_t>(lib.tracks()[5].frames) * 2);
+    CHECK(garbled_result.samples.size() == static_cast<std::size_t>(lib.snapshot()->at(5).frames) * 2);
   } else {
     CHECK_FALSE(garbled_result.error.empty());
   }
   OpenedTrack garbled_open;
-  REQUIRE_NOTHROW(garbled_open = lib.open(5));
+  REQUIRE_NOTHROW(garbled_open = lib.open(lib.snapshot()->at(5)));
   CHECK(garbled_open.ok() == garbled_result.ok());
-  CHECK(lib.open(0).ok());
+  CHECK(lib.open(lib.snapshot()->at(0)).ok());
 }
 
 namespace {
@@ -439,27 +439,27 @@ TEST_CASE("a header with an implausible length is listed with an error, a long p
   const Library lib = Library::scan(dir.path);
   REQUIRE(lib.size() == 8);
   for (const std::size_t i : {0u, 1u, 2u, 3u, 6u}) {
-    const auto& t = lib.tracks()[i];
+    const auto& t = lib.snapshot()->at(i);
     INFO(t.file_name << ": " << t.error);
     CHECK_FALSE(t.playable());
     CHECK(t.frames == 0);
     CHECK(t.duration_us == 0);
-    CHECK_FALSE(lib.open(i).ok());
+    CHECK_FALSE(lib.open(lib.snapshot()->at(i)).ok());
   }
-  CHECK(lib.tracks()[0].error == "Ogg stream length out of range (granule position past 2^63)");
-  CHECK(lib.tracks()[1].error.starts_with("implausible length in the header: 4611686018427387592 frames at 48000 Hz"));
-  CHECK(lib.tracks()[3].error.starts_with("implausible length in the header"));
+  CHECK(lib.snapshot()->at(0).error == "Ogg stream length out of range (granule position past 2^63)");
+  CHECK(lib.snapshot()->at(1).error.starts_with("implausible length in the header: 4611686018427387592 frames at 48000 Hz"));
+  CHECK(lib.snapshot()->at(3).error.starts_with("implausible length in the header"));
 
-  const auto& day = lib.tracks()[4];
+  const auto& day = lib.snapshot()->at(4);
   CHECK(day.playable());
   CHECK(day.frames == std::int64_t{48000} * 86400);
   CHECK(day.duration_us == std::int64_t{86400} * 1'000'000);
-  const auto& slow = lib.tracks()[5];
+  const auto& slow = lib.snapshot()->at(5);
   CHECK(slow.playable());
   CHECK(slow.frames == std::int64_t{48000} * 86400);
-  CHECK(lib.tracks()[6].error == "too short: 1 frames at 655350 Hz is under one frame at 48 kHz");
-  CHECK(lib.tracks()[7].playable());
-  CHECK(lib.tracks()[7].frames == 1);  // 7 · 48000 / 655350 = 0.51, rounded
+  CHECK(lib.snapshot()->at(6).error == "too short: 1 frames at 655350 Hz is under one frame at 48 kHz");
+  CHECK(lib.snapshot()->at(7).playable());
+  CHECK(lib.snapshot()->at(7).frames == 1);  // 7 · 48000 / 655350 = 0.51, rounded
 }
 
 TEST_CASE("a track whose file changed after the scan is refused when opened") {
@@ -468,14 +468,14 @@ TEST_CASE("a track whose file changed after the scan is refused when opened") {
   write_file(dir.path / "sweep.wav", good.data(), good.size());
   const Library lib = Library::scan(dir.path);
   REQUIRE(lib.size() == 1);
-  REQUIRE(lib.tracks()[0].playable());
+  REQUIRE(lib.snapshot()->at(0).playable());
   auto changed = good;
   changed[1000] ^= 0x55;
   write_file(dir.path / "sweep.wav", changed.data(), changed.size());
-  const OpenedTrack r = lib.open(0);
+  const OpenedTrack r = lib.open(lib.snapshot()->at(0));
   CHECK_FALSE(r.ok());
   CHECK(r.error.find("changed") != std::string::npos);
-  CHECK(lib.decode(0).error.find("changed") != std::string::npos);
+  CHECK(lib.decode(lib.snapshot()->at(0)).error.find("changed") != std::string::npos);
 }
 
 TEST_CASE("a failed open leaves nothing behind: the next one succeeds once the cause is gone") {
@@ -487,9 +487,9 @@ TEST_CASE("a failed open leaves nothing behind: the next one succeeds once the c
   auto changed = good;
   changed[2000] ^= 0x01;
   write_file(dir.path / "sweep.wav", changed.data(), changed.size());
-  CHECK_FALSE(lib.open(0).ok());
+  CHECK_FALSE(lib.open(lib.snapshot()->at(0)).ok());
   write_file(dir.path / "sweep.wav", good.data(), good.size());
-  const OpenedTrack r = lib.open(0);
+  const OpenedTrack r = lib.open(lib.snapshot()->at(0));
   INFO(r.error);
   REQUIRE(r.ok());
   CHECK(r.audio->frames() == 144000);
@@ -505,10 +505,37 @@ TEST_CASE("tracks decode while the sdl output holds SDL's only dummy device") {
   REQUIRE(made.output);
   REQUIRE(made.output->describe().rfind("sdl", 0) == 0);
   for (const std::size_t index : {1u, 2u}) {  // FLAC, Ogg Vorbis
-    const OpenedTrack opened = lib.open(index);
+    const OpenedTrack opened = lib.open(lib.snapshot()->at(index));
     INFO(opened.error);
     CHECK(opened.ok());
   }
+}
+
+TEST_CASE("subdirectories are scanned too, in byte order of the relative path, hidden entries and directory links skipped") {
+  TempDir dir;
+  const auto wav = read_file(tracks_dir() / "04-sweep.wav");
+  for (const char* name : {"b/x.wav", "a/z/y.wav", "A.wav", "a.wav", "a/Z.flac", ".hidden/h.wav", ".h.wav", "a/.h/i.wav"}) {
+    fs::create_directories((dir.path / name).parent_path());
+    write_file(dir.path / name, wav.data(), wav.size());
+  }
+  fs::create_directory_symlink("..", dir.path / "a" / "loop");         // a cycle, never followed
+  fs::create_directory_symlink(dir.path / "b", dir.path / "c-link");  // nor is this one
+  fs::create_directory(dir.path / "d.wav");                           // a directory named like a track
+
+  const Library lib = Library::scan(dir.path);
+  CHECK(lib.error().empty());
+  std::vector<std::string> names;
+  for (const auto& t : *lib.snapshot()) names.push_back(t.file_name);
+  // '.' (0x2e) sorts before '/' (0x2f), upper case before lower case: byte order, any locale.
+  CHECK(names == std::vector<std::string>{"A.wav", "a.wav", "a/Z.flac", "a/z/y.wav", "b/x.wav"});
+  const auto tracks = lib.snapshot();
+  for (std::size_t i = 0; i < tracks->size(); ++i) {
+    CHECK((*tracks)[i].index == i);
+    CHECK((*tracks)[i].path == dir.path / (*tracks)[i].file_name);
+  }
+  CHECK(lib.stats().files_seen == 5);
+  CHECK(lib.stats().files_hashed == 5);
+  CHECK(lib.open(tracks->at(3)).ok());
 }
 
 TEST_CASE("a missing directory gives an empty list with an error") {
@@ -516,7 +543,7 @@ TEST_CASE("a missing directory gives an empty list with an error") {
   const Library lib = Library::scan(dir.path / "does-not-exist");
   CHECK(lib.size() == 0);
   CHECK(lib.error().find("does not exist") != std::string::npos);
-  CHECK_FALSE(lib.open(0).ok());
+  CHECK_FALSE(lib.open(std::string(64, '0')).ok());
 }
 
 TEST_CASE("a directory without audio files gives an empty list with an error") {
@@ -538,14 +565,14 @@ TEST_CASE("a path that is a file, not a directory, gives an empty list with an e
   CHECK(lib.error().find("not a directory") != std::string::npos);
 }
 
-TEST_CASE("opening an index past the end returns an error") {
+TEST_CASE("opening a hash the library does not have returns an error") {
   const Library lib = Library::scan(tracks_dir());
-  const OpenedTrack r = lib.open(lib.size());
+  const OpenedTrack r = lib.open(std::string(64, '0'));
   CHECK_FALSE(r.ok());
   CHECK_FALSE(r.error.empty());
   const Library unscanned;
   CHECK(unscanned.size() == 0);
   CHECK_FALSE(unscanned.error().empty());
-  CHECK_FALSE(unscanned.open(0).ok());
-  CHECK_FALSE(unscanned.decode(0).ok());
+  CHECK_FALSE(unscanned.open(std::string(64, '0')).ok());
+  CHECK_FALSE(unscanned.decode(std::string(64, '0')).ok());
 }

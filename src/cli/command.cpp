@@ -12,11 +12,12 @@
 namespace chorus::cli {
 namespace {
 
-constexpr std::array<CommandSpec, 12> kTable{{
+constexpr std::array<CommandSpec, 13> kTable{{
     {CommandKind::peers, "peers", "", ArgSyntax::optional_json, "[--json]",
      "list the cluster's nodes with state, rank, rtt and last heard"},
-    {CommandKind::list, "list", "", ArgSyntax::optional_json, "[--json]",
-     "list the tracks in the library with their index"},
+    {CommandKind::list, "list", "", ArgSyntax::list_query, "[--json] [--page N] [QUERY...]",
+     "list the library's tracks with their index, a page at a time; QUERY keeps those whose "
+     "path, title, artist or album contains it (any case)"},
     {CommandKind::play, "play", "", ArgSyntax::track_index, "N",
      "play track number N (see list) on every node"},
     {CommandKind::pause, "pause", "", ArgSyntax::none, "", "pause playback everywhere"},
@@ -24,6 +25,9 @@ constexpr std::array<CommandSpec, 12> kTable{{
     {CommandKind::stop, "stop", "", ArgSyntax::none, "", "stop playback everywhere"},
     {CommandKind::next, "next", "", ArgSyntax::none, "", "play the next track"},
     {CommandKind::prev, "prev", "", ArgSyntax::none, "", "play the previous track"},
+    {CommandKind::seek, "seek", "", ArgSyntax::seek_position, "[+|-]TIME",
+     "go to TIME into the track everywhere (75, 75.5, 1:15, 1:02:03), or with + or - by TIME "
+     "from where it is"},
     {CommandKind::status, "status", "", ArgSyntax::optional_json, "[--json]",
      "show this node's role, leader, epoch and playback state"},
     {CommandKind::debug, "debug", "", ArgSyntax::optional_json, "[--json]",
@@ -34,6 +38,9 @@ constexpr std::array<CommandSpec, 12> kTable{{
 }};
 
 constexpr std::string_view kJsonFlag = "--json";
+constexpr std::string_view kPageFlag = "--page";
+constexpr std::string_view kEndOfOptions = "--";
+constexpr int kMaxSeekDecimals = 6;  // microseconds
 constexpr std::size_t kMaxEcho = 32;
 
 bool is_space(char c) {
@@ -115,7 +122,156 @@ ParseResult parse_track(const CommandSpec& row, std::string_view word, Command c
   return command;
 }
 
+
+/// A parsed seek position, or why the word is not one.
+struct SeekParse {
+  std::optional<SeekTarget> target;
+  std::string why;  ///< set when target is empty
+};
+
+constexpr std::string_view kSeekForms =
+    "TIME must be SECONDS, M:SS or H:MM:SS (optionally with .fraction), after + or - to move by it";
+
+/// "0".."59" as exactly two digits, else nullopt.
+std::optional<std::int64_t> sexagesimal(std::string_view part) {
+  if (part.size() != 2 || !all_digits(part)) return std::nullopt;
+  const std::int64_t value = (part[0] - '0') * 10 + (part[1] - '0');
+  if (value >= 60) return std::nullopt;
+  return value;
+}
+
+SeekParse parse_seek(std::string_view word) {
+  const std::string_view typed = word;
+  const auto malformed = [&] { return SeekParse{std::nullopt, std::string(kSeekForms) + ", got " + echo(typed)}; };
+  SeekTarget target;
+  bool negative = false;
+  if (!word.empty() && (word.front() == '+' || word.front() == '-')) {
+    target.relative = true;
+    negative = word.front() == '-';
+    word.remove_prefix(1);
+  }
+  if (word.empty()) return malformed();
+
+  // The fraction, if any, belongs to the last part (the seconds).
+  std::int64_t fraction_us = 0;
+  if (const auto dot = word.find('.'); dot != std::string_view::npos) {
+    const auto decimals = word.substr(dot + 1);
+    word = word.substr(0, dot);
+    if (!all_digits(decimals)) return malformed();
+    if (decimals.size() > static_cast<std::size_t>(kMaxSeekDecimals)) {
+      return {std::nullopt, "at most " + std::to_string(kMaxSeekDecimals) +
+                                " decimals (microseconds), got " + echo(typed)};
+    }
+    for (int i = 0; i < kMaxSeekDecimals; ++i) {
+      fraction_us = fraction_us * 10 +
+                    (static_cast<std::size_t>(i) < decimals.size() ? decimals[static_cast<std::size_t>(i)] - '0' : 0);
+    }
+  }
+
+  std::vector<std::string_view> parts;
+  std::size_t start = 0;
+  while (true) {
+    const auto colon = word.find(':', start);
+    parts.push_back(word.substr(start, colon == std::string_view::npos ? colon : colon - start));
+    if (colon == std::string_view::npos) break;
+    start = colon + 1;
+  }
+  if (parts.size() > 3 || !all_digits(parts.front())) return malformed();
+
+  std::int64_t seconds = 0;
+  for (std::size_t i = 1; i < parts.size(); ++i) {
+    const auto value = sexagesimal(parts[i]);
+    if (!value) {
+      return {std::nullopt, "minutes and seconds after ':' must be two digits 00-59, got " + echo(typed)};
+    }
+    seconds = seconds * 60 + *value;
+  }
+  // The leading part counts hours, minutes or seconds, and only it can be large.
+  const std::int64_t unit = parts.size() == 3 ? 3600 : parts.size() == 2 ? 60 : 1;
+  std::int64_t leading = 0;
+  const auto first = parts.front();
+  const auto [end, ec] = std::from_chars(first.data(), first.data() + first.size(), leading);
+  const auto too_large = [&] {
+    return SeekParse{std::nullopt, "TIME " + echo(typed) + " is too large (max " +
+                                       std::to_string(kMaxSeekSeconds) + " s)"};
+  };
+  if (ec == std::errc::result_out_of_range) return too_large();
+  if (ec != std::errc{} || end != first.data() + first.size()) return malformed();
+  if (leading > kMaxSeekSeconds / unit) return too_large();
+  seconds += leading * unit;
+  if (seconds > kMaxSeekSeconds || (seconds == kMaxSeekSeconds && fraction_us > 0)) return too_large();
+
+  target.position_us = seconds * 1'000'000 + fraction_us;
+  if (negative) target.position_us = -target.position_us;
+  return {target, ""};
+}
+
+/// A control byte (C0 or DEL) in `text`, if any: a query holds printable text only.
+bool has_control_byte(std::string_view text) {
+  return std::any_of(text.begin(), text.end(), [](char c) {
+    const auto byte = static_cast<unsigned char>(c);
+    return byte < 0x20 || byte == 0x7f;
+  });
+}
+
+ParseResult parse_list(const CommandSpec& row, std::span<const std::string_view> args,
+                       Command command) {
+  bool json = false;
+  bool paged = false;
+  std::size_t i = 0;
+  for (; i < args.size(); ++i) {
+    const auto word = args[i];
+    if (word == kEndOfOptions) {
+      ++i;
+      break;
+    }
+    if (word.size() < 2 || word.substr(0, 2) != "--") break;  // the query starts here
+    if (word == kJsonFlag) {
+      if (json) return error_for(row, ParseErrorKind::bad_argument, "repeated option " + echo(word));
+      json = true;
+    } else if (word == kPageFlag) {
+      if (paged) return error_for(row, ParseErrorKind::bad_argument, "repeated option " + echo(word));
+      paged = true;
+      if (i + 1 == args.size()) {
+        return error_for(row, ParseErrorKind::missing_argument, "missing page number after --page");
+      }
+      const auto number = args[++i];
+      int page = 0;
+      const auto [end, ec] = std::from_chars(number.data(), number.data() + number.size(), page);
+      if (all_digits(number) && ec == std::errc::result_out_of_range) {
+        return error_for(row, ParseErrorKind::bad_argument,
+                         "page " + echo(number) + " is too large (max " +
+                             std::to_string(std::numeric_limits<int>::max()) + ")");
+      }
+      if (!all_digits(number) || ec != std::errc{} || end != number.data() + number.size() ||
+          page < 1) {
+        return error_for(row, ParseErrorKind::bad_argument,
+                         "page must be a whole number from 1, got " + echo(number));
+      }
+      command.page = page;
+    } else {
+      return error_for(row, ParseErrorKind::bad_argument, "unknown option " + echo(word));
+    }
+  }
+  std::string query;
+  for (; i < args.size(); ++i) {
+    if (has_control_byte(args[i])) {
+      return error_for(row, ParseErrorKind::bad_argument,
+                       "the query must be printable text, got " + echo(args[i]));
+    }
+    if (!query.empty()) query += ' ';
+    query += args[i];
+  }
+  command.json = json;
+  command.query = std::move(query);
+  return command;
+}
+
 }  // namespace
+
+std::optional<SeekTarget> parse_seek_target(std::string_view word) {
+  return parse_seek(word).target;
+}
 
 std::string ParseError::message() const {
   if (usage.empty()) return problem + " (type 'help' for the list of commands)";
@@ -180,7 +336,8 @@ ParseResult parse_command(std::string_view line) {
                       ""};
   }
 
-  Command command{row->kind, false, 0};
+  Command command;
+  command.kind = row->kind;
   const auto args = std::span(words).subspan(1);
   switch (row->args) {
     case ArgSyntax::none:
@@ -213,6 +370,21 @@ ParseResult parse_command(std::string_view line) {
                          "unexpected argument " + echo(args[1]));
       }
       return parse_track(*row, args.front(), command);
+
+    case ArgSyntax::seek_position: {
+      if (args.empty()) return error_for(*row, ParseErrorKind::missing_argument, "missing TIME");
+      if (args.size() > 1) {
+        return error_for(*row, ParseErrorKind::extra_argument,
+                         "unexpected argument " + echo(args[1]));
+      }
+      auto seek = parse_seek(args.front());
+      if (!seek.target) return error_for(*row, ParseErrorKind::bad_argument, std::move(seek.why));
+      command.seek = seek.target;
+      return command;
+    }
+
+    case ArgSyntax::list_query:
+      return parse_list(*row, args, std::move(command));
   }
   return command;
 }

@@ -76,7 +76,8 @@ void PeerNode::execute(const cli::Command& command, Reply reply) {
     case CommandKind::resume:
     case CommandKind::stop:
     case CommandKind::next:
-    case CommandKind::prev: return playback_.command(command, std::move(reply));
+    case CommandKind::prev:
+    case CommandKind::seek: return playback_.command(command, std::move(reply));
     case CommandKind::exit: return reply("use exit at the prompt to leave");
   }
 }

@@ -79,8 +79,27 @@ std::optional<protocol::ControlCommand> control_command(cli::CommandKind kind) {
     case CommandKind::stop: return ControlCommand::stop;
     case CommandKind::next: return ControlCommand::next;
     case CommandKind::prev: return ControlCommand::prev;
+    case CommandKind::seek: return ControlCommand::seek;
     default: return std::nullopt;
   }
+}
+
+/// The wire form of a typed seek target.
+std::optional<protocol::SeekTarget> seek_target(const cli::Command& command) {
+  if (!command.seek) return std::nullopt;
+  return protocol::SeekTarget{command.seek->position_us, command.seek->relative};
+}
+
+/// A position in a track for a reply: M:SS or H:MM:SS, with milliseconds when not whole.
+std::string describe_position(std::int64_t frame) {
+  const std::int64_t total_ms = frame * 1000 / playback::kOutputRate;
+  const std::int64_t ms = total_ms % 1000;
+  const std::int64_t s = total_ms / 1000 % 60;
+  const std::int64_t m = total_ms / 60'000 % 60;
+  const std::int64_t h = total_ms / 3'600'000;
+  auto text = h > 0 ? fmt::format("{}:{:02}:{:02}", h, m, s) : fmt::format("{}:{:02}", m, s);
+  if (ms != 0) text += fmt::format(".{:03}", ms);
+  return text;
 }
 
 }  // namespace
@@ -121,8 +140,8 @@ void PlaybackCore::command(std::int64_t now, const cli::Command& command, ReplyT
     return reply(token, fmt::format("error: '{}' is not a playback command",
                                     cli::spec(command.kind).name));
   }
-  if (!leading()) return forward(now, *playback_command, command.track, token);
-  auto outcome = execute(now, *playback_command, command.track);
+  if (!leading()) return forward(now, *playback_command, command.track, seek_target(command), token);
+  auto outcome = execute(now, *playback_command, command.track, seek_target(command));
   reply(token, (outcome.ok ? "ok: " : "error: ") + outcome.text);
 }
 
@@ -279,8 +298,21 @@ PlaybackCore::Outcome PlaybackCore::play_index(std::int64_t now, std::size_t ind
   return issue(now, next, "playing " + protocol::inert(track.file_name));
 }
 
+PlaybackCore::Outcome PlaybackCore::seek_to(std::int64_t now, const protocol::SeekTarget& target,
+                                            std::int64_t at_us) {
+  if (applied_.status == PlayStatus::stopped || !applied_.track) return {false, "nothing is playing"};
+  // A relative seek moves from the frame reached when it takes effect. frames_in saturates and
+  // its magnitude is below a tenth of its argument's, so no sum here overflows.
+  const std::int64_t base = target.relative ? playback::frame_at(applied_, at_us) : 0;
+  const std::int64_t frame = base + playback::frames_in(target.position_us);
+  auto next = playback::seek(applied_, leadership_.epoch, frame, at_us);
+  if (!next) return {false, "nothing is playing"};
+  return issue(now, *next, "seeking to " + describe_position(next->anchor_frame));
+}
+
 PlaybackCore::Outcome PlaybackCore::execute(std::int64_t now, protocol::ControlCommand command,
-                                            std::int64_t track) {
+                                            std::int64_t track,
+                                            const std::optional<protocol::SeekTarget>& seek) {
   using protocol::ControlCommand;
   const auto at = now + lead_us_;
   const auto epoch = leadership_.epoch;
@@ -297,7 +329,8 @@ PlaybackCore::Outcome PlaybackCore::execute(std::int64_t now, protocol::ControlC
     case ControlCommand::stop:
       return issue(now, playback::stop(applied_, epoch, at), "stopping");
     case ControlCommand::seek:
-      return {false, "seek is not supported yet"};
+      if (!seek) return {false, "seek needs a position"};
+      return seek_to(now, *seek, at);
     case ControlCommand::next:
     case ControlCommand::prev:
       break;
@@ -321,7 +354,7 @@ void PlaybackCore::arm_end_of_track() {
 void PlaybackCore::answer_control(std::int64_t now, const std::string& from,
                                   const protocol::ControlRequest& request) {
   Outcome outcome{false, "this node is not the leader"};
-  if (leading()) outcome = execute(now, request.command, request.track.value_or(0));
+  if (leading()) outcome = execute(now, request.command, request.track.value_or(0), request.seek);
   send(from, protocol::ControlResponse{self_, request.id, outcome.ok,
                                        outcome.ok ? std::string() : outcome.text});
 }
@@ -407,14 +440,17 @@ void PlaybackCore::on_command(std::int64_t now, const std::string& from, const p
 }
 
 void PlaybackCore::forward(std::int64_t now, protocol::ControlCommand command, std::int64_t track,
-                           ReplyToken token) {
+                           const std::optional<protocol::SeekTarget>& seek, ReplyToken token) {
   if (!leadership_.leader) return reply(token, "error: no leader is known yet; try again in a moment");
   auto id = next_control_id_++;
   pending_controls_[id] = {token, now + kControlTimeoutUs};
-  // Only play names a track: a peer's codec refuses a track on any other command.
+  // Only play names a track and only seek a target: a peer's codec refuses them on any other
+  // command.
   std::optional<std::int64_t> played;
   if (command == protocol::ControlCommand::play) played = track;
-  send(*leadership_.leader, protocol::ControlRequest{self_, id, command, played, std::nullopt});
+  std::optional<protocol::SeekTarget> target;
+  if (command == protocol::ControlCommand::seek) target = seek;
+  send(*leadership_.leader, protocol::ControlRequest{self_, id, command, played, target});
 }
 
 void PlaybackCore::on_control_response(const protocol::ControlResponse& response) {
@@ -451,8 +487,10 @@ void PlaybackCore::publish(std::int64_t now) {
   played_clock_ = publication.clock;
   publication.previous = previous_;
   publication.current = applied_;
-  // A start or a jump elsewhere in the track: the decoder should go there before the engine.
+  // A start or a jump elsewhere in the track (play, seek): the decoder should go there before
+  // the engine. Paused, it holds its frame there, ready for resume (a seek while paused moves it).
   if (applied_.status == PlayStatus::playing) publication.current_frame = frame_now(now, applied_);
+  if (applied_.status == PlayStatus::paused) publication.current_frame = applied_.anchor_frame;
   effects_.publication = std::move(publication);
 }
 

@@ -83,6 +83,13 @@ std::optional<PlaybackState> resume(const PlaybackState& state, std::uint64_t ep
   return next(state, epoch, PlayStatus::playing, state.track, at_us, state.anchor_frame);
 }
 
+std::optional<PlaybackState> seek(const PlaybackState& state, std::uint64_t epoch,
+                                  std::int64_t frame, std::int64_t at_us) {
+  if (state.status == PlayStatus::stopped || !state.track) return std::nullopt;
+  const std::int64_t last = std::max<std::int64_t>(state.track->frames - 1, 0);
+  return next(state, epoch, state.status, state.track, at_us, std::clamp<std::int64_t>(frame, 0, last));
+}
+
 PlaybackState stop(const PlaybackState& state, std::uint64_t epoch, std::int64_t at_us) {
   return next(state, epoch, PlayStatus::stopped, std::nullopt, at_us, 0);
 }

@@ -9,6 +9,7 @@
 // help_text() and every "usage:" in an error come from the same table (command_table()).
 
 #include <cstddef>
+#include <cstdint>
 #include <optional>
 #include <span>
 #include <string>
@@ -18,13 +19,18 @@
 namespace chorus::cli {
 
 /// Which command a line names.
-enum class CommandKind { peers, list, play, pause, resume, stop, next, prev, status, debug, help, exit };
+enum class CommandKind {
+  peers, list, play, pause, resume, stop, next, prev, seek, status, debug, help, exit
+};
 
 /// What a command accepts after its name.
 enum class ArgSyntax {
   none,          ///< nothing
   optional_json, ///< an optional `--json`
   track_index,   ///< exactly one non-negative integer that fits in int
+  seek_position, ///< exactly one position: [+|-] then SECONDS[.f], M:SS[.f] or H:MM:SS[.f]
+  list_query,    ///< options `--json` and `--page N` (N >= 1), each at most once, then any words
+                 ///< (the query); a lone `--` ends the options
 };
 
 /// One row of the command table.
@@ -37,11 +43,26 @@ struct CommandSpec {
   std::string_view description;  ///< one line for help
 };
 
+/// Where `seek` goes: `position_us` into the track (absolute), or by `position_us` from where
+/// playback is (relative: `+S` forwards, `-S` backwards, so position_us < 0 is back).
+struct SeekTarget {
+  std::int64_t position_us = 0;
+  bool relative = false;
+  friend bool operator==(const SeekTarget&, const SeekTarget&) = default;
+};
+
+/// The largest position `seek` accepts, in seconds (about 31.7 years: the position is sent as
+/// microseconds in 64 bits, and any track ends long before it).
+inline constexpr std::int64_t kMaxSeekSeconds = 1'000'000'000;
+
 /// A parsed, well-formed command.
 struct Command {
   CommandKind kind = CommandKind::help;
   bool json = false;  ///< `--json` was given (only for commands whose syntax allows it)
   int track = 0;      ///< the track index, for CommandKind::play
+  std::optional<SeekTarget> seek;  ///< present exactly for CommandKind::seek
+  std::string query;  ///< list: the words after the options, joined by single spaces; may be empty
+  int page = 1;       ///< list: the page asked for, >= 1
   friend bool operator==(const Command&, const Command&) = default;
 };
 
@@ -77,6 +98,11 @@ inline constexpr std::size_t kMaxLineBytes = 4096;
 
 /// Parses one REPL line (without or with its trailing newline). Pure and total.
 ParseResult parse_command(std::string_view line);
+
+/// Parses a seek position as typed after `seek` (e.g. "75", "75.5", "1:15", "1:02:03", "+10",
+/// "-0:30"); nullopt for anything else. At most 6 decimals; minutes and seconds after a colon are
+/// two digits below 60; the whole at most kMaxSeekSeconds. Pure and total.
+std::optional<SeekTarget> parse_seek_target(std::string_view word);
 
 /// Every command, in the order help lists them.
 std::span<const CommandSpec> command_table();

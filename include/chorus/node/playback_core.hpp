@@ -15,7 +15,8 @@
 //   unsent(to, msg)      <- a send that failed   log           -> lines for the node's log
 //
 //   leader:   prompt/forwarded command -> new PlaybackState at now + lead (schedule.hpp),
-//             broadcast and applied locally; end-of-track deadline -> the next track starts at
+//             broadcast and applied locally; seek -> PLAY (playing) or PAUSE (paused) of the
+//             same track at the new frame; end-of-track deadline -> the next track starts at
 //             the exact end instant; STATE_SYNC_REQUEST -> STATE_SYNC_RESPONSE.
 //   follower: new leader -> sample its clock + STATE_SYNC_REQUEST (retried every 0.5 s); the
 //             response applies once the clock is synced, then the commands that came before it
@@ -26,7 +27,8 @@
 //             leader issues a command of its own, it adopts an offer newer by (epoch, seq) than
 //             what it took over, re-anchored so no frame moves, and broadcasts it.
 //   stall:    the state is re-fetched from the leader.
-//   forwarded commands: CONTROL_REQUEST (the command typed, as a ControlCommand) to the leader,
+//   forwarded commands: CONTROL_REQUEST (the command typed, as a ControlCommand, with the track
+//             for play and the target for seek) to the leader,
 //             which runs it; the reply comes from its CONTROL_RESPONSE, or "did not answer" at
 //             the 2 s deadline, exactly once.
 
@@ -199,8 +201,12 @@ class PlaybackCore {
   };
 
   // leader side
-  /// Runs a playback command here, the leader; `track` is the number typed, for play.
-  Outcome execute(std::int64_t now, protocol::ControlCommand command, std::int64_t track);
+  /// Runs a playback command here, the leader; `track` is the number typed, for play; `seek`
+  /// where to go, for seek.
+  Outcome execute(std::int64_t now, protocol::ControlCommand command, std::int64_t track,
+                  const std::optional<protocol::SeekTarget>& seek);
+  /// Seek: a new state of the same track at `at_us`, playing or paused as before.
+  Outcome seek_to(std::int64_t now, const protocol::SeekTarget& target, std::int64_t at_us);
   /// A command of this leader's own: it closes the door on late offers.
   Outcome issue(std::int64_t now, const playback::PlaybackState& next, const std::string& what);
   /// Broadcasts the command that leads to `next` and applies it.
@@ -236,7 +242,7 @@ class PlaybackCore {
   /// publishes).
   void apply_pending_sync(std::int64_t now);
   void forward(std::int64_t now, protocol::ControlCommand command, std::int64_t track,
-               ReplyToken token);
+               const std::optional<protocol::SeekTarget>& seek, ReplyToken token);
   void on_control_response(const protocol::ControlResponse& response);
 
   // both

@@ -14,7 +14,8 @@ struct Publication {
   clock::ClockMapping clock;  ///< local -> the time the states are expressed in
   PlaybackState previous;     ///< in effect until current.anchor_us
   PlaybackState current;
-  /// While playing: the frame `current` has reached now, where the decoder should go first.
+  /// Where the decoder should go first: while playing, the frame `current` has reached now;
+  /// while paused, the frame it holds (a seek while paused moves it, and resume reads there).
   std::optional<std::int64_t> current_frame;
 };
 

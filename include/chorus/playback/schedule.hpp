@@ -68,6 +68,10 @@ std::optional<PlaybackState> pause(const PlaybackState& state, std::uint64_t epo
 /// Continue from the held frame at `at_us`; nullopt unless paused.
 std::optional<PlaybackState> resume(const PlaybackState& state, std::uint64_t epoch,
                                     std::int64_t at_us);
+/// Go to `frame`, clamped to the track ([0, length − 1]), at `at_us`: playing on from it if
+/// playing, holding it if paused (same track). nullopt when stopped.
+std::optional<PlaybackState> seek(const PlaybackState& state, std::uint64_t epoch,
+                                  std::int64_t frame, std::int64_t at_us);
 /// Fall silent at `at_us`; the track is forgotten.
 PlaybackState stop(const PlaybackState& state, std::uint64_t epoch, std::int64_t at_us);
 

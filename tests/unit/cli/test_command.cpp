@@ -91,8 +91,8 @@ TEST_CASE("the --json flag is accepted by peers, list, status and debug", "[cli]
 }
 
 TEST_CASE("the --json flag is rejected by commands that do not list it", "[cli]") {
-  for (const std::string name : {"play", "pause", "resume", "stop", "next", "prev", "help", "exit",
-                                 "quit"}) {
+  for (const std::string name : {"play", "pause", "resume", "stop", "next", "prev", "seek", "help",
+                                 "exit", "quit"}) {
     INFO("command: " << name);
     const auto error = rejected(name + " --json");
     CHECK(contains(error.message(), "--json"));
@@ -109,9 +109,9 @@ TEST_CASE("a repeated or unknown option is an error naming it", "[cli]") {
   CHECK(unknown.kind == ParseErrorKind::bad_argument);
   CHECK(unknown.message() == "status: unknown option '--xml'; usage: status [--json]");
 
-  const auto word = rejected("list all");
+  const auto word = rejected("status all");
   CHECK(word.kind == ParseErrorKind::extra_argument);
-  CHECK(word.message() == "list: unexpected argument 'all'; usage: list [--json]");
+  CHECK(word.message() == "status: unexpected argument 'all'; usage: status [--json]");
 }
 
 TEST_CASE("command names are case-sensitive", "[cli]") {
@@ -140,11 +140,19 @@ TEST_CASE("a blank line parses to the empty result without error", "[cli]") {
 }
 
 TEST_CASE("leading, trailing and repeated spaces and tabs are ignored", "[cli]") {
-  CHECK(parsed("   play    3   ") == Command{CommandKind::play, false, 3});
-  CHECK(parsed("\tplay\t\t3\t") == Command{CommandKind::play, false, 3});
-  CHECK(parsed(" \t peers \t --json \t ") == Command{CommandKind::peers, true, 0});
-  CHECK(parsed("status\n") == Command{CommandKind::status, false, 0});
-  CHECK(parsed("status\r\n") == Command{CommandKind::status, false, 0});
+  Command play3;
+  play3.kind = CommandKind::play;
+  play3.track = 3;
+  Command peers_json;
+  peers_json.kind = CommandKind::peers;
+  peers_json.json = true;
+  Command status;
+  status.kind = CommandKind::status;
+  CHECK(parsed("   play    3   ") == play3);
+  CHECK(parsed("\tplay\t\t3\t") == play3);
+  CHECK(parsed(" \t peers \t --json \t ") == peers_json);
+  CHECK(parsed("status\n") == status);
+  CHECK(parsed("status\r\n") == status);
 }
 
 TEST_CASE("play without a track index is a missing-argument error with usage", "[cli]") {
@@ -249,14 +257,14 @@ TEST_CASE("the command table has one row per command kind and unique names", "[c
     CHECK_FALSE(row.description.empty());
     CHECK(&chorus::cli::spec(row.kind) == &row);
   }
-  CHECK(kinds.size() == 12);
+  CHECK(kinds.size() == 13);
 }
 
 TEST_CASE("help text lists every command with its usage line", "[cli]") {
   const auto help = chorus::cli::help_text();
-  for (const std::string line : {"peers [--json]", "list [--json]", "play N", "pause", "resume",
-                                 "stop", "next", "prev", "status [--json]", "debug [--json]",
-                                 "help", "exit", "quit"}) {
+  for (const std::string line : {"peers [--json]", "list [--json] [--page N] [QUERY...]", "play N",
+                                 "pause", "resume", "stop", "next", "prev", "seek [+|-]TIME",
+                                 "status [--json]", "debug [--json]", "help", "exit", "quit"}) {
     INFO("expected in help: " << line);
     CHECK(contains(help, line));
   }
@@ -270,6 +278,8 @@ TEST_CASE("one command's usage can be looked up by kind or by name", "[cli]") {
   CHECK(chorus::cli::usage(CommandKind::play) == "play N");
   CHECK(chorus::cli::usage(CommandKind::peers) == "peers [--json]");
   CHECK(chorus::cli::usage(CommandKind::pause) == "pause");
+  CHECK(chorus::cli::usage(CommandKind::seek) == "seek [+|-]TIME");
+  CHECK(chorus::cli::usage(CommandKind::list) == "list [--json] [--page N] [QUERY...]");
   CHECK(chorus::cli::usage(std::string_view("quit")) == std::optional<std::string>("exit"));
   CHECK(chorus::cli::usage(std::string_view("debug")) ==
         std::optional<std::string>("debug [--json]"));
@@ -284,4 +294,6 @@ TEST_CASE("error usage lines come from the command table", "[cli]") {
     }
   }
   CHECK(rejected("play").usage == chorus::cli::usage(CommandKind::play));
+  CHECK(rejected("seek").usage == chorus::cli::usage(CommandKind::seek));
+  CHECK(rejected("list --page").usage == chorus::cli::usage(CommandKind::list));
 }

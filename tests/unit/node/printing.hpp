@@ -41,6 +41,12 @@ inline cli::Command typed(cli::CommandKind kind, int track = 0) {
 inline cli::Command play_command(int track) { return typed(cli::CommandKind::play, track); }
 inline cli::Command pause_command() { return typed(cli::CommandKind::pause); }
 inline cli::Command resume_command() { return typed(cli::CommandKind::resume); }
+/// `seek` to `position_us` into the track, or by it when `relative`.
+inline cli::Command seek_command(std::int64_t position_us, bool relative = false) {
+  auto command = typed(cli::CommandKind::seek);
+  command.seek = cli::SeekTarget{position_us, relative};
+  return command;
+}
 
 inline playback::Position playing_at(std::int64_t frame) {
   return {playback::Position::Kind::playing, frame};

@@ -203,6 +203,35 @@ TEST_CASE("pause applies only while playing and resume only while paused") {
   CHECK_FALSE(pb::resume(PlaybackState{}, 5, kT).has_value());
 }
 
+TEST_CASE("seek keeps playing or paused, the track, and lands on the frame at its instant") {
+  const PlaybackState s = playing(kT, 0);
+  const auto moved = pb::seek(s, 6, 75 * 48'000, kT + kMinute);
+  REQUIRE(moved.has_value());
+  CHECK(*moved == PlaybackState{6, 20, PlayStatus::playing, kTrack, kT + kMinute, 75 * 48'000});
+  CHECK(position_at(*moved, kT + kMinute - 1) == Position{Position::Kind::lead_in, 75 * 48'000 - 1});
+  CHECK(position_at(*moved, kT + kMinute + 1'000) == Position{Position::Kind::playing, 75 * 48'000 + 48});
+  // Every frame before the instant is the old state's.
+  CHECK(frame_at(s, kT + kMinute - 1) == frames_in(kMinute - 1));
+
+  const auto held = pb::seek(paused_at(10), 5, 4'800, kT + 7);
+  REQUIRE(held.has_value());
+  CHECK(*held == PlaybackState{5, 20, PlayStatus::paused, kTrack, kT + 7, 4'800});
+  CHECK(position_at(*held, kT + kMinute) == Position{Position::Kind::paused, 4'800});
+}
+
+TEST_CASE("seek clamps to the track's frames and needs a track") {
+  CHECK(pb::seek(playing(kT, 0), 5, -1, kT)->anchor_frame == 0);
+  CHECK(pb::seek(playing(kT, 0), 5, std::numeric_limits<std::int64_t>::min(), kT)->anchor_frame == 0);
+  CHECK(pb::seek(playing(kT, 0), 5, kLength, kT)->anchor_frame == kLength - 1);
+  CHECK(pb::seek(playing(kT, 0), 5, std::numeric_limits<std::int64_t>::max(), kT)->anchor_frame ==
+        kLength - 1);
+  CHECK(pb::seek(paused_at(10), 5, kLength + 5, kT)->anchor_frame == kLength - 1);
+  CHECK(pb::seek(playing(kT, 0), 5, kLength - 1, kT)->anchor_frame == kLength - 1);
+  CHECK(end_instant(*pb::seek(playing(kT, 0), 5, kLength + 5, kT)) == kT + us_for(1));
+  CHECK_FALSE(pb::seek(PlaybackState{}, 5, 0, kT).has_value());
+  CHECK_FALSE(pb::seek(pb::stop(playing(kT, 0), 5, kT), 5, 0, kT + 1).has_value());
+}
+
 TEST_CASE("stop silences the output from its instant and forgets the track") {
   const PlaybackState s = pb::stop(playing(kT, 0), 5, kT + kMinute);
   CHECK(s.status == PlayStatus::stopped);

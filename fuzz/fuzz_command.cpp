@@ -2,14 +2,17 @@
 //
 // Checked, beyond "never crashes or throws" (the parser's contract, command.hpp):
 //   EmptyLine exactly for a line of whitespace; line_too_long exactly past kMaxLineBytes;
-//   a Command's first word names it, it has --json only where its syntax allows, and its
-//   canonical spelling ("play 3", "list --json") parses back to the same Command;
+//   a Command's first word names it, it has --json only where its syntax allows, a seek target
+//   exactly for seek, a query or page only for list (page >= 1, no control byte in the query),
+//   and its canonical spelling ("play 3", "list --json --page 2 -- abba", "seek -1.500000")
+//   parses back to the same Command;
 //   a ParseError's message() is one line of printable ASCII, with the usage of the command named
 //   (none for an unknown command or an overlong line);
 //   a trailing "\n" or "\r\n" changes nothing.
 
 #include <cstddef>
 #include <cstdint>
+#include <cstdlib>
 #include <string>
 #include <string_view>
 #include <variant>
@@ -50,10 +53,26 @@ bool same(const ParseResult& a, const ParseResult& b) {
   return true;
 }
 
+std::string seconds(std::int64_t us) {
+  std::string fraction = std::to_string(std::llabs(us % 1'000'000));
+  fraction.insert(0, 6 - fraction.size(), '0');
+  return std::to_string(std::llabs(us / 1'000'000)) + "." + fraction;
+}
+
 std::string canonical(const Command& command) {
   std::string line(spec(command.kind).name);
   if (command.json) line += " --json";
   if (command.kind == CommandKind::play) line += " " + std::to_string(command.track);
+  if (command.kind == CommandKind::list) {
+    if (command.page != 1) line += " --page " + std::to_string(command.page);
+    if (command.query.starts_with("--")) line += " --";
+    if (!command.query.empty()) line += " " + command.query;
+  }
+  if (command.seek) {
+    line += " ";
+    if (command.seek->relative) line += command.seek->position_us < 0 ? "-" : "+";
+    line += seconds(command.seek->position_us);
+  }
   return line;
 }
 
@@ -69,7 +88,19 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     CHORUS_FUZZ_CHECK(line.size() <= kMaxLineBytes, "no command from an overlong line");
     const CommandSpec* row = find_command(first_word(line));
     CHORUS_FUZZ_CHECK(row != nullptr && row->kind == command->kind, "the first word names the command");
-    CHORUS_FUZZ_CHECK(!command->json || row->args == ArgSyntax::optional_json, "--json only where allowed");
+    CHORUS_FUZZ_CHECK(!command->json || row->args == ArgSyntax::optional_json ||
+                          row->args == ArgSyntax::list_query,
+                      "--json only where allowed");
+    CHORUS_FUZZ_CHECK(command->seek.has_value() == (command->kind == CommandKind::seek),
+                      "a seek target exactly for seek");
+    CHORUS_FUZZ_CHECK(!command->seek || command->seek->relative || command->seek->position_us >= 0,
+                      "an absolute seek is never negative");
+    CHORUS_FUZZ_CHECK(command->page >= 1, "pages count from 1");
+    CHORUS_FUZZ_CHECK(command->kind == CommandKind::list || (command->page == 1 && command->query.empty()),
+                      "only list has a page and a query");
+    for (const char c : command->query) {
+      CHORUS_FUZZ_CHECK(static_cast<unsigned char>(c) >= 0x20 && c != 0x7f, "a query has no control byte");
+    }
     CHORUS_FUZZ_CHECK(command->track >= 0, "a track index is never negative");
     CHORUS_FUZZ_CHECK(command->kind == CommandKind::play || command->track == 0,
                       "only play has a track index");

@@ -208,7 +208,7 @@ TEST_CASE("seek keeps playing or paused, the track, and lands on the frame at it
   const auto moved = pb::seek(s, 6, 75 * 48'000, kT + kMinute);
   REQUIRE(moved.has_value());
   CHECK(*moved == PlaybackState{6, 20, PlayStatus::playing, kTrack, kT + kMinute, 75 * 48'000});
-  CHECK(position_at(*moved, kT + kMinute - 1) == Position{Position::Kind::lead_in, 75 * 48'000 - 1});
+  CHECK(position_at(*moved, kT + kMinute) == Position{Position::Kind::playing, 75 * 48'000});
   CHECK(position_at(*moved, kT + kMinute + 1'000) == Position{Position::Kind::playing, 75 * 48'000 + 48});
   // Every frame before the instant is the old state's.
   CHECK(frame_at(s, kT + kMinute - 1) == frames_in(kMinute - 1));

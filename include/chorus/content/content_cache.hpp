@@ -136,8 +136,9 @@ class ContentCache {
   /// The fetch of `hash` (a file of `size` bytes whose chunk digests are `digests`, already
   /// checked against its root by the caller): the one under way, one resumed from disk (its
   /// held chunks re-verified), or a new one. Makes room for `size` bytes first by evicting the
-  /// least recently played entries not protected; nullptr with `error` when it cannot
-  /// (unusable directory, file larger than the cache, disk full, ...).
+  /// least recently played entries not protected (nor partial files others hold); nullptr with
+  /// `error` when it cannot (unusable directory, file larger than the cache, no room, disk full,
+  /// a hash that is not is_content_hash(), already complete, under way with other digests).
   std::shared_ptr<PartialFile> begin(const std::string& hash, std::uint64_t size,
                                      std::vector<Digest> digests, std::string& error);
   /// The fetch of `hash` under way (begun since this process started), if any.
@@ -145,9 +146,10 @@ class ContentCache {
   /// Once every chunk is in: checks the whole-file SHA-256 and makes it a complete entry.
   /// False with `error` when the hash differs (the entry is then discarded) or the rename fails.
   bool finish(const std::string& hash, std::string& error);
-  /// A chunk of a complete cached file, for serving; nullopt if not held or unreadable.
+  /// A chunk of a complete cached file (or a held chunk of a fetch under way), for serving;
+  /// nullopt if not held or unreadable.
   std::optional<std::vector<std::uint8_t>> read_chunk(const std::string& hash, std::uint64_t chunk) const;
-  /// Drops an entry (complete or partial) and its files.
+  /// Drops an entry (complete or partial: abandoned) and its files, protected or not.
   void remove(const std::string& hash);
 
   /// `hash` was just played: it goes to the back of the eviction order.

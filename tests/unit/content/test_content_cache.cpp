@@ -480,3 +480,43 @@ TEST_CASE("hash arguments that are not 64 lower-case hex digits are refused and 
   CHECK(fs::exists(dir.path / "cache" / (src.hash + ".bak")));
   CHECK(fs::exists(dir.path / "victim"));
 }
+
+TEST_CASE("concurrent stores into the same bitmap byte are all recorded for a restart") {
+  TempDir dir;
+  const Source src(20 * kChunkBytes - 3);
+  std::string error;
+  {
+    ContentCache cache({dir.path, 64 << 20});
+    auto file = cache.begin(src.hash, src.data.size(), src.digests, error);
+    REQUIRE(file);
+    std::vector<std::thread> threads;
+    std::vector<StoreResult> results(file->chunk_count());
+    for (unsigned t = 0; t < 4; ++t) {
+      threads.emplace_back([&, t] {
+        std::string why;
+        for (std::uint64_t c = t; c < results.size(); c += 4) results[c] = file->store(c, src.chunk(c), why);
+      });
+    }
+    for (auto& thread : threads) thread.join();
+    CHECK(std::all_of(results.begin(), results.end(), [](StoreResult r) { return r == StoreResult::stored; }));
+    CHECK(file->complete());
+    // The metadata as documented: magic, version, chunk size, file size, chunk count.
+    const auto meta = read_file(dir.path / (src.hash + ".meta"));
+    REQUIRE(meta.size() == 32 + 20 * 32 + 3);
+    CHECK(std::string(meta.begin(), meta.begin() + 8) == "CHORUSPF");
+    CHECK(meta[8] == 1);
+    CHECK(meta[12] == 0);
+    CHECK(meta[14] == 4);  // 262144 = 0x40000
+    CHECK(meta[16] == static_cast<std::uint8_t>(src.data.size()));
+    CHECK(meta[24] == 20);
+    CHECK(std::equal(meta.begin() + 32, meta.begin() + 64, src.digests[0].begin()));
+    CHECK(meta[32 + 640] == 0xff);
+    CHECK(meta[32 + 641] == 0xff);
+    CHECK(meta[32 + 642] == 0x0f);
+  }
+  ContentCache cache({dir.path, 64 << 20});
+  auto file = cache.begin(src.hash, src.data.size(), src.digests, error);
+  REQUIRE(file);
+  CHECK(file->complete());
+  REQUIRE(cache.finish(src.hash, error));
+}

@@ -10,6 +10,7 @@
 
 #include <fmt/format.h>
 
+#include "chorus/content/content_cache.hpp"
 #include "output_format.hpp"
 
 namespace chorus::playback::detail {
@@ -59,11 +60,79 @@ struct ReleaseSdlThreadState {
 
 }  // namespace
 
+/// What libsndfile's virtual I/O reads a file being fetched through: the file and a position.
+struct VirtualSource {
+  std::shared_ptr<content::PartialFile> file;
+  std::chrono::milliseconds patience;
+  sf_count_t position = 0;
+  /// A read ended short before the end of the file: a chunk did not arrive within `patience`.
+  bool starved = false;
+  std::uint64_t starved_chunk = 0;
+
+  static sf_count_t length(void* self) {
+    return static_cast<sf_count_t>(static_cast<VirtualSource*>(self)->file->size());
+  }
+  static sf_count_t seek(sf_count_t offset, int whence, void* self) {
+    auto& s = *static_cast<VirtualSource*>(self);
+    sf_count_t base = 0;
+    if (whence == SEEK_CUR) base = s.position;
+    if (whence == SEEK_END) base = static_cast<sf_count_t>(s.file->size());
+    s.position = std::max<sf_count_t>(0, base + offset);
+    return s.position;
+  }
+  static sf_count_t read(void* ptr, sf_count_t count, void* self) {
+    auto& s = *static_cast<VirtualSource*>(self);
+    if (count <= 0) return 0;
+    const auto size = static_cast<sf_count_t>(s.file->size());
+    const std::size_t got = s.file->read_at(
+        static_cast<std::uint64_t>(s.position),
+        std::span(static_cast<std::uint8_t*>(ptr), static_cast<std::size_t>(count)), s.patience);
+    const auto end = s.position + static_cast<sf_count_t>(got);
+    if (static_cast<sf_count_t>(got) < count && end < size && !s.starved) {
+      s.starved = true;
+      s.starved_chunk = static_cast<std::uint64_t>(end) / content::kChunkBytes;
+    }
+    s.position = end;
+    return static_cast<sf_count_t>(got);
+  }
+  static sf_count_t write(const void*, sf_count_t, void*) { return 0; }
+  static sf_count_t tell(void* self) { return static_cast<VirtualSource*>(self)->position; }
+
+  /// The callbacks, for sf_open_virtual() (which keeps the pointer while the file is open).
+  static SF_VIRTUAL_IO* io() {
+    static SF_VIRTUAL_IO callbacks{&length, &seek, &read, &write, &tell};
+    return &callbacks;
+  }
+};
+
 OpenedDecoder TrackDecoder::open(const std::filesystem::path& path, std::int64_t frames) {
   const ReleaseSdlThreadState release;
   SF_INFO info{};
   SNDFILE* file = sf_open(path.c_str(), SFM_READ, &info);
   if (file == nullptr) return {nullptr, fmt::format("cannot decode: {}", sf_strerror(nullptr))};
+  return opened(file, info, frames, nullptr);
+}
+
+OpenedDecoder TrackDecoder::open(std::shared_ptr<content::PartialFile> partial, std::int64_t frames,
+                                 std::chrono::milliseconds patience) {
+  const ReleaseSdlThreadState release;
+  if (!partial) return {nullptr, "cannot decode: no file"};
+  auto source = std::make_unique<VirtualSource>();
+  source->file = std::move(partial);
+  source->patience = patience;
+  SF_INFO info{};
+  SNDFILE* file = sf_open_virtual(VirtualSource::io(), SFM_READ, &info, source.get());
+  if (file == nullptr) {
+    if (source->starved) {
+      return {nullptr, fmt::format("cannot decode: chunk {} of the file did not arrive in time", source->starved_chunk)};
+    }
+    return {nullptr, fmt::format("cannot decode: {}", sf_strerror(nullptr))};
+  }
+  return opened(file, info, frames, std::move(source));
+}
+
+OpenedDecoder TrackDecoder::opened(SNDFILE* file, const SF_INFO& info, std::int64_t frames,
+                                   std::unique_ptr<VirtualSource> source) {
   if (info.samplerate <= 0 || info.channels <= 0 || info.channels > 8) {
     sf_close(file);
     return {nullptr, fmt::format("cannot decode audio of {} channels at {} Hz", info.channels, info.samplerate)};
@@ -75,6 +144,7 @@ OpenedDecoder TrackDecoder::open(const std::filesystem::path& path, std::int64_t
   const bool seekable = info.samplerate == kSampleRate && !is_lossy(info.format);
   std::unique_ptr<TrackDecoder> decoder(
       new TrackDecoder(file, info.samplerate, info.channels, decodes_to_float(info.format), seekable, frames));
+  decoder->source_io_ = std::move(source);  // libsndfile reads through it until sf_close()
   if (info.samplerate != kSampleRate || info.channels != kChannels) {
     decoder->stream_ = SDL_NewAudioStream(AUDIO_S16SYS, static_cast<Uint8>(info.channels), info.samplerate,
                                           AUDIO_S16SYS, static_cast<Uint8>(kChannels), kSampleRate);
@@ -101,7 +171,7 @@ TrackDecoder::TrackDecoder(SNDFILE* file, int rate, int channels, bool floating,
 
 TrackDecoder::~TrackDecoder() {
   if (stream_ != nullptr) SDL_FreeAudioStream(stream_);
-  sf_close(file_);
+  if (file_ != nullptr) sf_close(file_);
 }
 
 std::string TrackDecoder::decode(std::int64_t first, std::span<std::int16_t> out) {
@@ -113,7 +183,7 @@ std::string TrackDecoder::decode(std::int64_t first, std::span<std::int16_t> out
   const std::int64_t end = std::clamp<std::int64_t>(first + count, 0, frames_);
   if (begin >= end) return {};
   std::string error;
-  if (begin != next_) error = seek(begin);
+  if (begin != next_ || starved_) error = seek(begin);
   // Decode forward to `begin` when seek() could not go there directly.
   std::vector<std::int16_t> discard;
   while (error.empty() && next_ < begin) {
@@ -132,14 +202,48 @@ std::string TrackDecoder::decode(std::int64_t first, std::span<std::int16_t> out
 }
 
 std::string TrackDecoder::seek(std::int64_t frame) {
-  if (!seekable_ && frame > next_) return {};  // decode() decodes forward to it
+  if (!seekable_ && frame > next_ && !starved_) return {};  // decode() decodes forward to it
   const std::int64_t target = seekable_ ? frame : 0;
   source_done_ = false;
+  const bool reopen_first = starved_ || file_ == nullptr;
+  starved_ = false;
   if (stream_ != nullptr) SDL_AudioStreamClear(stream_);
   next_ = target;
-  if (sf_seek(file_, target, SEEK_SET) < 0) {
+  if (source_io_ && reopen_first) {
+    // After a read starved libsndfile's state is not trusted (FLAC's decoder does not recover
+    // from a short read at all): open the file afresh. Its header is in, so that reads nothing new.
+    if (auto e = reopen(); !e.empty()) {
+      starved_ = true;
+      return e;
+    }
+  }
+  const bool failed = sf_seek(file_, target, SEEK_SET) < 0;
+  if (source_io_ && source_io_->starved) {
+    starved_ = true;
+    return fmt::format("cannot seek: chunk {} of the file did not arrive in time", source_io_->starved_chunk);
+  }
+  if (failed) {
     if (target == 0) return fmt::format("cannot seek: {}", sf_strerror(file_));
     source_done_ = true;  // past the file's own end (shorter than the scan said): silence
+  }
+  return {};
+}
+
+std::string TrackDecoder::reopen() {
+  if (file_ != nullptr) sf_close(file_);
+  file_ = nullptr;
+  source_io_->position = 0;
+  source_io_->starved = false;
+  SF_INFO info{};
+  file_ = sf_open_virtual(source_io_->io(), SFM_READ, &info, source_io_.get());
+  if (file_ == nullptr) {
+    if (source_io_->starved) {
+      return fmt::format("cannot seek: chunk {} of the file did not arrive in time", source_io_->starved_chunk);
+    }
+    return fmt::format("cannot seek: cannot open the file again: {}", sf_strerror(nullptr));
+  }
+  if (info.samplerate != rate_ || info.channels != channels_) {
+    return fmt::format("cannot seek: the file opened again as {} channels at {} Hz", info.channels, info.samplerate);
   }
   return {};
 }
@@ -193,6 +297,12 @@ std::int64_t TrackDecoder::read_source(std::int16_t* dst, std::int64_t max_frame
     if (got > 0) std::transform(floats_.begin(), floats_.begin() + got * channels_, dst, to_s16);
   } else {
     got = sf_readf_short(file_, dst, max_frames);
+  }
+  if (source_io_ && source_io_->starved) {
+    // What was read may be cut anywhere in a frame or a block: none of it is used.
+    starved_ = true;
+    error = fmt::format("decoding failed: chunk {} of the file did not arrive in time", source_io_->starved_chunk);
+    return 0;
   }
   if (got < 0 || (got == 0 && sf_error(file_) != SF_ERR_NO_ERROR)) {
     error = fmt::format("decoding failed: {}", sf_strerror(file_));

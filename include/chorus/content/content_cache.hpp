@@ -27,11 +27,17 @@
 #include <set>
 #include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "chorus/content/chunking.hpp"
 
 namespace chorus::content {
+
+/// True when `text` is a content hash as the cache names files: exactly 64 lower-case hex digits.
+/// Every hash argument of the cache is checked with it; anything else is refused and never
+/// becomes part of a path.
+bool is_content_hash(std::string_view text);
 
 /// Why a chunk was not stored.
 enum class StoreResult { stored, already_held, corrupt, out_of_range, write_failed };
@@ -56,6 +62,8 @@ class PartialFile {
 
   /// Checks `bytes` against chunk `chunk`'s digest, writes it and records it (data before
   /// metadata, so a crash never marks a chunk held that is not written). `error` says why not.
+  /// corrupt: wrong length or digest, nothing written; write_failed: the data or the metadata
+  /// could not be written (disk full, file too large, I/O error).
   StoreResult store(std::uint64_t chunk, std::span<const std::uint8_t> bytes, std::string& error);
 
   /// Up to out.size() bytes at `offset`. Where a chunk is missing it waits for it up to
@@ -69,17 +77,20 @@ class PartialFile {
   void on_demand(std::function<void(std::uint64_t chunk)> callback);
   /// The bytes of a held chunk (for serving a peer); nullopt if not held or unreadable.
   std::optional<std::vector<std::uint8_t>> read_chunk(std::uint64_t chunk) const;
-  /// Ends every wait at once (the fetch was abandoned): reads return short.
+  /// Ends every wait at once (the fetch was abandoned): reads return short. Stores still work.
   void abandon();
+  bool abandoned() const;
 
  private:
   const std::string hash_;
   const std::uint64_t size_;
   const std::vector<Digest> digests_;
-  int fd_;
+  int fd_;        // the data, open read-write; stays valid when the cache renames or unlinks it
+  int meta_fd_;   // the metadata, open write-only; -1 if it could not be opened
   const std::filesystem::path data_path_;
   const std::filesystem::path meta_path_;
-  mutable std::mutex mutex_;  // guards held_, held_count_, demanded_, abandoned_
+  std::mutex meta_mutex_;     // orders the bitmap writes of concurrent store()s
+  mutable std::mutex mutex_;  // guards held_, held_count_, demanded_, abandoned_, on_demand_
   std::condition_variable arrived_;
   std::vector<bool> held_;
   std::uint64_t held_count_ = 0;
@@ -125,8 +136,9 @@ class ContentCache {
   /// The fetch of `hash` (a file of `size` bytes whose chunk digests are `digests`, already
   /// checked against its root by the caller): the one under way, one resumed from disk (its
   /// held chunks re-verified), or a new one. Makes room for `size` bytes first by evicting the
-  /// least recently played entries not protected; nullptr with `error` when it cannot
-  /// (unusable directory, file larger than the cache, disk full, ...).
+  /// least recently played entries not protected (nor partial files others hold); nullptr with
+  /// `error` when it cannot (unusable directory, file larger than the cache, no room, disk full,
+  /// a hash that is not is_content_hash(), already complete, under way with other digests).
   std::shared_ptr<PartialFile> begin(const std::string& hash, std::uint64_t size,
                                      std::vector<Digest> digests, std::string& error);
   /// The fetch of `hash` under way (begun since this process started), if any.
@@ -134,9 +146,10 @@ class ContentCache {
   /// Once every chunk is in: checks the whole-file SHA-256 and makes it a complete entry.
   /// False with `error` when the hash differs (the entry is then discarded) or the rename fails.
   bool finish(const std::string& hash, std::string& error);
-  /// A chunk of a complete cached file, for serving; nullopt if not held or unreadable.
+  /// A chunk of a complete cached file (or a held chunk of a fetch under way), for serving;
+  /// nullopt if not held or unreadable.
   std::optional<std::vector<std::uint8_t>> read_chunk(const std::string& hash, std::uint64_t chunk) const;
-  /// Drops an entry (complete or partial) and its files.
+  /// Drops an entry (complete or partial: abandoned) and its files, protected or not.
   void remove(const std::string& hash);
 
   /// `hash` was just played: it goes to the back of the eviction order.

@@ -18,7 +18,9 @@
 //     limit; prefer one still fetching (incomplete bitmap) over a complete one, then the one
 //     with fewest requests outstanding from us, then the smallest id.
 //  5. A request unanswered after `request_timeout_us` is dropped (the peer is charged a failure)
-//     and the chunk is due again. A peer that served 3 corrupt chunks is not asked again.
+//     and the chunk is due again; each time a chunk times out, its next request waits twice as
+//     long (up to 2^10 times), so slow answers are not outrun by copies of their requests.
+//     A peer that served `corrupt_limit` corrupt chunks is not asked again.
 
 #include <cstddef>
 #include <cstdint>
@@ -102,7 +104,11 @@ class FetchPlanner {
     std::int64_t deadline = 0;
   };
 
+  static constexpr int kMaxTimeoutDoublings = 10;
+
   bool urgent(std::uint64_t chunk) const;
+  /// Rule 5's timeout for the next request of `chunk`.
+  std::int64_t timeout_for(std::uint64_t chunk) const;
   /// `peer` holds `chunk` by its last bitmap, has not served it corrupt and is not barred.
   bool eligible(const std::string& peer, std::uint64_t chunk) const;
   void rebuild_order();
@@ -121,6 +127,7 @@ class FetchPlanner {
   std::map<std::uint64_t, std::int64_t> due_since_;  ///< when a waiting chunk became due (rule 3)
   std::map<std::uint64_t, std::set<std::string>> failed_from_;  ///< refused / timed out, per chunk
   std::map<std::string, std::uint64_t> failures_by_peer_;
+  std::map<std::uint64_t, int> timeouts_;  ///< per missing chunk, for the backoff
   std::map<std::string, int> corrupt_by_peer_;
   std::map<std::uint64_t, std::set<std::string>> excluded_;  ///< peers that served a chunk corrupt
   std::map<std::string, std::uint64_t> received_from_;

@@ -139,7 +139,9 @@ TEST_CASE("swarm: a peer serving corrupt chunks is barred and the others still c
   const auto r = run_swarm(config);
   CHECK(r.violations.empty());
   std::uint64_t corrupt = 0;
+  std::ostringstream each;
   for (const auto& f : r.fetchers) {
+    each << " " << f.id << ":" << f.corrupt_count;
     INFO(f.id << " corrupt " << f.corrupt_count);
     CHECK(f.done);
     corrupt += f.corrupt_count;
@@ -153,7 +155,8 @@ TEST_CASE("swarm: a peer serving corrupt chunks is barred and the others still c
   }
   CAPTURE(corrupt);
   CHECK(corrupt > 0);
-  WARN("corrupt chunks received from the bad peer, all fetchers: " << corrupt);
+  WARN("corrupt chunks received from the bad peer, all fetchers: " << corrupt << " (" << each.str()
+                                                                   << " )");
 }
 
 TEST_CASE("swarm: a slow designated co-fetcher does not hold the others up past peer_wait") {

@@ -63,6 +63,7 @@ void FetchPlanner::received(std::int64_t /*now*/, const std::string& peer, std::
   due_since_.erase(chunk);
   failed_from_.erase(chunk);
   excluded_.erase(chunk);
+  timeouts_.erase(chunk);
 }
 
 void FetchPlanner::failed(std::int64_t /*now*/, const std::string& peer, std::uint64_t chunk,
@@ -86,6 +87,7 @@ void FetchPlanner::failed(std::int64_t /*now*/, const std::string& peer, std::ui
   if (!asked) return;
   ++failures_by_peer_[peer];
   failed_from_[chunk].insert(peer);
+  if (why == ChunkFailure::timeout) ++timeouts_[chunk];
 }
 
 // ---- outputs ----
@@ -101,6 +103,7 @@ std::vector<ChunkAsk> FetchPlanner::next(std::int64_t now) {
       --outstanding_by_peer_[it->second.peer];
       ++failures_by_peer_[it->second.peer];
       failed_from_[it->first].insert(it->second.peer);
+      ++timeouts_[it->first];
       it = outstanding_.erase(it);
     } else {
       ++it;
@@ -190,7 +193,7 @@ std::vector<ChunkAsk> FetchPlanner::next(std::int64_t now) {
         if (best == nullptr || key(peer) < key(best)) best = peer;
       }
       if (best != nullptr) {
-        outstanding_[c] = Outstanding{*best, now + config_.request_timeout_us};
+        outstanding_[c] = Outstanding{*best, now + timeout_for(c)};
         ++outstanding_by_peer_[*best];
         asks.push_back(ChunkAsk{*best, c});
         due.erase(c);
@@ -263,6 +266,15 @@ bool FetchPlanner::barred(const std::string& peer) const {
 bool FetchPlanner::urgent(std::uint64_t chunk) const {
   if (chunk == 0 || chunk + 1 == held_.size()) return true;
   return chunk >= demand_ && chunk - demand_ <= config_.urgent_chunks;
+}
+
+std::int64_t FetchPlanner::timeout_for(std::uint64_t chunk) const {
+  // Doubled for each time this chunk already timed out: when answers are slow because the
+  // senders' queues (or our own link) are long, asking again at the same pace only lengthens
+  // the queues with copies; backing off lets the answers catch up.
+  const auto it = timeouts_.find(chunk);
+  const int doublings = it == timeouts_.end() ? 0 : std::min(it->second, kMaxTimeoutDoublings);
+  return config_.request_timeout_us << doublings;
 }
 
 bool FetchPlanner::eligible(const std::string& peer, std::uint64_t chunk) const {

@@ -7,18 +7,27 @@
 //  1. Order: chunk 0 and the last chunk first (containers keep headers at both ends), then from
 //     the demand cursor (the chunk the decoder needs next; 0 until told) onwards, then the
 //     chunks before it.
-//  2. Urgent chunks (within `urgent_chunks` of the demand cursor, and the first and last) are
-//     asked of any holder at once.
+//  2. Urgent chunks (the first and last, and the demand cursor with the `urgent_chunks` after
+//     it) are asked of any holder at once.
 //  3. Others are spread over the co-fetchers (the nodes fetching the same file, self included,
-//     sorted by id): chunk c is fetched from a holder by co-fetcher c mod n, and the others wait
-//     for it to hold c and ask it; if it does not within `peer_wait_us` of c becoming due
-//     (first of the not-requested chunks in order), any holder will do. So a file 8 rooms fetch
-//     at once leaves its source about once, not 8 times.
-//  4. Among the holders of a chunk: not one that served it corrupt, not one at its per-peer
-//     limit; prefer one still fetching (incomplete bitmap) over a complete one, then the one
-//     with fewest requests outstanding from us, then the smallest id.
+//     sorted by id; barred peers left out): chunk c is fetched from a holder by co-fetcher c mod
+//     n, and the others wait for it to hold c and ask it. While it does not, another co-fetcher
+//     holding c is asked instead (a fetching peer has no upload to spare the source); if only
+//     non-fetching nodes hold c, any holder will do once c has been due for `peer_wait_us`. A
+//     chunk is due while it is one of the first `window` chunks in order that are neither held
+//     nor requested and have a holder: the wait runs only near the front, so chunks the
+//     designated co-fetcher will get in its turn do not all fall back to the source at once.
+//     No wait if the designated co-fetcher is self (the best holder is asked), or served c
+//     corrupt, refused it or let it time out. So a file 8 rooms fetch at once leaves its source
+//     about once, not 8 times.
+//  4. Among the holders of a chunk: not one that served it corrupt, not a barred one, not one at
+//     its per-peer limit; prefer one that has not refused or timed out on it, then one still
+//     fetching (incomplete bitmap) over a complete one, then the one with fewest requests
+//     outstanding from us, then the smallest id.
 //  5. A request unanswered after `request_timeout_us` is dropped (the peer is charged a failure)
-//     and the chunk is due again. A peer that served 3 corrupt chunks is not asked again.
+//     and the chunk is due again; each time a chunk times out, its next request waits twice as
+//     long (up to 2^10 times), so slow answers are not outrun by copies of their requests.
+//     A peer that served `corrupt_limit` corrupt chunks is not asked again.
 
 #include <cstddef>
 #include <cstdint>
@@ -102,7 +111,11 @@ class FetchPlanner {
     std::int64_t deadline = 0;
   };
 
+  static constexpr int kMaxTimeoutDoublings = 10;
+
   bool urgent(std::uint64_t chunk) const;
+  /// Rule 5's timeout for the next request of `chunk`.
+  std::int64_t timeout_for(std::uint64_t chunk) const;
   /// `peer` holds `chunk` by its last bitmap, has not served it corrupt and is not barred.
   bool eligible(const std::string& peer, std::uint64_t chunk) const;
   void rebuild_order();
@@ -121,6 +134,7 @@ class FetchPlanner {
   std::map<std::uint64_t, std::int64_t> due_since_;  ///< when a waiting chunk became due (rule 3)
   std::map<std::uint64_t, std::set<std::string>> failed_from_;  ///< refused / timed out, per chunk
   std::map<std::string, std::uint64_t> failures_by_peer_;
+  std::map<std::uint64_t, int> timeouts_;  ///< per missing chunk, for the backoff
   std::map<std::string, int> corrupt_by_peer_;
   std::map<std::uint64_t, std::set<std::string>> excluded_;  ///< peers that served a chunk corrupt
   std::map<std::string, std::uint64_t> received_from_;

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <deque>
 #include <memory>
 #include <queue>
 #include <set>
@@ -10,22 +11,6 @@
 namespace chorus::content::sim {
 
 namespace {
-
-struct Node {
-  std::string id;
-  NodeSpec spec;
-  std::vector<bool> holds;
-  std::unique_ptr<FetchPlanner> planner;  // none for the origin
-  bool alive = true;
-  bool done = false;
-  std::int64_t done_at = -1;
-  std::int64_t up_free = 0;
-  std::int64_t down_free = 0;
-  std::uint64_t uploads = 0;
-  std::map<std::string, std::vector<bool>> told;  // the last bitmap its planner got, per peer
-  std::set<std::int64_t> ticks;                   // wake-ups already queued
-  std::vector<std::int64_t> arrived_at;
-};
 
 enum class Kind { arrive, stored, have, want, tick, kill };
 
@@ -39,6 +24,23 @@ struct Event {
   bool corrupt = false;
   bool refused = false;
   std::vector<bool> bitmap;
+};
+
+struct Node {
+  std::string id;
+  NodeSpec spec;
+  std::vector<bool> holds;
+  std::unique_ptr<FetchPlanner> planner;  // none for the origin
+  bool alive = true;
+  bool done = false;
+  std::int64_t done_at = -1;
+  std::int64_t up_free = 0;
+  std::deque<Event> inbox;  // arrived, not yet stored
+  bool storing = false;
+  std::uint64_t uploads = 0;
+  std::map<std::string, std::vector<bool>> told;  // the last bitmap its planner got, per peer
+  std::set<std::int64_t> ticks;                   // wake-ups already queued
+  std::vector<std::int64_t> arrived_at;
 };
 
 Event event(std::int64_t at, Kind kind, std::size_t to, std::size_t from = 0, std::uint64_t chunk = 0) {
@@ -199,19 +201,15 @@ class Swarm {
         node.ticks.erase(e.at);
         pump(e.to, now_);
         break;
-      case Kind::arrive: {
+      case Kind::arrive:
         if (!node.alive || !nodes_[e.from].alive) break;  // the link went with the node
-        // Stored one at a time by the receiver.
-        const std::int64_t start = std::max(now_, node.down_free);
-        node.down_free = start + (e.refused ? 0 : node.spec.download_us);
-        Event stored = e;
-        stored.kind = Kind::stored;
-        stored.at = node.down_free;
-        push(std::move(stored));
+        node.inbox.push_back(e);
+        if (!node.storing) store_next(e.to);
         break;
-      }
       case Kind::stored:
+        node.storing = false;
         stored(e);
+        store_next(e.to);
         break;
       case Kind::have:
         if (!node.alive || !nodes_[e.from].alive) break;
@@ -223,6 +221,26 @@ class Swarm {
         node.planner->cofetchers(wanting(e.to));
         pump(e.to, now_);
         break;
+    }
+  }
+
+  /// The receiver verifies and writes what arrives one chunk at a time, in order of arrival; a
+  /// copy of a chunk it already holds (a late answer to a request given up on) is dropped unread.
+  void store_next(std::size_t to) {
+    auto& node = nodes_[to];
+    while (node.alive && !node.storing && !node.inbox.empty()) {
+      Event e = node.inbox.front();
+      node.inbox.pop_front();
+      if (!e.refused && !e.corrupt && node.holds[e.chunk]) {
+        ++result_.duplicates;
+        node.planner->received(now_, nodes_[e.from].id, e.chunk);
+        pump(to, now_);
+        continue;
+      }
+      node.storing = true;
+      e.kind = Kind::stored;
+      e.at = now_ + (e.refused ? 0 : node.spec.download_us);
+      push(std::move(e));
     }
   }
 

@@ -118,7 +118,7 @@ TEST_CASE("resumed chunks are never requested") {
   CHECK(whole.next(0).empty());
 }
 
-TEST_CASE("chunks are spread over the co-fetchers; urgent ones are asked of anyone at once") {
+TEST_CASE("chunks are spread over the co-fetchers, urgent ones asked of anyone at once") {
   // Members sorted: me, p1, p2. Chunk c is fetched by member c mod 3.
   auto cfg = wide();
   cfg.urgent_chunks = 1;  // cursor 0: chunks 0 and 1, and the last

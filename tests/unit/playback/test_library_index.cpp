@@ -123,7 +123,7 @@ TEST_CASE("a second scan with the index reads no file and lists the same tracks"
   CHECK(second.open(b->front()).ok());
 }
 
-TEST_CASE("a changed file is read again and listed with its new hash; the others are not read") {
+TEST_CASE("a changed file is read again and listed with its new hash, the others are not read") {
   Fixture f;
   const auto old_hash = named(*scan(f.library.path, f.index_file).snapshot(), "four.wav").content_hash;
 

@@ -22,7 +22,15 @@ PeerNode::~PeerNode() = default;
 
 void PeerNode::start() {
   network_.start();
-  playback_.start();
+  // Content links share the cluster links' identity, cluster name and keys.
+  auto content = config_.content;
+  content.id = network_.id();
+  content.cluster = config_.network.cluster;
+  content.connection.keys = config_.network.connection.keys;
+  content.listen.host = config_.network.listen.host;
+  playback_.start(std::move(content));
+  // Before the io thread runs: the first handshakes already tell peers where content is served.
+  network_.set_content_port(playback_.content_port());
   ElectionTiming timing;
   // Frozen past the suspect time: peers may already be electing, so any leadership is stale.
   const auto& liveness = config_.network.liveness;
@@ -54,9 +62,15 @@ void PeerNode::shutdown(std::function<void()> done) {
   network_.leave(std::chrono::milliseconds(300), std::move(done));
 }
 
-void PeerNode::on_peer_up(const net::PeerInfo& peer) { election_->peer_up(peer); }
+void PeerNode::on_peer_up(const net::PeerInfo& peer) {
+  election_->peer_up(peer);
+  playback_.peer_up(peer);
+}
 
-void PeerNode::on_peer_down(const std::string& id) { election_->peer_down(id); }
+void PeerNode::on_peer_down(const std::string& id) {
+  election_->peer_down(id);
+  playback_.peer_down(id);
+}
 
 void PeerNode::on_message(const std::string& from, const protocol::Message& message,
                           net::Clock::time_point received) {
@@ -70,7 +84,7 @@ void PeerNode::execute(const cli::Command& command, Reply reply) {
     case CommandKind::status: return reply(status_report(command.json));
     case CommandKind::debug: return reply(debug_report(command.json));
     case CommandKind::help: return reply(cli::help_text());
-    case CommandKind::list: return reply(playback_.list_report(command.json));
+    case CommandKind::list: return reply(playback_.list_report(command));
     case CommandKind::play:
     case CommandKind::pause:
     case CommandKind::resume:
@@ -96,7 +110,7 @@ std::string PeerNode::status_report(bool json) const {
   StatusView view{network_.id(), network_.advertised_endpoint(), leadership(), {}};
   if (auto key = network_.cluster_key_id()) view.cluster_key_id = security::to_hex(*key);
   auto playback = playback_.view();
-  if (!json) return status_text(view) + "\n" + playback_status_text(playback);
+  if (!json) return status_text(view) + "\n" + playback_status_text(playback) + library_status_text(playback);
   auto out = status_object(view);
   add_playback_status(out, playback);
   return boost::json::serialize(out);

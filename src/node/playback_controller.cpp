@@ -6,7 +6,12 @@
 #include <boost/asio/post.hpp>
 #include <spdlog/spdlog.h>
 
+#include <cstdlib>
+#include <filesystem>
+
+#include "chorus/content/chunking.hpp"
 #include "chorus/node/playback_reports.hpp"
+#include "chorus/node/track_list.hpp"
 #include "chorus/time_base.hpp"
 
 namespace chorus::node {
@@ -20,7 +25,8 @@ PlaybackController::PlaybackController(asio::io_context& io, net::Transport& net
       network_(network),
       player_(
           std::move(config), [&io](std::function<void()> work) { asio::post(io, std::move(work)); },
-          [this] { feed([&](std::int64_t now) { core_->track_opened(now); }); }),
+          [this] { feed([&](std::int64_t now) { core_->track_opened(now); }); },
+          [this](const playback::TrackToOpen& track) { return find_bytes(track); }),
       clock_sampler_(clock_sampler),
       on_state_held_(std::move(on_state_held)),
       end_timer_(io),
@@ -29,15 +35,90 @@ PlaybackController::PlaybackController(asio::io_context& io, net::Transport& net
 
 PlaybackController::~PlaybackController() { stop(); }
 
-void PlaybackController::start() {
-  player_.start();
+namespace {
+
+/// Where a node keeps what it fetches unless told: $XDG_CACHE_HOME/chorus/ID, else
+/// ~/.cache/chorus/ID, else /var/cache/chorus/ID. The id is reduced to characters safe in a
+/// file name.
+std::filesystem::path default_cache_directory(const std::string& id) {
+  std::string name;
+  for (const char c : id) name += (std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '-') ? c : '_';
+  if (const char* xdg = std::getenv("XDG_CACHE_HOME"); xdg != nullptr && *xdg == '/') {
+    return std::filesystem::path(xdg) / "chorus" / name;
+  }
+  if (const char* home = std::getenv("HOME"); home != nullptr && *home == '/') {
+    return std::filesystem::path(home) / ".cache" / "chorus" / name;
+  }
+  return std::filesystem::path("/var/cache/chorus") / name;
+}
+
+}  // namespace
+
+void PlaybackController::start(content::ContentConfig content) {
+  if (content.cache.directory.empty()) content.cache.directory = default_cache_directory(network_.id());
+  std::error_code ignored;  // the cache reports an unusable directory itself
+  std::filesystem::create_directories(content.cache.directory, ignored);
+  player_.start(content.cache.directory / "library.sqlite", [this] {
+    asio::post(io_, [this] {
+      if (content_) content_->local_catalog_changed();
+    });
+  });
   // The id is known once the network has started.
-  core_.emplace(network_.id(), *player_.library().snapshot());
+  core_.emplace(network_.id());
+  content::ContentService::Callbacks callbacks{
+      [this](std::function<void()> work) { asio::post(io_, std::move(work)); },
+      [this](std::shared_ptr<const content::Catalog> catalog) { on_catalog(std::move(catalog)); },
+      [this](const std::string& hash) { player_.bytes_arrived(hash); }};
+  content_.emplace(std::move(content), local_tracks_, std::move(callbacks));
+  content_->start();
+  spdlog::info("content links on port {}; cache {}", content_->port(),
+               content_->cache().config().directory.string());
+}
+
+std::uint16_t PlaybackController::content_port() const { return content_ ? content_->port() : 0; }
+
+void PlaybackController::peer_up(const net::PeerInfo& peer) {
+  if (content_) content_->peer_up(peer.id, peer.endpoint.host, peer.content_port);
+}
+
+void PlaybackController::peer_down(const std::string& id) {
+  if (content_) content_->peer_down(id);
+}
+
+void PlaybackController::on_catalog(std::shared_ptr<const content::Catalog> catalog) {
+  catalog_ = std::move(catalog);
+  std::vector<playback::TrackInfo> tracks;
+  tracks.reserve(catalog_->entries.size());
+  for (const auto& entry : catalog_->entries) tracks.push_back(track_info(entry, tracks.size()));
+  feed([&](std::int64_t now) { core_->set_tracks(now, std::move(tracks)); });
+}
+
+std::optional<playback::ExternalTrack> PlaybackController::find_bytes(const playback::TrackToOpen& track) const {
+  if (!content_) return std::nullopt;
+  auto& cache = content_->cache();
+  if (auto path = cache.complete_path(track.hash)) return playback::ExternalTrack{track.name, track.frames, *path, {}};
+  auto partial = cache.partial(track.hash);
+  if (!partial || partial->chunk_count() == 0) return std::nullopt;
+  // Enough to start: the container's header and trailer, and the chunk the start frame is in.
+  const auto start = content::chunk_at_frame(partial->size(), track.frames, track.start_frame);
+  if (!partial->has(0) || !partial->has(partial->chunk_count() - 1) || !partial->has(start)) return std::nullopt;
+  return playback::ExternalTrack{track.name, track.frames, {}, std::move(partial)};
+}
+
+void PlaybackController::want(const std::vector<playback::TrackToOpen>& tracks) {
+  if (!content_) return;
+  for (const auto& t : tracks) {
+    const bool known = std::any_of(wanted_.begin(), wanted_.end(),
+                                   [&](const content::WantedTrack& w) { return w.hash == t.hash; });
+    if (!known) wanted_.push_back({t.hash, t.root, t.size, t.name, t.frames, t.start_frame});
+  }
+  content_->want(wanted_);
 }
 
 void PlaybackController::stop() {
   state_request_timer_.cancel();
   control_timer_.cancel();
+  if (content_) content_->stop();
   player_.stop();
   end_timer_.cancel();
 }
@@ -96,9 +177,18 @@ void PlaybackController::act(PlaybackEffects effects) {
     if (!out.to) network_.broadcast(out.message);
     else if (!network_.send(*out.to, out.message)) unsent.push_back(std::move(out));
   }
-  if (effects.keep_open) player_.keep_open(*effects.keep_open);
+  if (effects.keep_open) {
+    wanted_.clear();
+    want(*effects.keep_open);
+    player_.keep_open(*effects.keep_open);
+  }
+  if (!effects.open_early.empty()) want(effects.open_early);
   for (const auto& track : effects.open_early) player_.open(track);
-  if (effects.publication) player_.play(*effects.publication);
+  if (effects.publication) {
+    player_.play(*effects.publication);
+    const auto& track = effects.publication->current.track;
+    if (content_ && track && track->hash != last_played_) content_->played(last_played_ = track->hash);
+  }
   // The election may make this node lead at once: not from inside this input.
   if (effects.state_held) asio::post(io_, [this] { on_state_held_(); });
   for (const auto& line : effects.log) {
@@ -143,9 +233,22 @@ void PlaybackController::reply(const PromptReply& reply_effect) {
 
 // ---- views -------------------------------------------------------------------------------
 
-std::string PlaybackController::list_report(bool json) const {
-  const auto& library = player_.library();
-  return json ? track_list_json(library) : track_list_text(library);
+std::string PlaybackController::list_report(const cli::Command& command) const {
+  const ListRequest request{command.query, static_cast<std::size_t>(std::max(command.page, 1))};
+  const auto where = [this](const protocol::CatalogEntry& entry) { return where_is(entry); };
+  return command.json ? track_list_json(*catalog_, request, where) : track_list_text(*catalog_, request, where);
+}
+
+std::string PlaybackController::where_is(const protocol::CatalogEntry& entry) const {
+  if (player_.library().find_by_hash(entry.hash)) return "local";
+  if (!content_) return "not here";
+  auto& cache = content_->cache();
+  if (cache.state(entry.hash) == content::CacheState::complete) return "cached";
+  if (auto partial = cache.partial(entry.hash); partial && partial->chunk_count() > 0) {
+    return fmt::format("fetching {}%", partial->held_count() * 100 / partial->chunk_count());
+  }
+  if (cache.state(entry.hash) == content::CacheState::partial) return "partly cached";
+  return "not here";
 }
 
 PlaybackView PlaybackController::view() const {
@@ -163,6 +266,10 @@ PlaybackView PlaybackController::view() const {
   view.state_synced = core_->state_synced();
   view.output = player_.describe_output();
   view.ignored_commands = core_->stale_commands();
+  if (content_) view.content = content_->view();
+  view.library_tracks = player_.library().size();
+  view.cluster_tracks = catalog_->entries.size();
+  view.scan = player_.library().stats();
   return view;
 }
 

@@ -44,32 +44,38 @@ std::string describe_state(const playback::PlaybackState& state) {
                      inert(state.track->name), state.anchor_frame, state.anchor_us, state.epoch, state.seq);
 }
 
-std::string track_list_text(const playback::Library& library) {
-  if (library.size() == 0) return "no tracks: " + inert(library.error());
-  std::string text;
-  for (const auto& track : *library.snapshot()) {
-    text += fmt::format("{:>3}  {:<32} {:>10}", track.index + 1, inert(track.file_name),
-                        track.playable() ? format_frames(track.frames) : "-");
-    if (!track.playable()) text += "  error: " + inert(track.error);
-    text += "\n";
+namespace {
+
+json::object library_object(const PlaybackView& view) {
+  const auto& c = view.content;
+  json::array fetches;
+  for (const auto& f : c.fetches) {
+    json::object from;
+    for (const auto& [peer, count] : f.received_from) from[peer] = count;
+    fetches.push_back(json::object{{"hash", f.hash},          {"name", f.name},
+                                   {"held", f.held},          {"chunks", f.chunks},
+                                   {"complete", f.complete},  {"received_from", std::move(from)},
+                                   {"corrupt", f.corrupt},    {"unavailable", f.unavailable},
+                                   {"problem", f.problem}});
   }
-  return text;
+  return json::object{{"tracks_here", view.library_tracks},
+                      {"cluster_tracks", view.cluster_tracks},
+                      {"files_pending", view.scan.pending},
+                      {"content_port", c.port},
+                      {"cache_error", c.cache_error.empty() ? json::value(nullptr) : json::value(c.cache_error)},
+                      {"cache_used_bytes", c.cache_used},
+                      {"cache_max_bytes", c.cache_max},
+                      {"evictions", c.evictions},
+                      {"bytes_served", c.bytes_served},
+                      {"chunks_served", c.chunks_served},
+                      {"bytes_fetched", c.bytes_fetched},
+                      {"corrupt_chunks", c.corrupt_chunks},
+                      {"refused_requests", c.refused_requests},
+                      {"content_links", c.links},
+                      {"fetches", std::move(fetches)}};
 }
 
-std::string track_list_json(const playback::Library& library) {
-  json::array tracks;
-  for (const auto& track : *library.snapshot()) {
-    tracks.push_back(json::object{{"index", track.index + 1},
-                                  {"name", track.file_name},
-                                  {"frames", track.frames},
-                                  {"duration_ms", track.duration_us / 1000},
-                                  {"hash", track.content_hash},
-                                  {"error", track.playable() ? json::value(nullptr) : json::value(track.error)}});
-  }
-  json::object out{{"tracks", std::move(tracks)}};
-  if (const auto error = library.error(); !error.empty()) out["error"] = error;
-  return json::serialize(out);
-}
+}  // namespace
 
 std::string playback_status_text(const PlaybackView& view) {
   const auto& state = view.state;
@@ -81,7 +87,7 @@ std::string playback_status_text(const PlaybackView& view) {
                        format_frames(frame_now(view)), format_frames(state.track->frames));
   }
   if (view.missing_track) {
-    text += fmt::format("          missing track {}: this node stays silent\n", inert(*view.missing_track));
+    text += fmt::format("          {} is not here yet: silent until its audio is fetched\n", inert(*view.missing_track));
   }
   if (!view.state_synced) text += "          waiting for the leader's state\n";
   if (view.following_clock) {
@@ -178,6 +184,30 @@ void add_playback_status(json::object& out, const PlaybackView& view) {
                                       {"device_lost", timing.device_lost},
                                       {"timeline_jumps", timing.timeline_jumps}};
   out["ignored_commands"] = view.ignored_commands;
+  out["library"] = library_object(view);
+}
+
+std::string library_status_text(const PlaybackView& view) {
+  const auto& c = view.content;
+  std::string text = fmt::format("library   {} tracks here, {} in the cluster{}\n", view.library_tracks,
+                                 view.cluster_tracks,
+                                 view.scan.pending > 0 ? fmt::format(" ({} files still being read)", view.scan.pending)
+                                                       : "");
+  if (!c.cache_error.empty()) {
+    text += fmt::format("cache     UNUSABLE: {}; tracks this node lacks cannot be fetched\n", inert(c.cache_error));
+  } else {
+    text += fmt::format("cache     {} of {} MB used, {} evicted; served {} chunks ({} MB), fetched {} MB\n",
+                        c.cache_used >> 20, c.cache_max >> 20, c.evictions, c.chunks_served, c.bytes_served >> 20,
+                        c.bytes_fetched >> 20);
+  }
+  for (const auto& f : c.fetches) {
+    text += fmt::format("fetching  {}: {} of {} chunks", inert(f.name), f.held, f.chunks);
+    for (const auto& [peer, count] : f.received_from) text += fmt::format(", {} from {}", count, inert(peer));
+    if (f.corrupt > 0) text += fmt::format(", {} corrupt", f.corrupt);
+    if (!f.problem.empty()) text += "; " + inert(f.problem);
+    text += "\n";
+  }
+  return text;
 }
 
 }  // namespace chorus::node

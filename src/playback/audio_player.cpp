@@ -4,26 +4,32 @@
 #include <stdexcept>
 #include <utility>
 
+#include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
 #include "track_opener.hpp"
 
 namespace chorus::playback {
 
-AudioPlayer::AudioPlayer(PlayerConfig config, Post post, TrackOpened on_opened)
+AudioPlayer::AudioPlayer(PlayerConfig config, Post post, TrackOpened on_opened, FindBytes find_bytes)
     : config_(std::move(config)),
       post_(std::move(post)),
       on_opened_(std::move(on_opened)),
+      find_bytes_(std::move(find_bytes)),
       opener_(std::make_unique<detail::TrackOpener>()) {}
 
 AudioPlayer::~AudioPlayer() { stop(); }
 
-void AudioPlayer::start() {
+void AudioPlayer::start(std::filesystem::path index_file, std::function<void()> on_library_change) {
   ScanOptions scan;
-  scan.index_file = config_.index_file;
+  scan.index_file = config_.index_file.empty() ? std::move(index_file) : config_.index_file;
+  scan.background = static_cast<bool>(on_library_change);
+  scan.on_change = std::move(on_library_change);
   library_ = Library::scan(config_.tracks, std::move(scan));
   if (!library_.error().empty()) spdlog::warn("tracks: {}", library_.error());
-  spdlog::info("{} tracks in {}", library_.size(), config_.tracks.string());
+  const auto stats = library_.stats();
+  spdlog::info("{} tracks in {}{}", library_.size(), config_.tracks.string(),
+               stats.pending > 0 ? fmt::format(" ({} new or changed files being read)", stats.pending) : "");
   output_ = start_output();
   spdlog::info("output: {}", output_->describe());
 }
@@ -46,8 +52,16 @@ void AudioPlayer::stop() {
 }
 
 std::optional<std::string> AudioPlayer::missing_track(const PlaybackState& state) const {
-  if (!state.track || library_.find_by_hash(state.track->hash)) return std::nullopt;
+  if (!state.track || !awaiting_.contains(state.track->hash)) return std::nullopt;
   return state.track->name;
+}
+
+void AudioPlayer::bytes_arrived(const std::string& hash) {
+  auto it = awaiting_.find(hash);
+  if (it == awaiting_.end()) return;
+  auto track = it->second;
+  awaiting_.erase(it);
+  open(track);
 }
 
 void AudioPlayer::keep_open(const std::vector<TrackToOpen>& tracks) {
@@ -56,23 +70,41 @@ void AudioPlayer::keep_open(const std::vector<TrackToOpen>& tracks) {
   };
   std::erase_if(open_, [&](const auto& entry) { return unwanted(entry.first); });
   std::erase_if(opening_, unwanted);  // finish_open() then drops what it brings
+  std::erase_if(awaiting_, [&](const auto& entry) { return unwanted(entry.first); });
   for (const auto& track : tracks) open(track);
 }
 
 void AudioPlayer::open(const TrackToOpen& track) {
   if (open_.contains(track.hash) || opening_.contains(track.hash)) return;
-  if (!library_.find_by_hash(track.hash)) return;  // not in this node's library: it stays silent (missing_track)
+  if (library_.find_by_hash(track.hash)) {
+    opening_.insert(track.hash);
+    opener_->run([this, track] {
+      auto opened = library_.open(track.hash, track.start_frame);
+      post_([this, track, opened = std::move(opened)] { finish_open(track, opened, false); });
+    });
+    return;
+  }
+  auto bytes = find_bytes_ ? find_bytes_(track) : std::nullopt;
+  if (!bytes) {
+    awaiting_[track.hash] = track;  // until bytes_arrived()
+    return;
+  }
   opening_.insert(track.hash);
-  opener_->run([this, hash = track.hash, start = track.start_frame] {
-    auto opened = library_.open(hash, start);
-    post_([this, hash, opened = std::move(opened)] { finish_open(hash, opened); });
+  opener_->run([this, track, bytes = std::move(*bytes)] {
+    auto opened = library_.open_external(bytes, track.start_frame);
+    post_([this, track, opened = std::move(opened)] { finish_open(track, opened, true); });
   });
 }
 
-void AudioPlayer::finish_open(const std::string& hash, const OpenedTrack& opened) {
-  if (opening_.erase(hash) == 0) return;  // no longer wanted since it was asked for
-  if (!opened.ok()) return spdlog::warn("cannot open {}: {}", hash.substr(0, 12), opened.error);
-  open_[hash] = opened.audio;
+void AudioPlayer::finish_open(const TrackToOpen& track, const OpenedTrack& opened, bool fetched) {
+  if (opening_.erase(track.hash) == 0) return;  // no longer wanted since it was asked for
+  if (!opened.ok()) {
+    spdlog::warn("cannot open {}: {}", track.hash.substr(0, 12), opened.error);
+    // A fetch that fell behind the reader: try again when more has arrived.
+    if (fetched) awaiting_[track.hash] = track;
+    return;
+  }
+  open_[track.hash] = opened.audio;
   on_opened_();
 }
 

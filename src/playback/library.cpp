@@ -13,6 +13,7 @@
 #include <spdlog/spdlog.h>
 
 #include "chorus/playback/library_index.hpp"
+#include "library_probe.hpp"
 #include "library_walk.hpp"
 #include "output_format.hpp"
 #include "track_decoder.hpp"
@@ -291,25 +292,39 @@ OpenedTrack Library::open(std::string_view content_hash, std::int64_t start_fram
   if (!found) return {nullptr, fmt::format("no track with content hash {} in the library", content_hash.substr(0, 12))};
   const TrackInfo& t = *found;
   if (!t.playable()) return {nullptr, t.error};
-  auto opened = open_decoder(t);
+  return feed(open_decoder(t), t.frames, start_frame, t.file_name);
+}
+
+OpenedTrack Library::open_external(const ExternalTrack& track, std::int64_t start_frame) const {
+  if (!state_) return {nullptr, "library was moved from"};
+  if (track.frames <= 0 || track.frames > detail::kMaxTrackSeconds * detail::kSampleRate) {
+    return {nullptr, fmt::format("{} frames is not a track length", track.frames)};
+  }
+  auto opened = track.partial ? detail::TrackDecoder::open(track.partial, track.frames)
+                              : detail::TrackDecoder::open(track.path, track.frames);
+  return feed(std::move(opened), track.frames, start_frame, track.name);
+}
+
+OpenedTrack Library::feed(detail::OpenedDecoder opened, std::int64_t frames, std::int64_t start_frame,
+                          const std::string& name) const {
   if (!opened.decoder) {
-    spdlog::warn("cannot play {}: {}", t.file_name, opened.error);
+    spdlog::warn("cannot play {}: {}", name, opened.error);
     return {nullptr, std::move(opened.error)};
   }
-  auto audio = std::make_shared<TrackAudio>(t.frames);
+  auto audio = std::make_shared<TrackAudio>(frames);
   // The chunk playback starts in is decoded here, so that it is ready (and a file that does not
   // decode is refused) before anyone plays it; the decoder thread does the rest.
-  const auto start = std::clamp<std::int64_t>(start_frame, 0, std::max<std::int64_t>(t.frames - 1, 0));
+  const auto start = std::clamp<std::int64_t>(start_frame, 0, std::max<std::int64_t>(frames - 1, 0));
   const auto chunk = static_cast<std::size_t>(start / TrackAudio::kChunkFrames);
   std::vector<std::int16_t> samples(static_cast<std::size_t>(audio->chunk_frames(chunk) * kChannels));
   if (auto error = opened.decoder->decode(static_cast<std::int64_t>(chunk) * TrackAudio::kChunkFrames, samples);
       !error.empty()) {
-    spdlog::warn("cannot play {}: {}", t.file_name, error);
+    spdlog::warn("cannot play {}: {}", name, error);
     return {nullptr, std::move(error)};
   }
   audio->store(chunk, std::move(samples));
   audio->hint(start);
-  state_->feeder.add(audio, std::move(opened.decoder), t.file_name);
+  state_->feeder.add(audio, std::move(opened.decoder), name);
   return {std::move(audio), {}};
 }
 

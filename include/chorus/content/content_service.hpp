@@ -143,7 +143,7 @@ class ContentService final : public net::ConnectionObserver {
   void played(const std::string& hash);
 
   /// Any thread: the cache (thread-safe), for opening cached or partial tracks.
-  ContentCache& cache() { return *cache_; }
+  ContentCache& cache() const { return *cache_; }
   ContentView view() const;
 
   // net::ConnectionObserver (service thread)

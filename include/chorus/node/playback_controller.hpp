@@ -23,10 +23,13 @@
 #include <boost/asio/steady_timer.hpp>
 
 #include "chorus/cli/command.hpp"
+#include "chorus/content/content_service.hpp"
 #include "chorus/election/bully_election.hpp"
+#include "chorus/net/network_manager.hpp"
 #include "chorus/net/transport.hpp"
 #include "chorus/node/playback_core.hpp"
 #include "chorus/node/clock_sampler.hpp"
+#include "chorus/node/library_tracks.hpp"
 #include "chorus/node/message_handler.hpp"
 #include "chorus/playback/audio_player.hpp"
 #include "chorus/playback/schedule.hpp"
@@ -46,6 +49,10 @@ struct PlaybackView {
   playback::OutputStats output_stats;
   std::int64_t now_local_us = 0;
   std::uint64_t ignored_commands = 0;  ///< stale, not from the leader, or from a replaced leadership
+  content::ContentView content;        ///< fetching, serving and the cache
+  std::size_t library_tracks = 0;      ///< this node's own playable tracks
+  std::size_t cluster_tracks = 0;      ///< the cluster's library
+  playback::ScanStats scan;            ///< the own library's scan
 };
 
 class PlaybackController final : public PlaybackInbox {
@@ -61,8 +68,13 @@ class PlaybackController final : public PlaybackInbox {
                      StateHeldHandler on_state_held);
   ~PlaybackController();
 
-  /// Starts the player (library scan, output) and the playback rules.
-  void start();
+  /// Starts the player (library scan, output), the content links and the playback rules.
+  /// `content` is complete (id, cluster, keys); an empty cache directory means the default.
+  void start(content::ContentConfig content);
+  /// The content links' port (after start()).
+  std::uint16_t content_port() const;
+  void peer_up(const net::PeerInfo& peer);
+  void peer_down(const std::string& id);
   void stop();
 
   void on_leadership(const election::Status& status);
@@ -77,7 +89,7 @@ class PlaybackController final : public PlaybackInbox {
   /// forwarded to the leader otherwise. Replies exactly once.
   void command(const cli::Command& command, Reply reply);
 
-  std::string list_report(bool json) const;
+  std::string list_report(const cli::Command& command) const;
   PlaybackView view() const;
 
  private:
@@ -89,10 +101,22 @@ class PlaybackController final : public PlaybackInbox {
            std::optional<std::int64_t> wanted, void (PlaybackCore::*due)(std::int64_t));
   std::int64_t lead_us() const;
   void reply(const PromptReply& reply);
+  /// Tells the content service which tracks to hold: those kept open and opened early.
+  void want(const std::vector<playback::TrackToOpen>& tracks);
+  void on_catalog(std::shared_ptr<const content::Catalog> catalog);
+  /// The bytes of a track the library lacks, when enough are cached to start reading it.
+  std::optional<playback::ExternalTrack> find_bytes(const playback::TrackToOpen& track) const;
+  /// Where `entry`'s bytes are on this node, for `list`.
+  std::string where_is(const protocol::CatalogEntry& entry) const;
 
   boost::asio::io_context& io_;
   net::Transport& network_;
   playback::AudioPlayer player_;
+  LibraryTracks local_tracks_{player_.library()};
+  std::optional<content::ContentService> content_;  ///< made by start()
+  std::shared_ptr<const content::Catalog> catalog_ = std::make_shared<const content::Catalog>();
+  std::vector<content::WantedTrack> wanted_;
+  std::string last_played_;  ///< the hash last told to the cache as playing
   ClockSampler& clock_sampler_;
   std::optional<PlaybackCore> core_;  ///< made by start(), once the node id is known
   StateHeldHandler on_state_held_;

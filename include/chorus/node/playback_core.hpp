@@ -126,8 +126,8 @@ inline constexpr std::size_t kMaxEarlyCommands = 64;
 
 class PlaybackCore {
  public:
-  /// A node `self` with the tracks of its library as scanned (the leader plays by index; every
-  /// node finds tracks by hash), following nobody, stopped.
+  /// A node `self` with the cluster's track list (set_tracks() replaces it as it grows; the leader
+  /// plays by number, every node finds tracks by hash), following nobody, stopped.
   explicit PlaybackCore(std::string self, std::vector<playback::TrackInfo> tracks = {});
 
   // ---- inputs -------------------------------------------------------------------------------

@@ -15,8 +15,6 @@ struct PlaybackView;
 /// One line, e.g. "playing 02-chord.flac from frame 0 at 123456789 us (epoch 2, seq 5)".
 std::string describe_state(const playback::PlaybackState& state);
 
-std::string track_list_text(const playback::Library& library);
-std::string track_list_json(const playback::Library& library);
 
 /// "m:ss.mmm" for a frame count at the output rate.
 std::string format_frames(std::int64_t frames);
@@ -29,7 +27,9 @@ std::string output_anomalies_text(const PlaybackView& view);
 /// The clock estimate's sanity checks, for `debug`: samples held back, outliers dropped, steps
 /// of the leader's clock adopted, samples rejected.
 std::string clock_checks_text(const PlaybackView& view);
-/// The playback fields of `status --json`, added to `out`.
+/// The library lines of `status`: own and cluster tracks, the cache, each fetch under way.
+std::string library_status_text(const PlaybackView& view);
+/// The playback fields of `status --json` (the library's under "library"), added to `out`.
 void add_playback_status(boost::json::object& out, const PlaybackView& view);
 
 }  // namespace chorus::node

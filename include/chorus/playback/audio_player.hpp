@@ -56,29 +56,36 @@ class AudioPlayer {
   using Post = std::function<void(std::function<void()> work)>;
   /// On the owner's thread: a track has opened, so the next play() can give the engine its audio.
   using TrackOpened = std::function<void()>;
+  /// On the owner's thread: the bytes of a track the library does not have, if enough of them
+  /// are here to start reading where `track` starts (a cached copy, or a fetch far enough along).
+  using FindBytes = std::function<std::optional<ExternalTrack>(const TrackToOpen& track)>;
 
-  AudioPlayer(PlayerConfig config, Post post, TrackOpened on_opened);
+  AudioPlayer(PlayerConfig config, Post post, TrackOpened on_opened, FindBytes find_bytes = {});
   ~AudioPlayer();  ///< stop()
   AudioPlayer(const AudioPlayer&) = delete;
   AudioPlayer& operator=(const AudioPlayer&) = delete;
 
-  /// Scans the library and starts the output, or the null output if that one cannot start.
-  /// Throws std::runtime_error for an output spec make_output() rejects.
-  void start();
+  /// Scans the library (files unchanged since the index at `index_file` last saw them are not
+  /// read; new ones are read in the background, and `on_library_change` runs on that thread after
+  /// each batch) and starts the output, or the null output if that one cannot start. Throws
+  /// std::runtime_error for an output spec make_output() rejects.
+  void start(std::filesystem::path index_file = {}, std::function<void()> on_library_change = {});
   /// Stops the output and the opener thread (an open under way finishes, queued ones are
   /// dropped). Idempotent.
   void stop();
 
   /// The tracks as scanned by start(); empty before.
   const Library& library() const { return library_; }
-  /// The name of `state`'s track when this node's library does not have it: the node plays
-  /// silence instead.
+  /// The name of `state`'s track while its bytes are not here yet (being fetched): the node plays
+  /// silence until they are.
   std::optional<std::string> missing_track(const PlaybackState& state) const;
+  /// More of the bytes of `hash` have arrived: a track waiting for them is opened if it can be now.
+  void bytes_arrived(const std::string& hash);
 
   /// Holds exactly `tracks` open: opens those not open yet, closes the others.
   void keep_open(const std::vector<TrackToOpen>& tracks);
-  /// Opens `track` unless it is open or being opened already; closes nothing. A track the library
-  /// does not have is not opened.
+  /// Opens `track` unless it is open or being opened already; closes nothing. A track neither the
+  /// library nor find_bytes has waits for bytes_arrived().
   void open(const TrackToOpen& track);
   /// Whether the track with this content hash is open (opening has finished).
   bool is_open(const std::string& hash) const { return open_.contains(hash); }
@@ -98,8 +105,9 @@ class AudioPlayer {
  private:
   std::unique_ptr<AudioOutput> start_output();
   std::shared_ptr<const TrackAudio> audio_for(const PlaybackState& state) const;
-  /// Back on the owner's thread: the open of `hash` has finished, well or not.
-  void finish_open(const std::string& hash, const OpenedTrack& opened);
+  /// Back on the owner's thread: the open of `track` has finished, well or not; `fetched`: from
+  /// bytes fetched from peers.
+  void finish_open(const TrackToOpen& track, const OpenedTrack& opened, bool fetched);
 
   PlayerConfig config_;
   Post post_;
@@ -110,6 +118,9 @@ class AudioPlayer {
   /// Open tracks by content hash; the library's decoder thread keeps them filled.
   std::map<std::string, std::shared_ptr<const TrackAudio>> open_;
   std::set<std::string> opening_;  ///< hashes queued on the opener
+  FindBytes find_bytes_;
+  /// Tracks wanted open whose bytes are not here yet, by hash.
+  std::map<std::string, TrackToOpen> awaiting_;
   std::unique_ptr<detail::TrackOpener> opener_;
 };
 

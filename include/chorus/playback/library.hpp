@@ -35,7 +35,15 @@
 #include "chorus/content/chunking.hpp"
 #include "chorus/playback/track_audio.hpp"
 
+namespace chorus::content {
+class PartialFile;
+}
+
 namespace chorus::playback {
+
+namespace detail {
+struct OpenedDecoder;
+}
 
 
 /// One file of the library. A file with an audio extension that cannot be used (empty, corrupt,
@@ -81,6 +89,15 @@ struct DecodedTrack {
 /// The index of the first of `tracks` with this content hash (case-insensitive hex); none for an
 /// empty hash.
 std::optional<std::size_t> find_by_hash(std::span<const TrackInfo> tracks, std::string_view content_hash);
+
+/// The bytes of a track that is not in the library: a complete file (a cached copy, checked
+/// against its content hash when it was stored) or one still being fetched.
+struct ExternalTrack {
+  std::string name;  ///< for the log
+  std::int64_t frames = 0;
+  std::filesystem::path path;                     ///< a complete file
+  std::shared_ptr<content::PartialFile> partial;  ///< or one being fetched (path unused)
+};
 
 /// How Library::scan() works.
 struct ScanOptions {
@@ -150,6 +167,9 @@ class Library {
   OpenedTrack open(std::string_view content_hash, std::int64_t start_frame = 0) const;
   /// The same for a track from a snapshot; an unplayable one gives its own error.
   OpenedTrack open(const TrackInfo& track, std::int64_t start_frame = 0) const;
+  /// The same for a track from elsewhere (the cache), decoded by this library's decoder thread.
+  /// Reads of a part still being fetched wait for it (bounded; docs/library.md).
+  OpenedTrack open_external(const ExternalTrack& track, std::int64_t start_frame = 0) const;
 
   /// Decodes the whole of a track at once (for tools and tests; a 4-minute track is 44 MiB). Same
   /// checks and length as open(). Never throws.
@@ -161,6 +181,9 @@ class Library {
 
  private:
   struct State;
+  /// Decodes the chunk that holds `start_frame` and hands the rest to the decoder thread.
+  OpenedTrack feed(detail::OpenedDecoder opened, std::int64_t frames, std::int64_t start_frame,
+                   const std::string& name) const;
 
   std::filesystem::path directory_;
   std::shared_ptr<State> state_;  ///< shared with the hasher thread; null once moved from

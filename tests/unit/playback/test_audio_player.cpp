@@ -35,6 +35,15 @@ using chorus::test::write_wav;
 
 namespace {
 
+/// A track to open by hash, from `frame`.
+chorus::playback::TrackToOpen to_open(std::string hash, std::int64_t frame) {
+  chorus::playback::TrackToOpen track;
+  track.hash = std::move(hash);
+  track.start_frame = frame;
+  return track;
+}
+
+
 constexpr std::int64_t kTrackFrames = 2 * 48'000;
 
 /// Frame n of a counting track holds its own number: L = 1 + n % 30000, R = 1 + n / 30000 (never
@@ -132,7 +141,7 @@ TEST_CASE("a published playing state advances the position and plays the track's
   TempDir out;
   const auto raw = out.path / "out.raw";
   PlayerRig rig("file:" + raw.string());
-  rig.player.keep_open({{rig.hash(0), 0}});
+  rig.player.keep_open({to_open(rig.hash(0), 0)});
   REQUIRE(rig.wait_open(rig.hash(0)));
   CHECK(rig.opened == 1);
 
@@ -167,20 +176,20 @@ TEST_CASE("a published playing state advances the position and plays the track's
 
 TEST_CASE("keep_open closes the tracks no longer wanted at once and opens each wanted one once") {
   PlayerRig rig;
-  rig.player.keep_open({{rig.hash(0), 0}, {rig.hash(1), 0}});
+  rig.player.keep_open({to_open(rig.hash(0), 0), to_open(rig.hash(1), 0)});
   CHECK_FALSE(rig.player.is_open(rig.hash(0)));  // the opener thread has them
   REQUIRE(rig.wait_open(rig.hash(0)));
   REQUIRE(rig.wait_open(rig.hash(1)));
   CHECK(rig.opened == 2);
 
-  rig.player.keep_open({{rig.hash(1), 0}});
+  rig.player.keep_open({to_open(rig.hash(1), 0)});
   CHECK_FALSE(rig.player.is_open(rig.hash(0)));
   CHECK(rig.player.is_open(rig.hash(1)));
-  rig.player.open({rig.hash(1), 48'000});  // open already: nothing to do
+  rig.player.open(to_open(rig.hash(1), 48'000));  // open already: nothing to do
   rig.owner.run();
   CHECK(rig.opened == 2);
 
-  rig.player.keep_open({{rig.hash(0), 0}});
+  rig.player.keep_open({to_open(rig.hash(0), 0)});
   CHECK_FALSE(rig.player.is_open(rig.hash(1)));
   REQUIRE(rig.wait_open(rig.hash(0)));
   CHECK(rig.opened == 3);
@@ -189,7 +198,7 @@ TEST_CASE("keep_open closes the tracks no longer wanted at once and opens each w
 TEST_CASE("a track missing from the library is reported and never opened") {
   PlayerRig rig;
   const std::string unknown(64, 'f');
-  rig.player.keep_open({{unknown, 0}, {rig.hash(0), 0}});
+  rig.player.keep_open({to_open(unknown, 0), to_open(rig.hash(0), 0)});
   REQUIRE(rig.wait_open(rig.hash(0)));  // opens run in order: the unknown one, had it been queued, too
   CHECK_FALSE(rig.player.is_open(unknown));
   CHECK(rig.opened == 1);

@@ -312,7 +312,12 @@ class ContentService::Impl {
     link.connection->identify(hello.from, 0);
     by_peer_[hello.from] = link.connection;
     catalog_announced(hello.from, hello.catalog, hello.tracks);
-    for (const auto& [hash, fetch] : fetches_) link.connection->send(frame_of(protocol::Want{config_.id, hash}));
+    for (auto& [hash, fetch] : fetches_) {
+      link.connection->send(frame_of(protocol::Want{config_.id, hash}));
+      // A fetch that found nobody to ask may ask this peer now.
+      if (!fetch.file) fetch.paused_until = 0;
+    }
+    step_all();
   }
 
   // ---- message handlers ----------------------------------------------------------------------

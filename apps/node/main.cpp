@@ -73,6 +73,8 @@ void add_options(CLI::App& app, Options& options) {
   app.add_option("--content-port", content.listen.port,
                  "TCP port serving track bytes and catalogs to peers (0: any free port)")
       ->capture_default_str();
+  app.add_option("--advertise-content-port", network.content_port,
+                 "Content port peers should dial, e.g. a proxy's (default: the content port)");
   app.add_option("--upload-limit-mb", options.upload_limit_mb,
                  "Most megabytes per second this node uploads to peers (0: no limit)")
       ->check(CLI::Range(0.0, 10000.0))

@@ -30,7 +30,8 @@ void PeerNode::start() {
   content.listen.host = config_.network.listen.host;
   playback_.start(std::move(content));
   // Before the io thread runs: the first handshakes already tell peers where content is served.
-  network_.set_content_port(playback_.content_port());
+  const auto advertised = config_.network.content_port;  // --advertise-content-port, e.g. a proxy's
+  network_.set_content_port(advertised != 0 ? advertised : playback_.content_port());
   ElectionTiming timing;
   // Frozen past the suspect time: peers may already be electing, so any leadership is stale.
   const auto& liveness = config_.network.liveness;

@@ -411,6 +411,7 @@ class ContentService::Impl {
     auto digests = decode_digests(manifest.digests);
     if (!digests || manifest.size != fetch.track.size || digests->size() != chunk_count(fetch.track.size) ||
         to_hex(chunk_root(*digests)) != fetch.track.root) {
+      fetch.manifest_tried.insert(link.peer);
       fetch.problem = fmt::format("the chunk list from {} does not match the track's root", link.peer);
       spdlog::warn("content: {}: {}", fetch.track.name, fetch.problem);
       return step(fetch, now_us());
@@ -474,6 +475,7 @@ class ContentService::Impl {
     Fetch& fetch = it->second;
     const auto now = now_us();
     if (refused.chunk < 0) {
+      fetch.manifest_tried.insert(link.peer);
       fetch.manifest_from.reset();
     } else if (fetch.planner) {
       fetch.planner->failed(now, link.peer, static_cast<std::uint64_t>(refused.chunk), ChunkFailure::refused);

@@ -1,0 +1,192 @@
+// Two content services on loopback: catalogs, a fetch, refusals. Real sockets and threads; the
+// library below them is a fake (a file in a temp dir and its digests).
+
+#include <catch2/catch.hpp>
+
+#include <atomic>
+#include <fstream>
+#include <mutex>
+#include <set>
+
+#include "chorus/content/content_service.hpp"
+#include "../playback/eventually.hpp"
+#include "../playback/temp_dir.hpp"
+
+using namespace chorus;
+using namespace chorus::content;
+using chorus::test::eventually;
+
+namespace {
+
+std::vector<std::uint8_t> file_bytes(std::size_t n, std::uint8_t salt) {
+  std::vector<std::uint8_t> out(n);
+  for (std::size_t i = 0; i < n; ++i) out[i] = static_cast<std::uint8_t>(i * 7 + i / 1000 + salt);
+  return out;
+}
+
+void write_file(const std::filesystem::path& path, const std::vector<std::uint8_t>& bytes) {
+  std::ofstream(path, std::ios::binary).write(reinterpret_cast<const char*>(bytes.data()),
+                                              static_cast<std::streamsize>(bytes.size()));
+}
+
+std::vector<std::uint8_t> read_file(const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  return {std::istreambuf_iterator<char>(in), {}};
+}
+
+/// One file, described as the library would (digests taken when it was "indexed").
+class FakeLibrary final : public LocalTracks {
+ public:
+  void add(const std::filesystem::path& path, const std::string& name) {
+    FileHasher hasher;
+    const auto bytes = read_file(path);
+    hasher.update(bytes);
+    auto digests = hasher.finish();
+    entry_ = protocol::CatalogEntry{digests.content_hash, to_hex(digests.root), name, "", "", "", "wav",
+                                    48'000, bytes.size()};
+    path_ = path;
+    digests_ = digests.chunks;
+  }
+  std::optional<File> file(const std::string& hash) const override {
+    if (!entry_ || hash != entry_->hash) return std::nullopt;
+    return File{path_, entry_->size};
+  }
+  std::optional<std::vector<Digest>> manifest(const std::string& hash) const override {
+    if (!entry_ || hash != entry_->hash) return std::nullopt;
+    return digests_;
+  }
+  std::vector<protocol::CatalogEntry> catalog() const override {
+    if (!entry_) return {};
+    return {*entry_};
+  }
+  const protocol::CatalogEntry& entry() const { return *entry_; }
+
+ private:
+  std::optional<protocol::CatalogEntry> entry_;
+  std::filesystem::path path_;
+  std::vector<Digest> digests_;
+};
+
+/// A service with what its callbacks told, safe to read from the test thread.
+struct Node {
+  Node(const std::string& id, const std::filesystem::path& cache_dir, const LocalTracks& library) {
+    ContentConfig config;
+    config.id = id;
+    config.listen = {"127.0.0.1", 0};
+    config.cache.directory = cache_dir;
+    config.upload_bytes_per_second = 0;
+    ContentService::Callbacks callbacks{
+        [](std::function<void()> work) { work(); },  // straight on the service's thread
+        [this](std::shared_ptr<const Catalog> merged) {
+          std::lock_guard lock(mutex);
+          catalog = std::move(merged);
+        },
+        [this](const std::string& hash) {
+          std::lock_guard lock(mutex);
+          progressed.insert(hash);
+        }};
+    service = std::make_unique<ContentService>(config, library, std::move(callbacks));
+    service->start();
+  }
+
+  std::size_t catalog_size() {
+    std::lock_guard lock(mutex);
+    return catalog ? catalog->entries.size() : 0;
+  }
+  bool progress_for(const std::string& hash) {
+    std::lock_guard lock(mutex);
+    return progressed.contains(hash);
+  }
+  std::string problem() {
+    auto view = service->view();
+    return view.fetches.empty() ? std::string() : view.fetches.front().problem;
+  }
+
+  std::mutex mutex;
+  std::shared_ptr<const Catalog> catalog;
+  std::set<std::string> progressed;
+  std::unique_ptr<ContentService> service;
+};
+
+void link(Node& a, const std::string& a_id, Node& b, const std::string& b_id) {
+  a.service->peer_up(b_id, "127.0.0.1", b.service->port());
+  b.service->peer_up(a_id, "127.0.0.1", a.service->port());
+}
+
+WantedTrack wanted(const protocol::CatalogEntry& e) {
+  return WantedTrack{e.hash, e.root, e.size, e.name, e.frames, 0};
+}
+
+}  // namespace
+
+TEST_CASE("an empty node lists its peer's tracks and fetches one, byte for byte") {
+  chorus::test::TempDir dir;
+  const auto bytes = file_bytes(3 * kChunkBytes + 4321, 1);
+  write_file(dir.path / "song.wav", bytes);
+  FakeLibrary library;
+  library.add(dir.path / "song.wav", "album/song.wav");
+  FakeLibrary nothing;
+  Node source("a", dir.path / "cache-a", library);
+  Node player("b", dir.path / "cache-b", nothing);
+  link(source, "a", player, "b");
+
+  REQUIRE(eventually([&] { return player.catalog_size() == 1; }));
+  CHECK(player.catalog->entries.front() == library.entry());
+
+  player.service->want({wanted(library.entry())});
+  REQUIRE(eventually([&] { return player.service->cache().state(library.entry().hash) == CacheState::complete; }));
+  CHECK(read_file(*player.service->cache().complete_path(library.entry().hash)) == bytes);
+  CHECK(player.progress_for(library.entry().hash));
+  CHECK(eventually([&] { return source.service->view().chunks_served == 4; }));
+  CHECK(player.service->view().bytes_fetched == bytes.size());
+  CHECK(player.service->view().corrupt_chunks == 0);
+}
+
+TEST_CASE("a track nobody holds is reported, and nothing is fetched") {
+  chorus::test::TempDir dir;
+  FakeLibrary nothing;
+  Node a("a", dir.path / "cache-a", nothing);
+  Node b("b", dir.path / "cache-b", nothing);
+  link(a, "a", b, "b");
+  REQUIRE(eventually([&] { return b.service->view().links == 1; }));
+  const std::string hash(64, 'e');
+  b.service->want({WantedTrack{hash, std::string(64, 'f'), 1000, "ghost.flac", 48'000, 0}});
+  REQUIRE(eventually([&] { return b.problem() == "no peer holds this track"; }));
+  CHECK(b.service->cache().state(hash) == CacheState::absent);
+}
+
+TEST_CASE("a library file changed on disk since it was indexed is refused, not served") {
+  chorus::test::TempDir dir;
+  auto bytes = file_bytes(2 * kChunkBytes, 2);
+  write_file(dir.path / "song.wav", bytes);
+  FakeLibrary library;
+  library.add(dir.path / "song.wav", "song.wav");
+  bytes[10] ^= 0xff;  // same size, other content: the index's digests no longer hold
+  write_file(dir.path / "song.wav", bytes);
+  FakeLibrary nothing;
+  Node source("a", dir.path / "cache-a", library);
+  Node player("b", dir.path / "cache-b", nothing);
+  link(source, "a", player, "b");
+  REQUIRE(eventually([&] { return player.service->view().links == 1; }));
+
+  player.service->want({wanted(library.entry())});
+  REQUIRE(eventually([&] { return source.service->view().refused_requests > 0; }));
+  CHECK(player.service->cache().state(library.entry().hash) != CacheState::complete);
+  CHECK(player.service->view().corrupt_chunks == 0);  // refused at the source: nothing bad was sent
+}
+
+TEST_CASE("a wanted track whose hash or root is not a content hash is not fetched") {
+  chorus::test::TempDir dir;
+  FakeLibrary nothing;
+  Node a("a", dir.path / "cache-a", nothing);
+  const std::string ghost(64, 'e');
+  a.service->want({WantedTrack{"../../etc/passwd", std::string(64, 'f'), 1000, "x", 48'000, 0},
+                   WantedTrack{std::string(64, 'a'), "not-a-root", 1000, "y", 48'000, 0},
+                   WantedTrack{ghost, std::string(64, 'f'), 1000, "ghost", 48'000, 0}});
+  // The valid one is fetched (and finds nobody); the two others are dropped before anything.
+  REQUIRE(eventually([&] { return !a.problem().empty(); }));
+  const auto fetches = a.service->view().fetches;
+  REQUIRE(fetches.size() == 1);
+  CHECK(fetches.front().hash == ghost);
+  CHECK(fetches.front().problem == "no peer to fetch from");
+}

@@ -62,11 +62,17 @@ std::int64_t TrackAudio::read(std::int64_t first, std::span<std::int16_t> out) c
     done += n;
   }
   cursor_.store(first + count, std::memory_order_relaxed);
+  // Reading has arrived where the last hint pointed: the decoder follows the reader alone again.
+  auto hinted = hinted_.load(std::memory_order_relaxed);
+  if (hinted >= 0 && (first / kChunkFrames == hinted / kChunkFrames || first / kChunkFrames == hinted / kChunkFrames + 1)) {
+    hinted_.compare_exchange_strong(hinted, -1, std::memory_order_relaxed);
+  }
   return missing;
 }
 
 void TrackAudio::hint(std::int64_t frame) const {
   cursor_.store(frame, std::memory_order_relaxed);
+  hinted_.store(std::max<std::int64_t>(frame, 0), std::memory_order_relaxed);
   if (wake_) wake_();
 }
 

@@ -99,12 +99,23 @@ void TrackFeeder::run() {
 bool TrackFeeder::step(Feed& feed, TrackAudio& audio) {
   const auto at = cursor_chunk(audio);
   const auto last = std::min(audio.chunk_count(), at + kAheadChunks + 1);  // one past the window
+  // A pending hint (a seek about to happen) has a window of its own, decoded first.
+  const auto hinted = audio.hinted();
+  const auto hint_at = hinted >= 0 ? std::min(static_cast<std::size_t>(hinted / TrackAudio::kChunkFrames),
+                                              audio.chunk_count())
+                                   : audio.chunk_count();
+  const auto hint_last = std::min(audio.chunk_count(), hint_at + kAheadChunks + 1);
   // The chunk before the cursor is kept while it is there (a small step back needs it) but not
   // decoded again: that would send a forward-only decoder back to the start.
   for (std::size_t c = 0; c < audio.chunk_count(); ++c) {
-    if ((c + 1 < at || c >= last) && audio.has(c)) audio.evict(c);
+    const bool in_reader_window = c + 1 >= at && c < last;
+    const bool in_hint_window = c >= hint_at && c < hint_last;
+    if (!in_reader_window && !in_hint_window && audio.has(c)) audio.evict(c);
   }
-  for (auto c = at; c < last; ++c) {
+  std::vector<std::size_t> wanted;
+  for (auto c = hint_at; c < hint_last; ++c) wanted.push_back(c);
+  for (auto c = at; c < last; ++c) wanted.push_back(c);
+  for (const auto c : wanted) {
     if (audio.has(c)) continue;
     std::vector<std::int16_t> samples(static_cast<std::size_t>(audio.chunk_frames(c) * kChannels));
     const auto error = feed.decoder->decode(static_cast<std::int64_t>(c) * TrackAudio::kChunkFrames, samples);

@@ -52,6 +52,10 @@ class TrackAudio {
   void on_hint(std::function<void()> wake) { wake_ = std::move(wake); }
   /// The frame after the last one read, or the last hint if newer.
   std::int64_t cursor() const noexcept { return cursor_.load(std::memory_order_relaxed); }
+  /// The last hint, until reading arrives at its chunk; −1 when none is pending. Between a seek's
+  /// hint and the instant the reader jumps (a command's lead), the reader still reads the old
+  /// place: the decoder keeps both places decoded instead of chasing one and then the other.
+  std::int64_t hinted() const noexcept { return hinted_.load(std::memory_order_relaxed); }
   /// Chunks decoded and held now.
   std::size_t resident_chunks() const noexcept;
 
@@ -71,6 +75,7 @@ class TrackAudio {
   const std::unique_ptr<std::atomic<const Samples*>[]> chunks_;
   mutable std::atomic<std::int64_t> in_use_{-1};  ///< the chunk read() is copying from, or −1
   mutable std::atomic<std::int64_t> cursor_{0};
+  mutable std::atomic<std::int64_t> hinted_{-1};
   std::function<void()> wake_;
 };
 

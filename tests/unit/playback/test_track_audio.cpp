@@ -92,6 +92,28 @@ TEST_CASE("a hint moves the cursor, and so does a read") {
   CHECK(audio.cursor() == kChunk * 7 + 100);
 }
 
+TEST_CASE("a hint stays pending while the old place is still read, until reading gets there") {
+  TrackAudio audio(kChunk * 40);
+  std::vector<std::int16_t> block(480 * 2);
+  audio.read(kChunk * 2, block);
+  CHECK(audio.hinted() == -1);
+  audio.hint(kChunk * 30 + 10);  // a seek, effective a lead later
+  audio.read(kChunk * 2 + 480, block);  // the old place, during the lead
+  CHECK(audio.hinted() == kChunk * 30 + 10);
+  audio.read(kChunk * 30 + 10, block);  // the jump
+  CHECK(audio.hinted() == -1);
+}
+
+TEST_CASE("a hint backwards stays pending while the later old place is still read") {
+  TrackAudio audio(kChunk * 40);
+  std::vector<std::int16_t> block(480 * 2);
+  audio.hint(kChunk * 3);
+  audio.read(kChunk * 20, block);
+  CHECK(audio.hinted() == kChunk * 3);
+  audio.read(kChunk * 3 + 480, block);
+  CHECK(audio.hinted() == -1);
+}
+
 TEST_CASE("a reader racing a writer that stores and evicts never sees a wrong frame") {
   // Run under ASan, this also shows that no chunk is freed while it is being read.
   TrackAudio audio(kChunk * 4);

@@ -7,6 +7,7 @@ library probes (made with sox and flac, plus hand-built Ogg Opus pages). Determi
 tools give the same bytes. Run it again after changing the examples; commit what it writes.
 """
 
+import base64
 import hashlib
 import json
 import shutil
@@ -268,16 +269,29 @@ def security_seeds() -> None:
     write("key_text", "not_hex", "g" * 64)
 
 
+def content_seeds() -> None:
+    """The content fields target: selector byte, two bytes of chunk count, then the text."""
+    write("content_fields", "base64", b"\x00\x00\x00" + base64.b64encode(b"chunk bytes"))
+    write("content_fields", "bitmap_10", b"\x01\x00\x0a" + base64.b64encode(bytes([0xff, 0x03])))
+    write("content_fields", "digests_2", b"\x02\x00\x00" + base64.b64encode(hashlib.sha256(b"a").digest()
+                                                                           + hashlib.sha256(b"b").digest()))
+    size = 300_000  # two chunks of 256 KiB
+    meta = (b"CHORUSPF" + struct.pack("<IIQQ", 1, 262144, size, 2) + hashlib.sha256(b"a").digest()
+            + hashlib.sha256(b"b").digest() + bytes([0x01]))
+    write("content_fields", "meta_2_chunks", b"\x03" + meta)
+
+
 def main() -> None:
     examples = json_blocks(ROOT / "docs" / "protocol.md")
     for target in ("codec", "frame_decoder", "command", "audio_probe", "handshake", "record_opener",
-                   "key_text"):
+                   "key_text", "content_fields"):
         shutil.rmtree(CORPUS / target, ignore_errors=True)
     codec_seeds(examples)
     frame_seeds(examples)
     command_seeds()
     audio_seeds()
     security_seeds()
+    content_seeds()
     for target in sorted(p.name for p in CORPUS.iterdir() if p.is_dir()):
         files = list((CORPUS / target).iterdir())
         print(f"{target}: {len(files)} seeds, {sum(f.stat().st_size for f in files)} bytes")

@@ -55,12 +55,21 @@ class LocalTracks {
   ~LocalTracks() = default;
 };
 
+/// A content link's bounds: reading is budgeted like a cluster link's, but for chunks, not
+/// heartbeats (a cluster link's 2 MiB/s would make one peer's upload the ceiling of a fetch).
+inline net::ConnectionPolicy content_link_policy() {
+  net::ConnectionPolicy policy;
+  policy.rate.bytes_per_s = 48 << 20;
+  policy.rate.byte_burst = 16 << 20;
+  return policy;
+}
+
 struct ContentConfig {
   std::string id;
   std::string cluster = "chorus";
   protocol::Endpoint listen{"0.0.0.0", 0};
   /// Keys (as the cluster links'), queue and read-rate bounds of every content link.
-  net::ConnectionPolicy connection;
+  net::ConnectionPolicy connection = content_link_policy();
   CacheConfig cache;
   FetchConfig fetch;
   /// Upload budget over all content links, bytes per second (0: unlimited).

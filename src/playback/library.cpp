@@ -220,13 +220,23 @@ Library Library::scan(const fs::path& directory, ScanOptions options) {
   }
   state.publish(0);
   if (to_read.empty()) return lib;
-  if (options.background) {
-    lib.hasher_ = std::jthread([shared = lib.state_, files = std::move(to_read)](const std::stop_token& stop) {
-      shared->read(files, stop, true);
-    });
-  } else {
+  if (!options.background) {
     state.read(to_read, {}, false);
+    return lib;
   }
+  // A few new files are read at once, so that a small library is whole when the node starts;
+  // the rest, a big library's first scan, on the hasher thread.
+  std::size_t first = 0;
+  for (std::uint64_t bytes = 0; first < to_read.size(); ++first) {
+    bytes += to_read[first].size;
+    if (bytes > options.foreground_bytes) break;
+  }
+  if (first > 0) state.read({to_read.begin(), to_read.begin() + static_cast<std::ptrdiff_t>(first)}, {}, false);
+  to_read.erase(to_read.begin(), to_read.begin() + static_cast<std::ptrdiff_t>(first));
+  if (to_read.empty()) return lib;
+  lib.hasher_ = std::jthread([shared = lib.state_, files = std::move(to_read)](const std::stop_token& stop) {
+    shared->read(files, stop, true);
+  });
   return lib;
 }
 

@@ -58,6 +58,9 @@ class TrackDecoder {
   std::string decode(std::int64_t first, std::span<std::int16_t> out);
 
   std::int64_t frames() const noexcept { return frames_; }
+  /// The last decode() or seek failed only because bytes of a file still being fetched did not
+  /// arrive in time: trying again later can succeed.
+  bool starved() const noexcept { return starved_; }
 
  private:
   TrackDecoder(sf_private_tag* file, int rate, int channels, bool floating, bool seekable, std::int64_t frames);

@@ -84,6 +84,7 @@ void TrackFeeder::run() {
     // A track nobody holds any more is closed here, on this thread.
     std::erase_if(feeds_, [](const Feed& feed) { return feed.audio.expired(); });
     bool busy = false;
+    starved_ = false;
     auto rest = kLongestIdle;
     for (auto& feed : feeds_) {
       auto audio = feed.audio.lock();
@@ -91,6 +92,8 @@ void TrackFeeder::run() {
       busy = step(feed, *audio) || busy;
       rest = std::min(rest, until_next_chunk(*audio));
     }
+    // A file still arriving is tried again soon, not at once: its reads already waited.
+    if (starved_) rest = std::min(rest, kStarvedRetry);
     if (!busy) wake_->wait(rest);
   }
   feeds_.clear();
@@ -119,6 +122,15 @@ bool TrackFeeder::step(Feed& feed, TrackAudio& audio) {
     if (audio.has(c)) continue;
     std::vector<std::int16_t> samples(static_cast<std::size_t>(audio.chunk_frames(c) * kChannels));
     const auto error = feed.decoder->decode(static_cast<std::int64_t>(c) * TrackAudio::kChunkFrames, samples);
+    if (!error.empty() && feed.decoder->starved()) {
+      // The file is still being fetched: leave the chunk for a later round (the reader hears
+      // silence there meanwhile) rather than keeping silence in its place.
+      if (!feed.waiting) spdlog::info("{}: waiting for the file's bytes at {} s ({})", feed.name, c, error);
+      feed.waiting = true;
+      starved_ = true;
+      return false;
+    }
+    feed.waiting = false;
     if (!error.empty() && !feed.failed) {
       // Stored anyway (silent where decoding failed): the reader is not left waiting, and the
       // same error is not retried every round.

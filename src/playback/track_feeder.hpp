@@ -26,6 +26,8 @@ class TrackFeeder {
   /// one moves by a chunk a second, with kAheadChunks seconds in hand. A hint or a new track
   /// wakes the thread at once.
   static constexpr auto kLongestIdle = std::chrono::milliseconds(1000);
+  /// How soon a decode that starved for a fetched file's bytes is tried again.
+  static constexpr auto kStarvedRetry = std::chrono::milliseconds(20);
 
   TrackFeeder() = default;
   ~TrackFeeder();  ///< stops and joins the thread
@@ -43,6 +45,7 @@ class TrackFeeder {
     std::unique_ptr<TrackDecoder> decoder;
     std::string name;
     bool failed = false;  ///< a decode error was logged; later ones are not
+    bool waiting = false;  ///< its last decode starved for bytes still being fetched
   };
 
   void run();
@@ -70,6 +73,7 @@ class TrackFeeder {
   std::vector<Feed> added_;
   std::atomic<bool> stop_{false};
   std::vector<Feed> feeds_;  // the thread's own
+  bool starved_ = false;     // the thread's own: a decode this round starved
   std::shared_ptr<const WakeSignal> wake_ = std::make_shared<const WakeSignal>();
   std::thread thread_;
 };

@@ -106,6 +106,9 @@ struct ScanOptions {
   /// Whether new and changed files are read on the hasher thread after scan() returns (true) or
   /// inside scan() (false: tools and tests).
   bool background = false;
+  /// Background only: new and changed files are still read inside scan() while their sizes add
+  /// up to at most this, so that a small library is complete at once.
+  std::uint64_t foreground_bytes = 64u << 20;
   /// Background only: called on the hasher thread after each batch it publishes (at most about
   /// once a second) and once when it is done. It may run before scan() has returned, so it should
   /// only post work to its owner's thread, not call the Library itself.

@@ -283,6 +283,19 @@ TEST_CASE("the index stores, finds and deletes rows") {
   CHECK_FALSE(LibraryIndex().persistent());
 }
 
+TEST_CASE("a background scan reads a few new files at once and leaves the rest to its thread") {
+  Fixture f;
+  REQUIRE(scan(f.library.path, f.index_file).size() == 4);
+  for (int i = 0; i < 3; ++i) write_tone(f.library.path / "New" / ("n" + std::to_string(100 + i) + ".wav"), 100 + i);
+  ScanOptions options;
+  options.index_file = f.index_file;
+  options.background = true;
+  options.foreground_bytes = std::filesystem::file_size(f.library.path / "New" / "n100.wav");
+  const Library lib = Library::scan(f.library.path, std::move(options));
+  CHECK(lib.snapshot()->size() >= 5);  // the indexed four and the first new one, from the start
+  CHECK(lib.stats().files_hashed >= 1);
+}
+
 TEST_CASE("a background scan lists the indexed tracks at once and publishes the new ones as it reads them") {
   Fixture f;
   REQUIRE(scan(f.library.path, f.index_file).size() == 4);
@@ -292,6 +305,7 @@ TEST_CASE("a background scan lists the indexed tracks at once and publishes the 
   ScanOptions options;
   options.index_file = f.index_file;
   options.background = true;
+  options.foreground_bytes = 0;  // every new file on the hasher thread
   options.on_change = [&] { ++changes; };
   const Library lib = Library::scan(f.library.path, std::move(options));
   const auto first = lib.snapshot();
@@ -319,6 +333,7 @@ TEST_CASE("a background scan lists the unchanged tracks before it reads the new 
   ScanOptions options;
   options.index_file = f.index_file;
   options.background = true;
+  options.foreground_bytes = 0;  // every new file on the hasher thread
   const Library lib = Library::scan(f.library.path, std::move(options));
   const auto stats = lib.stats();
   const auto first = lib.snapshot();
@@ -334,6 +349,7 @@ TEST_CASE("a library destroyed while its hasher thread reads stops it") {
   for (int i = 0; i < 200; ++i) write_tone(dir.path / ("d" + std::to_string(i / 50)) / ("t" + std::to_string(i) + ".wav"), i);
   ScanOptions options;
   options.background = true;
+  options.foreground_bytes = 0;  // every new file on the hasher thread
   Library lib = Library::scan(dir.path, std::move(options));
   lib = Library();  // joins the hasher thread between two files
   CHECK(lib.size() == 0);

@@ -133,6 +133,8 @@ class ContentService::Impl {
     cache_.protect(wanted);
     for (auto it = fetches_.begin(); it != fetches_.end();) {
       if (wanted.contains(it->first)) {
+        // What is protected changed: a fetch that found no room may find it now.
+        if (!it->second.file) it->second.paused_until = 0;
         ++it;
         continue;
       }
@@ -475,10 +477,16 @@ class ContentService::Impl {
     Fetch& fetch = it->second;
     const auto now = now_us();
     if (refused.chunk < 0) {
+      // Not asked again for this fetch's manifest until every other peer was: a holder of a
+      // file that fails its whole-file check refuses every time, and the others must be tried.
       fetch.manifest_tried.insert(link.peer);
       fetch.manifest_from.reset();
     } else if (fetch.planner) {
       fetch.planner->failed(now, link.peer, static_cast<std::uint64_t>(refused.chunk), ChunkFailure::refused);
+      // A reason other than a full queue (a file changed on disk, say) is the user's to see.
+      if (refused.reason != "busy") {
+        fetch.problem = fmt::format("{} refused chunk {}: {}", link.peer, refused.chunk, refused.reason);
+      }
     }
     step(fetch, now);
   }

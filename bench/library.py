@@ -164,9 +164,11 @@ def fetch_view(lib: "dict[str, Any]", name: str, names_by_id: "dict[str, str]") 
 
 
 def start_nodes(r: Rig, names: "list[str]", tracks: Path, *, fifos: "dict[str, Path] | None",
-                upload_mb: Optional[float] = None, proxied: bool = False) -> "list[rig.Node]":
+                upload_mb: Optional[float] = None, leader_upload_mb: Optional[float] = None,
+                proxied: bool = False) -> "list[rig.Node]":
     """names[0] leads with the track; the others bootstrap from it with an empty --tracks
-    directory and their own fresh cache. proxied: every node's cluster port and content port
+    directory and their own fresh cache; upload_mb caps the followers' uploads, leader_upload_mb
+    the leader's (default: upload_mb; None: the node's default). proxied: every node's cluster port and content port
     are reached through a delay proxy of their own (--advertise-port, --advertise-content-port)."""
     empty = r.workdir / "empty-tracks"
     empty.mkdir(exist_ok=True)
@@ -174,8 +176,10 @@ def start_nodes(r: Rig, names: "list[str]", tracks: Path, *, fifos: "dict[str, P
     bootstrap: Any = None
     for i, name in enumerate(names):
         extra = ["--cache-dir", str(r.workdir / f"{name}.cache")]
-        if upload_mb is not None:
-            extra += ["--upload-limit-mb", str(upload_mb)]
+        limit = (leader_upload_mb if leader_upload_mb is not None else upload_mb) if i == 0 \
+            else upload_mb
+        if limit is not None:
+            extra += ["--upload-limit-mb", str(limit)]
         common: "dict[str, Any]" = {
             "tracks": tracks if i == 0 else empty,
             "output": f"file:{fifos[name]}" if fifos else "null"}
@@ -197,6 +201,25 @@ def start_nodes(r: Rig, names: "list[str]", tracks: Path, *, fifos: "dict[str, P
     r.wait_synced(nodes, timeout=30)
     wait_catalog(nodes)
     return nodes
+
+
+def wait_audible(r: Rig, fifos: "dict[str, Path]", tag: str, timeout: float = 60.0) -> float:
+    """Until every node's output is audible: short probes (1.2 s) one after another, until one
+    saw every node write only audible blocks over its last 0.5 s; returns the time it took."""
+    t0 = time.monotonic()
+    for attempt in range(1000):
+        probe = r.probe(f"{tag}-audible{attempt}", fifos, 1.2)
+        probe.finish()
+        end = max((a for _, a, _, _ in probe.rows), default=0)
+        blocks = rig.by_node(probe.rows)
+        quiet = [n for n in fifos
+                 if not (tail := [b for b in blocks.get(n, []) if b[0] >= end - 500_000])
+                 or any(b[2] < rig.BLOCK for b in tail)]
+        if not quiet:
+            return time.monotonic() - t0
+        if time.monotonic() - t0 > timeout:
+            raise rig.HarnessError(f"not audible within {timeout} s: {', '.join(quiet)}")
+    raise rig.HarnessError("not audible")
 
 
 def play(leader: rig.Node) -> "tuple[int, str]":
@@ -308,18 +331,21 @@ def part_play(args: argparse.Namespace, tracks: Path) -> "dict[str, Any]":
 def part_transfer(args: argparse.Namespace, tracks: Path) -> "dict[str, Any]":
     names = [chr(ord("A") + i) for i in range(8)]
     name = track_file(tracks).name
-    skew_s = 6.0 if args.quick else 15.0
+    skew_s = 6.0 if args.quick else 12.0
     cycles = 3 if args.quick else 8
     settle_s = 2.0
-    upload = args.transfer_upload_mb
-    print(f"-- library transfer: 8 nodes, upload limit {upload} MB/s, skew {skew_s} s, "
+    upload, leader_upload = args.transfer_upload_mb, args.transfer_leader_upload_mb
+    print(f"-- library transfer: 8 nodes, upload limit {leader_upload} MB/s (leader) / {upload} "
+          f"MB/s (followers), skew {skew_s} s, "
           f"{cycles} pause/resume cycles", flush=True)
     with Rig("library-transfer", args.node, args.probe, args.keep_logs) as r:
         fifos = {n: r.fifo(n) for n in names}
-        nodes = start_nodes(r, names, tracks, fifos=fifos, upload_mb=upload)
+        nodes = start_nodes(r, names, tracks, fifos=fifos, upload_mb=upload,
+                            leader_upload_mb=leader_upload)
         ids = {n.id: n.name for n in nodes}
-        t_play, _ = play(nodes[0])
+        play(nodes[0])
         r.wait_playing(nodes, timeout=20)
+        audible_s = wait_audible(r, fifos, "transfer")
         time.sleep(settle_s)
         before = rig.ask_all(nodes, "status --json", timeout=5.0)
         seconds = skew_s + 2 * cycles * SPACING_S + 1.0
@@ -361,13 +387,17 @@ def part_transfer(args: argparse.Namespace, tracks: Path) -> "dict[str, Any]":
                                                  if x["last_node_ms"] is not None]),
                         "met": s["n"] > 0 and missing == 0 and s["p95"] <= REACTION_TARGET_MS}
 
+    size = track_file(tracks).stat().st_size
+
     def progress(statuses: "list[dict]") -> "dict[str, Any]":
-        return {n.name: fetch_view(s["library"], name, ids) for n, s in zip(nodes[1:],
-                                                                          statuses[1:])}
+        return {n.name: {**fetch_view(s["library"], name, ids),
+                         "done": fetch_done(s["library"], name, size)}
+                for n, s in zip(nodes[1:], statuses[1:])}
     during = progress(at_end)
-    fetching_at_end = sum(1 for v in during.values() if not v["complete"])
+    fetching_at_end = sum(1 for v in during.values() if not v["done"])
     judged = summary(clean)
-    out = {"nodes": 8, "upload_limit_mb": upload, "settle_s": settle_s, "window_s": skew_s,
+    out = {"nodes": 8, "upload_limit_mb": upload, "leader_upload_limit_mb": leader_upload, "all_audible_after_s": round(audible_s, 1),
+           "settle_s": settle_s, "window_s": skew_s,
            "cycles": cycles, "skew_us": summary(every), "skew_outside_stalls_us": judged,
            "platform_stalls": {"count": len(probe.stalls),
                                "worst_us": max((late for _, late, _ in probe.stalls), default=0),
@@ -386,8 +416,8 @@ def part_transfer(args: argparse.Namespace, tracks: Path) -> "dict[str, Any]":
     print(f"   skew outside stalls p50 {judged['p50']} / p95 {judged['p95']} / max "
           f"{judged['max']} us ({len(probe.stalls)} stalls); pause p95 "
           f"{groups['pause']['reaction_ms']['p95']} ms; fetching at window end: "
-          f"{fetching_at_end} of 7 (held {[v['held'] for v in during.values()]} of "
-          f"{next(iter(during.values()))['chunks']})", flush=True)
+          f"{fetching_at_end} of 7 (held {[v['held'] for v in during.values()]}); all audible "
+          f"{audible_s:.1f} s after play", flush=True)
     return out
 
 
@@ -405,9 +435,14 @@ def part_upload(args: argparse.Namespace, tracks: Path) -> "dict[str, Any]":
         ids = {n.id: n.name for n in nodes}
         t0 = time.monotonic()
         play(nodes[0])
+        # A node's fetch leaves `status` once it is complete: its last view is kept.
+        last: "dict[str, dict]" = {}
 
         def check() -> Any:
             libs = rig.ask_all(nodes[1:], "status --json", timeout=5.0)
+            for n, s in zip(nodes[1:], libs):
+                if fetch_of(s["library"], path.name) is not None:
+                    last[n.name] = fetch_view(s["library"], path.name, ids)
             left = [f"{n.name}: {(fetch_of(s['library'], path.name) or {}).get('held')}"
                     for n, s in zip(nodes[1:], libs) if not fetch_done(s["library"], path.name,
                                                                        size)]
@@ -416,7 +451,14 @@ def part_upload(args: argparse.Namespace, tracks: Path) -> "dict[str, Any]":
         done_s = time.monotonic() - t0
         libs = rig.ask_all(nodes, "status --json", timeout=5.0)
     leader = libs[0]["library"]
-    per = {n.name: fetch_view(s["library"], path.name, ids) for n, s in zip(nodes[1:], libs[1:])}
+    per = {}
+    for n, s in zip(nodes[1:], libs[1:]):
+        view = fetch_view(s["library"], path.name, ids)
+        if view["chunks"] is None and n.name in last:  # the fetch is over: its last view
+            view.update({k: last[n.name][k] for k in ("held", "chunks", "received_from")})
+            view["complete"] = True
+            view["received_from_as_of_held"] = last[n.name]["held"]
+        per[n.name] = view
     from_leader = {k: v["received_from"].get("A", 0) for k, v in per.items()}
     from_peers = {k: sum(c for p, c in v["received_from"].items() if p != "A")
                   for k, v in per.items()}
@@ -452,11 +494,13 @@ def kill_trial(args: argparse.Namespace, tracks: Path, trial: int) -> "dict[str,
         ids = {n.id: n.name for n in nodes}
         play(leader)
         r.wait_playing(nodes, timeout=20)
+        audible_s = wait_audible(r, fifos, f"kill{trial}")
         probe = r.probe(f"kill{trial}", fifos, max_wait + 0.7 + args.after_kill)
         t_probe = time.monotonic()
         time.sleep(0.7)
-        # Kill once the leader has served the file once over (plus the first chunks every
-        # follower asks it for), or as soon as one follower is done, or at max_wait.
+        # Kill once the follower furthest on holds --kill-at-held of the chunks (`status` does not
+        # show which chunks: the union of theirs is at least that), or as soon as one follower is
+        # done, or at max_wait.
         reason = "max_wait"
         chunks = None
         while time.monotonic() - t_probe < max_wait + 0.7:
@@ -468,11 +512,14 @@ def kill_trial(args: argparse.Namespace, tracks: Path, trial: int) -> "dict[str,
             if any(fetch_done(s["library"], path.name, size) for s in libs):
                 reason = "a follower was done"
                 break
-            if chunks and lib["chunks_served"] >= chunks + 4 * (len(survivors) - 1):
-                reason = "leader served the file"
+            best = max((f.get("held") or 0 for s in libs
+                        if (f := fetch_of(s["library"], path.name))), default=0)
+            if chunks and best >= args.kill_at_held * chunks:
+                reason = f"a follower held {best} chunks"
                 break
             time.sleep(0.05)
-        at_kill = {n.name: fetch_view(s["library"], path.name, ids)
+        at_kill = {n.name: {**fetch_view(s["library"], path.name, ids),
+                            "done": fetch_done(s["library"], path.name, size)}
                    for n, s in zip(survivors, libs)}
         served = lib["chunks_served"]
         t_kill = time.monotonic()
@@ -483,11 +530,17 @@ def kill_trial(args: argparse.Namespace, tracks: Path, trial: int) -> "dict[str,
         while True:
             libs = rig.ask_all(survivors, "status --json", timeout=5.0)
             done = [fetch_done(s["library"], path.name, size) for s in libs]
+            stuck = [(fetch_of(s["library"], path.name) or {}).get("unavailable", 0) > 0
+                     for s in libs]
             if all(done) or time.monotonic() > deadline:
+                break
+            # Chunks no live node holds: the fetch cannot finish (the node says so).
+            if time.monotonic() - t_kill > 3.0 and all(d or x for d, x in zip(done, stuck)):
                 break
             time.sleep(0.2)
         complete_s = time.monotonic() - t_kill if all(done) else None
-        final = {n.name: fetch_view(s["library"], path.name, ids)
+        final = {n.name: {**fetch_view(s["library"], path.name, ids),
+                          "done": fetch_done(s["library"], path.name, size)}
                  for n, s in zip(survivors, libs)}
         leaders = {s.get("leader") for s in libs}
     t_kill_us = int(t_kill * 1e6)
@@ -495,7 +548,7 @@ def kill_trial(args: argparse.Namespace, tracks: Path, trial: int) -> "dict[str,
     per = {n.name: rig.continuity(blocks.get(n.name, []), t_kill_us - 400_000, 10**18)
            for n in survivors}
     stats = {n.name: probe.result["nodes"][n.name] for n in survivors}
-    return {"trial": trial, "kill_reason": reason, "leader_chunks_served": served,
+    return {"trial": trial, "all_audible_after_s": round(audible_s, 1), "kill_reason": reason, "leader_chunks_served": served,
             "chunks": chunks, "kill_after_s": round(t_kill - t_probe, 2),
             "longest_silence_ms": max(p["longest_silence_ms"] for p in per.values()),
             "jumps": sum(s["jumps"] for s in stats.values()),
@@ -532,7 +585,8 @@ def part_kill(args: argparse.Namespace, tracks: Path) -> "dict[str, Any]":
     s = summary(silences, 2)
     completed = sum(x["survivors_complete"] for x in ok)
     total = sum(x["survivors"] for x in ok)
-    return {"nodes": 5, "upload_limit_mb": args.kill_upload_mb, "trials": trials,
+    return {"nodes": 5, "upload_limit_mb": args.kill_upload_mb, "kill_at_held": args.kill_at_held,
+            "trials": trials,
             "failed": len(records) - len(ok), "longest_silence_ms": s,
             "trials_with_gap": sum(1 for x in ok if x["longest_silence_ms"] > 0),
             "trials_with_jump": sum(1 for x in ok if x["jumps"] > 0),
@@ -635,11 +689,15 @@ def main() -> int:
     parser = rig.bench_parser(__doc__, "library")
     parser.add_argument("--only", default="", help="comma-separated parts: " + ",".join(PARTS))
     parser.add_argument("--trials", type=int, default=5, help="play trials per mode")
-    parser.add_argument("--transfer-upload-mb", type=float, default=1.0)
+    parser.add_argument("--transfer-upload-mb", type=float, default=0.3,
+                        help="the followers' upload limit in the transfer part")
+    parser.add_argument("--transfer-leader-upload-mb", type=float, default=3.0)
     parser.add_argument("--upload-timeout", type=float, default=90.0)
     parser.add_argument("--kill-trials", type=int, default=3)
     parser.add_argument("--kill-upload-mb", type=float, default=3.0)
     parser.add_argument("--kill-max-wait", type=float, default=12.0)
+    parser.add_argument("--kill-at-held", type=float, default=0.9,
+                        help="kill once a follower holds this fraction of the chunks")
     parser.add_argument("--after-kill", type=float, default=2.5)
     parser.add_argument("--complete-timeout", type=float, default=30.0)
     parser.add_argument("--library-files", type=int, default=LIBRARY_FILES)

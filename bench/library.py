@@ -622,7 +622,8 @@ def start_once(r: Rig, name: str, library: Path, cache: Path, files: int,
         if first_answer is None:
             first_answer = time.monotonic() - t0
         last = lib
-        if lib["tracks_here"] >= files and lib["cluster_tracks"] >= files:
+        if (lib["tracks_here"] >= files and lib["cluster_tracks"] >= files
+                and not lib.get("files_pending")):
             listed = time.monotonic() - t0
             break
         time.sleep(0.01)

@@ -5,7 +5,7 @@
                             [--duration-s N] [--docs docs/benchmarks.md]
 
 Reads skew.json, reaction.json, join.json, failover.json, cost.json, fanout.json,
-real_outputs.json and security.json from the
+real_outputs.json, security.json and library.json from the
 results directory (a missing one is reported as not run), writes report.md and report.json
 there, and copies the Markdown to --docs when given. Each figure is printed beside its target
 with met / missed; benchmarks do not fail.
@@ -716,6 +716,138 @@ def security_section(r: Report, data: Optional[dict]) -> None:
               f"{num(o['failover_kill_ms']['max'], 'ms')}")
 
 
+def library_section(r: Report, data: Optional[dict]) -> None:
+    r.add("## 9. Library: tracks fetched from peers", "")
+    r.add("**Method** (`bench/library.py`). The track is a 5-minute FLAC only the leader has: the "
+          "self-numbering track at 24 bits, each sample's top 16 bits the counting track's and "
+          "its low 7 bits noise, so it compresses like music and still decodes to the numbered "
+          "frames skew_probe reads. Every other node starts with an empty `--tracks` directory "
+          "and a fresh cache, and fetches the track in 256 KiB chunks over its content links "
+          "while it plays. *Play*: `play 1` typed on the leader → the last of 3 nodes to write a "
+          "block whose frame-zero instant is within 1 ms of the leader's (the leader included), "
+          "a fresh cluster each trial, on loopback and with both ports of every node (cluster, "
+          "`--advertise-port`; content, `--advertise-content-port`) behind "
+          "`tools/delay_proxy.py` at 10 ms ± 5 ms each way. *Transfer*: 8 nodes (1 with the "
+          "track), uploads capped with `--upload-limit-mb` so the fetches run through the "
+          "window; once every output is audible, skew as in section 1 (outside platform stalls) "
+          "over the window, then pause / resume typed on the leader, reaction as in section 2. "
+          "*Upload*: the leader + 8 empty nodes, default upload limit, until every node holds "
+          "the file. *Kill*: the leader + 4 empty nodes playing; kill -9 of the leader once a "
+          "follower holds 90 % of the chunks; longest silence per survivor (as section 4) and "
+          "whether the survivors finish their fetches from each other. *Index*: a node with "
+          "10,000 tiny WAVs (`bench/make_library.py`): launch → `status` lists every track, "
+          "without an index (first start) and with the first start's (second start).", "")
+    if not data:
+        r.add("*Not run.*", "")
+        return
+    parts = data.get("parts", {})
+    t = data.get("track", {})
+    r.add(f"Track: {t.get('name')}, {t.get('format')}, {t.get('bytes', 0) / 1e6:.1f} MB.", "")
+    r.add("| figure | samples | p50 | p95 | max | target | |", "|---|---:|---:|---:|---:|---|---|")
+    for key, label in (("play", "play"), ("transfer", "transfer"), ("upload", "upload"),
+                       ("kill", "kill"), ("index", "index")):
+        part = parts.get(key)
+        if part and "error" in part:
+            r.add(f"| {label}: failed: {part['error'][:300]} | | | | | | |")
+            r.row("9 library", f"{label}", "–", "–", "–", "", None, "failed")
+    play = parts.get("play") or {}
+    for mode, title in (("loopback", "3 nodes, loopback"),
+                        ("proxy", "3 nodes, both ports behind 10 ± 5 ms proxies")):
+        p = play.get(mode)
+        if not p:
+            continue
+        s = p["all_in_sync_ms"]
+        target = f"≤ {p['target_ms']:.0f} ms"
+        r.add(f"| play of a track no follower has → every node audible and in sync, {title} | "
+              f"{s['n']} | {num(s['p50'], 'ms')} | {num(s['p95'], 'ms')} | {num(s['max'], 'ms')} "
+              f"| {target} | {met(p['met'])} |")
+        r.row("9 library", f"play of a track no follower has → all audible and in sync, {title} "
+              f"({p['trials']} trials)", num(s["p50"], "ms"), "–", num(s["max"], "ms"), target,
+              p["met"], f"{p['missing']} never in sync" if p["missing"] else "")
+    tr = parts.get("transfer")
+    if tr and "error" not in tr:
+        j = tr["skew_outside_stalls_us"]
+        st = tr["platform_stalls"]
+        note = (f"{tr['window_s']} s window, {tr['fetching_at_window_end']} of 7 still fetching "
+                f"at its end; uploads ≤ {tr['leader_upload_limit_mb']} MB/s (leader), "
+                f"{tr['upload_limit_mb']} MB/s (others); {st['buckets_left_out']} stalled "
+                f"buckets left out; all buckets p95 {num(tr['skew_us']['p95'], 'µs')}")
+        r.add(f"| skew while 7 nodes fetch, 8 nodes ({note}) | {j['n']} | {num(j['p50'], 'µs')} "
+              f"| {num(j['p95'], 'µs')} | {num(j['max'], 'µs')} | p95 ≤ "
+              f"{tr['target_p95_us']:.0f} µs | {met(tr['skew_met'])} |")
+        r.row("9 library", "skew while 7 of 8 nodes fetch", num(j["p50"], "µs"),
+              num(j["p95"], "µs"), num(j["max"], "µs"), f"p95 ≤ {tr['target_p95_us']:.0f} µs",
+              tr["skew_met"], note)
+        for kind in ("pause", "resume"):
+            g = tr["reaction"][kind]
+            s = g["reaction_ms"]
+            judged = kind == "pause"
+            r.add(f"| {kind} typed on the leader → every node's output changes, while fetching "
+                  f"| {s['n']} | {num(s['p50'], 'ms')} | {num(s['p95'], 'ms')} | "
+                  f"{num(s['max'], 'ms')} | {'≤ 100 ms' if judged else '–'} | "
+                  f"{met(g['met']) if judged else ''} |")
+        g = tr["reaction"]["pause"]
+        r.row("9 library", "pause → all stopped, while 7 of 8 nodes fetch",
+              num(g["reaction_ms"]["p50"], "ms"), num(g["reaction_ms"]["p95"], "ms"),
+              num(g["reaction_ms"]["max"], "ms"), f"≤ {tr['reaction_target_ms']:.0f} ms",
+              g["met"], f"{g['missing']} missing" if g["missing"] else "")
+        r.add(f"| longest silence / discontinuities in the window (all nodes) | | | | "
+              f"{tr['longest_silence_ms']} ms / {tr['discontinuities']} | | |")
+        r.add(f"| play → every output audible (transfer part) | 1 | | | "
+              f"{tr['all_audible_after_s']} s | | |")
+    up = parts.get("upload")
+    if up and "error" not in up:
+        r.add(f"| leader's upload / file size, 8 empty nodes play the track | 1 | | | "
+              f"{up['ratio']}× | ≤ {up['target_ratio']:.0f}× | {met(up['met'])} |")
+        r.row("9 library", "leader's upload / file size when 8 empty nodes play a track", "", "",
+              f"{up['ratio']}×", f"≤ {up['target_ratio']:.0f}×", up["met"],
+              f"all complete after {up['all_complete_after_s']} s")
+        fl, fp = up["chunks_from_leader"], up["chunks_from_peers"]
+        r.add(f"| chunks per node from the leader (of {up['chunks']}) | {fl['n']} | "
+              f"{num(fl['p50'])} | {num(fl['p95'])} | {num(fl['max'])} | | |")
+        r.add(f"| chunks per node from other fetchers | {fp['n']} | {num(fp['p50'])} | "
+              f"{num(fp['p95'])} | {num(fp['max'])} | | |")
+    k = parts.get("kill")
+    if k and "error" not in k:
+        s = k["longest_silence_ms"]
+        r.add(f"| leader killed mid-fetch: survivors' longest silence ({k['trials']} trials, "
+              f"{k['trials_with_jump']} with a jump) | {s['n']} | {num(s['p50'], 'ms', 2)} | "
+              f"{num(s['p95'], 'ms', 2)} | {num(s['max'], 'ms', 2)} | 0 | "
+              f"{met(k['silence_met'])} |")
+        r.row("9 library", "leader killed while followers fetch: survivors' longest silence",
+              num(s["p50"], "ms", 2), num(s["p95"], "ms", 2), num(s["max"], "ms", 2), "0 ms",
+              k["silence_met"], f"{k['trials']} trials, {k['trials_with_jump']} with a jump")
+        r.add(f"| survivors that completed their fetch from each other | "
+              f"{k['survivors']} | | | {k['survivors_complete']} of {k['survivors']} | all | "
+              f"{met(k['complete_met'])} |")
+        r.row("9 library", "survivors complete their fetches from each other", "", "",
+              f"{k['survivors_complete']} of {k['survivors']}", "all", k["complete_met"],
+              "leader killed once a follower held 90 % of the chunks")
+    ix = parts.get("index")
+    if ix and "error" not in ix:
+        for key, label in (("first", "first start (no index)"),
+                           ("second", "second start (index)")):
+            x = ix[key]
+            judged = key == "second"
+            for fig, what in (("listed_s", "→ `status` lists every track"),
+                              ("listening_s", "→ listening (log)")):
+                s = x[fig]
+                on = judged and fig == "listed_s"
+                r.add(f"| {ix['files']} files, {label} {what} | {s['n']} | {num(s['p50'], 's', 2)} "
+                      f"| {num(s['p95'], 's', 2)} | {num(s['max'], 's', 2)} | "
+                      f"{'≤ 2 s' if on else ''} | {met(ix['met']) if on else ''} |")
+            r.add(f"| {ix['files']} files, {label}: RSS after start | {x['rss_mib']['n']} | "
+                  f"{num(x['rss_mib']['p50'], 'MiB')} | | {num(x['rss_mib']['max'], 'MiB')} | | |")
+        r.add(f"| index file size | 1 | | | {ix['index_bytes'] / 1e6:.1f} MB | | |")
+        f, s2 = ix["first"]["listed_s"], ix["second"]["listed_s"]
+        r.row("9 library", f"{ix['files']} files, second start → `status` lists every track",
+              num(s2["p50"], "s", 2), "–", num(s2["max"], "s", 2),
+              f"≤ {ix['target_second_s']:.0f} s", ix["met"],
+              f"first start {num(f['max'], 's', 2)}; RSS {num(ix['second']['rss_mib']['max'], 'MiB')}"
+              f"; index {ix['index_bytes'] / 1e6:.1f} MB")
+    r.add("")
+
+
 def limits_section(r: Report) -> None:
     r.add("## Limits of the method", "",
           "- **Probe wake-up jitter.** The probe knows a block's write time only as the moment "
@@ -873,6 +1005,9 @@ def reading_section(r: Report, results: "dict[str, Any]") -> None:
                    "states the rule, and the per-round figures there show the run-to-run spread.")
         elif text.startswith("CPU"):
             why = "see the per-thread split above."
+        elif row["section"] == "9 library":
+            why = ("section 9 gives the parts' figures; report.json holds every trial, with each "
+                   "node's fetch (chunks held, where they came from, chunks no live peer held).")
         bullets.setdefault(why, []).append(f"{row['section']}: {text}** — {figure}")
     for why, whats in bullets.items():
         r.add(f"- **{'; **'.join(whats)}: {why}")
@@ -894,7 +1029,8 @@ def main() -> int:
                         help="whether the tree had uncommitted changes at build time")
     args = parser.parse_args()
     folder = Path(args.results)
-    names = ("skew", "reaction", "join", "failover", "cost", "fanout", "real_outputs", "security")
+    names = ("skew", "reaction", "join", "failover", "cost", "fanout", "real_outputs", "security",
+             "library")
     results = {name: load(folder, name) for name in names}
     machine = rig.machine_info()
     if args.commit:
@@ -912,6 +1048,7 @@ def main() -> int:
     fanout_section(body, results["fanout"])
     real_outputs_section(body, results["real_outputs"])
     security_section(body, results["security"])
+    library_section(body, results["library"])
     limits_section(body)
     reading_section(body, results)
 

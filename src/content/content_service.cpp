@@ -32,6 +32,8 @@ namespace {
 constexpr auto kTick = milliseconds(50);
 constexpr std::int64_t kManifestTimeoutUs = 3'000'000;
 constexpr std::int64_t kRetryUs = 2'000'000;
+/// How long a fetch waits after a peer refused one of its chunk requests.
+constexpr std::int64_t kRefusedPauseUs = 200'000;
 constexpr std::int64_t kDialRetryUs = 1'000'000;
 /// Serve a link's next chunk only once its queue is this short: chunks wait here, where the
 /// budget and fairness apply, rather than in the socket's queue.
@@ -487,6 +489,10 @@ class ContentService::Impl {
       if (refused.reason != "busy") {
         fetch.problem = fmt::format("{} refused chunk {}: {}", link.peer, refused.chunk, refused.reason);
       }
+      // Asking again at once would only be refused again (a full queue drains in chunk times,
+      // a changed file stays changed): a pause keeps both ends out of a request loop.
+      fetch.paused_until = now + kRefusedPauseUs;
+      return;
     }
     step(fetch, now);
   }

@@ -59,6 +59,7 @@ struct TrackInfo {
   int source_rate = 0;             ///< sample rate of the file (resampled to 48 kHz on decode)
   int source_channels = 0;         ///< channels of the file (mixed/duplicated to stereo)
   std::uint64_t file_size = 0;     ///< bytes
+  std::int64_t mtime_ns = 0;       ///< modification time when it was hashed, ns since the epoch
   std::string content_hash;        ///< SHA-256 of the file bytes, 64 lower-case hex digits
   std::string chunk_root;          ///< SHA-256 over its chunk digests, hex (content/chunking.hpp)
   std::string title;               ///< from the file's tags, UTF-8; empty if it has none

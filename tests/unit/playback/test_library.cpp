@@ -486,10 +486,13 @@ TEST_CASE("a failed open leaves nothing behind: the next one succeeds once the c
   REQUIRE(lib.size() == 1);
   auto changed = good;
   changed[2000] ^= 0x01;
-  write_file(dir.path / "sweep.wav", changed.data(), changed.size());
-  CHECK_FALSE(lib.open(lib.snapshot()->at(0)).ok());
+  write_file(dir.path / "sweep.wav", changed.data(), changed.size());  // same size, a new mtime
+  const OpenedTrack refused = lib.open(lib.snapshot()->at(0));
+  CHECK_FALSE(refused.ok());
+  CHECK(refused.error.find("changed since the library was scanned") != std::string::npos);
   write_file(dir.path / "sweep.wav", good.data(), good.size());
-  const OpenedTrack r = lib.open(lib.snapshot()->at(0));
+  const Library rescanned = Library::scan(dir.path);
+  const OpenedTrack r = rescanned.open(rescanned.snapshot()->at(0));
   INFO(r.error);
   REQUIRE(r.ok());
   CHECK(r.audio->frames() == 144000);

@@ -68,7 +68,7 @@ void PlaybackController::start(content::ContentConfig content) {
   content::ContentService::Callbacks callbacks{
       [this](std::function<void()> work) { asio::post(io_, std::move(work)); },
       [this](std::shared_ptr<const content::Catalog> catalog) { on_catalog(std::move(catalog)); },
-      [this](const std::string& hash) { player_.bytes_arrived(hash); }};
+      [this](const std::string& hash) { player_.bytes_arrived(hash, core_->frame_of(now_us(), hash)); }};
   content_.emplace(std::move(content), local_tracks_, std::move(callbacks));
   content_->start();
   spdlog::info("content links on port {}; cache {}", content_->port(),

@@ -517,6 +517,12 @@ std::vector<playback::TrackToOpen> PlaybackCore::tracks_to_keep_open(std::int64_
   return open;
 }
 
+std::optional<std::int64_t> PlaybackCore::frame_of(std::int64_t now, const std::string& hash) const {
+  if (!applied_.track || applied_.track->hash != hash) return std::nullopt;
+  if (!leading() && !clock_.synced) return std::nullopt;
+  return std::max<std::int64_t>(frame_now(now, applied_), 0);
+}
+
 std::int64_t PlaybackCore::leader_now(std::int64_t now) const {
   return leading() ? now : clock_.mapping.to_leader(now);
 }

@@ -56,10 +56,11 @@ std::optional<std::string> AudioPlayer::missing_track(const PlaybackState& state
   return state.track->name;
 }
 
-void AudioPlayer::bytes_arrived(const std::string& hash) {
+void AudioPlayer::bytes_arrived(const std::string& hash, std::optional<std::int64_t> frame_now) {
   auto it = awaiting_.find(hash);
   if (it == awaiting_.end()) return;
   auto track = it->second;
+  if (frame_now) track.start_frame = *frame_now;
   awaiting_.erase(it);
   open(track);
 }

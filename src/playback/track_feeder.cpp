@@ -115,10 +115,12 @@ bool TrackFeeder::step(Feed& feed, TrackAudio& audio) {
     const bool in_hint_window = c >= hint_at && c < hint_last;
     if (!in_reader_window && !in_hint_window && audio.has(c)) audio.evict(c);
   }
-  std::vector<std::size_t> wanted;
-  for (auto c = hint_at; c < hint_last; ++c) wanted.push_back(c);
-  for (auto c = at; c < last; ++c) wanted.push_back(c);
-  for (const auto c : wanted) {
+  if (hint_at < hint_last && decode_first_missing(feed, audio, hint_at, hint_last)) return true;
+  return decode_first_missing(feed, audio, at, last);
+}
+
+bool TrackFeeder::decode_first_missing(Feed& feed, TrackAudio& audio, std::size_t from, std::size_t to) {
+  for (auto c = from; c < to; ++c) {
     if (audio.has(c)) continue;
     std::vector<std::int16_t> samples(static_cast<std::size_t>(audio.chunk_frames(c) * kChannels));
     const auto error = feed.decoder->decode(static_cast<std::int64_t>(c) * TrackAudio::kChunkFrames, samples);

@@ -68,6 +68,9 @@ class TrackFeeder {
   /// Frees chunks outside the window, then decodes the missing chunk nearest the cursor. True
   /// if it decoded one (there may be more to do).
   bool step(Feed& feed, TrackAudio& audio);
+  /// Decodes the first chunk of [from, to) not decoded yet. True if it decoded one; false if all
+  /// are there, or the one it tried starved for a fetched file's bytes (then tried again soon).
+  bool decode_first_missing(Feed& feed, TrackAudio& audio, std::size_t from, std::size_t to);
 
   std::mutex mutex_;  // guards added_
   std::vector<Feed> added_;

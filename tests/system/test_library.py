@@ -330,7 +330,10 @@ def scenario_leader_dies(cluster: Cluster) -> None:
 
         def audio_in() -> object:
             held = {node.name: (fetch_of(node, track_hash) or {}).get("held", 0) for node in (b, c)}
-            return True if min(held.values()) >= 10 else f"held: {held}"
+            if min(held.values()) < 10:
+                return f"held: {held}"
+            silent = [node.name for node in (b, c) if node.status().get("missing_track")]
+            return f"{silent} not playing the track yet" if silent else True
         # Long enough for them to hold different chunks: each gets every other one from A.
         wait_until(audio_in, 8.0, what="B and C to hold 10 chunks each",
                    describe=cluster.describe)
@@ -341,6 +344,9 @@ def scenario_leader_dies(cluster: Cluster) -> None:
                 if f is None or f.get("complete"):
                     return f"{node.name}: fetch {f}"
             return True
+        # Both play from the fetched bytes for a while before the kill (the probe checks it).
+        hold_for(lambda: all(not node.status().get("missing_track") for node in (b, c)), 0.5,
+                 what="B and C playing from the fetched bytes")
         # Not a wait: both must still be fetching the moment they play (A's upload is slow).
         why = both_fetching()
         if why is not True:

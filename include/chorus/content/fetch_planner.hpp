@@ -40,8 +40,12 @@
 namespace chorus::content {
 
 struct FetchConfig {
-  std::size_t window = 6;             ///< requests outstanding at once for this file
-  std::size_t per_peer = 3;           ///< of which to one peer
+  /// Requests outstanding at once for this file, and of them to one peer. A holder serves its
+  /// requests in order, so each one queued there is a chunk an urgent request (the reader's
+  /// position moved) waits behind: few keep that wait short on a slow upload; two per peer keep
+  /// a link busy while the next request travels.
+  std::size_t window = 4;
+  std::size_t per_peer = 2;
   std::uint64_t urgent_chunks = 2;    ///< chunks past the demand cursor asked of anyone at once
   std::int64_t peer_wait_us = 1'000'000;
   std::int64_t request_timeout_us = 5'000'000;

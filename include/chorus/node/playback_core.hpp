@@ -174,6 +174,9 @@ class PlaybackCore {
   const std::optional<std::string>& state_clock_owner() const { return state_owner_; }
   /// The leader's state has been applied (always true while leading).
   bool state_synced() const { return state_synced_ || leading(); }
+  /// The frame the current state has reached now, if its track is `hash`: where a track opened
+  /// late (its bytes fetched meanwhile) should start reading.
+  std::optional<std::int64_t> frame_of(std::int64_t now, const std::string& hash) const;
   /// Commands ignored: stale, not from the leader, or from a replaced leadership.
   std::uint64_t stale_commands() const { return stale_commands_; }
 

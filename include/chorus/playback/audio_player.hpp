@@ -79,8 +79,9 @@ class AudioPlayer {
   /// The name of `state`'s track while its bytes are not here yet (being fetched): the node plays
   /// silence until they are.
   std::optional<std::string> missing_track(const PlaybackState& state) const;
-  /// More of the bytes of `hash` have arrived: a track waiting for them is opened if it can be now.
-  void bytes_arrived(const std::string& hash);
+  /// More of the bytes of `hash` have arrived: a track waiting for them is opened if it can be
+  /// now, from `frame_now` if given (where playback has got to meanwhile).
+  void bytes_arrived(const std::string& hash, std::optional<std::int64_t> frame_now = std::nullopt);
 
   /// Holds exactly `tracks` open: opens those not open yet, closes the others.
   void keep_open(const std::vector<TrackToOpen>& tracks);

@@ -238,7 +238,9 @@ TEST_CASE("holder preference: not corrupt, under its limit, still fetching, leas
 }
 
 TEST_CASE("the window and per-peer limits hold") {
-  FetchConfig cfg;  // window 6, per_peer 3
+  FetchConfig cfg;
+  cfg.window = 6;
+  cfg.per_peer = 3;
   FetchPlanner p("me", none(50), cfg);
   p.holder("a", all(50));
   CHECK(p.next(0).size() == 3);

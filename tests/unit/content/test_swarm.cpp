@@ -66,10 +66,12 @@ TEST_CASE("swarm: the first and last chunk and the demand region arrive early") 
     INFO("cursor " << cursor);
     CHECK(r.violations.empty());
     // Each fetcher's first requests (per_peer of them) go straight to the origin, which serves
-    // them in turn, and the rest of the urgent ones as those come back: all in within about two
-    // such rounds of the origin's uploads, long before the whole file (~150 uploads).
-    const auto rounds = static_cast<std::int64_t>(2 * 8 * config.planner.per_peer);
-    const std::int64_t bound = rounds * config.origin.upload_us + 50'000;
+    // them in turn, and the rest of the five urgent ones as those come back: all in within
+    // ⌈5 / per_peer⌉ such rounds of the origin's uploads and one more turn of the 8 fetchers,
+    // long before the whole file (~150 uploads).
+    const auto per_peer = static_cast<std::int64_t>(config.planner.per_peer);
+    const auto uploads = (5 + per_peer - 1) / per_peer * 8 * per_peer + 8;
+    const std::int64_t bound = uploads * config.origin.upload_us + 50'000;
     for (const auto& f : r.fetchers) {
       REQUIRE(f.done);
       for (const auto c : {std::uint64_t{0}, std::uint64_t{119}, cursor, cursor + 1, cursor + 2}) {

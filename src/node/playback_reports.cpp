@@ -196,9 +196,10 @@ std::string library_status_text(const PlaybackView& view) {
   if (!c.cache_error.empty()) {
     text += fmt::format("cache     UNUSABLE: {}; tracks this node lacks cannot be fetched\n", inert(c.cache_error));
   } else {
-    text += fmt::format("cache     {} of {} MB used, {} evicted; served {} chunks ({} MB), fetched {} MB\n",
-                        c.cache_used >> 20, c.cache_max >> 20, c.evictions, c.chunks_served, c.bytes_served >> 20,
-                        c.bytes_fetched >> 20);
+    const auto mb = [](std::uint64_t bytes) { return static_cast<double>(bytes) / (1 << 20); };
+    text += fmt::format("cache     {:.1f} of {:.0f} MB used, {} evicted; served {} chunks ({:.1f} MB), fetched {:.1f} MB\n",
+                        mb(c.cache_used), mb(c.cache_max), c.evictions, c.chunks_served, mb(c.bytes_served),
+                        mb(c.bytes_fetched));
   }
   for (const auto& f : c.fetches) {
     text += fmt::format("fetching  {}: {} of {} chunks", inert(f.name), f.held, f.chunks);

@@ -264,7 +264,7 @@ bool FetchPlanner::barred(const std::string& peer) const {
 // ---- helpers ----
 
 bool FetchPlanner::urgent(std::uint64_t chunk) const {
-  if (chunk == 0 || chunk + 1 == held_.size()) return true;
+  if (chunk == 0) return true;
   return chunk >= demand_ && chunk - demand_ <= config_.urgent_chunks;
 }
 
@@ -298,8 +298,10 @@ void FetchPlanner::rebuild_order() {
       order_.push_back(c);
     }
   };
+  // The header first; the end of the file only in its turn, or when the decoder asks for it (an
+  // Ogg file's length is read there): every chunk fetched ahead of need delays the ones the
+  // reader needs next, which on a slow link is audible.
   place(0);
-  place(n - 1);
   for (std::uint64_t c = demand_; c < n; ++c) place(c);
   for (std::uint64_t c = 0; c < demand_; ++c) place(c);
 }

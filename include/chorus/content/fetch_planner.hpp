@@ -4,11 +4,12 @@
 // "Fetching", explains the rules; ContentService runs one planner per file it fetches.
 //
 // Rules (in this order for each free request slot):
-//  1. Order: chunk 0 and the last chunk first (containers keep headers at both ends), then from
-//     the demand cursor (the chunk the decoder needs next; 0 until told) onwards, then the
-//     chunks before it.
-//  2. Urgent chunks (the first and last, and the demand cursor with the `urgent_chunks` after
-//     it) are asked of any holder at once.
+//  1. Order: chunk 0 first (the header), then from the demand cursor (the chunk the decoder
+//     needs next; 0 until told) onwards, then the chunks before it. The last chunk comes in its
+//     turn, or at once when the decoder demands it (an Ogg file's length is read at its end):
+//     on a slow upload every chunk fetched ahead of need delays the ones the reader needs next.
+//  2. Urgent chunks (chunk 0, and the demand cursor with the `urgent_chunks` after it) are asked
+//     of any holder at once.
 //  3. Others are spread over the co-fetchers (the nodes fetching the same file, self included,
 //     sorted by id; barred peers left out): chunk c is fetched from a holder by co-fetcher c mod
 //     n, and the others wait for it to hold c and ask it. While it does not, another co-fetcher

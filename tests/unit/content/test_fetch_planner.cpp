@@ -65,18 +65,18 @@ TEST_CASE("a one-chunk file asks for its chunk and is done when it arrives") {
   CHECK(p.next(3).empty());
 }
 
-TEST_CASE("order: first and last chunk, then from the demand cursor, then the chunks before it") {
-  SECTION("cursor at 0") {
+TEST_CASE("order: chunk 0 then from the demand cursor then the chunks before it") {
+  SECTION("cursor at 0: the last chunk comes in its turn") {
     FetchPlanner p("me", none(10), wide());
     p.holder("src", all(10));
-    CHECK(chunks_of(p.next(0)) == std::vector<std::uint64_t>{0, 9, 1, 2, 3, 4, 5, 6, 7, 8});
+    CHECK(chunks_of(p.next(0)) == std::vector<std::uint64_t>{0, 1, 2, 3, 4, 5, 6, 7, 8, 9});
   }
   SECTION("cursor moved") {
     FetchPlanner p("me", none(10), wide());
     p.holder("src", all(10));
     p.demand(5);
     CHECK(p.demand_cursor() == 5);
-    CHECK(chunks_of(p.next(0)) == std::vector<std::uint64_t>{0, 9, 5, 6, 7, 8, 1, 2, 3, 4});
+    CHECK(chunks_of(p.next(0)) == std::vector<std::uint64_t>{0, 5, 6, 7, 8, 9, 1, 2, 3, 4});
   }
   SECTION("a cursor past the end is the last chunk") {
     FetchPlanner p("me", none(10), wide());
@@ -91,13 +91,13 @@ TEST_CASE("order: first and last chunk, then from the demand cursor, then the ch
     FetchPlanner p("me", none(10), cfg);
     p.holder("src", all(10));
     p.demand(4);
-    CHECK(chunks_of(p.next(0)) == std::vector<std::uint64_t>{0, 9, 4});
-    p.received(1, "src", 9);
-    CHECK(chunks_of(p.next(1)) == std::vector<std::uint64_t>{5});
-    p.demand(7);  // the decoder jumped: 7 comes before 6 now
-    p.received(2, "src", 0);
+    CHECK(chunks_of(p.next(0)) == std::vector<std::uint64_t>{0, 4, 5});
+    p.received(1, "src", 0);
+    CHECK(chunks_of(p.next(1)) == std::vector<std::uint64_t>{6});
+    p.demand(8);  // the decoder jumped: 8 comes before 7 now
     p.received(2, "src", 4);
-    CHECK(chunks_of(p.next(2)) == std::vector<std::uint64_t>{7, 8});
+    p.received(2, "src", 5);
+    CHECK(chunks_of(p.next(2)) == std::vector<std::uint64_t>{8, 9});
   }
 }
 
@@ -121,15 +121,16 @@ TEST_CASE("resumed chunks are never requested") {
 TEST_CASE("chunks are spread over the co-fetchers, urgent ones asked of anyone at once") {
   // Members sorted: me, p1, p2. Chunk c is fetched by member c mod 3.
   auto cfg = wide();
-  cfg.urgent_chunks = 1;  // cursor 0: chunks 0 and 1, and the last
+  cfg.urgent_chunks = 1;  // cursor 0: chunks 0 and 1
   FetchPlanner p("me", none(12), cfg);
   p.cofetchers({"p1", "p2"});
   p.holder("src", all(12));
   p.holder("p1", none(12));
   p.holder("p2", none(12));
-  // Urgent: 0, 11, 1 from the source although 1 and 11 are p1's and p2's. Then mine (3, 6, 9).
-  CHECK(p.next(0) == std::vector<ChunkAsk>{{"src", 0}, {"src", 11}, {"src", 1}, {"src", 3},
-                                           {"src", 6}, {"src", 9}});
+  // Urgent: 0 and 1 from the source although 1 is p1's. Then mine (3, 6, 9). The last chunk
+  // (11, p2's) is not urgent: it waits for p2 like the others.
+  CHECK(p.next(0) == std::vector<ChunkAsk>{{"src", 0}, {"src", 1}, {"src", 3}, {"src", 6},
+                                           {"src", 9}});
 
   SECTION("the designated co-fetcher is asked once it holds the chunk") {
     p.holder("p1", only(12, {4, 7}));
@@ -153,11 +154,11 @@ TEST_CASE("a chunk waits peer_wait for its co-fetcher, then any holder will do")
   FetchPlanner p("me", none(9), cfg);
   p.cofetchers({"p1", "p2"});
   p.holder("src", all(9));
-  // Urgent 0, 8 and the cursor chunk 0; mine: 3, 6. 1, 2, 4, 5, 7 wait.
-  CHECK(chunks_of(p.next(100)) == std::vector<std::uint64_t>{0, 8, 3, 6});
+  // Urgent: 0 (the first and the cursor chunk); mine: 3, 6. 1, 2, 4, 5, 7 and the last, 8, wait.
+  CHECK(chunks_of(p.next(100)) == std::vector<std::uint64_t>{0, 3, 6});
   CHECK(p.next_deadline() == 1100);
   CHECK(p.next(1099).empty());
-  CHECK(chunks_of(p.next(1100)) == std::vector<std::uint64_t>{1, 2, 4, 5, 7});
+  CHECK(chunks_of(p.next(1100)) == std::vector<std::uint64_t>{1, 2, 4, 5, 7, 8});
   CHECK(p.next_deadline() == 100 + cfg.request_timeout_us);
 }
 
@@ -170,25 +171,31 @@ TEST_CASE("the wait runs only for chunks in the next window of not-requested one
   FetchPlanner p("me", none(20), cfg);
   p.cofetchers({"p1"});  // members: me, p1; odd chunks are p1's
   p.holder("src", all(20));
-  CHECK(chunks_of(p.next(0)) == std::vector<std::uint64_t>{0, 19});
-  // Slots full; 1 and 2 are the next two not requested: 1 waits for p1.
+  // 0 urgent, 1 p1's (waits), 2 mine; slots full. 1 and 3 are the two not requested: both wait.
+  CHECK(chunks_of(p.next(0)) == std::vector<std::uint64_t>{0, 2});
   CHECK(p.next_deadline() == 1000);
   p.received(10, "src", 0);
-  p.received(10, "src", 19);
-  // 1 is p1's (waiting since 0), 2 mine, 3 p1's (waiting from now), 4 mine.
-  CHECK(chunks_of(p.next(10)) == std::vector<std::uint64_t>{2, 4});
+  p.received(10, "src", 2);
+  // 1 and 3 wait (since 0); 4 and 6 are mine; 5 is past the window of two: not waiting yet.
+  CHECK(chunks_of(p.next(10)) == std::vector<std::uint64_t>{4, 6});
   CHECK(p.next_deadline() == 1000);
-  p.received(20, "src", 2);
   p.received(20, "src", 4);
-  CHECK(chunks_of(p.next(1000)) == std::vector<std::uint64_t>{1, 6});
-  // 3 has waited since 10, 5 since 1000; 7 and 9 are past the window, so not waiting yet.
-  p.received(1001, "src", 1);
-  p.received(1001, "src", 6);
-  CHECK(chunks_of(p.next(1001)) == std::vector<std::uint64_t>{8, 10});
-  CHECK(p.next_deadline() == 1010);
-  p.received(1005, "src", 8);
-  CHECK(chunks_of(p.next(1010)) == std::vector<std::uint64_t>{3});
+  p.received(20, "src", 6);
+  CHECK(chunks_of(p.next(1000)) == std::vector<std::uint64_t>{1, 3});
+  // 5 and 7 wait from now (1000), not from when they were first passed over.
   CHECK(p.next_deadline() == 2000);
+  p.received(1001, "src", 1);
+  p.received(1001, "src", 3);
+  // 9 and 11 are past the window, so not waiting and not asked although slots are free.
+  CHECK(chunks_of(p.next(1001)) == std::vector<std::uint64_t>{8, 10});
+  CHECK(p.next_deadline() == 2000);
+  p.received(1005, "src", 8);
+  CHECK(chunks_of(p.next(1010)) == std::vector<std::uint64_t>{12});
+  CHECK(p.next_deadline() == 2000);
+  p.received(1500, "src", 10);
+  p.received(1500, "src", 12);
+  CHECK(chunks_of(p.next(2000)) == std::vector<std::uint64_t>{5, 7});
+  CHECK(p.next_deadline() == 3000);
 }
 
 TEST_CASE("if self is the designated co-fetcher, the best holder is asked") {
@@ -197,7 +204,7 @@ TEST_CASE("if self is the designated co-fetcher, the best holder is asked") {
   p.cofetchers({"p1"});
   p.holder("src", all(6));
   p.holder("p1", only(6, {2}));  // 2 is mine (2 mod 2 = 0): p1 still fetching beats the source
-  CHECK(p.next(0) == std::vector<ChunkAsk>{{"src", 0}, {"src", 5}, {"p1", 2}, {"src", 4}});
+  CHECK(p.next(0) == std::vector<ChunkAsk>{{"src", 0}, {"p1", 2}, {"src", 4}});
 }
 
 TEST_CASE("holder preference: not corrupt, under its limit, still fetching, least busy, smallest id") {
@@ -207,19 +214,20 @@ TEST_CASE("holder preference: not corrupt, under its limit, still fetching, leas
     FetchPlanner p("me", none(3), cfg);
     p.holder("a-seed", all(3));
     p.holder("z-peer", only(3, {0, 1}));
-    CHECK(p.next(0) == std::vector<ChunkAsk>{{"z-peer", 0}, {"a-seed", 2}, {"z-peer", 1}});
+    // z-peer takes 1 too though a-seed has fewer outstanding: still fetching ranks first.
+    CHECK(p.next(0) == std::vector<ChunkAsk>{{"z-peer", 0}, {"z-peer", 1}, {"a-seed", 2}});
   }
   SECTION("fewest outstanding, then the smallest id") {
     FetchPlanner p("me", none(4), cfg);
     p.holder("b", all(4));
     p.holder("a", all(4));
-    CHECK(p.next(0) == std::vector<ChunkAsk>{{"a", 0}, {"b", 3}, {"a", 1}, {"b", 2}});
+    CHECK(p.next(0) == std::vector<ChunkAsk>{{"a", 0}, {"b", 1}, {"a", 2}, {"b", 3}});
   }
   SECTION("a holder at its per-peer limit is passed over") {
     FetchPlanner p("me", none(5), cfg);
     p.holder("a", all(5));
     p.holder("b", only(5, {0}));
-    CHECK(p.next(0) == std::vector<ChunkAsk>{{"b", 0}, {"a", 4}, {"a", 1}});
+    CHECK(p.next(0) == std::vector<ChunkAsk>{{"b", 0}, {"a", 1}, {"a", 2}});
     CHECK(p.outstanding_to("a") == 2);
     CHECK(p.outstanding() == 3);
   }
@@ -282,7 +290,7 @@ TEST_CASE("a refusal frees the chunk at once and waives the wait for the refusin
   p.cofetchers({"p1"});
   p.holder("src", all(6));
   p.holder("p1", only(6, {3}));
-  CHECK(p.next(0) == std::vector<ChunkAsk>{{"src", 0}, {"src", 5}, {"src", 2}, {"p1", 3}, {"src", 4}});
+  CHECK(p.next(0) == std::vector<ChunkAsk>{{"src", 0}, {"src", 2}, {"p1", 3}, {"src", 4}});
   p.failed(1, "p1", 3, ChunkFailure::refused);
   CHECK(p.failures_of("p1") == 1);
   CHECK(p.next(1) == std::vector<ChunkAsk>{{"src", 3}});
@@ -320,14 +328,14 @@ TEST_CASE("holder_gone frees its requests at once, forgets its bitmap and its WA
   p.cofetchers({"p1"});
   p.holder("src", all(6));
   p.holder("p1", only(6, {1, 3}));
-  CHECK(p.next(0) == std::vector<ChunkAsk>{{"src", 0}, {"src", 5}, {"p1", 1}, {"src", 2}, {"p1", 3},
-                                           {"src", 4}});
+  // 5 is p1's and p1 lacks it: it waits.
+  CHECK(p.next(0) == std::vector<ChunkAsk>{{"src", 0}, {"p1", 1}, {"src", 2}, {"p1", 3}, {"src", 4}});
   p.holder_gone("p1");
-  CHECK(p.outstanding() == 4);
+  CHECK(p.outstanding() == 3);
   CHECK(p.outstanding_to("p1") == 0);
   CHECK(p.failures_of("p1") == 0);
   // Alone now: everything is mine, no wait.
-  CHECK(p.next(1) == std::vector<ChunkAsk>{{"src", 1}, {"src", 3}});
+  CHECK(p.next(1) == std::vector<ChunkAsk>{{"src", 1}, {"src", 3}, {"src", 5}});
   p.holder_gone("src");
   CHECK(p.outstanding() == 0);
   CHECK(p.unavailable().size() == 6);
@@ -373,9 +381,28 @@ TEST_CASE("demand moves the cursor and the urgent region with it") {
   FetchPlanner p("me", none(100), cfg);
   p.cofetchers({"p1", "p2", "p3"});  // 3 of 4 chunks would wait but for urgency
   p.holder("src", all(100));
-  CHECK(chunks_of(p.next(0)) == std::vector<std::uint64_t>{0, 99, 1, 2});
+  // 0, 1, 2 urgent; 3 waits for p3; 4 mine. The last chunk (99) is not fetched early.
+  CHECK(chunks_of(p.next(0)) == std::vector<std::uint64_t>{0, 1, 2, 4});
   p.demand(50);
-  for (auto c : {0, 99, 1, 2}) p.received(1, "src", static_cast<std::uint64_t>(c));
+  for (auto c : {0, 1, 2, 4}) p.received(1, "src", static_cast<std::uint64_t>(c));
   // 50, 51, 52 urgent; 52 is mine anyway (52 mod 4 = 0, "me" first); 53 waits for p1.
   CHECK(chunks_of(p.next(2)) == std::vector<std::uint64_t>{50, 51, 52, 56});
+}
+
+TEST_CASE("demanding the last chunk makes it urgent and asks for it at once") {
+  FetchConfig cfg;
+  cfg.window = 4;
+  cfg.per_peer = 4;
+  cfg.urgent_chunks = 2;
+  FetchPlanner p("me", none(100), cfg);
+  p.cofetchers({"p1", "p2", "p3"});  // 99 is p3's (99 mod 4 = 3): it would wait for p3
+  p.holder("src", all(100));
+  CHECK(chunks_of(p.next(0)) == std::vector<std::uint64_t>{0, 1, 2, 4});
+  for (auto c : {0, 1, 2, 4}) p.received(1, "src", static_cast<std::uint64_t>(c));
+  CHECK(chunks_of(p.next(2)) == std::vector<std::uint64_t>{8, 12, 16, 20});
+  // The decoder reads the file's end (an Ogg file's length): 99 goes out as soon as a slot frees.
+  p.demand(99);
+  CHECK(p.demand_cursor() == 99);
+  p.received(3, "src", 8);
+  CHECK(p.next(3) == std::vector<ChunkAsk>{{"src", 99}});
 }

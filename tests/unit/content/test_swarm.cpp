@@ -58,7 +58,7 @@ TEST_CASE("swarm: every fetcher completes and the origin uploads the file about 
   WARN(table.str());
 }
 
-TEST_CASE("swarm: the first and last chunk and the demand region arrive early") {
+TEST_CASE("swarm: chunk 0 and the demand region arrive early and the last chunk only in its turn") {
   for (const std::uint64_t cursor : {std::uint64_t{0}, std::uint64_t{60}}) {
     auto config = swarm(120, 8);
     for (auto& f : config.fetchers) f.demand = cursor;
@@ -66,19 +66,27 @@ TEST_CASE("swarm: the first and last chunk and the demand region arrive early") 
     INFO("cursor " << cursor);
     CHECK(r.violations.empty());
     // Each fetcher's first requests (per_peer of them) go straight to the origin, which serves
-    // them in turn, and the rest of the five urgent ones as those come back: all in within
-    // ⌈5 / per_peer⌉ such rounds of the origin's uploads and one more turn of the 8 fetchers,
-    // long before the whole file (~150 uploads).
+    // them in turn, and the rest of the urgent ones (chunk 0 and the cursor with the two after
+    // it: 3 or 4) as those come back: all in within ⌈urgent / per_peer⌉ such rounds of the
+    // origin's uploads and one more turn of the 8 fetchers, long before the whole file (~150
+    // uploads).
+    const std::vector<std::uint64_t> early =
+        cursor == 0 ? std::vector<std::uint64_t>{0, 1, 2}
+                    : std::vector<std::uint64_t>{0, cursor, cursor + 1, cursor + 2};
+    const auto urgent = static_cast<std::int64_t>(early.size());
     const auto per_peer = static_cast<std::int64_t>(config.planner.per_peer);
-    const auto uploads = (5 + per_peer - 1) / per_peer * 8 * per_peer + 8;
+    const auto uploads = (urgent + per_peer - 1) / per_peer * 8 * per_peer + 8;
     const std::int64_t bound = uploads * config.origin.upload_us + 50'000;
     for (const auto& f : r.fetchers) {
       REQUIRE(f.done);
-      for (const auto c : {std::uint64_t{0}, std::uint64_t{119}, cursor, cursor + 1, cursor + 2}) {
+      for (const auto c : early) {
         INFO(f.id << " chunk " << c << " at " << f.arrived_at[c] << " us; done at " << f.done_at);
         CHECK(f.arrived_at[c] >= 0);
         CHECK(f.arrived_at[c] <= bound);
         CHECK(f.arrived_at[c] * 3 < f.done_at);
+        // The last chunk is not fetched ahead of the demand region.
+        INFO("last chunk at " << f.arrived_at[119] << " us");
+        CHECK(f.arrived_at[119] > f.arrived_at[c]);
       }
     }
   }

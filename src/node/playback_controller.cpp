@@ -99,9 +99,10 @@ std::optional<playback::ExternalTrack> PlaybackController::find_bytes(const play
   if (auto path = cache.complete_path(track.hash)) return playback::ExternalTrack{track.name, track.frames, *path, {}};
   auto partial = cache.partial(track.hash);
   if (!partial || partial->chunk_count() == 0) return std::nullopt;
-  // Enough to start: the container's header and trailer, and the chunk the start frame is in.
+  // Enough to start: the container's header and the chunk the start frame is in. What else the
+  // decoder reads (an Ogg file's end, say) it waits for, and its wait asks for it first.
   const auto start = content::chunk_at_frame(partial->size(), track.frames, track.start_frame);
-  if (!partial->has(0) || !partial->has(partial->chunk_count() - 1) || !partial->has(start)) return std::nullopt;
+  if (!partial->has(0) || !partial->has(start)) return std::nullopt;
   return playback::ExternalTrack{track.name, track.frames, {}, std::move(partial)};
 }
 

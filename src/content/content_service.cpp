@@ -177,7 +177,10 @@ class ContentService::Impl {
     Link& link = it->second;
     if (link.peer.empty()) {
       auto* hello = std::get_if<protocol::ContentHello>(&message);
-      if (hello == nullptr) return connection.close("content link: expected CONTENT_HELLO first");
+      if (hello == nullptr) {
+        return connection.close(fmt::format("content link: expected CONTENT_HELLO first, not {}",
+                                            protocol::type_name(message)));
+      }
       return identify(link, *hello);
     }
     if (protocol::sender(message) != link.peer) return connection.close("content link: sender changed");
@@ -188,6 +191,10 @@ class ContentService::Impl {
     auto it = links_.find(&connection);
     if (it == links_.end()) return;
     const std::string peer = it->second.peer;
+    if (auto dialed = peers_.find(it->second.dialed_peer); dialed != peers_.end() && peer.empty()) {
+      dialed->second.dialing = false;
+      dialed->second.next_dial = now_us() + kDialRetryUs;
+    }
     links_.erase(it);
     if (peer.empty()) return;
     if (auto own = by_peer_.find(peer); own != by_peer_.end() && own->second.get() == &connection) {
@@ -216,6 +223,7 @@ class ContentService::Impl {
     std::string peer;                          ///< empty until its CONTENT_HELLO
     std::deque<protocol::ChunkRequest> queued; ///< its chunk requests, served in order
     std::set<std::string> wants;               ///< hashes it fetches: it hears our HAVEs of them
+    std::string dialed_peer;                   ///< whom this node dialed it to reach, if it did
   };
   struct PeerCatalog {
     Catalog held;                                 ///< the last complete list
@@ -284,22 +292,27 @@ class ContentService::Impl {
     }
     socket->async_connect(tcp::endpoint(ip, address.port), [this, id, socket](const boost::system::error_code& error) {
       auto it = peers_.find(id);
-      if (it != peers_.end()) it->second.dialing = false;
       if (stopping_) return;
       if (error) {
-        if (it != peers_.end()) it->second.next_dial = now_us() + kDialRetryUs;
+        if (it != peers_.end()) {
+          it->second.dialing = false;
+          it->second.next_dial = now_us() + kDialRetryUs;
+        }
         return;
       }
-      add_link(std::move(*socket), true);
+      // Still "dialing" until this link is identified or closed: no second link meanwhile.
+      add_link(std::move(*socket), true, id);
     });
   }
 
-  void add_link(tcp::socket socket, bool dialed) {
+  void add_link(tcp::socket socket, bool dialed, std::string dialed_peer = {}) {
     auto connection = std::make_shared<net::Connection>(std::move(socket), dialed, owner_, counters_, config_.connection);
-    links_[connection.get()] = Link{connection, {}, {}, {}};
-    connection->start();
+    links_[connection.get()] = Link{connection, {}, {}, {}, std::move(dialed_peer)};
+    // Queued before start(): starting may read and handle the peer's CONTENT_HELLO at once, and
+    // what that sends must follow ours.
     connection->send(frame_of(protocol::ContentHello{config_.id, config_.cluster, protocol::kProtocolVersion,
                                                      own_.version, own_.entries.size()}));
+    connection->start();
   }
 
   void identify(Link& link, const protocol::ContentHello& hello) {
@@ -313,6 +326,7 @@ class ContentService::Impl {
       previous->close("content link replaced");
     }
     link.peer = hello.from;
+    if (auto dialed = peers_.find(link.dialed_peer); dialed != peers_.end()) dialed->second.dialing = false;
     link.connection->identify(hello.from, 0);
     by_peer_[hello.from] = link.connection;
     catalog_announced(hello.from, hello.catalog, hello.tracks);

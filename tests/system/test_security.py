@@ -263,7 +263,8 @@ def frame(message: dict) -> bytes:
 
 def plain_hello(node_id: str, priority: int = 0) -> dict:
     return {"type": "HELLO", "from": node_id, "priority": priority, "incarnation": 12345,
-            "advertised": {"host": HOST, "port": 9}, "version": 2, "cluster": "chorus"}
+            "advertised": {"host": HOST, "port": 9}, "version": 3, "cluster": "chorus",
+            "content_port": 0}
 
 
 def send_and_read_to_close(port: int, payload: bytes, timeout: float) -> "tuple[bytes, float]":
@@ -504,7 +505,7 @@ def scenario_raw_clients(cluster: Cluster) -> None:
         steady = Steady(members)
         track = a.status()["track"]
         ref = {"index": track["index"] - 1, "name": track["name"], "hash": track["hash"],
-               "frames": track["frames"]}
+               "frames": track["frames"], "size": 0, "root": ""}
         me = "raw-intruder"
         forged_keyed = (b"CHRS\x01\x00\x00\x00" + os.urandom(8) + os.urandom(32)
                         + frame(plain_hello(me)))

@@ -344,9 +344,19 @@ def scenario_leader_dies(cluster: Cluster) -> None:
                 if f is None or f.get("complete"):
                     return f"{node.name}: fetch {f}"
             return True
-        # Both play from the fetched bytes for a while before the kill (the probe checks it).
-        hold_for(lambda: all(not node.status().get("missing_track") for node in (b, c)), 0.5,
-                 what="B and C playing from the fetched bytes")
+        # Both play from the fetched bytes, every block decoded, for half a second before the
+        # kill: the check below is about what the kill does, not about the fetch's start.
+        def steady_for_half_a_second() -> object:
+            start = {node.name: node.status()["engine"]["not_decoded_frames"] for node in (b, c)}
+            try:
+                hold_for(lambda: all(not node.status().get("missing_track")
+                                     and node.status()["engine"]["not_decoded_frames"] == start[node.name]
+                                     for node in (b, c)), 0.5, what="B and C playing every block")
+            except HarnessError as error:
+                return str(error)
+            return True
+        wait_until(steady_for_half_a_second, 8.0, what="B and C playing every block for 0.5 s",
+                   describe=cluster.describe)
         # Not a wait: both must still be fetching the moment they play (A's upload is slow).
         why = both_fetching()
         if why is not True:

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "chorus/cli/command.hpp"
+#include "parse_results.hpp"
 
 using chorus::cli::Command;
 using chorus::cli::CommandKind;
@@ -14,29 +15,12 @@ using chorus::cli::EmptyLine;
 using chorus::cli::ParseError;
 using chorus::cli::ParseErrorKind;
 using chorus::cli::parse_command;
+using chorus::test::contains;
+using chorus::test::parsed;
+using chorus::test::rejected;
 
 namespace {
 
-/// The command a line must parse to; fails the test with the error text otherwise.
-Command parsed(std::string_view line) {
-  const auto result = parse_command(line);
-  if (const auto* error = std::get_if<ParseError>(&result)) {
-    FAIL("'" << std::string(line) << "' was rejected: " << error->message());
-  }
-  REQUIRE(std::holds_alternative<Command>(result));
-  return std::get<Command>(result);
-}
-
-/// The error a line must produce; fails the test if it parses.
-ParseError rejected(std::string_view line) {
-  const auto result = parse_command(line);
-  REQUIRE(std::holds_alternative<ParseError>(result));
-  return std::get<ParseError>(result);
-}
-
-bool contains(const std::string& text, std::string_view part) {
-  return text.find(part) != std::string::npos;
-}
 
 bool single_printable_line(const std::string& text) {
   for (const char c : text) {

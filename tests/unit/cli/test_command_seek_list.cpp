@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "chorus/cli/command.hpp"
+#include "parse_results.hpp"
 
 using chorus::cli::Command;
 using chorus::cli::CommandKind;
@@ -15,28 +16,12 @@ using chorus::cli::ParseError;
 using chorus::cli::ParseErrorKind;
 using chorus::cli::SeekTarget;
 using chorus::cli::parse_command;
+using chorus::test::contains;
+using chorus::test::parsed;
+using chorus::test::rejected;
 using chorus::cli::parse_seek_target;
 
 namespace {
-
-Command parsed(std::string_view line) {
-  const auto result = parse_command(line);
-  if (const auto* error = std::get_if<ParseError>(&result)) {
-    FAIL("'" << std::string(line) << "' was rejected: " << error->message());
-  }
-  REQUIRE(std::holds_alternative<Command>(result));
-  return std::get<Command>(result);
-}
-
-ParseError rejected(std::string_view line) {
-  const auto result = parse_command(line);
-  REQUIRE(std::holds_alternative<ParseError>(result));
-  return std::get<ParseError>(result);
-}
-
-bool contains(const std::string& text, std::string_view part) {
-  return text.find(part) != std::string::npos;
-}
 
 SeekTarget absolute(std::int64_t us) { return {us, false}; }
 SeekTarget relative(std::int64_t us) { return {us, true}; }

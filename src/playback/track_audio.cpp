@@ -62,6 +62,7 @@ std::int64_t TrackAudio::read(std::int64_t first, std::span<std::int16_t> out) c
     done += n;
   }
   cursor_.store(first + count, std::memory_order_relaxed);
+  read_any_.store(true, std::memory_order_relaxed);
   // Reading has arrived where the last hint pointed: the decoder follows the reader alone again.
   auto hinted = hinted_.load(std::memory_order_relaxed);
   if (hinted >= 0 && (first / kChunkFrames == hinted / kChunkFrames || first / kChunkFrames == hinted / kChunkFrames + 1)) {
@@ -71,7 +72,9 @@ std::int64_t TrackAudio::read(std::int64_t first, std::span<std::int16_t> out) c
 }
 
 void TrackAudio::hint(std::int64_t frame) const {
-  cursor_.store(frame, std::memory_order_relaxed);
+  // Before the first read the hint is where reading will start; after it, the reader's own
+  // place stays the cursor (its window must not be freed under it during a seek's lead).
+  if (!read_any_.load(std::memory_order_relaxed)) cursor_.store(frame, std::memory_order_relaxed);
   hinted_.store(std::max<std::int64_t>(frame, 0), std::memory_order_relaxed);
   if (wake_) wake_();
 }

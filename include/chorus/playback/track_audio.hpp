@@ -50,7 +50,7 @@ class TrackAudio {
   /// Set once, before the track is shared with other threads: what hint() calls to wake the
   /// decoder thread. Must not block.
   void on_hint(std::function<void()> wake) { wake_ = std::move(wake); }
-  /// The frame after the last one read, or the last hint if newer.
+  /// The frame after the last one read; before the first read, the last hint.
   std::int64_t cursor() const noexcept { return cursor_.load(std::memory_order_relaxed); }
   /// The last hint, until reading arrives at its chunk; −1 when none is pending. Between a seek's
   /// hint and the instant the reader jumps (a command's lead), the reader still reads the old
@@ -76,6 +76,7 @@ class TrackAudio {
   mutable std::atomic<std::int64_t> in_use_{-1};  ///< the chunk read() is copying from, or −1
   mutable std::atomic<std::int64_t> cursor_{0};
   mutable std::atomic<std::int64_t> hinted_{-1};
+  mutable std::atomic<bool> read_any_{false};
   std::function<void()> wake_;
 };
 

@@ -83,13 +83,16 @@ TEST_CASE("store ignores a wrong size or a chunk already there, and evict frees 
   CHECK(audio.read(7, frame) == 1);
 }
 
-TEST_CASE("a hint moves the cursor, and so does a read") {
+TEST_CASE("a hint moves the cursor until the first read, then only reads do") {
   TrackAudio audio(kChunk * 10);
   audio.hint(kChunk * 5);
   CHECK(audio.cursor() == kChunk * 5);
   std::vector<std::int16_t> block(100 * 2);
   audio.read(kChunk * 7, block);
   CHECK(audio.cursor() == kChunk * 7 + 100);
+  audio.hint(kChunk * 2);  // a seek: the reader is still at its place until it jumps
+  CHECK(audio.cursor() == kChunk * 7 + 100);
+  CHECK(audio.hinted() == kChunk * 2);
 }
 
 TEST_CASE("a hint stays pending while the old place is still read, until reading gets there") {

@@ -434,7 +434,9 @@ def scenario_leader_dies(cluster: Cluster) -> None:
             chunk_at_kill = (WAV_HEADER + 4 * at_kill) // CHUNK
             end_chunk = next((i for i in range(chunk_at_kill, n) if not union[i]), n)
             end_frame = (end_chunk * CHUNK - WAV_HEADER) // 4
-            gaps = [g for g in run.gaps(name) if g.start_us >= first
+            # Silence that lasts past the kill (the start of the fetch, before it, is scenario
+            # 1's and the wait above's).
+            gaps = [g for g in run.gaps(name) if g.start_us >= first and g.end_us > mono_to_us(t_kill)
                     and g.last_before < end_frame - 2 * BLOCK_FRAMES]
             held_s.append((end_frame - at_kill) / RATE)
             cluster.figure(f"{name}: audio held past the kill", held_s[-1])

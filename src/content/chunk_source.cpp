@@ -9,6 +9,8 @@
 
 #include <fmt/format.h>
 
+#include "chorus/content/file_digests.hpp"
+
 namespace chorus::content {
 
 namespace {
@@ -35,19 +37,10 @@ std::optional<std::vector<std::uint8_t>> read_range(const std::filesystem::path&
 std::optional<FileHasher::Result> hash_whole(const std::filesystem::path& path) {
   const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
   if (fd < 0) return std::nullopt;
-  FileHasher hasher;
-  std::vector<std::uint8_t> buffer(1 << 16);
-  bool ok = true;
-  while (true) {
-    const ssize_t n = ::read(fd, buffer.data(), buffer.size());
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) ok = false;
-    if (n <= 0) break;
-    hasher.update(std::span(buffer.data(), static_cast<std::size_t>(n)));
-  }
+  auto read = hash_open_file(fd);
   ::close(fd);
-  if (!ok) return std::nullopt;
-  return hasher.finish();
+  if (!read.error.empty()) return std::nullopt;
+  return std::move(read.digests);
 }
 
 }  // namespace

@@ -20,6 +20,7 @@
 #include "chorus/net/rate_budget.hpp"
 #include "chorus/net/rate_limited_log.hpp"
 #include "chorus/protocol/frame.hpp"
+#include "chorus/time_base.hpp"
 #include "chunk_source.hpp"
 
 namespace chorus::content {
@@ -45,10 +46,6 @@ constexpr std::int64_t kProgressEveryUs = 50'000;
 constexpr std::uint64_t kMaxCatalogEntries = 200'000;
 /// Bytes of catalog entries per page, at most (a frame is 1 MiB).
 constexpr std::size_t kCatalogPageBytes = 256 * 1024;
-
-std::int64_t now_us() {
-  return std::chrono::duration_cast<std::chrono::microseconds>(net::Clock::now().time_since_epoch()).count();
-}
 
 std::shared_ptr<const std::string> frame_of(const protocol::Message& message) {
   return std::make_shared<const std::string>(protocol::encode_message_frame(message));

@@ -59,20 +59,7 @@ class File {
   const std::string& error() const { return error_; }
 
   /// The digests of the whole file, or why it could not be read.
-  FileDigests hash() const {
-    if (!error_.empty()) return {{}, error_};
-    content::FileHasher hasher;
-    std::vector<std::uint8_t> buffer(1 << 16);
-    std::uint64_t offset = 0;
-    while (true) {
-      const ssize_t got = ::pread(fd_, buffer.data(), buffer.size(), static_cast<off_t>(offset));
-      if (got < 0 && errno == EINTR) continue;
-      if (got < 0) return {{}, "read error: " + errno_text(errno)};
-      if (got == 0) return {hasher.finish(), {}};
-      hasher.update(std::span<const std::uint8_t>(buffer.data(), static_cast<std::size_t>(got)));
-      offset += static_cast<std::uint64_t>(got);
-    }
-  }
+  FileDigests hash() const { return error_.empty() ? content::hash_open_file(fd_) : FileDigests{{}, error_}; }
 
  private:
   int fd_ = -1;

@@ -7,16 +7,12 @@
 #include <filesystem>
 #include <string>
 
-#include "chorus/content/chunking.hpp"
+#include "chorus/content/file_digests.hpp"
 #include "chorus/playback/library_index.hpp"
 
 namespace chorus::playback::detail {
 
-/// A file's digests, or why it could not be read.
-struct FileDigests {
-  content::FileHasher::Result digests;
-  std::string error;
-};
+using content::FileDigests;
 
 /// Reads the whole file at `path` once. Never blocks on a FIFO; never throws.
 FileDigests hash_file(const std::filesystem::path& path);

@@ -86,7 +86,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
              TrafficCounters& counters, const ConnectionPolicy& policy);
   ~Connection();
 
-  /// Starts the handshake (keyed) and the read loop.
+  /// Starts the handshake (keyed) and the read loop. On an open link the read loop may deliver
+  /// messages already waiting on the socket before start() returns: queue (send()) whatever must
+  /// go out ahead of the answers to them first.
   void start();
 
   /// Queues one encoded frame. Returns false when the connection is closed or, having

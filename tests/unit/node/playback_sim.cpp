@@ -2,6 +2,8 @@
 
 #include "node/printing.hpp"
 
+#include <catch2/catch.hpp>
+
 #include <algorithm>
 #include <stdexcept>
 #include <utility>
@@ -291,6 +293,29 @@ void a_leads_b_and_c_playing(PlaybackSim& sim, std::uint64_t epoch) {
   sim.elect("a", epoch);
   sim.run_until(kStart + 200'000);
   sim.command("a", play_command(1));
+}
+
+std::vector<std::pair<std::int64_t, protocol::Message>> commands_from(const PlaybackSim& sim,
+                                                                      const std::string& from) {
+  std::vector<std::pair<std::int64_t, protocol::Message>> out;
+  for (const auto& sent : sim.sent()) {
+    if (sent.from == from && !sent.to) out.emplace_back(sent.at, sent.message);
+  }
+  return out;
+}
+
+std::vector<std::string> texts(const std::vector<PlaybackSim::Reply>& replies) {
+  std::vector<std::string> out;
+  for (const auto& reply : replies) out.push_back(reply.text);
+  return out;
+}
+
+void check_same_sound(const PlaybackSim& sim, const std::string& x, const std::string& y, std::int64_t from,
+                      std::int64_t span) {
+  for (std::int64_t t = from; t < from + span; t += 12'345) {
+    INFO("at " << t);
+    CHECK(sim.audible(x, t) == sim.audible(y, t));
+  }
 }
 
 }  // namespace chorus::node::test

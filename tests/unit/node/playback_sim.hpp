@@ -168,4 +168,13 @@ class PlaybackSim {
 /// plays track 1 from kStart + 200 ms on. Time stands at kStart + 200 ms.
 void a_leads_b_and_c_playing(PlaybackSim& sim, std::uint64_t epoch);
 
+/// The playback commands `from` broadcast, in order, with when it sent them.
+std::vector<std::pair<std::int64_t, protocol::Message>> commands_from(const PlaybackSim& sim,
+                                                                      const std::string& from);
+/// The texts of prompt replies, in order.
+std::vector<std::string> texts(const std::vector<PlaybackSim::Reply>& replies);
+/// Checks that `x` and `y` play the same position at every 12.345 ms over `span` µs from `from`.
+void check_same_sound(const PlaybackSim& sim, const std::string& x, const std::string& y, std::int64_t from,
+                      std::int64_t span);
+
 }  // namespace chorus::node::test

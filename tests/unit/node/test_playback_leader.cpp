@@ -26,22 +26,6 @@ void leader_and_follower(PlaybackSim& sim, std::int64_t track_frames = kTrackFra
   REQUIRE(sim.core("b").state_synced());
 }
 
-/// The playback commands a broadcast, in order, with when it sent them.
-std::vector<std::pair<std::int64_t, protocol::Message>> commands_from(const PlaybackSim& sim,
-                                                                      const std::string& from) {
-  std::vector<std::pair<std::int64_t, protocol::Message>> out;
-  for (const auto& sent : sim.sent()) {
-    if (sent.from == from && !sent.to) out.emplace_back(sent.at, sent.message);
-  }
-  return out;
-}
-
-std::vector<std::string> texts(const std::vector<PlaybackSim::Reply>& replies) {
-  std::vector<std::string> out;
-  for (const auto& reply : replies) out.push_back(reply.text);
-  return out;
-}
-
 }  // namespace
 
 TEST_CASE("the leader schedules a command at now + lead and applies it as its followers do") {

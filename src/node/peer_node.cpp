@@ -94,6 +94,7 @@ void PeerNode::execute(const cli::Command& command, Reply reply) {
     case CommandKind::prev:
     case CommandKind::seek: return playback_.command(command, std::move(reply));
     case CommandKind::exit: return reply("use exit at the prompt to leave");
+    default: return reply("error: not available yet");  // TODO(integration)
   }
 }
 

@@ -20,7 +20,11 @@ namespace chorus::cli {
 
 /// Which command a line names.
 enum class CommandKind {
-  peers, list, play, pause, resume, stop, next, prev, seek, status, debug, help, exit
+  peers, list, play, pause, resume, stop, next, prev, seek, status, debug, help, exit,
+  // the play queue (docs/queue.md)
+  queue, add, remove, move, clear, random, repeat, single, consume,
+  // rooms (every node is a room)
+  volume, mute, unmute
 };
 
 /// What a command accepts after its name.
@@ -31,6 +35,13 @@ enum class ArgSyntax {
   seek_position, ///< exactly one position: [+|-] then SECONDS[.f], M:SS[.f] or H:MM:SS[.f]
   list_query,    ///< options `--json` and `--page N` (N >= 1), each at most once, then any words
                  ///< (the query); a lone `--` ends the options
+  add_source,    ///< a library number N (see list), or QUERY words: every library track matching
+  queue_range,   ///< a queue position N or a range N-M (inclusive, N <= M)
+  queue_move,    ///< a queue position or range (as queue_range), then the position TO
+  on_off,        ///< exactly one of on, off
+  on_off_oneshot,///< exactly one of on, off, oneshot
+  room_volume,   ///< [ROOM] [V|+V|-V]: V 0..100; one word that is a volume names this node
+  room,          ///< [ROOM]: a node id; none: this node
 };
 
 /// One row of the command table.
@@ -55,14 +66,40 @@ struct SeekTarget {
 /// microseconds in 64 bits, and any track ends long before it).
 inline constexpr std::int64_t kMaxSeekSeconds = 1'000'000'000;
 
+/// random/repeat/single/consume: off, on, or (single, consume) on for one track only.
+enum class Switch { off, on, oneshot };
+
 /// A parsed, well-formed command.
+///
+/// Numbers are as a user types them: queue positions and library numbers count from 1. Other
+/// front ends (the MPD protocol, the web page) fill the same fields, so every way of controlling
+/// the cluster runs through the same rules.
 struct Command {
   CommandKind kind = CommandKind::help;
   bool json = false;  ///< `--json` was given (only for commands whose syntax allows it)
-  int track = 0;      ///< the track index, for CommandKind::play
+  /// play: the queue position (0: MPD's play without a position: resume if paused, else play the
+  /// current or first item); add: a library number (0: none, see query/uri); remove/move: the
+  /// first queue position of the range.
+  int track = 0;
   std::optional<SeekTarget> seek;  ///< present exactly for CommandKind::seek
   std::string query;  ///< list: the words after the options, joined by single spaces; may be empty
   int page = 1;       ///< list: the page asked for, >= 1
+  /// play/remove/move by the queue item's id (MPD's playid, deleteid, moveid) instead of by
+  /// position; `track` is then unused.
+  std::optional<std::uint64_t> item_id;
+  int count = 1;      ///< remove/move: how many positions from `track` (a range N-M is M-N+1)
+  int to = 0;         ///< move: the position the (first) item ends at, from 1
+  /// add: insert so that the first added item is at this position (from 1); absent: at the end.
+  std::optional<int> position;
+  /// add: a library path, or a directory whose tracks are all added ("" is the whole library);
+  /// used instead of track/query when present (MPD's add URI).
+  std::optional<std::string> uri;
+  Switch mode = Switch::off;  ///< random/repeat/single/consume
+  std::string room;           ///< volume/mute/unmute: a node id; empty: this node
+  /// volume: the volume to set (0..100), or with relative_volume the change (-100..100);
+  /// absent: show the rooms' volumes.
+  std::optional<int> volume;
+  bool relative_volume = false;
   friend bool operator==(const Command&, const Command&) = default;
 };
 

@@ -2,6 +2,8 @@
 
 #include "chorus/cli/command.hpp"
 
+#include "parse_helpers.hpp"
+
 #include <algorithm>
 #include <array>
 #include <charconv>
@@ -10,9 +12,15 @@
 #include <vector>
 
 namespace chorus::cli {
+using detail::all_digits;
+using detail::echo;
+using detail::error_for;
+using detail::has_control_byte;
+using detail::usage_of;
+
 namespace {
 
-constexpr std::array<CommandSpec, 25> kTable{{
+constexpr std::array<CommandSpec, 26> kTable{{
     {CommandKind::peers, "peers", "", ArgSyntax::optional_json, "[--json]",
      "list the cluster's nodes with state, rank, rtt and last heard"},
     {CommandKind::list, "list", "", ArgSyntax::list_query, "[--json] [--page N] [QUERY...]",
@@ -51,6 +59,9 @@ constexpr std::array<CommandSpec, 25> kTable{{
      "silence ROOM's speakers (default: this node's); the position plays on"},
     {CommandKind::unmute, "unmute", "", ArgSyntax::room, "[ROOM]",
      "let ROOM's speakers be heard again (default: this node's)"},
+    {CommandKind::access, "access", "", ArgSyntax::none, "",
+     "show where MPD clients and the web page reach this node, with the password and token the "
+     "cluster key gives them"},
     {CommandKind::status, "status", "", ArgSyntax::optional_json, "[--json]",
      "show this node's role, leader, epoch and playback state"},
     {CommandKind::debug, "debug", "", ArgSyntax::optional_json, "[--json]",
@@ -64,7 +75,6 @@ constexpr std::string_view kJsonFlag = "--json";
 constexpr std::string_view kPageFlag = "--page";
 constexpr std::string_view kEndOfOptions = "--";
 constexpr int kMaxSeekDecimals = 6;  // microseconds
-constexpr std::size_t kMaxEcho = 32;
 
 bool is_space(char c) {
   return c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '\v' || c == '\f';
@@ -81,44 +91,6 @@ std::vector<std::string_view> split_words(std::string_view line) {
     if (i > start) words.push_back(line.substr(start, i - start));
   }
   return words;
-}
-
-/// Quotes user text for an error message: printable ASCII kept, other bytes as \xNN, long text cut.
-std::string echo(std::string_view text) {
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string out = "'";
-  const std::size_t shown = std::min(text.size(), kMaxEcho);
-  for (std::size_t i = 0; i < shown; ++i) {
-    const auto byte = static_cast<unsigned char>(text[i]);
-    if (byte >= 0x20 && byte < 0x7f && byte != '\\') {
-      out += static_cast<char>(byte);
-    } else {
-      out += "\\x";
-      out += kHex[byte >> 4];
-      out += kHex[byte & 0x0f];
-    }
-  }
-  if (shown < text.size()) out += "...";
-  out += '\'';
-  return out;
-}
-
-std::string usage_of(const CommandSpec& row) {
-  std::string text(row.name);
-  if (!row.arg_names.empty()) {
-    text += ' ';
-    text += row.arg_names;
-  }
-  return text;
-}
-
-ParseError error_for(const CommandSpec& row, ParseErrorKind kind, std::string detail) {
-  return ParseError{kind, std::string(row.name) + ": " + detail, usage_of(row)};
-}
-
-bool all_digits(std::string_view text) {
-  return !text.empty() &&
-         std::all_of(text.begin(), text.end(), [](char c) { return c >= '0' && c <= '9'; });
 }
 
 ParseResult parse_track(const CommandSpec& row, std::string_view word, Command command) {
@@ -227,14 +199,6 @@ SeekParse parse_seek(std::string_view word) {
   target.position_us = seconds * 1'000'000 + fraction_us;
   if (negative) target.position_us = -target.position_us;
   return {target, ""};
-}
-
-/// A control byte (C0 or DEL) in `text`, if any: a query holds printable text only.
-bool has_control_byte(std::string_view text) {
-  return std::any_of(text.begin(), text.end(), [](char c) {
-    const auto byte = static_cast<unsigned char>(c);
-    return byte < 0x20 || byte == 0x7f;
-  });
 }
 
 ParseResult parse_list(const CommandSpec& row, std::span<const std::string_view> args,
@@ -409,14 +373,13 @@ ParseResult parse_command(std::string_view line) {
     case ArgSyntax::list_query:
       return parse_list(*row, args, std::move(command));
 
-    case ArgSyntax::add_source:
-    case ArgSyntax::queue_range:
-    case ArgSyntax::queue_move:
+    case ArgSyntax::add_source: return detail::parse_add_source(*row, args, std::move(command));
+    case ArgSyntax::queue_range: return detail::parse_queue_range(*row, args, std::move(command));
+    case ArgSyntax::queue_move: return detail::parse_queue_move(*row, args, std::move(command));
     case ArgSyntax::on_off:
-    case ArgSyntax::on_off_oneshot:
-    case ArgSyntax::room_volume:
-    case ArgSyntax::room:
-      return error_for(*row, ParseErrorKind::bad_argument, "not parsed yet");  // TODO(parser)
+    case ArgSyntax::on_off_oneshot: return detail::parse_switch(*row, args, std::move(command));
+    case ArgSyntax::room_volume: return detail::parse_room_volume(*row, args, std::move(command));
+    case ArgSyntax::room: return detail::parse_room(*row, args, std::move(command));
   }
   return command;
 }

@@ -24,7 +24,9 @@ enum class CommandKind {
   // the play queue (docs/queue.md)
   queue, add, remove, move, clear, random, repeat, single, consume,
   // rooms (every node is a room)
-  volume, mute, unmute
+  volume, mute, unmute,
+  // how MPD clients and browsers reach this node
+  access
 };
 
 /// What a command accepts after its name.

@@ -1,4 +1,5 @@
-// node: one chorus cluster member with an interactive prompt on stdin.
+// node: one chorus cluster member with an interactive prompt on stdin, or (--no-prompt) a
+// service that runs until it is told to stop by a signal.
 
 #include <unistd.h>
 
@@ -36,6 +37,8 @@ struct Options {
   std::string gen_key;
   std::string key_file;
   std::vector<std::string> accept_key_files;
+  bool no_prompt = false;
+  bool show_access = false;
 };
 
 void add_options(CLI::App& app, Options& options) {
@@ -110,10 +113,24 @@ void add_options(CLI::App& app, Options& options) {
                                   "Cluster key: only nodes proving it can join, and every link is "
                                   "encrypted (without one the cluster is open to anyone)")
                        ->type_name("PATH");
+  app.add_flag("--show-access", options.show_access,
+               "Print the MPD password and the web page's token the cluster key gives, and exit")
+      ->needs(key_file);
   app.add_option("--accept-key-file", options.accept_key_files,
                  "Also accept peers proving this key (while the cluster's key is rotated)")
       ->type_name("PATH")
       ->needs(key_file);
+  auto& control = options.node.control;
+  app.add_option("--mpd-port", control.mpd_port,
+                 "TCP port of the MPD protocol server for music clients (0: off; a port already taken "
+                 "is logged and the node runs without it)")
+      ->capture_default_str();
+  app.add_option("--http-port", control.http_port,
+                 "TCP port of the web page, its WebSocket and /metrics (0: off)")
+      ->capture_default_str();
+  app.add_flag("--no-prompt", options.no_prompt,
+               "Service mode: no prompt, standard input is ignored; the node runs until SIGTERM or "
+               "SIGINT, then leaves the cluster gracefully");
   app.add_option("--log-level", options.log_level, "Log level on stderr")
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "off"}))
       ->capture_default_str();
@@ -151,7 +168,10 @@ chorus::node::NodeConfig finish_config(Options& options) {
   config.playback.latency = std::chrono::milliseconds(options.latency_ms);
   config.content.cache.max_bytes = options.cache_mb << 20;
   config.content.upload_bytes_per_second = static_cast<std::uint64_t>(options.upload_limit_mb * 1024 * 1024);
-  if (!options.key_file.empty()) config.network.connection.keys = load_keys(options);
+  if (!options.key_file.empty()) {
+    config.network.connection.keys = load_keys(options);
+    config.control.secrets = chorus::security::derive_control_secrets(config.network.connection.keys->primary);
+  }
   return config;
 }
 
@@ -235,6 +255,11 @@ int main(int argc, char** argv) {
     app.parse(argc, argv);
     if (!options.gen_key.empty()) return generate_key(options.gen_key);
     config = finish_config(options);
+    if (options.show_access) {
+      std::cout << "mpd password: " << config.control.secrets->mpd_password << "\n"
+                << "web token: " << config.control.secrets->web_token << "\n";
+      return 0;
+    }
   } catch (const CLI::ParseError& error) {
     return app.exit(error);
   }
@@ -254,7 +279,7 @@ int main(int argc, char** argv) {
     });
 
     // The prompt thread may be blocked in a read when the node stops; it is left behind then.
-    std::thread(read_prompt, std::ref(io), std::ref(node)).detach();
+    if (!options.no_prompt) std::thread(read_prompt, std::ref(io), std::ref(node)).detach();
     io.run();
     spdlog::info("node {} stopped", node.id());
     std::cout << std::flush;

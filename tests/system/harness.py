@@ -234,6 +234,11 @@ class Node:
         # Each node its own cache, in the test's directory: never the user's, never shared.
         if "--cache-dir" not in self.extra_args:
             argv += ["--cache-dir", str(self.workdir / f"{self.name}.cache")]
+        # The MPD and web ports default to fixed numbers; test nodes use them only when asked.
+        if "--mpd-port" not in self.extra_args:
+            argv += ["--mpd-port", "0"]
+        if "--http-port" not in self.extra_args:
+            argv += ["--http-port", "0"]
         return argv + self.extra_args
 
     def launch(self) -> None:

@@ -16,12 +16,21 @@
 #include "chorus/node/message_handler.hpp"
 #include "chorus/node/playback_controller.hpp"
 #include "chorus/node/reports.hpp"
+#include "chorus/security/control_secrets.hpp"
 
 namespace boost::asio {
 class io_context;
 }
 
 namespace chorus::node {
+
+/// The control surfaces every node serves (docs/mpd.md, docs/web.md), on the listen host.
+struct ControlConfig {
+  std::uint16_t mpd_port = 6600;   ///< the MPD protocol; 0: off
+  std::uint16_t http_port = 6680;  ///< the web page, its WebSocket and /metrics; 0: off
+  /// With a cluster key: the MPD password and the web token it gives; without, both are open.
+  std::optional<security::ControlSecrets> secrets;
+};
 
 struct NodeConfig {
   net::NetworkConfig network;
@@ -30,6 +39,7 @@ struct NodeConfig {
   playback::PlayerConfig playback;
   /// Content links and the cache; its id, cluster, keys and listen host come from `network`.
   content::ContentConfig content;
+  ControlConfig control;
 };
 
 class PeerNode final : public net::NetworkObserver {

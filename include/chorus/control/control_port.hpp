@@ -118,7 +118,7 @@ struct MetricsView {
   std::uint64_t jumps = 0;
   std::uint64_t not_decoded_frames = 0;
   std::uint64_t output_underruns = 0;
-  std::size_t send_queue_bytes = 0;  ///< cluster links' queued output, all peers
+  std::size_t send_queue_frames = 0;  ///< messages queued on the cluster links, all peers
   std::uint64_t bytes_in = 0;        ///< cluster links
   std::uint64_t bytes_out = 0;
   std::uint64_t content_bytes_in = 0;   ///< track bytes fetched from peers

@@ -30,6 +30,7 @@ import os
 import platform
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -65,6 +66,13 @@ atexit.register(_remove_work_root)
 RATE = 48_000
 BLOCK = 480
 HOST = "127.0.0.1"
+
+
+def free_port() -> int:
+    """A port free right now (the node binds it a moment later; the race is accepted)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((HOST, 0))
+        return sock.getsockname()[1]
 
 _EXTRA: "set[subprocess.Popen]" = set()
 _EXTRA_LOCK = threading.Lock()

@@ -4,6 +4,7 @@
 #include <boost/json/serialize.hpp>
 #include <spdlog/spdlog.h>
 
+#include "chorus/node/cluster_view.hpp"
 #include "chorus/node/playback_reports.hpp"
 #include "chorus/node/reports.hpp"
 
@@ -16,7 +17,9 @@ PeerNode::PeerNode(boost::asio::io_context& io, NodeConfig config)
       clock_sampler_(io, network_, [this] { playback_.on_clock_sample(); }),
       playback_(io, network_, clock_sampler_, config_.playback, [this] {
         if (election_) election_->set_eligible(true);
-      }) {}
+      }),
+      hub_(io, [this](const cli::Command& command, ControlHub::Done done) { run(command, std::move(done)); }),
+      view_timer_(io) {}
 
 PeerNode::~PeerNode() = default;
 
@@ -41,10 +44,15 @@ void PeerNode::start() {
                     [this] { playback_.on_stalled(); });
   messages_.emplace(*election_, clock_sampler_, playback_);
   election_->start(config_.lead_at_start);
+  publish_view(control::kAllSubsystems);
+  refresh_view_periodically();
+  surfaces_.emplace(hub_, config_.control, config_.network.listen.host);
+  surfaces_->start();
 }
 
 void PeerNode::on_leadership(const election::Status& status) {
   playback_.on_leadership(status);
+  publish_view(control::kPlayer | control::kOutput);
   if (status.role == election::Role::leader) {
     spdlog::info("this node leads the cluster (epoch {})", status.epoch);
   } else if (status.leader) {
@@ -57,6 +65,8 @@ void PeerNode::on_leadership(const election::Status& status) {
 const std::string& PeerNode::id() const { return network_.id(); }
 
 void PeerNode::shutdown(std::function<void()> done) {
+  if (surfaces_) surfaces_->stop();
+  view_timer_.cancel();
   if (election_) election_->stop();
   playback_.stop();
   clock_sampler_.pause();
@@ -66,11 +76,13 @@ void PeerNode::shutdown(std::function<void()> done) {
 void PeerNode::on_peer_up(const net::PeerInfo& peer) {
   election_->peer_up(peer);
   playback_.peer_up(peer);
+  publish_view(control::kOutput);
 }
 
 void PeerNode::on_peer_down(const std::string& id) {
   election_->peer_down(id);
   playback_.peer_down(id);
+  publish_view(control::kOutput);
 }
 
 void PeerNode::on_message(const std::string& from, const protocol::Message& message,
@@ -78,24 +90,79 @@ void PeerNode::on_message(const std::string& from, const protocol::Message& mess
   messages_->handle(from, message, received);
 }
 
+namespace {
+
+/// A report: always ok, its text as the prompt prints it.
+control::Outcome report(std::string text) {
+  control::Outcome outcome;
+  outcome.ok = true;
+  outcome.text = std::move(text);
+  return outcome;
+}
+
+}  // namespace
+
 void PeerNode::execute(const cli::Command& command, Reply reply) {
+  run(command, [reply = std::move(reply)](const control::Outcome& outcome) { reply(outcome.text); });
+}
+
+void PeerNode::run(const cli::Command& command, std::function<void(control::Outcome)> done) {
   using cli::CommandKind;
   switch (command.kind) {
-    case CommandKind::peers: return reply(peers_report(command.json));
-    case CommandKind::status: return reply(status_report(command.json));
-    case CommandKind::debug: return reply(debug_report(command.json));
-    case CommandKind::help: return reply(cli::help_text());
-    case CommandKind::list: return reply(playback_.list_report(command));
+    case CommandKind::peers: return done(report(peers_report(command.json)));
+    case CommandKind::status: return done(report(status_report(command.json)));
+    case CommandKind::debug: return done(report(debug_report(command.json)));
+    case CommandKind::help: return done(report(cli::help_text()));
+    case CommandKind::list: return done(report(playback_.list_report(command)));
+    case CommandKind::access:
+      return done(report(surfaces_ ? access_text(*surfaces_, network_.advertised_endpoint().host)
+                                   : "the node is not started"));
     case CommandKind::play:
     case CommandKind::pause:
     case CommandKind::resume:
     case CommandKind::stop:
     case CommandKind::next:
     case CommandKind::prev:
-    case CommandKind::seek: return playback_.command(command, std::move(reply));
-    case CommandKind::exit: return reply("use exit at the prompt to leave");
-    default: return reply("error: not available yet");  // TODO(integration)
+    case CommandKind::seek:
+      return playback_.command(command, [done = std::move(done)](const std::string& text) {
+        control::Outcome outcome;
+        outcome.ok = text.rfind("ok", 0) == 0;
+        outcome.refusal = outcome.ok ? control::Refusal::none : control::Refusal::not_now;
+        outcome.text = text;
+        done(outcome);
+      });
+    case CommandKind::exit: return done(report("use exit at the prompt to leave"));
+    default: {
+      control::Outcome outcome;
+      outcome.refusal = control::Refusal::unavailable;
+      outcome.text = "error: not available yet";
+      return done(outcome);
+    }
   }
+}
+
+void PeerNode::publish_view(control::Subsystems changed) {
+  if (!election_) return;
+  const auto playback = playback_.view();
+  ClusterViewParts parts;
+  parts.self = network_.id();
+  parts.leadership = election_->core().status();
+  parts.leader_changes = election_->core().stats().leader_changes;
+  parts.peers = network_.peers();
+  parts.traffic = network_.traffic();
+  parts.playback = &playback;
+  parts.library = playback_.library();
+  parts.control_clients = hub_.clients();
+  hub_.publish(std::make_shared<const control::ClusterView>(make_cluster_view(parts)), changed);
+}
+
+void PeerNode::refresh_view_periodically() {
+  view_timer_.expires_after(std::chrono::seconds(1));
+  view_timer_.async_wait([this](const boost::system::error_code& ec) {
+    if (ec) return;
+    publish_view(0);
+    refresh_view_periodically();
+  });
 }
 
 LeadershipView PeerNode::leadership() const {

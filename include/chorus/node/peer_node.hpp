@@ -8,6 +8,8 @@
 #include <memory>
 #include <string>
 
+#include <boost/asio/steady_timer.hpp>
+
 #include "chorus/cli/command.hpp"
 #include "chorus/content/content_service.hpp"
 #include "chorus/net/network_manager.hpp"
@@ -16,21 +18,14 @@
 #include "chorus/node/message_handler.hpp"
 #include "chorus/node/playback_controller.hpp"
 #include "chorus/node/reports.hpp"
-#include "chorus/security/control_secrets.hpp"
+#include "chorus/node/control_hub.hpp"
+#include "chorus/node/control_surfaces.hpp"
 
 namespace boost::asio {
 class io_context;
 }
 
 namespace chorus::node {
-
-/// The control surfaces every node serves (docs/mpd.md, docs/web.md), on the listen host.
-struct ControlConfig {
-  std::uint16_t mpd_port = 6600;   ///< the MPD protocol; 0: off
-  std::uint16_t http_port = 6680;  ///< the web page, its WebSocket and /metrics; 0: off
-  /// With a cluster key: the MPD password and the web token it gives; without, both are open.
-  std::optional<security::ControlSecrets> secrets;
-};
 
 struct NodeConfig {
   net::NetworkConfig network;
@@ -52,7 +47,10 @@ class PeerNode final : public net::NetworkObserver {
 
   /// Starts listening, dialling and the timers. Throws if the listen address cannot be bound.
   void start();
-  /// Runs one prompt command and replies exactly once (perhaps later, for remote commands).
+  /// Runs one command — from the prompt, an MPD client or the web page — and delivers its outcome
+  /// exactly once (perhaps later, for commands the leader runs).
+  void run(const cli::Command& command, std::function<void(control::Outcome)> done);
+  /// run() for the prompt: the outcome's text.
   void execute(const cli::Command& command, Reply reply);
   /// Leaves the cluster gracefully, then calls `done`.
   void shutdown(std::function<void()> done);
@@ -70,6 +68,10 @@ class PeerNode final : public net::NetworkObserver {
   std::string status_report(bool json) const;
   std::string debug_report(bool json) const;
   void on_leadership(const election::Status& status);
+  /// A new snapshot for the front ends, telling them what changed (0: counters only).
+  void publish_view(control::Subsystems changed);
+  /// The metrics move without events: the snapshot is refreshed every second.
+  void refresh_view_periodically();
 
   boost::asio::io_context& io_;
   NodeConfig config_;
@@ -78,6 +80,9 @@ class PeerNode final : public net::NetworkObserver {
   PlaybackController playback_;
   std::optional<ElectionShell> election_;  ///< made by start(), once the node id is known
   std::optional<MessageHandler> messages_;  ///< made by start(), with the election
+  ControlHub hub_;
+  std::optional<ControlSurfaces> surfaces_;  ///< made by start(), with the host known
+  boost::asio::steady_timer view_timer_;
 };
 
 }  // namespace chorus::node

@@ -90,6 +90,8 @@ class PlaybackController final : public PlaybackInbox {
   void command(const cli::Command& command, Reply reply);
 
   std::string list_report(const cli::Command& command) const;
+  /// The cluster's library as this node knows it.
+  std::shared_ptr<const content::Catalog> library() const { return catalog_; }
   PlaybackView view() const;
 
  private:

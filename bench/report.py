@@ -5,7 +5,7 @@
                             [--duration-s N] [--docs docs/benchmarks.md]
 
 Reads skew.json, reaction.json, join.json, failover.json, cost.json, fanout.json,
-real_outputs.json, security.json and library.json from the
+real_outputs.json, security.json, library.json and control.json from the
 results directory (a missing one is reported as not run), writes report.md and report.json
 there, and copies the Markdown to --docs when given. Each figure is printed beside its target
 with met / missed; benchmarks do not fail.
@@ -848,6 +848,50 @@ def library_section(r: Report, data: Optional[dict]) -> None:
     r.add("")
 
 
+def control_section(r: Report, data: Optional[dict]) -> None:
+    r.add("## 10. Control: MPD clients and the web page", "")
+    r.add("**Method** (`bench/control.py`). 3 nodes on loopback play the counting track, outputs "
+          "read by skew_probe as in section 2. *mpc*: `mpc pause` and `mpc play` run against the "
+          "MPD port of follower B, 0.25 s apart; per command and node, the audible instant of "
+          "the first changed frame minus the instant mpc was started. *Web*: the pause and play "
+          "buttons of B's page clicked in headless Chromium through the DevTools protocol, timed "
+          "from the click. *Idle*: 100 MPD clients wait in `idle` on B; `volume` and "
+          "`pause`/`resume` typed on A's prompt → each client's `changed:` line; B's CPU and RSS "
+          "over 10 s with the 100 clients connected, against 10 s without.", "")
+    if not data:
+        r.add("*Not run.*", "")
+        return
+    r.add("| figure | samples | p50 | p95 | max | target | |", "|---|---:|---:|---:|---:|---|---|")
+    for part, title in (("mpc", "`mpc` on a follower's MPD port"), ("web", "click on a follower's web page")):
+        groups = data.get(part)
+        if not groups:
+            continue
+        for kind, verb in (("pause", "output stops"), ("resume", "output resumes")):
+            g = groups[kind]
+            s = g["reaction_ms"]
+            target = f"≤ {data['reaction_target_ms']:.0f} ms"
+            r.add(f"| {title}: {kind} → every node's {verb} | {s['n']} | {num(s['p50'], 'ms')} | "
+                  f"{num(s['p95'], 'ms')} | {num(s['max'], 'ms')} | {target} | {met(g['met'])} |")
+            r.row("10 control", f"{title}: {kind} → every node's {verb}", num(s["p50"], "ms"),
+                  num(s["p95"], "ms"), num(s["max"], "ms"), target, g["met"],
+                  f"{g['missing']} missing" if g["missing"] else "")
+    idle = data.get("idle")
+    if idle:
+        s = idle["changed_ms"]
+        target = f"≤ {data['idle_target_ms']:.0f} ms (all)"
+        r.add(f"| {idle['clients']} MPD clients in idle: a change → each `changed:` | {s['n']} | "
+              f"{num(s['p50'], 'ms')} | {num(s['p95'], 'ms')} | {num(s['max'], 'ms')} | {target} | "
+              f"{met(idle['met'])} |")
+        r.row("10 control", f"{idle['clients']} MPD clients in idle: a change → every client told",
+              num(s["p50"], "ms"), num(s["p95"], "ms"), num(s["max"], "ms"), target, idle["met"],
+              f"{idle['missing']} missing" if idle["missing"] else "")
+        w, wo = idle["with_clients"], idle["without_clients"]
+        r.add("", f"B with the {idle['clients']} idle clients: CPU {w['cpu_percent']} % "
+              f"(without: {wo['cpu_percent']} %), RSS {w['VmRSS'] / 1024:.1f} MiB "
+              f"(without: {wo['VmRSS'] / 1024:.1f} MiB).")
+    r.add("")
+
+
 def limits_section(r: Report) -> None:
     r.add("## Limits of the method", "",
           "- **Probe wake-up jitter.** The probe knows a block's write time only as the moment "
@@ -1030,7 +1074,7 @@ def main() -> int:
     args = parser.parse_args()
     folder = Path(args.results)
     names = ("skew", "reaction", "join", "failover", "cost", "fanout", "real_outputs", "security",
-             "library")
+             "library", "control")
     results = {name: load(folder, name) for name in names}
     machine = rig.machine_info()
     if args.commit:
@@ -1049,6 +1093,7 @@ def main() -> int:
     real_outputs_section(body, results["real_outputs"])
     security_section(body, results["security"])
     library_section(body, results["library"])
+    control_section(body, results["control"])
     limits_section(body)
     reading_section(body, results)
 

@@ -96,7 +96,6 @@ class Session {
 
   enum class ListMode { none, plain, with_ok };
   ListMode collecting_ = ListMode::none;  ///< inside command_list_begin ... end
-  bool list_overflow_ = false;
   std::vector<Words> collected_;
 
   // The batch being run: one command, or a whole list.

@@ -64,8 +64,7 @@ std::vector<CommandDef> make_table() {
       {"volume", 1, 1, volume},
   };
   // The session's own commands: listed by `commands`, never dispatched through the table.
-  for (std::string_view name : {"close", "command_list_begin", "command_list_end",
-                                "command_list_ok_begin", "idle", "noidle", "password"}) {
+  for (std::string_view name : {"close", "idle", "noidle", "password"}) {
     table.push_back({name, 0, -1, nothing});
   }
   std::sort(table.begin(), table.end(),

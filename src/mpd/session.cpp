@@ -74,6 +74,15 @@ Step Session::on_line(std::string_view line, const control::ClusterView& view,
                       const Instant& now) {
   Step step;
   if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+  // MPD: every command starts with a lower-case letter; anything else (an empty line, an HTTP
+  // request sent to the wrong port) is not the protocol, and the connection is closed.
+  // idle and noidle cannot be part of a command list.
+  const bool idle_word = line == "idle" || line == "noidle";
+  if (line.empty() || line.front() < 'a' || line.front() > 'z' ||
+      (collecting_ != ListMode::none && idle_word)) {
+    step.close = true;
+    return step;
+  }
   if (line == "noidle") {
     // Not idling: the idle's answer has already been sent, and noidle has nothing to add.
     if (idling()) {
@@ -86,42 +95,26 @@ Step Session::on_line(std::string_view line, const control::ClusterView& view,
     step.close = true;
     return step;
   }
-  auto tokens = tokenize(line);
-  if (auto* error = std::get_if<TokenizeError>(&tokens)) {
-    const std::size_t index = collecting_ == ListMode::none ? 0 : collected_.size();
-    collecting_ = ListMode::none;
-    collected_.clear();
-    step.output = ack_line(Ack::arg, index, "", error->message);
-    return step;
-  }
-  Words words = std::move(std::get<Words>(tokens));
-  if (words.empty()) {
-    step.output = ack_line(Ack::unknown, 0, "", "No command given");
-    return step;
-  }
   if (collecting_ != ListMode::none) {
-    if (words.front() == "command_list_end") {
+    if (line == "command_list_end") {
       batch_ = std::exchange(collected_, {});
       batch_mode_ = std::exchange(collecting_, ListMode::none);
       batch_next_ = 0;
       return run_batch(view, now, std::move(step));
     }
     if (collected_.size() >= config_.max_command_list) {
-      step.output = ack_line(Ack::not_list, collected_.size(), words.front(),
-                             "command list is too long");
+      step.output = ack_line(Ack::not_list, collected_.size(), "", "command list is too long");
       step.close = true;
       return step;
     }
-    collected_.push_back(std::move(words));
+    collected_.emplace_back(line);
     return step;
   }
-  if (words.front() == "command_list_begin" || words.front() == "command_list_ok_begin") {
-    if (words.size() != 1) return fail(std::move(step), {Ack::arg, "too many arguments"});
-    collecting_ = words.front() == "command_list_begin" ? ListMode::plain : ListMode::with_ok;
+  if (line == "command_list_begin" || line == "command_list_ok_begin") {
+    collecting_ = line == "command_list_begin" ? ListMode::plain : ListMode::with_ok;
     return step;
   }
-  batch_.clear();
-  batch_.push_back(std::move(words));
+  batch_.assign(1, std::string(line));
   batch_mode_ = ListMode::none;
   batch_next_ = 0;
   return run_batch(view, now, std::move(step));
@@ -129,7 +122,16 @@ Step Session::on_line(std::string_view line, const control::ClusterView& view,
 
 Step Session::run_batch(const control::ClusterView& view, const Instant& now, Step step) {
   for (; batch_next_ < batch_.size(); ++batch_next_) {
-    const Words& words = batch_[batch_next_];
+    current_.clear();
+    auto tokens = tokenize(batch_[batch_next_]);
+    if (auto* error = std::get_if<TokenizeError>(&tokens)) {
+      // MPD: a line whose command name cannot be read is not the protocol: answer, then close
+      step = fail(std::move(step), {error->in_name ? Ack::unknown : Ack::arg, error->message});
+      step.close = step.close || error->in_name;
+      return step;
+    }
+    current_ = std::move(std::get<Words>(tokens));
+    const Words& words = current_;
     switch (special_command(words, step)) {
       case Special::answered: return step;
       case Special::next: break;
@@ -223,8 +225,8 @@ Step Session::finish_batch(Step step) {
 Step Session::fail(Step step, const Failure& failure) {
   const std::size_t index = batch_mode_ == ListMode::none ? 0 : batch_next_;
   // MPD names no command in the braces of an unknown one
-  const bool named = failure.code != Ack::unknown && batch_next_ < batch_.size();
-  const std::string command = named ? batch_[batch_next_].front() : "";
+  const bool named = failure.code != Ack::unknown && !current_.empty();
+  const std::string command = named ? current_.front() : "";
   step.output += ack_line(failure.code, index, command, failure.message);
   step.command.reset();
   batch_.clear();

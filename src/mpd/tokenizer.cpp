@@ -22,10 +22,10 @@ class Cursor {
   bool at_word_end() const { return at_end() || is_blank(peek()); }
 
   std::variant<std::string, TokenizeError> name() {
-    if (!is_letter(peek())) return TokenizeError{"Letter expected"};
+    if (!is_letter(peek())) return TokenizeError{"Letter expected", true};
     const std::size_t start = pos_;
     while (!at_end() && is_name_char(peek())) ++pos_;
-    if (!at_word_end()) return TokenizeError{"Invalid word character"};
+    if (!at_word_end()) return TokenizeError{"Invalid word character", true};
     return std::string(line_.substr(start, pos_ - start));
   }
 
@@ -37,7 +37,7 @@ class Cursor {
   std::variant<std::string, TokenizeError> bare() {
     const std::size_t start = pos_;
     while (!at_end() && is_bare_char(peek())) ++pos_;
-    if (!at_word_end()) return TokenizeError{"Invalid unquoted character"};
+    if (!at_word_end()) return TokenizeError{"Invalid unquoted character", false};
     return std::string(line_.substr(start, pos_ - start));
   }
 
@@ -51,9 +51,9 @@ class Cursor {
       }
       value.push_back(line_[pos_++]);
     }
-    if (at_end()) return TokenizeError{"Missing closing '\"'"};
+    if (at_end()) return TokenizeError{"Missing closing '\"'", false};
     ++pos_;  // the closing quote
-    if (!at_word_end()) return TokenizeError{"Space expected after closing '\"'"};
+    if (!at_word_end()) return TokenizeError{"Space expected after closing '\"'", false};
     return value;
   }
 
@@ -72,7 +72,7 @@ std::variant<Words, TokenizeError> tokenize(std::string_view line) {
   if (auto* error = std::get_if<TokenizeError>(&name)) return *error;
   words.push_back(std::move(std::get<std::string>(name)));
   for (cursor.skip_blanks(); !cursor.at_end(); cursor.skip_blanks()) {
-    if (words.size() >= kMaxWords) return TokenizeError{"Too many arguments"};
+    if (words.size() >= kMaxWords) return TokenizeError{"Too many arguments", false};
     auto word = cursor.argument();
     if (auto* error = std::get_if<TokenizeError>(&word)) return *error;
     words.push_back(std::move(std::get<std::string>(word)));

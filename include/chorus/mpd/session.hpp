@@ -96,10 +96,11 @@ class Session {
 
   enum class ListMode { none, plain, with_ok };
   ListMode collecting_ = ListMode::none;  ///< inside command_list_begin ... end
-  std::vector<Words> collected_;
+  std::vector<std::string> collected_;  ///< lines, tokenized when the list runs (as MPD does)
 
   // The batch being run: one command, or a whole list.
-  std::vector<Words> batch_;
+  std::vector<std::string> batch_;
+  Words current_;  ///< the command of batch_ being run
   ListMode batch_mode_ = ListMode::none;
   std::size_t batch_next_ = 0;
   std::vector<cli::Command> pending_;  ///< the current command's remaining cli commands

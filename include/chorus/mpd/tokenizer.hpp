@@ -17,6 +17,7 @@ inline constexpr std::size_t kMaxWords = 4096;
 /// Why a line could not be split (the text is printable ASCII: it goes into an ACK).
 struct TokenizeError {
   std::string message;
+  bool in_name = false;  ///< the command name itself is malformed (not the MPD protocol at all)
   friend bool operator==(const TokenizeError&, const TokenizeError&) = default;
 };
 

@@ -53,10 +53,24 @@ TEST_CASE("ping, unknown commands and malformed lines") {
   CHECK(client.answer("ping") == "OK\n");
   CHECK(client.answer("frobnicate 1") == "ACK [5@0] {} unknown command \"frobnicate\"\n");
   CHECK(client.answer("add \"open") == "ACK [2@0] {} Missing closing '\"'\n");
-  CHECK(client.answer("") == "ACK [5@0] {} No command given\n");
   CHECK(client.answer("play 1 2") == "ACK [2@0] {play} too many arguments for \"play\"\n");
   CHECK(client.answer("seek 1") == "ACK [2@0] {seek} wrong number of arguments for \"seek\"\n");
   CHECK(client.answer("ping") == "OK\n");
+}
+
+TEST_CASE("a line that is not the MPD protocol closes the connection") {
+  for (std::string_view line : {"", " ping", "GET / HTTP/1.1", "Status", "3play", "\x01"}) {
+    Client client;
+    Step step = client.send(line);
+    INFO(line);
+    CHECK(step.close);
+    CHECK(step.output.empty());
+  }
+  Client client;
+  Step step = client.send("pl-ay");  // a lower-case start, but no command name
+  CHECK(step.close);
+  CHECK(step.output == "ACK [5@0] {} Invalid word character\n");
+  CHECK(client.answer("command_list_end") == "ACK [5@0] {} unknown command \"command_list_end\"\n");
 }
 
 TEST_CASE("status reports the queue, the modes, the volume and the position") {
@@ -351,6 +365,13 @@ TEST_CASE("command lists run in order and stop at the first error with its index
   CHECK(step.output == "Id: 55\nlist_OK\nvolume: 80\nlist_OK\nOK\n");
   CHECK_FALSE(step.command);
 
+  // a line that does not tokenize fails at its turn, after the lines before it ran
+  client.answer("command_list_begin");
+  client.answer("getvol");
+  client.answer("add \"open");
+  client.answer("ping");
+  CHECK(client.answer("command_list_end") == "volume: 80\nACK [2@1] {} Missing closing '\"'\n");
+
   // a refused command ends the list
   client.answer("command_list_begin");
   client.answer("ping");
@@ -363,13 +384,21 @@ TEST_CASE("command lists run in order and stop at the first error with its index
   CHECK(client.answer("ping") == "OK\n");
 }
 
+TEST_CASE("idle and noidle in a command list close the connection") {
+  for (std::string_view line : {"idle", "noidle"}) {
+    Client client;
+    client.answer("command_list_ok_begin");
+    CHECK(client.send(line).close);
+  }
+}
+
 TEST_CASE("a command list longer than the limit closes the connection") {
   Client client(SessionConfig{.password = std::nullopt, .max_command_list = 3});
   client.answer("command_list_begin");
   for (int i = 0; i < 3; ++i) CHECK(client.answer("ping").empty());
   Step step = client.send("ping");
   CHECK(step.close);
-  CHECK(step.output == "ACK [1@3] {ping} command list is too long\n");
+  CHECK(step.output == "ACK [1@3] {} command list is too long\n");
 }
 
 TEST_CASE("idle answers changes made before it, or the first ones while it waits") {

@@ -127,21 +127,25 @@ class MpdNode:
         return result.stdout
 
 
-def library_listed(node: MpdNode) -> object:
-    listing = node.mpc("listall", check=False)
+def library_listed(node: MpdNode, password: Optional[str] = None) -> object:
+    listing = node.mpc("listall", password=password, check=False)
     missing = [name for name in TRACKS if name not in listing]
     return True if not missing else f"{node.node.name} lists no {missing} (has {listing!r})"
 
 
 def two_nodes(cluster: Cluster, extra: "list[str]" = ()) -> "tuple[MpdNode, MpdNode]":
+    """A (leader, the tracks) and B (follower, no tracks), in a mesh."""
     tracks = cluster.workdir / "tracks"
     write_tracks(tracks)
     a = MpdNode(cluster, "A", tracks=tracks, leader=True, node_id="node-a", extra=list(extra))
     b = MpdNode(cluster, "B", tracks=None, bootstrap=a.node, node_id="node-b", extra=list(extra))
     cluster.wait_mesh([a.node, b.node], timeout=10)
-    wait_until(lambda: library_listed(b), 15, what="B's MPD lists A's tracks",
-               describe=cluster.describe)
     return a, b
+
+
+def wait_library(cluster: Cluster, b: MpdNode, password: Optional[str] = None) -> None:
+    wait_until(lambda: library_listed(b, password), 15, what="B's MPD lists A's tracks",
+               describe=cluster.describe)
 
 
 # ---- scenarios ----------------------------------------------------------------------------------
@@ -151,6 +155,7 @@ def scenario_follower_controls(cluster: Cluster) -> None:
     """1. Through a follower's MPD port: library, queue, play, outputs, volume."""
     require_clients()
     a, b = two_nodes(cluster)
+    wait_library(cluster, b)
     b.mpc("clear")
     b.mpc("add", "Artist A")
     wait_until(lambda: "one.wav" in a.mpc("playlist", "-f", "%file%") or "not yet",
@@ -190,6 +195,7 @@ def scenario_idle_across_nodes(cluster: Cluster) -> None:
     """2. idle on A ends when B changes the queue."""
     require_clients()
     a, b = two_nodes(cluster)
+    wait_library(cluster, b)
     waiter = a.python_mpd("print('READY', flush=True)\n"
                           "print(json.dumps(client.idle('playlist')), flush=True)",
                           background=True)
@@ -243,6 +249,7 @@ def scenario_keyed_cluster(cluster: Cluster) -> None:
     password = mpd_password(b.node)
     if password != mpd_password(a.node):
         raise HarnessError("the nodes of one cluster print different MPD passwords")
+    wait_library(cluster, b, password)
     refused = b.mpc("status", check=False)
     if "permission" not in refused:
         raise HarnessError(f"mpc without the password was not refused: {refused!r}")
@@ -315,7 +322,7 @@ def scenario_bad_input(cluster: Cluster) -> None:
                what="MPD answers again once the connections are gone")
 
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as taken:
-        taken.bind((HOST, 0))
+        taken.bind(("0.0.0.0", 0))  # taken whichever address the node binds
         taken.listen(1)
         port = taken.getsockname()[1]
         b = cluster.node("B", bootstrap=a.node, node_id="node-b",

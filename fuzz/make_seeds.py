@@ -169,6 +169,26 @@ def command_seeds() -> None:
         write("command", name, line)
 
 
+# --------------------------------------------------------------------------------- mpd_request
+def mpd_request_seeds() -> None:
+    """The first byte picks outcomes and the password (bit 0); then client lines."""
+    sessions = {
+        "status": b"\x00status\ncurrentsong\n",
+        "player": b"\x00play 0\npause\nseek 1 12.5\nseekcur -3\nsetvol 40\nvolume +5\nrandom 1\n",
+        "queue": b"\x04add \"dir\"\naddid two.wav +0\ndelete 0:1\nmove 1 0\nmoveid 2 0\nplaylistinfo 0:2\n",
+        "database": b"\x00lsinfo\nlistallinfo dir\nfind \"((artist == 'Art') AND (!(title contains 'x')))\" "
+                    b"sort -title window 0:1\nsearch any o\nlist album group artist\ncount group artist\n",
+        "list_ok": b"\x08command_list_ok_begin\nping\nsetvol 5\nstatus\ncommand_list_end\n",
+        "list_error": b"\x00command_list_begin\nping\nnosuch\ncommand_list_end\n",
+        "idle": b"\x00idle player mixer\nnoidle\nidle\nstatus\n",
+        "password": b"\x01status\npassword wrong\npassword pw\nstatus\noutputs\ntoggleoutput 1\n",
+        "quoting": b"\x00add \"a \\\"b\\\" c\"\nfind \"unterminated\nadd x\"y\n3play\n\n",
+        "tagtypes": b"\x00tagtypes clear\ntagtypes enable Artist\nplaylistid 2\nclose\nping\n",
+    }
+    for name, data in sessions.items():
+        write("mpd_request", name, data)
+
+
 # --------------------------------------------------------------------------------- audio_probe
 def ogg_crc(data: bytes) -> int:
     crc = 0
@@ -284,7 +304,7 @@ def content_seeds() -> None:
 def main() -> None:
     examples = json_blocks(ROOT / "docs" / "protocol.md")
     for target in ("codec", "frame_decoder", "command", "audio_probe", "handshake", "record_opener",
-                   "key_text", "content_fields"):
+                   "key_text", "content_fields", "mpd_request"):
         shutil.rmtree(CORPUS / target, ignore_errors=True)
     codec_seeds(examples)
     frame_seeds(examples)
@@ -292,6 +312,7 @@ def main() -> None:
     audio_seeds()
     security_seeds()
     content_seeds()
+    mpd_request_seeds()
     for target in sorted(p.name for p in CORPUS.iterdir() if p.is_dir()):
         files = list((CORPUS / target).iterdir())
         print(f"{target}: {len(files)} seeds, {sum(f.stat().st_size for f in files)} bytes")

@@ -5,7 +5,7 @@
 
 Opens the page, waits for the rooms and the track, clicks pause (a real mouse click), waits for the
 view that shows it paused, drags the second room's volume slider, waits for the view that shows the
-new volume, keeps a screenshot in DIR/page.png, and prints one JSON line: {"volume": V} (the value
+new volume, clicks the middle of the position bar (a seek), keeps a screenshot in DIR/page.png, and prints one JSON line: {"volume": V} (the value
 the slider ended at). Exit 0 on success, 77 when there is no browser, 1 on a failure.
 """
 
@@ -39,6 +39,10 @@ def main() -> int:
                 page.wait_for("document.querySelectorAll('#library-results li[data-path]').length === 50",
                               what="the library's first page")
 
+                # A phone's width: nothing wider than the screen.
+                overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+                assert overflow <= 0, f"the page is {overflow} px wider than the screen"
+
                 page.click("#pause")
                 page.wait_for("document.body.dataset.status === 'paused'", what="the paused view")
                 page.wait_for("!document.getElementById('play').classList.contains('hidden')",
@@ -49,6 +53,11 @@ def main() -> int:
                 assert volume != 50, "the slider did not move"
                 page.wait_for(f"document.querySelector(\"#rooms [data-room='hall']\").dataset.volume === '{volume}'",
                               what=f"the hall at volume {volume}")
+                # Half-way along the position bar: a seek to about half the track (100 s).
+                page.click_at_fraction("#seekbar", 0.5)
+                page.wait_for("window.chorus.lastReply && window.chorus.lastReply.ok === true", what="the seek's reply")
+
+                page.evaluate("window.scrollTo(0, 0)")
                 page.screenshot(out / "page.png")
             except Exception:
                 page.screenshot(out / "failure.png")

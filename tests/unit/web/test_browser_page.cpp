@@ -1,6 +1,6 @@
 // The page in a real browser (headless Chromium, driven by browser_page.py through the DevTools
-// protocol) against the server with a fake ControlPort: the page shows the rooms, its pause
-// button and a volume slider reach the port as commands. Without Chromium the test says so and
+// protocol) against the server with a fake ControlPort: the page shows the rooms, fits a phone's
+// width, and its pause button, a volume slider and its position bar reach the port as commands. Without Chromium the test says so and
 // passes (it has nothing to drive).
 
 #include <catch2/catch.hpp>
@@ -66,12 +66,17 @@ TEST_CASE("the page in headless Chromium: rooms shown, pause clicked, a volume s
   const auto commands = served.port.commands();
   bool paused = false;
   bool volume_set = false;
+  bool seeked_half_way = false;
   for (const auto& received : commands) {
     paused |= received.kind == cli::CommandKind::pause;
     volume_set |= received.kind == cli::CommandKind::volume && received.room == "hall" && received.volume == volume;
+    // The track is 100 s long; the bar's middle is 50 s, give or take a pixel's worth.
+    seeked_half_way |= received.kind == cli::CommandKind::seek && !received.seek->relative &&
+                       std::abs(received.seek->position_us - 50'000'000) < 2'000'000;
   }
   CHECK(paused);
   CHECK(volume_set);
+  CHECK(seeked_half_way);
   CHECK(served.port.view()->rooms[1].volume == volume);
   // CHORUS_KEEP_BROWSER_OUTPUT=1 keeps the screenshot and the logs (the path is printed).
   if (std::getenv("CHORUS_KEEP_BROWSER_OUTPUT") != nullptr) {

@@ -187,6 +187,22 @@ def mpd_request_seeds() -> None:
     }
     for name, data in sessions.items():
         write("mpd_request", name, data)
+# --------------------------------------------------------------------------------- web_message
+def web_message_seeds() -> None:
+    messages = {
+        "pause": '{"id":7,"cmd":"pause"}', "play": '{"cmd":"play","position":3}',
+        "play_id": '{"cmd":"play","item_id":12}', "seek": '{"id":"s","cmd":"seek","seconds":42.5}',
+        "seek_back": '{"cmd":"seek","seconds":-10,"relative":true}',
+        "add_uri": '{"cmd":"add","uri":"albums/a.flac","position":1}', "add_number": '{"cmd":"add","number":4}',
+        "delete": '{"cmd":"delete","position":2,"count":2}', "move": '{"cmd":"move","position":3,"to":1}',
+        "random": '{"cmd":"random","on":true}', "single": '{"cmd":"single","mode":"oneshot"}',
+        "volume": '{"cmd":"volume","room":"kitchen","volume":40}',
+        "volume_relative": '{"cmd":"volume","volume":-5,"relative":true}', "mute": '{"cmd":"mute","room":"X"}',
+        "library": '{"id":3,"cmd":"library","query":"abba","page":2}', "unknown": '{"cmd":"exit"}',
+        "not_json": "pause", "nested": "[[[[[[[[[[]]]]]]]]]]",
+    }
+    for name, text in messages.items():
+        write("web_message", name, text)
 
 
 # --------------------------------------------------------------------------------- audio_probe
@@ -304,11 +320,12 @@ def content_seeds() -> None:
 def main() -> None:
     examples = json_blocks(ROOT / "docs" / "protocol.md")
     for target in ("codec", "frame_decoder", "command", "audio_probe", "handshake", "record_opener",
-                   "key_text", "content_fields", "mpd_request"):
+                   "key_text", "content_fields", "mpd_request", "web_message"):
         shutil.rmtree(CORPUS / target, ignore_errors=True)
     codec_seeds(examples)
     frame_seeds(examples)
     command_seeds()
+    web_message_seeds()
     audio_seeds()
     security_seeds()
     content_seeds()

@@ -15,6 +15,9 @@ packages=(
   clang-14 libclang-rt-14-dev libfuzzer-14-dev llvm-14
   # test and benchmark tools
   libfaketime sox libsox-fmt-all vorbis-tools flac python3
+  # the web page's browser tests (docs/web.md): headless Chromium, driven through the DevTools
+  # protocol over a WebSocket (websocket-client)
+  chromium python3-websocket
   iproute2 nftables procps
   # a sound server and ALSA's pulse plugin for the real-output tests (null sinks, no sound card)
   pulseaudio pulseaudio-utils libasound2-plugins alsa-utils

@@ -86,8 +86,8 @@ void playback_metrics(std::string& out, const control::MetricsView& m) {
 }
 
 void traffic_metrics(std::string& out, const control::MetricsView& m) {
-  single(out, "send_queue_bytes", "gauge", "Bytes queued for sending on the cluster links, all peers.",
-         as_double(m.send_queue_bytes));
+  single(out, "send_queue_messages", "gauge", "Messages queued for sending on the cluster links, all peers.",
+         as_double(m.send_queue_frames));
   single(out, "received_bytes_total", "counter", "Bytes received on the cluster links.", as_double(m.bytes_in));
   single(out, "sent_bytes_total", "counter", "Bytes sent on the cluster links.", as_double(m.bytes_out));
   single(out, "content_received_bytes_total", "counter", "Track bytes fetched from peers.",

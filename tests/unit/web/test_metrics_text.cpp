@@ -33,7 +33,7 @@ control::ClusterView sample_view() {
   m.jumps = 1;
   m.not_decoded_frames = 480;
   m.output_underruns = 3;
-  m.send_queue_bytes = 4096;
+  m.send_queue_frames = 4096;
   m.bytes_in = 123456789012ull;
   m.bytes_out = 5;
   m.content_bytes_in = 6;
@@ -137,7 +137,7 @@ TEST_CASE("every metric is in the text format with its value") {
   CHECK(value(families, "chorus_jumps_total") == "1");
   CHECK(value(families, "chorus_not_decoded_frames_total") == "480");
   CHECK(value(families, "chorus_output_underruns_total") == "3");
-  CHECK(value(families, "chorus_send_queue_bytes") == "4096");
+  CHECK(value(families, "chorus_send_queue_messages") == "4096");
   CHECK(std::stod(value(families, "chorus_received_bytes_total")) == 123456789012.0);
   CHECK(value(families, "chorus_sent_bytes_total") == "5");
   CHECK(value(families, "chorus_content_received_bytes_total") == "6");

@@ -54,11 +54,13 @@ void MpdConnection::read() {
   });
 }
 
-/// Runs the complete lines held, one at a time; a line whose command is out waits for its outcome.
-/// Reads more only when no command is out and the buffer holds less than a line's limit, so a
-/// pipelining client is held back by TCP rather than by our memory.
+/// Runs the complete lines held, one at a time; a line whose command is out waits for its outcome,
+/// and no line runs while more than max_output_bytes of answers wait to be read. Reads more only
+/// when it has no complete line, so a pipelining client (or one that does not read) is held back
+/// by TCP rather than by our memory.
 void MpdConnection::pump() {
-  while (!closed_ && !close_after_write_ && !session_.awaiting_outcome()) {
+  while (!closed_ && !close_after_write_ && !session_.awaiting_outcome() &&
+         queued_bytes_ <= limits_.max_output_bytes) {
     const auto newline = input_.find('\n');
     if (newline == std::string::npos) {
       if (input_.size() > limits_.max_line_bytes) {
@@ -120,12 +122,8 @@ void MpdConnection::notify(control::Subsystems changed) {
 // ---- output --------------------------------------------------------------------------------
 
 void MpdConnection::send(std::string text) {
+  if (outbox_.empty()) last_write_ = Clock::now();  // the wait for the client to read starts
   queued_bytes_ += text.size();
-  if (queued_bytes_ > limits_.max_output_bytes) {
-    spdlog::info("MPD client closed: it left more than {} bytes of answers unread",
-                 limits_.max_output_bytes);
-    return close();
-  }
   outbox_.push_back(std::move(text));
   write();
 }
@@ -144,7 +142,9 @@ void MpdConnection::write() {
                       if (ec) return self->close();
                       self->queued_bytes_ -= n;
                       self->outbox_.pop_front();
+                      self->last_write_ = Clock::now();
                       self->write();
+                      self->pump();  // it may have waited for the answers to drain
                     });
 }
 
@@ -158,10 +158,15 @@ void MpdConnection::arm_timer() {
 }
 
 /// A client waiting in idle, or for a command's outcome, is never timed out; any other silence
-/// (a connection that never speaks, a half-open one, one that stopped reading) is, after
-/// idle_timeout.
+/// (a connection that never speaks, a half-open one) is, after idle_timeout; so is a client whose
+/// answers wait that long without a byte of them read.
 void MpdConnection::on_timer() {
   if (closed_) return;
+  if (!outbox_.empty() && Clock::now() - last_write_ >= limits_.idle_timeout) {
+    spdlog::info("MPD client closed: it read none of its {} bytes of answers for {} ms",
+                 queued_bytes_, limits_.idle_timeout.count());
+    return close();
+  }
   const bool waiting = (session_.idling() && !close_after_write_) || session_.awaiting_outcome();
   if (waiting) last_command_ = Clock::now();
   if (!waiting && Clock::now() - last_command_ >= limits_.idle_timeout) {

@@ -86,7 +86,7 @@ Reply status(const Words&, Context& context) {
   if (active) {
     const double elapsed = elapsed_seconds(view.now, context.now.steady_us);
     const double total = track_seconds(view.now.track);
-    out.field("time", fmt::format("{}:{}", std::llround(std::floor(elapsed)), std::llround(total)));
+    out.field("time", fmt::format("{}:{}", std::llround(elapsed), std::llround(total)));  // both rounded, as MPD
     out.seconds("elapsed", elapsed);
     out.field("bitrate", "0");
     out.seconds("duration", total);

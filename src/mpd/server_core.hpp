@@ -104,6 +104,7 @@ class MpdConnection : public std::enable_shared_from_this<MpdConnection> {
   bool closed_ = false;
   asio::steady_timer timer_;
   std::chrono::steady_clock::time_point last_command_;
+  std::chrono::steady_clock::time_point last_write_;  ///< the client last took answer bytes
 };
 
 }  // namespace chorus::mpd

@@ -4,7 +4,7 @@ through any node.
 
     python3 tests/system/test_mpd.py --node BUILD/apps/node [--only NAME] [--keep-logs]
 
-Needs mpc and Debian's python3-mpd (python-mpd2, imported by /usr/bin/python3, which may not be
+Needs a node with --mpd-port (else every scenario is skipped), mpc and Debian's python3-mpd (python-mpd2, imported by /usr/bin/python3, which may not be
 the python3 first in PATH: the python-mpd2 clients run as /usr/bin/python3 subprocesses). Without
 them every scenario is skipped (exit 77). Nodes play to --output null; their tracks are short WAV
 files written here (the standard library's wave module).
@@ -55,7 +55,10 @@ TRACKS = {  # path in the library -> seconds
 # ---- set-up -------------------------------------------------------------------------------------
 
 
-def require_clients() -> None:
+def require_clients(cluster: Cluster) -> None:
+    help_text = subprocess.run([cluster.binary, "--help"], capture_output=True, text=True).stdout
+    if "--mpd-port" not in help_text:
+        raise Skip("this node has no --mpd-port option (the MPD server is not wired in)")
     if shutil.which("mpc") is None:
         raise Skip("mpc is not installed")
     check = subprocess.run([PYTHON_WITH_MPD, "-c", "import mpd"], capture_output=True)
@@ -153,7 +156,7 @@ def wait_library(cluster: Cluster, b: MpdNode, password: Optional[str] = None) -
 
 def scenario_follower_controls(cluster: Cluster) -> None:
     """1. Through a follower's MPD port: library, queue, play, outputs, volume."""
-    require_clients()
+    require_clients(cluster)
     a, b = two_nodes(cluster)
     wait_library(cluster, b)
     b.mpc("clear")
@@ -193,7 +196,7 @@ def scenario_follower_controls(cluster: Cluster) -> None:
 
 def scenario_idle_across_nodes(cluster: Cluster) -> None:
     """2. idle on A ends when B changes the queue."""
-    require_clients()
+    require_clients(cluster)
     a, b = two_nodes(cluster)
     wait_library(cluster, b)
     waiter = a.python_mpd("print('READY', flush=True)\n"
@@ -240,7 +243,7 @@ def mpd_password(node: Node) -> str:
 
 def scenario_keyed_cluster(cluster: Cluster) -> None:
     """3. A keyed cluster's MPD needs the password derived from the key."""
-    require_clients()
+    require_clients(cluster)
     key = cluster.workdir / "cluster.key"
     made = subprocess.run([cluster.binary, "--gen-key", str(key)], capture_output=True, text=True)
     if made.returncode != 0:
@@ -277,7 +280,7 @@ def read_answer(sock: socket.socket, timeout: float = 3.0) -> str:
 
 def scenario_bad_input(cluster: Cluster) -> None:
     """4. Bad input, many connections, a port in use."""
-    require_clients()
+    require_clients(cluster)
     tracks = cluster.workdir / "tracks"
     write_tracks(tracks)
     a = MpdNode(cluster, "A", tracks=tracks, leader=True, node_id="node-a")

@@ -37,8 +37,8 @@ struct MpdLimits {
   /// A connection that sends no command for this long is closed, unless it waits in `idle`
   /// (MPD's connection_timeout).
   std::chrono::milliseconds idle_timeout{60'000};
-  /// Output queued for a client that does not read it; beyond this the client is closed (MPD's
-  /// max_output_buffer_size).
+  /// Answers queued for a client (MPD's max_output_buffer_size): beyond this, its next commands
+  /// wait until it reads; a client that reads nothing of them for idle_timeout is closed.
   std::size_t max_output_bytes = 8 * 1024 * 1024;
   /// Back-off of a failing accept (out of descriptors): first, doubled up to max.
   std::chrono::milliseconds accept_retry_first{50};

@@ -1,8 +1,12 @@
 // The server over real sockets: greeting, commands through the port, idle pushed by notices, and
 // the limits a LAN-facing port needs.
+#include <fcntl.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 
+#include <algorithm>
 #include <catch2/catch.hpp>
+#include <filesystem>
 #include <memory>
 #include <vector>
 
@@ -157,6 +161,7 @@ TEST_CASE("a command during idle closes the connection over the wire") {
 TEST_CASE("a client that never reads its answers is closed, others are served") {
   MpdConfig config;
   config.limits.max_output_bytes = 256 * 1024;
+  config.limits.idle_timeout = 500ms;
   RunningServer running(config);
   LineClient hog(running.tcp_port());
   REQUIRE(hog.line());
@@ -164,16 +169,36 @@ TEST_CASE("a client that never reads its answers is closed, others are served") 
   hog.socket().set_option(asio::socket_base::receive_buffer_size(4096));
   std::string burst;
   for (int i = 0; i < 2000; ++i) burst += "listallinfo\n";
-  for (int i = 0; i < 20 && running.connections() > 0; ++i) {
-    boost::system::error_code ec;
-    asio::write(hog.socket(), asio::buffer(burst), ec);
-    if (ec) break;
+  // the server stops taking its commands once its answers wait: the sends below fill the
+  // socket buffers until the kernel takes no more
+  const auto start = std::chrono::steady_clock::now();
+  std::size_t sent = 0;
+  while (sent < 64 * 1024 * 1024) {
+    const ssize_t n = ::send(hog.socket().native_handle(), burst.data(), burst.size(),
+                             MSG_DONTWAIT | MSG_NOSIGNAL);
+    if (n <= 0) break;
+    sent += static_cast<std::size_t>(n);
   }
-  CHECK(eventually([&] { return running.connections() == 0; }));
+  INFO("sent " << sent << " bytes of commands");
+  CHECK(eventually([&] { return running.connections() == 0; }, 5000ms));
+  CHECK(std::chrono::steady_clock::now() - start >= 400ms);  // closed for not reading, not at once
   LineClient other(running.tcp_port());
   REQUIRE(other.line());
   other.send("ping\n");
   CHECK(other.answer() == "OK\n");
+}
+
+TEST_CASE("an answer larger than the output limit reaches a client that reads it") {
+  MpdConfig config;
+  config.limits.max_output_bytes = 256;
+  RunningServer running(config);
+  LineClient client(running.tcp_port());
+  REQUIRE(client.line());
+  client.send("listallinfo\nping\n");  // pipelined after an answer above the limit
+  const std::string answer = client.answer();
+  CHECK(answer.size() > 256);
+  CHECK(answer.find("file: loose.wav\n") != std::string::npos);
+  CHECK(client.answer() == "OK\n");
 }
 
 TEST_CASE("a client in idle that never reads costs one answer, not a queue") {
@@ -205,4 +230,69 @@ TEST_CASE("the password gates commands over the wire") {
   CHECK(client.answer() == "OK\n");
   CHECK(client.answer().find("state: pause\n") != std::string::npos);
   CHECK(running.port.commands().empty());
+}
+
+namespace {
+
+/// While alive, the process can open no new descriptor: the limit sits just above the highest one
+/// and every free number below it is taken.
+class DescriptorsExhausted {
+ public:
+  DescriptorsExhausted() {
+    ::getrlimit(RLIMIT_NOFILE, &saved_);
+    int highest = 0;
+    for (const auto& entry : std::filesystem::directory_iterator("/proc/self/fd")) {
+      highest = std::max(highest, std::stoi(entry.path().filename().string()));
+    }
+    rlimit lowered = saved_;
+    lowered.rlim_cur = static_cast<rlim_t>(highest) + 1;
+    ::setrlimit(RLIMIT_NOFILE, &lowered);
+    for (int fd; (fd = ::open("/dev/null", O_RDONLY | O_CLOEXEC)) >= 0;) fillers_.push_back(fd);
+  }
+  ~DescriptorsExhausted() {
+    for (int fd : fillers_) ::close(fd);
+    ::setrlimit(RLIMIT_NOFILE, &saved_);
+  }
+  DescriptorsExhausted(const DescriptorsExhausted&) = delete;
+  DescriptorsExhausted& operator=(const DescriptorsExhausted&) = delete;
+
+ private:
+  rlimit saved_{};
+  std::vector<int> fillers_;
+};
+
+double cpu_seconds() {
+  rusage usage{};
+  ::getrusage(RUSAGE_SELF, &usage);
+  return static_cast<double>(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) +
+         static_cast<double>(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6;
+}
+
+}  // namespace
+
+TEST_CASE("accepting without descriptors backs off instead of spinning, then recovers") {
+  RunningServer running;
+  // the clients' sockets exist before the descriptors run out: connecting needs none
+  std::vector<std::unique_ptr<tcp::socket>> pending;
+  asio::io_context client_io;
+  for (int i = 0; i < 20; ++i) {
+    pending.push_back(std::make_unique<tcp::socket>(client_io));
+    pending.back()->open(tcp::v4());
+  }
+  double cpu_used = 0;
+  {
+    DescriptorsExhausted exhausted;
+    for (auto& socket : pending) {
+      socket->connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), running.tcp_port()));
+    }
+    const double before = cpu_seconds();
+    std::this_thread::sleep_for(1s);  // a span to measure the server's CPU use over, not a sync
+    cpu_used = cpu_seconds() - before;
+  }
+  INFO("CPU while out of descriptors: " << cpu_used << " s in 1 s");
+  CHECK(cpu_used < 0.1);
+  pending.clear();
+  // with descriptors again, new clients are served once the back-off has passed
+  LineClient client(running.tcp_port());
+  CHECK(client.line(5000ms) == "OK MPD 0.23.5");
 }

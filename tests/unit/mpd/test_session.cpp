@@ -81,7 +81,7 @@ TEST_CASE("status reports the queue, the modes, the volume and the position") {
   CHECK(contains(status, "playlist: 12\nplaylistlength: 2\nstate: pause\n"));
   CHECK(contains(status, "song: 1\nsongid: 9\n"));
   CHECK_FALSE(contains(status, "nextsong"));  // the last item, no repeat
-  CHECK(contains(status, "time: 30:60\nelapsed: 30.500\nbitrate: 0\nduration: 60.000\n"));
+  CHECK(contains(status, "time: 31:60\nelapsed: 30.500\nbitrate: 0\nduration: 60.000\n"));
   CHECK(contains(status, "audio: 48000:16:2\n"));
   CHECK(status.ends_with("OK\n"));
 }

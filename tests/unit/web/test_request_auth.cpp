@@ -36,7 +36,7 @@ TEST_CASE("a bearer token is read from its header, the scheme in any case") {
   CHECK(bearer_token("") == std::nullopt);
 }
 
-TEST_CASE("without a token everything passes; with one only the same token does") {
+TEST_CASE("without a token everything passes, with one only the same token does") {
   CHECK(authorized(std::nullopt, "", ""));
   const std::optional<std::string> token = "k3y";
   CHECK(authorized(token, "token=k3y", ""));

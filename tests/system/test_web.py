@@ -16,7 +16,8 @@ Scenarios:
     paused, and every node's output stops on the same frame (+-1); play (resume) is clicked
     later: each output goes on from the frame after (+-1). C's volume slider is dragged: C's room
     shows the new volume on the page and in /metrics (on every node). A screenshot of the page is
-    kept in the test's log directory (page.png). /metrics of every node parses as Prometheus'
+    kept in the test's log directory (page.png; kept on a failure or with --keep-logs) and copied
+    to $CHORUS_ARTEFACT_DIR when that is set. /metrics of every node parses as Prometheus'
     text format: exactly one leader, the same epoch, paused then playing, one web client on B.
   2 token: a node started with a cluster key (--key-file) serves nothing without the token
     (401 for /, /metrics and the WebSocket); with ?token= or a Bearer header it does. The token is
@@ -26,7 +27,9 @@ Scenarios:
 from __future__ import annotations
 
 import json
+import os
 import re
+import shutil
 import subprocess
 import sys
 import time
@@ -128,8 +131,19 @@ def scenario_page(cluster: Cluster) -> None:
             try:
                 drive_page(cluster, rig, page, nodes, http)
             finally:
-                page.screenshot(Path(cluster.workdir) / "page.png")
-                print(f"  screenshot: {Path(cluster.workdir) / 'page.png'}", flush=True)
+                keep_screenshot(cluster, page)
+
+
+def keep_screenshot(cluster: Cluster, page: "browser.Page") -> None:
+    """page.png in the test's log directory (kept on a failure or with --keep-logs), and a copy in
+    $CHORUS_ARTEFACT_DIR when it is set (for CI to keep on success too)."""
+    page.evaluate("window.scrollTo(0, 0)")
+    shot = page.screenshot(Path(cluster.workdir) / "page.png")
+    print(f"  screenshot: {shot}", flush=True)
+    artefacts = os.environ.get("CHORUS_ARTEFACT_DIR")
+    if artefacts:
+        Path(artefacts).mkdir(parents=True, exist_ok=True)
+        shutil.copy(shot, Path(artefacts) / "test_web-page.png")
 
 
 def drive_page(cluster: Cluster, rig: SyncRig, page: "browser.Page", nodes, http) -> None:
@@ -183,7 +197,6 @@ def drive_page(cluster: Cluster, rig: SyncRig, page: "browser.Page", nodes, http
     page.click("#play")
     wait_until(all_playing(nodes), 3.0, what="every node playing again", describe=cluster.describe)
     t_resume = now()
-    page.screenshot(Path(cluster.workdir) / "page.png")
 
     # /metrics: the format, one leader, one epoch, B's web client.
     samples = {name: metrics_of(port) for name, port in http.items()}

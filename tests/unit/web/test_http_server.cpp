@@ -205,7 +205,7 @@ TEST_CASE("past the connection cap a connection is closed at once, and a freed p
   CHECK(wait_until([&] { return get(served.number(), "/").result() == http::status::ok; }));
 }
 
-TEST_CASE("an idle page is pinged and stays; a silent one is closed") {
+TEST_CASE("an idle page is pinged and stays, a silent one is closed") {
   Served served(with_limits([](web::HttpLimits& l) { l.idle_timeout = 400ms; }));
   // A raw client that completes the handshake and then never reads nor answers a ping.
   RawClient silent(served.number());

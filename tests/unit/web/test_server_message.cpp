@@ -143,7 +143,7 @@ TEST_CASE("library pages: matches only, numbered as the whole library, pages cou
   CHECK(page.at("pages") == 1);
 }
 
-TEST_CASE("replies carry the id, the outcome and its text; errors their text") {
+TEST_CASE("replies carry the id, the outcome and its text, errors their text") {
   control::Outcome refused{.ok = false, .refusal = control::Refusal::not_now, .text = "error: nothing plays",
                            .item_id = {}};
   auto reply = parsed(web::reply_message(7, refused));

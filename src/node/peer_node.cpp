@@ -39,7 +39,13 @@ void PeerNode::start() {
   election_.emplace(io_, network_, Rank{config_.network.priority, network_.id()}, config_.preempt,
                     timing, [this](const election::Status& status) { on_leadership(status); },
                     [this] { playback_.on_stalled(); });
-  messages_.emplace(*election_, clock_sampler_, playback_);
+  rooms_.emplace(
+      io_, network_, playback_.cache_directory() / "room.json",
+      [this](float gain) { playback_.set_gain(gain); },
+      [this](control::Subsystems changed) {
+        if (rooms_changed_) rooms_changed_(changed);
+      });
+  messages_.emplace(*election_, clock_sampler_, playback_, *rooms_);
   election_->start(config_.lead_at_start);
 }
 
@@ -58,6 +64,7 @@ const std::string& PeerNode::id() const { return network_.id(); }
 
 void PeerNode::shutdown(std::function<void()> done) {
   if (election_) election_->stop();
+  if (rooms_) rooms_->stop();
   playback_.stop();
   clock_sampler_.pause();
   network_.leave(std::chrono::milliseconds(300), std::move(done));
@@ -66,11 +73,13 @@ void PeerNode::shutdown(std::function<void()> done) {
 void PeerNode::on_peer_up(const net::PeerInfo& peer) {
   election_->peer_up(peer);
   playback_.peer_up(peer);
+  if (rooms_) rooms_->peer_up(peer.id);
 }
 
 void PeerNode::on_peer_down(const std::string& id) {
   election_->peer_down(id);
   playback_.peer_down(id);
+  if (rooms_) rooms_->peer_down(id);
 }
 
 void PeerNode::on_message(const std::string& from, const protocol::Message& message,
@@ -93,9 +102,29 @@ void PeerNode::execute(const cli::Command& command, Reply reply) {
     case CommandKind::next:
     case CommandKind::prev:
     case CommandKind::seek: return playback_.command(command, std::move(reply));
+    case CommandKind::volume:
+    case CommandKind::mute:
+    case CommandKind::unmute:
+      if (!rooms_) return reply("error: the node has not started");
+      return rooms_->command(command, [reply = std::move(reply)](control::Outcome outcome) { reply(outcome.text); });
     case CommandKind::exit: return reply("use exit at the prompt to leave");
     default: return reply("error: not available yet");  // TODO(integration)
   }
+}
+
+std::vector<control::RoomView> PeerNode::rooms() const {
+  if (!rooms_) return {};
+  auto rooms = rooms_->rooms();
+  const auto leader = election_->core().status().leader;
+  for (auto& room : rooms) {
+    room.leader = leader == room.id;
+    if (room.self) room.output = playback_.view().output;
+  }
+  return rooms;
+}
+
+void PeerNode::on_rooms_changed(std::function<void(control::Subsystems)> listener) {
+  rooms_changed_ = std::move(listener);
 }
 
 LeadershipView PeerNode::leadership() const {
@@ -104,7 +133,7 @@ LeadershipView PeerNode::leadership() const {
 
 std::string PeerNode::peers_report(bool json) const {
   PeersView view{network_.id(), config_.network.priority, network_.advertised_endpoint(),
-                 leadership(), network_.peers()};
+                 leadership(), network_.peers(), rooms()};
   return json ? peers_json(view) : peers_text(view);
 }
 
@@ -112,9 +141,15 @@ std::string PeerNode::status_report(bool json) const {
   StatusView view{network_.id(), network_.advertised_endpoint(), leadership(), {}};
   if (auto key = network_.cluster_key_id()) view.cluster_key_id = security::to_hex(*key);
   auto playback = playback_.view();
-  if (!json) return status_text(view) + "\n" + playback_status_text(playback) + library_status_text(playback);
+  const auto all_rooms = rooms();
+  const auto gain = playback_.applied_gain();
+  if (!json) {
+    return status_text(view) + "\n" + playback_status_text(playback) + library_status_text(playback) +
+           (all_rooms.empty() ? "" : room_status_text(all_rooms.front(), gain));
+  }
   auto out = status_object(view);
   add_playback_status(out, playback);
+  if (!all_rooms.empty()) add_room_status(out, all_rooms.front(), gain);
   return boost::json::serialize(out);
 }
 

@@ -16,6 +16,7 @@
 #include "chorus/node/message_handler.hpp"
 #include "chorus/node/playback_controller.hpp"
 #include "chorus/node/reports.hpp"
+#include "chorus/node/room_control.hpp"
 
 namespace boost::asio {
 class io_context;
@@ -49,6 +50,12 @@ class PeerNode final : public net::NetworkObserver {
 
   const std::string& id() const;
 
+  /// The rooms: this node first, then the peers by id, with up and leader filled in.
+  std::vector<control::RoomView> rooms() const;
+  /// Called on the io thread when a room changes: control::kMixer (a volume), control::kOutput
+  /// (mute, a room joining or leaving). One listener; set before start().
+  void on_rooms_changed(std::function<void(control::Subsystems)> listener);
+
   void on_peer_up(const net::PeerInfo& peer) override;
   void on_peer_down(const std::string& id) override;
   void on_message(const std::string& from, const protocol::Message& message,
@@ -67,7 +74,9 @@ class PeerNode final : public net::NetworkObserver {
   ClockSampler clock_sampler_;
   PlaybackController playback_;
   std::optional<ElectionShell> election_;  ///< made by start(), once the node id is known
+  std::optional<RoomControl> rooms_;        ///< made by start(), once the cache directory is known
   std::optional<MessageHandler> messages_;  ///< made by start(), with the election
+  std::function<void(control::Subsystems)> rooms_changed_;
 };
 
 }  // namespace chorus::node

@@ -343,6 +343,62 @@ std::string help_text() {
   return text;
 }
 
+namespace {
+
+/// A volume as typed: V (0..100), or +V / -V (a change of 0..100).
+struct TypedVolume {
+  int value = 0;
+  bool relative = false;
+};
+
+std::optional<TypedVolume> parse_volume_word(std::string_view word) {
+  TypedVolume typed;
+  if (!word.empty() && (word.front() == '+' || word.front() == '-')) {
+    typed.relative = true;
+    const bool down = word.front() == '-';
+    word.remove_prefix(1);
+    if (word.empty() || word.size() > 3 || !all_digits(word)) return std::nullopt;
+    typed.value = std::stoi(std::string(word)) * (down ? -1 : 1);
+    if (typed.value < -100 || typed.value > 100) return std::nullopt;
+    return typed;
+  }
+  if (word.empty() || word.size() > 3 || !all_digits(word)) return std::nullopt;
+  typed.value = std::stoi(std::string(word));
+  if (typed.value > 100) return std::nullopt;
+  return typed;
+}
+
+/// [ROOM] [V|+V|-V] (volume) or [ROOM] (mute, unmute).
+ParseResult parse_room_args(const CommandSpec& row, std::span<const std::string_view> args,
+                            Command command) {
+  const bool takes_volume = row.args == ArgSyntax::room_volume;
+  const std::size_t most = takes_volume ? 2 : 1;
+  if (args.size() > most) {
+    return error_for(row, ParseErrorKind::extra_argument, "unexpected argument " + echo(args[most]));
+  }
+  std::size_t next = 0;
+  // One word that is a volume names this node's room.
+  const bool lone_volume = takes_volume && args.size() == 1 && parse_volume_word(args.front());
+  if (next < args.size() && !lone_volume) {
+    if (has_control_byte(args[next])) {
+      return error_for(row, ParseErrorKind::bad_argument, "bad room name " + echo(args[next]));
+    }
+    command.room = std::string(args[next++]);
+  }
+  if (next < args.size()) {
+    const auto typed = parse_volume_word(args[next]);
+    if (!typed) {
+      return error_for(row, ParseErrorKind::bad_argument,
+                       "volume " + echo(args[next]) + " is not 0-100, +N or -N");
+    }
+    command.volume = typed->value;
+    command.relative_volume = typed->relative;
+  }
+  return command;
+}
+
+}  // namespace
+
 ParseResult parse_command(std::string_view line) {
   if (line.size() > kMaxLineBytes) {
     return ParseError{ParseErrorKind::line_too_long,
@@ -414,9 +470,11 @@ ParseResult parse_command(std::string_view line) {
     case ArgSyntax::queue_move:
     case ArgSyntax::on_off:
     case ArgSyntax::on_off_oneshot:
+      return error_for(*row, ParseErrorKind::bad_argument, "not parsed yet");  // TODO(parser)
+
     case ArgSyntax::room_volume:
     case ArgSyntax::room:
-      return error_for(*row, ParseErrorKind::bad_argument, "not parsed yet");  // TODO(parser)
+      return parse_room_args(*row, args, std::move(command));
   }
   return command;
 }

@@ -377,8 +377,13 @@ ParseResult parse_room_args(const CommandSpec& row, std::span<const std::string_
     return error_for(row, ParseErrorKind::extra_argument, "unexpected argument " + echo(args[most]));
   }
   std::size_t next = 0;
-  // One word that is a volume names this node's room.
-  const bool lone_volume = takes_volume && args.size() == 1 && parse_volume_word(args.front());
+  // One word that is a volume names this node's room (a number out of range is a bad volume,
+  // not a room).
+  const auto numeric = [](std::string_view word) {
+    if (!word.empty() && (word.front() == '+' || word.front() == '-')) word.remove_prefix(1);
+    return all_digits(word);
+  };
+  const bool lone_volume = takes_volume && args.size() == 1 && numeric(args.front());
   if (next < args.size() && !lone_volume) {
     if (has_control_byte(args[next])) {
       return error_for(row, ParseErrorKind::bad_argument, "bad room name " + echo(args[next]));

@@ -44,6 +44,9 @@ TEST_CASE("room commands: a room then a volume, or a room alone") {
 
 TEST_CASE("room commands: volumes outside 0..100 and extra words are refused") {
   CHECK(rejected("volume kitchen 101").kind == cli::ParseErrorKind::bad_argument);
+  CHECK(rejected("volume 101").kind == cli::ParseErrorKind::bad_argument);
+  CHECK(rejected("volume -101").kind == cli::ParseErrorKind::bad_argument);
+  CHECK(rejected("volume 99999999999999999999").kind == cli::ParseErrorKind::bad_argument);
   CHECK(rejected("volume kitchen +101").kind == cli::ParseErrorKind::bad_argument);
   CHECK(rejected("volume kitchen loud").kind == cli::ParseErrorKind::bad_argument);
   CHECK(rejected("volume kitchen 5 6").kind == cli::ParseErrorKind::extra_argument);

@@ -83,7 +83,11 @@ RoomMixer::RoomMixer(std::string self, RoomLevel own) : self_(std::move(self)), 
 RoomEffects RoomMixer::command(std::int64_t now_us, const cli::Command& command, RoomToken token) {
   RoomEffects effects;
   if (command.kind == cli::CommandKind::volume && !command.volume) {
-    effects.replies.push_back({token, ok(rooms_text())});
+    const bool known = command.room.empty() || command.room == self_ || peers_.contains(command.room);
+    effects.replies.push_back(
+        {token, known ? ok(rooms_text(command.room))
+                      : refused(control::Refusal::no_such,
+                                fmt::format("no room named {} (peers lists the rooms)", protocol::inert(command.room)))});
     return effects;
   }
   auto set = set_for(command);
@@ -232,9 +236,10 @@ std::vector<control::RoomView> RoomMixer::rooms() const {
   return rooms;
 }
 
-std::string RoomMixer::rooms_text() const {
+std::string RoomMixer::rooms_text(const std::string& only) const {
   std::string text;
   for (const auto& room : rooms()) {
+    if (!only.empty() && room.id != only) continue;
     if (!text.empty()) text += '\n';
     text += fmt::format("{:<16} volume {:>3}{}{}{}", protocol::inert(room.id), room.volume,
                         room.muted ? "  muted" : "", room.self ? "  (this node)" : "",

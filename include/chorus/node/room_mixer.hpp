@@ -88,8 +88,8 @@ class RoomMixer {
   const RoomLevel& own() const { return own_; }
   /// This room first, then the peers by id. `leader` and `output` are left for the caller.
   std::vector<control::RoomView> rooms() const;
-  /// What `volume` without arguments prints: one line per room.
-  std::string rooms_text() const;
+  /// What `volume` without a value prints: one line per room, or only room `only`'s.
+  std::string rooms_text(const std::string& only = "") const;
 
  private:
   struct Peer {

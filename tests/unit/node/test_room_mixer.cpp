@@ -203,6 +203,13 @@ TEST_CASE("volume without a value shows every room, this node first") {
   CHECK(outcome.text.rfind("A ", 0) == 0);
   CHECK(outcome.text.find("(this node)") != std::string::npos);
   CHECK(outcome.text.find("muted") > outcome.text.find("C "));
+  rooms.clear();
+  rooms.run("A", volume("C", std::nullopt));
+  CHECK(rooms.reply("A").text.rfind("C ", 0) == 0);
+  CHECK(rooms.reply("A").text.find('\n') == std::string::npos);
+  rooms.clear();
+  rooms.run("A", volume("Z", std::nullopt));
+  CHECK(rooms.reply("A").refusal == control::Refusal::no_such);
   const auto views = rooms.nodes.at("A").rooms();
   REQUIRE(views.size() == 3);
   CHECK(views[0].id == "A");

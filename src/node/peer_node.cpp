@@ -106,7 +106,9 @@ void PeerNode::execute(const cli::Command& command, Reply reply) {
     case CommandKind::mute:
     case CommandKind::unmute:
       if (!rooms_) return reply("error: the node has not started");
-      return rooms_->command(command, [reply = std::move(reply)](control::Outcome outcome) { reply(outcome.text); });
+      return rooms_->command(command, [reply = std::move(reply)](control::Outcome outcome) {
+        reply(outcome.text);
+      });
     case CommandKind::exit: return reply("use exit at the prompt to leave");
     default: return reply("error: not available yet");  // TODO(integration)
   }

@@ -54,6 +54,11 @@ std::variant<protocol::RoomSet, control::Outcome> set_for(const cli::Command& co
   return set;
 }
 
+control::Outcome no_such_room(const std::string& room) {
+  return refused(control::Refusal::no_such,
+                 fmt::format("no room named {} (peers lists the rooms)", protocol::inert(room)));
+}
+
 }  // namespace
 
 RoomLevel apply_action(RoomLevel level, const protocol::RoomSet& set) {
@@ -85,9 +90,7 @@ RoomEffects RoomMixer::command(std::int64_t now_us, const cli::Command& command,
   if (command.kind == cli::CommandKind::volume && !command.volume) {
     const bool known = command.room.empty() || command.room == self_ || peers_.contains(command.room);
     effects.replies.push_back(
-        {token, known ? ok(rooms_text(command.room))
-                      : refused(control::Refusal::no_such,
-                                fmt::format("no room named {} (peers lists the rooms)", protocol::inert(command.room)))});
+        {token, known ? ok(rooms_text(command.room)) : no_such_room(command.room)});
     return effects;
   }
   auto set = set_for(command);
@@ -109,9 +112,7 @@ RoomEffects RoomMixer::set_remote(std::int64_t now_us, const std::string& room,
   RoomEffects effects;
   auto it = peers_.find(room);
   if (it == peers_.end()) {
-    effects.replies.push_back(
-        {token, refused(control::Refusal::no_such,
-                        fmt::format("no room named {} (peers lists the rooms)", protocol::inert(room)))});
+    effects.replies.push_back({token, no_such_room(room)});
     return effects;
   }
   if (!it->second.up) {
@@ -185,7 +186,8 @@ RoomEffects RoomMixer::receive(const std::string& from, const protocol::RoomStat
   RoomEffects effects;
   auto& peer = peers_[from];
   if (!peer.heard || state.seq > peer.level.seq) {
-    const RoomLevel level{static_cast<int>(std::clamp<std::int64_t>(state.volume, 0, 100)), state.muted, state.seq};
+    const RoomLevel level{static_cast<int>(std::clamp<std::int64_t>(state.volume, 0, 100)),
+                          state.muted, state.seq};
     effects.changed = difference(peer.level, level);
     if (!peer.up) effects.changed |= control::kOutput;  // a state before its peer_up: it is up
     peer.level = level;

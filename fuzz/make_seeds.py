@@ -96,6 +96,10 @@ def codec_seeds(examples: list[str]) -> None:
     write("codec", "err_content_port.json",
           '{"type":"HELLO","from":"a","priority":1,"incarnation":1,"advertised":{"host":"h","port":1},'
           '"version":3,"cluster":"c","content_port":65536}')
+    write("codec", "err_room_volume.json",
+          '{"type":"ROOM_SET","from":"node-a","id":3,"action":"set","volume":101}')
+    write("codec", "err_room_change_not_change.json",
+          '{"type":"ROOM_SET","from":"node-a","id":4,"action":"mute","change":-10}')
     write("codec", "escapes.json",
           '{"type":"HELLO_REJECT","from":"n\\u00e9","reason":"\\"\\\\\\/\\b\\f\\n\\r\\t\\u0001\\ud83c\\udfb5"}')
 

@@ -307,6 +307,7 @@ std::string help_text() {
   return text;
 }
 
+
 ParseResult parse_command(std::string_view line) {
   if (line.size() > kMaxLineBytes) {
     return ParseError{ParseErrorKind::line_too_long,

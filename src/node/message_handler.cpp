@@ -24,8 +24,9 @@ void ignore(const std::string& from, const protocol::Message& message) {
 
 }  // namespace
 
-MessageHandler::MessageHandler(ElectionInbox& election, ClockInbox& clock, PlaybackInbox& playback)
-    : election_(election), clock_(clock), playback_(playback) {}
+MessageHandler::MessageHandler(ElectionInbox& election, ClockInbox& clock, PlaybackInbox& playback,
+                               RoomInbox& rooms)
+    : election_(election), clock_(clock), playback_(playback), rooms_(rooms) {}
 
 void MessageHandler::handle(const std::string& from, const protocol::Message& message,
                             net::Clock::time_point received) const {
@@ -46,6 +47,8 @@ void MessageHandler::handle(const std::string& from, const protocol::Message& me
       [&](const p::StateOffer&) { playback_.receive(from, message); },
       [&](const p::ControlRequest&) { playback_.receive(from, message); },
       [&](const p::ControlResponse&) { playback_.receive(from, message); },
+      [&](const p::RoomSet&) { rooms_.receive(from, message); },
+      [&](const p::RoomState&) { rooms_.receive(from, message); },
       [&](const p::Hello&) { ignore(from, message); },
       [&](const p::Reconnect&) { ignore(from, message); },
       [&](const p::HelloReject&) { ignore(from, message); },

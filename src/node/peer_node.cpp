@@ -42,7 +42,11 @@ void PeerNode::start() {
   election_.emplace(io_, network_, Rank{config_.network.priority, network_.id()}, config_.preempt,
                     timing, [this](const election::Status& status) { on_leadership(status); },
                     [this] { playback_.on_stalled(); });
-  messages_.emplace(*election_, clock_sampler_, playback_);
+  rooms_.emplace(
+      io_, network_, playback_.cache_directory() / "room.json",
+      [this](float gain) { playback_.set_gain(gain); },
+      [this](control::Subsystems changed) { publish_view(changed); });
+  messages_.emplace(*election_, clock_sampler_, playback_, *rooms_);
   election_->start(config_.lead_at_start);
   publish_view(control::kAllSubsystems);
   refresh_view_periodically();
@@ -68,6 +72,7 @@ void PeerNode::shutdown(std::function<void()> done) {
   if (surfaces_) surfaces_->stop();
   view_timer_.cancel();
   if (election_) election_->stop();
+  if (rooms_) rooms_->stop();
   playback_.stop();
   clock_sampler_.pause();
   network_.leave(std::chrono::milliseconds(300), std::move(done));
@@ -76,12 +81,14 @@ void PeerNode::shutdown(std::function<void()> done) {
 void PeerNode::on_peer_up(const net::PeerInfo& peer) {
   election_->peer_up(peer);
   playback_.peer_up(peer);
+  if (rooms_) rooms_->peer_up(peer.id);
   publish_view(control::kOutput);
 }
 
 void PeerNode::on_peer_down(const std::string& id) {
   election_->peer_down(id);
   playback_.peer_down(id);
+  if (rooms_) rooms_->peer_down(id);
   publish_view(control::kOutput);
 }
 
@@ -131,6 +138,11 @@ void PeerNode::run(const cli::Command& command, std::function<void(control::Outc
         outcome.text = text;
         done(outcome);
       });
+    case CommandKind::volume:
+    case CommandKind::mute:
+    case CommandKind::unmute:
+      if (!rooms_) return done(report("error: the node has not started"));
+      return rooms_->command(command, std::move(done));
     case CommandKind::exit: return done(report("use exit at the prompt to leave"));
     default: {
       control::Outcome outcome;
@@ -152,6 +164,7 @@ void PeerNode::publish_view(control::Subsystems changed) {
   parts.traffic = network_.traffic();
   parts.playback = &playback;
   parts.library = playback_.library();
+  parts.rooms = rooms();
   parts.control_clients = hub_.clients();
   hub_.publish(std::make_shared<const control::ClusterView>(make_cluster_view(parts)), changed);
 }
@@ -165,13 +178,24 @@ void PeerNode::refresh_view_periodically() {
   });
 }
 
+std::vector<control::RoomView> PeerNode::rooms() const {
+  if (!rooms_) return {};
+  auto rooms = rooms_->rooms();
+  const auto leader = election_->core().status().leader;
+  for (auto& room : rooms) {
+    room.leader = leader == room.id;
+    if (room.self) room.output = playback_.view().output;
+  }
+  return rooms;
+}
+
 LeadershipView PeerNode::leadership() const {
   return leadership_view(election_->core().status());
 }
 
 std::string PeerNode::peers_report(bool json) const {
   PeersView view{network_.id(), config_.network.priority, network_.advertised_endpoint(),
-                 leadership(), network_.peers()};
+                 leadership(), network_.peers(), rooms()};
   return json ? peers_json(view) : peers_text(view);
 }
 
@@ -179,9 +203,15 @@ std::string PeerNode::status_report(bool json) const {
   StatusView view{network_.id(), network_.advertised_endpoint(), leadership(), {}};
   if (auto key = network_.cluster_key_id()) view.cluster_key_id = security::to_hex(*key);
   auto playback = playback_.view();
-  if (!json) return status_text(view) + "\n" + playback_status_text(playback) + library_status_text(playback);
+  const auto all_rooms = rooms();
+  const auto gain = playback_.applied_gain();
+  if (!json) {
+    return status_text(view) + "\n" + playback_status_text(playback) + library_status_text(playback) +
+           (all_rooms.empty() ? "" : room_status_text(all_rooms.front(), gain));
+  }
   auto out = status_object(view);
   add_playback_status(out, playback);
+  if (!all_rooms.empty()) add_room_status(out, all_rooms.front(), gain);
   return boost::json::serialize(out);
 }
 

@@ -75,6 +75,10 @@ void PlaybackController::start(content::ContentConfig content) {
                content_->cache().config().directory.string());
 }
 
+std::filesystem::path PlaybackController::cache_directory() const {
+  return content_ ? content_->cache().config().directory : std::filesystem::path{};
+}
+
 std::uint16_t PlaybackController::content_port() const { return content_ ? content_->port() : 0; }
 
 void PlaybackController::peer_up(const net::PeerInfo& peer) {

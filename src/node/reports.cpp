@@ -1,5 +1,7 @@
 #include "chorus/node/reports.hpp"
 
+#include <algorithm>
+
 #include <boost/json.hpp>
 #include <fmt/format.h>
 
@@ -34,21 +36,46 @@ std::string address(const protocol::Endpoint& endpoint) {
   return fmt::format("{}:{}", endpoint.host, endpoint.port);
 }
 
+namespace {
+
+/// The room of node `id` in `rooms`, if it has one.
+const control::RoomView* room_of(const std::vector<control::RoomView>& rooms, const std::string& id) {
+  auto it = std::find_if(rooms.begin(), rooms.end(), [&](const control::RoomView& room) { return room.id == id; });
+  return it == rooms.end() ? nullptr : &*it;
+}
+
+/// "volume" and "muted" of a room, null when it has none.
+void add_room_fields(json::object& out, const control::RoomView* room) {
+  out["volume"] = room ? json::value(room->volume) : json::value(nullptr);
+  out["muted"] = room ? json::value(room->muted) : json::value(nullptr);
+}
+
+/// A room's volume as `peers` shows it: "40", "40 muted", "-".
+std::string room_cell(const control::RoomView* room) {
+  if (room == nullptr) return "-";
+  return room->muted ? fmt::format("{} muted", room->volume) : std::to_string(room->volume);
+}
+
+}  // namespace
+
 std::string peers_json(const PeersView& view) {
   json::object out = leadership_json(view.leadership);
   out["self"] = {{"id", view.self_id},
                  {"address", address(view.self_address)},
                  {"priority", view.self_priority}};
+  add_room_fields(out["self"].as_object(), room_of(view.rooms, view.self_id));
   json::array rows;
   for (const auto& peer : view.peers) {
-    rows.push_back(json::object{{"id", peer.id},
-                                {"address", address(peer.endpoint)},
-                                {"priority", peer.priority},
-                                {"state", net::to_string(peer.state)},
-                                {"rtt_ms", millis_or_null(peer.rtt)},
-                                {"last_heard_ms", millis_or_null(peer.since_heard)},
-                                {"incarnation", peer.incarnation},
-                                {"leader", view.leadership.leader == peer.id}});
+    json::object row{{"id", peer.id},
+                     {"address", address(peer.endpoint)},
+                     {"priority", peer.priority},
+                     {"state", net::to_string(peer.state)},
+                     {"rtt_ms", millis_or_null(peer.rtt)},
+                     {"last_heard_ms", millis_or_null(peer.since_heard)},
+                     {"incarnation", peer.incarnation},
+                     {"leader", view.leadership.leader == peer.id}};
+    add_room_fields(row, room_of(view.rooms, peer.id));
+    rows.push_back(std::move(row));
   }
   out["peers"] = std::move(rows);
   return json::serialize(out);
@@ -56,17 +83,19 @@ std::string peers_json(const PeersView& view) {
 
 std::string peers_text(const PeersView& view) {
   const auto& lead = view.leadership;
-  std::string text = fmt::format("self   {} at {} priority {}: {}, epoch {}, leader {}\n", view.self_id,
-                                 address(view.self_address), view.self_priority, lead.role,
-                                 lead.epoch, lead.leader.value_or("(none)"));
+  std::string text = fmt::format("self   {} at {} priority {}: {}, epoch {}, leader {}, volume {}\n",
+                                 view.self_id, address(view.self_address), view.self_priority,
+                                 lead.role, lead.epoch, lead.leader.value_or("(none)"),
+                                 room_cell(room_of(view.rooms, view.self_id)));
   if (view.peers.empty()) return text + "no peers known\n";
-  text += fmt::format("{:<28} {:<22} {:>8} {:<8} {:>10} {:>12}\n", "ID", "ADDRESS", "PRIORITY",
-                      "STATE", "RTT", "LAST HEARD");
+  text += fmt::format("{:<28} {:<22} {:>8} {:<8} {:>10} {:>12} {:>10}\n", "ID", "ADDRESS", "PRIORITY",
+                      "STATE", "RTT", "LAST HEARD", "VOLUME");
   for (const auto& peer : view.peers) {
     std::string id = peer.id + (lead.leader == peer.id ? " *" : "");
-    text += fmt::format("{:<28} {:<22} {:>8} {:<8} {:>10} {:>12}\n", id, address(peer.endpoint),
+    text += fmt::format("{:<28} {:<22} {:>8} {:<8} {:>10} {:>12} {:>10}\n", id, address(peer.endpoint),
                         peer.priority, net::to_string(peer.state), millis_text(peer.rtt),
-                        peer.since_heard ? millis_text(peer.since_heard) + " ago" : "never");
+                        peer.since_heard ? millis_text(peer.since_heard) + " ago" : "never",
+                        room_cell(room_of(view.rooms, peer.id)));
   }
   if (lead.leader && *lead.leader != view.self_id) text += "* leader\n";
   return text;
@@ -74,6 +103,15 @@ std::string peers_text(const PeersView& view) {
 
 LeadershipView leadership_view(const election::Status& status) {
   return {std::string(election::to_string(status.role)), status.leader, status.epoch};
+}
+
+std::string room_status_text(const control::RoomView& room, float applied_gain) {
+  return fmt::format("room: volume {}{} (gain {:.3f})\n", room.volume, room.muted ? ", muted" : "",
+                     applied_gain);
+}
+
+void add_room_status(json::object& out, const control::RoomView& room, float applied_gain) {
+  out["room"] = {{"volume", room.volume}, {"muted", room.muted}, {"gain", static_cast<double>(applied_gain)}};
 }
 
 json::object status_object(const StatusView& view) {

@@ -38,11 +38,11 @@ std::unique_ptr<AudioOutput> AudioPlayer::start_output() {
   const auto latency = std::chrono::duration_cast<std::chrono::microseconds>(config_.latency);
   auto made = make_output(config_.output, config_.block_frames, latency);
   if (!made.output) throw std::runtime_error("--output: " + made.error);
-  if (made.output->start(engine_)) return std::move(made.output);
+  if (made.output->start(gain_)) return std::move(made.output);
   // A node without its device still follows the schedule (status shows which output it has).
   spdlog::warn("output {} could not start; continuing on null output", made.output->describe());
   auto fallback = make_output("null", config_.block_frames, latency).output;
-  fallback->start(engine_);
+  fallback->start(gain_);
   return fallback;
 }
 

@@ -50,6 +50,8 @@ constexpr Int kPort{1, 65535};
 constexpr Int kAnyPort{0, 65535};
 constexpr Str kHash{1, 64, true};
 constexpr Str kBinary{0, kMaxBinaryTextBytes};
+constexpr Int kVolume{0, 100};
+constexpr Int kVolumeChange{-100, 100};
 
 // ---------------------------------------------------------------------------------------------
 // The wire form of every struct, listed once. `io` is a Reader (decode) or a Writer (encode);
@@ -199,6 +201,26 @@ void fields(Io& io, M& m) {
   io.present_exactly_when(m.command == ControlCommand::play, "command is \"play\"", "track",
                           m.track, kNonNegative);
   io.present_exactly_when(m.command == ControlCommand::seek, "command is \"seek\"", "seek", m.seek);
+}
+
+template <class Io, OneOf<RoomSet> M>
+void fields(Io& io, M& m) {
+  io("from", m.from, kId);
+  io("id", m.id);
+  io("action", m.action);
+  io.present_exactly_when(m.action == RoomAction::set, "action is \"set\"", "volume", m.volume,
+                          kVolume);
+  io.present_exactly_when(m.action == RoomAction::change, "action is \"change\"", "change",
+                          m.change, kVolumeChange);
+}
+
+template <class Io, OneOf<RoomState> M>
+void fields(Io& io, M& m) {
+  io("from", m.from, kId);
+  io("seq", m.seq);
+  io("volume", m.volume, kVolume);
+  io("muted", m.muted);
+  io("reply_to", m.reply_to);
 }
 
 template <class Io, OneOf<SeekTarget> M>

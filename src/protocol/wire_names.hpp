@@ -10,12 +10,13 @@
 
 namespace chorus::protocol::detail {
 
-inline constexpr std::array<std::string_view, 31> kWireNames = {
+inline constexpr std::array<std::string_view, 33> kWireNames = {
     "HELLO",         "RECONNECT",       "HELLO_REJECT",   "DISCOVERY",
     "HEARTBEAT",     "LEAVE",           "ELECTION",       "ELECTION_ANSWER",
     "COORDINATOR",   "PLAY_REQUEST",    "PAUSE_REQUEST",  "RESUME_REQUEST",
     "STOP_REQUEST",  "STATE_SYNC_REQUEST", "STATE_SYNC_RESPONSE", "STATE_OFFER",
     "TIME_REQUEST",  "TIME_RESPONSE",   "CONTROL_REQUEST", "CONTROL_RESPONSE",
+    "ROOM_SET",      "ROOM_STATE",
     "CONTENT_HELLO", "CATALOG_NOTICE",  "CATALOG_REQUEST", "CATALOG_PAGE",
     "WANT",          "HAVE",            "MANIFEST_REQUEST", "MANIFEST",
     "CHUNK_REQUEST", "CHUNK_DATA",      "CONTENT_REFUSED",
@@ -30,8 +31,13 @@ inline constexpr std::array<std::string_view, 7> kControlCommandNames = {
     "play", "pause", "resume", "stop", "next", "prev", "seek"};
 static_assert(static_cast<std::size_t>(ControlCommand::seek) + 1 == kControlCommandNames.size());
 
+inline constexpr std::array<std::string_view, 4> kRoomActionNames = {"set", "change", "mute",
+                                                                    "unmute"};
+static_assert(static_cast<std::size_t>(RoomAction::unmute) + 1 == kRoomActionNames.size());
+
 /// The wire names of an enum's values, indexed by value.
 constexpr const auto& enum_names(PlaybackStatus) { return kStatusNames; }
 constexpr const auto& enum_names(ControlCommand) { return kControlCommandNames; }
+constexpr const auto& enum_names(RoomAction) { return kRoomActionNames; }
 
 }  // namespace chorus::protocol::detail

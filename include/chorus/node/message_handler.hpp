@@ -8,6 +8,7 @@
 //   PLAY/PAUSE/RESUME/STOP_REQUEST, STATE_SYNC_REQUEST,
 //   STATE_SYNC_RESPONSE, STATE_OFFER, CONTROL_REQUEST,
 //   CONTROL_RESPONSE                                     -> playback (PlaybackController)
+//   ROOM_SET, ROOM_STATE                                 -> rooms (RoomControl)
 //   HELLO, RECONNECT, HELLO_REJECT, DISCOVERY,
 //   HEARTBEAT, LEAVE                                     -> consumed by the network layer; one
 //                                                           that gets here is logged and dropped
@@ -56,9 +57,19 @@ class PlaybackInbox {
   ~PlaybackInbox() = default;
 };
 
+/// The rooms' messages (RoomControl): ROOM_SET and ROOM_STATE.
+class RoomInbox {
+ public:
+  virtual void receive(const std::string& from, const protocol::Message& message) = 0;
+
+ protected:
+  ~RoomInbox() = default;
+};
+
 class MessageHandler {
  public:
-  MessageHandler(ElectionInbox& election, ClockInbox& clock, PlaybackInbox& playback);
+  MessageHandler(ElectionInbox& election, ClockInbox& clock, PlaybackInbox& playback,
+                 RoomInbox& rooms);
 
   /// Hands `message` from the peer `from` to the one component that acts on it.
   void handle(const std::string& from, const protocol::Message& message,
@@ -68,6 +79,7 @@ class MessageHandler {
   ElectionInbox& election_;
   ClockInbox& clock_;
   PlaybackInbox& playback_;
+  RoomInbox& rooms_;
 };
 
 }  // namespace chorus::node

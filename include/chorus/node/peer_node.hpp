@@ -20,6 +20,7 @@
 #include "chorus/node/reports.hpp"
 #include "chorus/node/control_hub.hpp"
 #include "chorus/node/control_surfaces.hpp"
+#include "chorus/node/room_control.hpp"
 
 namespace boost::asio {
 class io_context;
@@ -57,6 +58,9 @@ class PeerNode final : public net::NetworkObserver {
 
   const std::string& id() const;
 
+  /// The rooms: this node first, then the peers by id, with up and leader filled in.
+  std::vector<control::RoomView> rooms() const;
+
   void on_peer_up(const net::PeerInfo& peer) override;
   void on_peer_down(const std::string& id) override;
   void on_message(const std::string& from, const protocol::Message& message,
@@ -79,6 +83,7 @@ class PeerNode final : public net::NetworkObserver {
   ClockSampler clock_sampler_;
   PlaybackController playback_;
   std::optional<ElectionShell> election_;  ///< made by start(), once the node id is known
+  std::optional<RoomControl> rooms_;        ///< made by start(), once the cache directory is known
   std::optional<MessageHandler> messages_;  ///< made by start(), with the election
   ControlHub hub_;
   std::optional<ControlSurfaces> surfaces_;  ///< made by start(), with the host known

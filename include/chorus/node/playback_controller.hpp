@@ -15,6 +15,7 @@
 // takeover, stalls, forwarded commands) are described in playback_core.hpp.
 
 #include <cstdint>
+#include <filesystem>
 #include <functional>
 #include <map>
 #include <optional>
@@ -93,6 +94,13 @@ class PlaybackController final : public PlaybackInbox {
   /// The cluster's library as this node knows it.
   std::shared_ptr<const content::Catalog> library() const { return catalog_; }
   PlaybackView view() const;
+
+  /// This room's gain, 0..1 (RoomControl's): the output ramps to it; the schedule is untouched.
+  void set_gain(float gain) { player_.set_gain(gain); }
+  /// The gain the output applied to its last frame.
+  float applied_gain() const { return player_.applied_gain(); }
+  /// Where this node keeps what lasts between runs (the cache directory; after start()).
+  std::filesystem::path cache_directory() const;
 
  private:
   /// Runs one input on the core with the current time and lead, then acts on its effects.

@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "chorus/control/control_port.hpp"
 #include "chorus/election/bully_election.hpp"
 #include "chorus/net/network_manager.hpp"
 
@@ -26,6 +27,8 @@ struct PeersView {
   protocol::Endpoint self_address;
   LeadershipView leadership;
   std::vector<net::PeerInfo> peers;
+  /// Each room's volume and mute (RoomControl::rooms()); a node without a row shows none.
+  std::vector<control::RoomView> rooms;
 };
 
 std::string peers_text(const PeersView& view);
@@ -57,6 +60,10 @@ struct StatusView {
 };
 
 std::string status_text(const StatusView& view);
+/// `status`'s line about this node's room, e.g. "room: volume 40, muted (gain 0.000)".
+std::string room_status_text(const control::RoomView& room, float applied_gain);
+/// `status --json`'s "room": {"volume", "muted", "gain"} (gain: what the output applies now).
+void add_room_status(boost::json::object& out, const control::RoomView& room, float applied_gain);
 /// The fields of `status --json` that describe the node and its leadership.
 boost::json::object status_object(const StatusView& view);
 

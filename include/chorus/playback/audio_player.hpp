@@ -7,7 +7,7 @@
 // Threads:
 //   the owner's (the io thread)  every member function, and the work handed to `post`
 //   the opener thread            Library::open(); its result goes back through `post`
-//   the output's thread          SyncEngine::render(): never locks, waits, allocates or frees
+//   the output's thread          SyncEngine::render() through the GainStage: never locks, waits, allocates or frees
 //                                (snapshots it is done with are freed by play(), on the owner's
 //                                thread)
 
@@ -23,6 +23,7 @@
 #include <vector>
 
 #include "chorus/playback/audio_output.hpp"
+#include "chorus/playback/gain_stage.hpp"
 #include "chorus/playback/library.hpp"
 #include "chorus/playback/publication.hpp"
 #include "chorus/playback/schedule.hpp"
@@ -95,6 +96,12 @@ class AudioPlayer {
   /// as silence until a later play() has it.
   void play(const Publication& publication);
 
+  /// The room's gain (0..1, playback/volume.hpp): the output ramps to it within 20 ms. Scales
+  /// samples only; the schedule, and so every frame's instant, is untouched.
+  void set_gain(float gain) { gain_.set_target(gain); }
+  /// The gain the output applied to the last frame it rendered.
+  float applied_gain() const { return gain_.applied(); }
+
   /// The frame after the last block rendered, and when it will be audible.
   EnginePosition position() const { return engine_.position(); }
   PlayerStats stats() const;
@@ -115,7 +122,8 @@ class AudioPlayer {
   TrackOpened on_opened_;
   Library library_;
   SyncEngine engine_;
-  std::unique_ptr<AudioOutput> output_;  ///< renders from engine_: declared after it
+  GainStage gain_{engine_};              ///< the room's volume, on what the engine renders
+  std::unique_ptr<AudioOutput> output_;  ///< renders from gain_: declared after it
   /// Open tracks by content hash; the library's decoder thread keeps them filled.
   std::map<std::string, std::shared_ptr<const TrackAudio>> open_;
   std::set<std::string> opening_;  ///< hashes queued on the opener

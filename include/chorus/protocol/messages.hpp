@@ -249,6 +249,35 @@ struct ControlResponse {
   friend bool operator==(const ControlResponse&, const ControlResponse&) = default;
 };
 
+// ---- rooms (docs/rooms.md): every node is a room; each node owns its own room's volume ----
+
+/// What a ROOM_SET asks of the room it is sent to.
+enum class RoomAction { set, change, mute, unmute };
+
+/// Any node → the node whose room it is: set its volume, change it by an amount, mute or unmute
+/// it. Answered with a ROOM_STATE whose `reply_to` is `id`.
+struct RoomSet {
+  std::string from;
+  std::uint64_t id = 0;
+  RoomAction action = RoomAction::set;
+  std::optional<std::int64_t> volume;  ///< set: the volume, 0..100; present exactly for set
+  std::optional<std::int64_t> change;  ///< change: added to the volume (clamped), −100..100
+  friend bool operator==(const RoomSet&, const RoomSet&) = default;
+};
+
+/// A node → its peers: its room's volume and mute, sent on every change, to each peer that comes
+/// up, and as the answer to a ROOM_SET. `seq` grows with every change of that room (and across
+/// the node's restarts): a state whose seq is not above the last one taken from that node is old
+/// news and ignored.
+struct RoomState {
+  std::string from;
+  std::uint64_t seq = 0;
+  std::int64_t volume = 100;   ///< 0..100
+  bool muted = false;
+  std::uint64_t reply_to = 0;  ///< the id of the ROOM_SET this answers; 0: none
+  friend bool operator==(const RoomState&, const RoomState&) = default;
+};
+
 // ---- content links (docs/library.md): track bytes and catalogs, never on the cluster link ----
 
 /// One track of a node's library as the cluster lists it.
@@ -353,6 +382,7 @@ using Message = std::variant<Hello, Reconnect, HelloReject, Discovery, Heartbeat
                              PlayRequest, PauseRequest, ResumeRequest, StopRequest,
                              StateSyncRequest, StateSyncResponse, StateOffer,
                              TimeRequest, TimeResponse, ControlRequest, ControlResponse,
+                             RoomSet, RoomState,
                              ContentHello, CatalogNotice, CatalogRequest, CatalogPage, Want, Have,
                              ManifestRequest, Manifest, ChunkRequest, ChunkData, ContentRefused>;
 

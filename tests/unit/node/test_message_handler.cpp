@@ -75,6 +75,17 @@ class FakePlayback final : public PlaybackInbox {
   std::vector<protocol::Message>& messages_;
 };
 
+class FakeRooms final : public RoomInbox {
+ public:
+  explicit FakeRooms(Deliveries& log) : log_(log) {}
+  void receive(const std::string& from, const protocol::Message& m) override {
+    log_.push_back(delivery("rooms", m, from));
+  }
+
+ private:
+  Deliveries& log_;
+};
+
 /// The component each type belongs to; empty for the network layer's own messages.
 const std::map<std::string, std::string> kOwner = {
     {"HELLO", ""},
@@ -97,6 +108,8 @@ const std::map<std::string, std::string> kOwner = {
     {"STATE_OFFER", "playback"},
     {"CONTROL_REQUEST", "playback"},
     {"CONTROL_RESPONSE", "playback"},
+    {"ROOM_SET", "rooms"},
+    {"ROOM_STATE", "rooms"},
     // Content messages travel on content links only: on the cluster link they reach nothing.
     {"CONTENT_HELLO", ""},
     {"CATALOG_NOTICE", ""},
@@ -118,7 +131,8 @@ struct Components {
   FakeElection election{log};
   FakeClock clock{log, stamps};
   FakePlayback playback{log, playback_messages};
-  MessageHandler handler{election, clock, playback};
+  FakeRooms rooms{log};
+  MessageHandler handler{election, clock, playback, rooms};
 };
 
 }  // namespace

@@ -86,6 +86,9 @@ inline std::vector<Message> typical_messages() {
                    .t2_us = 9'000'180},
       ControlRequest{.from = "node-c", .id = 7, .command = ControlCommand::play, .track = 3, .seek = std::nullopt},
       ControlResponse{.from = "node-b", .id = 7, .ok = false, .error = "no track 3"},
+      RoomSet{.from = "node-a", .id = 3, .action = RoomAction::set, .volume = 40,
+              .change = std::nullopt},
+      RoomState{.from = "node-b", .seq = 12, .volume = 40, .muted = false, .reply_to = 3},
       ContentHello{.from = "node-b", .cluster = "living-room", .version = kProtocolVersion,
                    .catalog = kCatalog, .tracks = 42},
       CatalogNotice{.from = "node-b", .catalog = kCatalog, .tracks = 43},
@@ -109,18 +112,25 @@ inline std::vector<Message> typical_messages() {
   };
 }
 
-/// A seek control request: with typical_messages(), every field of every type appears at least
-/// once (the field-by-field refusal tests walk both).
+/// A seek control request: with typical_messages() and sample_room_change(), every field of every
+/// type appears at least once (the field-by-field refusal tests walk them all).
 inline ControlRequest sample_seek() {
   return ControlRequest{.from = "node-c", .id = 9, .command = ControlCommand::seek,
                         .track = std::nullopt,
                         .seek = SeekTarget{.position_us = 90'000'000, .relative = false}};
 }
 
-/// typical_messages() and sample_seek().
+/// A room volume change: the one place ROOM_SET.change appears.
+inline RoomSet sample_room_change() {
+  return RoomSet{.from = "node-a", .id = 4, .action = RoomAction::change, .volume = std::nullopt,
+                 .change = -10};
+}
+
+/// typical_messages(), sample_seek() and sample_room_change().
 inline std::vector<Message> field_messages() {
   std::vector<Message> messages = typical_messages();
   messages.emplace_back(sample_seek());
+  messages.emplace_back(sample_room_change());
   return messages;
 }
 
@@ -229,6 +239,20 @@ inline std::vector<Message> extreme_messages() {
                      .track = std::nullopt, .seek = SeekTarget{.position_us = 0, .relative = true}},
       ControlResponse{.from = "node-b", .id = kU64Max, .ok = true, .error = ""},
       ControlResponse{.from = "node-b", .id = 0, .ok = false, .error = awkward},
+      RoomSet{.from = longest_id, .id = kU64Max, .action = RoomAction::set, .volume = 100,
+              .change = std::nullopt},
+      RoomSet{.from = "x", .id = 0, .action = RoomAction::set, .volume = 0, .change = std::nullopt},
+      RoomSet{.from = "x", .id = 1, .action = RoomAction::change, .volume = std::nullopt,
+              .change = -100},
+      RoomSet{.from = "x", .id = 2, .action = RoomAction::change, .volume = std::nullopt,
+              .change = 100},
+      RoomSet{.from = "x", .id = 3, .action = RoomAction::mute, .volume = std::nullopt,
+              .change = std::nullopt},
+      RoomSet{.from = "x", .id = 4, .action = RoomAction::unmute, .volume = std::nullopt,
+              .change = std::nullopt},
+      RoomState{.from = longest_id, .seq = kU64Max, .volume = 100, .muted = true,
+                .reply_to = kU64Max},
+      RoomState{.from = "x", .seq = 0, .volume = 0, .muted = false, .reply_to = 0},
       ContentHello{.from = longest_id, .cluster = awkward, .version = kI64Max, .catalog = awkward,
                    .tracks = kU64Max},
       ContentHello{.from = "x", .cluster = "", .version = 1, .catalog = "", .tracks = 0},

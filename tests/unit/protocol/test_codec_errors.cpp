@@ -337,6 +337,7 @@ TEST_CASE("every integer field rejects a value below its least as out_of_range n
     std::int64_t least = 0;
     if (path.key() == "priority" || spelled == "CONTROL_REQUEST.seek.position_us") least = kI64Min;
     if (spelled == "CONTENT_REFUSED.chunk") least = -1;
+    if (spelled == "ROOM_SET.change") least = -100;
     if (least < 0) {
       field = least;
       const std::string text = json::serialize(doc);
@@ -574,6 +575,43 @@ TEST_CASE("a control request is one of the playback commands, with a track exact
   CHECK(negative.detail == "CONTROL_REQUEST.track: out of range: must be >= 0");
   CHECK(decode_error(request(R"("command":"play","track":"3")")).code == DecodeErrorCode::wrong_type);
   CHECK(decode_error(request(R"("command":"play","track":3.0)")).code == DecodeErrorCode::wrong_type);
+}
+
+TEST_CASE("a room set carries a volume 0..100 exactly for set and a change -100..100 exactly for change") {
+  const auto request = [](std::string_view fields) {
+    return R"({"type":"ROOM_SET","from":"node-a","id":7,)" + std::string(fields) + "}";
+  };
+  CHECK(decode_error(request(R"("action":"louder")")).detail ==
+        "ROOM_SET.action: out of range: must be \"set\", \"change\", \"mute\" or \"unmute\"");
+  CHECK(decode_error(request(R"("action":"set")")).detail == "ROOM_SET.volume: missing");
+  CHECK(decode_error(request(R"("action":"set","volume":101)")).detail ==
+        "ROOM_SET.volume: out of range: must be 0..100");
+  CHECK(decode_error(request(R"("action":"set","volume":-1)")).code == DecodeErrorCode::out_of_range);
+  CHECK(decode_error(request(R"("action":"change")")).detail == "ROOM_SET.change: missing");
+  CHECK(decode_error(request(R"("action":"change","change":101)")).detail ==
+        "ROOM_SET.change: out of range: must be -100..100");
+  CHECK(decode_error(request(R"("action":"change","change":-101)")).code ==
+        DecodeErrorCode::out_of_range);
+  CHECK(decode_error(request(R"("action":"mute","volume":3)")).detail ==
+        "ROOM_SET.volume: out of range: present only when action is \"set\"");
+  CHECK(decode_error(request(R"("action":"set","volume":3,"change":1)")).detail ==
+        "ROOM_SET.change: out of range: present only when action is \"change\"");
+  CHECK(decode_error(request(R"("action":"set","volume":50.5)")).code == DecodeErrorCode::wrong_type);
+  CHECK(decode_ok(request(R"("action":"unmute","volume":null)")) ==
+        Message{RoomSet{.from = "node-a", .id = 7, .action = RoomAction::unmute,
+                        .volume = std::nullopt, .change = std::nullopt}});
+}
+
+TEST_CASE("a room state's volume is 0..100 and its mute a boolean") {
+  const auto state = [](std::string_view fields) {
+    return R"({"type":"ROOM_STATE","from":"node-b","seq":4,"reply_to":0,)" + std::string(fields) + "}";
+  };
+  CHECK(decode_error(state(R"("volume":101,"muted":false)")).detail ==
+        "ROOM_STATE.volume: out of range: must be 0..100");
+  CHECK(decode_error(state(R"("volume":50,"muted":1)")).code == DecodeErrorCode::wrong_type);
+  CHECK(decode_error(state(R"("volume":50)")).detail == "ROOM_STATE.muted: missing");
+  CHECK(decode_ok(state(R"("volume":50,"muted":true)")) ==
+        Message{RoomState{.from = "node-b", .seq = 4, .volume = 50, .muted = true, .reply_to = 0}});
 }
 
 TEST_CASE("a control request carries a seek target exactly for seek") {

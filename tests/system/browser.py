@@ -202,7 +202,8 @@ class Browser:
     def __enter__(self) -> "Browser":
         args = [self.binary, "--headless=new", "--remote-debugging-port=0", "--remote-allow-origins=*",
                 f"--user-data-dir={self._profile}", "--no-first-run", "--no-default-browser-check",
-                "--disable-gpu", "--disable-extensions", "--disable-background-networking",
+                "--disable-gpu", "--disable-dev-shm-usage", "--disable-extensions",
+                "--disable-background-networking",
                 "--disable-component-update", "--disable-sync", "--mute-audio",
                 "--window-size=412,915", "about:blank"]
         if os.geteuid() == 0:

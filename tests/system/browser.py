@@ -105,16 +105,20 @@ class Page:
         self.wait_for("document.readyState === 'complete'", timeout, what=f"{url} loaded")
 
     def wait_for(self, expression: str, timeout: float = 10.0, what: str = "") -> Any:
-        """Polls a JavaScript expression until it is truthy; its value."""
+        """Polls a JavaScript expression until it is truthy (by JavaScript's rules: an element
+        found is true); its value (an element as True)."""
+        probe = (f"(() => {{ const value = ({expression});"
+                 " return {ok: !!value, value: value instanceof Node ? true : value}; })()")
         deadline = time.monotonic() + timeout
         last = None
         while time.monotonic() < deadline:
             try:
-                last = self.evaluate(expression)
+                result = self.evaluate(probe)
             except BrowserError as error:
                 last = str(error)
             else:
-                if last:
+                last = result["value"]
+                if result["ok"]:
                     return last
             time.sleep(0.05)
         raise BrowserError(f"timed out waiting for {what or expression} (last: {last!r})")
@@ -202,7 +206,8 @@ class Browser:
     def __enter__(self) -> "Browser":
         args = [self.binary, "--headless=new", "--remote-debugging-port=0", "--remote-allow-origins=*",
                 f"--user-data-dir={self._profile}", "--no-first-run", "--no-default-browser-check",
-                "--disable-gpu", "--disable-extensions", "--disable-background-networking",
+                "--disable-gpu", "--disable-dev-shm-usage", "--disable-extensions",
+                "--disable-background-networking",
                 "--disable-component-update", "--disable-sync", "--mute-audio",
                 "--window-size=412,915", "about:blank"]
         if os.geteuid() == 0:

@@ -10,12 +10,13 @@ BUILD/tools/skew_probe. Exit 0 = passed, 1 = failed.
 Scenarios:
   1 page: three nodes A (leader), B, C play the counting track (skew_probe make-track) into FIFOs
     (--output file:FIFO, each block written when it is audible; skew_probe stamps them, see
-    sync_rig.py). The page of follower B is opened in the browser: it shows the three rooms, up,
-    one of them the leader. The track is added from the page's library if the queue lacks it and
-    played by tapping its queue item; every node plays. Pause is clicked: every node's status says
+    sync_rig.py); a fourth node D plays to --output null. The page of follower B is opened in the
+    browser: it shows the four rooms, up, one of them the leader. The track is added from the
+    page's library if the queue lacks it and played by tapping its queue item; every node plays. Pause is clicked: every node's status says
     paused, and every node's output stops on the same frame (+-1); play (resume) is clicked
-    later: each output goes on from the frame after (+-1). C's volume slider is dragged: C's room
-    shows the new volume on the page and in /metrics (on every node). A screenshot of the page is
+    later: each output goes on from the frame after (+-1). D's volume slider is dragged (D's, so
+    that no measured output is scaled): D's room shows the new volume on the page and in /metrics
+    (on every node). A screenshot of the page is
     kept in the test's log directory (page.png; kept on a failure or with --keep-logs) and copied
     to $CHORUS_ARTEFACT_DIR when that is set. /metrics of every node parses as Prometheus'
     text format: exactly one leader, the same epoch, paused then playing, one web client on B.
@@ -105,7 +106,7 @@ def node_status(node) -> str:
 
 
 def scenario_page(cluster: Cluster) -> None:
-    """1. The page drives three nodes: pause on the same frame everywhere, a volume slider."""
+    """1. The page drives four nodes: pause on the same frame everywhere, a volume slider."""
     if browser.chromium_binary() is None:
         raise Skip("no chromium")
     with SyncRig(cluster, track_seconds=TRACK_S, use_proxies=False) as rig:
@@ -114,13 +115,16 @@ def scenario_page(cluster: Cluster) -> None:
         for name in names:
             rig.fifo(name)
         rig.start_probe(names, PROBE_S)
-        http = {name: free_port() for name in names}
+        http = {name: free_port() for name in names + ["D"]}
         a = rig.add_node("A", leader=True, extra_args=["--http-port", str(http["A"])])
         b = rig.add_node("B", bootstrap=a, extra_args=["--http-port", str(http["B"])])
         c = rig.add_node("C", bootstrap=a, extra_args=["--http-port", str(http["C"])])
-        nodes = [a, b, c]
+        # D plays to --output null: its volume is the one changed, so that no measured output is
+        # scaled (the probe reads frame numbers from the samples).
+        d = rig.add_node("D", bootstrap=a, extra_args=["--http-port", str(http["D"])])
+        nodes = [a, b, c, d]
         cluster.wait_mesh(nodes, timeout=5.0)
-        wait_until(synced([b, c]), 5.0, what="B and C synced", describe=cluster.describe)
+        wait_until(synced([b, c, d]), 5.0, what="B, C and D synced", describe=cluster.describe)
 
         try:
             chromium_context = browser.Browser(cluster.workdir)
@@ -131,7 +135,10 @@ def scenario_page(cluster: Cluster) -> None:
             try:
                 drive_page(cluster, rig, page, nodes, http)
             finally:
-                keep_screenshot(cluster, page)
+                try:
+                    keep_screenshot(cluster, page)
+                except Exception as error:  # noqa: BLE001 - never hide the failure behind it
+                    print(f"  no screenshot: {error}", flush=True)
 
 
 def keep_screenshot(cluster: Cluster, page: "browser.Page") -> None:
@@ -147,13 +154,13 @@ def keep_screenshot(cluster: Cluster, page: "browser.Page") -> None:
 
 
 def drive_page(cluster: Cluster, rig: SyncRig, page: "browser.Page", nodes, http) -> None:
-    a, b, c = nodes
+    d = nodes[3]
     page.wait_for("window.chorus.connected && window.chorus.view", what="the first view")
     ids = [n.id for n in nodes]
     page.wait_for("(() => { const rooms = window.chorus.view.rooms;"
-                  f" return rooms.length === 3 && rooms.every(r => r.up) && rooms.filter(r => r.leader).length === 1"
+                  f" return rooms.length === 4 && rooms.every(r => r.up) && rooms.filter(r => r.leader).length === 1"
                   f" && {json.dumps(ids)}.every(id => document.querySelector(`#rooms [data-room='${{id}}']`)); }})()",
-                  timeout=10.0, what="three rooms up, one leader")
+                  timeout=10.0, what="four rooms up, one leader")
     print(f"  rooms on the page: {page.evaluate('window.chorus.view.rooms.map(r => r.id)')}", flush=True)
 
     # The track into the queue (from the page's library) and played by tapping its item.
@@ -180,17 +187,17 @@ def drive_page(cluster: Cluster, rig: SyncRig, page: "browser.Page", nodes, http
         if samples.get('chorus_playback_state{state="paused"}') != 1:
             raise HarnessError(f"{name}'s /metrics does not say paused")
 
-    # A volume slider: C's room.
-    room = c.id
+    # A volume slider: D's room.
+    room = d.id
     slider = f"#rooms [data-room='{room}'] input.volume"
     volume = page.drag_range(slider, 30)
-    print(f"  C's slider dragged to {volume}", flush=True)
+    print(f"  D's slider dragged to {volume}", flush=True)
     page.wait_for(f"window.chorus.view.rooms.find(r => r.id === {json.dumps(room)}).volume === {volume}",
-                  what=f"C's room at volume {volume} on the page")
+                  what=f"D's room at volume {volume} on the page")
     label = 'chorus_room_volume{room="' + room + '"}'
     wait_until(lambda: all(metrics_of(p).get(label) == volume for p in http.values()) or
                {name: metrics_of(p).get(label) for name, p in http.items()}, 3.0,
-               what=f"every node's /metrics at volume {volume} for C")
+               what=f"every node's /metrics at volume {volume} for D")
 
     # Resume from the page (its play button resumes a paused track).
     pace_until(t_pause + PAUSE_HOLD_S)

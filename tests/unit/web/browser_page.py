@@ -3,7 +3,8 @@
 
     python3 browser_page.py --url http://127.0.0.1:PORT/ --out DIR
 
-Opens the page, waits for the rooms and the track, clicks pause (a real mouse click), waits for the
+Opens the page, waits for the rooms and the track, sees the position move on its own (from 0:10
+to 0:12 without a new view), clicks pause (a real mouse click), waits for the
 view that shows it paused, drags the second room's volume slider, waits for the view that shows the
 new volume, clicks the middle of the position bar (a seek), keeps a screenshot in DIR/page.png, and prints one JSON line: {"volume": V} (the value
 the slider ended at). Exit 0 on success, 77 when there is no browser, 1 on a failure.
@@ -38,6 +39,14 @@ def main() -> int:
                 page.wait_for("document.querySelectorAll('#queue li[data-item-id]').length === 3", what="the queue")
                 page.wait_for("document.querySelectorAll('#library-results li[data-path]').length === 50",
                               what="the library's first page")
+
+                # The position moves with the page's own clock: no new view is needed for it.
+                views = page.evaluate("window.chorus.views")
+                page.wait_for("(() => { const [m, s] = document.getElementById('elapsed').textContent.split(':');"
+                              " return Number(m) * 60 + Number(s) >= 12; })()", timeout=10.0,
+                              what="the elapsed time to reach 0:12 (it was sent as 0:10)")
+                assert page.evaluate("parseFloat(document.getElementById('seekbar-fill').style.width)") >= 11.5
+                assert page.evaluate("window.chorus.views") == views, "the page waited for views to move"
 
                 # A phone's width: nothing wider than the screen.
                 overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")

@@ -67,15 +67,6 @@ class FakeControlPort : public control::ControlPort {
     });
   }
 
-  void finish(const cli::Command& command, const Done& done) {
-    {
-      control::Outcome outcome{.ok = true, .refusal = control::Refusal::none, .text = "ok", .item_id = {}};
-      if (answer) outcome = answer(command);
-      if (outcome.ok) apply(command);
-      done(std::move(outcome));
-    }
-  }
-
   control::Subscription subscribe(Listener listener) override {
     std::lock_guard lock(mutex_);
     const int key = next_key_++;
@@ -113,6 +104,13 @@ class FakeControlPort : public control::ControlPort {
   std::atomic<int> clients{0};
 
  private:
+  void finish(const cli::Command& command, const Done& done) {
+    control::Outcome outcome{.ok = true, .refusal = control::Refusal::none, .text = "ok", .item_id = {}};
+    if (answer) outcome = answer(command);
+    if (outcome.ok) apply(command);
+    done(std::move(outcome));
+  }
+
   void apply(const cli::Command& command) {
     control::ClusterView next = *view();
     if (command.kind == cli::CommandKind::pause) next.now.status = protocol::PlaybackStatus::paused;

@@ -12,6 +12,7 @@
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 
+#include "chorus/time_base.hpp"
 #include "chorus/web/http_server.hpp"
 #include "fake_control_port.hpp"
 
@@ -27,6 +28,8 @@ inline control::ClusterView two_rooms() {
   view.now.status = protocol::PlaybackStatus::playing;
   view.now.track.name = "song.flac";
   view.now.track.frames = 48'000 * 100;
+  view.now.anchor_local_us = now_us();  // 10 s into the track now, moving on
+  view.now.anchor_frame = 48'000 * 10;
   view.rooms = {control::RoomView{.id = "kitchen", .self = true, .up = true, .leader = true, .volume = 80,
                                   .muted = false, .output = "pulse"},
                 control::RoomView{.id = "hall", .self = false, .up = true, .leader = false, .volume = 50,

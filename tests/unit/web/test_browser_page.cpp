@@ -1,7 +1,8 @@
 // The page in a real browser (headless Chromium, driven by browser_page.py through the DevTools
 // protocol) against the server with a fake ControlPort: the page shows the rooms, fits a phone's
-// width, and its pause button, a volume slider and its position bar reach the port as commands. Without Chromium the test says so and
-// passes (it has nothing to drive).
+// width, moves its position bar on its own clock, and its pause button, a volume slider and its
+// position bar reach the port as commands. Without Chromium the test says so and passes (it has
+// nothing to drive).
 
 #include <catch2/catch.hpp>
 

@@ -3,9 +3,18 @@
 
 #include <catch2/catch.hpp>
 
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <filesystem>
+#include <memory>
 #include <optional>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "chorus/web/http_server.hpp"
 #include "served.hpp"
@@ -290,4 +299,101 @@ TEST_CASE("the server unsubscribes and gives back its clients when it goes") {
   CHECK(served.port.listener_count() == 0);
   CHECK_FALSE(client.read(5s));
   CHECK_FALSE(client.timed_out);  // closed by the server, not left hanging
+}
+
+namespace {
+
+/// Takes every free descriptor below the limit, so that the next accept fails (EMFILE); gives
+/// them back when destroyed.
+class DescriptorsExhausted {
+ public:
+  DescriptorsExhausted() {
+    ::getrlimit(RLIMIT_NOFILE, &saved_);
+    rlimit tight = saved_;
+    tight.rlim_cur = highest_open() + 8;
+    ::setrlimit(RLIMIT_NOFILE, &tight);
+    for (int fd = ::dup(0); fd >= 0; fd = ::dup(0)) taken_.push_back(fd);
+  }
+  ~DescriptorsExhausted() {
+    for (const int fd : taken_) ::close(fd);
+    ::setrlimit(RLIMIT_NOFILE, &saved_);
+  }
+
+ private:
+  static rlim_t highest_open() {
+    rlim_t highest = 0;
+    for (const auto& entry : std::filesystem::directory_iterator("/proc/self/fd")) {
+      highest = std::max<rlim_t>(highest, std::stoul(entry.path().filename().string()));
+    }
+    return highest;
+  }
+  rlimit saved_{};
+  std::vector<int> taken_;
+};
+
+double cpu_seconds() {
+  rusage usage{};
+  ::getrusage(RUSAGE_SELF, &usage);
+  return static_cast<double>(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) +
+         static_cast<double>(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6;
+}
+
+}  // namespace
+
+TEST_CASE("a failing accept backs off instead of spinning, and serves again once it can") {
+  // In a child process: the descriptor limit is the whole process's. The parent is the client.
+  int to_parent[2];
+  REQUIRE(::pipe(to_parent) == 0);
+  int to_child[2];
+  REQUIRE(::pipe(to_child) == 0);
+  std::fflush(nullptr);  // nothing buffered is written twice
+  const pid_t child = ::fork();
+  REQUIRE(child >= 0);
+  if (child == 0) {
+    // The child never returns into the test runner: whatever happens, it exits here.
+    int status = 1;
+    try {
+      Served served;
+      const std::uint16_t number = served.number();
+      double cpu = 0;
+      {
+        DescriptorsExhausted exhausted;
+        (void)!::write(to_parent[1], &number, sizeof number);
+        char go = 0;
+        (void)!::read(to_child[0], &go, 1);  // the parent's connections are pending
+        const double before = cpu_seconds();
+        std::this_thread::sleep_for(1s);  // the window measured: accepts failing all along
+        cpu = cpu_seconds() - before;
+      }
+      (void)!::write(to_parent[1], &cpu, sizeof cpu);
+      char done = 0;
+      (void)!::read(to_child[0], &done, 1);  // the parent got its answers
+      status = 0;
+    } catch (...) {
+    }
+    ::_exit(status);
+  }
+  std::uint16_t number = 0;
+  REQUIRE(::read(to_parent[0], &number, sizeof number) == sizeof number);
+  std::vector<std::unique_ptr<RawClient>> clients;
+  for (int i = 0; i < 3; ++i) {
+    clients.push_back(std::make_unique<RawClient>(number));
+    clients.back()->write("GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+  }
+  REQUIRE(::write(to_child[1], "g", 1) == 1);
+  double cpu = -1;
+  REQUIRE(::read(to_parent[0], &cpu, sizeof cpu) == sizeof cpu);
+  // A busy loop would take the whole second; the back-off retries a few times.
+  CHECK(cpu < 0.2);
+  for (auto& client : clients) {
+    const auto answer = client->read_until_closed(10s);
+    REQUIRE(answer);
+    CHECK(answer->starts_with("HTTP/1.1 200"));
+  }
+  REQUIRE(::write(to_child[1], "d", 1) == 1);
+  int status = 0;
+  REQUIRE(::waitpid(child, &status, 0) == child);
+  CHECK(WIFEXITED(status));
+  CHECK(WEXITSTATUS(status) == 0);
+  for (const int fd : {to_parent[0], to_parent[1], to_child[0], to_child[1]}) ::close(fd);
 }

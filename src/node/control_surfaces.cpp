@@ -2,7 +2,6 @@
 
 #include <boost/asio/post.hpp>
 #include <fmt/format.h>
-#include <spdlog/spdlog.h>
 
 #include "chorus/mpd/mpd_server.hpp"
 #include "chorus/web/http_server.hpp"
@@ -32,8 +31,6 @@ void ControlSurfaces::start() {
     http_ = std::make_unique<web::HttpServer>(io_, port_, std::move(http_config));
     if (http_->start()) http_port_ = http_->local_port();
   }
-  if (mpd_port_ != 0) spdlog::info("MPD protocol on port {}", mpd_port_);
-  if (http_port_ != 0) spdlog::info("web page on port {}", http_port_);
   work_.emplace(io_.get_executor());
   thread_ = std::thread([this] { io_.run(); });
 }

@@ -45,9 +45,10 @@ class HttpServer::Core : public std::enable_shared_from_this<HttpServer::Core> {
       return false;
     }
     local_port_ = acceptor_.local_endpoint(error).port();
-    // The address to open, token included: whoever reads this log holds the cluster key anyway.
-    const std::string query = config.token ? "?token=" + percent_encoded(*config.token) : "";
-    spdlog::info("web: the page is at http://{}:{}/{} (and /metrics)", config.host, local_port_, query);
+    // Not the token: a service's log is read by more people than hold the key file. `access` at
+    // the prompt and `node --show-access` print it.
+    spdlog::info("web: the page is at http://{}:{}/ (and /metrics){}", config.host, local_port_,
+                 config.token ? "; it needs the token `access` prints" : "");
     std::weak_ptr<Core> weak = weak_from_this();
     subscription_ = shared_->bridge->subscribe([weak, bridge = shared_->bridge](control::Subsystems) {
       bridge->post([weak] {

@@ -3,7 +3,6 @@
 #include <catch2/catch.hpp>
 
 #include "chorus/security/cluster_key.hpp"
-#include "chorus/web/access_token.hpp"
 #include "chorus/web/request_auth.hpp"
 
 using namespace chorus::web;
@@ -64,18 +63,4 @@ TEST_CASE("percent-encoding keeps unreserved bytes and decodes back") {
   CHECK(percent_encoded("aZ09-._~") == "aZ09-._~");
   CHECK(percent_encoded("a b+c/\xff") == "a%20b%2Bc%2F%FF");
   CHECK(query_parameter("token=" + percent_encoded("x y+z&\n"), "token") == "x y+z&\n");
-}
-
-TEST_CASE("the access token is the same for the same key, another for another, and not the key") {
-  chorus::security::ClusterKey key;
-  key.bytes.fill(7);
-  chorus::security::ClusterKey other = key;
-  other.bytes[31] = 8;
-  const std::string token = access_token(key);
-  CHECK(token.size() == 64);
-  CHECK(token.find_first_not_of("0123456789abcdef") == std::string::npos);
-  CHECK(access_token(key) == token);
-  CHECK(access_token(other) != token);
-  CHECK(token != chorus::security::key_text(key).substr(0, 64));
-  CHECK(token.find(chorus::security::to_hex(key.id())) == std::string::npos);
 }

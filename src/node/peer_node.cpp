@@ -113,8 +113,14 @@ void PeerNode::execute(const cli::Command& command, Reply reply) {
   run(command, [reply = std::move(reply)](const control::Outcome& outcome) { reply(outcome.text); });
 }
 
-void PeerNode::run(const cli::Command& command, std::function<void(control::Outcome)> done) {
+void PeerNode::run(const cli::Command& command, std::function<void(control::Outcome)> answer) {
   using cli::CommandKind;
+  // A client that pipelines a change and a question (setvol, then getvol) reads the change in
+  // the snapshot: it is replaced before the outcome is delivered.
+  auto done = [this, answer = std::move(answer)](control::Outcome outcome) {
+    publish_view(0);
+    answer(std::move(outcome));
+  };
   switch (command.kind) {
     case CommandKind::peers: return done(report(peers_report(command.json)));
     case CommandKind::status: return done(report(status_report(command.json)));

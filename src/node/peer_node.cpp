@@ -92,7 +92,19 @@ void PeerNode::execute(const cli::Command& command, Reply reply) {
     case CommandKind::stop:
     case CommandKind::next:
     case CommandKind::prev:
-    case CommandKind::seek: return playback_.command(command, std::move(reply));
+    case CommandKind::seek:
+    case CommandKind::add:
+    case CommandKind::remove:
+    case CommandKind::move:
+    case CommandKind::clear:
+    case CommandKind::random:
+    case CommandKind::repeat:
+    case CommandKind::single:
+    case CommandKind::consume:
+      return playback_.command(command, [reply = std::move(reply)](const control::Outcome& outcome) {
+        reply(outcome.text);
+      });
+    case CommandKind::queue: return reply(playback_.queue_report(command));
     case CommandKind::exit: return reply("use exit at the prompt to leave");
     default: return reply("error: not available yet");  // TODO(integration)
   }

@@ -97,6 +97,9 @@ const std::map<std::string, std::string> kOwner = {
     {"STATE_OFFER", "playback"},
     {"CONTROL_REQUEST", "playback"},
     {"CONTROL_RESPONSE", "playback"},
+    {"QUEUE_EDIT", "playback"},
+    {"QUEUE_SYNC_REQUEST", "playback"},
+    {"QUEUE_SNAPSHOT", "playback"},
     // Content messages travel on content links only: on the cluster link they reach nothing.
     {"CONTENT_HELLO", ""},
     {"CATALOG_NOTICE", ""},

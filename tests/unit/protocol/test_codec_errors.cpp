@@ -5,6 +5,7 @@
 #include <cctype>
 #include <functional>
 #include <random>
+#include <set>
 #include <string>
 #include <variant>
 #include <vector>
@@ -265,7 +266,12 @@ namespace {
 
 /// The optional fields (docs/protocol.md): absent or null means no track.
 bool is_optional(const std::string& spelled) {
-  return spelled == "STATE_SYNC_RESPONSE.track" || spelled == "STATE_OFFER.track";
+  static const std::set<std::string> optional = {
+      "STATE_SYNC_RESPONSE.track", "STATE_OFFER.track",      "CONTROL_REQUEST.item",
+      "CONTROL_REQUEST.first",     "CONTROL_REQUEST.count",  "CONTROL_REQUEST.to",
+      "CONTROL_REQUEST.position",  "CONTROL_REQUEST.hash",   "CONTROL_REQUEST.query",
+      "CONTROL_REQUEST.uri",       "CONTROL_REQUEST.mode",   "CONTROL_RESPONSE.item"};
+  return optional.count(spelled) > 0;
 }
 
 }  // namespace
@@ -545,7 +551,8 @@ TEST_CASE("a control request is one of the playback commands, with a track exact
   const DecodeError unknown = decode_error(request(R"("command":"shuffle")"));
   CHECK(unknown.code == DecodeErrorCode::out_of_range);
   CHECK(unknown.detail == "CONTROL_REQUEST.command: out of range: must be \"play\", \"pause\", "
-                          "\"resume\", \"stop\", \"next\", \"prev\" or \"seek\"");
+                          "\"resume\", \"stop\", \"next\", \"prev\", \"seek\", \"add\", \"remove\", "
+                          "\"move\", \"clear\", \"random\", \"repeat\", \"single\" or \"consume\"");
 
   const DecodeError no_track = decode_error(request(R"("command":"play")"));
   CHECK(no_track.code == DecodeErrorCode::missing_field);
@@ -556,10 +563,11 @@ TEST_CASE("a control request is one of the playback commands, with a track exact
   CHECK(track_on_pause.code == DecodeErrorCode::out_of_range);
   CHECK(track_on_pause.detail ==
         "CONTROL_REQUEST.track: out of range: present only when command is \"play\"");
-  for (const char* command : {"resume", "stop", "next", "prev", "seek"}) {
+  for (const char* command : {"resume", "stop", "next", "prev", "seek", "add", "remove", "move", "clear",
+                              "random", "repeat", "single", "consume"}) {
     INFO(command);
-    const std::string with_track = R"("command":")" + std::string(command) +
-                                   R"(","track":0,"seek":{"position_us":0,"relative":false})";
+    const std::string with_track = R"("command":")" + std::string(command) + R"(","track":0)" +
+                                   (command == std::string("seek") ? R"(,"seek":{"position_us":0,"relative":false})" : "");
     const DecodeError error = decode_error(request(with_track));
     CHECK(error.code == DecodeErrorCode::out_of_range);
     CHECK(error.detail == "CONTROL_REQUEST.track: out of range: present only when command is \"play\"");

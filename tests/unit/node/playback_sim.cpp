@@ -255,6 +255,10 @@ ReplyToken PlaybackSim::command(const std::string& id, const cli::Command& comma
   return token;
 }
 
+void PlaybackSim::set_tracks(const std::string& id, std::vector<playback::TrackInfo> tracks) {
+  input(id, [&](PlaybackCore& core, std::int64_t now) { core.set_tracks(now, std::move(tracks)); });
+}
+
 void PlaybackSim::stall(const std::string& id) {
   input(id, [](PlaybackCore& c, std::int64_t now) { c.stalled(now); });
 }

@@ -98,6 +98,8 @@ class PlaybackSim {
   /// A prompt command at `id`; its reply is recorded under the returned token.
   ReplyToken command(const std::string& id, const cli::Command& command);
   void stall(const std::string& id);
+  /// The cluster's track list of `id` changed.
+  void set_tracks(const std::string& id, std::vector<playback::TrackInfo> tracks);
   /// Delivers `message` to `to` now, as if `from` had sent it (bypassing links).
   void inject(const std::string& from, const std::string& to, const protocol::Message& message);
 

@@ -49,6 +49,7 @@ void MessageHandler::handle(const std::string& from, const protocol::Message& me
       [&](const p::QueueEdit&) { playback_.receive(from, message); },
       [&](const p::QueueSyncRequest&) { playback_.receive(from, message); },
       [&](const p::QueueSnapshot&) { playback_.receive(from, message); },
+      [&](const p::QueueOffer&) { playback_.receive(from, message); },
       [&](const p::Hello&) { ignore(from, message); },
       [&](const p::Reconnect&) { ignore(from, message); },
       [&](const p::HelloReject&) { ignore(from, message); },

@@ -209,6 +209,8 @@ void PlaybackCore::leadership(std::int64_t now, const election::Status& status) 
   if (!leading()) {
     end_of_track_.reset();
     taken_over_.reset();
+    queue_adoptable_ = false;
+    queue_offer_from_.reset();
   }
 }
 
@@ -294,7 +296,10 @@ void PlaybackCore::receive(std::int64_t now, const std::string& from, const prot
   } else if (std::holds_alternative<protocol::QueueSyncRequest>(message)) {
     answer_queue_request(from);
   } else if (auto* page = std::get_if<protocol::QueueSnapshot>(&message)) {
-    on_queue_snapshot(now, from, *page);
+    if (leading()) on_offered_queue(now, from, *page);
+    else on_queue_snapshot(now, from, *page);
+  } else if (auto* queue_offer = std::get_if<protocol::QueueOffer>(&message)) {
+    on_queue_offer(from, *queue_offer);
   }
 }
 
@@ -384,6 +389,8 @@ void PlaybackCore::take_over(std::int64_t now) {
   state_synced_ = true;  // its own state, from now on
   note(LogLevel::info, "taking over playback: " + describe_state(applied_));
   effects_.changed |= control::kPlayer;
+  queue_adoptable_ = true;
+  queue_offer_from_.reset();
   mirror_library();
   publish(now);
   arm_end_of_track();
@@ -401,8 +408,37 @@ void PlaybackCore::answer_state_request(const std::string& from) {
 }
 
 void PlaybackCore::answer_queue_request(const std::string& from) {
-  if (!leading()) return;
-  for (auto& page : queue_.snapshot(self_, leadership_.epoch)) send(from, std::move(page));
+  if (leading()) {
+    for (auto& page : queue_.snapshot(self_, leadership_.epoch)) send(from, std::move(page));
+  } else if (offered_queue_ && leadership_.leader == from) {
+    for (auto& page : offered_queue_->snapshot(self_, leadership_.epoch)) send(from, std::move(page));
+    offered_queue_.reset();
+  }
+}
+
+void PlaybackCore::on_queue_offer(const std::string& from, const protocol::QueueOffer& offer) {
+  if (!leading() || !queue_adoptable_ || queue_offer_from_ || offer.version <= queue_.version()) {
+    note(LogLevel::debug, fmt::format("not fetching the queue (version {}) offered by {}", offer.version, from));
+    return;
+  }
+  queue_offer_from_ = from;
+  offer_assembly_.reset();
+  send(from, protocol::QueueSyncRequest{self_});
+}
+
+void PlaybackCore::on_offered_queue(std::int64_t now, const std::string& from, const protocol::QueueSnapshot& page) {
+  if (!queue_adoptable_ || queue_offer_from_ != from) return;
+  auto offered = offer_assembly_.take(page);
+  if (offer_assembly_.broken()) queue_offer_from_.reset();
+  if (!offered) return;
+  queue_offer_from_.reset();
+  if (offered->version() <= queue_.version()) return;
+  note(LogLevel::info, fmt::format("adopting the newer queue (version {}, {} items) offered by {}", offered->version(),
+                                   offered->size(), from));
+  queue_ = std::move(*offered);
+  for (auto& whole : queue_.snapshot(self_, leadership_.epoch)) broadcast(std::move(whole));
+  effects_.changed |= control::kPlaylist | control::kOptions;
+  effects_.keep_open = tracks_to_keep_open(now);
 }
 
 void PlaybackCore::mirror_library() {
@@ -411,6 +447,7 @@ void PlaybackCore::mirror_library() {
 
 control::Outcome PlaybackCore::publish_edits(QueueEdits edits, const std::string& done) {
   if (edits.refused) return refused(edits.refused->refusal, edits.refused->text);
+  if (!edits.changes.empty()) queue_adoptable_ = false;  // this leader's own edits win over offers
   for (auto& change : edits.changes) {
     effects_.changed |= change.kind == protocol::QueueEditKind::modes ? control::kOptions : control::kPlaylist;
     broadcast(protocol::QueueEdit{self_, leadership_.epoch, std::move(change)});
@@ -639,6 +676,14 @@ void PlaybackCore::forget_leader_state() {
 }
 
 void PlaybackCore::follow(std::int64_t now, const std::string& leader) {
+  // A whole queue from the previous leader (or its own, led before) may be newer than the new
+  // leader's: offer it.
+  const bool held_queue = queue_synced_ || state_owner_ == self_;
+  offered_queue_.reset();
+  if (held_queue && state_owner_ && *state_owner_ != leader) {
+    offered_queue_ = queue_;
+    send(leader, protocol::QueueOffer{self_, queue_.version()});
+  }
   forget_leader_state();
   clock_ = {};  // another leader, another clock
   effects_.clock_sampling = ClockSampling{leader};
@@ -684,7 +729,13 @@ void PlaybackCore::on_queue_edit(std::int64_t now, const std::string& from, cons
 }
 
 void PlaybackCore::on_queue_snapshot(std::int64_t now, const std::string& from, const protocol::QueueSnapshot& page) {
-  if (leading() || leadership_.leader != from || queue_synced_) return;
+  if (leadership_.leader != from) return;
+  if (queue_synced_) {
+    // Unasked: the leader adopted a newer queue a follower offered, and sends it to all.
+    if (page.offset != 0 || page.version <= queue_.version()) return;
+    queue_synced_ = false;
+    assembly_.reset();
+  }
   auto queue = assembly_.take(page);
   if (assembly_.broken()) {
     note(LogLevel::info, "the queue snapshot from " + from + " is incomplete: asking again");

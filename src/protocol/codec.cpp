@@ -350,6 +350,12 @@ void fields(Io& io, M& m) {
   change_fields(io, m.change);
 }
 
+template <class Io, OneOf<QueueOffer> M>
+void fields(Io& io, M& m) {
+  io("from", m.from, kId);
+  io("version", m.version);
+}
+
 template <class Io, OneOf<QueueSnapshot> M>
 void fields(Io& io, M& m) {
   io("from", m.from, kId);

@@ -10,13 +10,13 @@
 
 namespace chorus::protocol::detail {
 
-inline constexpr std::array<std::string_view, 34> kWireNames = {
+inline constexpr std::array<std::string_view, 35> kWireNames = {
     "HELLO",         "RECONNECT",       "HELLO_REJECT",   "DISCOVERY",
     "HEARTBEAT",     "LEAVE",           "ELECTION",       "ELECTION_ANSWER",
     "COORDINATOR",   "PLAY_REQUEST",    "PAUSE_REQUEST",  "RESUME_REQUEST",
     "STOP_REQUEST",  "STATE_SYNC_REQUEST", "STATE_SYNC_RESPONSE", "STATE_OFFER",
     "TIME_REQUEST",  "TIME_RESPONSE",   "CONTROL_REQUEST", "CONTROL_RESPONSE",
-    "QUEUE_EDIT",    "QUEUE_SYNC_REQUEST", "QUEUE_SNAPSHOT",
+    "QUEUE_EDIT",    "QUEUE_SYNC_REQUEST", "QUEUE_SNAPSHOT", "QUEUE_OFFER",
     "CONTENT_HELLO", "CATALOG_NOTICE",  "CATALOG_REQUEST", "CATALOG_PAGE",
     "WANT",          "HAVE",            "MANIFEST_REQUEST", "MANIFEST",
     "CHUNK_REQUEST", "CHUNK_DATA",      "CONTENT_REFUSED",

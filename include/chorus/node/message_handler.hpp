@@ -8,7 +8,7 @@
 //   PLAY/PAUSE/RESUME/STOP_REQUEST, STATE_SYNC_REQUEST,
 //   STATE_SYNC_RESPONSE, STATE_OFFER, CONTROL_REQUEST,
 //   CONTROL_RESPONSE, QUEUE_EDIT, QUEUE_SYNC_REQUEST,
-//   QUEUE_SNAPSHOT                                       -> playback (PlaybackController)
+//   QUEUE_SNAPSHOT, QUEUE_OFFER                          -> playback (PlaybackController)
 //   HELLO, RECONNECT, HELLO_REJECT, DISCOVERY,
 //   HEARTBEAT, LEAVE                                     -> consumed by the network layer; one
 //                                                           that gets here is logged and dropped

@@ -33,6 +33,9 @@
 //             starts following a leader and whenever it sees a gap. It holds the cluster's state
 //             (state_held) only once it has the queue too. play/next/prev/end of track follow
 //             the queue and its modes; the state's TrackRef.index is the playing item's id.
+//             Freshness: a follower offers a new leader its queue's version (QUEUE_OFFER); until
+//             its own first queue edit, a leader with an older queue fetches the offered one,
+//             adopts it and sends it to all.
 //   forwarded commands: CONTROL_REQUEST (the command typed, as a ControlCommand with its
 //             arguments; `add N` resolved to the track's hash here) to the leader,
 //             which runs it; the reply comes from its CONTROL_RESPONSE, or "did not answer" at
@@ -252,6 +255,10 @@ class PlaybackCore {
                       const protocol::ControlRequest& request);
   void answer_state_request(const std::string& from);
   void answer_queue_request(const std::string& from);
+  /// Fetches a follower's queue that is newer than the one this leader took over.
+  void on_queue_offer(const std::string& from, const protocol::QueueOffer& offer);
+  /// The offered queue's pages, on the leader that asked for them.
+  void on_offered_queue(std::int64_t now, const std::string& from, const protocol::QueueSnapshot& page);
   /// Adopts `offer` if it is newer than what this leader took over (docs/playback.md).
   void on_state_offer(std::int64_t now, const std::string& from, const protocol::StateOffer& offer);
 
@@ -305,6 +312,13 @@ class PlaybackCore {
   PlayQueue queue_;
   QueueAssembly assembly_;
   bool queue_synced_ = false;  ///< follower: the leader's whole queue has arrived
+  /// Follower: the queue it held when it started following this leader, kept until the leader
+  /// asks for it (QUEUE_OFFER).
+  std::optional<PlayQueue> offered_queue_;
+  /// Leader: a follower's newer queue may still replace the one taken over (no own edit yet).
+  bool queue_adoptable_ = false;
+  std::optional<std::string> queue_offer_from_;  ///< leader: whose offered queue is coming
+  QueueAssembly offer_assembly_;
   /// The item of the last state with a track (MPD's current song, kept while stopped).
   std::optional<std::uint64_t> last_item_;
   std::int64_t lead_us_ = kDefaultLeadUs;

@@ -425,7 +425,17 @@ struct QueueSyncRequest {
   friend bool operator==(const QueueSyncRequest&, const QueueSyncRequest&) = default;
 };
 
-/// Leader → follower: the queue of version `version`, `total` items, page by page: items
+/// Follower → a leader it has just started to follow: the version of the queue it holds, in case
+/// it is newer than the leader's (a leader that died mid fan-out). A leader that took over an older
+/// queue asks for it (QUEUE_SYNC_REQUEST) and adopts it.
+struct QueueOffer {
+  std::string from;
+  std::uint64_t version = 0;
+  friend bool operator==(const QueueOffer&, const QueueOffer&) = default;
+};
+
+/// Leader → follower (or the reverse, answering a leader that asked for an offered queue): the
+/// queue of version `version`, `total` items, page by page: items
 /// `offset` .. `offset + items.size()`.
 struct QueueSnapshot {
   std::string from;
@@ -445,7 +455,7 @@ using Message = std::variant<Hello, Reconnect, HelloReject, Discovery, Heartbeat
                              PlayRequest, PauseRequest, ResumeRequest, StopRequest,
                              StateSyncRequest, StateSyncResponse, StateOffer,
                              TimeRequest, TimeResponse, ControlRequest, ControlResponse,
-                             QueueEdit, QueueSyncRequest, QueueSnapshot,
+                             QueueEdit, QueueSyncRequest, QueueSnapshot, QueueOffer,
                              ContentHello, CatalogNotice, CatalogRequest, CatalogPage, Want, Have,
                              ManifestRequest, Manifest, ChunkRequest, ChunkData, ContentRefused>;
 

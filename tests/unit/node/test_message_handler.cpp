@@ -100,6 +100,7 @@ const std::map<std::string, std::string> kOwner = {
     {"QUEUE_EDIT", "playback"},
     {"QUEUE_SYNC_REQUEST", "playback"},
     {"QUEUE_SNAPSHOT", "playback"},
+    {"QUEUE_OFFER", "playback"},
     // Content messages travel on content links only: on the cluster link they reach nothing.
     {"CONTENT_HELLO", ""},
     {"CATALOG_NOTICE", ""},

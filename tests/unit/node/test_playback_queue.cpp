@@ -371,3 +371,51 @@ TEST_CASE("the queue refuses to grow past its cap, and a big add goes out in pag
   check_same_queue(sim, "a", {"b"});
   for (const auto& edit : queue_edits_from(sim, "a")) CHECK(edit.change.items.size() <= protocol::kMaxQueuePageItems);
 }
+
+TEST_CASE("a follower's newer queue survives a leader that died mid fan-out: the new leader adopts it") {
+  PlaybackSim sim;
+  three_nodes(sim);
+  sim.command("a", move_range(1, 1, 3));
+  sim.run_for(10'000);
+  sim.set_lossy("a", "c", true);  // the next edit reaches b only
+  sim.command("a", remove_range(1, 1));
+  sim.run_for(10'000);
+  const auto newest = sim.core("a").queue();
+  REQUIRE(sim.core("b").queue().items() == newest.items());
+  REQUIRE(sim.core("c").queue().version() == newest.version() - 1);
+  sim.crash("a");
+  sim.lose_leader();
+  sim.run_for(10'000);
+  sim.elect("c", 2);
+  sim.run_for(300'000);
+  CHECK(sim.core("c").queue().items() == newest.items());
+  CHECK(sim.core("c").queue().version() == newest.version());
+  check_same_queue(sim, "c", {"b"});
+  // Its own edits go on from there, and close the door on later offers.
+  sim.command("c", add_number(1));
+  sim.run_for(10'000);
+  check_same_queue(sim, "c", {"b"});
+}
+
+TEST_CASE("an offer no newer than the leader's queue, or after its own edit, is not fetched") {
+  PlaybackSim sim;
+  three_nodes(sim);
+  sim.crash("a");
+  sim.lose_leader();
+  sim.run_for(10'000);
+  sim.elect("c", 2);
+  sim.run_for(300'000);
+  for (const auto& sent : sim.sent()) {
+    const bool asked_b = sent.from == "c" && sent.to == "b" && std::holds_alternative<protocol::QueueSyncRequest>(sent.message);
+    CHECK_FALSE(asked_b);
+  }
+  sim.command("c", remove_range(1, 1));
+  sim.run_for(10'000);
+  sim.inject("b", "c", protocol::QueueOffer{"b", 99});
+  sim.run_for(10'000);
+  for (const auto& sent : sim.sent()) {
+    const bool asked_b = sent.from == "c" && sent.to == "b" && std::holds_alternative<protocol::QueueSyncRequest>(sent.message);
+    CHECK_FALSE(asked_b);
+  }
+  check_same_queue(sim, "c", {"b"});
+}

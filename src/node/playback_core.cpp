@@ -35,10 +35,20 @@ control::Outcome refused(Refusal refusal, std::string text) {
   return {false, refusal, std::move(text), std::nullopt};
 }
 
-/// A position or count as typed (from 1) that fits a queue, or nullopt.
+/// A position as typed (from 1) that fits a queue, as an index from 0; nullopt otherwise.
 std::optional<std::size_t> typed_position(std::optional<std::int64_t> typed) {
   if (!typed || *typed < 1 || *typed > static_cast<std::int64_t>(protocol::kMaxQueueLength) + 1) return std::nullopt;
   return static_cast<std::size_t>(*typed - 1);
+}
+
+/// Why typed_position() refused `typed`, or a count below 1.
+control::Outcome bad_position(std::optional<std::int64_t> typed) {
+  if (typed && *typed > static_cast<std::int64_t>(protocol::kMaxQueueLength)) {
+    return refused(Refusal::bad_argument, fmt::format("no position {} (a queue holds at most {})", *typed,
+                                                      protocol::kMaxQueueLength));
+  }
+  if (!typed) return refused(Refusal::bad_argument, "a queue position is needed");
+  return refused(Refusal::bad_argument, "queue positions count from 1 (see queue)");
 }
 
 /// The catalog entries an add names: one hash, the matches of a query, or a path or the tracks
@@ -546,7 +556,7 @@ control::Outcome PlaybackCore::add(const protocol::ControlRequest& request) {
   std::optional<std::size_t> position;
   if (request.position) {
     position = typed_position(request.position);
-    if (!position) return refused(Refusal::bad_argument, "queue positions count from 1 (see queue)");
+    if (!position) return bad_position(request.position);
   }
   auto tracks = sources(catalog_, request);
   if (tracks.empty()) {
@@ -568,7 +578,8 @@ control::Outcome PlaybackCore::remove(std::int64_t now, const protocol::ControlR
     edits = queue_.remove_id(*request.item);
   } else {
     auto first = typed_position(request.first);
-    if (!first || request.count.value_or(0) < 1) return refused(Refusal::bad_argument, "queue positions count from 1 (see queue)");
+    if (!first) return bad_position(request.first);
+    if (request.count.value_or(0) < 1) return refused(Refusal::bad_argument, "a range holds at least one position");
     edits = queue_.remove(*first, static_cast<std::size_t>(*request.count));
   }
   auto outcome = publish_edits(std::move(edits), "removed");
@@ -585,10 +596,11 @@ control::Outcome PlaybackCore::remove(std::int64_t now, const protocol::ControlR
 
 control::Outcome PlaybackCore::move(const protocol::ControlRequest& request) {
   auto to = typed_position(request.to);
-  if (!to) return refused(Refusal::bad_argument, "queue positions count from 1 (see queue)");
+  if (!to) return bad_position(request.to);
   if (request.item) return publish_edits(queue_.move_id(*request.item, *to), "moved");
   auto first = typed_position(request.first);
-  if (!first || request.count.value_or(0) < 1) return refused(Refusal::bad_argument, "queue positions count from 1 (see queue)");
+  if (!first) return bad_position(request.first);
+  if (request.count.value_or(0) < 1) return refused(Refusal::bad_argument, "a range holds at least one position");
   return publish_edits(queue_.move(*first, static_cast<std::size_t>(*request.count), *to), "moved");
 }
 

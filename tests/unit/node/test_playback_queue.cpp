@@ -346,6 +346,15 @@ TEST_CASE("refusals: positions past the queue or an unknown id change nothing") 
                                        "error: no positions 3-4 (the queue has 3)",
                                        "error: cannot move 1 item(s) to position 4 (the queue has 3)",
                                        "error: no position 5 (the queue has 3)", "error: no queue item with id 42"});
+  sim.command("a", remove_range(20'000, 1));
+  sim.command("a", remove_range(0, 1));
+  sim.command("a", remove_range(1, 0));
+  sim.run_for(10'000);
+  const auto all = texts(sim.replies("a"));
+  CHECK(std::vector<std::string>(all.end() - 3, all.end()) ==
+        std::vector<std::string>{"error: no position 20000 (a queue holds at most 16384)",
+                                 "error: queue positions count from 1 (see queue)",
+                                 "error: a range holds at least one position"});
   for (const auto& reply : sim.replies("a")) CHECK_FALSE(reply.outcome.ok);
   CHECK(sim.core("a").queue().version() == version);
   CHECK(commands_from(sim, "a").empty());

@@ -304,6 +304,7 @@ PlaybackView PlaybackController::view() const {
   view.now_local_us = now_us();
   if (!core_) return view;
   view.state = core_->state();
+  if (view.state.track) view.queue_position = core_->queue().position_of(static_cast<std::uint64_t>(view.state.track->index));
   view.missing_track = player_.missing_track(view.state);
   view.position = player_.position();
   const auto stats = player_.stats();

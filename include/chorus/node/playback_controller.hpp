@@ -43,6 +43,9 @@ namespace chorus::node {
 /// What `status` shows about playback.
 struct PlaybackView {
   playback::PlaybackState state;
+  /// The playing item's queue position (from 0), if it is still queued (its id is state.track's
+  /// index).
+  std::optional<std::size_t> queue_position;
   std::optional<std::string> missing_track;  ///< the track is not in this node's library
   playback::EnginePosition position;
   playback::EngineStats engine;

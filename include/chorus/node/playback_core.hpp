@@ -6,13 +6,15 @@
 //   inputs                                       outputs (drain with take_effects() after each)
 //   leadership(status)   <- the election         messages      -> to one peer, or to all
 //   command(cmd, token)  <- prompt               publication   -> states + clock for the engine
-//   receive(from, msg)   <- playback, state and  keep_open     -> the tracks to hold open
-//                           control messages     open_early    -> a track to start opening now
-//   clock_updated(clock) <- a clock sample        replies       -> text for a prompt command
+//   receive(from, msg)   <- playback, state,     keep_open     -> the tracks to hold open
+//                           queue and control    open_early    -> a track to start opening now
+//                           messages
+//   clock_updated(clock) <- a clock sample        replies       -> outcome of a prompt command
 //   track_opened()       <- the opener           clock_sampling-> whose clock to sample
 //   *_due()              <- the timers below     state_held    -> the election may let it stand
 //   stalled()            <- the election shell   deadlines     -> when to call the *_due inputs
 //   unsent(to, msg)      <- a send that failed   log           -> lines for the node's log
+//   set_tracks(tracks)   <- the library changed  changed       -> what front ends redraw
 //
 //   leader:   prompt/forwarded command -> new PlaybackState at now + lead (schedule.hpp),
 //             broadcast and applied locally; seek -> PLAY (playing) or PAUSE (paused) of the

@@ -667,3 +667,32 @@ TEST_CASE("decoding randomly mutated messages never throws and anything accepted
   }
   CHECK(accepted > 0);
 }
+
+TEST_CASE("queue messages: positions, counts and pages beyond the queue's limits are out_of_range") {
+  const auto expect = [](std::string_view type, const std::vector<std::string>& path, const json::value& value,
+                         const std::string& detail) {
+    const DecodeError error = decode_error(with_field(type, path, value));
+    CHECK(error.code == DecodeErrorCode::out_of_range);
+    CHECK(error.detail.rfind(detail, 0) == 0);
+  };
+  const auto over = static_cast<std::int64_t>(kMaxQueueLength) + 1;
+  expect("QUEUE_EDIT", {"position"}, over, "QUEUE_EDIT.position: out of range: must be 0..16384");
+  expect("QUEUE_EDIT", {"count"}, over, "QUEUE_EDIT.count: out of range");
+  expect("QUEUE_EDIT", {"to"}, over, "QUEUE_EDIT.to: out of range");
+  expect("QUEUE_SNAPSHOT", {"total"}, over, "QUEUE_SNAPSHOT.total: out of range");
+  expect("QUEUE_SNAPSHOT", {"offset"}, over, "QUEUE_SNAPSHOT.offset: out of range");
+  expect("QUEUE_EDIT", {"kind"}, "shuffle", "QUEUE_EDIT.kind: out of range: must be \"add\"");
+  expect("QUEUE_EDIT", {"modes", "single"}, "twice", "QUEUE_EDIT.modes.single: out of range");
+  expect("QUEUE_EDIT", {"items", "0", "track", "hash"}, json::value(std::string(65, 'a')),
+         "QUEUE_EDIT.items[0].track.hash: out of range");
+  expect("CONTROL_RESPONSE", {"refusal"}, "maybe", "CONTROL_RESPONSE.refusal: out of range");
+  const json::value doc = json::parse(encode(typical_messages()[20]));  // QUEUE_EDIT
+  json::array items;
+  for (std::size_t i = 0; i <= kMaxQueuePageItems; ++i) items.push_back(doc.at("items").at(0));
+  expect("QUEUE_EDIT", {"items"}, items, "QUEUE_EDIT.items: out of range: 257 elements, at most 256");
+  // An optional argument of the wrong kind is refused like any field.
+  CHECK(decode_error(R"({"type":"CONTROL_REQUEST","from":"c","id":1,"command":"single","mode":"twice"})").code ==
+        DecodeErrorCode::out_of_range);
+  CHECK(decode_error(R"({"type":"CONTROL_REQUEST","from":"c","id":1,"command":"add","position":-1})").code ==
+        DecodeErrorCode::out_of_range);
+}

@@ -137,25 +137,22 @@ void PeerNode::run(const cli::Command& command, std::function<void(control::Outc
     case CommandKind::next:
     case CommandKind::prev:
     case CommandKind::seek:
-      return playback_.command(command, [done = std::move(done)](const std::string& text) {
-        control::Outcome outcome;
-        outcome.ok = text.rfind("ok", 0) == 0;
-        outcome.refusal = outcome.ok ? control::Refusal::none : control::Refusal::not_now;
-        outcome.text = text;
-        done(outcome);
-      });
+    case CommandKind::add:
+    case CommandKind::remove:
+    case CommandKind::move:
+    case CommandKind::clear:
+    case CommandKind::random:
+    case CommandKind::repeat:
+    case CommandKind::single:
+    case CommandKind::consume:
+      return playback_.command(command, std::move(done));
+    case CommandKind::queue: return done(report(playback_.queue_report(command)));
     case CommandKind::volume:
     case CommandKind::mute:
     case CommandKind::unmute:
       if (!rooms_) return done(report("error: the node has not started"));
       return rooms_->command(command, std::move(done));
     case CommandKind::exit: return done(report("use exit at the prompt to leave"));
-    default: {
-      control::Outcome outcome;
-      outcome.refusal = control::Refusal::unavailable;
-      outcome.text = "error: not available yet";
-      return done(outcome);
-    }
   }
 }
 

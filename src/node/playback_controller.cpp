@@ -11,6 +11,7 @@
 
 #include "chorus/content/chunking.hpp"
 #include "chorus/node/playback_reports.hpp"
+#include "chorus/node/queue_list.hpp"
 #include "chorus/node/track_list.hpp"
 #include "chorus/time_base.hpp"
 
@@ -143,7 +144,7 @@ void PlaybackController::receive(const std::string& from, const protocol::Messag
 }
 
 void PlaybackController::command(const cli::Command& command, Reply reply) {
-  if (!core_) return reply("error: playback has not started");
+  if (!core_) return reply({false, control::Refusal::unavailable, "error: playback has not started", std::nullopt});
   auto token = next_token_++;
   replies_[token] = std::move(reply);
   feed([&](std::int64_t now) { core_->command(now, command, token); });
@@ -207,6 +208,7 @@ void PlaybackController::act(PlaybackEffects effects) {
   arm(state_request_timer_, armed_.state_request, effects.deadlines.state_request,
       &PlaybackCore::state_request_due);
   arm(control_timer_, armed_.control, effects.deadlines.control, &PlaybackCore::control_due);
+  if (effects.changed != 0) changed(effects.changed);
   for (const auto& reply_effect : effects.replies) reply(reply_effect);
   for (const auto& out : unsent) {
     feed([&](std::int64_t now) { core_->unsent(now, *out.to, out.message); });
@@ -233,7 +235,52 @@ void PlaybackController::reply(const PromptReply& reply_effect) {
   if (it == replies_.end()) return;
   auto callback = std::move(it->second);
   replies_.erase(it);
-  callback(reply_effect.text);
+  callback(reply_effect.outcome);
+}
+
+void PlaybackController::on_changed(ChangeListener listener) { change_listeners_.push_back(std::move(listener)); }
+
+void PlaybackController::changed(control::Subsystems what) {
+  const auto& queue = core_->queue();
+  if (queue.version() != queue_view_->version || queue_view_->items.size() != queue.size() ||
+      queue_view_->modes != to_control(queue.modes())) {
+    auto view = std::make_shared<control::QueueView>();
+    view->version = queue.version();
+    view->modes = to_control(queue.modes());
+    view->items.reserve(queue.size());
+    for (const auto& item : queue.items()) view->items.push_back({item.id, item.track});
+    queue_view_ = std::move(view);
+  }
+  for (const auto& listener : change_listeners_) listener(what);
+}
+
+std::string PlaybackController::queue_report(const cli::Command& command) const {
+  const auto current = core_ ? core_->current_item() : std::nullopt;
+  return command.json ? queue_json(*queue_view_, current) : queue_text(*queue_view_, current);
+}
+
+control::NowPlaying PlaybackController::now_playing() const {
+  control::NowPlaying now;
+  if (!core_) return now;
+  const auto& state = core_->state();
+  now.status = state.status;
+  if (state.status == protocol::PlaybackStatus::stopped || !state.track) return now;
+  const auto id = static_cast<std::uint64_t>(state.track->index);
+  now.item_id = id;
+  now.position = core_->queue().position_of(id);
+  if (const auto* item = core_->queue().find(id)) {
+    now.track = item->track;
+  } else {
+    now.track.hash = state.track->hash;
+    now.track.root = state.track->root;
+    now.track.name = state.track->name;
+    now.track.frames = state.track->frames;
+    now.track.size = state.track->size;
+  }
+  now.anchor_local_us = now_us();
+  now.anchor_frame = core_->frame_of(now.anchor_local_us, state.track->hash).value_or(state.anchor_frame);
+  if (state.status == protocol::PlaybackStatus::paused) now.anchor_frame = state.anchor_frame;
+  return now;
 }
 
 // ---- views -------------------------------------------------------------------------------
@@ -261,6 +308,7 @@ PlaybackView PlaybackController::view() const {
   view.now_local_us = now_us();
   if (!core_) return view;
   view.state = core_->state();
+  if (view.state.track) view.queue_position = core_->queue().position_of(static_cast<std::uint64_t>(view.state.track->index));
   view.missing_track = player_.missing_track(view.state);
   view.position = player_.position();
   const auto stats = player_.stats();

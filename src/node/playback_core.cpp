@@ -1,25 +1,89 @@
 #include "chorus/node/playback_core.hpp"
 
 #include <algorithm>
+#include <array>
 #include <set>
 #include <utility>
 
 #include <fmt/format.h>
 
+#include "chorus/content/catalog.hpp"
 #include "chorus/node/playback_reports.hpp"
 #include "chorus/protocol/inert_text.hpp"
 
 namespace chorus::node {
 
+using control::Refusal;
 using playback::PlaybackState;
 using playback::PlayStatus;
 
 namespace {
 
-protocol::TrackRef track_ref(const playback::TrackInfo& info) {
-  return {static_cast<std::int64_t>(info.index), info.file_name, info.content_hash, info.frames,
-          info.file_size, info.chunk_root};
+/// The track of queue item `item`, as a state names it: its index is the item's id.
+protocol::TrackRef track_ref(const protocol::QueueEntry& item) {
+  return {static_cast<std::int64_t>(item.id), item.track.name, item.track.hash, item.track.frames,
+          item.track.size, item.track.root};
 }
+
+protocol::CatalogEntry catalog_entry(const playback::TrackInfo& t) {
+  return {t.content_hash, t.chunk_root, t.file_name, t.title, t.artist, t.album, t.format, t.frames, t.file_size};
+}
+
+control::Outcome ok(std::string text) { return {true, Refusal::none, std::move(text), std::nullopt}; }
+
+control::Outcome refused(Refusal refusal, std::string text) {
+  return {false, refusal, std::move(text), std::nullopt};
+}
+
+/// A position as typed (from 1) that fits a queue, as an index from 0; nullopt otherwise.
+std::optional<std::size_t> typed_position(std::optional<std::int64_t> typed) {
+  if (!typed || *typed < 1 || *typed > static_cast<std::int64_t>(protocol::kMaxQueueLength) + 1) return std::nullopt;
+  return static_cast<std::size_t>(*typed - 1);
+}
+
+/// Why typed_position() refused `typed`, or a count below 1.
+control::Outcome bad_position(std::optional<std::int64_t> typed) {
+  if (typed && *typed > static_cast<std::int64_t>(protocol::kMaxQueueLength)) {
+    return refused(Refusal::bad_argument, fmt::format("no position {} (a queue holds at most {})", *typed,
+                                                      protocol::kMaxQueueLength));
+  }
+  if (!typed) return refused(Refusal::bad_argument, "a queue position is needed");
+  return refused(Refusal::bad_argument, "queue positions count from 1 (see queue)");
+}
+
+/// The catalog entries an add names: one hash, the matches of a query, or a path or the tracks
+/// below a directory ("" is all).
+std::vector<protocol::CatalogEntry> sources(const std::vector<protocol::CatalogEntry>& catalog,
+                                            const protocol::ControlRequest& request) {
+  std::vector<protocol::CatalogEntry> found;
+  for (const auto& entry : catalog) {
+    bool wanted = false;
+    if (request.hash) {
+      wanted = entry.hash == *request.hash;
+    } else if (request.uri) {
+      auto dir = *request.uri;
+      while (!dir.empty() && dir.back() == '/') dir.pop_back();
+      wanted = dir.empty() || entry.name == dir ||
+               (entry.name.size() > dir.size() && entry.name.compare(0, dir.size(), dir) == 0 &&
+                entry.name[dir.size()] == '/');
+    } else {
+      wanted = content::matches(entry, request.query.value_or(""));
+    }
+    if (wanted) found.push_back(entry);
+  }
+  return found;
+}
+
+std::string_view command_name(protocol::ControlCommand command) {
+  switch (command) {
+    case protocol::ControlCommand::random: return "random";
+    case protocol::ControlCommand::repeat: return "repeat";
+    case protocol::ControlCommand::single: return "single";
+    default: return "consume";
+  }
+}
+
+protocol::ModeSwitch mode_switch(cli::Switch mode) { return static_cast<protocol::ModeSwitch>(mode); }
 
 /// The wire command that moves a follower from any state to `next`.
 protocol::Message command_for(const std::string& from, const PlaybackState& next) {
@@ -80,6 +144,14 @@ std::optional<protocol::ControlCommand> control_command(cli::CommandKind kind) {
     case CommandKind::next: return ControlCommand::next;
     case CommandKind::prev: return ControlCommand::prev;
     case CommandKind::seek: return ControlCommand::seek;
+    case CommandKind::add: return ControlCommand::add;
+    case CommandKind::remove: return ControlCommand::remove;
+    case CommandKind::move: return ControlCommand::move;
+    case CommandKind::clear: return ControlCommand::clear;
+    case CommandKind::random: return ControlCommand::random;
+    case CommandKind::repeat: return ControlCommand::repeat;
+    case CommandKind::single: return ControlCommand::single;
+    case CommandKind::consume: return ControlCommand::consume;
     default: return std::nullopt;
   }
 }
@@ -104,13 +176,29 @@ std::string describe_position(std::int64_t frame) {
 
 }  // namespace
 
-PlaybackCore::PlaybackCore(std::string self, std::vector<playback::TrackInfo> tracks)
-    : self_(std::move(self)), tracks_(std::move(tracks)) {}
+PlaybackCore::PlaybackCore(std::string self, std::vector<playback::TrackInfo> tracks) : self_(std::move(self)) {
+  set_tracks(0, std::move(tracks));
+  effects_ = {};
+}
 
 void PlaybackCore::set_tracks(std::int64_t now, std::vector<playback::TrackInfo> tracks) {
-  tracks_ = std::move(tracks);
+  catalog_.clear();
+  catalog_.reserve(tracks.size());
+  for (const auto& track : tracks) {
+    if (track.playable()) catalog_.push_back(catalog_entry(track));
+  }
+  if (leading()) mirror_library();
   // The track after the current one may be another now.
   if (leading() || (clock_.synced && state_synced_)) effects_.keep_open = tracks_to_keep_open(now);
+}
+
+std::optional<std::uint64_t> PlaybackCore::current_item() const {
+  if (last_item_ && queue_.find(*last_item_)) return last_item_;
+  return std::nullopt;
+}
+
+std::uint64_t PlaybackCore::seed_for(std::uint64_t epoch, std::uint64_t seq) {
+  return (epoch << 32) ^ seq;
 }
 
 // ---- inputs ------------------------------------------------------------------------------
@@ -131,18 +219,73 @@ void PlaybackCore::leadership(std::int64_t now, const election::Status& status) 
   if (!leading()) {
     end_of_track_.reset();
     taken_over_.reset();
+    queue_adoptable_ = false;
+    queue_offer_from_.reset();
   }
 }
 
-void PlaybackCore::command(std::int64_t now, const cli::Command& command, ReplyToken token) {
-  auto playback_command = control_command(command.kind);
-  if (!playback_command) {
-    return reply(token, fmt::format("error: '{}' is not a playback command",
-                                    cli::spec(command.kind).name));
+std::variant<protocol::ControlRequest, control::Outcome> PlaybackCore::request_for(const cli::Command& command) const {
+  auto kind = control_command(command.kind);
+  if (!kind) {
+    return refused(Refusal::bad_argument,
+                   fmt::format("'{}' is not a playback command", cli::spec(command.kind).name));
   }
-  if (!leading()) return forward(now, *playback_command, command.track, seek_target(command), token);
-  auto outcome = execute(now, *playback_command, command.track, seek_target(command));
-  reply(token, (outcome.ok ? "ok: " : "error: ") + outcome.text);
+  protocol::ControlRequest request;
+  request.from = self_;
+  request.command = *kind;
+  using protocol::ControlCommand;
+  switch (*kind) {
+    case ControlCommand::play:
+      request.track = command.item_id ? 0 : command.track;
+      request.item = command.item_id;
+      break;
+    case ControlCommand::seek: request.seek = seek_target(command); break;
+    case ControlCommand::add:
+      if (command.uri) {
+        request.uri = *command.uri;
+      } else if (command.track > 0) {
+        // `list` numbers count in this node's catalog: the leader's may differ, the hash not.
+        const auto number = static_cast<std::size_t>(command.track);
+        if (number > catalog_.size()) {
+          return refused(Refusal::no_such,
+                         fmt::format("no track {} in the library (it has {})", number, catalog_.size()));
+        }
+        request.hash = catalog_[number - 1].hash;
+      } else {
+        request.query = command.query;
+      }
+      if (command.position) request.position = *command.position;
+      break;
+    case ControlCommand::remove:
+    case ControlCommand::move:
+      if (command.item_id) {
+        request.item = command.item_id;
+      } else {
+        request.first = command.track;
+        request.count = command.count;
+      }
+      if (*kind == ControlCommand::move) request.to = command.to;
+      break;
+    case ControlCommand::random:
+    case ControlCommand::repeat:
+    case ControlCommand::single:
+    case ControlCommand::consume: request.mode = mode_switch(command.mode); break;
+    default: break;
+  }
+  return request;
+}
+
+void PlaybackCore::command(std::int64_t now, const cli::Command& command, ReplyToken token) {
+  auto request = request_for(command);
+  if (auto* refusal = std::get_if<Outcome>(&request)) {
+    refusal->text = "error: " + refusal->text;
+    return reply(token, std::move(*refusal));
+  }
+  auto& wire = std::get<protocol::ControlRequest>(request);
+  if (!leading()) return forward(now, std::move(wire), token);
+  auto outcome = execute(now, wire);
+  outcome.text = (outcome.ok ? "ok: " : "error: ") + outcome.text;
+  reply(token, std::move(outcome));
 }
 
 void PlaybackCore::receive(std::int64_t now, const std::string& from, const protocol::Message& message) {
@@ -158,6 +301,15 @@ void PlaybackCore::receive(std::int64_t now, const std::string& from, const prot
     answer_control(now, from, *request);
   } else if (auto* response = std::get_if<protocol::ControlResponse>(&message)) {
     on_control_response(*response);
+  } else if (auto* edit = std::get_if<protocol::QueueEdit>(&message)) {
+    on_queue_edit(now, from, *edit);
+  } else if (std::holds_alternative<protocol::QueueSyncRequest>(message)) {
+    answer_queue_request(from);
+  } else if (auto* page = std::get_if<protocol::QueueSnapshot>(&message)) {
+    if (leading()) on_offered_queue(now, from, *page);
+    else on_queue_snapshot(now, from, *page);
+  } else if (auto* queue_offer = std::get_if<protocol::QueueOffer>(&message)) {
+    on_queue_offer(from, *queue_offer);
   }
 }
 
@@ -172,11 +324,14 @@ void PlaybackCore::end_of_track_due(std::int64_t now) {
   if (!end_of_track_ || now < end_of_track_->fire_at) return;
   auto due = *std::exchange(end_of_track_, std::nullopt);
   if (!leading() || applied_.epoch != due.epoch || applied_.seq != due.seq) return;
-  auto index = current_index();
-  auto next = index ? next_playable(*index) : std::nullopt;
+  const auto current = current_item();
+  // What follows is decided before consume removes the item and a oneshot mode turns off.
+  auto next = queue_.following(current, Advance::end_of_track, seed_for(leadership_.epoch, applied_.seq + 1));
+  if (current) publish_edits(queue_.finished(*current, Advance::end_of_track), "");
   // The next track starts on the very frame after this one ends.
-  auto outcome = next ? play_index(now, *next, due.end_us)
-                      : issue(now, playback::stop(applied_, leadership_.epoch, due.end_us), "end of list");
+  auto outcome = next && queue_.find(*next)
+                     ? play_item(now, *next, due.end_us)
+                     : issue(now, playback::stop(applied_, leadership_.epoch, due.end_us), "end of the queue");
   note(LogLevel::info, "end of track: " + outcome.text);
 }
 
@@ -192,7 +347,8 @@ void PlaybackCore::control_due(std::int64_t now) {
       ++it;
       continue;
     }
-    reply(it->second.token, fmt::format("error: the leader did not answer within {} s", kControlTimeoutUs / 1'000'000));
+    reply(it->second.token, refused(Refusal::unavailable, fmt::format("error: the leader did not answer within {} s",
+                                                                       kControlTimeoutUs / 1'000'000)));
     it = pending_controls_.erase(it);
   }
 }
@@ -209,7 +365,7 @@ void PlaybackCore::unsent(std::int64_t, const std::string& to, const protocol::M
   if (!request) return;
   auto it = pending_controls_.find(request->id);
   if (it == pending_controls_.end()) return;
-  reply(it->second.token, "error: the leader " + to + " is not reachable");
+  reply(it->second.token, refused(Refusal::unavailable, "error: the leader " + to + " is not reachable"));
   pending_controls_.erase(it);
 }
 
@@ -242,6 +398,10 @@ void PlaybackCore::take_over(std::int64_t now) {
   forget_leader_state();
   state_synced_ = true;  // its own state, from now on
   note(LogLevel::info, "taking over playback: " + describe_state(applied_));
+  effects_.changed |= control::kPlayer;
+  queue_adoptable_ = true;
+  queue_offer_from_.reset();
+  mirror_library();
   publish(now);
   arm_end_of_track();
 }
@@ -257,11 +417,61 @@ void PlaybackCore::answer_state_request(const std::string& from) {
   send(from, protocol::StateSyncResponse{self_, applied_});
 }
 
+void PlaybackCore::answer_queue_request(const std::string& from) {
+  if (leading()) {
+    for (auto& page : queue_.snapshot(self_, leadership_.epoch)) send(from, std::move(page));
+  } else if (offered_queue_ && leadership_.leader == from) {
+    for (auto& page : offered_queue_->snapshot(self_, leadership_.epoch)) send(from, std::move(page));
+    offered_queue_.reset();
+  }
+}
+
+void PlaybackCore::on_queue_offer(const std::string& from, const protocol::QueueOffer& offer) {
+  if (!leading() || !queue_adoptable_ || queue_offer_from_ || offer.version <= queue_.version()) {
+    note(LogLevel::debug, fmt::format("not fetching the queue (version {}) offered by {}", offer.version, from));
+    return;
+  }
+  queue_offer_from_ = from;
+  offer_assembly_.reset();
+  send(from, protocol::QueueSyncRequest{self_});
+}
+
+void PlaybackCore::on_offered_queue(std::int64_t now, const std::string& from, const protocol::QueueSnapshot& page) {
+  if (!queue_adoptable_ || queue_offer_from_ != from) return;
+  auto offered = offer_assembly_.take(page);
+  if (offer_assembly_.broken()) queue_offer_from_.reset();
+  if (!offered) return;
+  queue_offer_from_.reset();
+  if (offered->version() <= queue_.version()) return;
+  note(LogLevel::info, fmt::format("adopting the newer queue (version {}, {} items) offered by {}", offered->version(),
+                                   offered->size(), from));
+  queue_ = std::move(*offered);
+  for (auto& whole : queue_.snapshot(self_, leadership_.epoch)) broadcast(std::move(whole));
+  effects_.changed |= control::kPlaylist | control::kOptions;
+  effects_.keep_open = tracks_to_keep_open(now);
+}
+
+void PlaybackCore::mirror_library() {
+  if (queue_.mirrors_library()) publish_edits(queue_.mirror_library(catalog_), "");
+}
+
+control::Outcome PlaybackCore::publish_edits(QueueEdits edits, const std::string& done) {
+  if (edits.refused) return refused(edits.refused->refusal, edits.refused->text);
+  if (!edits.changes.empty()) queue_adoptable_ = false;  // this leader's own edits win over offers
+  for (auto& change : edits.changes) {
+    effects_.changed |= change.kind == protocol::QueueEditKind::modes ? control::kOptions : control::kPlaylist;
+    broadcast(protocol::QueueEdit{self_, leadership_.epoch, std::move(change)});
+  }
+  auto outcome = ok(done);
+  outcome.item_id = edits.first_id;
+  return outcome;
+}
+
 PlaybackCore::Outcome PlaybackCore::issue(std::int64_t now, const PlaybackState& next,
                                           const std::string& what) {
   taken_over_.reset();  // this leader's own commands win over any offer still on its way
   send_and_apply(now, next);
-  return {true, fmt::format("{} in {} ms", what, (next.anchor_us - now + 500) / 1000)};
+  return ok(fmt::format("{} in {} ms", what, (next.anchor_us - now + 500) / 1000));
 }
 
 void PlaybackCore::send_and_apply(std::int64_t now, const PlaybackState& next) {
@@ -286,62 +496,168 @@ void PlaybackCore::on_state_offer(std::int64_t now, const std::string& from,
   send_and_apply(now, adopted);
 }
 
-PlaybackCore::Outcome PlaybackCore::play_index(std::int64_t now, std::size_t index, std::int64_t at_us) {
-  if (index >= tracks_.size()) {
-    return {false, fmt::format("no track {} (the list has {})", index + 1, tracks_.size())};
+control::Outcome PlaybackCore::play_item(std::int64_t now, std::uint64_t id, std::int64_t at_us) {
+  const auto* item = queue_.find(id);
+  if (!item) return refused(Refusal::no_such, fmt::format("no queue item with id {}", id));
+  if (item->track.frames <= 0) {
+    return refused(Refusal::bad_argument, "cannot play " + protocol::inert(item->track.name) + ": it has no audio");
   }
-  const auto& track = tracks_[index];
-  if (!track.playable()) {
-    return {false, fmt::format("track {} cannot be played: {}", index + 1, protocol::inert(track.error))};
-  }
-  auto next = playback::play(applied_, leadership_.epoch, track_ref(track), 0, at_us);
-  return issue(now, next, "playing " + protocol::inert(track.file_name));
+  queue_.started(id);
+  auto next = playback::play(applied_, leadership_.epoch, track_ref(*item), 0, at_us);
+  return issue(now, next, "playing " + protocol::inert(item->track.name));
 }
 
-PlaybackCore::Outcome PlaybackCore::seek_to(std::int64_t now, const protocol::SeekTarget& target,
-                                            std::int64_t at_us) {
-  if (applied_.status == PlayStatus::stopped || !applied_.track) return {false, "nothing is playing"};
+control::Outcome PlaybackCore::seek_to(std::int64_t now, const protocol::SeekTarget& target, std::int64_t at_us) {
+  if (applied_.status == PlayStatus::stopped || !applied_.track) return refused(Refusal::not_now, "nothing is playing");
   // A relative seek moves from the frame reached when it takes effect. frames_in saturates and
   // its magnitude is below a tenth of its argument's, so no sum here overflows.
   const std::int64_t base = target.relative ? playback::frame_at(applied_, at_us) : 0;
   const std::int64_t frame = base + playback::frames_in(target.position_us);
   auto next = playback::seek(applied_, leadership_.epoch, frame, at_us);
-  if (!next) return {false, "nothing is playing"};
+  if (!next) return refused(Refusal::not_now, "nothing is playing");
   return issue(now, *next, "seeking to " + describe_position(next->anchor_frame));
 }
 
-PlaybackCore::Outcome PlaybackCore::execute(std::int64_t now, protocol::ControlCommand command,
-                                            std::int64_t track,
-                                            const std::optional<protocol::SeekTarget>& seek) {
+control::Outcome PlaybackCore::play(std::int64_t now, const protocol::ControlRequest& request, std::int64_t at_us) {
+  if (request.item) return play_item(now, *request.item, at_us);
+  const auto typed = request.track.value_or(0);
+  if (typed < 0) return refused(Refusal::bad_argument, "queue positions count from 1 (see queue)");
+  if (typed == 0) {
+    // MPD's play without a position: resume if paused, go on if playing, else the current item
+    // or the first.
+    if (applied_.status == PlayStatus::paused) {
+      if (auto next = playback::resume(applied_, leadership_.epoch, at_us)) return issue(now, *next, "resuming");
+    }
+    if (applied_.status == PlayStatus::playing) return ok("already playing");
+    if (queue_.empty()) return refused(Refusal::not_now, "the queue is empty");
+    return play_item(now, current_item().value_or(queue_.items().front().id), at_us);
+  }
+  const auto position = static_cast<std::uint64_t>(typed - 1);
+  if (position >= queue_.size()) {
+    return refused(Refusal::bad_argument, fmt::format("no position {} (the queue has {})", typed, queue_.size()));
+  }
+  return play_item(now, queue_.items()[position].id, at_us);
+}
+
+control::Outcome PlaybackCore::step(std::int64_t now, protocol::ControlCommand command, std::int64_t at_us) {
+  if (queue_.empty()) return refused(Refusal::not_now, "the queue is empty");
+  const auto current = current_item();
+  const bool forward = command == protocol::ControlCommand::next;
+  const auto target = forward ? queue_.following(current, Advance::next_command,
+                                                 seed_for(leadership_.epoch, applied_.seq + 1))
+                              : queue_.preceding(current);
+  if (!target) return refused(Refusal::not_now, "already at the last item of the queue");
+  if (forward && current) publish_edits(queue_.finished(*current, Advance::next_command), "");
+  if (!queue_.find(*target)) return issue(now, playback::stop(applied_, leadership_.epoch, at_us), "stopping");
+  return play_item(now, *target, at_us);
+}
+
+control::Outcome PlaybackCore::add(const protocol::ControlRequest& request) {
+  std::optional<std::size_t> position;
+  if (request.position) {
+    position = typed_position(request.position);
+    if (!position) return bad_position(request.position);
+  }
+  auto tracks = sources(catalog_, request);
+  if (tracks.empty()) {
+    if (request.hash) return refused(Refusal::no_such, "that track is not in the cluster's library");
+    if (request.uri) return refused(Refusal::no_such, "no track at or below '" + protocol::inert(*request.uri) + "'");
+    return refused(Refusal::no_such, "no track matches '" + protocol::inert(request.query.value_or("")) + "'");
+  }
+  const auto count = tracks.size();
+  return publish_edits(queue_.add(tracks, position),
+                       count == 1 ? "added " + protocol::inert(tracks.front().name) : fmt::format("added {} tracks", count));
+}
+
+control::Outcome PlaybackCore::remove(std::int64_t now, const protocol::ControlRequest& request) {
+  const auto current = current_item();
+  // The position as a plain number: GCC sees an optional here as maybe uninitialized.
+  const std::size_t current_position = current ? queue_.position_of(*current).value_or(queue_.size()) : queue_.size();
+  QueueEdits edits;
+  if (request.item) {
+    edits = queue_.remove_id(*request.item);
+  } else {
+    auto first = typed_position(request.first);
+    if (!first) return bad_position(request.first);
+    if (request.count.value_or(0) < 1) return refused(Refusal::bad_argument, "a range holds at least one position");
+    edits = queue_.remove(*first, static_cast<std::size_t>(*request.count));
+  }
+  auto outcome = publish_edits(std::move(edits), "removed");
+  if (!outcome.ok || !current || queue_.find(*current) || applied_.status == PlayStatus::stopped) return outcome;
+  // The playing item left the queue: MPD goes on with the item now where it was, or stops.
+  const auto at = now + lead_us_;
+  if (applied_.status == PlayStatus::playing && current_position < queue_.size()) {
+    play_item(now, queue_.items()[current_position].id, at);
+  } else {
+    issue(now, playback::stop(applied_, leadership_.epoch, at), "stopping");
+  }
+  return outcome;
+}
+
+control::Outcome PlaybackCore::move(const protocol::ControlRequest& request) {
+  auto to = typed_position(request.to);
+  if (!to) return bad_position(request.to);
+  if (request.item) return publish_edits(queue_.move_id(*request.item, *to), "moved");
+  auto first = typed_position(request.first);
+  if (!first) return bad_position(request.first);
+  if (request.count.value_or(0) < 1) return refused(Refusal::bad_argument, "a range holds at least one position");
+  return publish_edits(queue_.move(*first, static_cast<std::size_t>(*request.count), *to), "moved");
+}
+
+control::Outcome PlaybackCore::clear(std::int64_t now) {
+  auto outcome = publish_edits(queue_.clear(), "cleared the queue");
+  if (applied_.status != PlayStatus::stopped) issue(now, playback::stop(applied_, leadership_.epoch, now + lead_us_), "stopping");
+  return outcome;
+}
+
+control::Outcome PlaybackCore::set_mode(protocol::ControlCommand command, std::optional<protocol::ModeSwitch> mode) {
+  using protocol::ControlCommand;
+  using protocol::ModeSwitch;
+  if (!mode) return refused(Refusal::bad_argument, "say on or off");
+  auto modes = queue_.modes();
+  const bool on = *mode != ModeSwitch::off;
+  switch (command) {
+    case ControlCommand::random:
+    case ControlCommand::repeat:
+      if (*mode == ModeSwitch::oneshot) return refused(Refusal::bad_argument, "oneshot is only for single and consume");
+      (command == ControlCommand::random ? modes.random : modes.repeat) = on;
+      break;
+    case ControlCommand::single: modes.single = *mode; break;
+    default: modes.consume = *mode; break;
+  }
+  const auto names = std::array<std::string_view, 3>{"off", "on", "oneshot"};
+  return publish_edits(queue_.set_modes(modes),
+                       fmt::format("{} {}", command_name(command), names[static_cast<std::size_t>(*mode)]));
+}
+
+control::Outcome PlaybackCore::execute(std::int64_t now, const protocol::ControlRequest& request) {
   using protocol::ControlCommand;
   const auto at = now + lead_us_;
   const auto epoch = leadership_.epoch;
-  switch (command) {
-    case ControlCommand::play:
-      if (track < 1) return {false, "tracks are numbered from 1 (see list)"};
-      return play_index(now, static_cast<std::size_t>(track - 1), at);
+  switch (request.command) {
+    case ControlCommand::play: return play(now, request, at);
     case ControlCommand::pause:
       if (auto next = playback::pause(applied_, epoch, at)) return issue(now, *next, "pausing");
-      return {false, "nothing is playing"};
+      return refused(Refusal::not_now, "nothing is playing");
     case ControlCommand::resume:
       if (auto next = playback::resume(applied_, epoch, at)) return issue(now, *next, "resuming");
-      return {false, "nothing is paused"};
-    case ControlCommand::stop:
-      return issue(now, playback::stop(applied_, epoch, at), "stopping");
+      return refused(Refusal::not_now, "nothing is paused");
+    case ControlCommand::stop: return issue(now, playback::stop(applied_, epoch, at), "stopping");
     case ControlCommand::seek:
-      if (!seek) return {false, "seek needs a position"};
-      return seek_to(now, *seek, at);
+      if (!request.seek) return refused(Refusal::bad_argument, "seek needs a position");
+      return seek_to(now, *request.seek, at);
     case ControlCommand::next:
-    case ControlCommand::prev:
-      break;
+    case ControlCommand::prev: return step(now, request.command, at);
+    case ControlCommand::add: return add(request);
+    case ControlCommand::remove: return remove(now, request);
+    case ControlCommand::move: return move(request);
+    case ControlCommand::clear: return clear(now);
+    case ControlCommand::random:
+    case ControlCommand::repeat:
+    case ControlCommand::single:
+    case ControlCommand::consume: return set_mode(request.command, request.mode);
   }
-  if (tracks_.empty()) return {false, "the track list is empty"};
-  auto index = current_index();
-  std::size_t target = 0;
-  if (command == ControlCommand::next) target = index ? *index + 1 : 0;
-  else target = index && *index > 0 ? *index - 1 : 0;
-  if (target >= tracks_.size()) return {false, "already at the last track"};
-  return play_index(now, target, at);
+  return refused(Refusal::bad_argument, "unknown command");
 }
 
 void PlaybackCore::arm_end_of_track() {
@@ -353,21 +669,33 @@ void PlaybackCore::arm_end_of_track() {
 
 void PlaybackCore::answer_control(std::int64_t now, const std::string& from,
                                   const protocol::ControlRequest& request) {
-  Outcome outcome{false, "this node is not the leader"};
-  if (leading()) outcome = execute(now, request.command, request.track.value_or(0), request.seek);
-  send(from, protocol::ControlResponse{self_, request.id, outcome.ok,
-                                       outcome.ok ? std::string() : outcome.text});
+  auto outcome = refused(Refusal::unavailable, "this node is not the leader");
+  if (leading()) outcome = execute(now, request);
+  send(from, protocol::ControlResponse{.from = self_, .id = request.id, .ok = outcome.ok,
+                                       .error = outcome.ok ? std::string() : outcome.text,
+                                       .refusal = static_cast<protocol::Refusal>(outcome.refusal),
+                                       .item = outcome.item_id});
 }
 
 // ---- follower ----------------------------------------------------------------------------
 
 void PlaybackCore::forget_leader_state() {
   state_synced_ = false;
+  queue_synced_ = false;
+  assembly_.reset();
   pending_sync_.reset();
   early_commands_.clear();
 }
 
 void PlaybackCore::follow(std::int64_t now, const std::string& leader) {
+  // A whole queue from the previous leader (or its own, led before) may be newer than the new
+  // leader's: offer it.
+  const bool held_queue = queue_synced_ || state_owner_ == self_;
+  offered_queue_.reset();
+  if (held_queue && state_owner_ && *state_owner_ != leader) {
+    offered_queue_ = queue_;
+    send(leader, protocol::QueueOffer{self_, queue_.version()});
+  }
   forget_leader_state();
   clock_ = {};  // another leader, another clock
   effects_.clock_sampling = ClockSampling{leader};
@@ -381,9 +709,62 @@ void PlaybackCore::offer_state(const std::string& leader) {
 }
 
 void PlaybackCore::request_state(std::int64_t now) {
-  if (leading() || !leadership_.leader || state_synced_ || pending_sync_) return;
-  send(*leadership_.leader, protocol::StateSyncRequest{self_});
-  state_request_at_ = now + kStateRequestRetryUs;
+  if (leading() || !leadership_.leader) return;
+  const bool want_state = !state_synced_ && !pending_sync_;
+  // A snapshot on its way is not asked for again: a big queue takes more than one retry period.
+  const bool want_queue = !queue_synced_ && !assembly_.assembling();
+  if (want_state) send(*leadership_.leader, protocol::StateSyncRequest{self_});
+  if (want_queue) send(*leadership_.leader, protocol::QueueSyncRequest{self_});
+  if (want_state || want_queue) state_request_at_ = now + kStateRequestRetryUs;
+}
+
+void PlaybackCore::on_queue_edit(std::int64_t now, const std::string& from, const protocol::QueueEdit& edit) {
+  if (leading() || leadership_.leader != from || edit.epoch < leadership_.epoch) return;
+  if (!queue_synced_) return;  // the snapshot asked for covers it, or the next edit shows a gap
+  const auto modes = queue_.modes();
+  switch (queue_.apply(edit.change)) {
+    case PlayQueue::Applied::applied:
+      effects_.changed |= edit.change.kind == protocol::QueueEditKind::modes ? control::kOptions : control::kPlaylist;
+      if (queue_.modes() != modes) effects_.changed |= control::kOptions;
+      if (state_synced_ && clock_.synced) effects_.keep_open = tracks_to_keep_open(now);
+      return;
+    case PlayQueue::Applied::stale: return;
+    case PlayQueue::Applied::gap:
+    case PlayQueue::Applied::invalid:
+      note(LogLevel::info, fmt::format("queue edit {} from {} does not follow version {}: fetching the queue",
+                                       edit.change.version, from, queue_.version()));
+      queue_synced_ = false;
+      assembly_.reset();
+      request_state(now);
+      return;
+  }
+}
+
+void PlaybackCore::on_queue_snapshot(std::int64_t now, const std::string& from, const protocol::QueueSnapshot& page) {
+  if (leadership_.leader != from) return;
+  if (queue_synced_) {
+    // Unasked: the leader adopted a newer queue a follower offered, and sends it to all.
+    if (page.offset != 0 || page.version <= queue_.version()) return;
+    queue_synced_ = false;
+    assembly_.reset();
+  }
+  auto queue = assembly_.take(page);
+  if (assembly_.broken()) {
+    note(LogLevel::info, "the queue snapshot from " + from + " is incomplete: asking again");
+    assembly_.reset();
+    return request_state(now);
+  }
+  if (!queue) return;
+  queue_ = std::move(*queue);
+  queue_synced_ = true;
+  effects_.changed |= control::kPlaylist | control::kOptions;
+  note(LogLevel::info, fmt::format("queue synced with the leader: {} items, version {}", queue_.size(), queue_.version()));
+  check_state_held();
+  if (state_synced_ && clock_.synced) effects_.keep_open = tracks_to_keep_open(now);
+}
+
+void PlaybackCore::check_state_held() {
+  if (queue_synced_ && clock_.samples > 0 && (pending_sync_ || state_synced_)) effects_.state_held = true;
 }
 
 void PlaybackCore::on_state_sync(std::int64_t now, const std::string& from,
@@ -402,7 +783,7 @@ void PlaybackCore::on_state_sync(std::int64_t now, const std::string& from,
 void PlaybackCore::on_clock_change(std::int64_t now) {
   // From the moment this node can map the leader's state, however roughly, it holds it: a
   // takeover now would adopt it (take_over), so the election may let it stand.
-  if (pending_sync_ && clock_.samples > 0) effects_.state_held = true;
+  if (pending_sync_) check_state_held();
   if (!clock_.synced) return;
   if (pending_sync_) apply_pending_sync(now);
   if (state_synced_) publish(now);  // also carries the refined clock estimate
@@ -415,6 +796,8 @@ void PlaybackCore::apply_pending_sync(std::int64_t now) {
   state_synced_ = true;
   previous_ = applied_;
   applied_ = state;
+  if (applied_.track) last_item_ = static_cast<std::uint64_t>(applied_.track->index);
+  effects_.changed |= control::kPlayer;
   note(LogLevel::info, "synced with the leader: " + describe_state(applied_));
   for (const auto& early : std::exchange(early_commands_, {})) {
     auto next = state_after(applied_, early);
@@ -439,18 +822,13 @@ void PlaybackCore::on_command(std::int64_t now, const std::string& from, const p
   apply(now, *next);
 }
 
-void PlaybackCore::forward(std::int64_t now, protocol::ControlCommand command, std::int64_t track,
-                           const std::optional<protocol::SeekTarget>& seek, ReplyToken token) {
-  if (!leadership_.leader) return reply(token, "error: no leader is known yet; try again in a moment");
-  auto id = next_control_id_++;
-  pending_controls_[id] = {token, now + kControlTimeoutUs};
-  // Only play names a track and only seek a target: a peer's codec refuses them on any other
-  // command.
-  std::optional<std::int64_t> played;
-  if (command == protocol::ControlCommand::play) played = track;
-  std::optional<protocol::SeekTarget> target;
-  if (command == protocol::ControlCommand::seek) target = seek;
-  send(*leadership_.leader, protocol::ControlRequest{self_, id, command, played, target});
+void PlaybackCore::forward(std::int64_t now, protocol::ControlRequest request, ReplyToken token) {
+  if (!leadership_.leader) {
+    return reply(token, refused(Refusal::unavailable, "error: no leader is known yet; try again in a moment"));
+  }
+  request.id = next_control_id_++;
+  pending_controls_[request.id] = {token, now + kControlTimeoutUs};
+  send(*leadership_.leader, std::move(request));
 }
 
 void PlaybackCore::on_control_response(const protocol::ControlResponse& response) {
@@ -458,8 +836,15 @@ void PlaybackCore::on_control_response(const protocol::ControlResponse& response
   if (it == pending_controls_.end()) return;  // answered already, or too late
   auto token = it->second.token;
   pending_controls_.erase(it);
-  reply(token, response.ok ? "ok (by the leader " + response.from + ")"
-                           : "error: " + protocol::inert(response.error));
+  if (response.ok) {
+    auto outcome = ok("ok (by the leader " + response.from + ")");
+    outcome.item_id = response.item;
+    return reply(token, std::move(outcome));
+  }
+  // A leader that names no reason still refused.
+  const auto refusal = response.refusal == protocol::Refusal::none ? Refusal::bad_argument
+                                                                   : static_cast<Refusal>(response.refusal);
+  reply(token, refused(refusal, "error: " + protocol::inert(response.error)));
 }
 
 // ---- both --------------------------------------------------------------------------------
@@ -474,6 +859,8 @@ void PlaybackCore::replace_state(std::int64_t now, const PlaybackState& next) {
   // The state the new one replaces is the one in effect now, not a future one never reached.
   if (leader_now(now) >= applied_.anchor_us) previous_ = applied_;
   applied_ = next;
+  if (applied_.track) last_item_ = static_cast<std::uint64_t>(applied_.track->index);
+  effects_.changed |= control::kPlayer;
 }
 
 void PlaybackCore::publish(std::int64_t now) {
@@ -500,8 +887,9 @@ std::vector<playback::TrackToOpen> PlaybackCore::tracks_to_keep_open(std::int64_
     if (state->track) wanted.emplace(state->track->hash, *state->track);
   }
   // The next track too, so that the end of this one flows into it without a gap.
-  if (auto current = current_index()) {
-    if (auto next = next_playable(*current)) wanted.emplace(tracks_[*next].content_hash, track_ref(tracks_[*next]));
+  if (auto current = current_item()) {
+    auto next = queue_.following(current, Advance::end_of_track, seed_for(applied_.epoch, applied_.seq + 1));
+    if (const auto* item = next ? queue_.find(*next) : nullptr) wanted.emplace(item->track.hash, track_ref(*item));
   }
   std::vector<playback::TrackToOpen> open;
   // The current track first: a node fetching tracks fetches it first.
@@ -531,22 +919,6 @@ std::int64_t PlaybackCore::frame_now(std::int64_t now, const PlaybackState& stat
   return playback::position_at(state, leader_now(now)).frame;
 }
 
-std::optional<std::size_t> PlaybackCore::find_track(const std::string& hash) const {
-  return playback::find_by_hash(tracks_, hash);
-}
-
-std::optional<std::size_t> PlaybackCore::current_index() const {
-  if (!applied_.track) return std::nullopt;
-  return find_track(applied_.track->hash);
-}
-
-std::optional<std::size_t> PlaybackCore::next_playable(std::size_t index) const {
-  for (auto next = index + 1; next < tracks_.size(); ++next) {
-    if (tracks_[next].playable()) return next;
-  }
-  return std::nullopt;
-}
-
 void PlaybackCore::send(const std::string& to, protocol::Message message) {
   effects_.messages.push_back({to, std::move(message)});
 }
@@ -555,8 +927,8 @@ void PlaybackCore::broadcast(protocol::Message message) {
   effects_.messages.push_back({std::nullopt, std::move(message)});
 }
 
-void PlaybackCore::reply(ReplyToken token, std::string text) {
-  effects_.replies.push_back({token, std::move(text)});
+void PlaybackCore::reply(ReplyToken token, Outcome outcome) {
+  effects_.replies.push_back({token, std::move(outcome)});
 }
 
 void PlaybackCore::note(LogLevel level, std::string text) {

@@ -138,7 +138,9 @@ void add_playback_status(json::object& out, const PlaybackView& view) {
   const auto& state = view.state;
   out["state"] = status_name(state.status);
   if (state.track) {
-    out["track"] = json::object{{"index", state.track->index + 1},
+    // index: the queue position as `play N` takes it (0: no longer queued); item_id: its id.
+    out["track"] = json::object{{"index", view.queue_position ? *view.queue_position + 1 : 0},
+                                {"item_id", state.track->index},
                                 {"name", state.track->name},
                                 {"hash", state.track->hash},
                                 {"frames", state.track->frames}};

@@ -52,6 +52,7 @@ constexpr Str kHash{1, 64, true};
 constexpr Str kBinary{0, kMaxBinaryTextBytes};
 constexpr Int kVolume{0, 100};
 constexpr Int kVolumeChange{-100, 100};
+constexpr Int kQueuePosition{0, static_cast<std::int64_t>(kMaxQueueLength)};
 
 // ---------------------------------------------------------------------------------------------
 // The wire form of every struct, listed once. `io` is a Reader (decode) or a Writer (encode);
@@ -115,7 +116,7 @@ void fields(Io& io, M& m) {
   io("echo_hold_us", m.echo_hold_us, kNonNegative);
 }
 
-template <class Io, OneOf<Leave, StateSyncRequest> M>
+template <class Io, OneOf<Leave, StateSyncRequest, QueueSyncRequest> M>
 void fields(Io& io, M& m) {
   io("from", m.from, kId);
 }
@@ -201,6 +202,15 @@ void fields(Io& io, M& m) {
   io.present_exactly_when(m.command == ControlCommand::play, "command is \"play\"", "track",
                           m.track, kNonNegative);
   io.present_exactly_when(m.command == ControlCommand::seek, "command is \"seek\"", "seek", m.seek);
+  io.maybe("item", m.item);
+  io.maybe("first", m.first, kNonNegative);
+  io.maybe("count", m.count, kNonNegative);
+  io.maybe("to", m.to, kNonNegative);
+  io.maybe("position", m.position, kNonNegative);
+  io.maybe("hash", m.hash, kHash);
+  io.maybe("query", m.query, kText);
+  io.maybe("uri", m.uri, kText);
+  io.maybe("mode", m.mode);
 }
 
 template <class Io, OneOf<RoomSet> M>
@@ -324,6 +334,61 @@ void fields(Io& io, M& m) {
   io("id", m.id);
   io("ok", m.ok);
   io("error", m.error, kText);
+  io("refusal", m.refusal);
+  io.maybe("item", m.item);
+}
+
+template <class Io, OneOf<QueueModes> M>
+void fields(Io& io, M& m) {
+  io("random", m.random);
+  io("repeat", m.repeat);
+  io("single", m.single);
+  io("consume", m.consume);
+}
+
+template <class Io, OneOf<QueueEntry> M>
+void fields(Io& io, M& m) {
+  io("id", m.id);
+  io("track", m.track);
+}
+
+/// One queue change, flat beside the message's own fields.
+template <class Io, class C>
+void change_fields(Io& io, C& c) {
+  io("version", c.version);
+  io("kind", c.kind);
+  io("position", c.position, kQueuePosition);
+  io("count", c.count, kQueuePosition);
+  io("to", c.to, kQueuePosition);
+  io("items", c.items, Count{kMaxQueuePageItems});
+  io("modes", c.modes);
+  io("library", c.library);
+}
+
+template <class Io, OneOf<QueueEdit> M>
+void fields(Io& io, M& m) {
+  io("from", m.from, kId);
+  io("epoch", m.epoch);
+  change_fields(io, m.change);
+}
+
+template <class Io, OneOf<QueueOffer> M>
+void fields(Io& io, M& m) {
+  io("from", m.from, kId);
+  io("version", m.version);
+}
+
+template <class Io, OneOf<QueueSnapshot> M>
+void fields(Io& io, M& m) {
+  io("from", m.from, kId);
+  io("epoch", m.epoch);
+  io("version", m.version);
+  io("next_id", m.next_id);
+  io("library", m.library);
+  io("modes", m.modes);
+  io("total", m.total, kQueuePosition);
+  io("offset", m.offset, kQueuePosition);
+  io("items", m.items, Count{kMaxQueuePageItems});
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -340,6 +405,11 @@ class Writer {
   template <class T>
   void operator()(std::string_view key, const std::optional<T>& value) {
     if (value) out_[key] = value_of(*value);
+  }
+  /// An optional scalar: written when present.
+  template <class T, class... Limit>
+  void maybe(std::string_view key, const std::optional<T>& value, Limit...) {
+    (*this)(key, value);
   }
   /// Written when it has a value, whatever the rule says: the encoder checks nothing.
   template <class T, class... Limit>
@@ -436,6 +506,18 @@ class Reader {
     leave(mark);
   }
 
+  /// An optional scalar field: absent or null is std::nullopt.
+  template <class T, class... Limit>
+  void maybe(std::string_view key, std::optional<T>& out, Limit... limit) {
+    if (error_) return;
+    out.reset();
+    const json::value* v = current_->if_contains(key);
+    if (v == nullptr || v->is_null()) return;
+    const std::size_t mark = enter(key);
+    read(*v, out.emplace(), limit...);
+    leave(mark);
+  }
+
   /// A field required when `applies` (whose text is `rule`) and absent or null otherwise.
   template <class T, class... Limit>
   void present_exactly_when(bool applies, std::string_view rule, std::string_view key,
@@ -488,6 +570,12 @@ class Reader {
     std::int64_t wide = 0;
     read(v, wide, limit);
     out = static_cast<std::uint16_t>(wide);
+  }
+
+  void read(const json::value& v, std::uint64_t& out, Int limit) {
+    std::int64_t wide = 0;
+    read(v, wide, limit);
+    out = static_cast<std::uint64_t>(wide);
   }
 
   void read(const json::value& v, std::uint64_t& out) {

@@ -7,7 +7,8 @@
 //   TIME_REQUEST, TIME_RESPONSE                          -> clock sampling (ClockSampler)
 //   PLAY/PAUSE/RESUME/STOP_REQUEST, STATE_SYNC_REQUEST,
 //   STATE_SYNC_RESPONSE, STATE_OFFER, CONTROL_REQUEST,
-//   CONTROL_RESPONSE                                     -> playback (PlaybackController)
+//   CONTROL_RESPONSE, QUEUE_EDIT, QUEUE_SYNC_REQUEST,
+//   QUEUE_SNAPSHOT, QUEUE_OFFER                          -> playback (PlaybackController)
 //   ROOM_SET, ROOM_STATE                                 -> rooms (RoomControl)
 //   HELLO, RECONNECT, HELLO_REJECT, DISCOVERY,
 //   HEARTBEAT, LEAVE                                     -> consumed by the network layer; one

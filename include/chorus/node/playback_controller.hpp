@@ -10,6 +10,7 @@
 //     keep_open / open_early -> AudioPlayer         publication  -> AudioPlayer::play
 //     replies -> the prompt's callbacks             state_held   -> on_state_held (posted)
 //     deadlines -> three steady_timers             log          -> spdlog
+//     changed -> the queue view rebuilt (if its version moved), then the on_changed listeners
 //   A control request that cannot be sent goes back to the core (unsent), which replies.
 // The rules themselves (leader commands at now + lead, end of track, STATE_SYNC after the clock,
 // takeover, stalls, forwarded commands) are described in playback_core.hpp.
@@ -18,13 +19,16 @@
 #include <filesystem>
 #include <functional>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include <boost/asio/steady_timer.hpp>
 
 #include "chorus/cli/command.hpp"
 #include "chorus/content/content_service.hpp"
+#include "chorus/control/control_port.hpp"
 #include "chorus/election/bully_election.hpp"
 #include "chorus/net/network_manager.hpp"
 #include "chorus/net/transport.hpp"
@@ -40,6 +44,9 @@ namespace chorus::node {
 /// What `status` shows about playback.
 struct PlaybackView {
   playback::PlaybackState state;
+  /// The playing item's queue position (from 0), if it is still queued (its id is state.track's
+  /// index).
+  std::optional<std::size_t> queue_position;
   std::optional<std::string> missing_track;  ///< the track is not in this node's library
   playback::EnginePosition position;
   playback::EngineStats engine;
@@ -58,7 +65,8 @@ struct PlaybackView {
 
 class PlaybackController final : public PlaybackInbox {
  public:
-  using Reply = std::function<void(const std::string&)>;
+  using Reply = std::function<void(const control::Outcome&)>;
+  using ChangeListener = std::function<void(control::Subsystems)>;
   using StateHeldHandler = std::function<void()>;
 
   /// `on_state_held` runs (posted, on the io thread) once a leader's state has arrived and its
@@ -86,13 +94,23 @@ class PlaybackController final : public PlaybackInbox {
   void receive(const std::string& from, const protocol::Message& message) override;
   /// The ClockSampler accepted a sample: the leader's clock estimate changed.
   void on_clock_sample();
-  /// play / pause / resume / stop / next / prev from the prompt: run here when leading,
-  /// forwarded to the leader otherwise. Replies exactly once.
+  /// play / pause / resume / stop / next / prev / seek and the queue's commands (add, remove,
+  /// move, clear, random, repeat, single, consume) from the prompt: run here when leading,
+  /// forwarded to the leader otherwise. Replies exactly once, on the io thread.
   void command(const cli::Command& command, Reply reply);
+  /// `listener` is called on the io thread after each change of the state (kPlayer), the
+  /// queue's items (kPlaylist) or its modes (kOptions), once the views show it.
+  void on_changed(ChangeListener listener);
 
   std::string list_report(const cli::Command& command) const;
   /// The cluster's library as this node knows it.
   std::shared_ptr<const content::Catalog> library() const { return catalog_; }
+  /// What `queue [--json]` prints.
+  std::string queue_report(const cli::Command& command) const;
+  /// The queue (the leader's, or this node's replica); a new object only when it changed.
+  std::shared_ptr<const control::QueueView> queue_view() const { return queue_view_; }
+  /// What plays now, anchored in this node's steady clock (chorus::now_us()).
+  control::NowPlaying now_playing() const;
   PlaybackView view() const;
 
   /// This room's gain, 0..1 (RoomControl's): the output ramps to it; the schedule is untouched.
@@ -111,6 +129,8 @@ class PlaybackController final : public PlaybackInbox {
            std::optional<std::int64_t> wanted, void (PlaybackCore::*due)(std::int64_t));
   std::int64_t lead_us() const;
   void reply(const PromptReply& reply);
+  /// Rebuilds queue_view_ if the core's queue has another version, then tells the listeners.
+  void changed(control::Subsystems what);
   /// Tells the content service which tracks to hold: those kept open and opened early.
   void want(const std::vector<playback::TrackToOpen>& tracks);
   void on_catalog(std::shared_ptr<const content::Catalog> catalog);
@@ -138,6 +158,8 @@ class PlaybackController final : public PlaybackInbox {
   /// The prompt's callbacks, until the core replies.
   std::map<ReplyToken, Reply> replies_;
   ReplyToken next_token_ = 1;
+  std::shared_ptr<const control::QueueView> queue_view_ = std::make_shared<const control::QueueView>();
+  std::vector<ChangeListener> change_listeners_;
 };
 
 }  // namespace chorus::node

@@ -6,13 +6,15 @@
 //   inputs                                       outputs (drain with take_effects() after each)
 //   leadership(status)   <- the election         messages      -> to one peer, or to all
 //   command(cmd, token)  <- prompt               publication   -> states + clock for the engine
-//   receive(from, msg)   <- playback, state and  keep_open     -> the tracks to hold open
-//                           control messages     open_early    -> a track to start opening now
-//   clock_updated(clock) <- a clock sample        replies       -> text for a prompt command
+//   receive(from, msg)   <- playback, state,     keep_open     -> the tracks to hold open
+//                           queue and control    open_early    -> a track to start opening now
+//                           messages
+//   clock_updated(clock) <- a clock sample        replies       -> outcome of a prompt command
 //   track_opened()       <- the opener           clock_sampling-> whose clock to sample
 //   *_due()              <- the timers below     state_held    -> the election may let it stand
 //   stalled()            <- the election shell   deadlines     -> when to call the *_due inputs
 //   unsent(to, msg)      <- a send that failed   log           -> lines for the node's log
+//   set_tracks(tracks)   <- the library changed  changed       -> what front ends redraw
 //
 //   leader:   prompt/forwarded command -> new PlaybackState at now + lead (schedule.hpp),
 //             broadcast and applied locally; seek -> PLAY (playing) or PAUSE (paused) of the
@@ -27,8 +29,17 @@
 //             leader issues a command of its own, it adopts an offer newer by (epoch, seq) than
 //             what it took over, re-anchored so no frame moves, and broadcasts it.
 //   stall:    the state is re-fetched from the leader.
-//   forwarded commands: CONTROL_REQUEST (the command typed, as a ControlCommand, with the track
-//             for play and the target for seek) to the leader,
+//   queue:    the play queue (PlayQueue, docs/queue.md) is part of the state: the leader edits it
+//             and broadcasts each change (QUEUE_EDIT); a follower applies them in version order,
+//             and pulls the whole queue (QUEUE_SYNC_REQUEST -> QUEUE_SNAPSHOT pages) when it
+//             starts following a leader and whenever it sees a gap. It holds the cluster's state
+//             (state_held) only once it has the queue too. play/next/prev/end of track follow
+//             the queue and its modes; the state's TrackRef.index is the playing item's id.
+//             Freshness: a follower offers a new leader its queue's version (QUEUE_OFFER); until
+//             its own first queue edit, a leader with an older queue fetches the offered one,
+//             adopts it and sends it to all.
+//   forwarded commands: CONTROL_REQUEST (the command typed, as a ControlCommand with its
+//             arguments; `add N` resolved to the track's hash here) to the leader,
 //             which runs it; the reply comes from its CONTROL_RESPONSE, or "did not answer" at
 //             the 2 s deadline, exactly once.
 
@@ -36,11 +47,14 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <variant>
 #include <vector>
 
 #include "chorus/cli/command.hpp"
 #include "chorus/clock/clock_mapping.hpp"
+#include "chorus/control/control_port.hpp"
 #include "chorus/election/bully_election.hpp"
+#include "chorus/node/play_queue.hpp"
 #include "chorus/playback/library.hpp"
 #include "chorus/playback/publication.hpp"
 #include "chorus/playback/schedule.hpp"
@@ -66,10 +80,11 @@ struct Outgoing {
   protocol::Message message;
 };
 
+/// A command's result for the prompt (or another front end): outcome.text is what the prompt
+/// prints ("ok: ..." / "error: ...").
 struct PromptReply {
   ReplyToken token = 0;
-  std::string text;
-  friend bool operator==(const PromptReply&, const PromptReply&) = default;
+  control::Outcome outcome;
 };
 
 /// Whose clock to sample: a newly followed leader's from scratch, or nobody (the estimate is
@@ -105,6 +120,9 @@ struct PlaybackEffects {
   /// What the audio player plays from now on.
   std::optional<playback::Publication> publication;
   std::vector<PromptReply> replies;
+  /// What changed for the front ends (control::Subsystem bits): kPlayer with a new state,
+  /// kPlaylist with the queue's items, kOptions with its modes.
+  control::Subsystems changed = 0;
   /// A leader's state has arrived and its clock has a sample: this node holds the cluster's
   /// state, and the election may let it stand (docs/election.md, "Eligibility").
   bool state_held = false;
@@ -139,11 +157,11 @@ class PlaybackCore {
   void set_lead(std::int64_t lead_us);
   /// The election's view changed.
   void leadership(std::int64_t now, const election::Status& status);
-  /// A playback command from this node's prompt: run here when leading, forwarded to the leader
-  /// otherwise. Exactly one reply carries `token`, perhaps after later inputs.
+  /// A playback or queue command from this node's prompt: run here when leading, forwarded to the
+  /// leader otherwise. Exactly one reply carries `token`, perhaps after later inputs.
   void command(std::int64_t now, const cli::Command& command, ReplyToken token);
   /// A playback message from a peer: PLAY/PAUSE/RESUME/STOP, STATE_SYNC_*, STATE_OFFER,
-  /// CONTROL_*. Any other message is ignored.
+  /// CONTROL_*, QUEUE_*. Any other message is ignored.
   void receive(std::int64_t now, const std::string& from, const protocol::Message& message);
   /// A new estimate of the followed leader's clock (after every accepted sample).
   void clock_updated(std::int64_t now, const LeaderClock& clock);
@@ -179,12 +197,15 @@ class PlaybackCore {
   std::optional<std::int64_t> frame_of(std::int64_t now, const std::string& hash) const;
   /// Commands ignored: stale, not from the leader, or from a replaced leadership.
   std::uint64_t stale_commands() const { return stale_commands_; }
+  /// The play queue: the leader's, or this follower's replica of it.
+  const PlayQueue& queue() const { return queue_; }
+  /// Follower: the leader's queue has arrived whole (always true while leading).
+  bool queue_synced() const { return queue_synced_ || leading(); }
+  /// The queue item last played (MPD's current song; kept while stopped), if still queued.
+  std::optional<std::uint64_t> current_item() const;
 
  private:
-  struct Outcome {
-    bool ok = false;
-    std::string text;
-  };
+  using Outcome = control::Outcome;
   struct EndOfTrack {
     std::int64_t fire_at = 0;  ///< local µs: lead + margin before the end
     std::uint64_t epoch = 0;   ///< the state whose end it is
@@ -204,17 +225,28 @@ class PlaybackCore {
   };
 
   // leader side
-  /// Runs a playback command here, the leader; `track` is the number typed, for play; `seek`
-  /// where to go, for seek.
-  Outcome execute(std::int64_t now, protocol::ControlCommand command, std::int64_t track,
-                  const std::optional<protocol::SeekTarget>& seek);
+  /// Runs a command here, the leader.
+  Outcome execute(std::int64_t now, const protocol::ControlRequest& request);
+  Outcome play(std::int64_t now, const protocol::ControlRequest& request, std::int64_t at_us);
+  Outcome step(std::int64_t now, protocol::ControlCommand command, std::int64_t at_us);
+  Outcome add(const protocol::ControlRequest& request);
+  Outcome remove(std::int64_t now, const protocol::ControlRequest& request);
+  Outcome move(const protocol::ControlRequest& request);
+  Outcome clear(std::int64_t now);
+  Outcome set_mode(protocol::ControlCommand command, std::optional<protocol::ModeSwitch> mode);
+  /// Broadcasts what a queue edit changed (already applied); the refusal or `done` otherwise.
+  Outcome publish_edits(QueueEdits edits, const std::string& done);
+  /// While the queue mirrors the library: brings it up to date with the catalog.
+  void mirror_library();
+  /// The seed random mode picks the item after the state (epoch, seq) with.
+  static std::uint64_t seed_for(std::uint64_t epoch, std::uint64_t seq);
   /// Seek: a new state of the same track at `at_us`, playing or paused as before.
   Outcome seek_to(std::int64_t now, const protocol::SeekTarget& target, std::int64_t at_us);
   /// A command of this leader's own: it closes the door on late offers.
   Outcome issue(std::int64_t now, const playback::PlaybackState& next, const std::string& what);
   /// Broadcasts the command that leads to `next` and applies it.
   void send_and_apply(std::int64_t now, const playback::PlaybackState& next);
-  Outcome play_index(std::int64_t now, std::size_t index, std::int64_t at_us);
+  Outcome play_item(std::int64_t now, std::uint64_t id, std::int64_t at_us);
   void arm_end_of_track();
   void take_over(std::int64_t now);
   /// The clock the state this node plays is expressed in: its leader's clock as estimated now if
@@ -224,6 +256,11 @@ class PlaybackCore {
   void answer_control(std::int64_t now, const std::string& from,
                       const protocol::ControlRequest& request);
   void answer_state_request(const std::string& from);
+  void answer_queue_request(const std::string& from);
+  /// Fetches a follower's queue that is newer than the one this leader took over.
+  void on_queue_offer(const std::string& from, const protocol::QueueOffer& offer);
+  /// The offered queue's pages, on the leader that asked for them.
+  void on_offered_queue(std::int64_t now, const std::string& from, const protocol::QueueSnapshot& page);
   /// Adopts `offer` if it is newer than what this leader took over (docs/playback.md).
   void on_state_offer(std::int64_t now, const std::string& from, const protocol::StateOffer& offer);
 
@@ -244,8 +281,14 @@ class PlaybackCore {
   /// Takes the leader's STATE_SYNC, then the commands that arrived before it (the caller
   /// publishes).
   void apply_pending_sync(std::int64_t now);
-  void forward(std::int64_t now, protocol::ControlCommand command, std::int64_t track,
-               const std::optional<protocol::SeekTarget>& seek, ReplyToken token);
+  void forward(std::int64_t now, protocol::ControlRequest request, ReplyToken token);
+  void on_queue_edit(std::int64_t now, const std::string& from, const protocol::QueueEdit& edit);
+  void on_queue_snapshot(std::int64_t now, const std::string& from, const protocol::QueueSnapshot& page);
+  /// The follower holds the cluster's state once the leader's state and queue are here and its
+  /// clock has a sample: the election may let it stand.
+  void check_state_held();
+  /// The wire form of a prompt command; a refusal when it names nothing (add N past the list).
+  std::variant<protocol::ControlRequest, Outcome> request_for(const cli::Command& command) const;
   void on_control_response(const protocol::ControlResponse& response);
 
   // both
@@ -259,17 +302,27 @@ class PlaybackCore {
   std::int64_t leader_now(std::int64_t now) const;
   /// The frame `state` has reached now, as near as this node's clock estimate tells.
   std::int64_t frame_now(std::int64_t now, const playback::PlaybackState& state) const;
-  std::optional<std::size_t> find_track(const std::string& hash) const;
-  std::optional<std::size_t> current_index() const;
-  std::optional<std::size_t> next_playable(std::size_t index) const;
   void send(const std::string& to, protocol::Message message);
   void broadcast(protocol::Message message);
-  void reply(ReplyToken token, std::string text);
+  void reply(ReplyToken token, Outcome outcome);
   void note(LogLevel level, std::string text);
   Deadlines deadlines() const;
 
   std::string self_;
-  std::vector<playback::TrackInfo> tracks_;
+  /// The cluster's library, playable tracks in catalog order (`list` numbers, add's sources).
+  std::vector<protocol::CatalogEntry> catalog_;
+  PlayQueue queue_;
+  QueueAssembly assembly_;
+  bool queue_synced_ = false;  ///< follower: the leader's whole queue has arrived
+  /// Follower: the queue it held when it started following this leader, kept until the leader
+  /// asks for it (QUEUE_OFFER).
+  std::optional<PlayQueue> offered_queue_;
+  /// Leader: a follower's newer queue may still replace the one taken over (no own edit yet).
+  bool queue_adoptable_ = false;
+  std::optional<std::string> queue_offer_from_;  ///< leader: whose offered queue is coming
+  QueueAssembly offer_assembly_;
+  /// The item of the last state with a track (MPD's current song, kept while stopped).
+  std::optional<std::uint64_t> last_item_;
   std::int64_t lead_us_ = kDefaultLeadUs;
   election::Status leadership_;
   LeaderClock clock_;

@@ -28,6 +28,14 @@ inline constexpr std::size_t kMaxStringBytes = 4096;
 inline constexpr std::size_t kMaxBinaryTextBytes = 960 * 1024;
 /// Most catalog entries one CATALOG_PAGE carries.
 inline constexpr std::size_t kMaxCatalogPageEntries = 256;
+/// Most queue items one QUEUE_EDIT or QUEUE_SNAPSHOT carries. The sender also cuts pages by
+/// size (kQueuePageBudgetBytes), so that items with long names and tags never make a frame
+/// come near kMaxFrameBytes.
+inline constexpr std::size_t kMaxQueuePageItems = 256;
+/// The encoded size a sender keeps a queue page under, as estimated before encoding.
+inline constexpr std::size_t kQueuePageBudgetBytes = 256 * 1024;
+/// Longest play queue (MPD's default max_playlist_length).
+inline constexpr std::size_t kMaxQueueLength = 16384;
 
 /// Where a node accepts connections.
 struct Endpoint {
@@ -221,8 +229,17 @@ struct TimeResponse {
   friend bool operator==(const TimeResponse&, const TimeResponse&) = default;
 };
 
-/// The playback commands a follower's prompt forwards to the leader.
-enum class ControlCommand { play, pause, resume, stop, next, prev, seek };
+/// The playback and queue commands a follower's prompt forwards to the leader.
+enum class ControlCommand {
+  play, pause, resume, stop, next, prev, seek,
+  add, remove, move, clear, random, repeat, single, consume
+};
+
+/// random/repeat (off, on) and single/consume (off, on, oneshot: on for one track only).
+enum class ModeSwitch { off, on, oneshot };
+
+/// Why the leader refused a forwarded command (control::Refusal on the wire).
+enum class Refusal { none, bad_argument, no_such, not_now, unavailable };
 
 /// Where a seek goes: to `position_us` into the track, or by it from where playback is.
 struct SeekTarget {
@@ -231,13 +248,23 @@ struct SeekTarget {
   friend bool operator==(const SeekTarget&, const SeekTarget&) = default;
 };
 
-/// Follower → leader: a playback command typed on the follower's prompt, e.g. play 3.
+/// Follower → leader: a command typed on the follower's prompt, e.g. play 3. The optional
+/// fields are the command's arguments (the leader refuses a command missing one it needs).
 struct ControlRequest {
   std::string from;
   std::uint64_t id = 0;
   ControlCommand command = ControlCommand::play;
-  std::optional<std::int64_t> track;  ///< the track number as typed; present exactly for play
+  std::optional<std::int64_t> track;  ///< play: the queue position as typed (0: none); exactly for play
   std::optional<SeekTarget> seek;     ///< present exactly for seek
+  std::optional<std::uint64_t> item = std::nullopt;  ///< play/remove/move: the queue item's id instead of a position
+  std::optional<std::int64_t> first = std::nullopt;  ///< remove/move: the first queue position (from 1)
+  std::optional<std::int64_t> count = std::nullopt;  ///< remove/move: how many positions
+  std::optional<std::int64_t> to = std::nullopt;     ///< move: where the first item ends (from 1)
+  std::optional<std::int64_t> position = std::nullopt;  ///< add: where the first added item goes (from 1)
+  std::optional<std::string> hash = std::nullopt;    ///< add: one track, by content hash
+  std::optional<std::string> query = std::nullopt;   ///< add: every catalog entry matching it
+  std::optional<std::string> uri = std::nullopt;     ///< add: a catalog path, or a directory prefix ("": all)
+  std::optional<ModeSwitch> mode = std::nullopt;     ///< random/repeat/single/consume
   friend bool operator==(const ControlRequest&, const ControlRequest&) = default;
 };
 /// Leader → follower: the outcome of a ControlRequest.
@@ -246,6 +273,8 @@ struct ControlResponse {
   std::uint64_t id = 0;
   bool ok = false;
   std::string error;  ///< empty when ok
+  Refusal refusal = Refusal::none;  ///< none exactly when ok
+  std::optional<std::uint64_t> item = std::nullopt;  ///< add: the id of the first item added
   friend bool operator==(const ControlResponse&, const ControlResponse&) = default;
 };
 
@@ -377,12 +406,86 @@ struct ContentRefused {
   friend bool operator==(const ContentRefused&, const ContentRefused&) = default;
 };
 
+// ---- the play queue (docs/queue.md) ---------------------------------------------------------
+
+/// The play modes, as the queue state carries them.
+struct QueueModes {
+  bool random = false;
+  bool repeat = false;
+  ModeSwitch single = ModeSwitch::off;
+  ModeSwitch consume = ModeSwitch::off;
+  friend bool operator==(const QueueModes&, const QueueModes&) = default;
+};
+
+/// One queue item: a stable id (MPD's songid) and its track.
+struct QueueEntry {
+  std::uint64_t id = 0;
+  CatalogEntry track;
+  friend bool operator==(const QueueEntry&, const QueueEntry&) = default;
+};
+
+enum class QueueEditKind { add, remove, move, clear, modes };
+
+/// One change of the queue: what QUEUE_EDIT carries beside its own fields. Positions count from
+/// 0. Every change raises the version by exactly one.
+struct QueueChange {
+  std::uint64_t version = 0;  ///< the queue's version after the change
+  QueueEditKind kind = QueueEditKind::add;
+  std::uint64_t position = 0;     ///< add: where items[0] goes; remove/move: the first position
+  std::uint64_t count = 0;        ///< remove/move: how many positions
+  std::uint64_t to = 0;           ///< move: where the first moved item ends
+  std::vector<QueueEntry> items;  ///< add: the items, at most kMaxQueuePageItems
+  QueueModes modes;               ///< the modes after the change (any kind)
+  bool library = false;           ///< after the change the queue still mirrors the library
+  friend bool operator==(const QueueChange&, const QueueChange&) = default;
+};
+
+/// Leader → all: one change of the queue.
+struct QueueEdit {
+  std::string from;
+  std::uint64_t epoch = 0;
+  QueueChange change;
+  friend bool operator==(const QueueEdit&, const QueueEdit&) = default;
+};
+
+/// Follower → leader: send me the whole queue (QUEUE_SNAPSHOT pages).
+struct QueueSyncRequest {
+  std::string from;
+  friend bool operator==(const QueueSyncRequest&, const QueueSyncRequest&) = default;
+};
+
+/// Follower → a leader it has just started to follow: the version of the queue it holds, in case
+/// it is newer than the leader's (a leader that died mid fan-out). A leader that took over an older
+/// queue asks for it (QUEUE_SYNC_REQUEST) and adopts it.
+struct QueueOffer {
+  std::string from;
+  std::uint64_t version = 0;
+  friend bool operator==(const QueueOffer&, const QueueOffer&) = default;
+};
+
+/// Leader → follower (or the reverse, answering a leader that asked for an offered queue): the
+/// queue of version `version`, `total` items, page by page: items
+/// `offset` .. `offset + items.size()`.
+struct QueueSnapshot {
+  std::string from;
+  std::uint64_t epoch = 0;
+  std::uint64_t version = 0;
+  std::uint64_t next_id = 1;  ///< the id the next added item gets (ids are never reused)
+  bool library = false;
+  QueueModes modes;
+  std::uint64_t total = 0;
+  std::uint64_t offset = 0;
+  std::vector<QueueEntry> items;
+  friend bool operator==(const QueueSnapshot&, const QueueSnapshot&) = default;
+};
+
 using Message = std::variant<Hello, Reconnect, HelloReject, Discovery, Heartbeat, Leave,
                              Election, ElectionAnswer, Coordinator,
                              PlayRequest, PauseRequest, ResumeRequest, StopRequest,
                              StateSyncRequest, StateSyncResponse, StateOffer,
                              TimeRequest, TimeResponse, ControlRequest, ControlResponse,
                              RoomSet, RoomState,
+                             QueueEdit, QueueSyncRequest, QueueSnapshot, QueueOffer,
                              ContentHello, CatalogNotice, CatalogRequest, CatalogPage, Want, Have,
                              ManifestRequest, Manifest, ChunkRequest, ChunkData, ContentRefused>;
 

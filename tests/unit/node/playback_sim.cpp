@@ -167,7 +167,8 @@ void PlaybackSim::collect(const std::string& id) {
   if (effects.state_held) ++n.state_held;
   for (auto& line : effects.log) n.log.push_back(std::move(line));
   n.deadlines = effects.deadlines;
-  for (auto& reply : effects.replies) n.replies.push_back({now_, reply.token, std::move(reply.text)});
+  if (effects.changed != 0) n.changed |= effects.changed;
+  for (auto& reply : effects.replies) n.replies.push_back({now_, reply.token, reply.outcome.text, reply.outcome});
 }
 
 void PlaybackSim::transmit(const std::string& from, const std::string& to, std::function<void()> deliver) {
@@ -254,6 +255,10 @@ ReplyToken PlaybackSim::command(const std::string& id, const cli::Command& comma
   return token;
 }
 
+void PlaybackSim::set_tracks(const std::string& id, std::vector<playback::TrackInfo> tracks) {
+  input(id, [&](PlaybackCore& core, std::int64_t now) { core.set_tracks(now, std::move(tracks)); });
+}
+
 void PlaybackSim::stall(const std::string& id) {
   input(id, [](PlaybackCore& c, std::int64_t now) { c.stalled(now); });
 }
@@ -263,6 +268,10 @@ void PlaybackSim::inject(const std::string& from, const std::string& to, const p
 }
 
 // ---- observation --------------------------------------------------------------------------------
+
+control::Subsystems PlaybackSim::take_changed(const std::string& id) {
+  return std::exchange(node(id).changed, 0);
+}
 
 const std::vector<PlaybackSim::Reply>& PlaybackSim::replies(const std::string& id) const {
   return node(id).replies;
@@ -299,7 +308,20 @@ std::vector<std::pair<std::int64_t, protocol::Message>> commands_from(const Play
                                                                       const std::string& from) {
   std::vector<std::pair<std::int64_t, protocol::Message>> out;
   for (const auto& sent : sim.sent()) {
-    if (sent.from == from && !sent.to) out.emplace_back(sent.at, sent.message);
+    const bool command = std::holds_alternative<protocol::PlayRequest>(sent.message) ||
+                         std::holds_alternative<protocol::PauseRequest>(sent.message) ||
+                         std::holds_alternative<protocol::ResumeRequest>(sent.message) ||
+                         std::holds_alternative<protocol::StopRequest>(sent.message);
+    if (sent.from == from && !sent.to && command) out.emplace_back(sent.at, sent.message);
+  }
+  return out;
+}
+
+std::vector<protocol::QueueEdit> queue_edits_from(const PlaybackSim& sim, const std::string& from) {
+  std::vector<protocol::QueueEdit> out;
+  for (const auto& sent : sim.sent()) {
+    if (sent.from != from || sent.to) continue;
+    if (const auto* edit = std::get_if<protocol::QueueEdit>(&sent.message)) out.push_back(*edit);
   }
   return out;
 }

@@ -45,7 +45,8 @@ class PlaybackSim {
   struct Reply {
     std::int64_t at = 0;  ///< global µs
     ReplyToken token = 0;
-    std::string text;
+    std::string text;  ///< outcome.text
+    control::Outcome outcome;
   };
   struct Sent {
     std::int64_t at = 0;  ///< global µs
@@ -97,6 +98,8 @@ class PlaybackSim {
   /// A prompt command at `id`; its reply is recorded under the returned token.
   ReplyToken command(const std::string& id, const cli::Command& command);
   void stall(const std::string& id);
+  /// The cluster's track list of `id` changed.
+  void set_tracks(const std::string& id, std::vector<playback::TrackInfo> tracks);
   /// Delivers `message` to `to` now, as if `from` had sent it (bypassing links).
   void inject(const std::string& from, const std::string& to, const protocol::Message& message);
 
@@ -113,6 +116,8 @@ class PlaybackSim {
   playback::Position audible(const std::string& id, std::int64_t global) const;
   /// Times the core said it holds the cluster's state.
   int state_held(const std::string& id) const;
+  /// The change bits `id`'s core reported since the last call (then cleared).
+  control::Subsystems take_changed(const std::string& id);
   const std::vector<LogLine>& log(const std::string& id) const;
 
  private:
@@ -130,6 +135,7 @@ class PlaybackSim {
     std::optional<playback::Publication> publication;
     std::size_t publications = 0;
     int state_held = 0;
+    control::Subsystems changed = 0;
     std::set<std::string> open;
     std::set<std::string> opening;
     std::vector<LogLine> log;
@@ -171,6 +177,8 @@ void a_leads_b_and_c_playing(PlaybackSim& sim, std::uint64_t epoch);
 /// The playback commands `from` broadcast, in order, with when it sent them.
 std::vector<std::pair<std::int64_t, protocol::Message>> commands_from(const PlaybackSim& sim,
                                                                       const std::string& from);
+/// The queue edits `from` broadcast, in order.
+std::vector<protocol::QueueEdit> queue_edits_from(const PlaybackSim& sim, const std::string& from);
 /// The texts of prompt replies, in order.
 std::vector<std::string> texts(const std::vector<PlaybackSim::Reply>& replies);
 /// Checks that `x` and `y` play the same position at every 12.345 ms over `span` µs from `from`.

@@ -110,6 +110,10 @@ const std::map<std::string, std::string> kOwner = {
     {"CONTROL_RESPONSE", "playback"},
     {"ROOM_SET", "rooms"},
     {"ROOM_STATE", "rooms"},
+    {"QUEUE_EDIT", "playback"},
+    {"QUEUE_SYNC_REQUEST", "playback"},
+    {"QUEUE_SNAPSHOT", "playback"},
+    {"QUEUE_OFFER", "playback"},
     // Content messages travel on content links only: on the cluster link they reach nothing.
     {"CONTENT_HELLO", ""},
     {"CATALOG_NOTICE", ""},

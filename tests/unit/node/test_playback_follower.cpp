@@ -72,7 +72,7 @@ TEST_CASE("a follower holds the state from the first clock sample and applies it
   CHECK(sim.core("b").state_synced());
   CHECK(sim.core("b").state() == sim.core("a").state());
   CHECK(sim.core("b").state() ==
-        playback::PlaybackState{1, 1, PlayStatus::playing, protocol::TrackRef{0, "track-1.wav", "hash-1", kTrackFrames, 0, ""},
+        playback::PlaybackState{1, 1, PlayStatus::playing, protocol::TrackRef{1, "track-1.wav", "hash-1", kTrackFrames, 0, ""},
                                 kStart + kLead, 0});
   REQUIRE(sim.publications("b") >= 1);
   CHECK(sim.publication("b")->clock.offset_us == -kB);

@@ -20,7 +20,7 @@ namespace {
 constexpr std::int64_t kT = kStart + 1'000'000;  ///< when a types pause
 /// Where that pause holds: a played track 1 from kStart + 200 ms + lead.
 constexpr std::int64_t kHeld = 38'400;  // 0.8 s at 48 kHz
-const protocol::TrackRef kTrack1{0, "track-1.wav", "hash-1", kTrackFrames, 0, ""};
+const protocol::TrackRef kTrack1{1, "track-1.wav", "hash-1", kTrackFrames, 0, ""};
 
 /// a leads at epoch 5 and plays track 1; at kT it pauses (5, 2), but it reaches `informed` within
 /// 1 ms and `uninformed` only after 20 ms, and a dies at kT + 5 ms: the pause is lost for
@@ -96,7 +96,7 @@ TEST_CASE("the new leader's own command wins over a late offer") {
   dies_mid_fan_out(sim, "b", "c");
   sim.run_until(kT + 10'000);
   sim.command("c", play_command(2));  // (6, 1), before the offer arrives
-  const playback::PlaybackState own{6, 1, PlayStatus::playing, protocol::TrackRef{1, "track-2.wav", "hash-2", kTrackFrames, 0, ""},
+  const playback::PlaybackState own{6, 1, PlayStatus::playing, protocol::TrackRef{2, "track-2.wav", "hash-2", kTrackFrames, 0, ""},
                                     kT + 10'000 + kC + kLead, 0};
   REQUIRE(sim.core("c").state() == own);
 

@@ -36,7 +36,7 @@ TEST_CASE("the leader schedules a command at now + lead and applies it as its fo
   auto token = sim.command("a", play_command(2));
 
   const playback::PlaybackState expected{1, 1, PlayStatus::playing,
-                                         protocol::TrackRef{1, "track-2.wav", "hash-2", kTrackFrames, 0, ""},
+                                         protocol::TrackRef{2, "track-2.wav", "hash-2", kTrackFrames, 0, ""},
                                          t + kLead, 0};
   CHECK(sim.core("a").state() == expected);
   REQUIRE(sim.replies("a").size() == 1);
@@ -58,11 +58,17 @@ TEST_CASE("the leader refuses what it cannot run") {
 
   sim.command("a", pause_command());
   sim.command("a", play_command(9));
-  sim.command("a", play_command(0));
+  cli::Command by_id = play_command(0);
+  by_id.item_id = 99;
+  sim.command("a", by_id);
 
   CHECK(texts(sim.replies("a")) == std::vector<std::string>{"error: nothing is playing",
-                                                            "error: no track 9 (the list has 3)",
-                                                            "error: tracks are numbered from 1 (see list)"});
+                                                            "error: no position 9 (the queue has 3)",
+                                                            "error: no queue item with id 99"});
+  std::vector<control::Refusal> refusals;
+  for (const auto& reply : sim.replies("a")) refusals.push_back(reply.outcome.refusal);
+  CHECK(refusals == std::vector<control::Refusal>{control::Refusal::not_now, control::Refusal::bad_argument,
+                                                  control::Refusal::no_such});
   CHECK(commands_from(sim, "a").empty());
 }
 
@@ -81,7 +87,7 @@ TEST_CASE("end of track: the next track starts at the exact end instant, the las
   REQUIRE(commands.size() == 2);
   auto* play2 = std::get_if<protocol::PlayRequest>(&commands[1].second);
   REQUIRE(play2 != nullptr);
-  CHECK(*play2 == protocol::PlayRequest{"a", 1, 2, {1, "track-2.wav", "hash-2", kShortTrack, 0, ""}, 0, end1});
+  CHECK(*play2 == protocol::PlayRequest{"a", 1, 2, {2, "track-2.wav", "hash-2", kShortTrack, 0, ""}, 0, end1});
 
   sim.run_until(end1 + 10'000);
   CHECK(sim.core("b").state().track->hash == "hash-2");
@@ -93,7 +99,7 @@ TEST_CASE("end of track: the next track starts at the exact end instant, the las
   commands = commands_from(sim, "a");
   REQUIRE(commands.size() == 4);
   CHECK(commands[2].second == protocol::Message{protocol::PlayRequest{
-                                  "a", 1, 3, {2, "track-3.wav", "hash-3", kShortTrack, 0, ""}, 0, end1 + 1'000'000}});
+                                  "a", 1, 3, {3, "track-3.wav", "hash-3", kShortTrack, 0, ""}, 0, end1 + 1'000'000}});
   CHECK(commands[3] == std::pair<std::int64_t, protocol::Message>{
                            end3 - send_ahead, protocol::StopRequest{"a", 1, 4, end3}});
   CHECK(sim.core("b").state().status == PlayStatus::stopped);
@@ -136,7 +142,7 @@ TEST_CASE("a forwarded command is run by the leader, which answers") {
   CHECK(sim.replies("b")[0].at == t + 2'000);
   CHECK(sim.replies("b")[0].text == "ok (by the leader a)");
   CHECK(sim.replies("b")[1].token == refused);
-  CHECK(sim.replies("b")[1].text == "error: no track 9 (the list has 3)");
+  CHECK(sim.replies("b")[1].text == "error: no position 9 (the queue has 3)");
   CHECK(sim.core("b").state().status == PlayStatus::paused);
   CHECK(sim.core("b").state().seq == 2);
 }
@@ -163,10 +169,11 @@ TEST_CASE("a forwarded command travels typed, with a track only for play") {
         std::vector<std::string>{"ok (by the leader a)", "ok (by the leader a)"});
 }
 
-TEST_CASE("the leader refuses a forwarded play of track 0, as it would at its own prompt") {
+TEST_CASE("the leader refuses a forwarded play of an unknown item, as it would at its own prompt") {
   PlaybackSim sim;
   leader_and_follower(sim);
-  sim.inject("b", "a", protocol::ControlRequest{"b", 5, protocol::ControlCommand::play, 0, std::nullopt});
+  sim.inject("b", "a", protocol::ControlRequest{.from = "b", .id = 5, .command = protocol::ControlCommand::play,
+                                                .track = 0, .seek = std::nullopt, .item = 99});
   sim.run_for(10'000);
 
   std::vector<protocol::ControlResponse> responses;
@@ -176,7 +183,7 @@ TEST_CASE("the leader refuses a forwarded play of track 0, as it would at its ow
     }
   }
   CHECK(responses == std::vector<protocol::ControlResponse>{
-                         {"a", 5, false, "tracks are numbered from 1 (see list)"}});
+                         {"a", 5, false, "no queue item with id 99", protocol::Refusal::no_such}});
   CHECK(sim.core("a").state().status == PlayStatus::stopped);  // nothing was played
 }
 

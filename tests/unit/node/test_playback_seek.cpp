@@ -19,8 +19,8 @@ namespace {
 
 constexpr std::int64_t kSecond = 1'000'000;
 constexpr std::int64_t kFramesPerSecond = 48'000;
-const protocol::TrackRef kTrack1{0, "track-1.wav", "hash-1", kTrackFrames, 0, ""};
-const protocol::TrackRef kTrack2{1, "track-2.wav", "hash-2", kTrackFrames, 0, ""};
+const protocol::TrackRef kTrack1{1, "track-1.wav", "hash-1", kTrackFrames, 0, ""};
+const protocol::TrackRef kTrack2{2, "track-2.wav", "hash-2", kTrackFrames, 0, ""};
 
 /// a leads (epoch 1), b follows (clock kC, synced); a plays track 1 from kStart + 200 ms + lead,
 /// and time stands 1 s later.
@@ -247,7 +247,7 @@ TEST_CASE("the leader refuses a forwarded seek without a target") {
   for (const auto& sent : sim.sent()) {
     if (auto* response = std::get_if<protocol::ControlResponse>(&sent.message)) responses.push_back(*response);
   }
-  CHECK(responses == std::vector<protocol::ControlResponse>{{"a", 5, false, "seek needs a position"}});
+  CHECK(responses == std::vector<protocol::ControlResponse>{{"a", 5, false, "seek needs a position", protocol::Refusal::bad_argument}});
   CHECK(sim.core("a").state() == state);
 }
 

@@ -85,10 +85,22 @@ inline std::vector<Message> typical_messages() {
       TimeResponse{.from = "node-b", .id = 42, .t0_us = 5'000, .t1_us = 9'000'100,
                    .t2_us = 9'000'180},
       ControlRequest{.from = "node-c", .id = 7, .command = ControlCommand::play, .track = 3, .seek = std::nullopt},
-      ControlResponse{.from = "node-b", .id = 7, .ok = false, .error = "no track 3"},
+      ControlResponse{.from = "node-b", .id = 7, .ok = false, .error = "no track 3",
+                      .refusal = Refusal::bad_argument, .item = std::nullopt},
       RoomSet{.from = "node-a", .id = 3, .action = RoomAction::set, .volume = 40,
               .change = std::nullopt},
       RoomState{.from = "node-b", .seq = 12, .volume = 40, .muted = false, .reply_to = 3},
+      QueueEdit{.from = "node-b", .epoch = 5,
+                .change = {.version = 12, .kind = QueueEditKind::add, .position = 2, .count = 0, .to = 0,
+                           .items = {{.id = 40, .track = sample_entry()}},
+                           .modes = {.random = true, .repeat = false, .single = ModeSwitch::oneshot,
+                                     .consume = ModeSwitch::off},
+                           .library = false}},
+      QueueSyncRequest{.from = "node-c"},
+      QueueSnapshot{.from = "node-b", .epoch = 5, .version = 12, .next_id = 41, .library = false,
+                    .modes = {.random = false, .repeat = true, .single = ModeSwitch::off, .consume = ModeSwitch::on},
+                    .total = 3, .offset = 2, .items = {{.id = 40, .track = sample_entry()}}},
+      QueueOffer{.from = "node-c", .version = 13},
       ContentHello{.from = "node-b", .cluster = "living-room", .version = kProtocolVersion,
                    .catalog = kCatalog, .tracks = 42},
       CatalogNotice{.from = "node-b", .catalog = kCatalog, .tracks = 43},
@@ -126,11 +138,22 @@ inline RoomSet sample_room_change() {
                  .change = -10};
 }
 
-/// typical_messages(), sample_seek() and sample_room_change().
+/// An add control request with every optional argument: its fields walked too.
+inline ControlRequest sample_add() {
+  return ControlRequest{.from = "node-c", .id = 10, .command = ControlCommand::add, .track = std::nullopt,
+                        .seek = std::nullopt, .item = 7, .first = 2, .count = 3, .to = 4, .position = 1,
+                        .hash = kHashB, .query = "intro", .uri = "live/", .mode = ModeSwitch::oneshot};
+}
+
+/// typical_messages(), sample_seek(), sample_room_change() and sample_add(), and a response
+/// naming an item.
 inline std::vector<Message> field_messages() {
   std::vector<Message> messages = typical_messages();
   messages.emplace_back(sample_seek());
   messages.emplace_back(sample_room_change());
+  messages.emplace_back(sample_add());
+  messages.emplace_back(ControlResponse{.from = "node-b", .id = 10, .ok = true, .error = "",
+                                        .refusal = Refusal::none, .item = 40});
   return messages;
 }
 
@@ -169,6 +192,14 @@ inline std::vector<Message> extreme_messages() {
   full_page.entries.back() = {.hash = longest_hash, .root = longest_hash, .name = awkward,
                               .title = awkward, .artist = awkward, .album = awkward,
                               .format = awkward, .frames = kI64Max, .size = kU64Max};
+
+  QueueEdit full_queue_edit{.from = "node-b", .epoch = kU64Max,
+                            .change = {.version = kU64Max, .kind = QueueEditKind::move,
+                                       .position = kMaxQueueLength, .count = kMaxQueueLength,
+                                       .to = kMaxQueueLength, .items = {}, .modes = {}, .library = false}};
+  for (std::size_t i = 0; i < kMaxQueuePageItems; ++i) {
+    full_queue_edit.change.items.push_back({.id = kU64Max - i, .track = full_page.entries[i]});
+  }
 
   Discovery full{.from = "node-a", .members = {}};
   for (std::size_t i = 0; i < kMaxMembers; ++i) {
@@ -237,8 +268,21 @@ inline std::vector<Message> extreme_messages() {
                                                                .relative = true}},
       ControlRequest{.from = "node-c", .id = 0, .command = ControlCommand::seek,
                      .track = std::nullopt, .seek = SeekTarget{.position_us = 0, .relative = true}},
-      ControlResponse{.from = "node-b", .id = kU64Max, .ok = true, .error = ""},
-      ControlResponse{.from = "node-b", .id = 0, .ok = false, .error = awkward},
+      ControlResponse{.from = "node-b", .id = kU64Max, .ok = true, .error = "", .refusal = Refusal::none,
+                      .item = kU64Max},
+      ControlResponse{.from = "node-b", .id = 0, .ok = false, .error = awkward, .refusal = Refusal::unavailable,
+                      .item = std::nullopt},
+      ControlRequest{.from = "node-c", .id = 0, .command = ControlCommand::consume, .track = std::nullopt,
+                     .seek = std::nullopt, .item = kU64Max, .first = kI64Max, .count = 0, .to = kI64Max,
+                     .position = 0, .hash = longest_hash, .query = awkward, .uri = "", .mode = ModeSwitch::off},
+      full_queue_edit,
+      QueueEdit{.from = "x", .epoch = 0, .change = {.version = 0, .kind = QueueEditKind::clear, .position = 0,
+                                                    .count = 0, .to = 0, .items = {}, .modes = {}, .library = true}},
+      QueueSyncRequest{.from = longest_id},
+      QueueOffer{.from = longest_id, .version = kU64Max},
+      QueueOffer{.from = "x", .version = 0},
+      QueueSnapshot{.from = "node-b", .epoch = kU64Max, .version = kU64Max, .next_id = kU64Max, .library = true,
+                    .modes = {}, .total = kMaxQueueLength, .offset = kMaxQueueLength, .items = {}},
       RoomSet{.from = longest_id, .id = kU64Max, .action = RoomAction::set, .volume = 100,
               .change = std::nullopt},
       RoomSet{.from = "x", .id = 0, .action = RoomAction::set, .volume = 0, .change = std::nullopt},

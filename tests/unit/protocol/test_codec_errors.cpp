@@ -5,6 +5,7 @@
 #include <cctype>
 #include <functional>
 #include <random>
+#include <set>
 #include <string>
 #include <variant>
 #include <vector>
@@ -265,7 +266,12 @@ namespace {
 
 /// The optional fields (docs/protocol.md): absent or null means no track.
 bool is_optional(const std::string& spelled) {
-  return spelled == "STATE_SYNC_RESPONSE.track" || spelled == "STATE_OFFER.track";
+  static const std::set<std::string> optional = {
+      "STATE_SYNC_RESPONSE.track", "STATE_OFFER.track",      "CONTROL_REQUEST.item",
+      "CONTROL_REQUEST.first",     "CONTROL_REQUEST.count",  "CONTROL_REQUEST.to",
+      "CONTROL_REQUEST.position",  "CONTROL_REQUEST.hash",   "CONTROL_REQUEST.query",
+      "CONTROL_REQUEST.uri",       "CONTROL_REQUEST.mode",   "CONTROL_RESPONSE.item"};
+  return optional.count(spelled) > 0;
 }
 
 }  // namespace
@@ -546,7 +552,8 @@ TEST_CASE("a control request is one of the playback commands, with a track exact
   const DecodeError unknown = decode_error(request(R"("command":"shuffle")"));
   CHECK(unknown.code == DecodeErrorCode::out_of_range);
   CHECK(unknown.detail == "CONTROL_REQUEST.command: out of range: must be \"play\", \"pause\", "
-                          "\"resume\", \"stop\", \"next\", \"prev\" or \"seek\"");
+                          "\"resume\", \"stop\", \"next\", \"prev\", \"seek\", \"add\", \"remove\", "
+                          "\"move\", \"clear\", \"random\", \"repeat\", \"single\" or \"consume\"");
 
   const DecodeError no_track = decode_error(request(R"("command":"play")"));
   CHECK(no_track.code == DecodeErrorCode::missing_field);
@@ -557,10 +564,11 @@ TEST_CASE("a control request is one of the playback commands, with a track exact
   CHECK(track_on_pause.code == DecodeErrorCode::out_of_range);
   CHECK(track_on_pause.detail ==
         "CONTROL_REQUEST.track: out of range: present only when command is \"play\"");
-  for (const char* command : {"resume", "stop", "next", "prev", "seek"}) {
+  for (const char* command : {"resume", "stop", "next", "prev", "seek", "add", "remove", "move", "clear",
+                              "random", "repeat", "single", "consume"}) {
     INFO(command);
-    const std::string with_track = R"("command":")" + std::string(command) +
-                                   R"(","track":0,"seek":{"position_us":0,"relative":false})";
+    const std::string with_track = R"("command":")" + std::string(command) + R"(","track":0)" +
+                                   (command == std::string("seek") ? R"(,"seek":{"position_us":0,"relative":false})" : "");
     const DecodeError error = decode_error(request(with_track));
     CHECK(error.code == DecodeErrorCode::out_of_range);
     CHECK(error.detail == "CONTROL_REQUEST.track: out of range: present only when command is \"play\"");
@@ -696,4 +704,33 @@ TEST_CASE("decoding randomly mutated messages never throws and anything accepted
     }
   }
   CHECK(accepted > 0);
+}
+
+TEST_CASE("queue messages: positions, counts and pages beyond the queue's limits are out_of_range") {
+  const auto expect = [](std::string_view type, const std::vector<std::string>& path, const json::value& value,
+                         const std::string& detail) {
+    const DecodeError error = decode_error(with_field(type, path, value));
+    CHECK(error.code == DecodeErrorCode::out_of_range);
+    CHECK(error.detail.rfind(detail, 0) == 0);
+  };
+  const auto over = static_cast<std::int64_t>(kMaxQueueLength) + 1;
+  expect("QUEUE_EDIT", {"position"}, over, "QUEUE_EDIT.position: out of range: must be 0..16384");
+  expect("QUEUE_EDIT", {"count"}, over, "QUEUE_EDIT.count: out of range");
+  expect("QUEUE_EDIT", {"to"}, over, "QUEUE_EDIT.to: out of range");
+  expect("QUEUE_SNAPSHOT", {"total"}, over, "QUEUE_SNAPSHOT.total: out of range");
+  expect("QUEUE_SNAPSHOT", {"offset"}, over, "QUEUE_SNAPSHOT.offset: out of range");
+  expect("QUEUE_EDIT", {"kind"}, "shuffle", "QUEUE_EDIT.kind: out of range: must be \"add\"");
+  expect("QUEUE_EDIT", {"modes", "single"}, "twice", "QUEUE_EDIT.modes.single: out of range");
+  expect("QUEUE_EDIT", {"items", "0", "track", "hash"}, json::value(std::string(65, 'a')),
+         "QUEUE_EDIT.items[0].track.hash: out of range");
+  expect("CONTROL_RESPONSE", {"refusal"}, "maybe", "CONTROL_RESPONSE.refusal: out of range");
+  const json::value doc = json::parse(encode(typical_messages()[20]));  // QUEUE_EDIT
+  json::array items;
+  for (std::size_t i = 0; i <= kMaxQueuePageItems; ++i) items.push_back(doc.at("items").at(0));
+  expect("QUEUE_EDIT", {"items"}, items, "QUEUE_EDIT.items: out of range: 257 elements, at most 256");
+  // An optional argument of the wrong kind is refused like any field.
+  CHECK(decode_error(R"({"type":"CONTROL_REQUEST","from":"c","id":1,"command":"single","mode":"twice"})").code ==
+        DecodeErrorCode::out_of_range);
+  CHECK(decode_error(R"({"type":"CONTROL_REQUEST","from":"c","id":1,"command":"add","position":-1})").code ==
+        DecodeErrorCode::out_of_range);
 }

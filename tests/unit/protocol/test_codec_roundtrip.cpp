@@ -62,7 +62,7 @@ TEST_CASE("encode writes the type first and the struct member names as keys") {
         R"({"type":"DISCOVERY","from":"a","members":[{"id":"b","priority":-1,)"
         R"("endpoint":{"host":"h","port":9}}]})");
   CHECK(encode(ControlResponse{.from = "b", .id = 7, .ok = true, .error = ""}) ==
-        R"({"type":"CONTROL_RESPONSE","from":"b","id":7,"ok":true,"error":""})");
+        R"({"type":"CONTROL_RESPONSE","from":"b","id":7,"ok":true,"error":"","refusal":"none"})");
 }
 
 TEST_CASE("playback status is written as a lower-case string and an absent track is omitted") {
@@ -197,6 +197,7 @@ TEST_CASE("type_name gives the wire name of every message type and the names are
       "STOP_REQUEST", "STATE_SYNC_REQUEST", "STATE_SYNC_RESPONSE", "STATE_OFFER",
       "TIME_REQUEST", "TIME_RESPONSE", "CONTROL_REQUEST", "CONTROL_RESPONSE",
       "ROOM_SET",     "ROOM_STATE",
+      "QUEUE_EDIT",   "QUEUE_SYNC_REQUEST", "QUEUE_SNAPSHOT", "QUEUE_OFFER",
       "CONTENT_HELLO", "CATALOG_NOTICE", "CATALOG_REQUEST", "CATALOG_PAGE",
       "WANT",         "HAVE",           "MANIFEST_REQUEST", "MANIFEST",
       "CHUNK_REQUEST", "CHUNK_DATA",    "CONTENT_REFUSED"};

@@ -47,6 +47,7 @@ void PeerNode::start() {
       [this](float gain) { playback_.set_gain(gain); },
       [this](control::Subsystems changed) { publish_view(changed); });
   messages_.emplace(*election_, clock_sampler_, playback_, *rooms_);
+  playback_.on_changed([this](control::Subsystems changed) { publish_view(changed); });
   election_->start(config_.lead_at_start);
   publish_view(control::kAllSubsystems);
   refresh_view_periodically();
@@ -167,6 +168,8 @@ void PeerNode::publish_view(control::Subsystems changed) {
   parts.traffic = network_.traffic();
   parts.playback = &playback;
   parts.library = playback_.library();
+  parts.queue = playback_.queue_view();
+  parts.now = playback_.now_playing();
   parts.rooms = rooms();
   parts.control_clients = hub_.clients();
   hub_.publish(std::make_shared<const control::ClusterView>(make_cluster_view(parts)), changed);

@@ -96,6 +96,7 @@ void PlaybackController::on_catalog(std::shared_ptr<const content::Catalog> cata
   tracks.reserve(catalog_->entries.size());
   for (const auto& entry : catalog_->entries) tracks.push_back(track_info(entry, tracks.size()));
   feed([&](std::int64_t now) { core_->set_tracks(now, std::move(tracks)); });
+  changed(control::kDatabase);
 }
 
 std::optional<playback::ExternalTrack> PlaybackController::find_bytes(const playback::TrackToOpen& track) const {

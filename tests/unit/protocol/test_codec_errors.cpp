@@ -2,6 +2,8 @@
 
 #include <catch2/catch.hpp>
 
+#include <algorithm>
+
 #include <cctype>
 #include <functional>
 #include <random>
@@ -724,7 +726,11 @@ TEST_CASE("queue messages: positions, counts and pages beyond the queue's limits
   expect("QUEUE_EDIT", {"items", "0", "track", "hash"}, json::value(std::string(65, 'a')),
          "QUEUE_EDIT.items[0].track.hash: out of range");
   expect("CONTROL_RESPONSE", {"refusal"}, "maybe", "CONTROL_RESPONSE.refusal: out of range");
-  const json::value doc = json::parse(encode(typical_messages()[20]));  // QUEUE_EDIT
+  const auto samples = typical_messages();
+  const auto edit = std::find_if(samples.begin(), samples.end(),
+                                 [](const Message& m) { return std::holds_alternative<QueueEdit>(m); });
+  REQUIRE(edit != samples.end());
+  const json::value doc = json::parse(encode(*edit));
   json::array items;
   for (std::size_t i = 0; i <= kMaxQueuePageItems; ++i) items.push_back(doc.at("items").at(0));
   expect("QUEUE_EDIT", {"items"}, items, "QUEUE_EDIT.items: out of range: 257 elements, at most 256");

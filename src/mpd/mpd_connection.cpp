@@ -78,6 +78,7 @@ void MpdConnection::pump() {
     std::string line = input_.substr(0, newline);
     input_.erase(0, newline + 1);
     last_command_ = Clock::now();
+    spoken_ = true;
     auto core = this->core();
     if (!core) return close();
     handle(session_.on_line(line, *port_.view(), core->instant()));

@@ -137,7 +137,7 @@ void MpdServer::Core::retry_accept(const error_code& ec) {
 
 void MpdServer::Core::adopt(tcp::socket socket) {
   error_code ignored;
-  if (connections.size() >= config.limits.max_connections) {
+  if (connections.size() >= config.limits.max_connections && !shed_a_silent_connection()) {
     refused_log_.write(spdlog::level::warn,
                        fmt::format("MPD server: {} connections open, refusing another",
                                    connections.size()));
@@ -152,6 +152,21 @@ void MpdServer::Core::adopt(tcp::socket socket) {
   connections.insert(connection);
   port.clients_changed(+1);
   connection->start();
+}
+
+bool MpdServer::Core::shed_a_silent_connection() {
+  std::shared_ptr<MpdConnection> oldest;
+  for (const auto& connection : connections) {
+    if (connection->has_spoken()) continue;
+    if (!oldest || connection->opened_at() < oldest->opened_at()) oldest = connection;
+  }
+  if (!oldest) return false;
+  refused_log_.write(spdlog::level::warn,
+                     fmt::format("MPD server: {} connections open, closing the oldest that never "
+                                 "sent a command",
+                                 connections.size()));
+  oldest->close();  // leaves `connections` through remove()
+  return true;
 }
 
 void MpdServer::Core::remove(MpdConnection* connection) {

@@ -50,6 +50,9 @@ class MpdServer::Core : public std::enable_shared_from_this<MpdServer::Core> {
   void accept();
   void retry_accept(const boost::system::error_code& ec);
   void adopt(tcp::socket socket);
+  /// At the connection cap: closes the oldest connection that never sent a line, so that a flood
+  /// of silent connections cannot lock real clients out; false if every client has spoken.
+  bool shed_a_silent_connection();
   void subscribe();
   void deliver(control::Subsystems changed);
 
@@ -77,6 +80,9 @@ class MpdConnection : public std::enable_shared_from_this<MpdConnection> {
   void notify(control::Subsystems changed);
   /// Closes the socket at once and leaves the server.
   void close();
+  /// Whether the client has sent a whole line yet (one that has not is the first to be shed).
+  bool has_spoken() const { return spoken_; }
+  std::chrono::steady_clock::time_point opened_at() const { return opened_at_; }
 
  private:
   void read();
@@ -105,6 +111,8 @@ class MpdConnection : public std::enable_shared_from_this<MpdConnection> {
   asio::steady_timer timer_;
   std::chrono::steady_clock::time_point last_command_;
   std::chrono::steady_clock::time_point last_write_;  ///< the client last took answer bytes
+  std::chrono::steady_clock::time_point opened_at_ = std::chrono::steady_clock::now();
+  bool spoken_ = false;
 };
 
 }  // namespace chorus::mpd

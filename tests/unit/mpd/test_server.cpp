@@ -103,7 +103,7 @@ TEST_CASE("a line just under the limit is read") {
   CHECK(client.answer() == "OK\n");
 }
 
-TEST_CASE("connections beyond the limit are closed at once") {
+TEST_CASE("a thousand silent connections keep the count at the limit and real clients served") {
   rlimit limit{};
   ::getrlimit(RLIMIT_NOFILE, &limit);
   const rlim_t wanted = 2400;
@@ -114,20 +114,45 @@ TEST_CASE("connections beyond the limit are closed at once") {
   ::getrlimit(RLIMIT_NOFILE, &limit);
   const int attempts = limit.rlim_cur >= wanted ? 1000 : 300;
   RunningServer running;  // the default limit: 128
-  std::vector<std::unique_ptr<LineClient>> clients;
-  int greeted = 0;
+  LineClient talker(running.tcp_port());
+  REQUIRE(talker.line());
+  talker.send("ping\n");
+  REQUIRE(talker.answer() == "OK\n");
+  std::vector<std::unique_ptr<LineClient>> silent;
   for (int i = 0; i < attempts; ++i) {
-    clients.push_back(std::make_unique<LineClient>(running.tcp_port()));
-    if (clients.back()->line(2000ms)) ++greeted;
+    silent.push_back(std::make_unique<LineClient>(running.tcp_port()));
+    // each is greeted: the oldest silent one made way for it
+    REQUIRE(silent.back()->line(2000ms));
   }
-  CHECK(greeted == 128);
   CHECK(running.connections() == 128);
-  clients.front()->send("ping\n");
-  CHECK(clients.front()->answer() == "OK\n");
-  clients.clear();
-  CHECK(eventually([&] { return running.connections() == 0 && running.port.clients() == 0; }));
-  LineClient again(running.tcp_port());
-  CHECK(again.line() == "OK MPD 0.23.5");
+  CHECK(silent.front()->closed_within(2000ms));
+  CHECK_FALSE(silent.back()->closed_within(100ms));
+  // the client that spoke kept its connection through the flood
+  talker.send("ping\n");
+  CHECK(talker.answer() == "OK\n");
+  silent.clear();
+  CHECK(eventually([&] { return running.connections() == 1 && running.port.clients() == 1; }));
+}
+
+TEST_CASE("when every client has spoken, a connection beyond the limit is closed at once") {
+  MpdConfig config;
+  config.limits.max_connections = 4;
+  RunningServer running(config);
+  std::vector<std::unique_ptr<LineClient>> clients;
+  for (int i = 0; i < 4; ++i) {
+    clients.push_back(std::make_unique<LineClient>(running.tcp_port()));
+    REQUIRE(clients.back()->line());
+    clients.back()->send("ping\n");
+    REQUIRE(clients.back()->answer() == "OK\n");
+  }
+  LineClient extra(running.tcp_port());
+  CHECK_FALSE(extra.line(500ms));
+  CHECK(extra.closed_within(2000ms));
+  CHECK(running.connections() == 4);
+  for (auto& client : clients) {
+    client->send("ping\n");
+    CHECK(client->answer() == "OK\n");
+  }
 }
 
 TEST_CASE("a silent connection times out, a client in idle does not") {

@@ -112,9 +112,13 @@ def part_web(r: Rig, fifos: "dict[str, Path]", ports: "dict[str, dict[str, int]]
     url = f"http://{rig.HOST}:{ports['B']['http']}/"
     print(f"-- web: {2 * cycles} clicks on B's page", flush=True)
     with Browser(r.workdir / "chromium") as browser:
-        browser.open(url)
-        browser.wait_for("document.querySelector('#pause') !== null", timeout=10)
-        plan = [(k, lambda k=k: browser.click("#pause" if k == "pause" else "#play"))
+        page = browser.open(url)
+        page.wait_for("window.chorus.connected && window.chorus.view", timeout=10, what="the first view")
+
+        def click(selector: str) -> str:
+            page.click(selector)
+            return "clicked"
+        plan = [(k, lambda k=k: click("#pause" if k == "pause" else "#play"))
                 for _ in range(cycles) for k in ("pause", "resume")]
         sent, probe = timed_commands(r, fifos, "web", plan)
     return judge(reactions(sent, probe.rows, names), ("pause", "resume"))

@@ -17,7 +17,9 @@ packages=(
   libfaketime sox libsox-fmt-all vorbis-tools flac python3
   # the web page's browser tests (docs/web.md): headless Chromium, driven through the DevTools
   # protocol over a WebSocket (websocket-client)
-  chromium python3-websocket
+  chromium python3-websocket fonts-liberation
+  # real MPD clients for the MPD protocol server's tests (docs/mpd.md)
+  mpc python3-mpd
   iproute2 nftables procps
   # a sound server and ALSA's pulse plugin for the real-output tests (null sinks, no sound card)
   pulseaudio pulseaudio-utils libasound2-plugins alsa-utils

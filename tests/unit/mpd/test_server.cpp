@@ -10,6 +10,7 @@
 #include <memory>
 #include <vector>
 
+#include "process_limits.hpp"
 #include "server_fixture.hpp"
 
 using namespace chorus;
@@ -257,43 +258,8 @@ TEST_CASE("the password gates commands over the wire") {
   CHECK(running.port.commands().empty());
 }
 
-namespace {
-
-/// While alive, the process can open no new descriptor: the limit sits just above the highest one
-/// and every free number below it is taken.
-class DescriptorsExhausted {
- public:
-  DescriptorsExhausted() {
-    ::getrlimit(RLIMIT_NOFILE, &saved_);
-    int highest = 0;
-    for (const auto& entry : std::filesystem::directory_iterator("/proc/self/fd")) {
-      highest = std::max(highest, std::stoi(entry.path().filename().string()));
-    }
-    rlimit lowered = saved_;
-    lowered.rlim_cur = static_cast<rlim_t>(highest) + 1;
-    ::setrlimit(RLIMIT_NOFILE, &lowered);
-    for (int fd; (fd = ::open("/dev/null", O_RDONLY | O_CLOEXEC)) >= 0;) fillers_.push_back(fd);
-  }
-  ~DescriptorsExhausted() {
-    for (int fd : fillers_) ::close(fd);
-    ::setrlimit(RLIMIT_NOFILE, &saved_);
-  }
-  DescriptorsExhausted(const DescriptorsExhausted&) = delete;
-  DescriptorsExhausted& operator=(const DescriptorsExhausted&) = delete;
-
- private:
-  rlimit saved_{};
-  std::vector<int> fillers_;
-};
-
-double cpu_seconds() {
-  rusage usage{};
-  ::getrusage(RUSAGE_SELF, &usage);
-  return static_cast<double>(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) +
-         static_cast<double>(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6;
-}
-
-}  // namespace
+using chorus::test::cpu_seconds;
+using chorus::test::DescriptorsExhausted;
 
 TEST_CASE("accepting without descriptors backs off instead of spinning, then recovers") {
   RunningServer running;

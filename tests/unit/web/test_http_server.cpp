@@ -16,6 +16,7 @@
 #include <thread>
 #include <vector>
 
+#include "process_limits.hpp"
 #include "chorus/web/http_server.hpp"
 #include "served.hpp"
 #include "web_client.hpp"
@@ -301,44 +302,8 @@ TEST_CASE("the server unsubscribes and gives back its clients when it goes") {
   CHECK_FALSE(client.timed_out);  // closed by the server, not left hanging
 }
 
-namespace {
-
-/// Takes every free descriptor below the limit, so that the next accept fails (EMFILE); gives
-/// them back when destroyed.
-class DescriptorsExhausted {
- public:
-  DescriptorsExhausted() {
-    ::getrlimit(RLIMIT_NOFILE, &saved_);
-    rlimit tight = saved_;
-    tight.rlim_cur = highest_open() + 8;
-    ::setrlimit(RLIMIT_NOFILE, &tight);
-    for (int fd = ::dup(0); fd >= 0; fd = ::dup(0)) taken_.push_back(fd);
-  }
-  ~DescriptorsExhausted() {
-    for (const int fd : taken_) ::close(fd);
-    ::setrlimit(RLIMIT_NOFILE, &saved_);
-  }
-
- private:
-  static rlim_t highest_open() {
-    rlim_t highest = 0;
-    for (const auto& entry : std::filesystem::directory_iterator("/proc/self/fd")) {
-      highest = std::max<rlim_t>(highest, std::stoul(entry.path().filename().string()));
-    }
-    return highest;
-  }
-  rlimit saved_{};
-  std::vector<int> taken_;
-};
-
-double cpu_seconds() {
-  rusage usage{};
-  ::getrusage(RUSAGE_SELF, &usage);
-  return static_cast<double>(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) +
-         static_cast<double>(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6;
-}
-
-}  // namespace
+using chorus::test::cpu_seconds;
+using chorus::test::DescriptorsExhausted;
 
 TEST_CASE("a failing accept backs off instead of spinning, and serves again once it can") {
   // In a child process: the descriptor limit is the whole process's. The parent is the client.

@@ -59,10 +59,52 @@ std::string seconds(std::int64_t us) {
   return std::to_string(std::llabs(us / 1'000'000)) + "." + fraction;
 }
 
+std::string switch_word(chorus::cli::Switch mode) {
+  switch (mode) {
+    case chorus::cli::Switch::on: return "on";
+    case chorus::cli::Switch::oneshot: return "oneshot";
+    case chorus::cli::Switch::off: break;
+  }
+  return "off";
+}
+
+/// "N" or "N-M" for a queue range.
+std::string range(const Command& command) {
+  std::string text = std::to_string(command.track);
+  if (command.count != 1) text += "-" + std::to_string(command.track + command.count - 1);
+  return text;
+}
+
+/// The arguments of the queue's and rooms' commands.
+std::string queue_and_room_args(const Command& command) {
+  switch (command.kind) {
+    case CommandKind::add: return " " + (command.track != 0 ? std::to_string(command.track) : command.query);
+    case CommandKind::remove: return " " + range(command);
+    case CommandKind::move: return " " + range(command) + " " + std::to_string(command.to);
+    case CommandKind::random:
+    case CommandKind::repeat:
+    case CommandKind::single:
+    case CommandKind::consume: return " " + switch_word(command.mode);
+    case CommandKind::volume:
+    case CommandKind::mute:
+    case CommandKind::unmute: {
+      std::string text = command.room.empty() ? "" : " " + command.room;
+      if (command.volume) {
+        text += " ";
+        if (command.relative_volume) text += *command.volume < 0 ? "-" : "+";
+        text += std::to_string(std::abs(*command.volume));
+      }
+      return text;
+    }
+    default: return "";
+  }
+}
+
 std::string canonical(const Command& command) {
   std::string line(spec(command.kind).name);
   if (command.json) line += " --json";
   if (command.kind == CommandKind::play) line += " " + std::to_string(command.track);
+  line += queue_and_room_args(command);
   if (command.kind == CommandKind::list) {
     if (command.page != 1) line += " --page " + std::to_string(command.page);
     if (command.query.starts_with("--")) line += " --";
@@ -96,14 +138,22 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     CHORUS_FUZZ_CHECK(!command->seek || command->seek->relative || command->seek->position_us >= 0,
                       "an absolute seek is never negative");
     CHORUS_FUZZ_CHECK(command->page >= 1, "pages count from 1");
-    CHORUS_FUZZ_CHECK(command->kind == CommandKind::list || (command->page == 1 && command->query.empty()),
-                      "only list has a page and a query");
+    CHORUS_FUZZ_CHECK(command->kind == CommandKind::list || command->page == 1, "only list has a page");
+    CHORUS_FUZZ_CHECK(command->kind == CommandKind::list || command->kind == CommandKind::add ||
+                          command->query.empty(),
+                      "only list and add have a query");
     for (const char c : command->query) {
       CHORUS_FUZZ_CHECK(static_cast<unsigned char>(c) >= 0x20 && c != 0x7f, "a query has no control byte");
     }
     CHORUS_FUZZ_CHECK(command->track >= 0, "a track index is never negative");
-    CHORUS_FUZZ_CHECK(command->kind == CommandKind::play || command->track == 0,
-                      "only play has a track index");
+    CHORUS_FUZZ_CHECK(command->kind == CommandKind::play || command->kind == CommandKind::add ||
+                          command->kind == CommandKind::remove || command->kind == CommandKind::move ||
+                          command->track == 0,
+                      "only play, add, delete and move have a number");
+    CHORUS_FUZZ_CHECK(command->count >= 1, "a range holds at least one position");
+    CHORUS_FUZZ_CHECK(!command->volume || (command->relative_volume ? std::abs(*command->volume) <= 100
+                                                                    : *command->volume >= 0 && *command->volume <= 100),
+                      "a volume is 0..100, a change -100..100");
     const ParseResult again = parse_command(canonical(*command));
     CHORUS_FUZZ_CHECK(same(again, result), "the canonical spelling parses to the same command");
   } else {

@@ -168,6 +168,12 @@ def command_seeds() -> None:
         "exit": "exit", "quit": "quit", "exit_extra": "exit now", "unknown": "hello",
         "unknown_bytes": "pl\x00ay \x1b[31m\u00e9", "blank": " \t\v\f\r\n", "empty": "",
         "too_long": "play " + "9" * 4093,
+        "queue": "queue --json", "add_number": "add 4", "add_query": "add daft punk",
+        "delete_range": "delete 2-5", "delete_reversed": "delete 5-2", "move": "move 2-3 7",
+        "clear": "clear", "random": "random on", "single_oneshot": "single oneshot",
+        "consume_bad": "consume maybe", "volume": "volume", "volume_set": "volume 40",
+        "volume_change": "volume -5", "volume_room": "volume kitchen +10", "volume_bad": "volume 101",
+        "mute_room": "mute kitchen", "unmute": "unmute", "access": "access",
     }
     for name, line in lines.items():
         write("command", name, line)

@@ -111,7 +111,7 @@ def part_web(r: Rig, fifos: "dict[str, Path]", ports: "dict[str, dict[str, int]]
              names: "list[str]", cycles: int) -> "dict[str, Any]":
     url = f"http://{rig.HOST}:{ports['B']['http']}/"
     print(f"-- web: {2 * cycles} clicks on B's page", flush=True)
-    with Browser(r.workdir / "chromium") as browser:
+    with Browser(r.workdir) as browser:
         page = browser.open(url)
         page.wait_for("window.chorus.connected && window.chorus.view", timeout=10, what="the first view")
 

@@ -20,9 +20,6 @@ RequestTarget split_target(std::string_view target);
 /// space); nullopt when absent or when its escapes are malformed.
 std::optional<std::string> query_parameter(std::string_view query, std::string_view name);
 
-/// `text` with every byte but RFC 3986's unreserved ones percent-encoded (for a query value).
-std::string percent_encoded(std::string_view text);
-
 /// The token of an Authorization header "Bearer TOKEN" (scheme any case); nullopt otherwise.
 std::optional<std::string_view> bearer_token(std::string_view authorization);
 

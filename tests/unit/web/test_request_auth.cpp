@@ -59,8 +59,6 @@ TEST_CASE("a WebSocket's Origin must name the host it was sent to") {
   CHECK_FALSE(same_origin("null", "node:8080"));
 }
 
-TEST_CASE("percent-encoding keeps unreserved bytes and decodes back") {
-  CHECK(percent_encoded("aZ09-._~") == "aZ09-._~");
-  CHECK(percent_encoded("a b+c/\xff") == "a%20b%2Bc%2F%FF");
-  CHECK(query_parameter("token=" + percent_encoded("x y+z&\n"), "token") == "x y+z&\n");
+TEST_CASE("a percent-encoded query value decodes to its bytes") {
+  CHECK(query_parameter("token=x%20y%2Bz%26%0A", "token") == "x y+z&\n");
 }

@@ -60,9 +60,14 @@ def connect(port: int) -> socket.socket:
 
 
 def read_until(sock: socket.socket, marker: bytes, limit: int = 1 << 20) -> bytes:
+    """What arrives until `marker`, the connection's end or `limit` bytes. A server that closes
+    while we are still sending makes the kernel reset the connection: that end counts as a close."""
     data = b""
     while marker not in data and len(data) < limit:
-        chunk = sock.recv(65536)
+        try:
+            chunk = sock.recv(65536)
+        except ConnectionResetError:
+            break
         if not chunk:
             break
         data += chunk

@@ -95,7 +95,7 @@ def codec_seeds(examples: list[str]) -> None:
           '{"type":"CONTROL_REQUEST","from":"node-c","id":9,"command":"seek"}')
     write("codec", "err_content_port.json",
           '{"type":"HELLO","from":"a","priority":1,"incarnation":1,"advertised":{"host":"h","port":1},'
-          '"version":3,"cluster":"c","content_port":65536}')
+          '"version":4,"cluster":"c","content_port":65536}')
     write("codec", "err_room_volume.json",
           '{"type":"ROOM_SET","from":"node-a","id":3,"action":"set","volume":101}')
     write("codec", "err_room_change_not_change.json",

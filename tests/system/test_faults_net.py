@@ -68,7 +68,7 @@ def frame(message: dict) -> bytes:
 def handshake(node_id: str, advertised_port: int, priority: int = -1000) -> dict:
     return {"type": "HELLO", "from": node_id, "priority": priority,
             "incarnation": random.getrandbits(63) + 1,
-            "advertised": {"host": HOST, "port": advertised_port}, "version": 3,
+            "advertised": {"host": HOST, "port": advertised_port}, "version": 4,
             "cluster": "chorus", "content_port": 0}
 
 

@@ -263,7 +263,7 @@ def frame(message: dict) -> bytes:
 
 def plain_hello(node_id: str, priority: int = 0) -> dict:
     return {"type": "HELLO", "from": node_id, "priority": priority, "incarnation": 12345,
-            "advertised": {"host": HOST, "port": 9}, "version": 3, "cluster": "chorus",
+            "advertised": {"host": HOST, "port": 9}, "version": 4, "cluster": "chorus",
             "content_port": 0}
 
 

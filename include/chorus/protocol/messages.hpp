@@ -13,7 +13,7 @@
 namespace chorus::protocol {
 
 /// Bumped on any incompatible change; peers with another version are refused at HELLO.
-inline constexpr std::int64_t kProtocolVersion = 3;
+inline constexpr std::int64_t kProtocolVersion = 4;
 /// Largest frame body accepted; checked against the length prefix before allocating.
 inline constexpr std::uint32_t kMaxFrameBytes = 1u << 20;
 /// Deepest JSON nesting accepted in a frame body.

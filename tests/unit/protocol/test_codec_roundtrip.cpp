@@ -55,7 +55,7 @@ TEST_CASE("encode writes the type first and the struct member names as keys") {
         R"({"type":"HEARTBEAT","from":"a","sent_us":1,"echo_us":2,"echo_hold_us":3})");
   CHECK(encode(Hello{sample_handshake()}) ==
         R"({"type":"HELLO","from":"node-a","priority":10,"incarnation":18369614218089748088,)"
-        R"("advertised":{"host":"10.0.0.1","port":7000},"version":3,"cluster":"living-room",)"
+        R"("advertised":{"host":"10.0.0.1","port":7000},"version":4,"cluster":"living-room",)"
         R"("content_port":7100})");
   CHECK(encode(Discovery{.from = "a", .members = {{.id = "b", .priority = -1,
                                                    .endpoint = {.host = "h", .port = 9}}}}) ==

@@ -7,19 +7,12 @@ bool is_up(const net::PeerInfo& peer) {
   return peer.state == net::PeerState::up || peer.state == net::PeerState::suspect;
 }
 
-/// up and leader from what the network and the election say now.
+/// The rooms with what the room table does not know: which is the leader's, and this one's output.
 std::vector<control::RoomView> rooms_now(const ClusterViewParts& parts) {
   auto rooms = parts.rooms;
   for (auto& room : rooms) {
     room.leader = parts.leadership.leader == room.id;
-    if (room.self) {
-      room.up = true;
-      continue;
-    }
-    room.up = false;
-    for (const auto& peer : parts.peers) {
-      if (peer.id == room.id) room.up = is_up(peer);
-    }
+    if (room.self) room.output = parts.playback->output;
   }
   return rooms;
 }

@@ -31,6 +31,7 @@ void ControlSurfaces::start() {
     http_ = std::make_unique<web::HttpServer>(io_, port_, std::move(http_config));
     if (http_->start()) http_port_ = http_->local_port();
   }
+  if (mpd_port_ == 0 && http_port_ == 0) return;  // nothing to serve: no thread
   work_.emplace(io_.get_executor());
   thread_ = std::thread([this] { io_.run(); });
 }

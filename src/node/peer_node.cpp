@@ -185,14 +185,7 @@ void PeerNode::refresh_view_periodically() {
 }
 
 std::vector<control::RoomView> PeerNode::rooms() const {
-  if (!rooms_) return {};
-  auto rooms = rooms_->rooms();
-  const auto leader = election_->core().status().leader;
-  for (auto& room : rooms) {
-    room.leader = leader == room.id;
-    if (room.self) room.output = playback_.view().output;
-  }
-  return rooms;
+  return rooms_ ? rooms_->rooms() : std::vector<control::RoomView>{};
 }
 
 LeadershipView PeerNode::leadership() const {

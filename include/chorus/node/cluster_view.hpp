@@ -25,7 +25,8 @@ struct ClusterViewParts {
   control::NowPlaying now;
   std::shared_ptr<const control::QueueView> queue;
   std::shared_ptr<const content::Catalog> library;
-  /// The rooms with their volumes; up and leader are filled here from peers and leadership.
+  /// The rooms with their volumes and up (RoomControl's table); leader and this room's output
+  /// are filled here.
   std::vector<control::RoomView> rooms;
   int control_clients = 0;
 };

@@ -58,8 +58,6 @@ class PeerNode final : public net::NetworkObserver {
 
   const std::string& id() const;
 
-  /// The rooms: this node first, then the peers by id, with up and leader filled in.
-  std::vector<control::RoomView> rooms() const;
 
   void on_peer_up(const net::PeerInfo& peer) override;
   void on_peer_down(const std::string& id) override;
@@ -72,6 +70,8 @@ class PeerNode final : public net::NetworkObserver {
   std::string status_report(bool json) const;
   std::string debug_report(bool json) const;
   void on_leadership(const election::Status& status);
+  /// The rooms' volumes: this node first, then the peers by id (RoomControl's table).
+  std::vector<control::RoomView> rooms() const;
   /// A new snapshot for the front ends, telling them what changed (0: counters only).
   void publish_view(control::Subsystems changed);
   /// The metrics move without events: the snapshot is refreshed every second.

@@ -17,6 +17,7 @@
 
 #include "chorus/cli/command.hpp"
 #include "chorus/node/peer_node.hpp"
+#include "chorus/node/service_notifier.hpp"
 #include "chorus/protocol/inert_text.hpp"
 #include "chorus/protocol/messages.hpp"
 #include "chorus/security/key_file.hpp"
@@ -270,11 +271,15 @@ int main(int argc, char** argv) {
     asio::io_context io;
     chorus::node::PeerNode node(io, config);
     node.start();
+    // Run by systemd (chorus-node.service): READY once listening, STATUS, the watchdog's pings.
+    chorus::node::ServiceNotifier service(io, node.control_port());
+    service.ready();
 
     asio::signal_set signals(io, SIGINT, SIGTERM);
     signals.async_wait([&](const boost::system::error_code& ec, int signal) {
       if (ec) return;
       spdlog::info("signal {}: leaving the cluster", signal);
+      service.stopping();
       node.shutdown([&io] { io.stop(); });
     });
 

@@ -57,6 +57,8 @@ class PeerNode final : public net::NetworkObserver {
   void shutdown(std::function<void()> done);
 
   const std::string& id() const;
+  /// The snapshots and commands the front ends use (also read by the service notifier).
+  control::ControlPort& control_port() { return hub_; }
 
 
   void on_peer_up(const net::PeerInfo& peer) override;

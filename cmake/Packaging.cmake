@@ -40,7 +40,12 @@ add_custom_command(
 add_custom_target(package_contents
   DEPENDS node ${CMAKE_BINARY_DIR}/packaging/chorus-node.1.gz ${CMAKE_BINARY_DIR}/packaging/changelog.gz)
 
-install(PROGRAMS $<TARGET_FILE:node> DESTINATION bin RENAME chorus-node)
+# install(TARGETS), not PROGRAMS: CPack strips what it installs (CPACK_STRIP_FILES) only for targets.
+# Then renamed, since install(TARGETS) keeps the target's file name.
+install(TARGETS node RUNTIME DESTINATION bin)
+install(CODE [[
+  file(RENAME "$ENV{DESTDIR}${CMAKE_INSTALL_PREFIX}/bin/node" "$ENV{DESTDIR}${CMAKE_INSTALL_PREFIX}/bin/chorus-node")
+]])
 install(FILES ${CHORUS_PACKAGING_DIR}/chorus-node.service DESTINATION /lib/systemd/system)
 install(FILES ${CHORUS_PACKAGING_DIR}/chorus.toml DESTINATION /etc/chorus)
 install(FILES ${CMAKE_BINARY_DIR}/packaging/chorus-node.1.gz DESTINATION share/man/man1)

@@ -4,6 +4,7 @@ execute_process(COMMAND ${NODE} --help OUTPUT_VARIABLE help RESULT_VARIABLE rc)
 if(NOT rc EQUAL 0)
   message(FATAL_ERROR "${NODE} --help failed (${rc})")
 endif()
+string(REPLACE "${NODE}" "chorus-node" help "${help}")
 # roff: a backslash starts an escape and a leading dot or quote a request.
 string(REPLACE "\\" "\\e" help "${help}")
 string(REGEX REPLACE "(^|\n)([.'])" "\\1\\\\&\\2" help "${help}")

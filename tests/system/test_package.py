@@ -16,6 +16,8 @@ network namespaces finding each other by mDNS, is one more entry):
   help        /usr/bin/chorus-node --help
   run         the unit's ExecStart as the user chorus with the unit's capability and environment,
               under a NOTIFY_SOCKET: READY=1, the demo tracks in its library, STOPPING=1
+  systemd     where systemd-nspawn can boot a container over this machine's /usr: the unit
+              under a real systemd: start (until READY), status, a watchdog restart, stop
   remove      dpkg -r: the program goes, the configuration stays
   purge       dpkg --purge: nothing is left, not the user either
 
@@ -238,6 +240,130 @@ def step_run(p: Package) -> None:
         notify.close()
 
 
+class BootedContainer:
+    """systemd as PID 1 of a container (systemd-nspawn --boot) over this machine's /usr (read
+    only, with the package installed) and a copy of its /etc and of the package's /var
+    directories, with a network of its own (loopback only: no port clashes with the host)."""
+
+    def __init__(self, workdir: Path, overrides: str):
+        self.root = workdir / "root"
+        self.proc: "subprocess.Popen | None" = None
+        self.pid1 = 0
+        self.mounted = False
+        for name in ("bin", "lib", "lib64", "sbin"):
+            if Path("/" + name).is_symlink():
+                (self.root / name).parent.mkdir(parents=True, exist_ok=True)
+                (self.root / name).symlink_to(os.readlink("/" + name))
+        for name in ("usr", "proc", "sys", "dev", "run", "tmp", "root", "var/lib", "var/cache"):
+            (self.root / name).mkdir(parents=True, exist_ok=True)
+        run(["cp", "-a", "/etc", str(self.root)])
+        run(["cp", "-a", "/var/lib/chorus", str(self.root / "var/lib")])
+        run(["cp", "-a", "/var/cache/chorus", str(self.root / "var/cache")])
+        drop_in = self.root / "etc/systemd/system/chorus-node.service.d"
+        drop_in.mkdir(parents=True, exist_ok=True)
+        (drop_in / "test.conf").write_text(overrides)
+        self.log = open(workdir / "container.log", "wb")
+
+    def boot(self) -> bool:
+        """False (with a note) where containers cannot be booted here."""
+        if run(["mount", "--bind", "/usr", str(self.root / "usr")], check=False).returncode != 0:
+            print("  note: cannot bind-mount /usr: no container", flush=True)
+            return False
+        self.mounted = True
+        run(["mount", "-o", "remount,bind,ro", str(self.root / "usr")], check=False)
+        self.proc = subprocess.Popen(
+            ["systemd-nspawn", "--quiet", "-D", str(self.root), "--boot", "--register=no",
+             "--keep-unit", "--private-network", f"--machine=chorus-test-{os.getpid()}",
+             "--", "systemd.firstboot=off", "systemd.unit=basic.target"],
+            stdin=subprocess.DEVNULL, stdout=self.log, stderr=self.log, start_new_session=True)
+
+        def booted() -> object:
+            if self.proc.poll() is not None:
+                return True  # gave up: seen below
+            children = Path(f"/proc/{self.proc.pid}/task/{self.proc.pid}/children").read_text().split()
+            if not children:
+                return "no PID 1 yet"
+            self.pid1 = int(children[0])
+            state = self.run(["systemctl", "is-system-running"], check=False).stdout.strip()
+            return state in ("running", "degraded") or f"system {state!r}"
+        try:
+            wait_until(booted, 30.0, poll=0.2, what="the container's systemd to boot")
+        except HarnessError as error:
+            print(f"  note: the container did not boot ({error}); see container.log", flush=True)
+            return False
+        if self.proc.poll() is not None:
+            print(f"  note: systemd-nspawn exited with {self.proc.returncode}: no container", flush=True)
+            return False
+        return True
+
+    def run(self, argv: "list[str]", check: bool = True, timeout: float = 30) -> subprocess.CompletedProcess:
+        return run(["nsenter", "-t", str(self.pid1), "-a", *argv], check=check, timeout=timeout)
+
+    def show(self, *properties: str) -> "dict[str, str]":
+        out = self.run(["systemctl", "show", "chorus-node", *[f"-p{p}" for p in properties]]).stdout
+        return dict(line.split("=", 1) for line in out.splitlines() if "=" in line)
+
+    def close(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            if self.pid1:
+                self.run(["systemctl", "poweroff"], check=False, timeout=10)
+            try:
+                self.proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(timeout=5)
+        if self.mounted:
+            if run(["umount", str(self.root / "usr")], check=False).returncode != 0:
+                run(["umount", "-l", str(self.root / "usr")], check=False)
+        self.log.close()
+        if not (self.root / "usr").is_mount():
+            shutil.rmtree(self.root, ignore_errors=True)
+
+
+WATCHDOG_TEST_S = 2
+
+
+def step_systemd(p: Package) -> None:
+    """Where systemd-nspawn can boot a container: the installed unit under a real systemd. It
+    starts (Type=notify: `systemctl start` returns once READY=1 came), shows the node's status,
+    is restarted by the watchdog when the node is stopped (a drop-in shortens WatchdogSec), and
+    stops cleanly."""
+    if shutil.which("systemd-nspawn") is None or shutil.which("nsenter") is None:
+        print("  note: no systemd-nspawn: the unit is not run under systemd", flush=True)
+        return
+    container = BootedContainer(p.workdir, f"[Service]\nWatchdogSec={WATCHDOG_TEST_S}\nRestartSec=1\n")
+    try:
+        if not container.boot():
+            return
+        t0 = now()
+        container.run(["systemctl", "start", "chorus-node"], timeout=30)
+        p.cluster.figure("systemctl start (until READY=1)", now() - t0)
+        state = container.show("ActiveState", "StatusText", "MainPID", "NRestarts", "WatchdogUSec")
+        print(f"  systemd: {state}", flush=True)
+        if state["ActiveState"] != "active" or not state["StatusText"]:
+            raise HarnessError(f"chorus-node under systemd: {state}\n" +
+                               container.run(["journalctl", "-u", "chorus-node", "--no-pager"], check=False).stdout[-3000:])
+        container.run(["kill", "-STOP", state["MainPID"]])
+        t0 = now()
+
+        def restarted() -> object:
+            now_state = container.show("ActiveState", "MainPID", "NRestarts")
+            done = (now_state["NRestarts"] == "1" and now_state["ActiveState"] == "active"
+                    and now_state["MainPID"] not in ("0", state["MainPID"]))
+            return done or f"{now_state}"
+        wait_until(restarted, WATCHDOG_TEST_S + 8, poll=0.2, what="the watchdog to restart the stopped node")
+        p.cluster.figure("SIGSTOP -> restarted by the watchdog", now() - t0)
+        journal = container.run(["journalctl", "-u", "chorus-node", "--no-pager"]).stdout
+        if "Watchdog timeout" not in journal:
+            raise HarnessError(f"the restart was not the watchdog's:\n{journal[-2000:]}")
+        container.run(["systemctl", "stop", "chorus-node"], timeout=30)
+        final = container.show("ActiveState", "Result")
+        if final != {"ActiveState": "inactive", "Result": "success"}:
+            raise HarnessError(f"chorus-node did not stop cleanly: {final}")
+    finally:
+        container.close()
+
+
 def step_remove(p: Package) -> None:
     run(["dpkg", "-r", PACKAGE])
     gone = [str(f) for f in FILES if f.exists() and f.parts[1] != "etc"]
@@ -262,7 +388,8 @@ def step_purge(p: Package) -> None:
         raise HarnessError("chorus is still listed in the group audio")
 
 
-STEPS = [step_build, step_install, step_man, step_unit, step_help, step_run, step_remove, step_purge]
+STEPS = [step_build, step_install, step_man, step_unit, step_help, step_run, step_systemd, step_remove,
+         step_purge]
 
 
 def scenario_package(cluster: Cluster) -> None:

@@ -50,7 +50,7 @@ install(FILES ${CHORUS_PACKAGING_DIR}/chorus-node.service DESTINATION /lib/syste
 install(FILES ${CHORUS_PACKAGING_DIR}/chorus.toml DESTINATION /etc/chorus)
 install(FILES ${CMAKE_BINARY_DIR}/packaging/chorus-node.1.gz DESTINATION share/man/man1)
 install(DIRECTORY ${PROJECT_SOURCE_DIR}/tracks/ DESTINATION share/chorus/demo
-        FILES_MATCHING PATTERN "*.wav" PATTERN "*.flac" PATTERN "*.ogg" PATTERN "*.md")
+        FILES_MATCHING PATTERN "*.wav" PATTERN "*.flac" PATTERN "*.ogg")
 install(FILES ${CHORUS_PACKAGING_DIR}/debian/copyright ${CMAKE_BINARY_DIR}/packaging/changelog.gz
         DESTINATION share/doc/chorus)
 
@@ -61,9 +61,10 @@ set(CPACK_PACKAGING_INSTALL_PREFIX /usr)
 set(CPACK_STRIP_FILES ON)
 set(CPACK_PACKAGE_DESCRIPTION_SUMMARY "synchronized audio player for every room, without a server")
 set(CPACK_PACKAGE_DESCRIPTION
-    "chorus plays the same music at the same instant on every host of a home. Each host runs
-one node; the nodes find each other, elect a leader and keep their clocks in step. Music
-clients speak MPD to any node, and each node serves a web page.
+    "chorus plays the same music at the same instant on every host of a home.
+Each host runs one node; the nodes find each other, elect a leader and keep
+their clocks in step. Music clients speak MPD to any node, and each node
+serves a web page.
 .
 This package runs a node as the systemd service chorus-node, configured in
 /etc/chorus/chorus.toml.")

@@ -9,9 +9,10 @@ packages=(
   libsdl2-dev libsdl2-mixer-dev libsndfile1-dev libfmt-dev libspdlog-dev libcli11-dev catch2 libssl-dev
   libsodium-dev libsqlite3-dev libtag1-dev
   libasound2-dev libpulse-dev
-  # the systemd service (docs/service.md): sd_notify; systemd-analyze to check the unit; the
-  # package's maintainer scripts' tools and man to check its man page
-  libsystemd-dev systemd adduser init-system-helpers dpkg-dev man-db
+  # the systemd service (docs/service.md): sd_notify; systemd-analyze to check the unit and
+  # systemd-nspawn to run it under a real systemd; the package's maintainer scripts' tools and
+  # man to check its man page
+  libsystemd-dev systemd systemd-container adduser init-system-helpers dpkg-dev man-db
   # the libFuzzer targets (fuzz/): clang; its libFuzzer, ASan and UBSan runtimes and
   # FuzzedDataProvider.h (a recommendation of clang-14's, which --no-install-recommends leaves out);
   # llvm-symbolizer for readable stack traces in the reports

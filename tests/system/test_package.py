@@ -280,7 +280,10 @@ class BootedContainer:
         def booted() -> object:
             if self.proc.poll() is not None:
                 return True  # gave up: seen below
-            children = Path(f"/proc/{self.proc.pid}/task/{self.proc.pid}/children").read_text().split()
+            try:
+                children = Path(f"/proc/{self.proc.pid}/task/{self.proc.pid}/children").read_text().split()
+            except OSError as error:  # it has just exited, or the kernel lacks the file
+                return f"no PID 1 yet ({error})"
             if not children:
                 return "no PID 1 yet"
             self.pid1 = int(children[0])

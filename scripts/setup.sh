@@ -9,6 +9,9 @@ packages=(
   libsdl2-dev libsdl2-mixer-dev libsndfile1-dev libfmt-dev libspdlog-dev libcli11-dev catch2 libssl-dev
   libsodium-dev libsqlite3-dev libtag1-dev
   libasound2-dev libpulse-dev
+  # LAN discovery (docs/discovery.md): the Avahi client library, and for its tests the daemon,
+  # avahi-browse and a D-Bus daemon of their own
+  libavahi-client-dev avahi-daemon avahi-utils dbus
   # the libFuzzer targets (fuzz/): clang; its libFuzzer, ASan and UBSan runtimes and
   # FuzzedDataProvider.h (a recommendation of clang-14's, which --no-install-recommends leaves out);
   # llvm-symbolizer for readable stack traces in the reports

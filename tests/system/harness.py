@@ -178,7 +178,7 @@ class Node:
                  priority: Optional[int] = None, node_id: Optional[str] = None,
                  cluster_name: Optional[str] = None, heartbeat_ms: Optional[int] = None,
                  log_level: Optional[str] = "debug", extra_args: Iterable[str] = (),
-                 prefix: Iterable[str] = ()):
+                 prefix: Iterable[str] = (), mdns: bool = False):
         self.binary = binary
         self.name = name
         self.workdir = Path(workdir)
@@ -192,6 +192,9 @@ class Node:
         self.heartbeat_ms = heartbeat_ms
         self.log_level = log_level
         self.extra_args = list(extra_args)
+        # LAN discovery is off unless asked for: nodes of unrelated tests on one machine must not
+        # find one another through its avahi-daemon (tests/system/lan.py gives each its own).
+        self.mdns = mdns
         # Run the node through this command, e.g. ["ip", "netns", "exec", NS]. It must exec the
         # node (not fork it), so that signals sent to the pid reach the node itself.
         self.prefix = list(prefix)
@@ -239,6 +242,8 @@ class Node:
             argv += ["--mpd-port", "0"]
         if "--http-port" not in self.extra_args:
             argv += ["--http-port", "0"]
+        if not self.mdns:
+            argv.append("--no-mdns")
         return argv + self.extra_args
 
     def launch(self) -> None:
@@ -272,6 +277,11 @@ class Node:
     def start(self, timeout: float = 5.0) -> "Node":
         """Launches the process and learns id, address and port from `peers --json`."""
         self.launch()
+        return self.identify(timeout)
+
+    def identify(self, timeout: float = 5.0) -> "Node":
+        """Learns id, address and port of the launched process from `peers --json` (start() is
+        launch() then this; several nodes launched at once are identified afterwards)."""
         answer = self.command_json("peers --json", timeout=timeout)
         try:
             me = answer["self"]

@@ -9,6 +9,7 @@
 #include <avahi-common/error.h>
 #include <avahi-common/malloc.h>
 #include <avahi-common/thread-watch.h>
+#include <avahi-common/timeval.h>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
 #include <fmt/format.h>
@@ -27,6 +28,8 @@ constexpr std::size_t kMaxServiceNameBytes = 63;
 constexpr int kMaxResolversInFlight = 32;
 /// TXT entries looked at in one record: ours has five.
 constexpr std::size_t kMaxTxtEntries = 16;
+/// Without a D-Bus system bus, a new Avahi client is tried this often.
+constexpr unsigned kClientRetryMs = 5000;
 
 /// The node id cut to one DNS label, never inside a UTF-8 character.
 std::string service_name_for(const std::string& node_id) {
@@ -86,6 +89,7 @@ class LanDiscovery::Avahi {
     avahi_threaded_poll_lock(poll_);
     // Freeing the client frees its entry group: avahi-daemon withdraws the service and says so.
     if (client_) avahi_client_free(std::exchange(client_, nullptr));
+    if (retry_) avahi_threaded_poll_get(poll_)->timeout_free(std::exchange(retry_, nullptr));
     group_ = nullptr;
     browser_ = nullptr;
     avahi_threaded_poll_unlock(poll_);
@@ -96,10 +100,30 @@ class LanDiscovery::Avahi {
  private:
   void new_client() {
     int error = 0;
-    // NO_FAIL: no daemon (or no bus) is not an error; the client waits for one to appear.
+    // NO_FAIL: no daemon is not an error; the client waits for one to appear. Without a D-Bus
+    // system bus at all there is no client: another is tried a few seconds later.
     client_ = avahi_client_new(avahi_threaded_poll_get(poll_), AVAHI_CLIENT_NO_FAIL,
                                &Avahi::client_changed, this, &error);
-    if (!client_) spdlog::warn("mDNS off: no Avahi client ({})", avahi_strerror(error));
+    if (client_) return;
+    warn_unreachable(error == AVAHI_ERR_NO_DAEMON ? "avahi-daemon is not running (no D-Bus system bus)"
+                                                  : avahi_strerror(error));
+    retry_client_later();
+  }
+
+  void retry_client_later() {
+    const AvahiPoll* api = avahi_threaded_poll_get(poll_);
+    timeval due{};
+    avahi_elapse_time(&due, kClientRetryMs, 0);
+    if (retry_) {
+      api->timeout_update(retry_, &due);
+    } else {
+      retry_ = api->timeout_new(api, &due, &Avahi::retry_due, this);
+    }
+  }
+
+  static void retry_due(AvahiTimeout*, void* self) {
+    auto& avahi = *static_cast<Avahi*>(self);
+    if (!avahi.client_) avahi.new_client();
   }
 
   static void client_changed(AvahiClient* client, AvahiClientState state, void* self) {
@@ -120,7 +144,7 @@ class LanDiscovery::Avahi {
         if (group_) avahi_entry_group_reset(group_);
         break;
       case AVAHI_CLIENT_CONNECTING:
-        warn_unreachable("avahi-daemon is not running (or no D-Bus system bus)");
+        warn_unreachable("avahi-daemon is not running");
         break;
       case AVAHI_CLIENT_FAILURE:
         if (avahi_client_errno(client) == AVAHI_ERR_DISCONNECTED) {
@@ -256,6 +280,7 @@ class LanDiscovery::Avahi {
   AvahiClient* client_ = nullptr;
   AvahiEntryGroup* group_ = nullptr;
   AvahiServiceBrowser* browser_ = nullptr;
+  AvahiTimeout* retry_ = nullptr;  ///< the next attempt at a client, while there is no bus
 };
 
 LanDiscovery::LanDiscovery(boost::asio::io_context& io, LanDiscoverySettings settings, Found found)

@@ -54,7 +54,8 @@ def heard_zero_us(view: Any) -> "float | None":
 
 
 def in_sync(nodes: "list[Node]", limit_us: float = SYNC_LIMIT_US):
-    """A wait_until check: every node playing, clocks and state synced, frame 0 heard within limit."""
+    """A wait_until check: every node playing, its state (and a follower's clock) synced, frame 0
+    heard within the limit on all of them."""
     def check() -> object:
         views = statuses(nodes)
         problems = []
@@ -63,7 +64,7 @@ def in_sync(nodes: "list[Node]", limit_us: float = SYNC_LIMIT_US):
             clock = view.get("clock") or {}
             if view.get("state") != "playing":
                 problems.append(f"{name}: {view.get('state')}")
-            elif not (clock.get("synced") and view.get("state_synced")):
+            elif not view.get("state_synced") or (clock.get("following") and not clock.get("synced")):
                 problems.append(f"{name}: clock.synced={clock.get('synced')} "
                                 f"state_synced={view.get('state_synced')}")
             else:
@@ -125,7 +126,7 @@ def scenario_lan(cluster: Cluster) -> None:
         wait_until(lambda: all(len(peer_ids(n)) == 2 for n in trio) or
                    {n.name: sorted(peer_ids(n)) for n in trio}, 3.0, what="a full mesh")
 
-        require_ok(trio[0], "play")
+        require_ok(trio[0], "play 1")
         played = now()
         wait_until(in_sync(trio), PLAY_LIMIT_S, what="all three playing in sync", since=played)
         cluster.figure("play to all three in sync", now() - played)

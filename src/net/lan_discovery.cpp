@@ -166,8 +166,8 @@ class LanDiscovery::Avahi {
   void warn_unreachable(const char* what) {
     if (warned_) return;
     warned_ = true;
-    spdlog::warn("mDNS: {}; this node neither announces itself nor finds peers on the LAN until "
-                 "it is (--leader or --bootstrap still work)", what);
+    spdlog::warn("mDNS: {}; until it is back this node neither announces itself nor finds peers "
+                 "on the LAN (--leader and --bootstrap still work)", what);
   }
 
   // ---- the announcement ----

@@ -9,7 +9,10 @@ lan: (root only; skips when namespaces cannot be made or avahi-daemon is missing
      one leader; play -> all three playing in sync; kill -9 the leader -> the other two elect and
      keep playing; the old leader restarted with no address rejoins and plays in sync. Meanwhile
      a node of another cluster name (h4) is never a member, dials nobody and is dialled by nobody,
-     and a node started with --no-mdns (h5) stays alone.
+     and a node started with --no-mdns (h5) stays alone. Last, h2's avahi-daemon is killed and
+     started again: h2 announces itself to the new daemon without being restarted. Two nodes
+     whose ids make the same service name both announce themselves (one under avahi's
+     alternative name) and find each other.
 no_daemon: (any user) a node whose D-Bus address leads nowhere warns once that avahi-daemon is
      unreachable, leads itself, and a second such node still joins it through --bootstrap.
 
@@ -165,6 +168,38 @@ def scenario_lan(cluster: Cluster) -> None:
             if UNREACHABLE_WARNING in log:
                 raise HarnessError(f"{node.name} did not reach its avahi-daemon")
         print(f"  h4 and h5 stayed alone; members {sorted(trio_ids)}", flush=True)
+
+        # h2's avahi-daemon dies and comes back: h2 announces itself to the new one, unasked.
+        h2, node = hosts["h2"], trio[1]
+        announced = node.stderr_text().count("mDNS: announced as")
+        h2.stop_avahi()
+        h2.start_avahi()
+        restarted = now()
+        wait_until(lambda: node.stderr_text().count("mDNS: announced as") > announced or
+                   node.stderr_tail(3), 5.0, what="h2 announces itself to its new avahi-daemon")
+        listing = h2.run(["avahi-browse", "--parsable", "--terminate", "--no-db-lookup",
+                          "_chorus._tcp"]).stdout
+        if not any(line.split(";")[3:4] == ["h2"] for line in listing.splitlines()):
+            raise HarnessError(f"h2's new avahi-daemon does not list h2: {listing!r}")
+        cluster.figure("avahi-daemon restarted to h2 announced again", now() - restarted)
+
+        # Two ids alike in their first 63 bytes make one service name (a DNS label): the second
+        # to probe takes avahi's alternative name, and the two still find each other.
+        stem = "twin-" + "x" * 58
+        twins = [cluster.node(f"twin{n}", start=False, host=hosts[h].address, port=PORT + 1,
+                              node_id=f"{stem}-{n}", prefix=hosts[h].prefix(), mdns=True,
+                              cluster_name="twins", extra_args=["--output", "null"])
+                 for n, h in ((1, "h4"), (2, "h5"))]
+        for twin in twins:
+            twin.launch()
+        for twin in twins:
+            twin.identify()
+        wait_until(one_agreed_leader(twins, []), FIND_LIMIT_S, what="twins find each other")
+        def both_announced() -> object:
+            names = [line for twin in twins for line in twin.stderr_text().splitlines()
+                     if "mDNS: announced as" in line]
+            return (len(names) == 2 and any(" #2'" in line for line in names)) or str(names)
+        wait_until(both_announced, 3.0, what="one twin announced under the alternative name")
         cluster.shutdown()
     leftovers = lan.leftovers()
     if leftovers:

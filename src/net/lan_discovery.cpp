@@ -12,6 +12,7 @@
 #include <avahi-common/timeval.h>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
@@ -28,6 +29,8 @@ constexpr std::size_t kMaxServiceNameBytes = 63;
 constexpr int kMaxResolversInFlight = 32;
 /// TXT entries looked at in one record: ours has five.
 constexpr std::size_t kMaxTxtEntries = 16;
+/// How long an IPv6 address waits for the same member's IPv4 one before it is used.
+constexpr std::chrono::milliseconds kIpv6Grace{300};
 /// Without a D-Bus system bus, a new Avahi client is tried this often.
 constexpr unsigned kClientRetryMs = 5000;
 
@@ -320,12 +323,23 @@ void LanDiscovery::on_sighting(const Sighting& sighting) {
     return;
   }
   const auto& member = *decision.member;
+  if (!decision.ipv6) return hand_over(member, /*ipv6=*/false);
+  // The same service usually resolves over IPv4 too, a moment later: its IPv6 address is used
+  // only if none has come by then (a node listening on 0.0.0.0 takes no IPv6 connection).
+  auto wait = std::make_shared<boost::asio::steady_timer>(io_, kIpv6Grace);
+  wait->async_wait([this, alive = alive_, wait, member](const boost::system::error_code& ec) {
+    if (ec || !*alive) return;
+    hand_over(member, /*ipv6=*/true);
+  });
+}
+
+void LanDiscovery::hand_over(const protocol::Member& member, bool ipv6) {
   if (auto known = reached_by_ipv6_.find(member.id);
-      known != reached_by_ipv6_.end() && passed_over(known->second, decision.ipv6)) {
+      known != reached_by_ipv6_.end() && passed_over(known->second, ipv6)) {
     return;
   }
   if (reached_by_ipv6_.size() >= 4096) reached_by_ipv6_.clear();  // bounded, whatever the LAN says
-  reached_by_ipv6_[member.id] = decision.ipv6;
+  reached_by_ipv6_[member.id] = ipv6;
   spdlog::debug("mDNS: found {} at {}:{}", member.id, member.endpoint.host, member.endpoint.port);
   found_(member);
 }

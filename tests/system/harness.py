@@ -6,6 +6,8 @@ Standard library only. The pieces:
             thread that puts stdout lines on a queue; command_json() sends a prompt command and
             returns the parsed JSON answer; kill9/sigstop/sigcont/terminate/exit/restart.
             prefix=[...] runs it through an exec-ing wrapper (e.g. `ip netns exec NS`).
+            LAN discovery is off (--no-mdns) unless mdns=True; launch() then identify() starts
+            several nodes at once.
   Cluster   a context manager owning a temp dir and every Node started through it. It ALWAYS
             kills them on the way out (normal exit, exception, KeyboardInterrupt); an atexit
             hook and PR_SET_PDEATHSIG (via setpriv, when present) are backstops.

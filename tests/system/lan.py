@@ -4,7 +4,9 @@ Standard library only; root only (requirements() raises harness.Skip otherwise).
 tests/system/test_discovery.py and bench/lan.py, and meant for any test that needs several
 hosts that find each other by mDNS without touching the machine's own network or daemons.
 
-    with Lan(workdir) as lan:               # workdir: a directory the test owns (sockets, logs)
+    with Lan(workdir) as lan:               # workdir: a directory the test owns (sockets, logs);
+                                            # Lan(workdir, ipv6=True): the daemons also use IPv6
+                                            # (link-local addresses of the veths)
         host = lan.add_host("h1")           # a namespace, a veth on the bridge, 10.78.0.N/24,
                                             # a private D-Bus system bus and an avahi-daemon on it
         host.address                        # "10.78.0.1"
@@ -23,7 +25,7 @@ Layout: the bridge lives in a hub namespace of its own; each host namespace has 
 it and no other route, so nothing leaves the LAN. Each avahi-daemon runs in its host namespace
 and in a private mount namespace with a tmpfs over /run (its pid file is fixed at
 /run/avahi-daemon/pid), with --no-chroot --no-drop-root and a configuration of its own allowing
-only the host's veth, IPv4 only, a host name of its own (chorus-NAME). Its D-Bus bus is a
+only the host's veth, IPv4 only unless asked, a host name of its own (chorus-NAME). Its D-Bus bus is a
 dbus-daemon of its own listening on a socket in workdir, found by clients through
 DBUS_SYSTEM_BUS_ADDRESS. Namespaces left by a killed run (the pid in their name is gone) are
 deleted at the next one.
@@ -68,7 +70,7 @@ BUS_CONFIG = """<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Config
 AVAHI_CONFIG = """[server]
 host-name=chorus-{name}
 use-ipv4=yes
-use-ipv6=no
+use-ipv6={ipv6}
 allow-interfaces={interface}
 enable-dbus=yes
 ratelimit-interval-usec=1000000
@@ -181,7 +183,8 @@ class LanHost:
 
     def start_avahi(self) -> None:
         config = self.dir / "avahi-daemon.conf"
-        config.write_text(AVAHI_CONFIG.format(name=self.name, interface=self.interface))
+        config.write_text(AVAHI_CONFIG.format(name=self.name, interface=self.interface,
+                                              ipv6="yes" if self.lan.ipv6 else "no"))
         log_path = self.dir / "avahi.log"
         start = log_path.stat().st_size if log_path.exists() else 0
         # A private /run: the daemon's fixed pid file and socket are its own.
@@ -236,8 +239,9 @@ def _cleanup_all() -> None:
 class Lan:
     """Hosts on one bridge. A context manager; cleanup() is idempotent."""
 
-    def __init__(self, workdir: Path):
+    def __init__(self, workdir: Path, ipv6: bool = False):
         requirements()
+        self.ipv6 = ipv6
         remove_stale_namespaces()
         self.workdir = Path(workdir)
         self.short = secrets.token_hex(3)

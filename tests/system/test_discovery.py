@@ -101,7 +101,8 @@ def scenario_lan(cluster: Cluster) -> None:
     from lan import Lan  # noqa: E402  (raises Skip when namespaces or avahi-daemon are missing)
 
     started = now()
-    with Lan(cluster.workdir) as lan:
+    # IPv6 on too: every service also resolves to a link-local IPv6 address, and IPv4 must win.
+    with Lan(cluster.workdir, ipv6=True) as lan:
         hosts = {name: lan.add_host(name) for name in ("h1", "h2", "h3", "h4", "h5")}
         cluster.figure("LAN of 5 hosts with their avahi-daemons up", now() - started)
 
@@ -128,6 +129,9 @@ def scenario_lan(cluster: Cluster) -> None:
         cluster.figure("power-on to one agreed leader (3 nodes, mDNS)", found)
         wait_until(lambda: all(len(peer_ids(n)) == 2 for n in trio) or
                    {n.name: sorted(peer_ids(n)) for n in trio}, 3.0, what="a full mesh")
+        addresses = {p.get("address") for n in trio for p in n.peers().get("peers", [])}
+        if not all(a.startswith("10.78.0.") for a in addresses):
+            raise HarnessError(f"members reached at addresses other than IPv4 ones: {addresses}")
 
         require_ok(trio[0], "play 1")
         played = now()

@@ -53,6 +53,8 @@ class LanDiscovery {
  private:
   class Avahi;  // the part that lives on Avahi's thread
   void on_sighting(const Sighting& sighting);
+  /// Gives `found` a member to dial, unless it was reached over IPv4 and this is IPv6.
+  void hand_over(const protocol::Member& member, bool ipv6);
 
   boost::asio::io_context& io_;
   LanDiscoverySettings settings_;
@@ -60,7 +62,8 @@ class LanDiscovery {
   std::unique_ptr<Avahi> avahi_;
   /// Whether posted sightings may still be delivered; read and written on the io thread only.
   std::shared_ptr<bool> alive_;
-  /// Members already handed over through an IPv4 address: a later IPv6 one is not used.
+  /// Members handed over, and whether through an IPv6 address: an IPv6 one is not used for a
+  /// member reached through IPv4.
   std::unordered_map<std::string, bool> reached_by_ipv6_;
   RateLimitedLog ignored_log_{std::chrono::seconds(10)};
 };

@@ -153,7 +153,15 @@ def flap_trial(bench: Rig, hosts: "list[LanHost]", tracks: Path) -> "dict[str, A
     time.sleep(2.0)  # steady playback before the cut (the probe records it)
     flapper, others = nodes[-1], nodes[:-1]
     hosts[-1].link_down()
-    time.sleep(FLAP_DOWN_S)
+    cut = mono_us()
+
+    def marked_down() -> Any:
+        states = [next((p.get("state") for p in o.peers().get("peers", []) if p.get("id") == flapper.id),
+                       None) for o in others]
+        return all(state == "down" for state in states) or f"the others see it {states}"
+    rig.wait_until(marked_down, FLAP_DOWN_S - 1, what="the others mark the cut-off node down")
+    marked_down_s = (mono_us() - cut) / 1e6
+    time.sleep(max(0.0, FLAP_DOWN_S - (mono_us() - cut) / 1e6))
     hosts[-1].link_up()
     t_up = mono_us()
 
@@ -169,7 +177,7 @@ def flap_trial(bench: Rig, hosts: "list[LanHost]", tracks: Path) -> "dict[str, A
     at = sync.pop("at_us")
     for node in nodes:
         node.exit()
-    return {"play": answer, "rejoined_s": round(rejoin_s, 3),
+    return {"play": answer, "marked_down_s": round(marked_down_s, 3), "rejoined_s": round(rejoin_s, 3),
             "in_sync_s": None if at is None else round(max(0, at - t_up) / 1e6, 3),
             "down_s": FLAP_DOWN_S, **sync}
 

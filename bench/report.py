@@ -327,8 +327,11 @@ def lan_section(r: Report, data: Optional[dict]) -> None:
           f"≤ {data['flap_target_s']:.0f} s ({met(flap_met)}) |", "")
     worst = max((t.get("worst_after_us") or 0 for t in data["power_on"]), default=0)
     late = sum(t.get("out_of_sync_after") or 0 for t in data["power_on"])
-    r.add(f"After the power-on figure, to the end of each 9 s recording: {late} bucket(s) out of "
-          f"sync in all trials, worst spread {worst:.0f} µs.", "")
+    r.add(f"After the power-on figure, to the end of each 9 s recording: {late} bucket(s) of "
+          f"20 ms out of sync over all the trials, worst spread {worst:.0f} µs.", "")
+    if flap.get("marked_down_s") is not None:
+        r.add(f"During the flap the others marked the cut-off node down "
+              f"{flap['marked_down_s']:.2f} s after its link went down.", "")
     if data["power_on_missing"]:
         r.add(f"{data['power_on_missing']} power-on trial(s) never came within 1 ms.", "")
     r.row("11 lan", f"power-on of 5 nodes, no address → all within 1 ms ({s['n']} trials)",

@@ -12,7 +12,7 @@ lan: (root only; skips when namespaces cannot be made or avahi-daemon is missing
      and a node started with --no-mdns (h5) stays alone. Last, h2's avahi-daemon is killed and
      started again: h2 announces itself to the new daemon without being restarted. Two nodes
      whose ids make the same service name both announce themselves (one under avahi's
-     alternative name) and find each other.
+     alternative name) and find each other. A node that exits is forgotten by the other daemons.
 no_daemon: (any user) a node whose D-Bus address leads nowhere warns once that avahi-daemon is
      unreachable, leads itself, and a second such node still joins it through --bootstrap.
 
@@ -186,6 +186,19 @@ def scenario_lan(cluster: Cluster) -> None:
         if not any(line.split(";")[3:4] == ["h2"] for line in listing.splitlines()):
             raise HarnessError(f"h2's new avahi-daemon does not list h2: {listing!r}")
         cluster.figure("avahi-daemon restarted to h2 announced again", now() - restarted)
+
+        # A node that exits withdraws its announcement: the others' daemons forget it.
+        def listed_on(host: Any) -> "set[str]":
+            listing = host.run(["avahi-browse", "--parsable", "--terminate", "--no-db-lookup",
+                                "_chorus._tcp"]).stdout
+            return {line.split(";")[3] for line in listing.splitlines() if line.count(";") >= 3}
+        if "h1" not in listed_on(hosts["h3"]):
+            raise HarnessError(f"h3's avahi-daemon does not list h1: {listed_on(hosts['h3'])}")
+        trio[0].exit()
+        left = now()
+        wait_until(lambda: "h1" not in listed_on(hosts["h3"]) or "h1 still listed", 3.0,
+                   what="h1's announcement withdrawn when it exits")
+        cluster.figure("h1 exits to its announcement gone from h3's daemon", now() - left)
 
         # Two ids alike in their first 63 bytes make one service name (a DNS label): the second
         # to probe takes avahi's alternative name, and the two still find each other.

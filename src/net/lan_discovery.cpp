@@ -148,6 +148,10 @@ class LanDiscovery::Avahi {
         break;
       case AVAHI_CLIENT_CONNECTING:
         warn_unreachable("avahi-daemon is not running");
+        // Objects of a daemon that went away are dead (the client frees them): new ones are made
+        // once it runs again.
+        group_ = nullptr;
+        browser_ = nullptr;
         break;
       case AVAHI_CLIENT_FAILURE:
         if (avahi_client_errno(client) == AVAHI_ERR_DISCONNECTED) {
@@ -242,6 +246,13 @@ class LanDiscovery::Avahi {
                       AvahiBrowserEvent event, const char* name, const char* type,
                       const char* domain, AvahiLookupResultFlags, void* self) {
     auto& avahi = *static_cast<Avahi*>(self);
+    if (event == AVAHI_BROWSER_FAILURE) {
+      auto* client = avahi_service_browser_get_client(browser);
+      spdlog::warn("mDNS: browsing failed: {}", avahi_strerror(avahi_client_errno(client)));
+      avahi_service_browser_free(browser);
+      avahi.browser_ = nullptr;  // browsed again when the client runs again
+      return;
+    }
     if (event != AVAHI_BROWSER_NEW) return;
     if (avahi.resolvers_ >= kMaxResolversInFlight) {
       spdlog::debug("mDNS: {} resolutions in flight; '{}' skipped", avahi.resolvers_,

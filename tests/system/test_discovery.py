@@ -13,6 +13,8 @@ lan: (root only; skips when namespaces cannot be made or avahi-daemon is missing
      started again: h2 announces itself to the new daemon without being restarted. Two nodes
      whose ids make the same service name both announce themselves (one under avahi's
      alternative name) and find each other. A node that exits is forgotten by the other daemons.
+     A node started before its host's avahi-daemon warns once, then announces itself when the
+     daemon appears.
 no_daemon: (any user) a node whose D-Bus address leads nowhere warns once that avahi-daemon is
      unreachable, leads itself, and a second such node still joins it through --bootstrap.
 
@@ -217,6 +219,23 @@ def scenario_lan(cluster: Cluster) -> None:
                      if "mDNS: announced as" in line]
             return (len(names) == 2 and any(" #2'" in line for line in names)) or str(names)
         wait_until(both_announced, 3.0, what="one twin announced under the alternative name")
+
+        # A node started while its host's bus has no avahi-daemon on it announces itself once the
+        # daemon appears.
+        h4 = hosts["h4"]
+        h4.stop_avahi()
+        late = cluster.node("late", host=h4.address, port=PORT + 2, node_id="late",
+                            prefix=h4.prefix(), mdns=True, cluster_name="late",
+                            extra_args=["--output", "null"])
+        wait_until(lambda: UNREACHABLE_WARNING in late.stderr_text() or late.stderr_tail(3), 3.0,
+                   what="a node without its avahi-daemon says so")
+        h4.start_avahi()
+        appeared = now()
+        wait_until(lambda: "mDNS: announced as 'late'" in late.stderr_text() or late.stderr_tail(3),
+                   5.0, what="the node announces itself once avahi-daemon appears")
+        cluster.figure("avahi-daemon started to the waiting node announced", now() - appeared)
+        if late.stderr_text().count(UNREACHABLE_WARNING) != 1:
+            raise HarnessError("the node warned more than once that avahi-daemon is not running")
         cluster.shutdown()
     leftovers = lan.leftovers()
     if leftovers:

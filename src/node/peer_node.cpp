@@ -5,9 +5,9 @@
 #include <spdlog/spdlog.h>
 
 #include "chorus/node/cluster_view.hpp"
-#include "chorus/security/cluster_key.hpp"
 #include "chorus/node/playback_reports.hpp"
 #include "chorus/node/reports.hpp"
+#include "chorus/security/cluster_key.hpp"
 
 namespace chorus::node {
 

@@ -5,7 +5,7 @@
                             [--duration-s N] [--docs docs/benchmarks.md]
 
 Reads skew.json, reaction.json, join.json, failover.json, cost.json, fanout.json,
-real_outputs.json, security.json, library.json and control.json from the
+real_outputs.json, security.json, library.json, control.json and lan.json from the
 results directory (a missing one is reported as not run), writes report.md and report.json
 there, and copies the Markdown to --docs when given. Each figure is printed beside its target
 with met / missed; benchmarks do not fail.
@@ -295,6 +295,51 @@ def join_section(r: Report, data: Optional[dict]) -> None:
     r.row("3 join", f"process start → audible and within 1 ms ({s['n']} trials)",
           num(s["p50"], "ms"), num(s["p95"], "ms"), num(s["max"], "ms"),
           f"≤ {data['target_ms']:.0f} ms", data["met"])
+
+
+def lan_section(r: Report, data: Optional[dict]) -> None:
+    r.add("## 11. LAN discovery (mDNS through avahi-daemon)", "")
+    r.add("**Method.** Hosts are network namespaces on one bridge, each with its own avahi-daemon "
+          "(tests/system/lan.py); every node writes to a FIFO read by skew_probe. *Power-on*: 5 "
+          "nodes spawned at once with no address given, `play 1` typed on one of them every 20 ms "
+          "until accepted; the figure is spawn → every output within 1 ms of the others for a "
+          "whole second (20 ms buckets, median per node; buckets of a probe stall left out). "
+          "*Flap* (`bench/lan.py`): 3 nodes playing; the lowest-ranked one's veth is down 10 s, "
+          "then up; from link-up until it and the others see each other up (*rejoined*) and "
+          "until its output is within 1 ms of the others' for a second (*in sync*: an isolated "
+          "node plays on its last schedule, so it may never have left).", "")
+    if not data:
+        r.add("*Not run.*", "")
+        return
+    s = data["power_on_summary_s"]
+    target = data["power_on_target_s"]
+    power_met = s["p95"] is not None and s["p95"] <= target and not data["power_on_missing"]
+    r.add("| figure | trials | p50 | p95 | max | target |", "|---|---:|---:|---:|---:|---|")
+    r.add(f"| power-on (5 nodes, no address) → all in sync | {s['n']} | {num(s['p50'], 's', 2)} | "
+          f"{num(s['p95'], 's', 2)} | {num(s['max'], 's', 2)} | ≤ {target:.0f} s ({met(power_met)}) |")
+    flap = data["flap"]
+    flap_s = flap.get("in_sync_s")
+    rejoined = flap.get("rejoined_s")
+    flap_met = rejoined is not None and flap_s is not None and max(rejoined, flap_s) <= data["flap_target_s"]
+    r.add(f"| link up after {flap['down_s']:.0f} s down → rejoined | 1 | | | {num(rejoined, 's', 2)} | "
+          f"≤ {data['flap_target_s']:.0f} s |")
+    r.add(f"| link up → its output in sync | 1 | | | {num(flap_s, 's', 2)} | "
+          f"≤ {data['flap_target_s']:.0f} s ({met(flap_met)}) |", "")
+    worst = max((t.get("worst_after_us") or 0 for t in data["power_on"]), default=0)
+    late = sum(t.get("out_of_sync_after") or 0 for t in data["power_on"])
+    r.add(f"After the power-on figure, to the end of each 9 s recording: {late} bucket(s) of "
+          f"20 ms out of sync over all the trials, worst spread {worst:.0f} µs.", "")
+    if flap.get("marked_down_s") is not None:
+        r.add(f"During the flap the others marked the cut-off node down "
+              f"{flap['marked_down_s']:.2f} s after its link went down.", "")
+    if data["power_on_missing"]:
+        r.add(f"{data['power_on_missing']} power-on trial(s) never came within 1 ms.", "")
+    r.row("11 lan", f"power-on of 5 nodes, no address → all within 1 ms ({s['n']} trials)",
+          num(s["p50"], "s", 2), num(s["p95"], "s", 2), num(s["max"], "s", 2),
+          f"≤ {target:.0f} s", power_met)
+    r.row("11 lan", f"veth down {flap['down_s']:.0f} s, up → rejoined / output in sync", "", "",
+          f"{num(rejoined, 's', 2)} / {num(flap_s, 's', 2)}", f"≤ {data['flap_target_s']:.0f} s",
+          flap_met)
 
 
 def failover_section(r: Report, data: Optional[dict]) -> None:
@@ -1074,7 +1119,7 @@ def main() -> int:
     args = parser.parse_args()
     folder = Path(args.results)
     names = ("skew", "reaction", "join", "failover", "cost", "fanout", "real_outputs", "security",
-             "library", "control")
+             "library", "control", "lan")
     results = {name: load(folder, name) for name in names}
     machine = rig.machine_info()
     if args.commit:
@@ -1094,6 +1139,7 @@ def main() -> int:
     security_section(body, results["security"])
     library_section(body, results["library"])
     control_section(body, results["control"])
+    lan_section(body, results["lan"])
     limits_section(body)
     reading_section(body, results)
 

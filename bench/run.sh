@@ -35,7 +35,7 @@ echo "== build (Release, $BUILD_DIR)"
 node=$BUILD_DIR/apps/node
 probe=$BUILD_DIR/tools/skew_probe
 cd "$root"
-rm -f "$results"/{skew,reaction,join,failover,cost,fanout,real_outputs,security,library,control}.json "$results"/report.{md,json}
+rm -f "$results"/{skew,reaction,join,failover,cost,fanout,real_outputs,security,library,control,lan}.json "$results"/report.{md,json}
 
 status=0
 run() {
@@ -64,6 +64,8 @@ run real_outputs bench/real_outputs.py --node "$node" --probe "$probe" "${quick[
 run security bench/security.py --node "$node" --probe "$probe" "${quick[@]}"
 run library  bench/library.py --node "$node" --probe "$probe" "${quick[@]}"
 run control  bench/control.py --node "$node" --probe "$probe" "${quick[@]}"
+# Network namespaces: root only (bench/lan.py says so and stops otherwise).
+run lan      bench/lan.py --node "$node" --probe "$probe" "${quick[@]}"
 
 elapsed=$(( $(date +%s) - started ))
 command="bench/run.sh${quick:+ ${quick[*]}}"

@@ -315,6 +315,18 @@ def security_seeds() -> None:
     write("key_text", "not_hex", "g" * 64)
 
 
+def mdns_seeds() -> None:
+    """The mdns_txt target: address selector, two bytes of port, then TXT entries (length, bytes)."""
+    def txt(*entries: bytes) -> bytes:
+        return b"".join(bytes([len(e)]) + e for e in entries)
+    ours = [b"cluster=chorus", b"version=4", b"id=kitchen", b"priority=0"]
+    write("mdns_txt", "member", b"\x00\x1d\xb0" + txt(*ours))
+    write("mdns_txt", "keyed_link_local", b"\x81\x1d\xb0" + txt(*ours, b"key=0123456789abcdef"))
+    write("mdns_txt", "other_cluster", b"\x00\x1d\xb0" + txt(b"cluster=other", *ours[1:]))
+    write("mdns_txt", "missing_id", b"\x00\x1d\xb0" + txt(ours[0], ours[1], ours[3]))
+    write("mdns_txt", "port_zero", b"\x40\x00\x01" + txt(*ours))
+
+
 def content_seeds() -> None:
     """The content fields target: selector byte, two bytes of chunk count, then the text."""
     write("content_fields", "base64", b"\x00\x00\x00" + base64.b64encode(b"chunk bytes"))
@@ -330,7 +342,7 @@ def content_seeds() -> None:
 def main() -> None:
     examples = json_blocks(ROOT / "docs" / "protocol.md")
     for target in ("codec", "frame_decoder", "command", "audio_probe", "handshake", "record_opener",
-                   "key_text", "content_fields", "mpd_request", "web_message"):
+                   "key_text", "content_fields", "mpd_request", "web_message", "mdns_txt"):
         shutil.rmtree(CORPUS / target, ignore_errors=True)
     codec_seeds(examples)
     frame_seeds(examples)
@@ -339,6 +351,7 @@ def main() -> None:
     audio_seeds()
     security_seeds()
     content_seeds()
+    mdns_seeds()
     mpd_request_seeds()
     for target in sorted(p.name for p in CORPUS.iterdir() if p.is_dir()):
         files = list((CORPUS / target).iterdir())

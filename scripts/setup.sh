@@ -13,6 +13,9 @@ packages=(
   # systemd-nspawn to run it under a real systemd; the package's maintainer scripts' tools and
   # man to check its man page
   libsystemd-dev systemd systemd-container adduser init-system-helpers dpkg-dev man-db
+  # LAN discovery (docs/discovery.md): the Avahi client library, and for its tests the daemon,
+  # avahi-browse and a D-Bus daemon of their own
+  libavahi-client-dev avahi-daemon avahi-utils dbus
   # the libFuzzer targets (fuzz/): clang; its libFuzzer, ASan and UBSan runtimes and
   # FuzzedDataProvider.h (a recommendation of clang-14's, which --no-install-recommends leaves out);
   # llvm-symbolizer for readable stack traces in the reports

@@ -39,6 +39,7 @@ struct Options {
   std::string key_file;
   std::vector<std::string> accept_key_files;
   bool no_prompt = false;
+  bool no_mdns = false;
   bool show_access = false;
 };
 
@@ -51,6 +52,9 @@ void add_options(CLI::App& app, Options& options) {
   app.add_option("--bootstrap", options.bootstrap, "Join the cluster through this member")
       ->expected(2)
       ->type_name("HOST PORT");
+  app.add_flag("--no-mdns", options.no_mdns,
+               "Neither announce this node nor look for its cluster on the LAN (mDNS/DNS-SD "
+               "through avahi-daemon)");
   app.add_option("--priority", network.priority,
                  "Election priority: the highest (priority, id) leads")
       ->capture_default_str();
@@ -162,6 +166,7 @@ chorus::node::NodeConfig finish_config(Options& options) {
                                              " bytes of UTF-8 without control characters");
     }
   };
+  config.network.mdns = !options.no_mdns;
   check_id("--id", config.network.id);
   check_id("--advertise", config.network.advertised_host);
   config.network.liveness.interval = std::chrono::milliseconds(options.heartbeat_ms);

@@ -81,6 +81,9 @@ class NetworkManager::Impl final : public ConnectionObserver {
         bootstrap_backoff_(config_.reconnect_first, config_.reconnect_max) {}
 
   void start();
+  void learn_announced(const protocol::Member& member) {
+    learn(member, fmt::format("LAN announcement of {}", member.id), /*announced=*/true);
+  }
   bool send(const std::string& peer_id, const protocol::Message& message);
   bool send_stamped(const std::string& peer_id,
                     std::function<protocol::Message(std::int64_t)> make_message);
@@ -162,6 +165,9 @@ class NetworkManager::Impl final : public ConnectionObserver {
   bool prefer(const Connection& candidate, const Peer& peer) const;
   void on_heartbeat(Peer& peer, const protocol::Heartbeat& heartbeat, Clock::time_point received);
   void on_discovery(const protocol::Discovery& discovery);
+  /// Adds or updates a member heard of from `source`; false when the table is full.
+  /// `announced`: it announced itself (LAN discovery), so it is dialled at once.
+  bool learn(const protocol::Member& member, const std::string& source, bool announced);
   void mark_down(Peer& peer, PeerState state, const std::string& reason);
   void announce_members();
   PeerInfo info(const Peer& peer, Clock::time_point now) const;
@@ -618,20 +624,32 @@ void NetworkManager::Impl::on_discovery(const protocol::Discovery& discovery) {
   // No more members are looked at than the table could ever hold.
   std::span members(discovery.members);
   for (const auto& member : members.first(std::min(members.size(), config_.max_members))) {
-    if (member.id == config_.id) continue;
-    bool inserted = !peers_.count(member.id);
-    if (inserted && !has_room_for(fmt::format("gossip from {}", discovery.from))) return;
-    Peer& peer = peers_.try_emplace(member.id, member.id, config_).first->second;
-    if (peer.link) continue;  // connected: what the peer said in its handshake is authoritative
-    peer.priority = member.priority;
-    peer.endpoint = member.endpoint;
-    if (inserted || peer.state == PeerState::left) {
-      // A member we have not met, or one that came back: dial it now rather than on the next tick.
-      peer.state = PeerState::down;
-      peer.next_dial = Clock::now();
-      if (!peer.dialing && may_dial()) dial_peer(peer);  // else on a later maintenance tick
-    }
+    if (!learn(member, fmt::format("gossip from {}", discovery.from), /*announced=*/false)) return;
   }
+}
+
+bool NetworkManager::Impl::learn(const protocol::Member& member, const std::string& source,
+                                 bool announced) {
+  if (member.id == config_.id || leaving_) return true;
+  bool inserted = !peers_.count(member.id);
+  if (inserted && !has_room_for(source)) return false;
+  Peer& peer = peers_.try_emplace(member.id, member.id, config_).first->second;
+  if (peer.link) return true;  // connected: what the peer said in its handshake is authoritative
+  peer.priority = member.priority;
+  peer.endpoint = member.endpoint;
+  // A member announcing itself on the LAN is reachable now, whatever its back-off says: a host
+  // whose link came back announces itself again at once.
+  if (announced) {
+    peer.backoff.reset();
+    peer.failed_dials = 0;
+  }
+  if (inserted || announced || peer.state == PeerState::left) {
+    // A member we have not met, or one that came back: dial it now rather than on the next tick.
+    peer.state = PeerState::down;
+    peer.next_dial = Clock::now();
+    if (!peer.dialing && may_dial()) dial_peer(peer);  // else on a later maintenance tick
+  }
+  return true;
 }
 
 void NetworkManager::Impl::announce_members() {
@@ -783,6 +801,7 @@ NetworkManager::~NetworkManager() = default;
 
 void NetworkManager::start() { impl_->start(); }
 void NetworkManager::set_content_port(std::uint16_t port) { impl_->config_.content_port = port; }
+void NetworkManager::learn_announced(const protocol::Member& member) { impl_->learn_announced(member); }
 bool NetworkManager::send(const std::string& peer_id, const protocol::Message& message) {
   return impl_->send(peer_id, message);
 }

@@ -7,8 +7,14 @@
 #include "chorus/node/cluster_view.hpp"
 #include "chorus/node/playback_reports.hpp"
 #include "chorus/node/reports.hpp"
+#include "chorus/security/cluster_key.hpp"
 
 namespace chorus::node {
+
+namespace {
+/// The election's discovery timeout while LAN discovery is on and no address was given.
+constexpr std::chrono::milliseconds kDiscoveryFloorWithMdns{1100};
+}  // namespace
 
 PeerNode::PeerNode(boost::asio::io_context& io, NodeConfig config)
     : io_(io),
@@ -39,6 +45,12 @@ void PeerNode::start() {
   // Frozen past the suspect time: peers may already be electing, so any leadership is stale.
   const auto& liveness = config_.network.liveness;
   timing.stall_threshold = liveness.interval * liveness.suspect_after_intervals;
+  if (config_.network.mdns && !config_.lead_at_start && !config_.network.bootstrap) {
+    // Nodes powered on together only hear each other once avahi-daemon has probed their names
+    // (~0.75 s): waiting a little past that lets them hold one election instead of each leading
+    // itself and then merging (docs/discovery.md, "Timing").
+    timing.discovery_floor = kDiscoveryFloorWithMdns;
+  }
   election_.emplace(io_, network_, Rank{config_.network.priority, network_.id()}, config_.preempt,
                     timing, [this](const election::Status& status) { on_leadership(status); },
                     [this] { playback_.on_stalled(); });
@@ -49,10 +61,31 @@ void PeerNode::start() {
   messages_.emplace(*election_, clock_sampler_, playback_, *rooms_);
   playback_.on_changed([this](control::Subsystems changed) { publish_view(changed); });
   election_->start(config_.lead_at_start);
+  if (config_.network.mdns) start_lan_discovery();
   publish_view(control::kAllSubsystems);
   refresh_view_periodically();
   surfaces_.emplace(hub_, config_.control, config_.network.listen.host);
   surfaces_->start();
+}
+
+void PeerNode::start_lan_discovery() {
+  net::LanDiscoverySettings settings;
+  settings.record.cluster = config_.network.cluster;
+  settings.record.version = protocol::kProtocolVersion;
+  settings.record.node_id = network_.id();
+  settings.record.priority = config_.network.priority;
+  settings.self.cluster = config_.network.cluster;
+  settings.self.version = protocol::kProtocolVersion;
+  settings.self.node_id = network_.id();
+  if (const auto& keys = config_.network.connection.keys) {
+    settings.record.key_id = security::to_hex(keys->primary.id());
+    settings.self.key_ids.push_back(settings.record.key_id);
+    for (const auto& key : keys->also_accepted) settings.self.key_ids.push_back(security::to_hex(key.id()));
+  }
+  settings.port = network_.advertised_endpoint().port;
+  lan_.emplace(io_, std::move(settings),
+               [this](const protocol::Member& member) { network_.learn_announced(member); });
+  lan_->start();
 }
 
 void PeerNode::on_leadership(const election::Status& status) {
@@ -71,6 +104,7 @@ const std::string& PeerNode::id() const { return network_.id(); }
 
 void PeerNode::shutdown(std::function<void()> done) {
   if (surfaces_) surfaces_->stop();
+  if (lan_) lan_->stop();  // withdrawn first: peers browsing the LAN see this node go
   view_timer_.cancel();
   if (election_) election_->stop();
   if (rooms_) rooms_->stop();

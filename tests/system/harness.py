@@ -6,6 +6,8 @@ Standard library only. The pieces:
             thread that puts stdout lines on a queue; command_json() sends a prompt command and
             returns the parsed JSON answer; kill9/sigstop/sigcont/terminate/exit/restart.
             prefix=[...] runs it through an exec-ing wrapper (e.g. `ip netns exec NS`).
+            LAN discovery is off (--no-mdns) unless mdns=True; launch() then identify() starts
+            several nodes at once.
   Cluster   a context manager owning a temp dir and every Node started through it. It ALWAYS
             kills them on the way out (normal exit, exception, KeyboardInterrupt); an atexit
             hook and PR_SET_PDEATHSIG (via setpriv, when present) are backstops.
@@ -178,7 +180,7 @@ class Node:
                  priority: Optional[int] = None, node_id: Optional[str] = None,
                  cluster_name: Optional[str] = None, heartbeat_ms: Optional[int] = None,
                  log_level: Optional[str] = "debug", extra_args: Iterable[str] = (),
-                 prefix: Iterable[str] = ()):
+                 prefix: Iterable[str] = (), mdns: bool = False):
         self.binary = binary
         self.name = name
         self.workdir = Path(workdir)
@@ -192,6 +194,9 @@ class Node:
         self.heartbeat_ms = heartbeat_ms
         self.log_level = log_level
         self.extra_args = list(extra_args)
+        # LAN discovery is off unless asked for: nodes of unrelated tests on one machine must not
+        # find one another through its avahi-daemon (tests/system/lan.py gives each its own).
+        self.mdns = mdns
         # Run the node through this command, e.g. ["ip", "netns", "exec", NS]. It must exec the
         # node (not fork it), so that signals sent to the pid reach the node itself.
         self.prefix = list(prefix)
@@ -239,6 +244,8 @@ class Node:
             argv += ["--mpd-port", "0"]
         if "--http-port" not in self.extra_args:
             argv += ["--http-port", "0"]
+        if not self.mdns:
+            argv.append("--no-mdns")
         return argv + self.extra_args
 
     def launch(self) -> None:
@@ -272,6 +279,11 @@ class Node:
     def start(self, timeout: float = 5.0) -> "Node":
         """Launches the process and learns id, address and port from `peers --json`."""
         self.launch()
+        return self.identify(timeout)
+
+    def identify(self, timeout: float = 5.0) -> "Node":
+        """Learns id, address and port of the launched process from `peers --json` (start() is
+        launch() then this; several nodes launched at once are identified afterwards)."""
         answer = self.command_json("peers --json", timeout=timeout)
         try:
             me = answer["self"]

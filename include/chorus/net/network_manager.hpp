@@ -54,6 +54,8 @@ struct NetworkConfig {
   /// Port of this node's content link, told to peers in the handshake; 0: none.
   std::uint16_t content_port = 0;
   std::optional<protocol::Endpoint> bootstrap;
+  /// Announce this node and find its cluster on the LAN by mDNS/DNS-SD (docs/discovery.md).
+  bool mdns = true;
   LivenessPolicy liveness;
   std::chrono::milliseconds reconnect_first{500};
   std::chrono::milliseconds reconnect_max{5000};
@@ -130,6 +132,10 @@ class NetworkManager final : public Transport {
   /// The port of this node's content link, told to peers in every handshake from now on. Set it
   /// right after start(), before the io thread runs: the first handshakes then carry it.
   void set_content_port(std::uint16_t port);
+
+  /// A member that announced itself on the LAN (LanDiscovery): dialled at once unless connected,
+  /// its reconnect back-off reset, like a member learned by gossip that is known to be reachable.
+  void learn_announced(const protocol::Member& member);
 
   bool send(const std::string& peer_id, const protocol::Message& message) override;
   /// The message is made when its write starts (see Connection::send_stamped).

@@ -12,6 +12,7 @@
 
 #include "chorus/cli/command.hpp"
 #include "chorus/content/content_service.hpp"
+#include "chorus/net/lan_discovery.hpp"
 #include "chorus/net/network_manager.hpp"
 #include "chorus/node/clock_sampler.hpp"
 #include "chorus/node/election_shell.hpp"
@@ -78,6 +79,8 @@ class PeerNode final : public net::NetworkObserver {
   void publish_view(control::Subsystems changed);
   /// The metrics move without events: the snapshot is refreshed every second.
   void refresh_view_periodically();
+  /// Announces this node and finds its cluster on the LAN (unless --no-mdns).
+  void start_lan_discovery();
 
   boost::asio::io_context& io_;
   NodeConfig config_;
@@ -90,6 +93,7 @@ class PeerNode final : public net::NetworkObserver {
   ControlHub hub_;
   std::optional<ControlSurfaces> surfaces_;  ///< made by start(), with the host known
   boost::asio::steady_timer view_timer_;
+  std::optional<net::LanDiscovery> lan_;  ///< made by start(), once the node id and port are known
 };
 
 }  // namespace chorus::node

@@ -374,3 +374,49 @@ TEST_CASE("connections that never finish their handshake are bounded per address
   cluster.start(keyed_config("b", 1), a.port());
   REQUIRE(cluster.run_until([&] { return a.state_of("b") == "up"; }, 3s));
 }
+
+TEST_CASE("a member announced on the LAN is dialled at once") {
+  LoopbackCluster cluster;
+  auto& a = cluster.start(loopback_config("a"));
+  auto& b = cluster.start(loopback_config("b"));
+  cluster.run_for(100ms);
+  CHECK_FALSE(cluster.full_mesh());
+  a.network->learn_announced({"b", 0, {"127.0.0.1", b.port()}});
+  REQUIRE(cluster.run_until([&] { return cluster.full_mesh(); }, 1s));
+  CHECK(count(b.observer.ups, "a") == 1);
+  a.network->learn_announced({"b", 0, {"127.0.0.1", b.port()}});  // connected: nothing changes
+  cluster.run_for(100ms);
+  CHECK(count(a.observer.ups, "b") == 1);
+  CHECK(a.observer.downs.empty());
+}
+
+TEST_CASE("an announcement of a member that is down redials it at once, whatever its back-off") {
+  LoopbackCluster cluster;
+  auto slow = loopback_config("a");
+  slow.reconnect_first = 30s;  // without the announcement, b would not be redialled in this test
+  slow.reconnect_max = 30s;
+  auto& a = cluster.start(slow);
+  auto& b = cluster.start(loopback_config("b"), a.port());
+  REQUIRE(cluster.run_until([&] { return cluster.full_mesh(); }, 3s));
+  auto port = b.port();
+  cluster.kill("b");
+  REQUIRE(cluster.run_until([&] { return a.state_of("b") == "down"; }, 1s));
+
+  auto config = loopback_config("b");
+  config.listen.port = port;
+  cluster.start(config);  // back, but it does not know a: only a's redial can reconnect them
+  cluster.run_for(500ms);
+  CHECK(a.state_of("b") == "down");
+
+  a.network->learn_announced({"b", 0, {"127.0.0.1", port}});
+  REQUIRE(cluster.run_until([&] { return cluster.full_mesh(); }, 1s));
+  CHECK(count(a.observer.ups, "b") == 2);
+}
+
+TEST_CASE("an announcement of this node itself is ignored") {
+  LoopbackCluster cluster;
+  auto& a = cluster.start(loopback_config("a"));
+  a.network->learn_announced({"a", 0, {"127.0.0.1", a.port()}});
+  cluster.run_for(100ms);
+  CHECK(a.network->peers().empty());
+}

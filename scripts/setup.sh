@@ -8,6 +8,8 @@ packages=(
   libboost1.81-dev libboost-json1.81-dev
   libsdl2-dev libsdl2-mixer-dev libsndfile1-dev libfmt-dev libspdlog-dev libcli11-dev catch2 libssl-dev
   libsodium-dev libsqlite3-dev libtag1-dev
+  # the configuration file's TOML (docs/configuration.md); man-db to check the generated man page
+  libtomlplusplus-dev man-db
   libasound2-dev libpulse-dev
   # the libFuzzer targets (fuzz/): clang; its libFuzzer, ASan and UBSan runtimes and
   # FuzzedDataProvider.h (a recommendation of clang-14's, which --no-install-recommends leaves out);

@@ -28,13 +28,6 @@ ValueKind value_kind(const CLI::Option& option) {
   return ValueKind::scalar;
 }
 
-/// The value name CLI11 gives the option (INT, UINT, FLOAT, TEXT) or the one the table set,
-/// without the validators' descriptions CLI11 appends after ':'.
-std::string value_name(const CLI::Option& option) {
-  auto name = option.get_type_name();
-  return name.substr(0, name.find(':'));
-}
-
 ElementKind element_kind(const CLI::Option& option) {
   const auto name = value_name(option);
   if (name == "INT" || name == "UINT") return ElementKind::integer;
@@ -179,6 +172,11 @@ std::vector<Entry> entries_in_file_order(const toml::table& table) {
 
 }  // namespace
 
+std::string value_name(const CLI::Option& option) {
+  auto name = option.get_type_name();
+  return name.substr(0, name.find(':'));
+}
+
 std::string config_key(const CLI::Option& option) {
   if (!option.get_lnames().empty()) return option.get_lnames().front();
   return option.get_positional() ? option.get_name(true, false) : std::string();
@@ -192,6 +190,16 @@ const CLI::Option* option_for_key(const CLI::App& app, std::string_view key) {
 }
 
 bool takes_path(const CLI::Option& option) { return value_name(option) == "PATH"; }
+
+std::string toml_value_type(const CLI::Option& option) {
+  const auto kind = value_kind(option);
+  if (kind == ValueKind::flag) return "boolean";
+  static constexpr const char* kScalar[] = {"integer", "number", "string", "string or integer"};
+  static constexpr const char* kArray[] = {"array of integers", "array of numbers",
+                                           "array of strings", "array of strings and integers"};
+  const auto element = static_cast<std::size_t>(element_kind(option));
+  return kind == ValueKind::array ? kArray[element] : kScalar[element];
+}
 
 std::vector<CLI::ConfigItem> read_config(std::string_view text, const std::string& file,
                                          CLI::App& checker) {

@@ -34,6 +34,13 @@ const CLI::Option* option_for_key(const CLI::App& app, std::string_view key);
 /// taken relative to the file's directory, and a leading "~" is refused (TOML does not expand it).
 bool takes_path(const CLI::Option& option);
 
+/// The option's value name (INT, UINT, FLOAT, TEXT, PATH, HOST PORT ...) without the validators'
+/// descriptions CLI11 appends after ':'.
+std::string value_name(const CLI::Option& option);
+
+/// What the option's key takes in TOML, e.g. "boolean", "integer", "array of strings".
+std::string toml_value_type(const CLI::Option& option);
+
 /// Reads the TOML text of the configuration file `file` into CLI11 config items for `checker`'s
 /// options, or throws ConfigFileError at the first problem (in file order): a syntax error (a key
 /// given twice is one), an unknown key, a key that is not a setting (--config, --gen-key, ...), a

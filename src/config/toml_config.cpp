@@ -132,7 +132,7 @@ std::string not_a_setting(const CLI::App& app, const CLI::Option& option) {
 
 CLI::ConfigItem config_item(CLI::App& checker, const std::string& key, const toml::node& node,
                             const std::filesystem::path& directory) {
-  auto* option = const_cast<CLI::Option*>(option_for_key(checker, key));
+  auto* option = option_for_key(checker, key);
   if (!option) throw KeyProblem{"unknown key"};
   if (!option->get_configurable()) throw KeyProblem{not_a_setting(checker, *option)};
   CLI::ConfigItem item;
@@ -182,11 +182,24 @@ std::string config_key(const CLI::Option& option) {
   return option.get_positional() ? option.get_name(true, false) : std::string();
 }
 
-const CLI::Option* option_for_key(const CLI::App& app, std::string_view key) {
-  for (const auto* option : app.get_options()) {
+namespace {
+
+template <typename OptionPointer, typename App>
+OptionPointer find_option(App& app, std::string_view key) {
+  for (OptionPointer option : app.get_options()) {
     if (!key.empty() && config_key(*option) == key) return option;
   }
   return nullptr;
+}
+
+}  // namespace
+
+const CLI::Option* option_for_key(const CLI::App& app, std::string_view key) {
+  return find_option<const CLI::Option*>(app, key);
+}
+
+CLI::Option* option_for_key(CLI::App& app, std::string_view key) {
+  return find_option<CLI::Option*>(app, key);
 }
 
 bool takes_path(const CLI::Option& option) { return value_name(option) == "PATH"; }

@@ -29,6 +29,7 @@ std::string config_key(const CLI::Option& option);
 
 /// The option whose config_key() is `key`, or nullptr.
 const CLI::Option* option_for_key(const CLI::App& app, std::string_view key);
+CLI::Option* option_for_key(CLI::App& app, std::string_view key);
 
 /// Whether an option's value is a path (its value name is PATH): a relative path in a file is
 /// taken relative to the file's directory, and a leading "~" is refused (TOML does not expand it).

@@ -192,7 +192,7 @@ TEST_CASE("the first problem in the file's order is the one reported", "[config]
         kFile + ":1: key \"log-level\": x not in {trace,debug,info,warn,error,off}");
 }
 
-TEST_CASE("relative paths are taken from the file's directory; ~ is refused", "[config]") {
+TEST_CASE("relative paths are taken from the file's directory and ~ is refused", "[config]") {
   const auto read_tracks = [](const std::string& value, const std::string& file) {
     const auto items = read_text("tracks = \"" + value + "\"", file);
     REQUIRE(items.size() == 1);

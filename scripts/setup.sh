@@ -8,6 +8,8 @@ packages=(
   libboost1.81-dev libboost-json1.81-dev
   libsdl2-dev libsdl2-mixer-dev libsndfile1-dev libfmt-dev libspdlog-dev libcli11-dev catch2 libssl-dev
   libsodium-dev libsqlite3-dev libtag1-dev
+  # the configuration file's TOML (docs/configuration.md); man-db to check the generated man page
+  libtomlplusplus-dev man-db
   libasound2-dev libpulse-dev
   # the systemd service (docs/service.md): sd_notify; systemd-analyze to check the unit and
   # systemd-nspawn to run it under a real systemd; the package's maintainer scripts' tools and

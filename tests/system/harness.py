@@ -44,6 +44,10 @@ HOST = "127.0.0.1"
 DEFAULT_HEARTBEAT_MS = 200
 _EOF = object()
 
+# Every node a test starts ignores /etc/chorus/chorus.toml (docs/configuration.md): a test gives
+# its settings on the command line or with --config, whatever is installed on the machine.
+os.environ.setdefault("CHORUS_DEFAULT_CONFIG", "")
+
 # Every process any Node started, for the atexit backstop.
 _ALL_PROCESSES: "set[subprocess.Popen]" = set()
 _ALL_LOCK = threading.Lock()

@@ -93,6 +93,8 @@ void add_options(CLI::App& app, Options& options) {
                  "Extra output latency of this node's speakers, in ms")
       ->check(CLI::Range(-1000, 5000))
       ->capture_default_str();
+  app.add_flag("--resume-playing", options.node.resume_playing,
+               "After a restart, play the kept state if it was playing (default: restored paused)");
   app.add_flag("--preempt", options.node.preempt,
                "A higher-ranked node that joins takes over leadership");
   app.add_option("--heartbeat-ms", options.heartbeat_ms, "Heartbeat interval on idle links")

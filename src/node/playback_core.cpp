@@ -473,7 +473,7 @@ void PlaybackCore::answer_queue_request(const std::string& from) {
 
 void PlaybackCore::on_queue_offer(const std::string& from, const protocol::QueueOffer& offer) {
   const OfferedQueue offered{offer.restored.value_or(false), offer.version};
-  if (!leading() || !queue_adoptable_ || queue_offer_from_ || !adopts_queue({queue_origin_, queue_.version()}, offered)) {
+  if (!leading() || !queue_adoptable_ || queue_offer_from_ || !adopts_queue(held_queue(), offered)) {
     note(LogLevel::debug, fmt::format("not fetching the queue (version {}) offered by {}", offer.version, from));
     return;
   }
@@ -489,14 +489,25 @@ void PlaybackCore::on_offered_queue(std::int64_t now, const std::string& from, c
   if (offer_assembly_.broken()) queue_offer_from_.reset();
   if (!offered) return;
   queue_offer_from_.reset();
-  if (!adopts_queue({queue_origin_, queue_.version()}, {queue_offer_restored_, offered->version()})) return;
+  if (!adopts_queue(held_queue(), {queue_offer_restored_, offered->version()})) return;
   note(LogLevel::info, fmt::format("adopting the {} queue (version {}, {} items) offered by {}",
                                    queue_offer_restored_ ? "kept" : "newer", offered->version(), offered->size(), from));
   if (queue_offer_restored_) queue_origin_ = Origin::restored;
+  if (offered->version() <= queue_.version()) {
+    // A kept queue adopted over this leader's own (none): followers take unasked pages only for
+    // a higher version than theirs, so it continues above the one it replaces.
+    offered = PlayQueue::restore(queue_.version() + 1, offered->next_id(), offered->mirrors_library(), offered->modes(),
+                                 offered->items());
+    if (!offered) return;
+  }
   queue_ = std::move(*offered);
   for (auto& whole : queue_.snapshot(self_, leadership_.epoch)) broadcast(std::move(whole));
   effects_.changed |= control::kPlaylist | control::kOptions;
   effects_.keep_open = tracks_to_keep_open(now);
+}
+
+HeldQueue PlaybackCore::held_queue() const {
+  return {queue_origin_, queue_.version(), !taken_over_ || taken_over_->origin == Origin::live};
 }
 
 void PlaybackCore::mirror_library() {

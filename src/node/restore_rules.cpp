@@ -24,7 +24,7 @@ bool adopts_state(const HeldState& held, const OfferedState& offered) {
 
 bool adopts_queue(const HeldQueue& held, const OfferedQueue& offered) {
   if (offered.restored) {
-    if (held.origin == Origin::live) return false;
+    if (held.origin == Origin::live || held.live_state) return false;
     return held.origin == Origin::none || offered.version > held.version;
   }
   return offered.version > held.version;

@@ -282,6 +282,8 @@ class PlaybackCore {
   void answer_queue_request(const std::string& from);
   /// Fetches a follower's queue that is newer than the one this leader took over.
   void on_queue_offer(const std::string& from, const protocol::QueueOffer& offer);
+  /// What the leader's queue is, for restore_rules' adopts_queue.
+  HeldQueue held_queue() const;
   /// The offered queue's pages, on the leader that asked for them.
   void on_offered_queue(std::int64_t now, const std::string& from, const protocol::QueueSnapshot& page);
   /// Adopts `offer` if it is newer than what this leader took over (docs/playback.md).

@@ -8,8 +8,8 @@
 // theirs in STATE_OFFER / QUEUE_OFFER, marked `restored` when they come from disk. Until the
 // leader's own first command (state) or edit (queue):
 //   - a live offer wins as before: newer by (epoch, seq) in the same clock; a newer version;
-//   - a restored offer never replaces a live state or queue (a node that was off rejoining a
-//     running cluster changes nothing), and replaces a restored one only when newer: (epoch, seq)
+//   - a restored offer never replaces a live state or queue, nor any queue of a leader whose
+//     state is live (a node that was off rejoining a running cluster changes nothing), and replaces a restored one only when newer: (epoch, seq)
 //     for states (epochs keep growing across restarts: the election starts above the highest
 //     epoch kept), the version for queues (each leader continues its predecessor's);
 //   - anything restored beats nothing.
@@ -44,6 +44,9 @@ bool adopts_state(const HeldState& held, const OfferedState& offered);
 struct HeldQueue {
   Origin origin = Origin::none;
   std::uint64_t version = 0;
+  /// The leader holds a state of this run (it took one over, or issued a command): its cluster
+  /// runs, even on a queue that came from nowhere (a library queue, never edited).
+  bool live_state = false;
 };
 
 struct OfferedQueue {

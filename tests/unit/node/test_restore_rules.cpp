@@ -68,7 +68,11 @@ TEST_CASE("a queue offer: a restored one never replaces a live queue, a newer ve
   };
   for (const auto& c : cases) {
     CAPTURE(static_cast<int>(c.origin), c.held_version, c.restored, c.offered_version);
-    CHECK(adopts_queue(HeldQueue{c.origin, c.held_version}, OfferedQueue{c.restored, c.offered_version}) == c.adopted);
+    CHECK(adopts_queue(HeldQueue{c.origin, c.held_version, false}, OfferedQueue{c.restored, c.offered_version}) ==
+          c.adopted);
+    // A leader whose state is of this run takes no kept queue; a live offer is judged as before.
+    CHECK(adopts_queue(HeldQueue{c.origin, c.held_version, true}, OfferedQueue{c.restored, c.offered_version}) ==
+          (c.adopted && !c.restored));
   }
 }
 

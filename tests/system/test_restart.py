@@ -38,7 +38,7 @@ from sync_rig import SyncNode, require_ok
 RATE = 48_000
 TRACK_SECONDS = 40
 TRACKS = ("01-first.wav", "02-second.wav")
-KEEP_INTERVAL_S = 5.0  # node/save_schedule.hpp kPlayingSaveIntervalUs
+KEEP_INTERVAL_S = 5.0  # node/save_schedule.hpp kPlayingSaveIntervalUs: the position kept is at most this old
 
 
 def write_tracks(directory: Path) -> None:
@@ -177,8 +177,11 @@ def scenario_power_cut(cluster: Cluster) -> None:
     if any(not position <= p <= position + 2.0 for p in resumed.values()):
         raise HarnessError(f"after play the nodes are at {resumed}, expected just after {position:.3f} s")
 
-    # A second power cut, while playing: all three SIGKILLed.
-    time.sleep(0.5)  # let the positions move on: this is what is measured, not a synchronisation
+    # A second power cut, while playing: all three SIGKILLed once A has written that it plays (a
+    # change is on disk within 2 s, node/save_schedule.hpp).
+    kept_file = a.workdir / "A.cache" / "playback.json"
+    wait_until(lambda: '"status":"playing"' in kept_file.read_text() or kept_file.read_text()[:200], 4.0,
+               what="A to keep the playing state", describe=cluster.describe)
     at_kill = seconds_of(a.status())
     for node in everyone:
         node.kill9()

@@ -13,7 +13,7 @@ Scenarios (how each fails if the product breaks):
     and is seeked to 20 s. B and C are killed with SIGKILL, A (the leader) stopped with SIGTERM
     (a graceful stop writes the position it has reached). All three start again: on every node
     the queue (ids, names, version), the modes and the current item must be back, paused at the
-    position A had when it stopped (±0.3 s), within 6 s of the restart; `play` typed on B must
+    position A had when it stopped (±0.3 s), within 6 s of the restart; `resume` typed on B must
     make all three play that item in the same (epoch, seq) from that position.
     Then a second power cut while playing (SIGKILL for all three): started again with
     --resume-playing on A, the cluster must play by itself, from a position no further back than
@@ -169,10 +169,14 @@ def scenario_power_cut(cluster: Cluster) -> None:
     if abs(paused_again - position) > 0.001:
         raise HarnessError(f"a restored cluster should stay paused: {position} -> {paused_again}")
 
-    require_ok(b, "play")
+    require_ok(b, "resume")
     wait_until(same_everywhere(everyone, summary(before), "playing", added), 3.0,
                what="all three playing the kept item again", describe=cluster.describe)
     one_order(everyone)
+    # The resume takes effect `lead` after the command; the engines report from their first block.
+    wait_until(lambda: all(seconds_of(n.status()) > position for n in everyone) or
+               {n.name: seconds_of(n.status()) for n in everyone}, 2.0,
+               what="the engines to play on from the kept position", describe=cluster.describe)
     resumed = {n.name: seconds_of(n.status()) for n in everyone}
     if any(not position <= p <= position + 2.0 for p in resumed.values()):
         raise HarnessError(f"after play the nodes are at {resumed}, expected just after {position:.3f} s")
@@ -192,6 +196,8 @@ def scenario_power_cut(cluster: Cluster) -> None:
                          describe=cluster.describe)
     cluster.figure("restart with --resume-playing -> playing on all three", elapsed)
     one_order(everyone)
+    wait_until(lambda: all(n.status()["position_frames"] > 0 for n in everyone) or "engines not started", 2.0,
+               what="the engines to play", describe=cluster.describe)
     played = {n.name: seconds_of(n.status()) for n in everyone}
     ran = now() - t_restart
     if any(not at_kill - KEEP_INTERVAL_S - 1.0 <= p <= at_kill + ran + 0.5 for p in played.values()):

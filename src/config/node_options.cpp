@@ -114,6 +114,8 @@ void add_playback_options(CLI::App& app, NodeOptions& options) {
 
 void add_membership_options(CLI::App& app, NodeOptions& options) {
   auto& network = options.node.network;
+  app.add_flag("--resume-playing", options.node.resume_playing,
+               "After a restart, play the kept state if it was playing (default: restored paused)");
   app.add_flag("--preempt", options.node.preempt,
                "A higher-ranked node that joins takes over leadership");
   app.add_option("--heartbeat-ms", options.heartbeat_ms, "Heartbeat interval on idle links")

@@ -125,6 +125,8 @@ void BullyElection::stalled() {
   end_of_input();
 }
 
+void BullyElection::remember_epoch(std::uint64_t epoch) { highest_seen_ = std::max(highest_seen_, epoch); }
+
 void BullyElection::set_eligible(bool eligible) {
   if (role_ == Role::leader) {
     if (!eligible) ++stats_.ignored_commands;  // a leader's state is the cluster's by definition

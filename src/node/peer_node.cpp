@@ -37,7 +37,7 @@ void PeerNode::start() {
   content.cluster = config_.network.cluster;
   content.connection.keys = config_.network.connection.keys;
   content.listen.host = config_.network.listen.host;
-  playback_.start(std::move(content));
+  playback_.start(std::move(content), config_.resume_playing);
   // Before the io thread runs: the first handshakes already tell peers where content is served.
   const auto advertised = config_.network.content_port;  // --advertise-content-port, e.g. a proxy's
   network_.set_content_port(advertised != 0 ? advertised : playback_.content_port());
@@ -54,6 +54,7 @@ void PeerNode::start() {
   election_.emplace(io_, network_, Rank{config_.network.priority, network_.id()}, config_.preempt,
                     timing, [this](const election::Status& status) { on_leadership(status); },
                     [this] { playback_.on_stalled(); });
+  election_->remember_epoch(playback_.kept_epoch());
   rooms_.emplace(
       io_, network_, playback_.cache_directory() / "room.json",
       [this](float gain) { playback_.set_gain(gain); },
@@ -108,7 +109,7 @@ void PeerNode::shutdown(std::function<void()> done) {
   view_timer_.cancel();
   if (election_) election_->stop();
   if (rooms_) rooms_->stop();
-  playback_.stop();
+  playback_.stop();  // writes the state it holds for the next run
   clock_sampler_.pause();
   network_.leave(std::chrono::milliseconds(300), std::move(done));
 }

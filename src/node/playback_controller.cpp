@@ -11,6 +11,7 @@
 
 #include "chorus/content/chunking.hpp"
 #include "chorus/node/playback_reports.hpp"
+#include "kept_state_files.hpp"
 #include "chorus/node/queue_list.hpp"
 #include "chorus/node/track_list.hpp"
 #include "chorus/time_base.hpp"
@@ -32,7 +33,9 @@ PlaybackController::PlaybackController(asio::io_context& io, net::Transport& net
       on_state_held_(std::move(on_state_held)),
       end_timer_(io),
       state_request_timer_(io),
-      control_timer_(io) {}
+      control_timer_(io),
+      resume_timer_(io),
+      keep_timer_(io) {}
 
 PlaybackController::~PlaybackController() { stop(); }
 
@@ -55,7 +58,7 @@ std::filesystem::path default_cache_directory(const std::string& id) {
 
 }  // namespace
 
-void PlaybackController::start(content::ContentConfig content) {
+void PlaybackController::start(content::ContentConfig content, bool resume_playing) {
   if (content.cache.directory.empty()) content.cache.directory = default_cache_directory(network_.id());
   std::error_code ignored;  // the cache reports an unusable directory itself
   std::filesystem::create_directories(content.cache.directory, ignored);
@@ -66,6 +69,19 @@ void PlaybackController::start(content::ContentConfig content) {
   });
   // The id is known once the network has started.
   core_.emplace(network_.id());
+  auto kept = load_kept_state(content.cache.directory, content.cluster);
+  if (kept.playback) kept_epoch_ = kept.playback->highest_epoch;
+  if (kept.queue || kept.playback) {
+    spdlog::info("kept from the last run: {}; {}",
+                 kept.queue ? fmt::format("a queue of {} items (version {})", kept.queue->size(), kept.queue->version())
+                            : std::string("no queue"),
+                 kept.playback ? describe_state(kept.playback->state) : std::string("no playback state"));
+  }
+  feed([&](std::int64_t) {
+    core_->restore(std::move(kept.queue),
+                   kept.playback ? std::optional(kept.playback->state) : std::nullopt, resume_playing);
+  });
+  kept_writer_ = std::make_unique<KeptStateWriter>(content.cache.directory, content.cluster);
   content::ContentService::Callbacks callbacks{
       [this](std::function<void()> work) { asio::post(io_, std::move(work)); },
       [this](std::shared_ptr<const content::Catalog> catalog) { on_catalog(std::move(catalog)); },
@@ -123,6 +139,10 @@ void PlaybackController::want(const std::vector<playback::TrackToOpen>& tracks) 
 }
 
 void PlaybackController::stop() {
+  keep_state_now();
+  if (kept_writer_) kept_writer_->stop();
+  keep_timer_.cancel();
+  resume_timer_.cancel();
   state_request_timer_.cancel();
   control_timer_.cancel();
   if (content_) content_->stop();
@@ -133,6 +153,7 @@ void PlaybackController::stop() {
 // ---- inputs ------------------------------------------------------------------------------
 
 void PlaybackController::on_leadership(const election::Status& status) {
+  kept_epoch_ = std::max(kept_epoch_, status.epoch);
   feed([&](std::int64_t now) { core_->leadership(now, status); });
 }
 
@@ -209,7 +230,9 @@ void PlaybackController::act(PlaybackEffects effects) {
   arm(state_request_timer_, armed_.state_request, effects.deadlines.state_request,
       &PlaybackCore::state_request_due);
   arm(control_timer_, armed_.control, effects.deadlines.control, &PlaybackCore::control_due);
+  arm(resume_timer_, armed_.resume, effects.deadlines.resume, &PlaybackCore::resume_due);
   if (effects.changed != 0) changed(effects.changed);
+  if (effects.changed != 0) schedule_keep(effects.changed);
   for (const auto& reply_effect : effects.replies) reply(reply_effect);
   for (const auto& out : unsent) {
     feed([&](std::int64_t now) { core_->unsent(now, *out.to, out.message); });
@@ -231,6 +254,54 @@ void PlaybackController::arm(asio::steady_timer& timer, std::optional<std::int64
   });
 }
 
+void PlaybackController::schedule_keep(control::Subsystems what) {
+  const auto now = now_us();
+  if ((what & (control::kPlaylist | control::kOptions)) != 0) save_schedule_.queue_changed(now);
+  if ((what & control::kPlayer) != 0) {
+    save_schedule_.state_changed(now, core_->state().status == protocol::PlaybackStatus::playing);
+  }
+  const auto due = save_schedule_.due();
+  if (due == keep_armed_) return;
+  keep_armed_ = due;
+  keep_timer_.cancel();
+  if (!due) return;
+  keep_timer_.expires_at(from_us(*due));
+  keep_timer_.async_wait([this](const boost::system::error_code& ec) {
+    if (ec) return;
+    keep_armed_.reset();
+    keep_due();
+  });
+}
+
+void PlaybackController::keep_due() {
+  keep(save_schedule_.take(now_us()));
+  schedule_keep(0);  // the next write while playing
+}
+
+void PlaybackController::keep_state_now() {
+  keep(SaveParts{.queue = true, .playback = true});
+}
+
+void PlaybackController::keep(SaveParts parts) {
+  // What a node that does not hold the cluster's state knows may be behind: the file keeps the
+  // last state it held (a joiner still fetching the queue keeps the one of its last run).
+  if (!core_ || !kept_writer_ || !core_->holds_cluster_state() || (!parts.queue && !parts.playback)) return;
+  std::optional<QueueToKeep> queue;
+  if (parts.queue) {
+    refresh_queue_view();
+    const auto& held = core_->queue();
+    queue = QueueToKeep{{held.version(), held.next_id(), held.mirrors_library(), held.modes()}, queue_view_};
+  }
+  std::optional<SavedPlayback> playback;
+  if (parts.playback) {
+    const auto& state = core_->state();
+    const auto frame = state.track ? core_->frame_of(now_us(), state.track->hash).value_or(state.anchor_frame) : 0;
+    const auto held = state.status == protocol::PlaybackStatus::paused ? state.anchor_frame : frame;
+    playback = SavedPlayback{std::max(kept_epoch_, state.epoch), state_to_save(state, held)};
+  }
+  kept_writer_->keep(std::move(queue), std::move(playback));
+}
+
 void PlaybackController::reply(const PromptReply& reply_effect) {
   auto it = replies_.find(reply_effect.token);
   if (it == replies_.end()) return;
@@ -242,6 +313,11 @@ void PlaybackController::reply(const PromptReply& reply_effect) {
 void PlaybackController::on_changed(ChangeListener listener) { change_listeners_.push_back(std::move(listener)); }
 
 void PlaybackController::changed(control::Subsystems what) {
+  refresh_queue_view();
+  for (const auto& listener : change_listeners_) listener(what);
+}
+
+void PlaybackController::refresh_queue_view() {
   const auto& queue = core_->queue();
   if (queue.version() != queue_view_->version || queue_view_->items.size() != queue.size() ||
       queue_view_->modes != to_control(queue.modes())) {
@@ -252,7 +328,6 @@ void PlaybackController::changed(control::Subsystems what) {
     for (const auto& item : queue.items()) view->items.push_back({item.id, item.track});
     queue_view_ = std::move(view);
   }
-  for (const auto& listener : change_listeners_) listener(what);
 }
 
 std::string PlaybackController::queue_report(const cli::Command& command) const {

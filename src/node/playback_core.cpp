@@ -205,6 +205,18 @@ std::uint64_t PlaybackCore::seed_for(std::uint64_t epoch, std::uint64_t seq) {
 
 void PlaybackCore::set_lead(std::int64_t lead_us) { lead_us_ = lead_us; }
 
+void PlaybackCore::restore(std::optional<PlayQueue> queue, std::optional<PlaybackState> state,
+                           bool resume_playing) {
+  resume_playing_ = resume_playing;
+  if (queue) {
+    queue_ = std::move(*queue);
+    queue_restored_ = true;
+    effects_.changed |= control::kPlaylist | control::kOptions;
+  }
+  restored_state_ = std::move(state);
+  if (restored_state_ && restored_state_->track) last_item_ = static_cast<std::uint64_t>(restored_state_->track->index);
+}
+
 void PlaybackCore::leadership(std::int64_t now, const election::Status& status) {
   const bool was_leading = leading();
   const auto old_leader = leadership_.leader;
@@ -218,6 +230,7 @@ void PlaybackCore::leadership(std::int64_t now, const election::Status& status) 
   }
   if (!leading()) {
     end_of_track_.reset();
+    resume_at_.reset();
     taken_over_.reset();
     queue_adoptable_ = false;
     queue_offer_from_.reset();
@@ -353,6 +366,18 @@ void PlaybackCore::control_due(std::int64_t now) {
   }
 }
 
+void PlaybackCore::resume_due(std::int64_t now) {
+  if (!resume_at_ || now < *resume_at_) return;
+  resume_at_.reset();
+  // Only while nothing replaced the kept state: no command of this leader's (taken_over_ open).
+  if (!leading() || !taken_over_ || !resumes_by_itself(resume_playing_, taken_over_->origin, taken_over_->state.status) ||
+      applied_.status != PlayStatus::paused || !applied_.track) {
+    return;
+  }
+  const auto next = playback::play(applied_, leadership_.epoch, *applied_.track, applied_.anchor_frame, now + lead_us_);
+  note(LogLevel::info, "--resume-playing: " + issue(now, next, "playing the kept state").text);
+}
+
 void PlaybackCore::stalled(std::int64_t now) {
   if (leading()) return;
   forget_leader_state();
@@ -381,16 +406,19 @@ void PlaybackCore::take_over(std::int64_t now) {
   // the estimate so far (the election counted this node as holding it).
   if (pending_sync_ && clock_.samples > 0) apply_pending_sync(now);
   taken_over_.reset();
+  queue_origin_ = queue_live_ ? Origin::live : queue_restored_ ? Origin::restored : Origin::none;
+  queue_restored_ = false;
+  queue_live_ = true;
   if (auto old_clock = clock_of_state()) {
     // What this node plays is the newest state it knows, but a follower may know a newer one
     // (the old leader died mid fan-out): it offers it, and the newer wins (on_state_offer).
-    if (state_owner_) taken_over_ = TakenOver{*state_owner_, *old_clock, applied_};
+    if (state_owner_) taken_over_ = TakenOver{*state_owner_, *old_clock, applied_, Origin::live};
     applied_ = to_own_clock(applied_, *old_clock, now);
     previous_ = to_own_clock(previous_, *old_clock, now);
   } else {
-    applied_ = {};  // never played a state: nobody alive held one, so stopped is the truth
-    previous_ = {};
+    take_over_restored(now);  // never played a state: nobody alive held one
   }
+  restored_state_.reset();
   effects_.clock_sampling = ClockSampling{};
   applied_.epoch = leadership_.epoch;
   applied_.seq = 0;
@@ -404,6 +432,23 @@ void PlaybackCore::take_over(std::int64_t now) {
   mirror_library();
   publish(now);
   arm_end_of_track();
+}
+
+void PlaybackCore::take_over_restored(std::int64_t now) {
+  // Stopped is the truth of this run; what a node kept from the last one fills it, and a
+  // follower's newer kept state may still replace it (on_state_offer).
+  previous_ = {};
+  TakenOver held{"", {}, {}, Origin::none};
+  if (restored_state_) {
+    applied_ = restored_state(*restored_state_, leadership_.epoch, 0, now);
+    held.state = *restored_state_;
+    held.origin = Origin::restored;
+    note(LogLevel::info, "restoring the state kept from the last run: " + describe_state(applied_));
+  } else {
+    applied_ = {};
+  }
+  taken_over_ = held;
+  if (resume_playing_) resume_at_ = now + kRestoreSettleUs;
 }
 
 std::optional<clock::ClockMapping> PlaybackCore::clock_of_state() const {
@@ -427,11 +472,13 @@ void PlaybackCore::answer_queue_request(const std::string& from) {
 }
 
 void PlaybackCore::on_queue_offer(const std::string& from, const protocol::QueueOffer& offer) {
-  if (!leading() || !queue_adoptable_ || queue_offer_from_ || offer.version <= queue_.version()) {
+  const OfferedQueue offered{offer.restored.value_or(false), offer.version};
+  if (!leading() || !queue_adoptable_ || queue_offer_from_ || !adopts_queue(held_queue(), offered)) {
     note(LogLevel::debug, fmt::format("not fetching the queue (version {}) offered by {}", offer.version, from));
     return;
   }
   queue_offer_from_ = from;
+  queue_offer_restored_ = offered.restored;
   offer_assembly_.reset();
   send(from, protocol::QueueSyncRequest{self_});
 }
@@ -442,22 +489,34 @@ void PlaybackCore::on_offered_queue(std::int64_t now, const std::string& from, c
   if (offer_assembly_.broken()) queue_offer_from_.reset();
   if (!offered) return;
   queue_offer_from_.reset();
-  if (offered->version() <= queue_.version()) return;
-  note(LogLevel::info, fmt::format("adopting the newer queue (version {}, {} items) offered by {}", offered->version(),
-                                   offered->size(), from));
+  if (!adopts_queue(held_queue(), {queue_offer_restored_, offered->version()})) return;
+  note(LogLevel::info, fmt::format("adopting the {} queue (version {}, {} items) offered by {}",
+                                   queue_offer_restored_ ? "kept" : "newer", offered->version(), offered->size(), from));
+  if (queue_offer_restored_) queue_origin_ = Origin::restored;
+  if (offered->version() <= queue_.version()) {
+    // A kept queue adopted over this leader's own (none): followers take unasked pages only for
+    // a higher version than theirs, so it continues above the one it replaces.
+    offered = PlayQueue::restore(queue_.version() + 1, offered->next_id(), offered->mirrors_library(), offered->modes(),
+                                 offered->items());
+    if (!offered) return;
+  }
   queue_ = std::move(*offered);
   for (auto& whole : queue_.snapshot(self_, leadership_.epoch)) broadcast(std::move(whole));
   effects_.changed |= control::kPlaylist | control::kOptions;
   effects_.keep_open = tracks_to_keep_open(now);
 }
 
-void PlaybackCore::mirror_library() {
-  if (queue_.mirrors_library()) publish_edits(queue_.mirror_library(catalog_), "");
+HeldQueue PlaybackCore::held_queue() const {
+  return {queue_origin_, queue_.version(), !taken_over_ || taken_over_->origin == Origin::live};
 }
 
-control::Outcome PlaybackCore::publish_edits(QueueEdits edits, const std::string& done) {
+void PlaybackCore::mirror_library() {
+  if (queue_.mirrors_library()) publish_edits(queue_.mirror_library(catalog_), "", false);
+}
+
+control::Outcome PlaybackCore::publish_edits(QueueEdits edits, const std::string& done, bool own) {
   if (edits.refused) return refused(edits.refused->refusal, edits.refused->text);
-  if (!edits.changes.empty()) queue_adoptable_ = false;  // this leader's own edits win over offers
+  if (own && !edits.changes.empty()) queue_adoptable_ = false;  // this leader's own edits win over offers
   for (auto& change : edits.changes) {
     effects_.changed |= change.kind == protocol::QueueEditKind::modes ? control::kOptions : control::kPlaylist;
     broadcast(protocol::QueueEdit{self_, leadership_.epoch, std::move(change)});
@@ -481,19 +540,44 @@ void PlaybackCore::send_and_apply(std::int64_t now, const PlaybackState& next) {
 
 void PlaybackCore::on_state_offer(std::int64_t now, const std::string& from,
                                   const protocol::StateOffer& offer) {
-  if (!leading() || !taken_over_ || offer.clock != taken_over_->clock_owner ||
-      !playback::supersedes(offer.state.epoch, offer.state.seq, taken_over_->state)) {
-    note(LogLevel::debug, fmt::format("not adopting the state offered by {} (epoch {}, seq {})",
-                                      from, offer.state.epoch, offer.state.seq));
+  const OfferedState offered{offer.restored.value_or(false), offer.clock, offer.state.epoch, offer.state.seq};
+  if (!leading() || !taken_over_ ||
+      !adopts_state({taken_over_->origin, taken_over_->clock_owner, taken_over_->state.epoch, taken_over_->state.seq},
+                    offered)) {
+    note(LogLevel::debug, fmt::format("not adopting the {}state offered by {} (epoch {}, seq {})",
+                                      offered.restored ? "kept " : "", from, offer.state.epoch, offer.state.seq));
     return;
   }
   taken_over_->state = offer.state;
+  if (offered.restored) {
+    taken_over_->origin = Origin::restored;
+    const auto adopted = restored_state(offer.state, leadership_.epoch, applied_.seq, now + lead_us_);
+    note(LogLevel::info, fmt::format("adopting the newer kept state (epoch {}, seq {}) offered by {}: {}",
+                                     offer.state.epoch, offer.state.seq, from, describe_state(adopted)));
+    return send_and_apply_paused(now, adopted);
+  }
   auto adopted = to_own_clock(taken_over_->state, taken_over_->clock, now);
   adopted.epoch = leadership_.epoch;
   adopted.seq = applied_.seq + 1;
   note(LogLevel::info, fmt::format("adopting the newer state (epoch {}, seq {}) offered by {}: {}",
                                    offer.state.epoch, offer.state.seq, from, describe_state(adopted)));
   send_and_apply(now, adopted);
+}
+
+void PlaybackCore::send_and_apply_paused(std::int64_t now, const PlaybackState& paused) {
+  if (paused.status != PlayStatus::paused || !paused.track) {
+    auto stopped = paused;
+    stopped.seq = applied_.seq + 1;
+    return send_and_apply(now, stopped);
+  }
+  // A PAUSE names no track: a PLAY of it at the same instant comes first, so nothing sounds.
+  auto play = paused;
+  play.status = PlayStatus::playing;
+  play.seq = applied_.seq + 1;
+  send_and_apply(now, play);
+  auto pause = paused;
+  pause.seq = play.seq + 1;
+  send_and_apply(now, pause);
 }
 
 control::Outcome PlaybackCore::play_item(std::int64_t now, std::uint64_t id, std::int64_t at_us) {
@@ -694,7 +778,10 @@ void PlaybackCore::follow(std::int64_t now, const std::string& leader) {
   offered_queue_.reset();
   if (held_queue && state_owner_ && *state_owner_ != leader) {
     offered_queue_ = queue_;
-    send(leader, protocol::QueueOffer{self_, queue_.version()});
+    send(leader, protocol::QueueOffer{self_, queue_.version(), std::nullopt});
+  } else if (queue_restored_) {
+    offered_queue_ = queue_;
+    send(leader, protocol::QueueOffer{self_, queue_.version(), true});
   }
   forget_leader_state();
   clock_ = {};  // another leader, another clock
@@ -704,8 +791,10 @@ void PlaybackCore::follow(std::int64_t now, const std::string& leader) {
 }
 
 void PlaybackCore::offer_state(const std::string& leader) {
+  // Nothing of this run: what was kept from the last one, in no clock (the own id stands in).
+  if (!state_owner_ && restored_state_) return send(leader, protocol::StateOffer{self_, self_, *restored_state_, true});
   if (!state_owner_ || *state_owner_ == leader) return;  // nothing held, or the leader's own
-  send(leader, protocol::StateOffer{self_, *state_owner_, applied_});
+  send(leader, protocol::StateOffer{self_, *state_owner_, applied_, std::nullopt});
 }
 
 void PlaybackCore::request_state(std::int64_t now) {
@@ -757,6 +846,8 @@ void PlaybackCore::on_queue_snapshot(std::int64_t now, const std::string& from, 
   if (!queue) return;
   queue_ = std::move(*queue);
   queue_synced_ = true;
+  queue_restored_ = false;
+  queue_live_ = true;
   effects_.changed |= control::kPlaylist | control::kOptions;
   note(LogLevel::info, fmt::format("queue synced with the leader: {} items, version {}", queue_.size(), queue_.version()));
   check_state_held();
@@ -793,6 +884,7 @@ void PlaybackCore::apply_pending_sync(std::int64_t now) {
   auto state = pending_sync_->state;
   state_owner_ = pending_sync_->from;
   pending_sync_.reset();
+  restored_state_.reset();
   state_synced_ = true;
   previous_ = applied_;
   applied_ = state;
@@ -939,6 +1031,7 @@ Deadlines PlaybackCore::deadlines() const {
   Deadlines deadlines;
   if (end_of_track_) deadlines.end_of_track = end_of_track_->fire_at;
   deadlines.state_request = state_request_at_;
+  deadlines.resume = resume_at_;
   for (const auto& [id, pending] : pending_controls_) {
     deadlines.control = std::min(deadlines.control.value_or(pending.deadline), pending.deadline);
   }

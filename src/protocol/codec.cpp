@@ -176,6 +176,7 @@ void fields(Io& io, M& m) {
   io("from", m.from, kId);
   io("clock", m.clock, kId);
   state_fields(io, m.state);
+  io.maybe("restored", m.restored);
 }
 
 template <class Io, OneOf<TimeRequest> M>
@@ -376,6 +377,7 @@ template <class Io, OneOf<QueueOffer> M>
 void fields(Io& io, M& m) {
   io("from", m.from, kId);
   io("version", m.version);
+  io.maybe("restored", m.restored);
 }
 
 template <class Io, OneOf<QueueSnapshot> M>

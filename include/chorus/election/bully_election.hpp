@@ -90,6 +90,9 @@ class BullyElection {
   /// The failure detector reports the peer unreachable (EOF, heartbeat silence, LEAVE).
   void peer_down(const std::string& id);
 
+  /// An epoch seen before a restart (kept on disk): leaderships from now on take a higher one,
+  /// so states of this run order after those kept (docs/playback.md, "After a restart").
+  void remember_epoch(std::uint64_t epoch);
   /// Hold an election now (ignored while leader).
   void start_election();
   /// The --leader flag: become leader at once with a new epoch (ignored while leader).

@@ -66,6 +66,8 @@ class ElectionShell final : public ElectionInbox {
   void receive(const protocol::Coordinator& message) override;
   /// Whether this node holds the cluster's playback state (see BullyElection::set_eligible).
   void set_eligible(bool eligible);
+  /// See BullyElection::remember_epoch; before start().
+  void remember_epoch(std::uint64_t epoch) { core_.remember_epoch(epoch); }
 
   const election::BullyElection& core() const { return core_; }
   /// Duration of the last election, from its first round until a leader was known.

@@ -33,6 +33,7 @@ struct NodeConfig {
   net::NetworkConfig network;
   bool lead_at_start = false;  ///< --leader: start a new cluster as its leader
   bool preempt = false;        ///< --preempt: a higher-ranked joiner takes over leadership
+  bool resume_playing = false;  ///< --resume-playing: a restored cluster led here plays by itself
   playback::PlayerConfig playback;
   /// Content links and the cache; its id, cluster, keys and listen host come from `network`.
   content::ContentConfig content;

@@ -11,6 +11,9 @@
 //     replies -> the prompt's callbacks             state_held   -> on_state_held (posted)
 //     deadlines -> three steady_timers             log          -> spdlog
 //     changed -> the queue view rebuilt (if its version moved), then the on_changed listeners
+//   What the node holds of the cluster's state is kept in its cache directory for the next run
+//   (SaveSchedule decides when; a thread of its own writes, docs/playback.md "After a restart"),
+//   and what the last run kept is handed to the core at start.
 //   A control request that cannot be sent goes back to the core (unsent), which replies.
 // The rules themselves (leader commands at now + lead, end of track, STATE_SYNC after the clock,
 // takeover, stalls, forwarded commands) are described in playback_core.hpp.
@@ -36,6 +39,7 @@
 #include "chorus/node/clock_sampler.hpp"
 #include "chorus/node/library_tracks.hpp"
 #include "chorus/node/message_handler.hpp"
+#include "chorus/node/save_schedule.hpp"
 #include "chorus/playback/audio_player.hpp"
 #include "chorus/playback/schedule.hpp"
 
@@ -79,7 +83,11 @@ class PlaybackController final : public PlaybackInbox {
 
   /// Starts the player (library scan, output), the content links and the playback rules.
   /// `content` is complete (id, cluster, keys); an empty cache directory means the default.
-  void start(content::ContentConfig content);
+  /// The state kept by the last run is restored; `resume_playing` (--resume-playing): a cluster
+  /// this node leads with it plays it by itself if it was playing.
+  void start(content::ContentConfig content, bool resume_playing = false);
+  /// The highest election epoch the last run kept (0: none): new leaderships go above it.
+  std::uint64_t kept_epoch() const { return kept_epoch_; }
   /// The content links' port (after start()).
   std::uint16_t content_port() const;
   void peer_up(const net::PeerInfo& peer);
@@ -87,6 +95,8 @@ class PlaybackController final : public PlaybackInbox {
   void stop();
 
   void on_leadership(const election::Status& status);
+  /// Writes what the node holds now (at a graceful shutdown; stop() does too).
+  void keep_state_now();
   /// This process was frozen: commands may have been missed. The state is re-fetched from the
   /// leader; meanwhile it plays on its last schedule, as during an election.
   void on_stalled();
@@ -131,11 +141,18 @@ class PlaybackController final : public PlaybackInbox {
   void reply(const PromptReply& reply);
   /// Rebuilds queue_view_ if the core's queue has another version, then tells the listeners.
   void changed(control::Subsystems what);
+  /// Rebuilds queue_view_ if the core's queue has another version, size or modes.
+  void refresh_queue_view();
   /// Tells the content service which tracks to hold: those kept open and opened early.
   void want(const std::vector<playback::TrackToOpen>& tracks);
   void on_catalog(std::shared_ptr<const content::Catalog> catalog);
   /// The bytes of a track the library lacks, when enough are cached to start reading it.
   std::optional<playback::ExternalTrack> find_bytes(const playback::TrackToOpen& track) const;
+  /// Notes what changed for the kept state and arms its timer.
+  void schedule_keep(control::Subsystems what);
+  /// Hands what is due (SaveSchedule) to the writer, if this node holds the cluster's state.
+  void keep_due();
+  void keep(SaveParts parts);
   /// Where `entry`'s bytes are on this node, for `list`.
   std::string where_is(const protocol::CatalogEntry& entry) const;
 
@@ -154,6 +171,12 @@ class PlaybackController final : public PlaybackInbox {
   boost::asio::steady_timer end_timer_;
   boost::asio::steady_timer state_request_timer_;
   boost::asio::steady_timer control_timer_;
+  boost::asio::steady_timer resume_timer_;
+  boost::asio::steady_timer keep_timer_;
+  std::optional<std::int64_t> keep_armed_;
+  SaveSchedule save_schedule_;
+  std::unique_ptr<class KeptStateWriter> kept_writer_;  ///< made by start()
+  std::uint64_t kept_epoch_ = 0;  ///< the highest epoch kept, or seen since
   Deadlines armed_;  ///< what each timer is armed for
   /// The prompt's callbacks, until the core replies.
   std::map<ReplyToken, Reply> replies_;

@@ -29,6 +29,12 @@
 //             leader issues a command of its own, it adopts an offer newer by (epoch, seq) than
 //             what it took over, re-anchored so no frame moves, and broadcasts it.
 //   stall:    the state is re-fetched from the leader.
+//   restart:  the queue and state kept from the last run (restore()) fill a cluster that has
+//             none: a leader that took over no state of this run holds its kept state paused
+//             where it was, a follower offers its kept state and queue marked `restored`, and
+//             the newest kept one wins (restore_rules.hpp); a kept one never replaces a state or
+//             queue of this run. With --resume-playing the leader plays it by itself after
+//             kRestoreSettleUs if it was playing.
 //   queue:    the play queue (PlayQueue, docs/queue.md) is part of the state: the leader edits it
 //             and broadcasts each change (QUEUE_EDIT); a follower applies them in version order,
 //             and pulls the whole queue (QUEUE_SYNC_REQUEST -> QUEUE_SNAPSHOT pages) when it
@@ -55,6 +61,7 @@
 #include "chorus/control/control_port.hpp"
 #include "chorus/election/bully_election.hpp"
 #include "chorus/node/play_queue.hpp"
+#include "chorus/node/restore_rules.hpp"
 #include "chorus/playback/library.hpp"
 #include "chorus/playback/publication.hpp"
 #include "chorus/playback/schedule.hpp"
@@ -98,6 +105,7 @@ struct Deadlines {
   std::optional<std::int64_t> end_of_track;
   std::optional<std::int64_t> state_request;
   std::optional<std::int64_t> control;
+  std::optional<std::int64_t> resume;  ///< a restored cluster's leader plays by itself (resume_due)
   friend bool operator==(const Deadlines&, const Deadlines&) = default;
 };
 
@@ -139,6 +147,9 @@ inline constexpr std::int64_t kControlTimeoutUs = 2'000'000;
 inline constexpr std::int64_t kEndOfTrackMarginUs = 50'000;
 /// How often a follower repeats STATE_SYNC_REQUEST until the state arrives.
 inline constexpr std::int64_t kStateRequestRetryUs = 500'000;
+/// How long a leader that took over a kept state waits for its followers' kept states (the
+/// newest wins) before --resume-playing plays it.
+inline constexpr std::int64_t kRestoreSettleUs = 1'000'000;
 /// Commands kept while a leader's state is awaited.
 inline constexpr std::size_t kMaxEarlyCommands = 64;
 
@@ -149,6 +160,12 @@ class PlaybackCore {
   explicit PlaybackCore(std::string self, std::vector<playback::TrackInfo> tracks = {});
 
   // ---- inputs -------------------------------------------------------------------------------
+
+  /// What this node kept from its last run (saved_state.hpp), before any other input: the queue
+  /// replaces the empty one; the state waits for a takeover, or is offered to the leader
+  /// followed. `resume_playing`: --resume-playing.
+  void restore(std::optional<PlayQueue> queue, std::optional<playback::PlaybackState> state,
+               bool resume_playing);
 
   /// The cluster's track list changed (a peer's library was pulled, or a scan found files).
   void set_tracks(std::int64_t now, std::vector<playback::TrackInfo> tracks);
@@ -171,6 +188,7 @@ class PlaybackCore {
   void end_of_track_due(std::int64_t now);
   void state_request_due(std::int64_t now);
   void control_due(std::int64_t now);
+  void resume_due(std::int64_t now);
   /// This process was frozen: commands may have been missed, so the state is re-fetched from the
   /// leader; meanwhile it plays on its last schedule.
   void stalled(std::int64_t now);
@@ -201,6 +219,8 @@ class PlaybackCore {
   const PlayQueue& queue() const { return queue_; }
   /// Follower: the leader's queue has arrived whole (always true while leading).
   bool queue_synced() const { return queue_synced_ || leading(); }
+  /// It leads, or has its leader's state and queue: what it holds is worth keeping.
+  bool holds_cluster_state() const { return leading() || (state_synced_ && queue_synced_); }
   /// The queue item last played (MPD's current song; kept while stopped), if still queued.
   std::optional<std::uint64_t> current_item() const;
 
@@ -218,6 +238,7 @@ class PlaybackCore {
     std::string clock_owner;        ///< whose clock `state` is in
     clock::ClockMapping clock;      ///< local -> that clock, as estimated at the takeover
     playback::PlaybackState state;  ///< taken over, or the newest offer adopted since
+    Origin origin = Origin::live;   ///< restored or none: no clock (the state is paused or stopped)
   };
   struct PendingControl {
     ReplyToken token = 0;
@@ -235,7 +256,9 @@ class PlaybackCore {
   Outcome clear(std::int64_t now);
   Outcome set_mode(protocol::ControlCommand command, std::optional<protocol::ModeSwitch> mode);
   /// Broadcasts what a queue edit changed (already applied); the refusal or `done` otherwise.
-  Outcome publish_edits(QueueEdits edits, const std::string& done);
+  /// `own`: an edit of this leader's, which closes the door on offered queues (mirroring the
+  /// library is not one: it follows the catalog, not a choice).
+  Outcome publish_edits(QueueEdits edits, const std::string& done, bool own = true);
   /// While the queue mirrors the library: brings it up to date with the catalog.
   void mirror_library();
   /// The seed random mode picks the item after the state (epoch, seq) with.
@@ -259,10 +282,17 @@ class PlaybackCore {
   void answer_queue_request(const std::string& from);
   /// Fetches a follower's queue that is newer than the one this leader took over.
   void on_queue_offer(const std::string& from, const protocol::QueueOffer& offer);
+  /// What the leader's queue is, for restore_rules' adopts_queue.
+  HeldQueue held_queue() const;
   /// The offered queue's pages, on the leader that asked for them.
   void on_offered_queue(std::int64_t now, const std::string& from, const protocol::QueueSnapshot& page);
   /// Adopts `offer` if it is newer than what this leader took over (docs/playback.md).
   void on_state_offer(std::int64_t now, const std::string& from, const protocol::StateOffer& offer);
+  /// Takes over the kept state (or nothing) when no state of this run is held.
+  void take_over_restored(std::int64_t now);
+  /// Broadcasts and applies `paused` (a kept state, anchored at its instant): a PLAY of its track
+  /// and a PAUSE at the same instant, so followers holding another track take this one.
+  void send_and_apply_paused(std::int64_t now, const playback::PlaybackState& paused);
 
   // follower side
   void follow(std::int64_t now, const std::string& leader);
@@ -323,6 +353,14 @@ class PlaybackCore {
   QueueAssembly offer_assembly_;
   /// The item of the last state with a track (MPD's current song, kept while stopped).
   std::optional<std::uint64_t> last_item_;
+  /// Kept from the last run (restore()) until a state of this run replaces it.
+  std::optional<playback::PlaybackState> restored_state_;
+  bool queue_restored_ = false;  ///< queue_ is the one kept from the last run
+  bool queue_live_ = false;      ///< queue_ came from a leader of this run, or this node led
+  Origin queue_origin_ = Origin::live;  ///< leader: what the queue it took over came from
+  bool queue_offer_restored_ = false;   ///< leader: the queue being fetched is a kept one
+  bool resume_playing_ = false;         ///< --resume-playing
+  std::optional<std::int64_t> resume_at_;
   std::int64_t lead_us_ = kDefaultLeadUs;
   election::Status leadership_;
   LeaderClock clock_;

@@ -209,6 +209,9 @@ struct StateOffer {
   std::string from;
   std::string clock;
   WireState state;
+  /// Kept from the node's last run (docs/playback.md, "After a restart"): in no clock, paused
+  /// or stopped where it was; absent for a state of this run.
+  std::optional<bool> restored;
   friend bool operator==(const StateOffer&, const StateOffer&) = default;
 };
 
@@ -460,6 +463,9 @@ struct QueueSyncRequest {
 struct QueueOffer {
   std::string from;
   std::uint64_t version = 0;
+  /// Kept from the node's last run (docs/queue.md, "After a restart"); absent for a queue of
+  /// this run.
+  std::optional<bool> restored;
   friend bool operator==(const QueueOffer&, const QueueOffer&) = default;
 };
 

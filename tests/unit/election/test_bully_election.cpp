@@ -67,6 +67,24 @@ TEST_CASE("lead_now makes a node leader of epoch 1 at once and announces it to e
   CHECK(n.ticks_until_timeout() == std::nullopt);
 }
 
+TEST_CASE("an epoch kept from the last run: the node's leaderships go above it, a current leader is still followed") {
+  BullyElection n = middle();
+  n.remember_epoch(7);
+  n.remember_epoch(3);  // never lowers it
+  CHECK(n.epoch() == 0);
+  CHECK(n.highest_epoch_seen() == 7);
+  n.lead_now();
+  CHECK(n.epoch() == 8);
+  CHECK(n.take_outbox() == std::vector{msg(K::coordinator, "b", "a", 8), msg(K::coordinator, "b", "c", 8)});
+
+  BullyElection joiner = middle();
+  joiner.remember_epoch(7);
+  joiner.step(msg(K::coordinator, "c", "b", 2));  // a cluster that ran meanwhile, at a lower epoch
+  CHECK(joiner.role() == Role::follower);
+  CHECK(joiner.leader() == "c");
+  CHECK(joiner.epoch() == 2);
+}
+
 TEST_CASE("a node with no peers elects itself exactly when the discovery timeout expires") {
   BullyElection n(Rank{0, "a"}, timeouts(7, 2, 4));
 

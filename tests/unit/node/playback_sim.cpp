@@ -85,8 +85,9 @@ std::optional<PlaybackSim::DueTimer> PlaybackSim::next_timer() const {
     if (!n.running) continue;
     const std::optional<std::int64_t>* deadlines[] = {&n.deadlines.end_of_track,
                                                        &n.deadlines.state_request,
-                                                       &n.deadlines.control};
-    for (int which = 0; which < 3; ++which) {
+                                                       &n.deadlines.control,
+                                                       &n.deadlines.resume};
+    for (int which = 0; which < 4; ++which) {
       if (!*deadlines[which]) continue;
       // A deadline already past fires now (as a steady_timer would).
       auto at = std::max(now_, **deadlines[which] - n.offset);
@@ -105,9 +106,12 @@ void PlaybackSim::fire(const DueTimer& timer) {
     case 1:
       n.deadlines.state_request.reset();
       return input(timer.id, [](PlaybackCore& c, std::int64_t now) { c.state_request_due(now); });
-    default:
+    case 2:
       n.deadlines.control.reset();
       return input(timer.id, [](PlaybackCore& c, std::int64_t now) { c.control_due(now); });
+    default:
+      n.deadlines.resume.reset();
+      return input(timer.id, [](PlaybackCore& c, std::int64_t now) { c.resume_due(now); });
   }
 }
 

@@ -71,7 +71,7 @@ TEST_CASE("the leader dies mid fan-out: the newer state a follower offers wins, 
 
   sim.run_until(kT + 7'000);  // b follows c at +6 ms; its offer reaches c at +7 ms
   REQUIRE(offers(sim).size() == 1);
-  CHECK(offers(sim)[0] == protocol::StateOffer{"b", "a", {5, 2, PlayStatus::paused, kTrack1, kT + kLead, kHeld}});
+  CHECK(offers(sim)[0] == protocol::StateOffer{"b", "a", {5, 2, PlayStatus::paused, kTrack1, kT + kLead, kHeld}, std::nullopt});
   // Adopted: the pause still lies ahead, at the same instant, now in c's clock and epoch.
   const playback::PlaybackState adopted{6, 1, PlayStatus::paused, kTrack1, kT + kLead + kC, kHeld};
   CHECK(sim.core("c").state() == adopted);
@@ -121,8 +121,8 @@ TEST_CASE("an offer that is not newer than the state taken over is ignored") {
   CHECK(sim.core("b").state().seq == 1);
 
   // A second, older offer changes nothing.
-  sim.inject("c", "b", protocol::StateOffer{"c", "a", {5, 1, PlayStatus::stopped, std::nullopt, kT, 0}});
-  sim.inject("c", "b", protocol::StateOffer{"c", "a", {5, 2, PlayStatus::stopped, std::nullopt, kT, 0}});
+  sim.inject("c", "b", protocol::StateOffer{"c", "a", {5, 1, PlayStatus::stopped, std::nullopt, kT, 0}, std::nullopt});
+  sim.inject("c", "b", protocol::StateOffer{"c", "a", {5, 2, PlayStatus::stopped, std::nullopt, kT, 0}, std::nullopt});
   CHECK(sim.core("b").state().seq == 1);
   CHECK(sim.core("b").state().status == PlayStatus::paused);
   CHECK(sim.core("c").state() == sim.core("b").state());
@@ -133,9 +133,9 @@ TEST_CASE("an offer in a clock the new leader cannot map, or to a node that does
   dies_mid_fan_out(sim, "b", "c");
   const auto before = sim.core("c").state();
 
-  sim.inject("b", "c", protocol::StateOffer{"b", "z", {9, 9, PlayStatus::stopped, std::nullopt, kT, 0}});
+  sim.inject("b", "c", protocol::StateOffer{"b", "z", {9, 9, PlayStatus::stopped, std::nullopt, kT, 0}, std::nullopt});
   CHECK(sim.core("c").state() == before);
-  sim.inject("c", "b", protocol::StateOffer{"c", "a", {9, 9, PlayStatus::stopped, std::nullopt, kT, 0}});
+  sim.inject("c", "b", protocol::StateOffer{"c", "a", {9, 9, PlayStatus::stopped, std::nullopt, kT, 0}, std::nullopt});
   CHECK(sim.core("b").state().seq == 2);
   CHECK(sim.core("b").state().status == PlayStatus::paused);
 }

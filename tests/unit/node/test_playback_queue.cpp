@@ -420,7 +420,7 @@ TEST_CASE("an offer no newer than the leader's queue, or after its own edit, is 
   }
   sim.command("c", remove_range(1, 1));
   sim.run_for(10'000);
-  sim.inject("b", "c", protocol::QueueOffer{"b", 99});
+  sim.inject("b", "c", protocol::QueueOffer{"b", 99, std::nullopt});
   sim.run_for(10'000);
   for (const auto& sent : sim.sent()) {
     const bool asked_b = sent.from == "c" && sent.to == "b" && std::holds_alternative<protocol::QueueSyncRequest>(sent.message);

@@ -124,7 +124,7 @@ TEST_CASE("a state offer names the clock its times are in") {
   CHECK(encode(StateOffer{.from = "c", .clock = "a", .state = {.epoch = 5, .seq = 4,
                           .status = PlaybackStatus::paused,
                           .track = TrackRef{.index = 0, .name = "n", .hash = "ab", .frames = 9, .size = 0, .root = ""},
-                          .anchor_us = 3, .anchor_frame = 4}}) ==
+                          .anchor_us = 3, .anchor_frame = 4}, .restored = std::nullopt}) ==
         R"({"type":"STATE_OFFER","from":"c","clock":"a","epoch":5,"seq":4,"status":"paused",)"
         R"("track":{"index":0,"name":"n","hash":"ab","frames":9,"size":0,"root":""},)"
         R"("anchor_us":3,"anchor_frame":4})");

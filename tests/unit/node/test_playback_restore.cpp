@@ -139,7 +139,7 @@ TEST_CASE("a node's kept state never changes a running cluster, however new it l
   check_same_sound(sim, "a", "d", sim.now(), 500'000);
 }
 
-TEST_CASE("--resume-playing: the leader plays the kept state by itself, from where it was") {
+TEST_CASE("resume-playing: the leader plays the kept state by itself, from where it was") {
   for (const bool flag : {false, true}) {
     for (const auto status : {PlayStatus::playing, PlayStatus::paused}) {
       INFO("flag " << flag << ", kept " << static_cast<int>(status));

@@ -6,8 +6,7 @@ unit runs it, removed and purged.
 Needs root and dpkg; skipped (77) otherwise, and when a `chorus` package this test did not
 install is already there. The package is always purged at the end, even when a step fails.
 
-Steps (each one function of STEPS, run in order; a later step, e.g. two installed nodes in
-network namespaces finding each other by mDNS, is one more entry):
+Steps (each one function of STEPS, run in order):
   build       scripts/package.sh --build-dir BUILD
   install     dpkg -i; the files, the conffile, the user chorus (in group audio), the demo tracks
               linked from the music directory, the dependencies dpkg-shlibdeps found
@@ -18,6 +17,9 @@ network namespaces finding each other by mDNS, is one more entry):
               under a NOTIFY_SOCKET: READY=1, the demo tracks in its library, STOPPING=1
   systemd     where systemd-nspawn can boot a container over this machine's /usr: the unit
               under a real systemd: start (until READY), status, a watchdog restart, stop
+  lan         two installed nodes in network namespaces, each with its own avahi-daemon
+              (tests/system/lan.py), started with no address: they find each other by mDNS
+              and play the installed demo tracks in sync
   remove      dpkg -r: the program goes, the configuration stays
   purge       dpkg --purge: nothing is left, not the user either
 
@@ -40,13 +42,17 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from harness import HOST, Cluster, HarnessError, Skip, now, reap_node, run_main, wait_until  # noqa: E402
+from harness import (  # noqa: E402
+    HOST, Cluster, HarnessError, Node, Skip, now, one_agreed_leader, reap_node, run_main, wait_until,
+)
 from sync_rig import free_port  # noqa: E402
+from test_discovery import in_sync, require_ok  # noqa: E402
 from test_systemd_notify import NotifySocket, status_of  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
 PACKAGE = "chorus"
 UNIT = Path("/lib/systemd/system/chorus-node.service")
+INSTALLED_NODE = "/usr/bin/chorus-node"
 FILES = [
     Path("/usr/bin/chorus-node"),
     UNIT,
@@ -170,8 +176,8 @@ def may_have_sys_nice() -> bool:
 def step_run(p: Package) -> None:
     """The unit's ExecStart, user, capability, directories and environment, without systemd. On
     a machine shared with other nodes the default ports may be taken: the test adds free ones on
-    loopback, the null output (no sound card) and the music directory (the configuration file
-    is read by the node itself)."""
+    loopback and the null output (no sound card); the music directory comes from the installed
+    configuration file, which the node reads by itself."""
     service = unit_service_section()
     exec_start = shlex.split(service["ExecStart"])
     if exec_start[:2] != ["/usr/bin/chorus-node", "--no-prompt"]:
@@ -181,7 +187,7 @@ def step_run(p: Package) -> None:
     http = free_port()
     argv = exec_start + [HOST, str(free_port()), "--content-port", str(free_port()),
                          "--mpd-port", "0", "--http-port", str(http), "--output", "null",
-                         "--tracks", "/var/lib/chorus/music", "--log-level", "debug"]
+                         "--log-level", "debug"]
     env = {"PATH": "/usr/bin:/bin"}
     for assignment in shlex.split(service["Environment"]):
         key, _, value = assignment.partition("=")
@@ -391,8 +397,41 @@ def step_purge(p: Package) -> None:
         raise HarnessError("chorus is still listed in the group audio")
 
 
-STEPS = [step_build, step_install, step_man, step_unit, step_help, step_run, step_systemd, step_remove,
-         step_purge]
+def step_lan(p: Package) -> None:
+    """Two installed nodes, each in a network namespace with its own avahi-daemon, started with
+    no address (the package's music directory on one of them): one leader, then play in sync."""
+    from lan import Lan  # noqa: E402  (raises Skip when namespaces or avahi-daemon are missing)
+
+    with Lan(p.workdir) as lan:
+        nodes = []
+        for name in ("room1", "room2"):
+            host = lan.add_host(name)
+            args = ["--output", f"file:{p.workdir / (name + '.raw')}"]
+            if name == "room1":
+                args += ["--tracks", "/var/lib/chorus/music"]
+            nodes.append(Node(INSTALLED_NODE, name, p.workdir, host=host.address, port=7600,
+                              node_id=name, prefix=host.prefix(), mdns=True, extra_args=args))
+        try:
+            t0 = now()
+            for node in nodes:
+                node.launch()
+            for node in nodes:
+                node.identify()
+            wait_until(one_agreed_leader(nodes, []), 4.0, what="two installed nodes agree on a leader",
+                       since=t0)
+            p.cluster.figure("installed nodes, no address: start -> one leader", now() - t0)
+            require_ok(nodes[1], "play 1")
+            played = now()
+            wait_until(in_sync(nodes), 6.0, what="both installed nodes playing in sync", since=played)
+            p.cluster.figure("installed nodes: play -> in sync", now() - played)
+        finally:
+            for node in nodes:
+                if node.alive():
+                    node.kill9()
+
+
+STEPS = [step_build, step_install, step_man, step_unit, step_help, step_run, step_systemd, step_lan,
+         step_remove, step_purge]
 
 
 def scenario_package(cluster: Cluster) -> None:

@@ -14,18 +14,6 @@ set(CHORUS_PACKAGING_DIR ${PROJECT_SOURCE_DIR}/packaging)
 # scripts/package.sh built: the `package_contents` target.
 set(CMAKE_SKIP_INSTALL_ALL_DEPENDENCY ON)
 
-# The man page comes from the option table (`man_page`, chorus-node.1 in the build tree). Where
-# that target does not exist, a placeholder page wraps `node --help`.
-if(NOT TARGET man_page)
-  add_custom_command(
-    OUTPUT ${CMAKE_BINARY_DIR}/chorus-node.1
-    COMMAND ${CMAKE_COMMAND} -DNODE=$<TARGET_FILE:node> -DOUTPUT=${CMAKE_BINARY_DIR}/chorus-node.1
-            -DVERSION=${PROJECT_VERSION} -P ${PROJECT_SOURCE_DIR}/cmake/PlaceholderManPage.cmake
-    DEPENDS node ${PROJECT_SOURCE_DIR}/cmake/PlaceholderManPage.cmake
-    COMMENT "Writing the placeholder man page chorus-node.1")
-  add_custom_target(man_page DEPENDS ${CMAKE_BINARY_DIR}/chorus-node.1)
-endif()
-
 # Debian wants man pages and changelogs compressed with gzip -9n (no name, no time stamp).
 add_custom_command(
   OUTPUT ${CMAKE_BINARY_DIR}/packaging/chorus-node.1.gz

@@ -36,4 +36,6 @@ fuzz_build_dir=
 "$root/scripts/build.sh" "${configure_args[@]}" "-DCHORUS_FUZZ_BUILD_DIR=$fuzz_build_dir"
 [[ -n "$fuzz" ]] && FUZZ_BUILD_DIR=$fuzz_build_dir "$root/scripts/build-fuzz.sh"
 cd "$build_dir"
-ctest --output-on-failure "${ctest_args[@]}"
+# Two at a time: the unit and fuzz tests share the machine's cores; the system tests are
+# RUN_SERIAL (tests/CMakeLists.txt), so each still runs alone, its timing undisturbed.
+ctest --output-on-failure --parallel 2 "${ctest_args[@]}"

@@ -121,12 +121,14 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
-def remove_stale_namespaces() -> None:
-    """Deletes namespaces of earlier runs whose test process no longer exists."""
+def remove_stale_namespaces(prefix: str = NS_PREFIX) -> None:
+    """Deletes namespaces named PREFIX-PID-... whose test process PID no longer exists (left by
+    a run that was killed)."""
     for line in run(["ip", "netns", "list"], check=False).stdout.splitlines():
         name = line.split()[0] if line.split() else ""
-        match = re.fullmatch(rf"{NS_PREFIX}-(\d+)-[0-9a-f]+-\w+", name)
+        match = re.fullmatch(rf"{re.escape(prefix)}-(\d+)-[0-9a-f]+-[\w-]+", name)
         if match and not _pid_alive(int(match.group(1))):
+            print(f"  removing stale namespace {name} (its test process is gone)", flush=True)
             run(["ip", "netns", "del", name], check=False)
 
 

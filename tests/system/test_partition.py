@@ -39,6 +39,7 @@ from harness import (  # noqa: E402
     Cluster, HarnessError, Node, Skip, agreement, hold_for, now, rank_key, run_main,
     split_brain, statuses, wait_until,
 )
+from lan import remove_stale_namespaces  # noqa: E402
 
 SUBNET = "10.77.0"
 PORT = 7600
@@ -60,27 +61,6 @@ def run(argv: "list[str]", check: bool = True) -> subprocess.CompletedProcess:
         raise HarnessError(f"`{' '.join(argv)}` failed ({result.returncode}): "
                            f"{result.stderr.strip() or result.stdout.strip()}")
     return result
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
-def remove_stale_namespaces() -> None:
-    """Deletes namespaces of earlier runs of this test whose process no longer exists."""
-    listing = run(["ip", "netns", "list"], check=False).stdout
-    for line in listing.splitlines():
-        name = line.split()[0] if line.split() else ""
-        match = re.fullmatch(rf"{NS_PREFIX}-(\d+)-[0-9a-f]+-(hub|h\d)", name)
-        if match and not _pid_alive(int(match.group(1))):
-            print(f"  removing stale namespace {name} (its test process is gone)", flush=True)
-            run(["ip", "netns", "del", name], check=False)
 
 
 class Lab:
@@ -242,7 +222,7 @@ def scenario_partition(cluster: Cluster) -> None:
     time: each side converges on its own leader, and after the heal the higher-ranked of the two
     leaders is the only one left, agreed by all five."""
     requirements()
-    remove_stale_namespaces()
+    remove_stale_namespaces(NS_PREFIX)
     lab = Lab()
 
     def cleanup() -> None:

@@ -193,6 +193,7 @@ struct Library::State {
   std::uint64_t queue_rescan() {
     const std::lock_guard lock(mutex);
     if (queued_job == 0) queued_job = ++last_job;
+    if (stats.updating_job == 0) stats.updating_job = queued_job;  // shown at once, not when it starts
     rescan_wanted.notify_all();
     return queued_job;
   }

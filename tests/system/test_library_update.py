@@ -9,8 +9,8 @@ library's wave module). Exit 0 = passed, 1 = failed.
 Scenarios (how each fails if the product breaks):
   1 watched: A (leader, one track) and B (follower, an empty --tracks). A file written into A's
     directory, and one into a new subdirectory of it, must appear in `list --json` on A and on
-    B without any command; a file removed must disappear from both. Then 200 files written at
-    once must all appear on B, and cost A at most 5 rescans (status library.rescans), not 200.
+    B without any command; a file removed must disappear from both. Then 1000 files written at
+    once must all appear on B, and cost A at most 5 rescans (status library.rescans), not 1000.
   2 not watched (--no-watch): a file copied in must still be missing after 3 s (more than the
     2 s a watching node waits), appear after `update` at the prompt, and a second one after MPD's
     `update` on a raw socket, which must answer `updating_db: N` then OK.
@@ -35,6 +35,7 @@ from harness import (HOST, Cluster, HarnessError, Node, hold_for, run_main,  # n
 from test_mpd import free_port, read_answer  # noqa: E402
 
 _written = 0
+BURST = 1000
 
 
 def write_track(path: Path, seconds: float = 0.5) -> None:
@@ -104,14 +105,19 @@ def scenario_watched(cluster: Cluster) -> None:
                what="both drop the removed file", describe=cluster.describe)
 
     before = library(a)["rescans"]
-    burst = {f"Burst/{i:03}.wav" for i in range(200)}
-    for name in sorted(burst):
-        write_track(tracks / name, seconds=0.05)
-    wait_until(lists([b], burst), 20, what="B lists the 200 files of the burst",
-               describe=cluster.describe)
+    burst = [f"Burst/{i:04}.wav" for i in range(BURST)]
+    for name in burst:
+        write_track(tracks / name, seconds=0.01)
+    expected = 2 + BURST  # first.wav, New Album/third.wav and the burst
+
+    def b_has_all() -> Any:
+        count = library(b)["cluster_tracks"]
+        return count == expected or f"B's cluster library has {count} tracks, not {expected}"
+    wait_until(b_has_all, 30, what=f"B lists the {BURST} files of the burst", describe=cluster.describe)
+    wait_until(lists([b], {burst[0], burst[-1]}), 5, what="B lists the burst by name")
     wait_until(lambda: library(a)["updating_job"] == 0, 5, what="A's rescans are over")
     rescans = library(a)["rescans"] - before
-    cluster.check_limit("rescans for a burst of 200 files", rescans, 5, unit="")
+    cluster.check_limit(f"rescans for a burst of {BURST} files", rescans, 5, unit="")
 
 
 def mpd_update(port: int) -> str:

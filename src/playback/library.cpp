@@ -157,9 +157,13 @@ struct Library::State {
   /// The walk failed: the list stays as it was (a directory unmounted for a moment must not
   /// empty the cluster's library), and says why only when it is empty anyway.
   void keep_after_failure(std::string why) {
-    const std::lock_guard lock(mutex);
-    if (snapshot->empty() || error == "not scanned") error = why;
-    if (stats.rescans > 0 || stats.updating_job != 0) spdlog::error("library rescan: {}; keeping the last list", why);
+    bool rescanning = false;
+    {
+      const std::lock_guard lock(mutex);
+      if (snapshot->empty() || error == "not scanned") error = why;
+      rescanning = stats.rescans > 0 || stats.updating_job != 0;  // the first scan's caller logs it
+    }
+    if (rescanning) spdlog::error("library rescan: {}; keeping the last list", why);
   }
 
   /// A whole rescan: walk, reconcile, read what is new or changed.
@@ -168,6 +172,7 @@ struct Library::State {
       if (notify && on_change) on_change();
       if (!to_read->empty()) read(*to_read, stop, notify);
     }
+    if (stop.stop_requested()) return;  // the library is going away
     {
       const std::lock_guard lock(mutex);
       stats.updating_job = queued_job;

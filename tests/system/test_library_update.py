@@ -9,7 +9,8 @@ library's wave module). Exit 0 = passed, 1 = failed.
 Scenarios (how each fails if the product breaks):
   1 watched: A (leader, one track) and B (follower, an empty --tracks). A file written into A's
     directory, and one into a new subdirectory of it, must appear in `list --json` on A and on
-    B without any command; a file removed must disappear from both. Then 1000 files written at
+    B without any command, and in the queue (which still mirrors the library); a file removed
+    must disappear from both. Then 1000 files written at
     once must all appear on B, and cost A at most 5 rescans (status library.rescans), not 1000.
   2 not watched (--no-watch): a file copied in must still be missing after 3 s (more than the
     2 s a watching node waits), appear after `update` at the prompt, and a second one after MPD's
@@ -100,6 +101,12 @@ def scenario_watched(cluster: Cluster) -> None:
     write_track(tracks / "New Album" / "third.wav")
     wait_until(lists([a, b], {"first.wav", "second.wav", "New Album/third.wav"}), 10,
                what="both list the files written after start", describe=cluster.describe)
+
+    def queue_mirrors() -> Any:
+        queued = {item["name"] for item in b.command_json("queue --json")["items"]}
+        return queued == {"first.wav", "second.wav", "New Album/third.wav"} or f"B's queue: {queued}"
+    wait_until(queue_mirrors, 5, what="the queue, still the library, follows it",
+               describe=cluster.describe)
     (tracks / "second.wav").unlink()
     wait_until(lists([a, b], {"first.wav", "New Album/third.wav"}, {"second.wav"}), 10,
                what="both drop the removed file", describe=cluster.describe)

@@ -108,11 +108,11 @@ control::ClusterView make_view() {
 
 control::Outcome outcome_for(std::uint8_t pattern, unsigned step) {
   const unsigned choice = (pattern >> (step % 4 * 2)) & 3u;
-  if (choice == 0) return {.ok = true, .refusal = control::Refusal::none, .text = "ok", .item_id = 5};
+  if (choice == 0) return {.ok = true, .refusal = control::Refusal::none, .text = "ok", .item_id = 5, .job = {}};
   const control::Refusal refusal = choice == 1   ? control::Refusal::bad_argument
                                    : choice == 2 ? control::Refusal::no_such
                                                  : control::Refusal::unavailable;
-  return {.ok = false, .refusal = refusal, .text = "error: \x01no\n", .item_id = {}};
+  return {.ok = false, .refusal = refusal, .text = "error: \x01no\n", .item_id = {}, .job = {}};
 }
 
 }  // namespace

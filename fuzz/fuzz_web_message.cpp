@@ -63,6 +63,7 @@ std::string_view name_of(CommandKind kind) {
     case CommandKind::volume: return "volume";
     case CommandKind::mute: return "mute";
     case CommandKind::unmute: return "unmute";
+    case CommandKind::update: return "update";
     default: return {};
   }
 }

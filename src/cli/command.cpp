@@ -20,7 +20,7 @@ using detail::usage_of;
 
 namespace {
 
-constexpr std::array<CommandSpec, 26> kTable{{
+constexpr std::array<CommandSpec, 27> kTable{{
     {CommandKind::peers, "peers", "", ArgSyntax::optional_json, "[--json]",
      "list the cluster's nodes with state, rank, rtt and last heard"},
     {CommandKind::list, "list", "", ArgSyntax::list_query, "[--json] [--page N] [QUERY...]",
@@ -36,6 +36,8 @@ constexpr std::array<CommandSpec, 26> kTable{{
     {CommandKind::seek, "seek", "", ArgSyntax::seek_position, "[+|-]TIME",
      "go to TIME into the track everywhere (75, 75.5, 1:15, 1:02:03), or with + or - by TIME "
      "from where it is"},
+    {CommandKind::update, "update", "", ArgSyntax::none, "",
+     "look again for new, changed and removed files in this node's music directory (--tracks)"},
     {CommandKind::queue, "queue", "", ArgSyntax::optional_json, "[--json]",
      "show the play queue and the play modes"},
     {CommandKind::add, "add", "", ArgSyntax::add_source, "N | QUERY...",

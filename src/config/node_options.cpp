@@ -77,6 +77,9 @@ void add_content_options(CLI::App& app, NodeOptions& options) {
                  "node then plays the other nodes' tracks)")
       ->type_name("PATH")
       ->capture_default_str();
+  app.add_flag("--no-watch", options.no_watch,
+               "Do not watch the music directory for new files (inotify); it is then rescanned every "
+               "5 minutes and by the update command");
   auto& content = options.node.content;
   app.add_option("--cache-dir", content.cache.directory,
                  "Where tracks fetched from peers are kept (default: $XDG_CACHE_HOME/chorus/ID), "
@@ -232,6 +235,7 @@ node::NodeConfig node_config(const NodeOptions& options) {
   config.network.liveness.interval = std::chrono::milliseconds(options.heartbeat_ms);
   config.network.forget_down_after = std::chrono::milliseconds(options.forget_down_after_ms);
   config.network.mdns = !options.no_mdns;
+  config.playback.watch = !options.no_watch;
   config.playback.latency = std::chrono::milliseconds(options.latency_ms);
   config.content.cache.max_bytes = options.cache_mb << 20;
   config.content.upload_bytes_per_second =

@@ -49,6 +49,7 @@ std::vector<CommandDef> make_table() {
       {"random", 1, 1, play_mode},
       {"repeat", 1, 1, play_mode},
       {"replay_gain_status", 0, 0, replay_gain_status},
+      {"rescan", 0, 1, update},
       {"search", 1, -1, search},
       {"seek", 2, 2, seek},
       {"seekcur", 1, 1, seekcur},
@@ -60,6 +61,7 @@ std::vector<CommandDef> make_table() {
       {"stop", 0, 0, simple_player},
       {"tagtypes", 0, -1, tagtypes},
       {"toggleoutput", 1, 1, output_switch},
+      {"update", 0, 1, update},
       {"urlhandlers", 0, 0, nothing},
       {"volume", 1, 1, volume},
   };

@@ -76,6 +76,9 @@ Reply volume(const Words&, Context&);
 Reply play_mode(const Words&, Context&);
 
 Reply add(const Words&, Context&);
+/// update and rescan [URI]: this node's whole music directory is walked again (a rescan reads
+/// only new and changed files anyway, so URI does not narrow it).
+Reply update(const Words&, Context&);
 Reply addid(const Words&, Context&);
 Reply clear(const Words&, Context&);
 Reply delete_range(const Words&, Context&);

@@ -274,3 +274,15 @@ Reply count(const Words& words, Context& context) {
 }
 
 }  // namespace chorus::mpd::detail
+
+namespace chorus::mpd::detail {
+
+Reply update(const Words&, Context&) {
+  Reply reply;
+  cli::Command command;
+  command.kind = cli::CommandKind::update;
+  reply.run.push_back(command);
+  return reply;
+}
+
+}  // namespace chorus::mpd::detail

@@ -72,6 +72,7 @@ Reply status(const Words&, Context& context) {
   out.field("playlist", queue.version);
   out.field("playlistlength", static_cast<std::uint64_t>(queue.items.size()));
   out.field("state", state_text(view.now.status));
+  if (view.updating_db != 0) out.field("updating_db", view.updating_db);
   const bool active = view.now.status != protocol::PlaybackStatus::stopped;
   if (active && view.now.position) {
     out.field("song", static_cast<std::uint64_t>(*view.now.position));

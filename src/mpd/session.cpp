@@ -24,7 +24,7 @@ constexpr Subsystems kNeverChanges = 1u << 31;
 
 constexpr std::array<IdleName, 14> kIdleNames = {{
     {"database", control::kDatabase},
-    {"update", kNeverChanges},
+    {"update", control::kUpdate},
     {"stored_playlist", kNeverChanges},
     {"playlist", control::kPlaylist},
     {"player", control::kPlayer},
@@ -203,6 +203,11 @@ Step Session::on_outcome(const control::Outcome& outcome, const control::Cluster
   if (!pending_.empty()) {
     step.command = pending_.front();
     return step;
+  }
+  if (outcome.job) {
+    ResponseWriter out;
+    out.field("updating_db", *outcome.job);
+    step.output += out.take();
   }
   if (answer_id_) {
     if (!added_id_) return fail(std::move(step), {Ack::system, "the queue did not name the item"});

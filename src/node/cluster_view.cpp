@@ -63,6 +63,7 @@ control::ClusterView make_cluster_view(const ClusterViewParts& parts) {
   view.now = parts.now;
   if (parts.queue) view.queue = parts.queue;
   if (parts.library) view.library = parts.library;
+  if (parts.playback) view.updating_db = parts.playback->scan.updating_job;
   view.rooms = rooms_now(parts);
   view.metrics = make_metrics(parts);
   return view;

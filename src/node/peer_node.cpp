@@ -2,6 +2,7 @@
 
 #include <boost/asio/io_context.hpp>
 #include <boost/json/serialize.hpp>
+#include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
 #include "chorus/node/cluster_view.hpp"
@@ -188,6 +189,14 @@ void PeerNode::run(const cli::Command& command, std::function<void(control::Outc
     case CommandKind::unmute:
       if (!rooms_) return done(report("error: the node has not started"));
       return rooms_->command(command, std::move(done));
+    case CommandKind::update: {
+      // This node's own directory, on any node: each node lists its own files (docs/library.md).
+      const auto job = playback_.rescan_library();
+      auto outcome = report(fmt::format("ok: looking for new music in {} (update {})",
+                                        config_.playback.tracks.string(), job));
+      outcome.job = job;
+      return done(std::move(outcome));
+    }
     case CommandKind::exit: return done(report("use exit at the prompt to leave"));
   }
 }

@@ -10,6 +10,7 @@
 #include <filesystem>
 
 #include "chorus/content/chunking.hpp"
+#include "chorus/node/library_watcher.hpp"
 #include "chorus/node/playback_reports.hpp"
 #include "kept_state_files.hpp"
 #include "chorus/node/queue_list.hpp"
@@ -25,6 +26,7 @@ PlaybackController::PlaybackController(asio::io_context& io, net::Transport& net
                                        StateHeldHandler on_state_held)
     : io_(io),
       network_(network),
+      watch_tracks_(config.watch),
       player_(
           std::move(config), [&io](std::function<void()> work) { asio::post(io, std::move(work)); },
           [this] { feed([&](std::int64_t now) { core_->track_opened(now); }); },
@@ -63,10 +65,10 @@ void PlaybackController::start(content::ContentConfig content, bool resume_playi
   std::error_code ignored;  // the cache reports an unusable directory itself
   std::filesystem::create_directories(content.cache.directory, ignored);
   player_.start(content.cache.directory / "library.sqlite", [this] {
-    asio::post(io_, [this] {
-      if (content_) content_->local_catalog_changed();
-    });
+    asio::post(io_, [this] { library_changed(); });
   });
+  watcher_ = std::make_unique<LibraryWatcher>(io_, watch_tracks_, [this] { player_.rescan_library(); });
+  watcher_->watch(player_.library().directories());
   // The id is known once the network has started.
   core_.emplace(network_.id());
   auto kept = load_kept_state(content.cache.directory, content.cluster);
@@ -104,6 +106,16 @@ void PlaybackController::peer_up(const net::PeerInfo& peer) {
 
 void PlaybackController::peer_down(const std::string& id) {
   if (content_) content_->peer_down(id);
+}
+
+void PlaybackController::library_changed() {
+  if (content_) content_->local_catalog_changed();
+  if (watcher_) watcher_->watch(player_.library().directories());
+  const auto job = player_.library().stats().updating_job;
+  if (job != updating_job_) {
+    updating_job_ = job;
+    changed(control::kUpdate);
+  }
 }
 
 void PlaybackController::on_catalog(std::shared_ptr<const content::Catalog> catalog) {
@@ -145,6 +157,7 @@ void PlaybackController::stop() {
   resume_timer_.cancel();
   state_request_timer_.cancel();
   control_timer_.cancel();
+  watcher_.reset();
   if (content_) content_->stop();
   player_.stop();
   end_timer_.cancel();
@@ -166,7 +179,7 @@ void PlaybackController::receive(const std::string& from, const protocol::Messag
 }
 
 void PlaybackController::command(const cli::Command& command, Reply reply) {
-  if (!core_) return reply({false, control::Refusal::unavailable, "error: playback has not started", std::nullopt});
+  if (!core_) return reply({false, control::Refusal::unavailable, "error: playback has not started", std::nullopt, std::nullopt});
   auto token = next_token_++;
   replies_[token] = std::move(reply);
   feed([&](std::int64_t now) { core_->command(now, command, token); });

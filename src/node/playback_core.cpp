@@ -29,10 +29,10 @@ protocol::CatalogEntry catalog_entry(const playback::TrackInfo& t) {
   return {t.content_hash, t.chunk_root, t.file_name, t.title, t.artist, t.album, t.format, t.frames, t.file_size};
 }
 
-control::Outcome ok(std::string text) { return {true, Refusal::none, std::move(text), std::nullopt}; }
+control::Outcome ok(std::string text) { return {true, Refusal::none, std::move(text), std::nullopt, std::nullopt}; }
 
 control::Outcome refused(Refusal refusal, std::string text) {
-  return {false, refusal, std::move(text), std::nullopt};
+  return {false, refusal, std::move(text), std::nullopt, std::nullopt};
 }
 
 /// A position as typed (from 1) that fits a queue, as an index from 0; nullopt otherwise.

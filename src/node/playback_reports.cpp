@@ -61,6 +61,8 @@ json::object library_object(const PlaybackView& view) {
   return json::object{{"tracks_here", view.library_tracks},
                       {"cluster_tracks", view.cluster_tracks},
                       {"files_pending", view.scan.pending},
+                      {"rescans", view.scan.rescans},
+                      {"updating_job", view.scan.updating_job},
                       {"content_port", c.port},
                       {"cache_error", c.cache_error.empty() ? json::value(nullptr) : json::value(c.cache_error)},
                       {"cache_used_bytes", c.cache_used},

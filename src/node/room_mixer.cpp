@@ -13,11 +13,11 @@ namespace chorus::node {
 namespace {
 
 control::Outcome ok(std::string text) {
-  return {.ok = true, .refusal = control::Refusal::none, .text = std::move(text), .item_id = {}};
+  return {.ok = true, .refusal = control::Refusal::none, .text = std::move(text), .item_id = {}, .job = {}};
 }
 
 control::Outcome refused(control::Refusal why, std::string text) {
-  return {.ok = false, .refusal = why, .text = "error: " + std::move(text), .item_id = {}};
+  return {.ok = false, .refusal = why, .text = "error: " + std::move(text), .item_id = {}, .job = {}};
 }
 
 /// What a level change means to a front end: kMixer for the volume, kOutput for the mute.

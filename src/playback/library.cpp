@@ -6,6 +6,7 @@
 #include <cerrno>
 #include <cctype>
 #include <chrono>
+#include <condition_variable>
 #include <map>
 #include <mutex>
 #include <system_error>
@@ -117,14 +118,90 @@ struct Library::State {
   std::function<void()> on_change;
   detail::TrackFeeder feeder;         ///< the decoder thread
 
-  mutable std::mutex mutex;  ///< guards the three below
+  mutable std::mutex mutex;  ///< guards the members down to rescan_wanted
   std::shared_ptr<const Tracks> snapshot = no_tracks();
   std::string error = "not scanned";
   ScanStats stats;
+  std::vector<fs::path> directories;
+  std::uint64_t last_job = 0;    ///< the last job number handed out
+  std::uint64_t queued_job = 0;  ///< a rescan asked for and not started yet, 0: none
+  std::condition_variable_any rescan_wanted;
 
   /// The tracks known so far, by relative path (byte order): written by scan(), then only by the
   /// hasher thread.
   std::map<std::string, TrackInfo> tracks;
+
+  /// Walks the directory and reconciles: `tracks` becomes exactly the files found (those the
+  /// index describes complete, the others to be read) and is published. None when the directory
+  /// cannot be walked: then `tracks` and the published list are left as they were.
+  std::optional<std::vector<detail::FoundFile>> walk_and_reconcile() {
+    auto why = directory_error(directory);
+    auto walk = why.empty() ? detail::walk_audio_files(directory) : detail::Walk{{}, {}, std::move(why)};
+    if (!walk.error.empty()) {
+      keep_after_failure(std::move(walk.error));
+      return std::nullopt;
+    }
+    tracks.clear();
+    auto to_read = reconcile(walk.files);
+    {
+      const std::lock_guard lock(mutex);
+      stats.files_seen = walk.files.size();
+      stats.pending = to_read.size();
+      directories.assign(1, directory);
+      for (const auto& relative : walk.directories) directories.push_back(directory / relative);
+    }
+    publish(0);
+    return to_read;
+  }
+
+  /// The walk failed: the list stays as it was (a directory unmounted for a moment must not
+  /// empty the cluster's library), and says why only when it is empty anyway.
+  void keep_after_failure(std::string why) {
+    bool rescanning = false;
+    {
+      const std::lock_guard lock(mutex);
+      if (snapshot->empty() || error == "not scanned") error = why;
+      rescanning = stats.rescans > 0 || stats.updating_job != 0;  // the first scan's caller logs it
+    }
+    if (rescanning) spdlog::error("library rescan: {}; keeping the last list", why);
+  }
+
+  /// A whole rescan: walk, reconcile, read what is new or changed.
+  void rescan_now(const std::stop_token& stop, bool notify) {
+    if (auto to_read = walk_and_reconcile()) {
+      if (notify && on_change) on_change();
+      if (!to_read->empty()) read(*to_read, stop, notify);
+    }
+    if (stop.stop_requested()) return;  // the library is going away
+    {
+      const std::lock_guard lock(mutex);
+      stats.updating_job = queued_job;
+      ++stats.rescans;
+    }
+    if (notify && on_change) on_change();
+  }
+
+  /// The hasher thread, once its first reading is done: one rescan after another, as asked.
+  void serve_rescans(const std::stop_token& stop) {
+    while (true) {
+      {
+        std::unique_lock lock(mutex);
+        if (!rescan_wanted.wait(lock, stop, [&] { return queued_job != 0; })) return;
+        stats.updating_job = std::exchange(queued_job, 0);
+      }
+      if (on_change) on_change();  // the rescan has started
+      rescan_now(stop, true);
+    }
+  }
+
+  /// Numbers a rescan request, joining one that has not started yet.
+  std::uint64_t queue_rescan() {
+    const std::lock_guard lock(mutex);
+    if (queued_job == 0) queued_job = ++last_job;
+    if (stats.updating_job == 0) stats.updating_job = queued_job;  // shown at once, not when it starts
+    rescan_wanted.notify_all();
+    return queued_job;
+  }
 
   /// Fills `tracks` with the files the index describes, forgets the rows of files that are gone
   /// and returns the files that must be read.
@@ -191,11 +268,6 @@ struct Library::State {
     error = list->empty() && stats.pending == 0 ? no_audio_error(directory) : std::string{};
     snapshot = std::move(list);
   }
-
-  void fail(std::string why) {
-    const std::lock_guard lock(mutex);
-    error = std::move(why);
-  }
 };
 
 // ------------------------------------------------------------------------------------ Library
@@ -211,25 +283,10 @@ Library Library::scan(const fs::path& directory, ScanOptions options) {
   State& state = *lib.state_;
   state.directory = directory;
   state.on_change = std::move(options.on_change);
-  if (auto error = directory_error(directory); !error.empty()) {
-    state.fail(std::move(error));
-    return lib;
-  }
-  auto walk = detail::walk_audio_files(directory);
-  if (!walk.error.empty()) {
-    state.fail(std::move(walk.error));
-    return lib;
-  }
   state.index.emplace(options.index_file);
-  auto to_read = state.reconcile(walk.files);
-  {
-    const std::lock_guard lock(state.mutex);
-    state.stats = {walk.files.size(), 0, to_read.size()};
-  }
-  state.publish(0);
-  if (to_read.empty()) return lib;
+  auto to_read = state.walk_and_reconcile().value_or(std::vector<detail::FoundFile>{});
   if (!options.background) {
-    state.read(to_read, {}, false);
+    if (!to_read.empty()) state.read(to_read, {}, false);
     return lib;
   }
   // A few new files are read at once, so that a small library is whole when the node starts;
@@ -241,11 +298,31 @@ Library Library::scan(const fs::path& directory, ScanOptions options) {
   }
   if (first > 0) state.read({to_read.begin(), to_read.begin() + static_cast<std::ptrdiff_t>(first)}, {}, false);
   to_read.erase(to_read.begin(), to_read.begin() + static_cast<std::ptrdiff_t>(first));
-  if (to_read.empty()) return lib;
+  // The thread stays after reading: it serves rescan() (a directory missing at start may come).
   lib.hasher_ = std::jthread([shared = lib.state_, files = std::move(to_read)](const std::stop_token& stop) {
-    shared->read(files, stop, true);
+    if (!files.empty()) shared->read(files, stop, true);
+    shared->serve_rescans(stop);
   });
   return lib;
+}
+
+std::uint64_t Library::rescan() {
+  if (!state_) return 0;
+  const auto job = state_->queue_rescan();
+  if (!hasher_.joinable()) {
+    {
+      const std::lock_guard lock(state_->mutex);
+      state_->stats.updating_job = std::exchange(state_->queued_job, 0);
+    }
+    state_->rescan_now({}, false);
+  }
+  return job;
+}
+
+std::vector<fs::path> Library::directories() const {
+  if (!state_) return {};
+  const std::lock_guard lock(state_->mutex);
+  return state_->directories;
 }
 
 std::string Library::error() const {

@@ -53,7 +53,7 @@ Walk walk_audio_files(const fs::path& directory) {
   Walk walk;
   std::error_code ec;
   fs::recursive_directory_iterator it(directory, fs::directory_options::skip_permission_denied, ec);
-  if (ec) return {{}, walk_error(directory, ec)};
+  if (ec) return {{}, {}, walk_error(directory, ec)};
   for (const fs::recursive_directory_iterator end; it != end; it.increment(ec)) {
     const fs::path& path = it->path();
     const std::string name = path.filename().string();
@@ -61,12 +61,17 @@ Walk walk_audio_files(const fs::path& directory) {
       it.disable_recursion_pending();  // hidden: version-control and index files, trash
       continue;
     }
+    std::error_code type_ec;
+    if (it->is_directory(type_ec) && !it->is_symlink(type_ec)) {
+      walk.directories.push_back(path.lexically_relative(directory).generic_string());
+      continue;
+    }
     if (!has_audio_extension(name)) continue;
     if (auto file = found_file(path, path.lexically_relative(directory).generic_string())) {
       walk.files.push_back(std::move(*file));
     }
   }
-  if (ec) return {{}, walk_error(directory, ec)};
+  if (ec) return {{}, {}, walk_error(directory, ec)};
   // Byte order (std::string compares as unsigned char): identical on every node, any locale.
   std::sort(walk.files.begin(), walk.files.end(),
             [](const FoundFile& a, const FoundFile& b) { return a.relative < b.relative; });

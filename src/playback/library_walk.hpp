@@ -20,6 +20,9 @@ struct FoundFile {
 
 struct Walk {
   std::vector<FoundFile> files;  ///< in byte order of `relative`: the same on every node
+  /// The directories walked below the library directory (not hidden), '/' separators: what a
+  /// watcher of the tree watches.
+  std::vector<std::string> directories;
   std::string error;             ///< why the directory could not be walked
 };
 

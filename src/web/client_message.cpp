@@ -234,6 +234,7 @@ constexpr CommandName kCommands[] = {
     {"remove", CommandKind::remove, read_range},
     {"move", CommandKind::move, read_move},
     {"clear", CommandKind::clear, nullptr},
+    {"update", CommandKind::update, nullptr},
     {"random", CommandKind::random, read_on_off},
     {"repeat", CommandKind::repeat, read_on_off},
     {"single", CommandKind::single, read_switch},

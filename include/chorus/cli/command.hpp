@@ -26,7 +26,9 @@ enum class CommandKind {
   // rooms (every node is a room)
   volume, mute, unmute,
   // how MPD clients and browsers reach this node
-  access
+  access,
+  // this node's own music directory, walked again (docs/library.md "New music")
+  update
 };
 
 /// What a command accepts after its name.

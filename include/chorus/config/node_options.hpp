@@ -37,6 +37,7 @@ struct NodeOptions {
   std::vector<std::string> accept_key_files;
   bool no_prompt = false;
   bool no_mdns = false;
+  bool no_watch = false;
   bool show_access = false;
 };
 

@@ -34,9 +34,10 @@ enum Subsystem : std::uint32_t {
   kMixer = 1u << 3,     ///< a room's volume
   kOutput = 1u << 4,    ///< a room muted or unmuted, joined or left
   kOptions = 1u << 5,   ///< random, repeat, single, consume
+  kUpdate = 1u << 6,    ///< this node's library rescan started or finished
 };
 using Subsystems = std::uint32_t;
-inline constexpr Subsystems kAllSubsystems = (1u << 6) - 1;
+inline constexpr Subsystems kAllSubsystems = (1u << 7) - 1;
 
 /// Why a command was refused (for a protocol's error code; the text says it to a person).
 enum class Refusal {
@@ -55,6 +56,8 @@ struct Outcome {
   std::string text;
   /// add: the id of the first item added (MPD's addid answers it).
   std::optional<std::uint64_t> item_id;
+  /// update: the rescan's job number (MPD's updating_db).
+  std::optional<std::uint64_t> job;
 };
 
 /// One entry of the play queue: a stable id (MPD's songid) and the track.
@@ -140,6 +143,8 @@ struct ClusterView {
   std::shared_ptr<const QueueView> queue = std::make_shared<const QueueView>();
   std::vector<RoomView> rooms;         ///< this node first, then the peers by id
   std::shared_ptr<const content::Catalog> library = std::make_shared<const content::Catalog>();
+  /// This node's library rescan queued or under way (MPD's updating_db); 0: none.
+  std::uint64_t updating_db = 0;
   MetricsView metrics;
 };
 

@@ -113,6 +113,9 @@ class PlaybackController final : public PlaybackInbox {
   void on_changed(ChangeListener listener);
 
   std::string list_report(const cli::Command& command) const;
+  /// Walks this node's music directory again (new, changed and removed files; on the library's
+  /// hasher thread): the job number, as MPD's update answers it.
+  std::uint64_t rescan_library() { return player_.rescan_library(); }
   /// The cluster's library as this node knows it.
   std::shared_ptr<const content::Catalog> library() const { return catalog_; }
   /// What `queue [--json]` prints.
@@ -146,6 +149,9 @@ class PlaybackController final : public PlaybackInbox {
   /// Tells the content service which tracks to hold: those kept open and opened early.
   void want(const std::vector<playback::TrackToOpen>& tracks);
   void on_catalog(std::shared_ptr<const content::Catalog> catalog);
+  /// The own library published a new list, or a rescan started or ended: peers are told, new
+  /// directories watched, front ends shown the rescan (kUpdate).
+  void library_changed();
   /// The bytes of a track the library lacks, when enough are cached to start reading it.
   std::optional<playback::ExternalTrack> find_bytes(const playback::TrackToOpen& track) const;
   /// Notes what changed for the kept state and arms its timer.
@@ -158,9 +164,12 @@ class PlaybackController final : public PlaybackInbox {
 
   boost::asio::io_context& io_;
   net::Transport& network_;
+  bool watch_tracks_ = true;  ///< PlayerConfig::watch
   playback::AudioPlayer player_;
   LibraryTracks local_tracks_{player_.library()};
   std::optional<content::ContentService> content_;  ///< made by start()
+  std::unique_ptr<class LibraryWatcher> watcher_;   ///< made by start()
+  std::uint64_t updating_job_ = 0;  ///< the library's rescan last announced (kUpdate)
   std::shared_ptr<const content::Catalog> catalog_ = std::make_shared<const content::Catalog>();
   std::vector<content::WantedTrack> wanted_;
   std::string last_played_;  ///< the hash last told to the cache as playing

@@ -43,6 +43,7 @@ struct PlayerConfig {
   std::chrono::milliseconds latency{0};  ///< extra per-node output latency (speakers)
   int block_frames = 480;                ///< frames per render (sdl: the device buffer asked for)
   std::filesystem::path index_file;      ///< the library's index (LibraryIndex); empty: in memory
+  bool watch = true;                     ///< watch `tracks` for new music (inotify); false: poll
 };
 
 /// What the engine and the output have done so far.
@@ -77,6 +78,8 @@ class AudioPlayer {
 
   /// The tracks as scanned by start(); empty before.
   const Library& library() const { return library_; }
+  /// Rescans the library on its hasher thread (Library::rescan()); returns the job number.
+  std::uint64_t rescan_library() { return library_.rescan(); }
   /// The name of `state`'s track while its bytes are not here yet (being fetched): the node plays
   /// silence until they are.
   std::optional<std::string> missing_track(const PlaybackState& state) const;

@@ -7,6 +7,11 @@
 // that are new or changed are read either inside scan() or, with ScanOptions::background, on the
 // library's hasher thread, which publishes a new track list after each batch.
 //
+// rescan() walks the directory again and updates the list incrementally (docs/library.md "New
+// music"): files gone are dropped, new and changed ones read, the others kept as they are. A
+// background library does this on its hasher thread, which stays for the Library's lifetime
+// and serves one rescan after another.
+//
 // Threads (see docs/audio.md):
 //   scan()                    any thread; a stat walk, plus reading the new or changed files
 //                             unless they are left to the hasher thread.
@@ -16,6 +21,7 @@
 //                             they check the file's hash and decode (milliseconds per track).
 //   the returned TrackAudio   read by the audio thread without any lock; the library's decoder
 //                             thread keeps it filled while the library lives.
+//   rescan(), directories()   any thread; a background library's rescan() only queues the work.
 //   ScanOptions::on_change    called on the hasher thread.
 // Moving a Library while another thread calls it is not allowed; its hasher thread carries on
 // across a move (it works on state the Library points to).
@@ -112,7 +118,8 @@ struct ScanOptions {
   std::uint64_t foreground_bytes = 64u << 20;
   /// Background only: called on the hasher thread after each batch it publishes (at most about
   /// once a second) and once when it is done. It may run before scan() has returned, so it should
-  /// only post work to its owner's thread, not call the Library itself.
+  /// only post work to its owner's thread, not call the Library itself. Also called when a
+  /// rescan starts and when it ends (whether or not it changed anything).
   std::function<void()> on_change;
 };
 
@@ -121,6 +128,9 @@ struct ScanStats {
   std::size_t files_seen = 0;    ///< files named like tracks, found by the stat walk
   std::size_t files_hashed = 0;  ///< of them, read in full (new, changed or not yet indexed)
   std::size_t pending = 0;       ///< of them, still waiting for the hasher thread
+  /// The rescan queued or under way (MPD's updating_db), 0 when none is.
+  std::uint64_t updating_job = 0;
+  std::uint64_t rescans = 0;     ///< rescans finished
 };
 
 class Library {
@@ -156,6 +166,17 @@ class Library {
   /// hex); its `index` is its position in that snapshot.
   std::optional<TrackInfo> find_by_hash(std::string_view content_hash) const;
   ScanStats stats() const;
+
+  /// Walks the directory again: files gone leave the list, new and changed ones are read (a
+  /// background library reads them on its hasher thread and returns at once; otherwise they are
+  /// read before rescan() returns), unchanged ones are not read again. A directory that cannot be
+  /// walked any more is logged as an error and the list is kept. Returns the rescan's job number
+  /// (from 1); a request made while another rescan waits to start joins it (same number), so a
+  /// burst of requests costs one walk. A library that was moved from does nothing and returns 0.
+  std::uint64_t rescan();
+  /// The directories of the last successful walk, the library directory first: what a watcher
+  /// of the tree should watch.
+  std::vector<std::filesystem::path> directories() const;
 
   /// The chunk digests of the file with this content hash: from the index, or read again from the
   /// file (and checked against the hash) when the index does not have them. None for a hash the

@@ -142,3 +142,11 @@ TEST_CASE("queue takes --json, clear and access nothing", "[cli]") {
   CHECK(parsed("access").kind == CommandKind::access);
   CHECK(rejected("clear all").kind == ParseErrorKind::extra_argument);
 }
+
+TEST_CASE("update takes nothing and is in the help", "[cli]") {
+  CHECK(parsed("update").kind == CommandKind::update);
+  CHECK(parsed("  update  ").kind == CommandKind::update);
+  CHECK(rejected("update music").kind == ParseErrorKind::extra_argument);
+  CHECK(contains(rejected("update now").message(), "usage: update"));
+  CHECK(contains(chorus::cli::help_text(), "update"));
+}

@@ -80,7 +80,7 @@ void FakePort::run(cli::Command command, Done done) {
     }
     if (refusal) {
       outcome = {.ok = false, .refusal = refusal->first, .text = "error: " + refusal->second,
-                 .item_id = {}};
+                 .item_id = {}, .job = {}};
     } else {
       outcome = apply(command, view, changed);
     }
@@ -145,10 +145,10 @@ void FakePort::publish(control::ClusterView view, control::Subsystems changed) {
 namespace {
 
 control::Outcome ok(std::string text = "ok") {
-  return {.ok = true, .refusal = control::Refusal::none, .text = std::move(text), .item_id = {}};
+  return {.ok = true, .refusal = control::Refusal::none, .text = std::move(text), .item_id = {}, .job = {}};
 }
 control::Outcome refused(control::Refusal refusal, std::string text) {
-  return {.ok = false, .refusal = refusal, .text = "error: " + std::move(text), .item_id = {}};
+  return {.ok = false, .refusal = refusal, .text = "error: " + std::move(text), .item_id = {}, .job = {}};
 }
 
 control::RoomView* room_named(control::ClusterView& view, const std::string& id) {

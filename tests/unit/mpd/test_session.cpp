@@ -35,7 +35,7 @@ struct Client {
 };
 
 control::Outcome ok(std::optional<std::uint64_t> id = std::nullopt) {
-  return {.ok = true, .refusal = control::Refusal::none, .text = "ok", .item_id = id};
+  return {.ok = true, .refusal = control::Refusal::none, .text = "ok", .item_id = id, .job = {}};
 }
 
 bool contains(const std::string& text, const std::string& part) {
@@ -259,19 +259,19 @@ TEST_CASE("refusals map to MPD's error codes") {
   Client client;
   client.command("playid 5");
   CHECK(client.complete({.ok = false, .refusal = control::Refusal::no_such,
-                         .text = "error: no queue item 5", .item_id = {}})
+                         .text = "error: no queue item 5", .item_id = {}, .job = {}})
             .output == "ACK [50@0] {playid} no queue item 5\n");
   client.command("play 0");
   CHECK(client.complete({.ok = false, .refusal = control::Refusal::bad_argument, .text = "error: x",
-                         .item_id = {}})
+                         .item_id = {}, .job = {}})
             .output == "ACK [2@0] {play} x\n");
   client.command("pause 0");
   CHECK(client.complete({.ok = false, .refusal = control::Refusal::not_now, .text = "error: y",
-                         .item_id = {}})
+                         .item_id = {}, .job = {}})
             .output == "ACK [55@0] {pause} y\n");
   client.command("stop");
   CHECK(client.complete({.ok = false, .refusal = control::Refusal::unavailable,
-                         .text = "error: no leader", .item_id = {}})
+                         .text = "error: no leader", .item_id = {}, .job = {}})
             .output == "ACK [52@0] {stop} no leader\n");
 }
 
@@ -379,7 +379,7 @@ TEST_CASE("command lists run in order and stop at the first error with its index
   client.answer("ping");
   client.send("command_list_end");
   CHECK(client.complete({.ok = false, .refusal = control::Refusal::unavailable,
-                         .text = "error: no leader", .item_id = {}})
+                         .text = "error: no leader", .item_id = {}, .job = {}})
             .output == "ACK [52@1] {stop} no leader\n");
   CHECK(client.answer("ping") == "OK\n");
 }
@@ -419,7 +419,7 @@ TEST_CASE("idle answers changes made before it, or the first ones while it waits
   CHECK(client.answer("noidle") == "OK\n");
   CHECK(client.answer("noidle").empty());
   CHECK(client.answer("idle bogus") == "ACK [2@0] {idle} Unrecognized idle event: bogus\n");
-  CHECK(client.answer("idle update").empty());  // never changes, but may be waited for
+  CHECK(client.answer("idle stored_playlist").empty());  // never changes, but may be waited for
   CHECK(client.answer("noidle") == "OK\n");
 }
 
@@ -468,4 +468,33 @@ TEST_CASE("song tags cannot inject protocol lines") {
   client.view.library = library;
   const std::string answer = client.answer("lsinfo");
   CHECK(contains(answer, "Title: x OK changed: player\n"));
+}
+
+TEST_CASE("update and rescan run the node's rescan and answer its job number") {
+  for (std::string_view line : {"update", "rescan", "update \"Artist A\"", "rescan Artist"}) {
+    Client client;
+    INFO(line);
+    CHECK(client.command(line).kind == cli::CommandKind::update);
+    control::Outcome outcome = ok();
+    outcome.job = 7;
+    CHECK(client.complete(outcome).output == "updating_db: 7\nOK\n");
+  }
+  Client client;
+  CHECK(client.answer("update a b") == "ACK [2@0] {update} too many arguments for \"update\"\n");
+}
+
+TEST_CASE("status shows updating_db while a rescan is queued or under way") {
+  Client client;
+  CHECK_FALSE(contains(client.answer("status"), "updating_db"));
+  client.view.updating_db = 3;
+  CHECK(contains(client.answer("status"), "updating_db: 3\n"));
+}
+
+TEST_CASE("idle update fires when a rescan starts or ends") {
+  Client client;
+  CHECK(client.answer("idle update").empty());
+  CHECK(client.session.on_changes(control::kDatabase).output.empty());
+  CHECK(client.session.on_changes(control::kUpdate).output == "changed: update\nOK\n");
+  CHECK(client.session.on_changes(control::kUpdate | control::kDatabase).output.empty());
+  CHECK(client.answer("idle") == "changed: database\nchanged: update\nOK\n");
 }

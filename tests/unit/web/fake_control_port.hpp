@@ -105,7 +105,7 @@ class FakeControlPort : public control::ControlPort {
 
  private:
   void finish(const cli::Command& command, const Done& done) {
-    control::Outcome outcome{.ok = true, .refusal = control::Refusal::none, .text = "ok", .item_id = {}};
+    control::Outcome outcome{.ok = true, .refusal = control::Refusal::none, .text = "ok", .item_id = {}, .job = {}};
     if (answer) outcome = answer(command);
     if (outcome.ok) apply(command);
     done(std::move(outcome));

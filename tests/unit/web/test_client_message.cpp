@@ -47,6 +47,7 @@ TEST_CASE("commands without fields translate to their kind") {
   CHECK(command_of(R"({"cmd":"next"})").kind == CommandKind::next);
   CHECK(command_of(R"({"cmd":"prev"})").kind == CommandKind::prev);
   CHECK(command_of(R"({"cmd":"clear"})").kind == CommandKind::clear);
+  CHECK(command_of(R"({"cmd":"update"})").kind == CommandKind::update);
   // Fields a command does not read are ignored (a newer page may send more).
   CHECK(command_of(R"({"cmd":"pause","extra":[1,2]})") == command(CommandKind::pause));
 }

@@ -120,7 +120,7 @@ TEST_CASE("a refused command's outcome reaches the page") {
   Served served;
   served.port.answer = [](const cli::Command&) {
     return control::Outcome{.ok = false, .refusal = control::Refusal::not_now, .text = "error: stopped",
-                            .item_id = {}};
+                            .item_id = {}, .job = {}};
   };
   WsClient client(served.number());
   REQUIRE_FALSE(client.handshake());

@@ -145,7 +145,7 @@ TEST_CASE("library pages: matches only, numbered as the whole library, pages cou
 
 TEST_CASE("replies carry the id, the outcome and its text, errors their text") {
   control::Outcome refused{.ok = false, .refusal = control::Refusal::not_now, .text = "error: nothing plays",
-                           .item_id = {}};
+                           .item_id = {}, .job = {}};
   auto reply = parsed(web::reply_message(7, refused));
   CHECK(reply.at("type") == "reply");
   CHECK(reply.at("id") == 7);
@@ -153,7 +153,7 @@ TEST_CASE("replies carry the id, the outcome and its text, errors their text") {
   CHECK(reply.at("refusal") == "not_now");
   CHECK(reply.at("text") == "error: nothing plays");
   CHECK_FALSE(reply.contains("item_id"));
-  control::Outcome added{.ok = true, .refusal = control::Refusal::none, .text = "ok", .item_id = 31};
+  control::Outcome added{.ok = true, .refusal = control::Refusal::none, .text = "ok", .item_id = 31, .job = {}};
   reply = parsed(web::reply_message("x", added));
   CHECK(reply.at("item_id") == 31);
   CHECK(reply.at("id") == "x");

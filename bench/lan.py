@@ -44,6 +44,7 @@ HOLD_US = 1_000_000  # in sync means: every bucket of the next second within SYN
 POWER_ON_TARGET_S = 2.0
 FLAP_TARGET_S = 1.0
 FLAP_DOWN_S = 10.0
+FLAP_TRIALS = 3      # a flap is timed this many times; the slowest is the figure
 
 
 def spreads(rows: "list[tuple[str, int, int, int]]", names: "list[str]") -> "dict[int, float]":
@@ -201,14 +202,18 @@ def main() -> int:
                 result = power_on_trial(bench, hosts, tracks, trial)
                 print(f"  power-on trial {trial}: {result}", flush=True)
                 power_on.append(result)
-            flap = flap_trial(bench, hosts[:3], tracks)
-            print(f"  flap: {flap}", flush=True)
+            flaps = []
+            for trial in range(1 if args.quick else FLAP_TRIALS):
+                flaps.append(flap_trial(bench, hosts[:3], tracks))
+                print(f"  flap trial {trial}: {flaps[-1]}", flush=True)
+    # The slowest flap stands for all of them: the figure is a maximum.
+    flap = max(flaps, key=lambda f: max(f["rejoined_s"], f["in_sync_s"] if f["in_sync_s"] is not None else 1e9))
     figures = [r["in_sync_s"] for r in power_on if r.get("in_sync_s") is not None]
     results = {"machine": rig.machine_info(), "power_on": power_on,
                "power_on_summary_s": summary(figures, 3),
                "power_on_missing": len(power_on) - len(figures),
                "power_on_target_s": POWER_ON_TARGET_S,
-               "flap": flap, "flap_target_s": FLAP_TARGET_S}
+               "flap": flap, "flap_trials": flaps, "flap_target_s": FLAP_TARGET_S}
     rig.write_json(Path(args.out), results)
     print(f"power-on to in sync: {results['power_on_summary_s']} (target <= {POWER_ON_TARGET_S} s); "
           f"flap: rejoined {flap['rejoined_s']} s, in sync {flap['in_sync_s']} s after link-up")

@@ -321,9 +321,10 @@ def lan_section(r: Report, data: Optional[dict]) -> None:
     flap_s = flap.get("in_sync_s")
     rejoined = flap.get("rejoined_s")
     flap_met = rejoined is not None and flap_s is not None and max(rejoined, flap_s) <= data["flap_target_s"]
-    r.add(f"| link up after {flap['down_s']:.0f} s down → rejoined | 1 | | | {num(rejoined, 's', 2)} | "
+    flaps = len(data.get("flap_trials", [flap]))
+    r.add(f"| link up after {flap['down_s']:.0f} s down → rejoined | {flaps} | | | {num(rejoined, 's', 2)} | "
           f"≤ {data['flap_target_s']:.0f} s |")
-    r.add(f"| link up → its output in sync | 1 | | | {num(flap_s, 's', 2)} | "
+    r.add(f"| link up → its output in sync | {flaps} | | | {num(flap_s, 's', 2)} | "
           f"≤ {data['flap_target_s']:.0f} s ({met(flap_met)}) |", "")
     worst = max((t.get("worst_after_us") or 0 for t in data["power_on"]), default=0)
     late = sum(t.get("out_of_sync_after") or 0 for t in data["power_on"])

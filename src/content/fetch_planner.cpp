@@ -274,7 +274,9 @@ std::int64_t FetchPlanner::timeout_for(std::uint64_t chunk) const {
   // the queues with copies; backing off lets the answers catch up.
   const auto it = timeouts_.find(chunk);
   const int doublings = it == timeouts_.end() ? 0 : std::min(it->second, kMaxTimeoutDoublings);
-  return config_.request_timeout_us << doublings;
+  const std::int64_t base =
+      urgent(chunk) ? std::min(config_.urgent_timeout_us, config_.request_timeout_us) : config_.request_timeout_us;
+  return base << doublings;
 }
 
 bool FetchPlanner::eligible(const std::string& peer, std::uint64_t chunk) const {

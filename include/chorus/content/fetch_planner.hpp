@@ -50,6 +50,10 @@ struct FetchConfig {
   std::uint64_t urgent_chunks = 2;    ///< chunks past the demand cursor asked of anyone at once
   std::int64_t peer_wait_us = 1'000'000;
   std::int64_t request_timeout_us = 5'000'000;
+  /// An urgent chunk's request is given up sooner: the reader is stopped until it arrives, and a
+  /// request lost on its way (a link that closed, a holder that dropped it) must not stop it for
+  /// the whole request timeout while other holders could answer.
+  std::int64_t urgent_timeout_us = 1'000'000;
   int corrupt_limit = 3;
 };
 

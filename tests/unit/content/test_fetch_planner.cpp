@@ -159,7 +159,8 @@ TEST_CASE("a chunk waits peer_wait for its co-fetcher, then any holder will do")
   CHECK(p.next_deadline() == 1100);
   CHECK(p.next(1099).empty());
   CHECK(chunks_of(p.next(1100)) == std::vector<std::uint64_t>{1, 2, 4, 5, 7, 8});
-  CHECK(p.next_deadline() == 100 + cfg.request_timeout_us);
+  // Chunk 0, urgent, is given up first.
+  CHECK(p.next_deadline() == 100 + cfg.urgent_timeout_us);
 }
 
 TEST_CASE("the wait runs only for chunks in the next window of not-requested ones") {
@@ -282,6 +283,25 @@ TEST_CASE("a request unanswered past the timeout is dropped, the peer charged, t
   CHECK(p.done());
   CHECK(p.outstanding() == 0);
   CHECK_FALSE(p.next_deadline());
+}
+
+TEST_CASE("an urgent chunk's request is given up after the urgent timeout, the others' after the request timeout") {
+  auto cfg = wide();
+  cfg.urgent_timeout_us = 200;
+  cfg.request_timeout_us = 5000;
+  FetchPlanner p("me", none(8), cfg);
+  p.holder("a", all(8));
+  const auto asked = chunks_of(p.next(0));
+  REQUIRE(asked.size() >= 2);
+  CHECK(asked.front() == 0);
+  CHECK(p.next_deadline() == 200);
+  CHECK(p.next(199).empty());
+  p.holder("b", all(8));
+  // Only the urgent chunk came due: asked again, of the holder that did not let it time out.
+  CHECK(p.next(200) == std::vector<ChunkAsk>{{"b", 0}});
+  CHECK(p.failures_of("a") == 1);
+  // Its second request waits twice as long; the others keep the request timeout.
+  CHECK(p.next_deadline() == 200 + 400);
 }
 
 TEST_CASE("a refusal frees the chunk at once and waives the wait for the refusing co-fetcher") {

@@ -12,8 +12,8 @@ packages=(
   libtomlplusplus-dev man-db
   libasound2-dev libpulse-dev
   # the systemd service (docs/service.md): sd_notify; systemd-analyze to check the unit and
-  # systemd-nspawn to run it under a real systemd; the package's maintainer scripts' tools and
-  # man to check its man page
+  # systemd-nspawn to run it under a real systemd; the package's tools (dpkg-shlibdeps) and its
+  # maintainer scripts' (adduser, deb-systemd-helper)
   libsystemd-dev systemd systemd-container adduser init-system-helpers dpkg-dev
   # LAN discovery (docs/discovery.md): the Avahi client library, and for its tests the daemon,
   # avahi-browse and a D-Bus daemon of their own

@@ -57,6 +57,15 @@ std::string interface_name(AvahiIfIndex index) {
   return name;
 }
 
+/// This node as decide() sees it: what it announces, and every key it accepts.
+LocalIdentity identity_of(const LanDiscoverySettings& settings) {
+  LocalIdentity self{settings.record.cluster, settings.record.version, settings.record.node_id, {}};
+  if (!settings.record.key_id.empty()) self.key_ids.push_back(settings.record.key_id);
+  self.key_ids.insert(self.key_ids.end(), settings.also_accepted_key_ids.begin(),
+                      settings.also_accepted_key_ids.end());
+  return self;
+}
+
 }  // namespace
 
 /// Everything here runs on Avahi's thread (or with its lock held), and touches no io-thread state.
@@ -298,7 +307,7 @@ class LanDiscovery::Avahi {
 };
 
 LanDiscovery::LanDiscovery(boost::asio::io_context& io, LanDiscoverySettings settings, Found found)
-    : io_(io), settings_(std::move(settings)), found_(std::move(found)) {}
+    : io_(io), settings_(std::move(settings)), self_(identity_of(settings_)), found_(std::move(found)) {}
 
 LanDiscovery::~LanDiscovery() { stop(); }
 
@@ -322,7 +331,7 @@ void LanDiscovery::stop() {
 }
 
 void LanDiscovery::on_sighting(const Sighting& sighting) {
-  auto decision = decide(settings_.self, sighting);
+  auto decision = decide(self_, sighting);
   if (decision.verdict != Verdict::dial) {
     if (decision.verdict != Verdict::own) {
       ignored_log_.write(spdlog::level::debug,

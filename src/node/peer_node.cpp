@@ -76,13 +76,9 @@ void PeerNode::start_lan_discovery() {
   settings.record.version = protocol::kProtocolVersion;
   settings.record.node_id = network_.id();
   settings.record.priority = config_.network.priority;
-  settings.self.cluster = config_.network.cluster;
-  settings.self.version = protocol::kProtocolVersion;
-  settings.self.node_id = network_.id();
   if (const auto& keys = config_.network.connection.keys) {
     settings.record.key_id = security::to_hex(keys->primary.id());
-    settings.self.key_ids.push_back(settings.record.key_id);
-    for (const auto& key : keys->also_accepted) settings.self.key_ids.push_back(security::to_hex(key.id()));
+    for (const auto& key : keys->also_accepted) settings.also_accepted_key_ids.push_back(security::to_hex(key.id()));
   }
   settings.port = network_.advertised_endpoint().port;
   lan_.emplace(io_, std::move(settings),

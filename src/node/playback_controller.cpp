@@ -244,8 +244,10 @@ void PlaybackController::act(PlaybackEffects effects) {
       &PlaybackCore::state_request_due);
   arm(control_timer_, armed_.control, effects.deadlines.control, &PlaybackCore::control_due);
   arm(resume_timer_, armed_.resume, effects.deadlines.resume, &PlaybackCore::resume_due);
-  if (effects.changed != 0) changed(effects.changed);
-  if (effects.changed != 0) schedule_keep(effects.changed);
+  if (effects.changed != 0) {
+    changed(effects.changed);
+    schedule_keep(effects.changed);
+  }
   for (const auto& reply_effect : effects.replies) reply(reply_effect);
   for (const auto& out : unsent) {
     feed([&](std::int64_t now) { core_->unsent(now, *out.to, out.message); });

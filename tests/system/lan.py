@@ -121,6 +121,17 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
+def delete_namespaces(names: "list[str]") -> None:
+    """Deletes these namespaces, the last made first, and empties the list; one already gone is
+    no error."""
+    for name in reversed(names):
+        result = run(["ip", "netns", "del", name], check=False)
+        if result.returncode != 0 and "No such file" not in result.stderr:
+            print(f"  warning: could not delete namespace {name}: {result.stderr.strip()}",
+                  flush=True)
+    names.clear()
+
+
 def remove_stale_namespaces(prefix: str = NS_PREFIX) -> None:
     """Deletes namespaces named PREFIX-PID-... whose test process PID no longer exists (left by
     a run that was killed)."""
@@ -286,12 +297,7 @@ class Lan:
     def cleanup(self) -> None:
         for host in self.hosts:
             host.stop()
-        for name in reversed(self.namespaces):
-            result = run(["ip", "netns", "del", name], check=False)
-            if result.returncode != 0 and "No such file" not in result.stderr:
-                print(f"  warning: could not delete namespace {name}: {result.stderr.strip()}",
-                      flush=True)
-        self.namespaces.clear()
+        delete_namespaces(self.namespaces)
         self.hosts.clear()
         _LIVE.discard(self)
 

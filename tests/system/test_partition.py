@@ -39,7 +39,7 @@ from harness import (  # noqa: E402
     Cluster, HarnessError, Node, Skip, agreement, hold_for, now, rank_key, run_main,
     split_brain, statuses, wait_until,
 )
-from lan import remove_stale_namespaces  # noqa: E402
+from lan import delete_namespaces, remove_stale_namespaces  # noqa: E402
 
 SUBNET = "10.77.0"
 PORT = 7600
@@ -144,12 +144,7 @@ table bridge {NFT_TABLE} {{
         self.cut_active = False
 
     def destroy(self) -> None:
-        for name in reversed(self.created):
-            result = run(["ip", "netns", "del", name], check=False)
-            if result.returncode != 0 and "No such file" not in result.stderr:
-                print(f"  warning: could not delete namespace {name}: {result.stderr.strip()}",
-                      flush=True)
-        self.created.clear()
+        delete_namespaces(self.created)
 
     def leftovers(self) -> "list[str]":
         listing = run(["ip", "netns", "list"], check=False).stdout

@@ -22,6 +22,7 @@
 #include <memory>
 #include <string>
 #include <unordered_map>
+#include <vector>
 
 #include "chorus/net/mdns_record.hpp"
 #include "chorus/net/rate_limited_log.hpp"
@@ -35,7 +36,8 @@ namespace chorus::net {
 struct LanDiscoverySettings {
   ServiceRecord record;      ///< what this node announces
   std::uint16_t port = 0;    ///< the port peers should dial (advertised, else listen port)
-  LocalIdentity self;        ///< what decide() compares announcements with
+  /// Hex ids of the keys accepted besides the record's own (while a cluster key is rotated).
+  std::vector<std::string> also_accepted_key_ids;
 };
 
 class LanDiscovery {
@@ -58,6 +60,7 @@ class LanDiscovery {
 
   boost::asio::io_context& io_;
   LanDiscoverySettings settings_;
+  LocalIdentity self_;  ///< what decide() compares announcements with: the record's fields
   Found found_;
   std::unique_ptr<Avahi> avahi_;
   /// Whether posted sightings may still be delivered; read and written on the io thread only.

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what is missing, builds, and runs every test through CTest.
 # The fuzz targets are built too (with clang, in build-fuzz or $FUZZ_BUILD_DIR: scripts/build-fuzz.sh)
-# and each runs for 20 s as a test labelled fuzz (e.g. scripts/test.sh -L fuzz).
+# and each runs for 10 s as a test labelled fuzz (e.g. scripts/test.sh -L fuzz).
 # --asan: build and test with AddressSanitizer + UndefinedBehaviorSanitizer (in build-asan), without
 #   the fuzz tests (their own build has both sanitizers).
 # --repeat N: run each selected test N times in a row, stopping at its first failure

@@ -14,7 +14,9 @@ lan: (root only; skips when namespaces cannot be made or avahi-daemon is missing
      whose ids make the same service name both announce themselves (one under avahi's
      alternative name) and find each other. A node that exits is forgotten by the other daemons.
      A node started before its host's avahi-daemon warns once, then announces itself when the
-     daemon appears.
+     daemon appears. Keyed: two nodes holding one key find each other and form a cluster, while
+     a node of the same cluster name with another key is announced with its own key id and is
+     neither dialled nor dials (no handshake refused anywhere).
 no_daemon: (any user) a node whose D-Bus address leads nowhere warns once that avahi-daemon is
      unreachable, leads itself, and a second such node still joins it through --bootstrap.
 
@@ -25,6 +27,8 @@ within SYNC_LIMIT_US.
 
 from __future__ import annotations
 
+import re
+import subprocess
 import sys
 from pathlib import Path
 from typing import Any
@@ -236,11 +240,65 @@ def scenario_lan(cluster: Cluster) -> None:
         cluster.figure("avahi-daemon started to the waiting node announced", now() - appeared)
         if late.stderr_text().count(UNREACHABLE_WARNING) != 1:
             raise HarnessError("the node warned more than once that avahi-daemon is not running")
+        keyed_step(cluster, hosts)
         cluster.shutdown()
     leftovers = lan.leftovers()
     if leftovers:
         raise HarnessError(f"namespaces left behind: {leftovers}")
     cluster.check_limit("whole LAN scenario", now() - started, 45.0)
+
+
+def gen_key(cluster: Cluster, name: str) -> "tuple[Path, str]":
+    """A fresh key file in the cluster's temp dir; returns its path and key id."""
+    path = Path(cluster.workdir) / f"{name}.key"
+    result = subprocess.run([cluster.binary, "--gen-key", str(path)], capture_output=True,
+                            timeout=10, text=True)
+    found = re.search(r"key id ([0-9a-f]{16})", result.stdout)
+    if result.returncode != 0 or not found:
+        raise HarnessError(f"--gen-key {path} failed ({result.returncode}): {result.stdout!r}")
+    return path, found.group(1)
+
+
+def keyed_step(cluster: Cluster, hosts: "dict[str, Any]") -> None:
+    """Two nodes with one key join each other; a third of the same cluster name with another
+    key is skipped by its announced key id, so no handshake is ever tried and refused."""
+    key_a, id_a = gen_key(cluster, "lan-a")
+    key_b, id_b = gen_key(cluster, "lan-b")
+
+    def keyed(name: str, host: str, key: Path) -> Node:
+        return cluster.node(name, start=False, host=hosts[host].address, port=PORT + 3,
+                            node_id=name, prefix=hosts[host].prefix(), mdns=True,
+                            cluster_name="keyed",
+                            extra_args=["--output", "null", "--key-file", str(key)])
+
+    pair = [keyed("k1", "h4", key_a), keyed("k2", "h5", key_a)]
+    other = keyed("k3", "h3", key_b)
+    t0 = now()
+    for node in pair + [other]:
+        node.launch()
+    for node in pair + [other]:
+        node.identify()
+    wait_until(one_agreed_leader(pair, []), FIND_LIMIT_S, what="two nodes of one key agree on a leader",
+               since=t0)
+    wait_until(lambda: all(len(peer_ids(n)) == 1 for n in pair) or
+               {n.name: sorted(peer_ids(n)) for n in pair}, 3.0, what="the keyed pair linked")
+    cluster.figure("power-on to one agreed leader (2 keyed nodes, mDNS)", now() - t0)
+    listing = hosts["h3"].run(["avahi-browse", "--parsable", "--terminate", "--resolve",
+                               "--no-db-lookup", "_chorus._tcp"]).stdout
+    announced = {line.split(";")[3]: line for line in listing.splitlines()
+                 if line.startswith("=") and line.count(";") >= 9}
+    for name, key_id in (("k1", id_a), ("k2", id_a), ("k3", id_b)):
+        if f'"key={key_id}"' not in announced.get(name, ""):
+            raise HarnessError(f"{name} is not announced with key id {key_id}: "
+                               f"{announced.get(name)!r}")
+    if peer_ids(other) or any(other.id in peer_ids(n) for n in pair):
+        raise HarnessError(f"k3 (another key) is linked: {peer_ids(other)}")
+    for node in pair + [other]:
+        log = node.stderr_text()
+        if "refus" in log:
+            line = next(l for l in log.splitlines() if "refus" in l)
+            raise HarnessError(f"{node.name} took part in a refused handshake: {line}")
+    print(f"  keyed pair linked; k3 (key {id_b}) stayed alone", flush=True)
 
 
 def scenario_no_daemon(cluster: Cluster) -> None:

@@ -16,7 +16,9 @@ Scenarios:
     paused, and every node's output stops on the same frame (+-1); play (resume) is clicked
     later: each output goes on from the frame after (+-1). D's volume slider is dragged (D's, so
     that no measured output is scaled): D's room shows the new volume on the page and in /metrics
-    (on every node). A screenshot of the page is
+    (on every node). Last, a new file is put into the music folder (every node runs with
+    --no-watch, so nothing else looks) and the page's update button is clicked: the page's
+    library lists it. A screenshot of the page is
     kept in the test's log directory (page.png; kept on a failure or with --keep-logs) and copied
     to $CHORUS_ARTEFACT_DIR when that is set. /metrics of every node parses as Prometheus'
     text format: exactly one leader, the same epoch, paused then playing, one web client on B.
@@ -29,6 +31,7 @@ from __future__ import annotations
 
 import json
 import os
+import wave
 import re
 import shutil
 import subprocess
@@ -116,12 +119,12 @@ def scenario_page(cluster: Cluster) -> None:
             rig.fifo(name)
         rig.start_probe(names, PROBE_S)
         http = {name: free_port() for name in names + ["D"]}
-        a = rig.add_node("A", leader=True, extra_args=["--http-port", str(http["A"])])
-        b = rig.add_node("B", bootstrap=a, extra_args=["--http-port", str(http["B"])])
-        c = rig.add_node("C", bootstrap=a, extra_args=["--http-port", str(http["C"])])
+        a = rig.add_node("A", leader=True, extra_args=["--http-port", str(http["A"]), "--no-watch"])
+        b = rig.add_node("B", bootstrap=a, extra_args=["--http-port", str(http["B"]), "--no-watch"])
+        c = rig.add_node("C", bootstrap=a, extra_args=["--http-port", str(http["C"]), "--no-watch"])
         # D plays to --output null: its volume is the one changed, so that no measured output is
         # scaled (the probe reads frame numbers from the samples).
-        d = rig.add_node("D", bootstrap=a, extra_args=["--http-port", str(http["D"])])
+        d = rig.add_node("D", bootstrap=a, extra_args=["--http-port", str(http["D"]), "--no-watch"])
         nodes = [a, b, c, d]
         cluster.wait_mesh(nodes, timeout=5.0)
         wait_until(synced([b, c, d]), 5.0, what="B, C and D synced", describe=cluster.describe)
@@ -235,6 +238,24 @@ def drive_page(cluster: Cluster, rig: SyncRig, page: "browser.Page", nodes, http
         if abs(gap.first_after - (gap.last_before + 1)) > 1:
             raise HarnessError(f"{name} resumed at {gap.first_after}, not after {gap.last_before}")
     cluster.figure("pause: spread of the last frame across nodes", max(lasts) - min(lasts), "frames")
+    update_from_page(cluster, rig, page)
+
+
+def update_from_page(cluster: Cluster, rig: SyncRig, page: "browser.Page") -> None:
+    """A file copied in is listed once the page's update button is clicked (nothing watches)."""
+    fresh = "fresh.wav"
+    with wave.open(str(rig.tracks / fresh), "wb") as out:
+        out.setnchannels(2)
+        out.setsampwidth(2)
+        out.setframerate(48_000)
+        out.writeframes(bytes(4 * 4_800))
+    listed = f"!!document.querySelector(\"#library-results li[data-path='{fresh}']\")"
+    if page.evaluate(listed):
+        raise HarnessError(f"{fresh} was listed before update was clicked")
+    clicked = now()
+    page.click("#lib-update")
+    page.wait_for(listed, timeout=5.0, what=f"{fresh} in the page's library after update")
+    cluster.figure("update clicked to the new file on the page", now() - clicked)
 
 
 def scenario_token(cluster: Cluster) -> None:

@@ -18,12 +18,17 @@ Scenarios (how each fails if the product breaks):
   3 directory vanishes: A's directory is moved away; `update` must log the error, keep A's
     list (and B's view of it) and leave A answering; moved back with a new file, `update`
     finds it.
+  4 watch limit: a node in a user namespace of its own whose inotify watch limit
+    (/proc/sys/user/max_inotify_watches, per user namespace) is below its number of directories
+    must say once that it falls back to polling, list every track, and find a new file written
+    into an unwatched album on `update` (skipped where user namespaces cannot be made).
 """
 
 from __future__ import annotations
 
 import socket
 import struct
+import subprocess
 import sys
 import wave
 from pathlib import Path
@@ -31,7 +36,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from harness import (HOST, Cluster, HarnessError, Node, hold_for, run_main,  # noqa: E402
+from harness import (HOST, Cluster, HarnessError, Node, Skip, hold_for, run_main,  # noqa: E402
                      wait_until)
 from test_mpd import free_port, read_answer  # noqa: E402
 
@@ -176,10 +181,42 @@ def scenario_directory_vanishes(cluster: Cluster) -> None:
                describe=cluster.describe)
 
 
+# One watch: the music folder's own; none of its 4 albums is watched, so a file written into an
+# album makes no event and only `update` (or the 5-minute poll) can find it.
+WATCH_LIMIT = 1
+ALBUMS = 4
+LIMITED_WATCHES = ["unshare", "--user", "--map-root-user", "sh", "-c",
+                   f'echo {WATCH_LIMIT} > /proc/sys/user/max_inotify_watches && exec "$@"', "sh"]
+FALLBACK_WARNING = "the inotify watch limit is reached"
+
+
+def scenario_watch_limit(cluster: Cluster) -> None:
+    """4. More directories than inotify watches: one warning, polling, update still finds music."""
+    probe = subprocess.run([*LIMITED_WATCHES, "cat", "/proc/sys/user/max_inotify_watches"],
+                           capture_output=True, text=True, timeout=10)
+    if probe.returncode != 0 or probe.stdout.strip() != str(WATCH_LIMIT):
+        raise Skip(f"no user namespace with a watch limit here: {probe.stderr.strip()!r}")
+    tracks = cluster.workdir / "tracks"
+    albums = [f"Album {i}/song.wav" for i in range(ALBUMS)]
+    for name in albums:
+        write_track(tracks / name)
+    a = cluster.node("A", leader=True, node_id="node-a", prefix=LIMITED_WATCHES,
+                     extra_args=["--output", "null", "--tracks", str(tracks)])
+    wait_until(lists([a], set(albums)), 10, what="A lists every album", describe=cluster.describe)
+    wait_until(lambda: FALLBACK_WARNING in a.stderr_text(), 5, what="A says it falls back to polling")
+    write_track(tracks / "Album 0" / "late.wav")
+    a.send("update")
+    wait_until(lists([a], {"Album 0/late.wav"}), 10, what="A lists late.wav after update",
+               describe=cluster.describe)
+    if a.stderr_text().count(FALLBACK_WARNING) != 1:
+        raise HarnessError("the fall-back to polling was logged more than once")
+
+
 SCENARIOS = [
     ("1 watched: written and removed files show on both nodes", scenario_watched),
     ("2 not watched: update at the prompt and by MPD", scenario_not_watched),
     ("3 directory vanishes: the list is kept", scenario_directory_vanishes),
+    ("4 watch limit: polling instead, update still works", scenario_watch_limit),
 ]
 
 if __name__ == "__main__":

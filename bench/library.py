@@ -784,7 +784,7 @@ def main() -> int:
     parser.add_argument("--upload-timeout", type=float, default=90.0)
     parser.add_argument("--kill-trials", type=int, default=3)
     parser.add_argument("--kill-upload-mb", type=float, default=3.0)
-    parser.add_argument("--kill-max-wait", type=float, default=30.0,
+    parser.add_argument("--kill-max-wait", type=float, default=20.0,
                         help="kill the leader at the latest this long after play (s), even if "
                         "the survivors do not hold every chunk between them by then")
     parser.add_argument("--after-kill", type=float, default=2.5)

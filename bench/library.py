@@ -24,10 +24,12 @@ Parts:
   upload    leader + 8 empty nodes play the track (default upload limit): leader's bytes_served
             / file size once every node has the whole file (target <= 2x); where each node's
             chunks came from.
-  kill      leader + 4 empty nodes playing while fetching; the leader gets kill -9 once it has
-            served a file's worth of chunks (no follower done yet): the longest silence in each
-            survivor's output (target 0, as bench/failover.py) and whether the survivors
-            complete their fetches from each other.
+  kill      leader + 4 empty nodes playing while fetching; the leader gets kill -9 as soon as
+            the survivors hold every chunk between them (the union of their fetches'
+            `held_ranges` in `status --json`, polled every 0.1 s from play): play -> that
+            moment, the longest silence in each survivor's output (target 0, as
+            bench/failover.py), whether the survivors complete their fetches from each other
+            (target: all) and how long after the kill.
   index     a library of 10,000 tiny WAVs (bench/make_library.py, made once): first start (no
             index) and second start (index from the first) of a node: launch -> `status` lists
             every track, launch -> `listening` (log), RSS after start, index file size.
@@ -43,6 +45,7 @@ import random
 import re
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Any, Optional
@@ -165,7 +168,7 @@ def fetch_view(lib: "dict[str, Any]", name: str, names_by_id: "dict[str, str]") 
 
 def start_nodes(r: Rig, names: "list[str]", tracks: Path, *, fifos: "dict[str, Path] | None",
                 upload_mb: Optional[float] = None, leader_upload_mb: Optional[float] = None,
-                proxied: bool = False) -> "list[rig.Node]":
+                proxied: bool = False, log_level: str = "info") -> "list[rig.Node]":
     """names[0] leads with the track; the others bootstrap from it with an empty --tracks
     directory and their own fresh cache; upload_mb caps the followers' uploads, leader_upload_mb
     the leader's (default: upload_mb; None: the node's default). proxied: every node's cluster port and content port
@@ -189,11 +192,12 @@ def start_nodes(r: Rig, names: "list[str]", tracks: Path, *, fifos: "dict[str, P
             pcontent = r.proxy(content, seed=12 + 2 * i, **PROXY)
             extra += ["--content-port", str(content), "--advertise-content-port", str(pcontent)]
             node = r.node(name, leader=i == 0, bootstrap=bootstrap, port=port,
-                          advertise_port=pport, extra=extra, **common)
+                          advertise_port=pport, extra=extra, log_level=log_level, **common)
             if i == 0:
                 bootstrap = (HOST, pport)
         else:
-            node = r.node(name, leader=i == 0, bootstrap=bootstrap, extra=extra, **common)
+            node = r.node(name, leader=i == 0, bootstrap=bootstrap, extra=extra,
+                          log_level=log_level, **common)
             if i == 0:
                 bootstrap = node
         nodes.append(node)
@@ -276,7 +280,8 @@ def play_trial(args: argparse.Namespace, tracks: Path, mode: str, trial: int,
     name = track_file(tracks).name
     with Rig(f"library-play-{mode}{trial}", args.node, args.probe, args.keep_logs) as r:
         fifos = {n: r.fifo(n) for n in names}
-        nodes = start_nodes(r, names, tracks, fifos=fifos, proxied=mode == "proxy")
+        nodes = start_nodes(r, names, tracks, fifos=fifos, proxied=mode == "proxy",
+                            log_level=args.log_level)
         ids = {n.id: n.name for n in nodes}
         probe = r.probe(f"play-{mode}{trial}", fifos, window_s)
         time.sleep(0.3)  # the nodes reopen their FIFOs (they retry every 100 ms)
@@ -341,7 +346,7 @@ def part_transfer(args: argparse.Namespace, tracks: Path) -> "dict[str, Any]":
     with Rig("library-transfer", args.node, args.probe, args.keep_logs) as r:
         fifos = {n: r.fifo(n) for n in names}
         nodes = start_nodes(r, names, tracks, fifos=fifos, upload_mb=upload,
-                            leader_upload_mb=leader_upload)
+                            leader_upload_mb=leader_upload, log_level=args.log_level)
         ids = {n.id: n.name for n in nodes}
         play(nodes[0])
         r.wait_playing(nodes, timeout=20)
@@ -482,74 +487,146 @@ def part_upload(args: argparse.Namespace, tracks: Path) -> "dict[str, Any]":
 # ---- 4. the leader killed while followers fetch ---------------------------------------------
 
 
+def held_chunks(lib: "dict[str, Any]", name: str, size: int, chunks: int) -> "set[int]":
+    """The chunks a node holds, from its fetch's `held_ranges` (all of them once it is done).
+    A list cut short (`held_ranges_truncated`) counts only what it lists: the union is then a
+    lower bound, so the swarm is never judged to hold a chunk it lacks."""
+    if fetch_done(lib, name, size):
+        return set(range(chunks))
+    held: "set[int]" = set()
+    for first, last in (fetch_of(lib, name) or {}).get("held_ranges") or []:
+        held.update(range(first, last + 1))
+    return held
+
+
+class CoverWatch:
+    """Polls the survivors' `status --json` every 0.1 s on its own thread and notes the first
+    moment the chunks they hold between them are the whole file (the origin's death would then
+    lose nothing); `last` is the latest poll. Only this thread talks to the survivors while it
+    runs."""
+
+    def __init__(self, survivors: "list[rig.Node]", name: str, size: int, t0: float):
+        self.survivors, self.name, self.size, self.t0 = survivors, name, size, t0
+        self.chunks: Optional[int] = None
+        self.covered_at: Optional[float] = None  # seconds after t0
+        self.at_cover: "dict[str, Any]" = {}
+        self.last: "dict[str, Any]" = {}
+        self.polls = 0
+        self.error: Optional[str] = None
+        self.covered = threading.Event()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _run(self) -> None:
+        try:
+            while not self._stop.is_set():
+                self._poll()
+                self._stop.wait(0.1)
+        except rig.HarnessError as error:
+            self.error = str(error)[:500]
+            self.covered.set()
+
+    def _poll(self) -> None:
+        libs = [s["library"] for s in rig.ask_all(self.survivors, "status --json", timeout=5.0)]
+        at = time.monotonic() - self.t0
+        self.polls += 1
+        if self.chunks is None:
+            self.chunks = next((f["chunks"] for lib in libs
+                                if (f := fetch_of(lib, self.name)) and f.get("chunks")), None)
+        if self.chunks is None:
+            return
+        held = {n.name: held_chunks(lib, self.name, self.size, self.chunks)
+                for n, lib in zip(self.survivors, libs)}
+        union = set().union(*held.values())
+        self.last = {"after_play_s": round(at, 2), "union": len(union),
+                     "held": {k: len(v) for k, v in held.items()},
+                     "done": {n.name: fetch_done(lib, self.name, self.size)
+                              for n, lib in zip(self.survivors, libs)},
+                     "missing_from_union": sorted(set(range(self.chunks)) - union)[:20],
+                     "libs": libs}
+        if self.covered_at is None and len(union) == self.chunks:
+            self.covered_at = at
+            self.at_cover = {k: v for k, v in self.last.items() if k != "libs"}
+            self.covered.set()
+
+
 def kill_trial(args: argparse.Namespace, tracks: Path, trial: int) -> "dict[str, Any]":
     names = ["A", "B", "C", "D", "E"]
     path = track_file(tracks)
     size = path.stat().st_size
-    max_wait = args.kill_max_wait
     with Rig(f"library-kill{trial}", args.node, args.probe, args.keep_logs) as r:
         fifos = {n: r.fifo(n) for n in names}
-        nodes = start_nodes(r, names, tracks, fifos=fifos, upload_mb=args.kill_upload_mb)
+        nodes = start_nodes(r, names, tracks, fifos=fifos, upload_mb=args.kill_upload_mb,
+                            log_level=args.log_level)
         leader, survivors = nodes[0], nodes[1:]
         ids = {n.id: n.name for n in nodes}
+        t_play = time.monotonic()
         play(leader)
         r.wait_playing(nodes, timeout=20)
-        audible_s = wait_audible(r, fifos, f"kill{trial}")
-        probe = r.probe(f"kill{trial}", fifos, max_wait + 0.7 + args.after_kill)
-        t_probe = time.monotonic()
-        time.sleep(0.7)
-        # Kill once the follower furthest on holds --kill-at-held of the chunks (`status` does not
-        # show which chunks: the union of theirs is at least that), or as soon as one follower is
-        # done, or at max_wait.
-        reason = "max_wait"
-        chunks = None
-        while time.monotonic() - t_probe < max_wait + 0.7:
-            lib = library_of(leader)
-            libs = rig.ask_all(survivors, "status --json", timeout=5.0)
-            f = fetch_of(libs[0]["library"], path.name)
-            if f and f.get("chunks"):
-                chunks = f["chunks"]
-            if any(fetch_done(s["library"], path.name, size) for s in libs):
-                reason = "a follower was done"
-                break
-            best = max((f.get("held") or 0 for s in libs
-                        if (f := fetch_of(s["library"], path.name))), default=0)
-            if chunks and best >= args.kill_at_held * chunks:
-                reason = f"a follower held {best} chunks"
-                break
-            time.sleep(0.05)
-        at_kill = {n.name: {**fetch_view(s["library"], path.name, ids),
-                            "done": fetch_done(s["library"], path.name, size)}
-                   for n, s in zip(survivors, libs)}
-        served = lib["chunks_served"]
+        # From here on only the watch talks to the survivors, until the kill.
+        watch = CoverWatch(survivors, path.name, size, t_play)
+        try:
+            audible_s = wait_audible(r, fifos, f"kill{trial}")
+            probe = r.probe(f"kill{trial}", fifos, args.kill_max_wait + 0.7 + args.after_kill)
+            t_probe = time.monotonic()
+            time.sleep(0.7)  # the survivors' output before the kill
+            # Kill the origin once the survivors hold every chunk between them (nothing is lost
+            # with it), or at --kill-max-wait after play.
+            watch.covered.wait(max(0.0, args.kill_max_wait - (time.monotonic() - t_play)))
+        finally:
+            watch.stop()
+        if watch.error:
+            raise rig.HarnessError(f"status of the survivors: {watch.error}")
+        reason = "the survivors held every chunk" if watch.covered_at is not None else "max_wait"
+        served = library_of(leader)["chunks_served"]
+        at_kill = {n.name: {**fetch_view(lib, path.name, ids), "done": fetch_done(lib, path.name, size)}
+                   for n, lib in zip(survivors, watch.last.get("libs", [{}] * len(survivors)))}
         t_kill = time.monotonic()
         leader.kill9()
-        probe.finish()
-        # The survivors' fetches: finished from each other, or stuck (chunks nobody holds).
+        # The survivors' fetches: finished from each other, or stuck (chunks nobody holds). The
+        # probe runs on meanwhile (to --kill-max-wait + --after-kill) and is read afterwards.
         deadline = time.monotonic() + args.complete_timeout
+        done_at: "dict[str, float]" = {}
         while True:
             libs = rig.ask_all(survivors, "status --json", timeout=5.0)
+            now = time.monotonic()
             done = [fetch_done(s["library"], path.name, size) for s in libs]
+            for n, d in zip(survivors, done):
+                if d and n.name not in done_at:
+                    done_at[n.name] = round(now - t_kill, 2)
             stuck = [(fetch_of(s["library"], path.name) or {}).get("unavailable", 0) > 0
                      for s in libs]
-            if all(done) or time.monotonic() > deadline:
+            if all(done) or now > deadline:
                 break
             # Chunks no live node holds: the fetch cannot finish (the node says so).
-            if time.monotonic() - t_kill > 3.0 and all(d or x for d, x in zip(done, stuck)):
+            if now - t_kill > 3.0 and all(d or x for d, x in zip(done, stuck)):
                 break
-            time.sleep(0.2)
-        complete_s = time.monotonic() - t_kill if all(done) else None
+            time.sleep(0.1)
+        complete_s = max(done_at.values()) if all(done) else None
+        probe.finish()
         final = {n.name: {**fetch_view(s["library"], path.name, ids),
                           "done": fetch_done(s["library"], path.name, size)}
                  for n, s in zip(survivors, libs)}
         leaders = {s.get("leader") for s in libs}
     t_kill_us = int(t_kill * 1e6)
     blocks = rig.by_node(probe.rows)
-    per = {n.name: rig.continuity(blocks.get(n.name, []), t_kill_us - 400_000, 10**18)
+    per = {n.name: rig.continuity(blocks.get(n.name, []), t_kill_us - 400_000,
+                                  t_kill_us + int(args.after_kill * 1e6))
            for n in survivors}
     stats = {n.name: probe.result["nodes"][n.name] for n in survivors}
-    return {"trial": trial, "all_audible_after_s": round(audible_s, 1), "kill_reason": reason, "leader_chunks_served": served,
-            "chunks": chunks, "kill_after_s": round(t_kill - t_probe, 2),
+    last = {k: v for k, v in watch.last.items() if k != "libs"}
+    return {"trial": trial, "all_audible_after_s": round(audible_s, 1), "kill_reason": reason,
+            "leader_chunks_served": served, "chunks": watch.chunks,
+            "covered_after_play_s": None if watch.covered_at is None
+            else round(watch.covered_at, 2),
+            "at_cover": watch.at_cover, "at_kill": last, "status_polls": watch.polls,
+            "kill_after_play_s": round(t_kill - t_play, 2),
+            "kill_after_probe_s": round(t_kill - t_probe, 2),
             "longest_silence_ms": max(p["longest_silence_ms"] for p in per.values()),
             "jumps": sum(s["jumps"] for s in stats.values()),
             "per_survivor": {k: {**per[k], "probe_jumps": stats[k]["jumps"],
@@ -559,23 +636,27 @@ def kill_trial(args: argparse.Namespace, tracks: Path, trial: int) -> "dict[str,
             "new_leader": ", ".join(sorted(ids.get(x, str(x)) for x in leaders)),
             "fetch_at_kill": at_kill, "fetch_final": final,
             "survivors_complete": sum(1 for v in done if v), "survivors": len(survivors),
-            "complete_after_kill_s": None if complete_s is None else round(complete_s, 1)}
+            "complete_after_kill_s": None if complete_s is None else round(complete_s, 2),
+            "done_after_kill_s": done_at}
 
 
 def part_kill(args: argparse.Namespace, tracks: Path) -> "dict[str, Any]":
     trials = 1 if args.quick else args.kill_trials
     print(f"-- library kill: leader + 4 empty nodes, upload limit {args.kill_upload_mb} MB/s, "
-          f"{trials} trials", flush=True)
+          f"{trials} trials; the leader killed once the survivors hold every chunk between "
+          f"them", flush=True)
     records = []
     for trial in range(1, trials + 1):
         try:
             rec = kill_trial(args, tracks, trial)
-            print(f"   #{trial}: killed after {rec['kill_after_s']} s ({rec['kill_reason']}, "
-                  f"{rec['leader_chunks_served']} chunks served of {rec['chunks']}); longest "
-                  f"silence {rec['longest_silence_ms']} ms, jumps {rec['jumps']}; held at kill "
-                  f"{[v['held'] for v in rec['fetch_at_kill'].values()]}; complete "
-                  f"{rec['survivors_complete']}/{rec['survivors']} "
-                  f"({rec['complete_after_kill_s']} s after the kill)", flush=True)
+            print(f"   #{trial}: survivors held every chunk {rec['covered_after_play_s']} s "
+                  f"after play; killed {rec['kill_after_play_s']} s after play "
+                  f"({rec['kill_reason']}; {rec['leader_chunks_served']} chunks served of "
+                  f"{rec['chunks']}; held {rec['at_kill'].get('held')}, union "
+                  f"{rec['at_kill'].get('union')}); longest silence {rec['longest_silence_ms']} "
+                  f"ms, jumps {rec['jumps']}; complete {rec['survivors_complete']}/"
+                  f"{rec['survivors']} ({rec['complete_after_kill_s']} s after the kill)",
+                  flush=True)
         except rig.HarnessError as error:
             rec = {"trial": trial, "error": str(error)[:2000]}
             print(f"   #{trial}: FAILED: {rec['error'][:300]}", flush=True)
@@ -585,15 +666,22 @@ def part_kill(args: argparse.Namespace, tracks: Path) -> "dict[str, Any]":
     s = summary(silences, 2)
     completed = sum(x["survivors_complete"] for x in ok)
     total = sum(x["survivors"] for x in ok)
-    return {"nodes": 5, "upload_limit_mb": args.kill_upload_mb, "kill_at_held": args.kill_at_held,
+    return {"nodes": 5, "upload_limit_mb": args.kill_upload_mb,
+            "chunks": next((x["chunks"] for x in ok if x.get("chunks")), None),
+            "kill_when": "the survivors hold every chunk between them (held_ranges), or "
+                         f"{args.kill_max_wait} s after play",
             "trials": trials,
             "failed": len(records) - len(ok), "longest_silence_ms": s,
             "trials_with_gap": sum(1 for x in ok if x["longest_silence_ms"] > 0),
             "trials_with_jump": sum(1 for x in ok if x["jumps"] > 0),
             "silence_met": bool(ok) and len(ok) == len(records) and s["max"] == 0,
+            "covered_after_play_s": summary([x["covered_after_play_s"] for x in ok], 2),
+            "not_covered": sum(1 for x in ok if x["covered_after_play_s"] is None),
+            "kill_after_play_s": summary([x["kill_after_play_s"] for x in ok], 2),
+            "leader_chunks_served_at_kill": summary([x["leader_chunks_served"] for x in ok], 0),
             "survivors_complete": completed, "survivors": total,
             "complete_met": bool(ok) and completed == total,
-            "complete_after_kill_s": summary([x["complete_after_kill_s"] for x in ok]),
+            "complete_after_kill_s": summary([x["complete_after_kill_s"] for x in ok], 2),
             "records": records}
 
 
@@ -696,13 +784,16 @@ def main() -> int:
     parser.add_argument("--upload-timeout", type=float, default=90.0)
     parser.add_argument("--kill-trials", type=int, default=3)
     parser.add_argument("--kill-upload-mb", type=float, default=3.0)
-    parser.add_argument("--kill-max-wait", type=float, default=12.0)
-    parser.add_argument("--kill-at-held", type=float, default=0.9,
-                        help="kill once a follower holds this fraction of the chunks")
+    parser.add_argument("--kill-max-wait", type=float, default=20.0,
+                        help="kill the leader at the latest this long after play (s), even if "
+                        "the survivors do not hold every chunk between them by then")
     parser.add_argument("--after-kill", type=float, default=2.5)
     parser.add_argument("--complete-timeout", type=float, default=30.0)
     parser.add_argument("--library-files", type=int, default=LIBRARY_FILES)
     parser.add_argument("--index-timeout", type=float, default=120.0)
+    parser.add_argument("--log-level", default="info",
+                        help="the nodes' log level in the play, transfer and kill parts (with "
+                        "--keep-logs, debug logs every chunk asked, served and received)")
     args = rig.parse_bench_args(parser)
     wanted = [k for k in args.only.split(",") if k] or list(PARTS)
     unknown = set(wanted) - set(PARTS)

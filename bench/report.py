@@ -887,9 +887,15 @@ def library_section(r: Report, data: Optional[dict]) -> None:
           "window; once every output is audible, skew as in section 1 (outside platform stalls) "
           "over the window, then pause / resume typed on the leader, reaction as in section 2. "
           "*Upload*: the leader + 8 empty nodes, default upload limit, until every node holds "
-          "the file. *Kill*: the leader + 4 empty nodes playing; kill -9 of the leader once a "
-          "follower holds 90 % of the chunks; longest silence per survivor (as section 4) and "
-          "whether the survivors finish their fetches from each other. *Index*: a node with "
+          "the file. *Kill*: the leader + 4 empty nodes playing, uploads ≤ 3 MB/s; each "
+          "survivor's `status --json` polled every 0.1 s from play, and kill -9 of the leader the "
+          "moment the chunks the survivors hold between them (their fetches' `held_ranges`) are "
+          "the whole file; play → that moment, the leader's chunks served by then, the longest "
+          "silence per survivor (as section 4, from 0.4 s before the kill to 2.5 s after), "
+          "whether the survivors finish their fetches from each other and how long after the "
+          "kill. (Until the fetch status named the chunks held, the leader was killed once a "
+          "follower held 90 % of them: the survivors then lacked the file's last ~10 chunks "
+          "between them, and 0 of 12 could finish.) *Index*: a node with "
           "10,000 tiny WAVs (`bench/make_library.py`): launch → `status` lists every track, "
           "without an index (first start) and with the first start's (second start).", "")
     if not data:
@@ -965,6 +971,13 @@ def library_section(r: Report, data: Optional[dict]) -> None:
     k = parts.get("kill")
     if k and "error" not in k:
         s = k["longest_silence_ms"]
+        c = k["covered_after_play_s"]
+        r.add(f"| play → the survivors hold every chunk between them (the leader killed then; "
+              f"{k['not_covered']} trials never did) | {c['n']} | {num(c['p50'], 's', 2)} | "
+              f"{num(c['p95'], 's', 2)} | {num(c['max'], 's', 2)} | | |")
+        sv = k["leader_chunks_served_at_kill"]
+        r.add(f"| leader's chunks served by then (the file has {k.get('chunks')}) | "
+              f"{sv['n']} | {num(sv['p50'])} | {num(sv['p95'])} | {num(sv['max'])} | | |")
         r.add(f"| leader killed mid-fetch: survivors' longest silence ({k['trials']} trials, "
               f"{k['trials_with_jump']} with a jump) | {s['n']} | {num(s['p50'], 'ms', 2)} | "
               f"{num(s['p95'], 'ms', 2)} | {num(s['max'], 'ms', 2)} | 0 | "
@@ -975,9 +988,13 @@ def library_section(r: Report, data: Optional[dict]) -> None:
         r.add(f"| survivors that completed their fetch from each other | "
               f"{k['survivors']} | | | {k['survivors_complete']} of {k['survivors']} | all | "
               f"{met(k['complete_met'])} |")
+        ca = k["complete_after_kill_s"]
+        r.add(f"| kill → every survivor's fetch complete | {ca['n']} | {num(ca['p50'], 's', 2)} "
+              f"| {num(ca['p95'], 's', 2)} | {num(ca['max'], 's', 2)} | | |")
         r.row("9 library", "survivors complete their fetches from each other", "", "",
               f"{k['survivors_complete']} of {k['survivors']}", "all", k["complete_met"],
-              "leader killed once a follower held 90 % of the chunks")
+              "leader killed once the survivors held every chunk between them, "
+              f"{num(c['p50'], 's', 1)} after play (max {num(c['max'], 's', 1)})")
     ix = parts.get("index")
     if ix and "error" not in ix:
         for key, label in (("first", "first start (no index)"),

@@ -567,7 +567,7 @@ class Rig:
              latency_ms: Optional[int] = None, faketime: Optional[str] = None,
              port: int = 0, advertise_port: Optional[int] = None,
              node_id: Optional[str] = None, extra: Iterable[str] = (),
-             start: bool = True) -> Node:
+             start: bool = True, log_level: str = "info") -> Node:
         args = ["--output", output]
         if tracks is not None:
             args += ["--tracks", str(tracks)]
@@ -582,7 +582,7 @@ class Rig:
         if faketime is not None:
             prefix = faketime_prefix(self.node_binary, faketime)
         node = self.cluster.node(name, start=False, leader=leader, bootstrap=bootstrap,
-                                 port=port, node_id=node_id, log_level="info",
+                                 port=port, node_id=node_id, log_level=log_level,
                                  extra_args=args, prefix=prefix)
         if start:
             if advertise_port is None:

@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <chrono>
-#include <deque>
 #include <mutex>
 #include <set>
 #include <thread>
@@ -16,6 +15,7 @@
 
 #include "chorus/content/chunking.hpp"
 #include "chorus/content/have_bitmap.hpp"
+#include "chorus/content/upload_queue.hpp"
 #include "chorus/net/liveness.hpp"
 #include "chorus/net/rate_budget.hpp"
 #include "chorus/net/rate_limited_log.hpp"
@@ -76,6 +76,7 @@ class ContentService::Impl {
         tick_(io_),
         serve_timer_(io_),
         upload_(upload_limits(config_.upload_bytes_per_second), now_us()),
+        uploads_(config_.max_queued_requests_per_peer),
         corrupt_log_(std::chrono::seconds(5)) {}
 
   asio::io_context& io() { return io_; }
@@ -200,6 +201,7 @@ class ContentService::Impl {
     if (peer.empty()) return;
     if (auto own = by_peer_.find(peer); own != by_peer_.end() && own->second.get() == &connection) {
       by_peer_.erase(own);
+      uploads_.forget(peer);
       forget_holder(peer);
       if (auto address = peers_.find(peer); address != peers_.end()) address->second.next_dial = now_us() + kDialRetryUs;
     }
@@ -222,7 +224,6 @@ class ContentService::Impl {
   struct Link {
     std::shared_ptr<net::Connection> connection;
     std::string peer;                          ///< empty until its CONTENT_HELLO
-    std::deque<protocol::ChunkRequest> queued; ///< its chunk requests, served in order
     std::set<std::string> wants;               ///< hashes it fetches: it hears our HAVEs of them
     std::string dialed_peer;                   ///< whom this node dialed it to reach, if it did
   };
@@ -242,6 +243,8 @@ class ContentService::Impl {
     std::int64_t paused_until = 0;
     std::int64_t last_progress = 0;
     std::string problem;
+    /// When each chunk was last asked for, for the debug log's answer times.
+    std::map<std::uint64_t, std::int64_t> asked_at;
   };
 
   static net::RateLimits upload_limits(std::uint64_t bytes_per_second) {
@@ -319,7 +322,7 @@ class ContentService::Impl {
 
   void add_link(tcp::socket socket, bool dialed, std::string dialed_peer = {}) {
     auto connection = std::make_shared<net::Connection>(std::move(socket), dialed, owner_, counters_, config_.connection);
-    links_[connection.get()] = Link{connection, {}, {}, {}, std::move(dialed_peer)};
+    links_[connection.get()] = Link{connection, {}, {}, std::move(dialed_peer)};
     // Queued before start(): starting may read and handle the peer's CONTENT_HELLO at once, and
     // what that sends must follow ours.
     connection->send(frame_of(protocol::ContentHello{config_.id, config_.cluster, protocol::kProtocolVersion,
@@ -451,13 +454,12 @@ class ContentService::Impl {
   }
 
   void handle(Link& link, const protocol::ChunkRequest& request) {
-    if (link.queued.size() >= config_.max_queued_requests_per_peer) {
+    if (!uploads_.push(QueuedChunk{link.peer, request.hash, request.chunk, now_us()})) {
       ++refused_;
       link.connection->send(frame_of(protocol::ContentRefused{config_.id, request.hash,
                                                               static_cast<std::int64_t>(request.chunk), "busy"}));
       return;
     }
-    link.queued.push_back(request);
     serve();
   }
 
@@ -471,6 +473,7 @@ class ContentService::Impl {
     const auto result = bytes ? fetch.file->store(data.chunk, *bytes, error) : StoreResult::corrupt;
     switch (result) {
       case StoreResult::stored:
+        log_arrival(fetch, link.peer, data.chunk, now);
         bytes_fetched_ += bytes->size();
         fetch.planner->received(now, link.peer, data.chunk);
         fetch.problem.clear();
@@ -608,6 +611,14 @@ class ContentService::Impl {
     announce_progress(track.hash);
   }
 
+  void log_arrival(Fetch& fetch, const std::string& peer, std::uint64_t chunk, std::int64_t now) {
+    const auto asked = fetch.asked_at.find(chunk);
+    const auto waited_ms = asked == fetch.asked_at.end() ? -1 : (now - asked->second) / 1000;
+    if (asked != fetch.asked_at.end()) fetch.asked_at.erase(asked);
+    spdlog::debug("content: {}: chunk {} from {} {} ms after asking (reader at chunk {})",
+                  short_hash(fetch.track.hash), chunk, peer, waited_ms, fetch.planner->demand_cursor());
+  }
+
   void step_all() {
     const auto now = now_us();
     for (auto& hash : want_order_) {
@@ -621,6 +632,9 @@ class ContentService::Impl {
     if (!fetch.planner) return;
     fetch.planner->cofetchers(cofetchers(fetch.track.hash));
     for (const auto& ask : fetch.planner->next(now)) {
+      spdlog::debug("content: {}: chunk {} asked of {}{}", short_hash(fetch.track.hash), ask.chunk, ask.peer,
+                    fetch.planner->urgent(ask.chunk) ? " (urgent)" : "");
+      fetch.asked_at[ask.chunk] = now;
       auto it = by_peer_.find(ask.peer);
       if (it == by_peer_.end() ||
           !it->second->send(frame_of(protocol::ChunkRequest{config_.id, fetch.track.hash, ask.chunk}))) {
@@ -710,39 +724,40 @@ class ContentService::Impl {
 
   void serve() {
     const auto now = now_us();
-    bool served = true;
-    while (served) {
-      served = false;
-      for (auto& [connection, link] : links_) {
-        if (link.queued.empty() || link.connection->queue_depth() >= kMaxChunksInFlightPerLink) continue;
-        if (!upload_.allows(now)) return arm_serve(upload_.wait_us(now));
-        serve_one(link, now);
-        served = true;
-      }
+    // A link whose socket queue is full takes no chunk now: the chunks wait here, where the
+    // budget and the turns apply, rather than in its socket's queue.
+    const auto ready = [this](const std::string& peer) {
+      const auto it = by_peer_.find(peer);
+      return it != by_peer_.end() && it->second->queue_depth() < kMaxChunksInFlightPerLink;
+    };
+    while (!uploads_.empty()) {
+      if (!upload_.allows(now)) return arm_serve(upload_.wait_us(now));
+      auto next = uploads_.pop(ready);
+      if (!next) break;
+      serve_one(*next, now);
     }
-    if (std::any_of(links_.begin(), links_.end(), [](const auto& l) { return !l.second.queued.empty(); })) {
-      arm_serve(kTick.count() * 1000 / 5);
-    }
+    if (!uploads_.empty()) arm_serve(kTick.count() * 1000 / 5);
   }
 
-  void serve_one(Link& link, std::int64_t now) {
-    const auto request = link.queued.front();
-    link.queued.pop_front();
+  void serve_one(const QueuedChunk& request, std::int64_t now) {
+    auto& connection = *by_peer_.at(request.peer);
+    spdlog::debug("content: {}: chunk {} to {} after {} ms queued here ({} more queued for it, {} in all)",
+                  short_hash(request.hash), request.chunk, request.peer, (now - request.since) / 1000,
+                  uploads_.queued(request.peer), uploads_.size());
     auto chunk = chunks_.read(request.hash, request.chunk);
     if (!chunk.bytes) {
       ++refused_;
       if (!chunk.problem.empty()) spdlog::warn("content: not serving chunk {} of {}: {}", request.chunk,
                                                short_hash(request.hash), chunk.problem);
-      link.connection->send(frame_of(protocol::ContentRefused{config_.id, request.hash,
-                                                              static_cast<std::int64_t>(request.chunk),
-                                                              chunk.problem.empty() ? "not held here" : chunk.problem}));
+      connection.send(frame_of(protocol::ContentRefused{config_.id, request.hash,
+                                                        static_cast<std::int64_t>(request.chunk),
+                                                        chunk.problem.empty() ? "not held here" : chunk.problem}));
       return;
     }
     upload_.spend(chunk.bytes->size(), now);
     bytes_served_ += chunk.bytes->size();
     ++chunks_served_;
-    link.connection->send(
-        frame_of(protocol::ChunkData{config_.id, request.hash, request.chunk, to_base64(*chunk.bytes)}));
+    connection.send(frame_of(protocol::ChunkData{config_.id, request.hash, request.chunk, to_base64(*chunk.bytes)}));
   }
 
   void arm_serve(std::int64_t after_us) {
@@ -794,6 +809,7 @@ class ContentService::Impl {
       fv.chunks = chunk_count(f.track.size);
       if (f.planner) {
         fv.held = f.planner->held_count();
+        fv.held_ranges = held_ranges(f.planner->held());
         fv.received_from = f.planner->received_from();
         fv.corrupt = f.planner->corrupt_count();
         fv.unavailable = f.planner->unavailable().size();
@@ -829,6 +845,7 @@ class ContentService::Impl {
   std::thread thread_;
   net::TrafficCounters counters_;
   net::RateBudget upload_;
+  UploadQueue uploads_;
   net::RateLimitedLog corrupt_log_;
 
   std::map<std::string, PeerAddress> peers_;

@@ -131,6 +131,16 @@ std::vector<ChunkAsk> FetchPlanner::next(std::int64_t now) {
   std::size_t pending = 0;  // chunks passed that have a holder but were not asked for
   std::vector<const std::string*> all;
   std::vector<const std::string*> candidates;
+  // Chunks whose wait for their co-fetcher ran out, held back from a source's last free slot
+  // (rule 3b): asked after the walk if that slot is still free.
+  std::vector<std::pair<std::uint64_t, const std::string*>> held_back;
+
+  const auto ask = [&](std::uint64_t c, const std::string& peer) {
+    outstanding_[c] = Outstanding{peer, now + timeout_for(c)};
+    ++outstanding_by_peer_[peer];
+    asks.push_back(ChunkAsk{peer, c});
+    due.erase(c);
+  };
 
   for (const std::uint64_t c : order_) {
     const bool slots = outstanding_.size() < config_.window;
@@ -150,6 +160,7 @@ std::vector<ChunkAsk> FetchPlanner::next(std::int64_t now) {
       return failed_it != failed_from_.end() && failed_it->second.contains(peer);
     };
 
+    bool fallback = false;  // asked of any holder because the wait for the co-fetcher ran out
     if (urgent(c)) {
       candidates = all;  // rule 2
     } else {
@@ -174,6 +185,7 @@ std::vector<ChunkAsk> FetchPlanner::next(std::int64_t now) {
           const std::int64_t since = stamp != due_since_.end() ? stamp->second : now;
           if (now - since >= config_.peer_wait_us) {
             candidates = all;  // waited long enough: any holder
+            fallback = true;
           }
           due[c] = since;
         }
@@ -192,15 +204,21 @@ std::vector<ChunkAsk> FetchPlanner::next(std::int64_t now) {
         if (outstanding_to(*peer) >= config_.per_peer) continue;
         if (best == nullptr || key(peer) < key(best)) best = peer;
       }
+      if (best != nullptr && fallback && reserved_for_own_share(*best)) {
+        held_back.emplace_back(c, best);
+        best = nullptr;
+      }
       if (best != nullptr) {
-        outstanding_[c] = Outstanding{*best, now + timeout_for(c)};
-        ++outstanding_by_peer_[*best];
-        asks.push_back(ChunkAsk{*best, c});
-        due.erase(c);
+        ask(c, *best);
         continue;
       }
     }
     ++pending;
+  }
+  // Rule 3b: no chunk of this node's own share wanted the slot: the held-back chunks may have it.
+  for (const auto& [c, source] : held_back) {
+    if (outstanding_.size() >= config_.window) break;
+    if (outstanding_to(*source) < config_.per_peer) ask(c, *source);
   }
   due_since_ = std::move(due);
   return asks;
@@ -286,6 +304,13 @@ bool FetchPlanner::eligible(const std::string& peer, std::uint64_t chunk) const 
   if (barred(peer)) return false;
   const auto ex = excluded_.find(chunk);
   return ex == excluded_.end() || !ex->second.contains(peer);
+}
+
+bool FetchPlanner::reserved_for_own_share(const std::string& peer) const {
+  // Only a source's (a holder not fetching the file) last free slot is kept, and only when there
+  // are two or more: with one, the reader's next chunks would wait for this node's share.
+  if (cofetchers_.contains(peer) || config_.per_peer < 2) return false;
+  return outstanding_to(peer) + 1 >= config_.per_peer;
 }
 
 void FetchPlanner::rebuild_order() {

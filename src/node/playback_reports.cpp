@@ -52,8 +52,12 @@ json::object library_object(const PlaybackView& view) {
   for (const auto& f : c.fetches) {
     json::object from;
     for (const auto& [peer, count] : f.received_from) from[peer] = count;
+    json::array ranges;
+    for (const auto& r : f.held_ranges.ranges) ranges.push_back(json::array{r.first, r.last});
     fetches.push_back(json::object{{"hash", f.hash},          {"name", f.name},
                                    {"held", f.held},          {"chunks", f.chunks},
+                                   {"held_ranges", std::move(ranges)},
+                                   {"held_ranges_truncated", f.held_ranges.truncated},
                                    {"complete", f.complete},  {"received_from", std::move(from)},
                                    {"corrupt", f.corrupt},    {"unavailable", f.unavailable},
                                    {"problem", f.problem}});

@@ -188,6 +188,20 @@ def held_bitmap(node: SyncNode, track_hash: str, chunks: int) -> "list[bool]":
     return [bool(bits[i // 8] >> (i % 8) & 1) for i in range(n)]
 
 
+def ranges_bitmap(fetch: dict, chunks: int) -> "list[bool]":
+    """The chunks a fetch's `held_ranges` ([first, last] pairs) name, as a bitmap."""
+    if fetch.get("held_ranges_truncated"):
+        raise HarnessError(f"held_ranges cut short: {fetch}")
+    bits = [False] * chunks
+    for first, last in fetch.get("held_ranges") or []:
+        for i in range(first, last + 1):
+            bits[i] = True
+    if bits.count(True) != fetch.get("held"):
+        raise HarnessError(f"held_ranges {fetch.get('held_ranges')} name {bits.count(True)} "
+                           f"chunks, held says {fetch.get('held')}")
+    return bits
+
+
 def check_whole_file(cluster: Cluster, node: SyncNode, track_hash: str, size: int) -> None:
     path = cache_file(node, track_hash)
     if not path.is_file():
@@ -393,6 +407,12 @@ def scenario_leader_dies(cluster: Cluster) -> None:
         wait_until(settled, 8.0, what="B and C to complete or report the missing chunks",
                    describe=cluster.describe)
         bitmaps = {node.name: held_bitmap(node, track_hash, n) for node in (b, c)}
+        # `status` names the chunks held (held_ranges) as the cache's own bitmap does.
+        for node in (b, c):
+            f = fetch_of(node, track_hash)
+            if f is not None and ranges_bitmap(f, n) != bitmaps[node.name]:
+                raise HarnessError(f"{node.name}: held_ranges {f.get('held_ranges')} are not the "
+                                   f"chunks its cache holds")
         union = [x or y for x, y in zip(bitmaps["B"], bitmaps["C"])]
         missing = union.count(False)
         # What one of them held, the other fetched from it.

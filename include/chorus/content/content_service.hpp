@@ -14,7 +14,8 @@
 //             chunks into the ContentCache, each chunk checked against its digest.
 //   serving:  any chunk this node holds — of its library's files (checked against the index's
 //             digests as it is read, so a file changed on disk is refused, not served) or of its
-//             cache — goes to whoever asks, within an upload budget and a bounded queue per link.
+//             cache — goes to whoever asks, within an upload budget and a bounded queue per peer,
+//             the peers served in turn (UploadQueue).
 //
 // Threads: the public members may be called from any thread; they post to the service's thread,
 // which alone touches the links, the catalogs and the fetches. view() reads a copy published
@@ -30,6 +31,7 @@
 #include <vector>
 
 #include "chorus/content/catalog.hpp"
+#include "chorus/content/chunk_ranges.hpp"
 #include "chorus/content/content_cache.hpp"
 #include "chorus/content/fetch_planner.hpp"
 #include "chorus/net/connection.hpp"
@@ -96,6 +98,7 @@ struct FetchView {
   std::string name;
   std::uint64_t held = 0;
   std::uint64_t chunks = 0;  ///< 0 until the manifest is in
+  ChunkRanges held_ranges;   ///< which chunks are held
   bool complete = false;
   std::map<std::string, std::uint64_t> received_from;
   std::uint64_t corrupt = 0;

@@ -21,6 +21,12 @@
 //     No wait if the designated co-fetcher is self (the best holder is asked), or served c
 //     corrupt, refused it or let it time out. So a file 8 rooms fetch at once leaves its source
 //     about once, not 8 times.
+// 3b. A chunk whose wait ran out does not take the last free slot at a source (a holder not
+//     fetching the file; when `per_peer` is 2 or more): that slot goes to a chunk of this node's
+//     own share (designated self), which no co-fetcher asks the source for, so the source's
+//     upload goes to chunks the swarm lacks, and the file has left it (and survives its loss)
+//     sooner. The chunk whose wait ran out is most likely on its way from the source to its
+//     co-fetcher already. If no chunk of its own share takes the slot, it does.
 //  4. Among the holders of a chunk: not one that served it corrupt, not a barred one, not one at
 //     its per-peer limit; prefer one that has not refused or timed out on it, then one still
 //     fetching (incomplete bitmap) over a complete one, then the one with fewest requests
@@ -95,6 +101,8 @@ class FetchPlanner {
   std::uint64_t chunk_count() const;
   std::uint64_t held_count() const;
   bool holds(std::uint64_t chunk) const;
+  /// One flag per chunk: held.
+  const std::vector<bool>& held() const { return held_; }
   /// Missing chunks that no known holder (not excluded) has: the fetch cannot finish now.
   std::vector<std::uint64_t> unavailable() const;
   std::size_t outstanding() const;
@@ -109,6 +117,8 @@ class FetchPlanner {
   bool barred(const std::string& peer) const;
   /// The demand cursor.
   std::uint64_t demand_cursor() const { return demand_; }
+  /// Rule 2: chunk 0, or the demand cursor's chunk or one of the `urgent_chunks` after it.
+  bool urgent(std::uint64_t chunk) const;
 
  private:
   struct Holder {
@@ -122,11 +132,13 @@ class FetchPlanner {
 
   static constexpr int kMaxTimeoutDoublings = 10;
 
-  bool urgent(std::uint64_t chunk) const;
   /// Rule 5's timeout for the next request of `chunk`.
   std::int64_t timeout_for(std::uint64_t chunk) const;
   /// `peer` holds `chunk` by its last bitmap, has not served it corrupt and is not barred.
   bool eligible(const std::string& peer, std::uint64_t chunk) const;
+  /// Rule 3b: asking `peer` for a chunk whose wait ran out would take the last slot this node
+  /// keeps at a source for its own share.
+  bool reserved_for_own_share(const std::string& peer) const;
   void rebuild_order();
   void drop_outstanding_of(const std::string& peer);
 

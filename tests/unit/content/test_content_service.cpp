@@ -4,6 +4,7 @@
 #include <catch2/catch.hpp>
 
 #include <atomic>
+#include <map>
 #include <fstream>
 #include <mutex>
 #include <set>
@@ -69,12 +70,13 @@ class FakeLibrary final : public LocalTracks {
 
 /// A service with what its callbacks told, safe to read from the test thread.
 struct Node {
-  Node(const std::string& id, const std::filesystem::path& cache_dir, const LocalTracks& library) {
+  Node(const std::string& id, const std::filesystem::path& cache_dir, const LocalTracks& library,
+       std::uint64_t upload_bytes_per_second = 0) {
     ContentConfig config;
     config.id = id;
     config.listen = {"127.0.0.1", 0};
     config.cache.directory = cache_dir;
-    config.upload_bytes_per_second = 0;
+    config.upload_bytes_per_second = upload_bytes_per_second;
     ContentService::Callbacks callbacks{
         [](std::function<void()> work) { work(); },  // straight on the service's thread
         [this](std::shared_ptr<const Catalog> merged) {
@@ -190,4 +192,48 @@ TEST_CASE("a wanted track whose hash or root is not a content hash is not fetche
   REQUIRE(fetches.size() == 1);
   CHECK(fetches.front().hash == ghost);
   CHECK(fetches.front().problem == "no peer to fetch from");
+}
+
+TEST_CASE("a capped uploader serves the peers that fetch from it in turn") {
+  // The source's upload lets one chunk go at a time; two players fetch the same 16 chunks from
+  // it at once. Each must get its share of the source's chunks: when the source served whichever
+  // link came first while it had a request queued, the other's requests (its player waiting for
+  // the track's first chunks) waited until the first had nearly everything.
+  chorus::test::TempDir dir;
+  const auto bytes = file_bytes(16 * kChunkBytes, 3);
+  write_file(dir.path / "song.wav", bytes);
+  FakeLibrary library;
+  library.add(dir.path / "song.wav", "song.wav");
+  FakeLibrary nothing;
+  Node source("a", dir.path / "cache-a", library, 4 * kChunkBytes);  // 4 chunks a second
+  Node b("b", dir.path / "cache-b", nothing);
+  Node c("c", dir.path / "cache-c", nothing);
+  link(source, "a", b, "b");
+  link(source, "a", c, "c");
+  link(b, "b", c, "c");
+  REQUIRE(eventually([&] { return b.catalog_size() == 1 && c.catalog_size() == 1; }));
+  REQUIRE(eventually([&] { return b.service->view().links == 2 && c.service->view().links == 2; }));
+
+  const auto hash = library.entry().hash;
+  b.service->want({wanted(library.entry())});
+  c.service->want({wanted(library.entry())});
+  // A fetch leaves the view once complete: keep the last count of chunks from the source.
+  std::map<std::string, std::uint64_t> from_source;
+  const auto note = [&](Node& node, const std::string& name) {
+    const auto view = node.service->view();
+    if (!view.fetches.empty() && view.fetches.front().received_from.contains("a")) {
+      from_source[name] = view.fetches.front().received_from.at("a");
+    }
+    return node.service->cache().state(hash) == CacheState::complete;
+  };
+  REQUIRE(eventually([&] {
+    const bool b_done = note(b, "b");
+    const bool c_done = note(c, "c");
+    return b_done && c_done;
+  }));
+  INFO("chunks from the source: b " << from_source["b"] << ", c " << from_source["c"]);
+  CHECK(from_source["b"] >= 4);
+  CHECK(from_source["c"] >= 4);
+  CHECK(read_file(*b.service->cache().complete_path(hash)) == bytes);
+  CHECK(read_file(*c.service->cache().complete_path(hash)) == bytes);
 }

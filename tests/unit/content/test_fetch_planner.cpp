@@ -166,7 +166,7 @@ TEST_CASE("a chunk waits peer_wait for its co-fetcher, then any holder will do")
 TEST_CASE("the wait runs only for chunks in the next window of not-requested ones") {
   auto cfg = wide();
   cfg.window = 2;
-  cfg.per_peer = 2;
+  cfg.per_peer = 3;  // above the window: rule 3b's slot kept for this node's share never binds
   cfg.urgent_chunks = 0;
   cfg.peer_wait_us = 1000;
   FetchPlanner p("me", none(20), cfg);
@@ -197,6 +197,80 @@ TEST_CASE("the wait runs only for chunks in the next window of not-requested one
   p.received(1500, "src", 12);
   CHECK(chunks_of(p.next(2000)) == std::vector<std::uint64_t>{5, 7});
   CHECK(p.next_deadline() == 3000);
+}
+
+TEST_CASE("a chunk whose wait ran out leaves a source's last slot to this node's own share") {
+  // Members me, p1: even chunks are mine, odd ones p1's. Chunk 0 is held, so nothing is urgent.
+  auto cfg = wide();
+  cfg.window = 4;
+  cfg.per_peer = 2;
+  cfg.urgent_chunks = 0;
+  cfg.peer_wait_us = 1000;
+  FetchPlanner p("me", only(12, {0}), cfg);
+  p.cofetchers({"p1"});
+  p.holder("src", all(12));
+  CHECK(p.next(0) == std::vector<ChunkAsk>{{"src", 2}, {"src", 4}});  // 1, 3, 5 wait for p1
+  p.received(10, "src", 2);
+  p.received(10, "src", 4);
+  // The waits of 1, 3 and 5 ran out: 1 takes one of the source's two slots; 3 and 5 would take
+  // the last, which goes to 6, mine: p1 is most likely fetching 3 and 5 from the source itself,
+  // and nobody but me will fetch 6 from it.
+  CHECK(p.next(1000) == std::vector<ChunkAsk>{{"src", 1}, {"src", 6}});
+  p.received(1001, "src", 1);
+  CHECK(p.next(1001) == std::vector<ChunkAsk>{{"src", 8}});
+  p.received(1002, "src", 6);
+  p.received(1002, "src", 8);
+  CHECK(p.next(1002) == std::vector<ChunkAsk>{{"src", 3}, {"src", 10}});
+  p.received(1003, "src", 3);
+  p.received(1003, "src", 10);
+  // My share is in or asked for (0 to 10); 7's wait (from 1000) and 9's (from 1001) still run.
+  CHECK(p.next(1003) == std::vector<ChunkAsk>{{"src", 5}});
+
+  SECTION("with my share in, the chunks whose wait ran out have both slots") {
+    p.received(1004, "src", 5);
+    CHECK(p.next(2001) == std::vector<ChunkAsk>{{"src", 7}, {"src", 9}});
+  }
+  SECTION("a co-fetcher holding the chunk is asked as before") {
+    p.holder("p1", only(12, {9}));
+    CHECK(p.next(1004) == std::vector<ChunkAsk>{{"p1", 9}});
+  }
+}
+
+TEST_CASE("with nothing of its own share to ask, a chunk whose wait ran out takes any free slot") {
+  auto cfg = wide();
+  cfg.per_peer = 2;
+  cfg.urgent_chunks = 0;
+  cfg.peer_wait_us = 1000;
+  FetchPlanner p("me", only(6, {0, 2, 4}), cfg);  // my share (0, 2, 4) is in
+  p.cofetchers({"p1"});
+  p.holder("src", all(6));
+  CHECK(p.next(0).empty());
+  CHECK(p.next(1000) == std::vector<ChunkAsk>{{"src", 1}, {"src", 3}});
+}
+
+TEST_CASE("a source's last slot is not kept when it has only one, nor for an urgent chunk") {
+  auto cfg = wide();
+  cfg.urgent_chunks = 0;
+  cfg.peer_wait_us = 1000;
+  SECTION("one slot per peer") {
+    cfg.per_peer = 1;
+    FetchPlanner p("me", only(6, {0}), cfg);
+    p.cofetchers({"p1"});
+    p.holder("src", all(6));
+    CHECK(p.next(0) == std::vector<ChunkAsk>{{"src", 2}});
+    p.received(10, "src", 2);
+    CHECK(p.next(1000) == std::vector<ChunkAsk>{{"src", 1}});
+  }
+  SECTION("an urgent chunk takes the last slot") {
+    cfg.per_peer = 2;
+    FetchPlanner p("me", only(8, {0}), cfg);
+    p.cofetchers({"p1"});
+    p.holder("src", all(8));
+    CHECK(p.next(0) == std::vector<ChunkAsk>{{"src", 2}, {"src", 4}});
+    p.received(10, "src", 4);
+    p.demand(5);  // p1's, and now the reader's: asked at once, of the source's last slot
+    CHECK(p.next(20) == std::vector<ChunkAsk>{{"src", 5}});
+  }
 }
 
 TEST_CASE("if self is the designated co-fetcher, the best holder is asked") {

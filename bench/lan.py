@@ -28,7 +28,7 @@ from __future__ import annotations
 import sys
 import time
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 import rig
 from rig import Rig, by_node, command_text, exact, mono_us, summary, zero_instant  # noqa: F401

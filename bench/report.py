@@ -1309,7 +1309,7 @@ def main() -> int:
         f"- **Date:** {machine['date']}",
         f"- **Machine:** {machine['cpu'] or 'unknown CPU'}, {machine['nproc']} CPUs, "
         f"`{machine['uname']}`, Python {machine['python']}",
-        f"- **Load average at the start of each benchmark:** "
+        "- **Load average at the start of each benchmark:** "
         + ", ".join(f"{k} {v}" for k, v in loads.items() if v),
         "",
         "## Summary",

@@ -29,6 +29,7 @@ import atexit
 import json
 import os
 import queue
+import re
 import shutil
 import signal
 import subprocess
@@ -694,6 +695,18 @@ Scenario = Callable[[Cluster], None]
 
 def _raise_system_exit(signum: int, _frame: Any) -> None:
     raise SystemExit(128 + signum)
+
+
+def gen_key(cluster: Cluster, name: str) -> "tuple[Path, str]":
+    """A fresh cluster key file (node --gen-key) in the cluster's temp dir: its path and key id."""
+    path = Path(cluster.workdir) / f"{name}.key"
+    result = subprocess.run([cluster.binary, "--gen-key", str(path)], capture_output=True,
+                            timeout=10, text=True)
+    found = re.search(r"key id ([0-9a-f]{16})", result.stdout)
+    if result.returncode != 0 or not found:
+        raise HarnessError(f"--gen-key {path} failed ({result.returncode}): {result.stdout!r} "
+                           f"{result.stderr!r}")
+    return path, found.group(1)
 
 
 def run_main(title: str, scenarios: "list[tuple[str, Scenario]]",

@@ -129,16 +129,20 @@ def require_faketime() -> str:
     return FAKETIME_LIB
 
 
-def find_probe(node_binary: str) -> str:
-    """skew_probe beside the node's build tree (BUILD/apps/node -> BUILD/tools/skew_probe), or
-    $CHORUS_SKEW_PROBE."""
-    candidates = [os.environ.get("CHORUS_SKEW_PROBE", ""),
-                  str(Path(node_binary).resolve().parent.parent / "tools" / "skew_probe")]
+def find_tool(node_binary: str, name: str, env: str) -> str:
+    """A tool beside the node's build tree (BUILD/apps/node -> BUILD/tools/NAME), or $ENV."""
+    candidates = [os.environ.get(env, ""),
+                  str(Path(node_binary).resolve().parent.parent / "tools" / name)]
     for candidate in candidates:
         if candidate and os.path.isfile(candidate) and os.access(candidate, os.X_OK):
             return candidate
-    raise HarnessError(f"skew_probe not found (looked at {[c for c in candidates if c]}); build "
-                       "it: cmake --build BUILD --target skew_probe, or set CHORUS_SKEW_PROBE")
+    raise HarnessError(f"{name} not found (looked at {[c for c in candidates if c]}); build it: "
+                       f"cmake --build BUILD --target {name}, or set {env}")
+
+
+def find_probe(node_binary: str) -> str:
+    """skew_probe beside the node's build tree, or $CHORUS_SKEW_PROBE."""
+    return find_tool(node_binary, "skew_probe", "CHORUS_SKEW_PROBE")
 
 
 def faketime_prefix(node_binary: str, spec: str) -> "list[str]":

@@ -22,7 +22,6 @@ import resource
 import socket
 import sys
 import threading
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))

@@ -27,8 +27,6 @@ within SYNC_LIMIT_US.
 
 from __future__ import annotations
 
-import re
-import subprocess
 import sys
 from pathlib import Path
 from typing import Any
@@ -36,8 +34,8 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from harness import (  # noqa: E402
-    Cluster, HarnessError, Node, agreement, now, one_agreed_leader, run_main, statuses,
-    wait_until,
+    Cluster, HarnessError, Node, agreement, gen_key, now, one_agreed_leader, run_main,
+    statuses, wait_until,
 )
 
 REPO = Path(__file__).resolve().parents[2]
@@ -246,17 +244,6 @@ def scenario_lan(cluster: Cluster) -> None:
     if leftovers:
         raise HarnessError(f"namespaces left behind: {leftovers}")
     cluster.check_limit("whole LAN scenario", now() - started, 45.0)
-
-
-def gen_key(cluster: Cluster, name: str) -> "tuple[Path, str]":
-    """A fresh key file in the cluster's temp dir; returns its path and key id."""
-    path = Path(cluster.workdir) / f"{name}.key"
-    result = subprocess.run([cluster.binary, "--gen-key", str(path)], capture_output=True,
-                            timeout=10, text=True)
-    found = re.search(r"key id ([0-9a-f]{16})", result.stdout)
-    if result.returncode != 0 or not found:
-        raise HarnessError(f"--gen-key {path} failed ({result.returncode}): {result.stdout!r}")
-    return path, found.group(1)
 
 
 def keyed_step(cluster: Cluster, hosts: "dict[str, Any]") -> None:

@@ -19,7 +19,6 @@ error and exit status 2.
 
 from __future__ import annotations
 
-import os
 import signal
 import statistics
 import subprocess
@@ -29,8 +28,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from harness import Cluster, HarnessError, run_main  # noqa: E402
-from sync_rig import BLOCK_FRAMES, RATE, SyncRig, _reap_group, _spawn  # noqa: E402
+from harness import Cluster, run_main  # noqa: E402
+from sync_rig import BLOCK_FRAMES, RATE, SyncRig, _reap_group, _spawn, find_tool  # noqa: E402
 
 PROBE_S = 3.0
 LEAD_US = 500_000           # T0 after the probe reads the FIFOs: the lead-in is silence
@@ -42,18 +41,6 @@ PERIOD_US = BLOCK_FRAMES * 1_000_000 // RATE
 FIRST_PHASE_US = 2_000      # away from the period's ends, so a phase's median does not wrap
 PHASE_GAP_US = 5_000        # M2 starts its output half a period after M1's phase
 PHASE_TOLERANCE_US = 1_000  # thread start-up and wake-up latency
-
-
-def find_metronome(node_binary: str) -> str:
-    """metronome beside the node's build tree (BUILD/apps/node -> BUILD/tools/metronome), or
-    $CHORUS_METRONOME."""
-    candidates = [os.environ.get("CHORUS_METRONOME", ""),
-                  str(Path(node_binary).resolve().parent.parent / "tools" / "metronome")]
-    for candidate in candidates:
-        if candidate and os.path.isfile(candidate) and os.access(candidate, os.X_OK):
-            return candidate
-    raise HarnessError(f"metronome not found (looked at {[c for c in candidates if c]}); build "
-                       "it: cmake --build BUILD --target metronome, or set CHORUS_METRONOME")
 
 
 def mono_us() -> int:
@@ -108,7 +95,7 @@ def check_frames(run, name: str, t0_us: int) -> float:
 
 
 def two_metronomes(cluster: Cluster) -> None:
-    binary = find_metronome(cluster.binary)
+    binary = find_tool(cluster.binary, "metronome", "CHORUS_METRONOME")
     refuses_bad_output(binary)
     with SyncRig(cluster, use_proxies=False) as rig:
         names = ["M1", "M2"]
@@ -137,7 +124,7 @@ def two_metronomes(cluster: Cluster) -> None:
             f"M2 writes {phase_gap} µs after M1 in each period, not ~{PHASE_GAP_US} µs")
         offsets = [d for _, d in run.offsets("M2", "M1")]
         offset = statistics.median(offsets)
-        print(f"  frame 0 seen after T0 (median): "
+        print("  frame 0 seen after T0 (median): "
               + ", ".join(f"{n} {v:.1f} µs" for n, v in late.items())
               + f"; M2 − M1 {offset:.1f} µs over {len(offsets)} buckets; phases "
               f"{phase(run, 'M1')} / {phase(run, 'M2')} µs into the period", flush=True)

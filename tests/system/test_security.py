@@ -59,10 +59,10 @@ from typing import Any, Callable, Optional
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from harness import (HOST, Cluster, HarnessError, Node, agreement, hold_for, now,  # noqa: E402
-                     one_agreed_leader, run_main, state_of, statuses, wait_until)
+from harness import (HOST, Cluster, HarnessError, Node, agreement, gen_key, hold_for,  # noqa: E402
+                     now, one_agreed_leader, run_main, state_of, statuses, wait_until)
 from sync_rig import (SyncNode, SyncRig, _reap_group, _spawn, all_playing,  # noqa: E402
-                      mono_to_us, pace_until, percentile, require_ok, synced)
+                      find_tool, mono_to_us, pace_until, percentile, require_ok, synced)
 from test_sync import check_skew  # noqa: E402
 
 RATE_PER_MS = 48  # frames
@@ -93,28 +93,6 @@ AGREE_LIMIT_S = 5.0           # 8: survivors agree on a new leader within this a
 
 
 # ---- tools and keys ----------------------------------------------------------------------------
-
-
-def find_tool(binary: str, name: str, env: str) -> str:
-    candidates = [os.environ.get(env, ""),
-                  str(Path(binary).resolve().parent.parent / "tools" / name)]
-    for candidate in candidates:
-        if candidate and os.path.isfile(candidate) and os.access(candidate, os.X_OK):
-            return candidate
-    raise HarnessError(f"{name} not found (looked at {[c for c in candidates if c]}); build it: "
-                       f"cmake --build BUILD --target {name}, or set {env}")
-
-
-def gen_key(cluster: Cluster, name: str) -> "tuple[Path, str]":
-    """A fresh key file in the cluster's temp dir; returns its path and key id."""
-    path = Path(cluster.workdir) / f"{name}.key"
-    result = subprocess.run([cluster.binary, "--gen-key", str(path)], capture_output=True,
-                            timeout=10, text=True)
-    found = re.search(r"key id ([0-9a-f]{16})", result.stdout)
-    if result.returncode != 0 or not found:
-        raise HarnessError(f"--gen-key {path} failed ({result.returncode}): {result.stdout!r} "
-                           f"{result.stderr!r}")
-    return path, found.group(1)
 
 
 def key_args(path: Path, *accept: Path) -> "list[str]":

@@ -28,7 +28,7 @@ from typing import Optional
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from harness import HOST, Cluster, HarnessError, Node, now, run_main, wait_until  # noqa: E402
+from harness import HOST, Cluster, HarnessError, Node, now, run_main  # noqa: E402
 from sync_rig import free_port  # noqa: E402
 
 TRACKS = Path(__file__).resolve().parents[2] / "tracks"

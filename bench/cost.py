@@ -56,11 +56,21 @@ def run_ns(pid: int) -> int:
     return total
 
 
+def started(task: Path) -> "tuple[int, int]":
+    """When a thread started (clock ticks since boot, field 22 of its stat), then its tid: creation
+    order, even where tids wrapped around (then the main thread's is not the smallest)."""
+    try:
+        return int((task / "stat").read_text().rsplit(")", 1)[1].split()[19]), int(task.name)
+    except (OSError, ValueError, IndexError):
+        return 1 << 62, int(task.name)
+
+
 def thread_ns(pid: int) -> "dict[str, tuple[int, int]]":
-    """(run time in ns, context switches) per thread, keyed "#k": the k-th thread by tid
+    """(run time in ns, context switches) per thread, keyed "#k": the k-th thread created
     (#0 = the main thread, which runs the io loop)."""
     out = {}
-    tasks = sorted(Path(f"/proc/{pid}/task").iterdir(), key=lambda t: int(t.name))
+    tasks = sorted(Path(f"/proc/{pid}/task").iterdir(),
+                   key=lambda t: (int(t.name) != pid, started(t)))
     for k, task in enumerate(tasks):
         try:
             ns = int((task / "schedstat").read_text().split()[0])

@@ -14,6 +14,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <spdlog/spdlog.h>
 
+#include "chorus/net/maintenance_schedule.hpp"
 #include "chorus/net/rate_limited_log.hpp"
 #include "chorus/net/rtt_estimator.hpp"
 #include "chorus/protocol/frame.hpp"
@@ -77,6 +78,7 @@ class NetworkManager::Impl final : public ConnectionObserver {
         accept_retry_(io),
         accept_backoff_(config_.accept_retry_first, config_.accept_retry_max),
         maintenance_(io),
+        grid_(Clock::now(), std::max<Clock::duration>(config_.liveness.interval / 4, microseconds{1})),
         incarnation_(random_incarnation()),
         bootstrap_backoff_(config_.reconnect_first, config_.reconnect_max) {}
 
@@ -91,6 +93,7 @@ class NetworkManager::Impl final : public ConnectionObserver {
   void leave(milliseconds grace, std::function<void()> done);
   std::vector<PeerInfo> peers() const;
   microseconds max_rtt() const;
+  std::optional<Clock::time_point> next_wakeup() const { return maintenance_at_; }
 
   void on_message(Connection& connection, protocol::Message message,
                   Clock::time_point received) override;
@@ -125,6 +128,12 @@ class NetworkManager::Impl final : public ConnectionObserver {
     RttEstimator rtt;
     std::int64_t echo_us = 0;  ///< the peer's last heartbeat stamp, echoed back for RTT
     Clock::time_point echo_received;
+    /// The last heartbeat: when it was queued, which kind, and when it counts as sent
+    /// (heartbeat_counted_from). Until anything else is sent on the link, it is the link's last
+    /// frame, and its idleness is measured from when it counts as sent.
+    Clock::time_point heartbeat_queued;
+    LastFrame heartbeat_kind = LastFrame::run_heartbeat;
+    Clock::time_point heartbeat_counted;
     bool dialing = false;
     Backoff backoff;
     Clock::time_point next_dial;
@@ -137,10 +146,17 @@ class NetworkManager::Impl final : public ConnectionObserver {
   void do_accept();
   void retry_accept(const error_code& ec);
   void shed_pending_connection();
+  /// Arms maintenance for the earliest grid point where something is due, unless it is already
+  /// armed for an earlier one. Called after every change that can bring a deadline forward; a
+  /// change that puts one off (a frame sent) leaves the armed run, which then finds less to do.
   void schedule_maintenance();
-  void maintain();
+  Clock::time_point next_maintenance(Clock::time_point now) const;
+  void maintain(Clock::time_point run);
   void check_link(Peer& peer, Clock::time_point now);
-  void send_heartbeat(Peer& peer, Clock::time_point now);
+  void send_heartbeats(Clock::time_point run, Clock::time_point now);
+  Clock::time_point idle_since(const Peer& peer) const;
+  LastFrame last_frame(const Peer& peer) const;
+  void send_heartbeat(Peer& peer, Clock::time_point now, LastFrame kind, Clock::time_point run);
   bool may_dial() const { return dials_in_flight_ < config_.max_dials_in_flight; }
   void dial_peer(Peer& peer);
   void on_dial_failed(PeerTable::iterator it, const error_code& ec);
@@ -180,6 +196,8 @@ class NetworkManager::Impl final : public ConnectionObserver {
   asio::steady_timer accept_retry_;
   Backoff accept_backoff_;
   asio::steady_timer maintenance_;
+  MaintenanceGrid grid_;
+  std::optional<Clock::time_point> maintenance_at_;  ///< when the armed maintenance runs
   std::uint64_t incarnation_;
   std::uint16_t local_port_ = 0;
   PeerTable peers_;
@@ -259,15 +277,45 @@ void NetworkManager::Impl::shed_pending_connection() {
 }
 
 void NetworkManager::Impl::schedule_maintenance() {
-  maintenance_.expires_after(config_.liveness.interval / 4);
-  maintenance_.async_wait([this](const error_code& ec) {
+  if (leaving_) return;
+  auto now = Clock::now();
+  auto at = next_maintenance(now);
+  if (maintenance_at_ && *maintenance_at_ <= at) return;
+  maintenance_at_ = at;
+  maintenance_.expires_at(at);
+  maintenance_.async_wait([this, at](const error_code& ec) {
     if (ec || leaving_) return;
-    maintain();
+    // A wait that completed just as it was re-armed still runs; the newer one stays armed.
+    if (maintenance_at_ == at) maintenance_at_.reset();
+    maintain(at);
     schedule_maintenance();
   });
 }
 
-void NetworkManager::Impl::maintain() {
+Clock::time_point NetworkManager::Impl::next_maintenance(Clock::time_point now) const {
+  // With nothing due (no member, no connection) a run once a second is a safety net: every change
+  // that brings a deadline forward reschedules, so it should find nothing either.
+  Clock::time_point due = now + std::chrono::seconds(1);
+  const ForgetLimits limits{config_.forget_unreached_after, config_.forget_down_after};
+  for (const auto& [id, peer] : peers_) {
+    if (peer.link) {
+      auto heard = std::max(peer.last_heard.value_or(now), peer.link->last_paced());
+      LinkTimes times{heard, idle_since(peer), peer.state, peer.rtt.smoothed()};
+      due = std::min(due, link_due(config_.liveness, times));
+    } else {
+      UnlinkedMember member{peer.state,   peer.dialing, peer.ever_up,
+                            peer.next_dial, peer.learned, peer.down_since};
+      if (auto when = unlinked_due(member, limits, may_dial())) due = std::min(due, *when);
+    }
+  }
+  for (const auto& [raw, connection] : connections_) {
+    if (connection->peer_id.empty()) due = std::min(due, connection->created() + config_.handshake_timeout);
+  }
+  if (!bootstrap_done_ && !bootstrap_dialing_) due = std::min(due, bootstrap_next_dial_);
+  return grid_.next_run(due, now);
+}
+
+void NetworkManager::Impl::maintain(Clock::time_point run) {
   auto now = Clock::now();
   for (auto it = peers_.begin(); it != peers_.end();) {
     Peer& peer = it->second;
@@ -282,6 +330,7 @@ void NetworkManager::Impl::maintain() {
     }
     ++it;
   }
+  send_heartbeats(run, now);
   for (auto& [raw, connection] : connections_) {
     if (connection->peer_id.empty() && now - connection->created() > config_.handshake_timeout) {
       connection->close("no handshake within " + std::to_string(config_.handshake_timeout.count()) + " ms");
@@ -308,16 +357,49 @@ void NetworkManager::Impl::check_link(Peer& peer, Clock::time_point now) {
     spdlog::info("peer {} is {}", peer.id, to_string(state));
     peer.state = state;
   }
-  if (now - peer.link->last_sent() >= config_.liveness.interval && peer.link->queue_depth() == 0) {
-    send_heartbeat(peer, now);
+}
+
+void NetworkManager::Impl::send_heartbeats(Clock::time_point run, Clock::time_point now) {
+  // A link idle for an interval needs a heartbeat. When one that carries only heartbeats does,
+  // the others whose last heartbeat a run sent join in if idle for half an interval, so that they
+  // stay in step (one wake-up, not several).
+  auto idle = [](const Peer& peer) { return peer.link && peer.link->queue_depth() == 0; };
+  bool round = std::any_of(peers_.begin(), peers_.end(), [&](const auto& entry) {
+    const Peer& peer = entry.second;
+    return idle(peer) && starts_heartbeat_round(config_.liveness, last_frame(peer), idle_since(peer), now);
+  });
+  // Copied first: a send that overflows closes its link, which edits the table.
+  std::vector<Peer*> sending;
+  for (auto& [id, peer] : peers_) {
+    if (!idle(peer)) continue;
+    auto since = idle_since(peer);
+    if (heartbeat_due(config_.liveness, since, now) ||
+        (round && joins_heartbeat_round(config_.liveness, last_frame(peer), since, now))) {
+      sending.push_back(&peer);
+    }
+  }
+  for (Peer* peer : sending) {
+    if (peer->link) send_heartbeat(*peer, now, LastFrame::run_heartbeat, run);
   }
 }
 
-void NetworkManager::Impl::send_heartbeat(Peer& peer, Clock::time_point now) {
+Clock::time_point NetworkManager::Impl::idle_since(const Peer& peer) const {
+  return last_frame(peer) == LastFrame::other ? peer.link->last_sent() : peer.heartbeat_counted;
+}
+
+LastFrame NetworkManager::Impl::last_frame(const Peer& peer) const {
+  return peer.link->last_sent() == peer.heartbeat_queued ? peer.heartbeat_kind : LastFrame::other;
+}
+
+void NetworkManager::Impl::send_heartbeat(Peer& peer, Clock::time_point now, LastFrame kind,
+                                          Clock::time_point run) {
   protocol::Heartbeat heartbeat{config_.id, to_us(now), peer.echo_us,
                                 peer.echo_us ? to_us(now) - to_us(peer.echo_received) : 0};
   peer.rtt.sent(heartbeat.sent_us);
   peer.link->send(std::make_shared<const std::string>(protocol::encode_message_frame(heartbeat)));
+  peer.heartbeat_queued = peer.link->last_sent();
+  peer.heartbeat_kind = kind;
+  peer.heartbeat_counted = heartbeat_counted_from(kind, peer.heartbeat_queued, run, grid_.step());
 }
 
 // ---- dialing ---------------------------------------------------------------------------
@@ -332,6 +414,7 @@ std::shared_ptr<Connection> NetworkManager::Impl::adopt(tcp::socket socket, bool
   // The dialer speaks first; the acceptor answers only a handshake it accepts, so that a
   // refused dialer never sees this node up.
   if (dialed) send_handshake(*connection, reconnect);
+  schedule_maintenance();  // its handshake timeout
   return connection;
 }
 
@@ -382,8 +465,12 @@ void NetworkManager::Impl::dial_peer(Peer& peer) {
                target.dialing = false;
                // Whether or not this attempt ends in a handshake, the next one waits its turn.
                target.next_dial = Clock::now() + target.backoff.next();
-               if (ec) return on_dial_failed(it, ec);
-               if (!target.link) adopt(std::move(socket), /*dialed=*/true, target.ever_up);
+               if (ec) {
+                 on_dial_failed(it, ec);
+               } else if (!target.link) {
+                 adopt(std::move(socket), /*dialed=*/true, target.ever_up);
+               }
+               schedule_maintenance();  // its redial, and dials that waited for a free slot
              });
 }
 
@@ -433,6 +520,7 @@ void NetworkManager::Impl::dial_bootstrap() {
     if (leaving_) return;
     bootstrap_dialing_ = false;
     bootstrap_next_dial_ = Clock::now() + bootstrap_backoff_.next();
+    schedule_maintenance();
     if (ec) {
       spdlog::warn("bootstrap {}:{} unreachable: {}", config_.bootstrap->host,
                    config_.bootstrap->port, ec.message());
@@ -475,7 +563,14 @@ void NetworkManager::Impl::on_message(Connection& connection, protocol::Message 
     return;
   }
   Peer& peer = it->second;
-  if (peer.incarnation == connection.peer_incarnation) peer.last_heard = received;
+  if (peer.incarnation == connection.peer_incarnation) {
+    peer.last_heard = received;
+    // Heard again: no longer suspect now, rather than at the next maintenance run.
+    if (peer.state == PeerState::suspect) {
+      spdlog::info("peer {} is {}", peer.id, to_string(PeerState::up));
+      peer.state = PeerState::up;
+    }
+  }
 
   if (auto* heartbeat = std::get_if<protocol::Heartbeat>(&message)) {
     on_heartbeat(peer, *heartbeat, received);
@@ -606,6 +701,7 @@ void NetworkManager::Impl::connect_peer(Peer& peer, const std::shared_ptr<Connec
   spdlog::info("peer {} up at {}:{} (priority {})", peer.id, peer.endpoint.host, peer.endpoint.port,
                peer.priority);
   announce_members();
+  schedule_maintenance();  // the new link's heartbeats and silence limits
   observer_.on_peer_up(info(peer, received));
 }
 
@@ -618,6 +714,12 @@ void NetworkManager::Impl::on_heartbeat(Peer& peer, const protocol::Heartbeat& h
   }
   peer.echo_us = heartbeat.sent_us;
   peer.echo_received = received;
+  // Answered while awake anyway, rather than in a wake-up of its own a little later.
+  auto now = Clock::now();
+  if (peer.link && peer.link->queue_depth() == 0 &&
+      answers_heartbeat(config_.liveness, last_frame(peer), idle_since(peer), now)) {
+    send_heartbeat(peer, now, LastFrame::answer, now);
+  }
 }
 
 void NetworkManager::Impl::on_discovery(const protocol::Discovery& discovery) {
@@ -647,8 +749,9 @@ bool NetworkManager::Impl::learn(const protocol::Member& member, const std::stri
     // A member we have not met, or one that came back: dial it now rather than on the next tick.
     peer.state = PeerState::down;
     peer.next_dial = Clock::now();
-    if (!peer.dialing && may_dial()) dial_peer(peer);  // else on a later maintenance tick
+    if (!peer.dialing && may_dial()) dial_peer(peer);  // else once a dial slot frees up
   }
+  if (inserted) schedule_maintenance();  // when it is forgotten unless reached
   return true;
 }
 
@@ -669,6 +772,7 @@ void NetworkManager::Impl::mark_down(Peer& peer, PeerState state, const std::str
   peer.down_since = Clock::now();
   peer.next_dial = peer.down_since + peer.backoff.next();
   spdlog::info("peer {} {}: {}", peer.id, state == PeerState::left ? "left" : "down", reason);
+  schedule_maintenance();  // its redial
   observer_.on_peer_down(peer.id);
 }
 
@@ -707,6 +811,7 @@ void NetworkManager::Impl::on_closed(Connection& connection, const std::string& 
     spdlog::debug("peer {}: link closed ({}), switching to its other connection", peer.id, reason);
     peer.link = *spare;
     peer.spares.erase(spare);
+    schedule_maintenance();
     return;
   }
   mark_down(peer, PeerState::down, reason);
@@ -748,6 +853,7 @@ void NetworkManager::Impl::leave(milliseconds grace, std::function<void()> done)
   acceptor_.close(ignored);
   accept_retry_.cancel();
   maintenance_.cancel();
+  maintenance_at_.reset();
   auto open = connections_;
   for (auto& [raw, connection] : open) connection->close_after_flush("leaving");
   if (connections_.empty()) {
@@ -816,6 +922,7 @@ const std::string& NetworkManager::id() const { return impl_->config_.id; }
 protocol::Endpoint NetworkManager::local_endpoint() const { return impl_->local(); }
 protocol::Endpoint NetworkManager::advertised_endpoint() const { return impl_->advertised(); }
 std::vector<PeerInfo> NetworkManager::peers() const { return impl_->peers(); }
+std::optional<Clock::time_point> NetworkManager::next_wakeup() const { return impl_->next_wakeup(); }
 microseconds NetworkManager::max_rtt() const { return impl_->max_rtt(); }
 const TrafficCounters& NetworkManager::traffic() const { return impl_->traffic_; }
 std::optional<security::KeyId> NetworkManager::cluster_key_id() const {

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <random>
 
+#include <boost/asio/post.hpp>
 #include <spdlog/spdlog.h>
 
 namespace chorus::node {
@@ -14,9 +15,10 @@ using Clock = std::chrono::steady_clock;
 
 namespace {
 
-constexpr std::uint64_t kTicksBetweenTimeoutUpdates = 25;
-/// A leader re-announces itself this often (50 ticks of 20 ms: once a second).
-constexpr std::uint64_t kTicksBetweenReannouncements = 50;
+constexpr std::int64_t kTicksBetweenTimeoutUpdates = 25;
+/// A leader re-announces itself this often (50 ticks of 20 ms: once a second, at the first
+/// wake-up after the tick).
+constexpr std::int64_t kTicksBetweenReannouncements = 50;
 
 protocol::Message to_wire(const election::Envelope& envelope) {
   switch (envelope.kind) {
@@ -67,60 +69,80 @@ ElectionShell::ElectionShell(boost::asio::io_context& io, net::Transport& networ
 
 void ElectionShell::start(bool lead) {
   running_ = true;
+  ticker_.emplace(Clock::now(), timing_.tick, timing_.stall_watch, timing_.stall_threshold);
   if (lead) core_.lead_now();
   flush();
-  next_tick_ = Clock::now();
-  schedule_tick();
+  rearm();
 }
 
 void ElectionShell::stop() {
   running_ = false;
   timer_.cancel();
+  timer_at_.reset();
 }
 
-void ElectionShell::schedule_tick() {
-  next_tick_ += timing_.tick;
-  timer_.expires_at(next_tick_);
-  timer_.async_wait([this](const boost::system::error_code& ec) {
-    if (!ec && running_) on_tick();
-  });
-}
-
-void ElectionShell::check_stall() {
+void ElectionShell::catch_up() {
   if (!running_) return;
-  auto late = duration_cast<microseconds>(Clock::now() - next_tick_);
-  if (late <= timing_.stall_threshold) return;
-  spdlog::warn("this process was frozen for {} ms; its leadership and playback state are stale",
-               duration_cast<milliseconds>(late).count());
-  core_.stalled();
-  next_tick_ = Clock::now();  // do not replay the ticks that were missed
-  flush();
-  on_stall_();
+  const auto now = Clock::now();
+  if (auto late = ticker_->stall(now)) {
+    spdlog::warn("this process was frozen for {} ms; its leadership and playback state are stale",
+                 duration_cast<milliseconds>(*late).count());
+    core_.stalled();
+    flush();
+    on_stall_();
+  }
+  const auto due = ticker_->take_due(now);
+  for (auto tick = ticker_->ticks() - due + 1; tick <= ticker_->ticks(); ++tick) run_tick(tick);
 }
 
-void ElectionShell::on_tick() {
-  check_stall();
-  if (++ticks_ % kTicksBetweenTimeoutUpdates == 0) {
+void ElectionShell::run_tick(std::int64_t tick) {
+  if (tick % kTicksBetweenTimeoutUpdates == 0) {
     core_.set_timeouts(timing_.timeouts_for(network_.max_rtt()));
   }
-  if (ticks_ % kTicksBetweenReannouncements == 0 && core_.role() == election::Role::leader) {
+  if (tick % kTicksBetweenReannouncements == 0 && core_.role() == election::Role::leader) {
     core_.reannounce();
   }
   core_.tick();
   flush();
-  schedule_tick();
 }
 
+void ElectionShell::on_wakeup() {
+  timer_at_.reset();
+  catch_up();
+  // The network manager's run, due at the same instant, may not have run yet: when it has, its
+  // next run is known, and the watch can share that wake-up too.
+  if (auto shared = network_.next_wakeup(); shared && *shared <= Clock::now()) {
+    boost::asio::post(timer_.get_executor(), [this] { rearm(); });
+    return;
+  }
+  rearm();
+}
+
+void ElectionShell::rearm() {
+  if (!running_) return;
+  const auto at = ticker_->arm(Clock::now(), core_.ticks_until_timeout(), network_.next_wakeup());
+  if (timer_at_ == at) return;
+  timer_at_ = at;
+  timer_.expires_at(at);
+  timer_.async_wait([this](const boost::system::error_code& ec) {
+    if (!ec && running_) on_wakeup();
+  });
+}
+
+std::optional<Clock::time_point> ElectionShell::armed() const { return timer_at_; }
+
 void ElectionShell::peer_up(const net::PeerInfo& peer) {
-  check_stall();
+  catch_up();
   core_.peer_up(Rank{peer.priority, peer.id});
   flush();
+  rearm();
 }
 
 void ElectionShell::peer_down(const std::string& id) {
-  check_stall();
+  catch_up();
   core_.peer_down(id);
   flush();
+  rearm();
 }
 
 void ElectionShell::receive(const protocol::Election& message) {
@@ -136,14 +158,16 @@ void ElectionShell::receive(const protocol::Coordinator& message) {
 }
 
 void ElectionShell::step(const election::Envelope& envelope) {
-  check_stall();
+  catch_up();
   core_.step(envelope);
   flush();
+  rearm();
 }
 
 void ElectionShell::set_eligible(bool eligible) {
   core_.set_eligible(eligible);
   flush();
+  rearm();
 }
 
 void ElectionShell::flush() {

@@ -46,6 +46,8 @@ void PeerNode::start() {
   // Frozen past the suspect time: peers may already be electing, so any leadership is stale.
   const auto& liveness = config_.network.liveness;
   timing.stall_threshold = liveness.interval * liveness.suspect_after_intervals;
+  // A freeze as long as the peers' failure detection (3 intervals + RTT) is then always noticed.
+  timing.stall_watch = liveness.interval;
   if (config_.network.mdns && !config_.lead_at_start && !config_.network.bootstrap) {
     // Nodes powered on together only hear each other once avahi-daemon has probed their names
     // (~0.75 s): waiting a little past that lets them hold one election instead of each leading

@@ -4,14 +4,18 @@
 //
 // Timer actors (all on the io thread):
 //
-//   maintenance timer, every interval/4:
+//   maintenance timer, at the points of a grid of interval/4 where something is due
+//   (maintenance_schedule.hpp; rescheduled by every change that brings a deadline forward):
 //     for each connected peer:  silence > down_after     -> close link, state down, redial later
 //                               silence > 2 intervals    -> state suspect
-//                               nothing sent for interval and queue empty -> HEARTBEAT
+//                               nothing sent for interval and queue empty -> HEARTBEAT (with
+//                               those of other idle links carrying only heartbeats: one wake-up)
 //     for each down peer:       redial when its backoff delay has passed
 //     for each unidentified connection: no HELLO within the handshake timeout -> close
 //
-//   per-connection read loop moves the peer's last-heard time forward on every frame.
+//   per-connection read loop moves the peer's last-heard time forward on every frame (and a
+//   suspect peer back to up); a HEARTBEAT read is answered at once on a link carrying only
+//   heartbeats.
 //
 // Exactly one connection per pair of nodes is used: when both ends dial each other at once, the
 // connection dialled by the smaller id is kept; the larger id's dialled one is closed by its dialer.
@@ -70,7 +74,7 @@ struct NetworkConfig {
   std::size_t max_unidentified_per_address = 16;
   /// Bound on the peer table: gossip past it is ignored, a HELLO past it refused.
   std::size_t max_members = 256;
-  /// Dials in flight at once; other due dials wait for a later maintenance tick.
+  /// Dials in flight at once; other due dials wait until one ends.
   std::size_t max_dials_in_flight = 8;
   /// A member learned by gossip and never reached is forgotten after this many failed dials,
   int forget_unreached_after_dials = 3;
@@ -154,6 +158,8 @@ class NetworkManager final : public Transport {
   protocol::Endpoint advertised_endpoint() const;
   std::vector<PeerInfo> peers() const;
   std::chrono::microseconds max_rtt() const override;
+  /// When maintenance next runs (see maintenance_schedule.hpp).
+  std::optional<Clock::time_point> next_wakeup() const override;
   const TrafficCounters& traffic() const;
   /// The id of the key this node proves; none when the cluster is open.
   std::optional<security::KeyId> cluster_key_id() const;

@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
 
 #include "chorus/protocol/messages.hpp"
@@ -28,6 +29,12 @@ class Transport {
   virtual void broadcast(const protocol::Message& message) = 0;
   /// Largest smoothed RTT among up peers (zero when none): for deriving timeouts and leads.
   virtual std::chrono::microseconds max_rtt() const = 0;
+  /// When the transport's own timer next wakes the io thread, if it is armed. A component with a
+  /// periodic check that may run a little early arms it for that instant when it comes soon
+  /// enough: timers due at the same instant share one wake-up.
+  virtual std::optional<std::chrono::steady_clock::time_point> next_wakeup() const {
+    return std::nullopt;
+  }
 
  protected:
   ~Transport() = default;

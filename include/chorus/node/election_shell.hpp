@@ -1,14 +1,17 @@
 #pragma once
 // ElectionShell: runs the pure BullyElection core on the io thread.
 //
-//   before every input (tick, peer up/down, message):
-//     the tick is far overdue (process was stopped) -> core.stalled(), then on_stall
-//   tick timer, every 20 ms (absolute deadlines):
-//     every 25 ticks: timeouts re-derived from the peers' measured RTT
-//     core.tick()
+//   before every input (wake-up, peer up/down, message), see election_ticker.hpp:
+//     the armed wake-up is far overdue (process was frozen) -> core.stalled(), then on_stall
+//     every tick of 20 ms that came due since (on a grid from the start), in order:
+//       every 25 ticks: timeouts re-derived from the peers' measured RTT
+//       every 50 ticks, while leader: core.reannounce()
+//       core.tick()
 //   network events -> core.peer_up / peer_down; election messages -> core.step
 //   a leader's state held (arrived, one clock sample) -> core.set_eligible(true)
-//   after every input: outbox -> wire messages to peers; changes -> on_change callback
+//   after every input: outbox -> wire messages to peers; changes -> on_change callback; the timer
+//     re-armed for the tick where the core's timer expires, or the freeze watch (an interval,
+//     sharing the network manager's wake-up when it comes sooner)
 
 #include <chrono>
 #include <functional>
@@ -19,6 +22,7 @@
 #include "chorus/election/bully_election.hpp"
 #include "chorus/net/network_manager.hpp"
 #include "chorus/net/transport.hpp"
+#include "chorus/node/election_ticker.hpp"
 #include "chorus/node/message_handler.hpp"
 
 namespace chorus::node {
@@ -26,6 +30,9 @@ namespace chorus::node {
 /// How the shell turns wall time into the core's ticks and timeouts.
 struct ElectionTiming {
   std::chrono::milliseconds tick{20};
+  /// Longest sleep while the core has no timer armed: how soon a freeze is noticed (see
+  /// ElectionTicker). The node sets it to the heartbeat interval.
+  std::chrono::microseconds stall_watch{200'000};
   std::chrono::milliseconds discovery_floor{800};
   std::chrono::milliseconds answer_floor{100};
   std::chrono::milliseconds coordinator_floor{200};
@@ -54,7 +61,7 @@ class ElectionShell final : public ElectionInbox {
                 bool preempt, ElectionTiming timing, ChangeHandler on_change,
                 StallHandler on_stall);
 
-  /// Starts the tick timer; with `lead`, becomes leader of a new cluster at once.
+  /// Starts the tick grid; with `lead`, becomes leader of a new cluster at once.
   void start(bool lead);
   void stop();
 
@@ -66,6 +73,8 @@ class ElectionShell final : public ElectionInbox {
   void receive(const protocol::Coordinator& message) override;
   /// Whether this node holds the cluster's playback state (see BullyElection::set_eligible).
   void set_eligible(bool eligible);
+  /// When the shell's timer is armed for (for tests); none before start().
+  std::optional<std::chrono::steady_clock::time_point> armed() const;
   /// See BullyElection::remember_epoch; before start().
   void remember_epoch(std::uint64_t epoch) { core_.remember_epoch(epoch); }
 
@@ -74,12 +83,15 @@ class ElectionShell final : public ElectionInbox {
   std::optional<std::chrono::milliseconds> last_election() const;
 
  private:
-  void schedule_tick();
-  void on_tick();
-  /// Tells the core and on_stall if the process was frozen since the last tick. Checked before
-  /// every input, so that a resumed node knows its state is stale before it reacts to the EOFs
-  /// and messages that queued up meanwhile (in whatever order the io_context runs them).
-  void check_stall();
+  /// Before every input: tells the core and on_stall if the process was frozen since the armed
+  /// wake-up, so that a resumed node knows its state is stale before it reacts to the EOFs and
+  /// messages that queued up meanwhile (in whatever order the io_context runs them); then runs
+  /// the ticks that came due.
+  void catch_up();
+  void run_tick(std::int64_t tick);
+  void on_wakeup();
+  /// After every input: arms the timer for what the core needs next.
+  void rearm();
   void step(const election::Envelope& envelope);
   void flush();
 
@@ -89,8 +101,8 @@ class ElectionShell final : public ElectionInbox {
   election::BullyElection core_;
   ChangeHandler on_change_;
   StallHandler on_stall_;
-  std::chrono::steady_clock::time_point next_tick_;
-  std::uint64_t ticks_ = 0;
+  std::optional<ElectionTicker> ticker_;  ///< from start()
+  std::optional<std::chrono::steady_clock::time_point> timer_at_;
   bool running_ = false;
 };
 

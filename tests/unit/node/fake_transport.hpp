@@ -34,9 +34,12 @@ class FakeTransport final : public net::Transport {
     sent.push_back({std::nullopt, message});
   }
   std::chrono::microseconds max_rtt() const override { return std::chrono::microseconds{0}; }
+  std::optional<std::chrono::steady_clock::time_point> next_wakeup() const override { return wakeup; }
 
   /// The instant a stamped message's write starts.
   std::int64_t write_start_us = 0;
+  /// What next_wakeup() reports.
+  std::optional<std::chrono::steady_clock::time_point> wakeup;
   std::vector<Sent> sent;
 
  private:

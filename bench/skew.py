@@ -169,13 +169,38 @@ def probe_figures(result: "dict[str, Any]", rows: "list[tuple[str, int, int, int
     return out
 
 
-def run_scenario(sc: "dict[str, Any]", args: argparse.Namespace, tracks: Path) -> "dict":
-    names = [chr(ord("A") + i) for i in range(sc["nodes"])]
+def announce(sc: "dict[str, Any]", args: argparse.Namespace) -> "tuple[int, int]":
+    """The scenario's settle and measure lengths (shortened by --quick), printed with its title."""
     settle, measure = sc["settle"], sc["measure"]
     if args.quick:
         settle, measure = min(settle, 3), min(measure, 8)
     print(f"-- skew {sc['key']}: {sc['title']} (settle {settle} s, measure {measure} s)",
           flush=True)
+    return settle, measure
+
+
+def keep_raw(probe: Any, key: str) -> None:
+    """The probe's raw CSV, kept beside the results."""
+    raw_dir = rig.RESULTS / "raw"
+    raw_dir.mkdir(parents=True, exist_ok=True)
+    shutil.copy(probe.raw_path, raw_dir / f"skew-{key}.csv")
+
+
+def skew_line(out: "dict[str, Any]") -> str:
+    return (f"skew p50 {out['skew_us']['p50']} / p95 {out['skew_us']['p95']} / max "
+            f"{out['skew_us']['max']} us over {out['buckets']} buckets; outside "
+            f"{out['platform_stalls']['count']} platform stalls: p95 "
+            f"{out['skew_outside_stalls_us']['p95']} / max {out['skew_outside_stalls_us']['max']} us")
+
+
+def frames_line(out: "dict[str, Any]") -> str:
+    return (f"dropped/min max {out['dropped_per_min_max']}, dup/min max "
+            f"{out['duplicated_per_min_max']}, jumps {out['jumps_total']}")
+
+
+def run_scenario(sc: "dict[str, Any]", args: argparse.Namespace, tracks: Path) -> "dict":
+    names = [chr(ord("A") + i) for i in range(sc["nodes"])]
+    settle, measure = announce(sc, args)
     with Rig(f"skew-{sc['key']}", args.node, args.probe, args.keep_logs) as r:
         fifos = {n: r.fifo(n) for n in names}
         faketime = sc.get("faketime", [None] * len(names))
@@ -207,9 +232,7 @@ def run_scenario(sc: "dict[str, Any]", args: argparse.Namespace, tracks: Path) -
         probe = r.probe(sc["key"], fifos, measure)
         result = probe.finish()
         reports = {n.name: node_report(n) for n in nodes}
-        raw_dir = rig.RESULTS / "raw"
-        raw_dir.mkdir(parents=True, exist_ok=True)
-        shutil.copy(probe.raw_path, raw_dir / f"skew-{sc['key']}.csv")
+        keep_raw(probe, sc["key"])
         rows = probe.rows
         stalls = probe.stalls
 
@@ -245,14 +268,8 @@ def run_scenario(sc: "dict[str, Any]", args: argparse.Namespace, tracks: Path) -
         out["expected_offset_us"] = -7500
         followers = rig.skew_from_raw(rows, names[1:], 0, 10**15)
         out["skew_between_followers_us"] = summary(followers)
-    print(f"   skew p50 {out['skew_us']['p50']} / p95 {out['skew_us']['p95']} / max "
-          f"{out['skew_us']['max']} us over {out['buckets']} buckets; outside "
-          f"{out['platform_stalls']['count']} platform stalls: p95 "
-          f"{out['skew_outside_stalls_us']['p95']} / max {out['skew_outside_stalls_us']['max']} "
-          f"us; offsets "
-          f"{ {n: round(p['offset_from_first_us']) for n, p in per_node.items()} }; "
-          f"dropped/min max {out['dropped_per_min_max']}, dup/min max "
-          f"{out['duplicated_per_min_max']}, jumps {out['jumps_total']}", flush=True)
+    offsets = {n: round(p["offset_from_first_us"]) for n, p in per_node.items()}
+    print(f"   {skew_line(out)}; offsets {offsets}; {frames_line(out)}", flush=True)
     return out
 
 
@@ -330,11 +347,7 @@ def run_floor(fl: "dict[str, Any]", args: argparse.Namespace, tracks: Path,
                                "--target metronome) or give --metronome")
     names = [f"M{i + 1}" for i in range(fl["writers"])]
     phases, phases_from = floor_phases(fl, done)
-    settle, measure = fl["settle"], fl["measure"]
-    if args.quick:
-        settle, measure = min(settle, 3), min(measure, 8)
-    print(f"-- skew {fl['key']}: {fl['title']} (settle {settle} s, measure {measure} s)",
-          flush=True)
+    settle, measure = announce(fl, args)
     with Rig(f"skew-{fl['key']}", args.node, args.probe, args.keep_logs) as r:
         nodes = []
         if fl["loaded"]:
@@ -352,9 +365,7 @@ def run_floor(fl: "dict[str, Any]", args: argparse.Namespace, tracks: Path,
         states = [n.status().get("state") for n in nodes]
         if any(state != "playing" for state in states):
             raise rig.HarnessError(f"the load's nodes stopped playing: {states}")
-        raw_dir = rig.RESULTS / "raw"
-        raw_dir.mkdir(parents=True, exist_ok=True)
-        shutil.copy(probe.raw_path, raw_dir / f"skew-{fl['key']}.csv")
+        keep_raw(probe, fl["key"])
         rows, stalls, t0_us = probe.rows, probe.stalls, metronomes.t0_us
 
     out: "dict[str, Any]" = {
@@ -377,14 +388,9 @@ def run_floor(fl: "dict[str, Any]", args: argparse.Namespace, tracks: Path,
                                - PERIOD_US // 2) if p["phase_us"] is not None else None
     errors = [p["phase_error_us"] for p in out["per_node"].values()]
     out["phase_error_us"] = {"min": min(errors), "max": max(errors)} if None not in errors else None
-    print(f"   skew p50 {out['skew_us']['p50']} / p95 {out['skew_us']['p95']} / max "
-          f"{out['skew_us']['max']} us over {out['buckets']} buckets; outside "
-          f"{out['platform_stalls']['count']} platform stalls: p95 "
-          f"{out['skew_outside_stalls_us']['p95']} / max {out['skew_outside_stalls_us']['max']} "
-          f"us; write lateness p50 {out['write_lateness_us']['p50']} / p95 "
-          f"{out['write_lateness_us']['p95']} us; dropped/min max {out['dropped_per_min_max']}, "
-          f"dup/min max {out['duplicated_per_min_max']}, jumps {out['jumps_total']}; phases "
-          f"from {phases_from}, off by {out['phase_error_us']} us", flush=True)
+    print(f"   {skew_line(out)}; write lateness p50 {out['write_lateness_us']['p50']} / p95 "
+          f"{out['write_lateness_us']['p95']} us; {frames_line(out)}; phases from {phases_from}, "
+          f"off by {out['phase_error_us']} us", flush=True)
     return out
 
 

@@ -109,19 +109,24 @@ def add_probes(binary: str) -> "dict[str, str]":
     return labels
 
 
+def trace_for(window: float, argv: "list[str]") -> None:
+    """Runs a tracer (perf record, strace) for `window` seconds of the node's life, then stops it
+    with SIGINT so that it writes out what it has."""
+    tracer = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        time.sleep(window)
+    finally:
+        tracer.send_signal(signal.SIGINT)
+        tracer.wait(timeout=30)
+
+
 # ---- perf: wakes and their first handler ------------------------------------------------------
 
 def perf_wakes(tid: int, window: float, labels: "dict[str, str]", workdir: Path) -> "dict[str, Any]":
     data = workdir / "wake.perf"
-    perf = subprocess.Popen(["perf", "record", "-q", "-o", str(data), "-t", str(tid),
-                             "-e", "sched:sched_switch", "-e", "syscalls:sys_exit_epoll_wait",
-                             "-e", "syscalls:sys_exit_epoll_pwait", "-e", f"{GROUP}:*"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    try:
-        time.sleep(window)
-    finally:
-        perf.send_signal(signal.SIGINT)
-        perf.wait(timeout=30)
+    trace_for(window, ["perf", "record", "-q", "-o", str(data), "-t", str(tid),
+                       "-e", "sched:sched_switch", "-e", "syscalls:sys_exit_epoll_wait",
+                       "-e", "syscalls:sys_exit_epoll_pwait", "-e", f"{GROUP}:*"])
     text = subprocess.run(["perf", "script", "-i", str(data), "-F", "time,event,trace"],
                           check=True, capture_output=True, text=True).stdout
     data.unlink(missing_ok=True)
@@ -186,14 +191,8 @@ SOCKET_CALLS = ("read", "recvfrom", "recvmsg", "write", "writev", "sendto", "sen
 def strace_frames(tid: int, window: float, workdir: Path, names: "dict[str, str]") -> "dict[str, Any]":
     log = workdir / "wake.strace"
     t0 = time.monotonic()
-    proc = subprocess.Popen(["strace", "-q", "-p", str(tid), "-s", "256", "-o", str(log),
-                             "-e", "trace=epoll_wait,epoll_pwait," + ",".join(SOCKET_CALLS)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        time.sleep(window)
-    finally:
-        proc.send_signal(signal.SIGINT)
-        proc.wait(timeout=30)
+    trace_for(window, ["strace", "-q", "-p", str(tid), "-s", "256", "-o", str(log),
+                       "-e", "trace=epoll_wait,epoll_pwait," + ",".join(SOCKET_CALLS)])
     elapsed = time.monotonic() - t0
     frames_in: "collections.Counter[str]" = collections.Counter()
     by_sender: "collections.Counter[str]" = collections.Counter()

@@ -64,15 +64,21 @@ Clock::time_point heartbeat_counted_from(LastFrame kind, Clock::time_point queue
   return queued;
 }
 
+std::optional<Clock::time_point> forget_at(const UnlinkedMember& member, const ForgetLimits& limits) {
+  if (member.dialing) return std::nullopt;
+  if (!member.ever_up) return member.learned + limits.unreached;
+  bool gone = member.state == PeerState::down || member.state == PeerState::left;
+  if (gone) return member.down_since + limits.gone;
+  return std::nullopt;
+}
+
 std::optional<Clock::time_point> unlinked_due(const UnlinkedMember& member,
                                               const ForgetLimits& limits, bool may_dial) {
   if (member.dialing) return std::nullopt;
-  std::optional<Clock::time_point> due;
-  auto consider = [&due](Clock::time_point t) { due = due ? std::min(*due, t) : t; };
-  if (member.state == PeerState::down && may_dial) consider(member.next_dial);
-  if (!member.ever_up) consider(member.learned + limits.unreached);
-  bool gone = member.state == PeerState::down || member.state == PeerState::left;
-  if (member.ever_up && gone) consider(member.down_since + limits.gone);
+  auto due = forget_at(member, limits);
+  if (member.state == PeerState::down && may_dial) {
+    due = due ? std::min(*due, member.next_dial) : member.next_dial;
+  }
   return due;
 }
 

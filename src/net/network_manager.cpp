@@ -153,6 +153,9 @@ class NetworkManager::Impl final : public ConnectionObserver {
   Clock::time_point next_maintenance(Clock::time_point now) const;
   void maintain(Clock::time_point run);
   void check_link(Peer& peer, Clock::time_point now);
+  /// Logs a change of the peer's state (up, suspect) and records it.
+  void set_state(Peer& peer, PeerState state);
+  static UnlinkedMember unlinked(const Peer& peer);
   void send_heartbeats(Clock::time_point run, Clock::time_point now);
   Clock::time_point idle_since(const Peer& peer) const;
   LastFrame last_frame(const Peer& peer) const;
@@ -302,10 +305,8 @@ Clock::time_point NetworkManager::Impl::next_maintenance(Clock::time_point now) 
       auto heard = std::max(peer.last_heard.value_or(now), peer.link->last_paced());
       LinkTimes times{heard, idle_since(peer), peer.state, peer.rtt.smoothed()};
       due = std::min(due, link_due(config_.liveness, times));
-    } else {
-      UnlinkedMember member{peer.state,   peer.dialing, peer.ever_up,
-                            peer.next_dial, peer.learned, peer.down_since};
-      if (auto when = unlinked_due(member, limits, may_dial())) due = std::min(due, *when);
+    } else if (auto when = unlinked_due(unlinked(peer), limits, may_dial())) {
+      due = std::min(due, *when);
     }
   }
   for (const auto& [raw, connection] : connections_) {
@@ -353,10 +354,13 @@ void NetworkManager::Impl::check_link(Peer& peer, Clock::time_point now) {
               fmt::format("silent for {} ms", duration_cast<milliseconds>(silence).count()));
     return;
   }
-  if (state != peer.state) {
-    spdlog::info("peer {} is {}", peer.id, to_string(state));
-    peer.state = state;
-  }
+  set_state(peer, state);
+}
+
+void NetworkManager::Impl::set_state(Peer& peer, PeerState state) {
+  if (state == peer.state) return;
+  spdlog::info("peer {} is {}", peer.id, to_string(state));
+  peer.state = state;
 }
 
 void NetworkManager::Impl::send_heartbeats(Clock::time_point run, Clock::time_point now) {
@@ -486,17 +490,17 @@ void NetworkManager::Impl::on_dial_failed(PeerTable::iterator it, const error_co
 }
 
 std::string NetworkManager::Impl::forget_reason(const Peer& peer, Clock::time_point now) const {
-  if (peer.dialing) return {};
-  if (!peer.ever_up && now - peer.learned > config_.forget_unreached_after) {
-    return fmt::format("not reached in {} ms",
-                       duration_cast<milliseconds>(now - peer.learned).count());
+  const auto at = forget_at(unlinked(peer), ForgetLimits{config_.forget_unreached_after, config_.forget_down_after});
+  if (!at || now <= *at) return {};
+  if (!peer.ever_up) {
+    return fmt::format("not reached in {} ms", duration_cast<milliseconds>(now - peer.learned).count());
   }
-  bool gone = peer.state == PeerState::down || peer.state == PeerState::left;
-  if (peer.ever_up && gone && now - peer.down_since > config_.forget_down_after) {
-    return fmt::format("{} for {} ms", to_string(peer.state),
-                       duration_cast<milliseconds>(now - peer.down_since).count());
-  }
-  return {};
+  return fmt::format("{} for {} ms", to_string(peer.state),
+                     duration_cast<milliseconds>(now - peer.down_since).count());
+}
+
+UnlinkedMember NetworkManager::Impl::unlinked(const Peer& peer) {
+  return UnlinkedMember{peer.state, peer.dialing, peer.ever_up, peer.next_dial, peer.learned, peer.down_since};
 }
 
 NetworkManager::Impl::PeerTable::iterator NetworkManager::Impl::forget(PeerTable::iterator it,
@@ -566,10 +570,7 @@ void NetworkManager::Impl::on_message(Connection& connection, protocol::Message 
   if (peer.incarnation == connection.peer_incarnation) {
     peer.last_heard = received;
     // Heard again: no longer suspect now, rather than at the next maintenance run.
-    if (peer.state == PeerState::suspect) {
-      spdlog::info("peer {} is {}", peer.id, to_string(PeerState::up));
-      peer.state = PeerState::up;
-    }
+    if (peer.state == PeerState::suspect) set_state(peer, PeerState::up);
   }
 
   if (auto* heartbeat = std::get_if<protocol::Heartbeat>(&message)) {

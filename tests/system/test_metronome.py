@@ -28,7 +28,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from harness import Cluster, run_main  # noqa: E402
+from harness import Cluster, HarnessError, run_main  # noqa: E402
 from sync_rig import BLOCK_FRAMES, RATE, SyncRig, _reap_group, _spawn, find_tool  # noqa: E402
 
 PROBE_S = 3.0
@@ -43,6 +43,11 @@ PHASE_GAP_US = 5_000        # M2 starts its output half a period after M1's phas
 PHASE_TOLERANCE_US = 1_000  # thread start-up and wake-up latency
 
 
+def expect(ok: bool, what: str) -> None:
+    if not ok:
+        raise HarnessError(what)
+
+
 def mono_us() -> int:
     """The probe's clock (steady_clock = CLOCK_MONOTONIC), in µs."""
     return time.monotonic_ns() // 1000
@@ -51,18 +56,18 @@ def mono_us() -> int:
 def refuses_bad_output(binary: str) -> None:
     result = subprocess.run([binary, "--output", "speaker", "--t0-us", "0"], capture_output=True,
                             timeout=10)
-    assert result.returncode == 2 and b"unknown output 'speaker'" in result.stderr, (
-        f"a bad --output: exit {result.returncode}, stderr {result.stderr!r}")
+    expect(result.returncode == 2 and b"unknown output 'speaker'" in result.stderr,
+           f"a bad --output: exit {result.returncode}, stderr {result.stderr!r}")
 
 
 def stop_cleanly(name: str, proc: subprocess.Popen) -> None:
-    assert proc.poll() is None, f"{name} ended by itself ({proc.returncode})"
+    expect(proc.poll() is None, f"{name} ended by itself ({proc.returncode})")
     proc.send_signal(signal.SIGTERM)
     try:
         code = proc.wait(timeout=STOP_LIMIT_S)
     except subprocess.TimeoutExpired:
-        raise AssertionError(f"{name} still runs {STOP_LIMIT_S} s after SIGTERM")
-    assert code == 0, f"{name} exited with {code} on SIGTERM"
+        raise HarnessError(f"{name} still runs {STOP_LIMIT_S} s after SIGTERM")
+    expect(code == 0, f"{name} exited with {code} on SIGTERM")
 
 
 def phase(run, name: str) -> int:
@@ -74,23 +79,23 @@ def phase(run, name: str) -> int:
 def check_frames(run, name: str, t0_us: int) -> float:
     """Checks one metronome's blocks; returns its median frame-zero instant − T0 (µs)."""
     n = run.node(name)
-    assert n["repeated"] == 0 and n["skipped"] == 0 and n["jumps"] == 0, (
-        f"{name}: repeated {n['repeated']}, skipped {n['skipped']}, jumps {n['jumps']}")
+    expect(n["repeated"] == 0 and n["skipped"] == 0 and n["jumps"] == 0,
+           f"{name}: repeated {n['repeated']}, skipped {n['skipped']}, jumps {n['jumps']}")
     audible = [b for b in run.blocks.get(name, []) if b.audible > 0]
-    assert audible, f"{name}: nothing audible"
+    expect(bool(audible), f"{name}: nothing audible")
     first = audible[0]
     # `first` is the frame number of the block's first slot; the lead-in's silent slots come
     # before the first audible one.
     first_frame = first.first + (BLOCK_FRAMES - first.audible)
-    assert first_frame == 0, f"{name}: the first audible frame is {first_frame}, not 0"
+    expect(first_frame == 0, f"{name}: the first audible frame is {first_frame}, not 0")
     zeros = [b.arrival_us - b.first * 1e6 / RATE - t0_us for b in audible
              if b.timed and b.audible == BLOCK_FRAMES]
-    assert len(zeros) >= 100, f"{name}: only {len(zeros)} timed blocks"
-    assert min(zeros) >= -EARLY_TOLERANCE_US, (
-        f"{name}: a block came out {-min(zeros):.1f} µs before its frames were due")
+    expect(len(zeros) >= 100, f"{name}: only {len(zeros)} timed blocks")
+    expect(min(zeros) >= -EARLY_TOLERANCE_US,
+           f"{name}: a block came out {-min(zeros):.1f} µs before its frames were due")
     median = statistics.median(zeros)
-    assert median < MEDIAN_LATE_LIMIT_US, (
-        f"{name}: frame 0 reached the probe {median:.0f} µs after T0 (median)")
+    expect(median < MEDIAN_LATE_LIMIT_US,
+           f"{name}: frame 0 reached the probe {median:.0f} µs after T0 (median)")
     return median
 
 
@@ -120,15 +125,15 @@ def two_metronomes(cluster: Cluster) -> None:
                 _reap_group(proc)
         late = {name: check_frames(run, name, t0_us) for name in names}
         phase_gap = (phase(run, "M2") - phase(run, "M1")) % PERIOD_US
-        assert abs(phase_gap - PHASE_GAP_US) < PHASE_TOLERANCE_US, (
-            f"M2 writes {phase_gap} µs after M1 in each period, not ~{PHASE_GAP_US} µs")
+        expect(abs(phase_gap - PHASE_GAP_US) < PHASE_TOLERANCE_US,
+               f"M2 writes {phase_gap} µs after M1 in each period, not ~{PHASE_GAP_US} µs")
         offsets = [d for _, d in run.offsets("M2", "M1")]
         offset = statistics.median(offsets)
         print("  frame 0 seen after T0 (median): "
               + ", ".join(f"{n} {v:.1f} µs" for n, v in late.items())
               + f"; M2 − M1 {offset:.1f} µs over {len(offsets)} buckets; phases "
               f"{phase(run, 'M1')} / {phase(run, 'M2')} µs into the period", flush=True)
-        assert abs(offset) < OFFSET_LIMIT_US, f"M2 is {offset:.0f} µs off M1"
+        expect(abs(offset) < OFFSET_LIMIT_US, f"M2 is {offset:.0f} µs off M1")
         cluster.figures.append(("M2 − M1 median offset", abs(offset), "µs", OFFSET_LIMIT_US))
 
 

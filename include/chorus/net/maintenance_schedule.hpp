@@ -117,6 +117,10 @@ struct ForgetLimits {
   Clock::duration gone;       ///< was up, down or left since
 };
 
+/// When the member is forgotten (once that instant has passed): never reached, since it was
+/// learned; was up, since it went down or left. None while a dial of it is in flight.
+std::optional<Clock::time_point> forget_at(const UnlinkedMember& member, const ForgetLimits& limits);
+
 /// When the member is next redialled or forgotten; none while a dial of it is in flight (its
 /// end reschedules). `may_dial`: a dial slot is free (when none is, the end of a dial reschedules).
 std::optional<Clock::time_point> unlinked_due(const UnlinkedMember& member,

@@ -395,3 +395,19 @@ TEST_CASE("a member's forgetting comes before its redial when it is due first") 
   CHECK(unlinked_due(member, limits, true) == at(600'000));
   CHECK(unlinked_due(member, limits, false) == at(600'000));
 }
+
+TEST_CASE("a member is forgotten after the limit of what it is: never reached, or gone") {
+  ForgetLimits limits{std::chrono::seconds(30), std::chrono::minutes(10)};
+  UnlinkedMember member;
+  member.learned = at(5'000);
+  member.down_since = at(7'000);
+  CHECK(forget_at(member, limits) == at(35'000));  // never reached: from when it was learned
+  member.dialing = true;
+  CHECK(forget_at(member, limits) == std::nullopt);  // its dial's end decides
+  member.dialing = false;
+  member.ever_up = true;
+  member.state = PeerState::left;
+  CHECK(forget_at(member, limits) == at(607'000));  // gone: from when it went
+  member.state = PeerState::up;
+  CHECK(forget_at(member, limits) == std::nullopt);  // up (between links): kept
+}

@@ -34,7 +34,8 @@ Scenarios (how each fails if the product breaks):
   4 cache fills and evicts: B (empty, --cache-mb 16) plays three 7.7 MB tracks in turn, each
     until it is cached. At the third the first is evicted: evictions >= 1, list says "not here"
     for it and "cached" for the others, the cache dir holds <= cache_max_bytes; B plays track 3
-    with no gap and in sync with A.
+    with no gap and in sync with A from its first block of it (B may join it late: it fetches it
+    only once it is played).
   5 seek on a follower: A, B, C (B and C fetched the track) in sync; `seek 20` typed on B, then
     `seek -5` typed on C. Every node must jump to frame 20 s * 48000 (+ at most 0.3 s), then to
     5 s before where it was, at the same instant (skew limits after each seek).
@@ -580,6 +581,12 @@ def scenario_eviction(cluster: Cluster) -> None:
         run = rig.finish_probe()
         first = track_start(run, "B", t3)
         t_first = first / 1e6
+        # Tracks 1 and 2 (in use) filled B's cache, so B fetched track 3 only once it was played:
+        # it joins it when its start is in, like a late joiner (docs/library.md, "Start without
+        # waiting for the slowest"), silent meanwhile. How late it joined, in frames:
+        start = next(blk for blk in run.blocks["B"] if blk.arrival_us == first and blk.first >= 0)
+        cluster.figure("B: track 3's first frame in its output",
+                       start.first + BLOCK_FRAMES - start.audible, "frames")
         no_gaps(run, "B", t_first)
         wrong = [blk for blk in run.blocks["B"] if blk.arrival_us > first and blk.first >= 0
                  and blk.first >= frames_of(tracks[2])]
@@ -591,14 +598,18 @@ def scenario_eviction(cluster: Cluster) -> None:
 
 def track_start(run: ProbeRun, name: str, t: float) -> int:
     """Arrival of `name`'s first audible block of a track started from its beginning after t:
-    the first audible block after t if none came before it after t, else the first one whose
-    frame number went back (the previous track played on until the switch)."""
+    the first audible block after t whose frame number went back from the audible block before
+    it, wherever that one lies (the previous track plays on until the switch, up to and past t,
+    and a node still fetching the new track is silent in between); if `name` was never audible
+    before, its first audible block after t that lies in the track's first second."""
     last = None
     for block in run.blocks.get(name, []):
-        if block.first < 0 or block.arrival_us < mono_to_us(t):
+        if block.first < 0:
             continue
-        if last is None or block.first < last - BLOCK_FRAMES:
-            if last is not None or block.first < RATE:
+        if block.arrival_us >= mono_to_us(t):
+            if last is None and block.first < RATE:
+                return block.arrival_us
+            if last is not None and block.first < last - BLOCK_FRAMES:
                 return block.arrival_us
         last = block.first
     raise HarnessError(f"{name}: no start of the new track in its output after {t:.2f}")

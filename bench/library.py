@@ -354,22 +354,24 @@ def part_transfer(args: argparse.Namespace, tracks: Path) -> "dict[str, Any]":
         time.sleep(settle_s)
         before = rig.ask_all(nodes, "status --json", timeout=5.0)
         seconds = skew_s + 2 * cycles * SPACING_S + 1.0
-        probe = r.probe("transfer", fifos, seconds)
-        t_probe = mono_us()
-        time.sleep(skew_s)
-        t_cmd0 = mono_us()
-        at_end = rig.ask_all(nodes, "status --json", timeout=5.0)
-        sent = []
-        start = time.monotonic() + 0.2
-        for i, kind in enumerate(k for _ in range(cycles) for k in ("pause", "resume")):
-            delay = start + i * SPACING_S - time.monotonic()
-            if delay > 0:
-                time.sleep(delay)
-            t_cmd = mono_us()
-            reply = command_text(nodes[0], kind, timeout=2.0)
-            sent.append({"origin": "A", "role": "leader", "kind": kind, "t_us": t_cmd,
-                         "reply_ms": round((mono_us() - t_cmd) / 1000, 3), "reply": reply})
-        probe.finish()
+        stamps = rig.WriteStamps({n.name: n.proc.pid for n in nodes}, r.workdir)
+        with stamps:
+            probe = r.probe("transfer", fifos, seconds)
+            t_probe = mono_us()
+            time.sleep(skew_s)
+            t_cmd0 = mono_us()
+            at_end = rig.ask_all(nodes, "status --json", timeout=5.0)
+            sent = []
+            start = time.monotonic() + 0.2
+            for i, kind in enumerate(k for _ in range(cycles) for k in ("pause", "resume")):
+                delay = start + i * SPACING_S - time.monotonic()
+                if delay > 0:
+                    time.sleep(delay)
+                t_cmd = mono_us()
+                reply = command_text(nodes[0], kind, timeout=2.0)
+                sent.append({"origin": "A", "role": "leader", "kind": kind, "t_us": t_cmd,
+                             "reply_ms": round((mono_us() - t_cmd) / 1000, 3), "reply": reply})
+            probe.finish()
         after = rig.ask_all(nodes, "status --json", timeout=5.0)
 
     # Skew over the window before the first command, as bench/skew.py: per 100 ms bucket,
@@ -401,9 +403,16 @@ def part_transfer(args: argparse.Namespace, tracks: Path) -> "dict[str, Any]":
     during = progress(at_end)
     fetching_at_end = sum(1 for v in during.values() if not v["done"])
     judged = summary(clean)
+    judged_at = f"probe arrival (writes not stamped: {stamps.reason})"
+    probe_read = judged
+    if not stamps.reason:  # as bench/skew.py: judged at the writes' kernel-stamped instants
+        judged = summary(rig.skew_from_raw(stamps.stamp(probe.rows), names, t_from, t_cmd0,
+                                           skip=stalled))
+        judged_at = "write"
     out = {"nodes": 8, "upload_limit_mb": upload, "leader_upload_limit_mb": leader_upload, "all_audible_after_s": round(audible_s, 1),
            "settle_s": settle_s, "window_s": skew_s,
-           "cycles": cycles, "skew_us": summary(every), "skew_outside_stalls_us": judged,
+           "cycles": cycles, "skew_us": summary(every), "skew_outside_stalls_us": probe_read,
+           "judged_at": judged_at, "skew_judged_us": judged,
            "platform_stalls": {"count": len(probe.stalls),
                                "worst_us": max((late for _, late, _ in probe.stalls), default=0),
                                "buckets_left_out": len(every) - len(clean)},
@@ -418,8 +427,9 @@ def part_transfer(args: argparse.Namespace, tracks: Path) -> "dict[str, Any]":
            "fetch_at_end": progress(after),
            "leader_bytes_served_at_window_end": at_end[0]["library"]["bytes_served"],
            "commands": records}
-    print(f"   skew outside stalls p50 {judged['p50']} / p95 {judged['p95']} / max "
-          f"{judged['max']} us ({len(probe.stalls)} stalls); pause p95 "
+    print(f"   skew outside stalls, at the {judged_at}: p50 {judged['p50']} / p95 "
+          f"{judged['p95']} / max {judged['max']} us ({len(probe.stalls)} stalls); at the "
+          f"probe's reads p95 {probe_read['p95']} us; pause p95 "
           f"{groups['pause']['reaction_ms']['p95']} ms; fetching at window end: "
           f"{fetching_at_end} of 7 (held {[v['held'] for v in during.values()]}); all audible "
           f"{audible_s:.1f} s after play", flush=True)

@@ -136,10 +136,11 @@ def write_phase(blocks: "list[tuple[int, int, int]]") -> "Optional[int]":
 
 def probe_figures(result: "dict[str, Any]", rows: "list[tuple[str, int, int, int]]",
                   stalls: "list[tuple[int, int, int]]", names: "list[str]", measure: float,
-                  faked_rate: bool) -> "dict[str, Any]":
+                  faked_rate: bool, stamps: "rig.WriteStamps") -> "dict[str, Any]":
     """What every scenario reports of its probe run, nodes and metronomes alike: skew over all
     buckets and outside platform stalls, per-writer continuity, block jitter and (on the real
-    clock rate) write lateness."""
+    clock rate) write lateness; the skew again at the writes' own instants when `stamps` has
+    them (`judged_at`: which of the two the targets are judged by)."""
     minutes = measure / 60.0
     per_node = {}
     for name in names:
@@ -166,7 +167,29 @@ def probe_figures(result: "dict[str, Any]", rows: "list[tuple[str, int, int, int
         # How late each write reached the probe, against its writer's earliest phase.
         late = [x for name in names for x in rig.write_lateness(blocks.get(name, []))]
         out["write_lateness_us"] = summary(late)
+    out["judged_at"] = "probe arrival"
+    if stamps.reason:
+        out["write_stamps"] = f"none: {stamps.reason}"
+        return out
+    stamped = stamps.stamp(rows)
+    timed = sum(len(rig.exact(b)) for b in blocks.values())
+    out["write_stamps"] = f"{len(stamped)} of {timed} blocks"
+    at_write, _ = outside_stalls(stamped, stalls, names, result["buckets"])
+    out["skew_at_write_outside_stalls_us"] = {k: v for k, v in summary(at_write).items()
+                                              if k in ("p50", "p95", "max")}
+    out["judged_at"] = "write"
+    if not faked_rate:
+        stamped_blocks = rig.by_node(stamped)
+        late = [x for name in names for x in rig.write_lateness(stamped_blocks.get(name, []))]
+        out["write_lateness_at_write_us"] = summary(late)
     return out
+
+
+def judged_skew(out: "dict[str, Any]") -> "dict[str, Any]":
+    """The skew outside stalls the targets are judged by: at the writes when stamped."""
+    if out.get("judged_at") == "write":
+        return out["skew_at_write_outside_stalls_us"]
+    return out["skew_outside_stalls_us"]
 
 
 def announce(sc: "dict[str, Any]", args: argparse.Namespace) -> "tuple[int, int]":
@@ -187,10 +210,16 @@ def keep_raw(probe: Any, key: str) -> None:
 
 
 def skew_line(out: "dict[str, Any]") -> str:
-    return (f"skew p50 {out['skew_us']['p50']} / p95 {out['skew_us']['p95']} / max "
+    line = (f"skew p50 {out['skew_us']['p50']} / p95 {out['skew_us']['p95']} / max "
             f"{out['skew_us']['max']} us over {out['buckets']} buckets; outside "
             f"{out['platform_stalls']['count']} platform stalls: p95 "
             f"{out['skew_outside_stalls_us']['p95']} / max {out['skew_outside_stalls_us']['max']} us")
+    if out.get("judged_at") == "write":
+        at = out["skew_at_write_outside_stalls_us"]
+        line += f"; at the writes: p95 {at['p95']} / max {at['max']} us"
+    else:
+        line += f"; writes not stamped ({out['write_stamps']})"
+    return line
 
 
 def frames_line(out: "dict[str, Any]") -> str:
@@ -229,8 +258,10 @@ def run_scenario(sc: "dict[str, Any]", args: argparse.Namespace, tracks: Path) -
         r.wait_synced(nodes, timeout=20)
         synced_after = r.play_first_track(nodes, timeout=20)
         time.sleep(settle)
-        probe = r.probe(sc["key"], fifos, measure)
-        result = probe.finish()
+        stamps = rig.WriteStamps({n.name: n.proc.pid for n in nodes}, r.workdir)
+        with stamps:
+            probe = r.probe(sc["key"], fifos, measure)
+            result = probe.finish()
         reports = {n.name: node_report(n) for n in nodes}
         keep_raw(probe, sc["key"])
         rows = probe.rows
@@ -240,7 +271,8 @@ def run_scenario(sc: "dict[str, Any]", args: argparse.Namespace, tracks: Path) -
         "title": sc["title"], "nodes": sc["nodes"], "settle_s": settle, "measure_s": measure,
         "synced_after_s": round(synced_after, 2), "target": sc["target"],
         **probe_figures(result, rows, stalls, names, measure,
-                        faked_rate=any(f and "x" in f for f in sc.get("faketime", []))),
+                        faked_rate=any(f and "x" in f for f in sc.get("faketime", [])),
+                        stamps=stamps),
     }
     per_node = out["per_node"]
     for name in names:
@@ -252,7 +284,7 @@ def run_scenario(sc: "dict[str, Any]", args: argparse.Namespace, tracks: Path) -
         out["clock_offset_estimate_abs_us"] = summary(errors)
     if sc["target"]:
         t = sc["target"]
-        judged = out["skew_outside_stalls_us"]
+        judged = judged_skew(out)
         out["met"] = (judged["p95"] is not None and judged["p95"] <= t["p95_us"] and
                       ("max_us" not in t or judged["max"] <= t["max_us"]))
     if sc["key"] == "f":
@@ -357,8 +389,10 @@ def run_floor(fl: "dict[str, Any]", args: argparse.Namespace, tracks: Path,
         fifos = {n: r.fifo(n) for n in names}
         with Metronomes(args.metronome, fifos, phases, r.workdir) as metronomes:
             time.sleep(max(settle, (metronomes.t0_us - rig.mono_us()) / 1e6))
-            probe = r.probe(fl["key"], fifos, measure)
-            result = probe.finish()
+            stamps = rig.WriteStamps({n: p.pid for n, p in metronomes.procs.items()}, r.workdir)
+            with stamps:
+                probe = r.probe(fl["key"], fifos, measure)
+                result = probe.finish()
             problems = metronomes.stop()
         if problems:
             raise rig.HarnessError("metronomes: " + "; ".join(problems))
@@ -372,7 +406,7 @@ def run_floor(fl: "dict[str, Any]", args: argparse.Namespace, tracks: Path,
         "title": fl["title"], "writers": fl["writers"], "loaded": fl["loaded"],
         "floor_of": fl["floor_of"], "settle_s": settle, "measure_s": measure, "target": None,
         "phases_from": phases_from,
-        **probe_figures(result, rows, stalls, names, measure, faked_rate=False),
+        **probe_figures(result, rows, stalls, names, measure, faked_rate=False, stamps=stamps),
     }
     # Every metronome's frame 0 is due at T0: how much later the probe saw it (the writes'
     # and the probe's wake-up latency; never negative, or a frame came out early).
@@ -406,7 +440,7 @@ def compare_with_floors(scenarios: "dict[str, Any]") -> "dict[str, Any]":
             node = scenarios.get(key)
             if not node or "error" in node:
                 continue
-            n, f = node["skew_outside_stalls_us"], floor["skew_outside_stalls_us"]
+            n, f = judged_skew(node), judged_skew(floor)
             entry = out.setdefault(key, {"node_p95_us": n["p95"], "node_max_us": n["max"]})
             entry[fl["key"]] = {"floor_p95_us": f["p95"], "floor_max_us": f["max"],
                                 "excess_p95_us": round(n["p95"] - f["p95"], 1),

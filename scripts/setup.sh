@@ -24,6 +24,8 @@ packages=(
   clang-14 libclang-rt-14-dev libfuzzer-14-dev llvm-14
   # test and benchmark tools
   libfaketime sox libsox-fmt-all vorbis-tools flac python3
+  # the benchmarks' kernel stamps of the outputs' writes (bench/rig.py, WriteStamps)
+  linux-perf
   # the web page's browser tests (docs/web.md): headless Chromium, driven through the DevTools
   # protocol over a WebSocket (websocket-client)
   chromium python3-websocket fonts-liberation

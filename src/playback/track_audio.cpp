@@ -95,7 +95,7 @@ void TrackAudio::store(std::size_t chunk, std::vector<std::int16_t> samples) {
   chunks_[chunk].store(new Samples(std::move(samples)), std::memory_order_seq_cst);
 }
 
-bool TrackAudio::evict(std::size_t chunk) {
+bool TrackAudio::evict(std::size_t chunk, std::vector<std::int16_t>* reclaim) {
   if (chunk >= chunk_count_) return true;
   const Samples* samples = chunks_[chunk].exchange(nullptr, std::memory_order_seq_cst);
   if (samples == nullptr) return true;
@@ -103,6 +103,7 @@ bool TrackAudio::evict(std::size_t chunk) {
     chunks_[chunk].store(samples, std::memory_order_seq_cst);  // being copied: keep it for now
     return false;
   }
+  if (reclaim != nullptr) *reclaim = std::move(*const_cast<Samples*>(samples));
   delete samples;
   return true;
 }

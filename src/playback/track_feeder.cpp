@@ -113,7 +113,7 @@ bool TrackFeeder::step(Feed& feed, TrackAudio& audio) {
   for (std::size_t c = 0; c < audio.chunk_count(); ++c) {
     const bool in_reader_window = c + 1 >= at && c < last;
     const bool in_hint_window = c >= hint_at && c < hint_last;
-    if (!in_reader_window && !in_hint_window && audio.has(c)) audio.evict(c);
+    if (!in_reader_window && !in_hint_window && audio.has(c)) audio.evict(c, spare_.capacity() == 0 ? &spare_ : nullptr);
   }
   if (hint_at < hint_last && decode_first_missing(feed, audio, hint_at, hint_last)) return true;
   return decode_first_missing(feed, audio, at, last);
@@ -122,7 +122,7 @@ bool TrackFeeder::step(Feed& feed, TrackAudio& audio) {
 bool TrackFeeder::decode_first_missing(Feed& feed, TrackAudio& audio, std::size_t from, std::size_t to) {
   for (auto c = from; c < to; ++c) {
     if (audio.has(c)) continue;
-    std::vector<std::int16_t> samples(static_cast<std::size_t>(audio.chunk_frames(c) * kChannels));
+    auto samples = take_storage(static_cast<std::size_t>(audio.chunk_frames(c) * kChannels));
     const auto error = feed.decoder->decode(static_cast<std::int64_t>(c) * TrackAudio::kChunkFrames, samples);
     if (!error.empty() && feed.decoder->starved()) {
       // The file is still being fetched: leave the chunk for a later round (the reader hears
@@ -130,6 +130,7 @@ bool TrackFeeder::decode_first_missing(Feed& feed, TrackAudio& audio, std::size_
       if (!feed.waiting) spdlog::info("{}: waiting for the file's bytes at {} s ({})", feed.name, c, error);
       feed.waiting = true;
       starved_ = true;
+      spare_ = std::move(samples);
       return false;
     }
     feed.waiting = false;
@@ -143,6 +144,13 @@ bool TrackFeeder::decode_first_missing(Feed& feed, TrackAudio& audio, std::size_
     return true;
   }
   return false;
+}
+
+std::vector<std::int16_t> TrackFeeder::take_storage(std::size_t values) {
+  std::vector<std::int16_t> storage = std::move(spare_);
+  spare_ = {};
+  storage.resize(values);  // within its capacity when it held a chunk: no new mapping
+  return storage;
 }
 
 }  // namespace chorus::playback::detail

@@ -64,8 +64,9 @@ class TrackAudio {
   bool has(std::size_t chunk) const noexcept;
   /// Publishes `chunk`'s samples (exactly chunk_frames(chunk) · 2 values; others are ignored).
   void store(std::size_t chunk, std::vector<std::int16_t> samples);
-  /// Frees `chunk` unless the reader is copying from it right now (then false: try later).
-  bool evict(std::size_t chunk);
+  /// Frees `chunk` unless the reader is copying from it right now (then false: try later). With
+  /// `reclaim`, its samples' storage is moved there instead of freed, for the next chunk.
+  bool evict(std::size_t chunk, std::vector<std::int16_t>* reclaim = nullptr);
 
  private:
   using Samples = std::vector<std::int16_t>;

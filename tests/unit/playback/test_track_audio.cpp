@@ -83,6 +83,21 @@ TEST_CASE("store ignores a wrong size or a chunk already there, and evict frees 
   CHECK(audio.read(7, frame) == 1);
 }
 
+TEST_CASE("evict can hand the chunk's storage back instead of freeing it") {
+  TrackAudio audio(kChunk * 2);
+  auto chunk = numbered_chunk(audio, 0);
+  const auto* storage = chunk.data();
+  audio.store(0, std::move(chunk));
+  std::vector<std::int16_t> reclaimed;
+  CHECK(audio.evict(0, &reclaimed));
+  CHECK_FALSE(audio.has(0));
+  CHECK(reclaimed.data() == storage);  // the same memory, not a copy
+  CHECK(reclaimed.size() == static_cast<std::size_t>(kChunk) * 2);
+  std::vector<std::int16_t> nothing;
+  CHECK(audio.evict(0, &nothing));  // nothing there: nothing handed back
+  CHECK(nothing.empty());
+}
+
 TEST_CASE("a hint moves the cursor until the first read, then only reads do") {
   TrackAudio audio(kChunk * 10);
   audio.hint(kChunk * 5);

@@ -7,6 +7,11 @@
 // 2 s, which the backend rightly reports as a lost device. Real sinks rewind instead. So each test
 // first attaches a low-latency recorder to the sink's monitor and waits until the sink keeps pace
 // with it (SinkInUse), as a sink with a client would.
+//
+// The tests that stream drive the backend as the device output does, from a thread with its
+// real-time priority (OutputThreadPriority): at normal priority, other work on the machine keeps
+// the writer off the CPU for longer than the device's 40 ms buffer now and then, and the device
+// underruns.
 
 #include <fcntl.h>
 #include <signal.h>
@@ -33,6 +38,7 @@
 #include "playback/alsa_audible_instant.hpp"
 #include "playback/alsa_rate_refusal.hpp"
 #include "playback/output_impl.hpp"
+#include "playback/output_thread_priority.hpp"
 #include "chorus/time_base.hpp"
 #include "playback/pulse_server.hpp"
 #include "playback/temp_dir.hpp"
@@ -227,6 +233,8 @@ class AlsaConfig {
 TEST_CASE("alsa: the audible instant advances one block per block written", "[alsa]") {
   chorus::test::PulseServer server({"s1"});
   const SinkInUse in_use(server, "s1");
+  const chorus::test::OutputThreadPriority priority;
+  INFO("the test's thread runs with " << priority.text());
   auto backend = make_alsa_backend("pulse:s1");
   REQUIRE(backend->open(kBlockFrames).empty());
   REQUIRE(backend->block_frames() == kBlockFrames);
@@ -280,6 +288,8 @@ TEST_CASE("alsa: the samples written reach the sink unchanged and in order", "[a
   Recording heard;
   {
     const SinkInUse in_use(server, "s1", recording);
+    const chorus::test::OutputThreadPriority priority;
+    INFO("the test's thread runs with " << priority.text());
     auto backend = make_alsa_backend("pulse:s1");
     REQUIRE(backend->open(kBlockFrames).empty());
     write_until_running(*backend);
@@ -432,6 +442,8 @@ TEST_CASE("alsa: the audible instant uses the device's timestamp only when it is
 TEST_CASE("alsa: an underrun is recovered, reported by the next write, and the device runs again", "[alsa]") {
   chorus::test::PulseServer server({"s1"});
   const SinkInUse in_use(server, "s1");
+  const chorus::test::OutputThreadPriority priority;  // no underrun but the one provoked here
+  INFO("the test's thread runs with " << priority.text());
   auto backend = make_alsa_backend("pulse:s1");
   REQUIRE(backend->open(kBlockFrames).empty());
   write_until_running(*backend);

@@ -8,6 +8,7 @@
 // played on its monitor source.
 
 #include <fcntl.h>
+#include <sched.h>
 #include <signal.h>
 #include <spawn.h>
 #include <sys/wait.h>
@@ -101,6 +102,19 @@ class PulseServer {
       REQUIRE(std::chrono::steady_clock::now() < give_up);
       std::this_thread::sleep_for(std::chrono::milliseconds(50));
     }
+    give_main_thread_realtime_priority();
+  }
+
+  /// pulseaudio runs its sink threads at real-time priority (SCHED_RR 5) but its main thread,
+  /// which takes each client's audio off its socket and hands it to the sink thread, at normal
+  /// priority (nice −11; it resets a priority inherited from its parent). A busy machine then keeps
+  /// that thread off the CPU for longer than a stream's 40 ms buffer now and then, and the sink
+  /// plays silence for a stream that was written in time, which a sound card, for which the null
+  /// sinks stand in, never does. So the main thread gets its sink threads' priority, where allowed.
+  void give_main_thread_realtime_priority() const {
+    sched_param param{};
+    param.sched_priority = kSinkThreadPriority;
+    ::sched_setscheduler(pid_, SCHED_RR, &param);  // refused without the privilege: left as it is
   }
 
   void stop() {
@@ -162,6 +176,9 @@ class PulseServer {
     ::waitpid(pid, &status, 0);
     return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
   }
+
+  /// pulseaudio's default realtime-priority (daemon.conf), which its sink threads run at.
+  static constexpr int kSinkThreadPriority = 5;
 
   TempDir dir_;
   std::vector<std::string> sinks_;

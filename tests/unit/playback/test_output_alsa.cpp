@@ -7,6 +7,11 @@
 // 2 s, which the backend rightly reports as a lost device. Real sinks rewind instead. So each test
 // first attaches a low-latency recorder to the sink's monitor and waits until the sink keeps pace
 // with it (SinkInUse), as a sink with a client would.
+//
+// The tests that stream drive the backend as the device output does, from a thread with its
+// real-time priority (OutputThreadPriority): at normal priority, other work on the machine keeps
+// the writer off the CPU for longer than the device's 40 ms buffer now and then, and the device
+// underruns.
 
 #include <fcntl.h>
 #include <signal.h>
@@ -33,6 +38,7 @@
 #include "playback/alsa_audible_instant.hpp"
 #include "playback/alsa_rate_refusal.hpp"
 #include "playback/output_impl.hpp"
+#include "playback/output_thread_priority.hpp"
 #include "chorus/time_base.hpp"
 #include "playback/pulse_server.hpp"
 #include "playback/temp_dir.hpp"
@@ -57,6 +63,9 @@ constexpr std::int64_t kBlockUs = 10'000;
 /// The recorder asks its sink for this latency; the sink's buffer adds up to it to the device's
 /// delay.
 constexpr int kRecorderLatencyMs = 10;
+/// Underruns a streaming test tolerates: each is a stall of the whole machine longer than the
+/// device's 40 ms buffer, which the backend reports (as the pulse tests allow).
+constexpr int kMaxUnderruns = 3;
 
 /// A child process (parec), its standard output to a file, its errors discarded; stopped with SIGTERM at scope exit.
 class Child {
@@ -184,7 +193,6 @@ constexpr std::int64_t kPatternFrames = 48'000;
 /// A raw S16LE stereo recording of a sink's monitor.
 struct Recording {
   std::vector<std::int16_t> samples;
-  std::optional<std::size_t> pattern_start;  ///< the first frame that is not silence
   std::size_t frames() const { return samples.size() / 2; }
   std::int16_t left(std::size_t frame) const { return samples[2 * frame]; }
   std::int16_t right(std::size_t frame) const { return samples[2 * frame + 1]; }
@@ -196,13 +204,50 @@ Recording read_recording(const std::filesystem::path& path) {
   Recording r;
   r.samples.resize(bytes.size() / 4 * 2);
   std::memcpy(r.samples.data(), bytes.data(), r.samples.size() * sizeof(std::int16_t));
-  for (std::size_t f = 0; f < r.frames(); ++f) {
-    if (r.left(f) != 0 || r.right(f) != 0) {
-      r.pattern_start = f;
-      break;
-    }
-  }
   return r;
+}
+
+/// The pattern as found in a recording: split at silence, each run of sound must be the stretch
+/// of the pattern that follows the previous one (an underrun delays the rest of the stream, and the
+/// sink plays silence meanwhile).
+struct PatternHeard {
+  int stretches = 0;                 ///< runs of sound holding pattern frames
+  std::int64_t frames = 0;           ///< pattern frames heard, in order
+  std::int64_t wrong = 0;            ///< frames of sound that are not the pattern frame due there
+  std::int64_t first_wrong = -1;     ///< the pattern frame due at the first of those
+  std::optional<std::size_t> start;  ///< where the first stretch starts in the recording
+  std::optional<std::size_t> after;  ///< the recording's frame after the pattern's last one
+  bool complete() const { return frames == kPatternFrames; }
+};
+
+PatternHeard find_pattern(const Recording& r) {
+  PatternHeard heard;
+  bool in_sound = false;
+  for (std::size_t f = 0; f < r.frames() && !heard.complete(); ++f) {
+    const bool sound = r.left(f) != 0 || r.right(f) != 0;
+    if (sound && !in_sound) {
+      ++heard.stretches;
+      if (!heard.start) heard.start = f;
+    }
+    in_sound = sound;
+    if (!sound) continue;
+    const std::int64_t n = heard.frames++;
+    if (r.left(f) != pattern_left(n) || r.right(f) != -pattern_left(n)) {
+      if (heard.first_wrong < 0) heard.first_wrong = n;
+      ++heard.wrong;
+    }
+    if (heard.complete() && f + 1 < r.frames()) heard.after = f + 1;
+  }
+  return heard;
+}
+
+/// Frames of silence at the end of a recording.
+std::size_t silence_at_end(const Recording& r) {
+  std::size_t frames = 0;
+  while (frames < r.frames() && r.left(r.frames() - 1 - frames) == 0 && r.right(r.frames() - 1 - frames) == 0) {
+    ++frames;
+  }
+  return frames;
 }
 
 /// ALSA_CONFIG_PATH pointed at a file of our own for the scope, unset again afterwards (alsa-lib
@@ -227,40 +272,67 @@ class AlsaConfig {
 TEST_CASE("alsa: the audible instant advances one block per block written", "[alsa]") {
   chorus::test::PulseServer server({"s1"});
   const SinkInUse in_use(server, "s1");
+  const chorus::test::OutputThreadPriority priority;
+  INFO("the test's thread runs with " << priority.text());
   auto backend = make_alsa_backend("pulse:s1");
   REQUIRE(backend->open(kBlockFrames).empty());
   REQUIRE(backend->block_frames() == kBlockFrames);
   write_until_running(*backend);
 
+  // A stall of the whole machine longer than the device's buffer underruns the sink; the backend
+  // reports it (write() says recovered, and the reading just before or after it may find the
+  // device stopped or drained), the timeline restarts, and no step is measured across it. A
+  // reading the backend does not explain that way fails at once.
   constexpr int kBlocks = 300;
   const auto block = silence();
-  std::vector<std::int64_t> audible;
-  std::int64_t worst_total_us = 0;
-  for (int i = 0; i <= kBlocks; ++i) {
-    const auto at = backend->next_frame_audible_us();
-    REQUIRE(at.has_value());
-    audible.push_back(*at);
-    const auto latency = backend->latency();
-    worst_total_us = std::max(worst_total_us, latency.total_us);
-    REQUIRE(latency.total_us > 0);
-    REQUIRE(backend->write(block) == WriteOutcome::written);
-  }
   std::vector<std::int64_t> deviation;  // per block, from the one block it should advance
-  for (std::size_t i = 1; i < audible.size(); ++i) {
-    deviation.push_back(std::abs(audible[i] - audible[i - 1] - kBlockUs));
+  std::int64_t drift_us = 0;            // the same, signed and summed
+  std::int64_t worst_total_us = 0;
+  std::int64_t previous = 0;  // the last instant read since the timeline (re)started; 0: none
+  int underruns = 0;
+  bool recovered_before = false;  // the previous write said recovered
+  while (deviation.size() < kBlocks && underruns <= kMaxUnderruns) {
+    const auto at = backend->next_frame_audible_us();
+    const auto total_us = backend->latency().total_us;
+    const auto outcome = backend->write(block);
+    REQUIRE(outcome != WriteOutcome::lost);
+    const bool recovered = outcome == WriteOutcome::recovered;
+    const bool running = at.has_value() && total_us > 0;
+    if (!running) {
+      INFO("block " << deviation.size() << " after " << underruns << " underruns: audible instant "
+                    << (at ? std::to_string(*at) : "none") << ", latency " << total_us << " µs, written "
+                    << (recovered ? "after an underrun" : "as usual"));
+      REQUIRE((recovered || recovered_before));
+    }
+    if (recovered) ++underruns;
+    if (recovered || !running) {
+      previous = 0;
+    } else {
+      if (previous != 0) {
+        const std::int64_t step = *at - previous - kBlockUs;
+        deviation.push_back(std::abs(step));
+        drift_us += step;
+      }
+      previous = *at;
+      worst_total_us = std::max(worst_total_us, total_us);
+    }
+    recovered_before = recovered;
   }
-  const std::int64_t drift_us = audible.back() - audible.front() - kBlocks * kBlockUs;
+  CHECK(underruns <= kMaxUnderruns);
+  REQUIRE(deviation.size() == kBlocks);
   const auto latency = backend->latency();
   INFO(backend->describe() << "; latency " << latency.total_us << " µs (" << latency.detail << "), worst "
                            << worst_total_us << " µs; per-block deviation median " << percentile(deviation, 0.5)
                            << " µs, p95 " << percentile(deviation, 0.95) << " µs, max "
                            << percentile(deviation, 1.0) << " µs; over " << kBlocks << " blocks " << drift_us
-                           << " µs");
+                           << " µs; " << underruns << " underruns");
   // Measured on a 2-core VM, idle and while a build ran beside it: median 6–10 µs, p95 16–26 µs,
-  // max 20–317 µs per block. The span over all blocks is only reported: the pulse plugin's delay
-  // is libpulse's interpolated latency, whose smoother wanders by milliseconds over seconds
-  // (measured: −194 µs to +2.3 ms over these 3 s), which the device output's line follows; the
-  // system test (tests/system/test_real_outputs.py) measures what that does to a node's output.
+  // max 20–317 µs per block; with two busy loops beside it (20 runs) max 56 µs to 10.8 ms, so the
+  // largest step is not judged. The span over all blocks (the steps summed) is only reported: the
+  // pulse plugin's delay is libpulse's interpolated latency, whose smoother wanders by milliseconds
+  // over seconds (measured: −194 µs to +2.3 ms over these 3 s), which the device output's line
+  // follows; the system test (tests/system/test_real_outputs.py) measures what that does to a
+  // node's output.
   CHECK(percentile(deviation, 0.5) < 100);
   CHECK(percentile(deviation, 0.95) < 1'000);
   WARN("alsa: the audible instants' span over " << kBlocks << " blocks is " << drift_us << " µs off");
@@ -277,9 +349,20 @@ TEST_CASE("alsa: the samples written reach the sink unchanged and in order", "[a
   chorus::test::PulseServer server({"s1"});
   chorus::test::TempDir dir;
   const auto recording = dir.path / "monitor.raw";
-  Recording heard;
+  // A stall of the whole machine longer than the device's buffer underruns the sink, which plays
+  // silence until the stream goes on; the backend reports it (write() says recovered). Silence
+  // inside the pattern is allowed only there.
+  int underruns = 0;
+  const auto count = [&underruns](WriteOutcome outcome) {
+    REQUIRE(outcome != WriteOutcome::lost);
+    if (outcome == WriteOutcome::recovered) ++underruns;
+  };
+  PatternHeard heard;
+  Recording recorded;
   {
     const SinkInUse in_use(server, "s1", recording);
+    const chorus::test::OutputThreadPriority priority;
+    INFO("the test's thread runs with " << priority.text());
     auto backend = make_alsa_backend("pulse:s1");
     REQUIRE(backend->open(kBlockFrames).empty());
     write_until_running(*backend);
@@ -289,33 +372,31 @@ TEST_CASE("alsa: the samples written reach the sink unchanged and in order", "[a
         block[2 * i] = pattern_left(first + i);
         block[2 * i + 1] = static_cast<std::int16_t>(-pattern_left(first + i));
       }
-      REQUIRE(backend->write(block) == WriteOutcome::written);
+      count(backend->write(block));
     }
-    // Silence after it, until the recording holds the whole pattern and a frame beyond.
+    // Silence after it, until the recording holds the whole pattern and a frame beyond (or a
+    // second of silence after the last sound, if part of the pattern never comes).
     const auto give_up = Clock::now() + 10s;
     const auto quiet = silence();
     for (;;) {
-      heard = read_recording(recording);
-      if (heard.pattern_start && *heard.pattern_start + kPatternFrames < heard.frames()) break;
+      recorded = read_recording(recording);
+      heard = find_pattern(recorded);
+      if (heard.after || (heard.start && silence_at_end(recorded) > 48'000)) break;
       REQUIRE(Clock::now() < give_up);
-      for (int i = 0; i < 10; ++i) REQUIRE(backend->write(quiet) == WriteOutcome::written);
+      for (int i = 0; i < 10; ++i) count(backend->write(quiet));
     }
     backend->close();
   }
-  const std::size_t start = *heard.pattern_start;
-  std::int64_t wrong = 0;
-  std::int64_t first_wrong = -1;
-  for (std::int64_t n = 0; n < kPatternFrames; ++n) {
-    const std::size_t f = start + static_cast<std::size_t>(n);
-    if (heard.left(f) != pattern_left(n) || heard.right(f) != -pattern_left(n)) {
-      if (first_wrong < 0) first_wrong = n;
-      ++wrong;
-    }
-  }
-  INFO("pattern at frame " << start << " of " << heard.frames() << " recorded; " << wrong
-                           << " frames differ, the first at " << first_wrong);
-  CHECK(wrong == 0);
-  CHECK(heard.left(start + kPatternFrames) == 0);  // silence after it: nothing repeated
+  INFO("pattern from frame " << (heard.start ? std::to_string(*heard.start) : "none") << ", " << heard.frames << " of its frames heard, in "
+                             << heard.stretches << " stretches, of " << recorded.frames() << " recorded; "
+                             << heard.wrong << " frames differ, the first at " << heard.first_wrong << "; "
+                             << underruns << " underruns reported");
+  REQUIRE(heard.complete());
+  REQUIRE(heard.after);
+  CHECK(heard.wrong == 0);
+  CHECK(recorded.left(*heard.after) == 0);  // silence after it: nothing repeated
+  CHECK(heard.stretches - 1 <= underruns);
+  CHECK(underruns <= kMaxUnderruns);
 }
 
 TEST_CASE("alsa: a sink unloaded or a server killed mid-stream is reported lost, and the device opens again",
@@ -432,6 +513,8 @@ TEST_CASE("alsa: the audible instant uses the device's timestamp only when it is
 TEST_CASE("alsa: an underrun is recovered, reported by the next write, and the device runs again", "[alsa]") {
   chorus::test::PulseServer server({"s1"});
   const SinkInUse in_use(server, "s1");
+  const chorus::test::OutputThreadPriority priority;  // no underrun but the one provoked here
+  INFO("the test's thread runs with " << priority.text());
   auto backend = make_alsa_backend("pulse:s1");
   REQUIRE(backend->open(kBlockFrames).empty());
   write_until_running(*backend);

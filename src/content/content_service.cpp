@@ -134,11 +134,15 @@ class ContentService::Impl {
   void want(std::vector<WantedTrack> tracks) {
     std::set<std::string> wanted;
     for (const auto& t : tracks) wanted.insert(t.hash);
+    // The same list comes with every publication (several a second): only a track no longer
+    // protected can make room, and a fetch that found none keeps its pause otherwise.
+    const bool released = std::any_of(protected_.begin(), protected_.end(),
+                                      [&](const std::string& hash) { return !wanted.contains(hash); });
+    protected_ = wanted;
     cache_.protect(wanted);
     for (auto it = fetches_.begin(); it != fetches_.end();) {
       if (wanted.contains(it->first)) {
-        // What is protected changed: a fetch that found no room may find it now.
-        if (!it->second.file) it->second.paused_until = 0;
+        if (released && !it->second.file) it->second.paused_until = 0;
         ++it;
         continue;
       }
@@ -569,9 +573,12 @@ class ContentService::Impl {
     std::string error;
     auto file = cache_.begin(fetch.track.hash, fetch.track.size, std::move(digests), error);
     if (!file) {
-      fetch.problem = "cannot cache: " + error;
+      auto problem = "cannot cache: " + error;
+      // Every retry meets the same refusal while the cache stays as it is: said once.
+      const auto level = problem == fetch.problem ? spdlog::level::debug : spdlog::level::warn;
+      fetch.problem = std::move(problem);
       fetch.paused_until = now_us() + kRetryUs;
-      spdlog::warn("content: {}: {}", fetch.track.name, fetch.problem);
+      spdlog::log(level, "content: {}: {}", fetch.track.name, fetch.problem);
       return;
     }
     fetch.file = std::move(file);
@@ -856,6 +863,7 @@ class ContentService::Impl {
   std::string published_version_;
   std::map<std::string, Fetch> fetches_;
   std::vector<std::string> want_order_;
+  std::set<std::string> protected_;  ///< the tracks wanted last: the cache never evicts them
   std::map<std::string, std::map<std::string, std::vector<bool>>> holders_;
 
   std::uint64_t bytes_served_ = 0;

@@ -37,6 +37,7 @@ PlaybackController::PlaybackController(asio::io_context& io, net::Transport& net
       state_request_timer_(io),
       control_timer_(io),
       resume_timer_(io),
+      forget_previous_timer_(io),
       keep_timer_(io) {}
 
 PlaybackController::~PlaybackController() { stop(); }
@@ -155,6 +156,7 @@ void PlaybackController::stop() {
   if (kept_writer_) kept_writer_->stop();
   keep_timer_.cancel();
   resume_timer_.cancel();
+  forget_previous_timer_.cancel();
   state_request_timer_.cancel();
   control_timer_.cancel();
   watcher_.reset();
@@ -244,6 +246,8 @@ void PlaybackController::act(PlaybackEffects effects) {
       &PlaybackCore::state_request_due);
   arm(control_timer_, armed_.control, effects.deadlines.control, &PlaybackCore::control_due);
   arm(resume_timer_, armed_.resume, effects.deadlines.resume, &PlaybackCore::resume_due);
+  arm(forget_previous_timer_, armed_.forget_previous, effects.deadlines.forget_previous,
+      &PlaybackCore::forget_previous_due);
   if (effects.changed != 0) {
     changed(effects.changed);
     schedule_keep(effects.changed);

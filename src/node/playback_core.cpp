@@ -366,6 +366,10 @@ void PlaybackCore::control_due(std::int64_t now) {
   }
 }
 
+void PlaybackCore::forget_previous_due(std::int64_t now) {
+  if (forget_previous_if_over(now)) effects_.keep_open = tracks_to_keep_open(now);
+}
+
 void PlaybackCore::resume_due(std::int64_t now) {
   if (!resume_at_ || now < *resume_at_) return;
   resume_at_.reset();
@@ -960,6 +964,7 @@ void PlaybackCore::publish(std::int64_t now) {
   // state is in the old leader's clock until the new one's arrives): the engine keeps the last
   // snapshot (old state, old clock estimate) and plays on undisturbed.
   if (!leading() && !(clock_.synced && state_synced_)) return;
+  forget_previous_if_over(now);
   effects_.keep_open = tracks_to_keep_open(now);
   playback::Publication publication;
   publication.clock = leading() ? clock::ClockMapping{} : clock_.mapping;
@@ -973,13 +978,34 @@ void PlaybackCore::publish(std::int64_t now) {
   effects_.publication = std::move(publication);
 }
 
+std::optional<std::int64_t> PlaybackCore::forget_previous_at() const {
+  if (!previous_.track) return std::nullopt;
+  const auto leader_at = applied_.anchor_us + kPreviousHeldUs;
+  if (leading()) return leader_at;
+  if (!(clock_.synced && state_synced_)) return std::nullopt;
+  return clock_.mapping.to_local(leader_at);
+}
+
+bool PlaybackCore::forget_previous_if_over(std::int64_t now) {
+  const auto at = forget_previous_at();
+  if (!at || now < *at) return false;
+  // A node with a small cache can fetch the next track only once the one before the current
+  // one is no longer protected there; a `prev` fetches it again.
+  previous_ = {};
+  return true;
+}
+
 std::vector<playback::TrackToOpen> PlaybackCore::tracks_to_keep_open(std::int64_t now) const {
   std::map<std::string, protocol::TrackRef> wanted;
   for (const auto* state : {&previous_, &applied_}) {
     if (state->track) wanted.emplace(state->track->hash, *state->track);
   }
+  // Stopped, the queue's current item is what `play` starts again.
+  const auto current = current_item();
+  const auto* current_entry = current ? queue_.find(*current) : nullptr;
+  if (!applied_.track && current_entry) wanted.emplace(current_entry->track.hash, track_ref(*current_entry));
   // The next track too, so that the end of this one flows into it without a gap.
-  if (auto current = current_item()) {
+  if (current) {
     auto next = queue_.following(current, Advance::end_of_track, seed_for(applied_.epoch, applied_.seq + 1));
     if (const auto* item = next ? queue_.find(*next) : nullptr) wanted.emplace(item->track.hash, track_ref(*item));
   }
@@ -1032,6 +1058,7 @@ Deadlines PlaybackCore::deadlines() const {
   if (end_of_track_) deadlines.end_of_track = end_of_track_->fire_at;
   deadlines.state_request = state_request_at_;
   deadlines.resume = resume_at_;
+  deadlines.forget_previous = forget_previous_at();
   for (const auto& [id, pending] : pending_controls_) {
     deadlines.control = std::min(deadlines.control.value_or(pending.deadline), pending.deadline);
   }

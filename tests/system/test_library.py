@@ -31,11 +31,13 @@ Scenarios (how each fails if the product breaks):
     (whole-file hash right), never put out a frame that is not the counting value (no marker
     frames, no frame of the track's range beyond it, jumps only at silences) and be in sync with
     A once complete; A must play on without a gap or jump.
-  4 cache fills and evicts: B (empty, --cache-mb 16) plays three 7.7 MB tracks in turn, each
-    until it is cached. At the third the first is evicted: evictions >= 1, list says "not here"
-    for it and "cached" for the others, the cache dir holds <= cache_max_bytes; B plays track 3
-    with no gap and in sync with A from its first block of it (B may join it late: it fetches it
-    only once it is played).
+  4 cache fills and evicts: B (empty, --cache-mb 16, room for two of the tracks) plays three
+    7.7 MB tracks in turn, each until it is cached. While track 2 plays, B must fetch track 3
+    (the next one) before `play 3`: track 1 is protected only until the switch to track 2 has
+    passed, and is evicted for track 3. Then evictions >= 1, list says "not here" for track 1
+    and "cached" for the others, the cache dir holds <= cache_max_bytes; B (like A) goes from
+    track 2 straight into track 3's first block, with no silence, and is in sync with A from
+    there.
   5 seek on a follower: A, B, C (B and C fetched the track) in sync; `seek 20` typed on B, then
     `seek -5` typed on C. Every node must jump to frame 20 s * 48000 (+ at most 0.3 s), then to
     5 s before where it was, at the same instant (skew limits after each seek).
@@ -62,8 +64,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from harness import (HOST, Cluster, HarnessError, agreement, hold_for, now,  # noqa: E402
                      run_main, statuses, wait_until)
-from sync_rig import (BLOCK_FRAMES, RATE, ProbeRun, SyncNode, SyncRig, all_playing,  # noqa: E402
-                      free_port, mono_to_us, require_ok, synced)
+from sync_rig import (BLOCK_FRAMES, RATE, Block, ProbeRun, SyncNode, SyncRig,  # noqa: E402
+                      all_playing, free_port, mono_to_us, require_ok, synced)
 from test_sync import check_skew  # noqa: E402
 
 CHUNK = 256 * 1024
@@ -556,6 +558,10 @@ def scenario_eviction(cluster: Cluster) -> None:
         for i, h in enumerate(hashes):
             index = track_index(b, h)
             if i == 2:
+                # The next track is fetched while this one plays, before it is needed.
+                took = wait_until(cached(b, h), 8.0, what="B to cache track 3 while track 2 plays",
+                                  describe=cluster.describe)
+                cluster.figure("play track 2 -> track 3 cached on B", took)
                 t3 = now()
             require_ok(a, f"play {index}")
             took = wait_until(cached(b, h), 8.0, what=f"B to cache track {i + 1}",
@@ -579,21 +585,36 @@ def scenario_eviction(cluster: Cluster) -> None:
         if cache_file(b, hashes[0]).exists():
             raise HarnessError("track 1's cache file is still there")
         run = rig.finish_probe()
+        for name in ("A", "B"):
+            # Track 3's frame 0 lies in the block where track 2 ends (or starts the next one).
+            start = switch_block(run, name, t3)
+            cluster.figure(f"{name}: first frame of track 3's first whole block", start.first,
+                           "frames", BLOCK_FRAMES - 1)
+            if not 0 <= start.first < BLOCK_FRAMES:
+                raise HarnessError(f"{name} did not go from track 2 into track 3's first block: "
+                                   f"its first block of track 3 starts at frame {start.first}")
+            no_gaps(run, name, t3)
         first = track_start(run, "B", t3)
         t_first = first / 1e6
-        # Tracks 1 and 2 (in use) filled B's cache, so B fetched track 3 only once it was played:
-        # it joins it when its start is in, like a late joiner (docs/library.md, "Start without
-        # waiting for the slowest"), silent meanwhile. How late it joined, in frames:
-        start = next(blk for blk in run.blocks["B"] if blk.arrival_us == first and blk.first >= 0)
-        cluster.figure("B: track 3's first frame in its output",
-                       start.first + BLOCK_FRAMES - start.audible, "frames")
-        no_gaps(run, "B", t_first)
         wrong = [blk for blk in run.blocks["B"] if blk.arrival_us > first and blk.first >= 0
                  and blk.first >= frames_of(tracks[2])]
         if wrong:
             raise HarnessError(f"B put out frames beyond track 3: {wrong[:3]}")
-        steady_skew(cluster, "A,B on track 3", run, ["A", "B"], t_first + JOIN_SETTLE_S,
-                    min_buckets=15)
+        steady_skew(cluster, "A,B on track 3", run, ["A", "B"], t_first, min_buckets=15)
+
+
+def switch_block(run: ProbeRun, name: str, t: float) -> Block:
+    """`name`'s first whole audible block of the track started after t, found as in
+    track_start, right after a whole audible block of the track before (no silence between)."""
+    arrival = track_start(run, name, t)
+    blocks = run.blocks.get(name, [])
+    i = next(i for i, blk in enumerate(blocks) if blk.arrival_us == arrival and blk.first >= 0)
+    before = blocks[i - 1] if i > 0 else None
+    if before is None or before.first < 0 or before.audible != BLOCK_FRAMES or \
+            blocks[i].audible != BLOCK_FRAMES:
+        raise HarnessError(f"{name}: the new track did not follow the one before without "
+                           f"silence: {before} then {blocks[i]}")
+    return blocks[i]
 
 
 def track_start(run: ProbeRun, name: str, t: float) -> int:

@@ -181,6 +181,7 @@ class PlaybackController final : public PlaybackInbox {
   boost::asio::steady_timer state_request_timer_;
   boost::asio::steady_timer control_timer_;
   boost::asio::steady_timer resume_timer_;
+  boost::asio::steady_timer forget_previous_timer_;
   boost::asio::steady_timer keep_timer_;
   std::optional<std::int64_t> keep_armed_;
   SaveSchedule save_schedule_;

@@ -106,6 +106,8 @@ struct Deadlines {
   std::optional<std::int64_t> state_request;
   std::optional<std::int64_t> control;
   std::optional<std::int64_t> resume;  ///< a restored cluster's leader plays by itself (resume_due)
+  /// The switch to the current state has passed: the state before it is let go (forget_previous_due).
+  std::optional<std::int64_t> forget_previous;
   friend bool operator==(const Deadlines&, const Deadlines&) = default;
 };
 
@@ -121,7 +123,8 @@ struct LogLine {
 struct PlaybackEffects {
   std::optional<ClockSampling> clock_sampling;
   std::vector<Outgoing> messages;
-  /// Exactly the tracks to keep open (the others may be closed); with every publication.
+  /// Exactly the tracks to keep open (the others may be closed); with every publication, and
+  /// when the previous track is let go.
   std::optional<std::vector<playback::TrackToOpen>> keep_open;
   /// Tracks to open now if not open already, closing nothing.
   std::vector<playback::TrackToOpen> open_early;
@@ -152,6 +155,12 @@ inline constexpr std::int64_t kStateRequestRetryUs = 500'000;
 inline constexpr std::int64_t kRestoreSettleUs = 1'000'000;
 /// Commands kept while a leader's state is awaited.
 inline constexpr std::size_t kMaxEarlyCommands = 64;
+/// How long past the switch to a new state the state before it (its track) is still held open.
+/// Nothing reads it after the switch (blocks are rendered ahead of their playout, never behind);
+/// the margin only covers a correction of the clock estimate that moves the switch a little
+/// later. Released, the previous track stops being protected in a node's cache, which then has
+/// room for the next one.
+inline constexpr std::int64_t kPreviousHeldUs = 500'000;
 
 class PlaybackCore {
  public:
@@ -189,6 +198,7 @@ class PlaybackCore {
   void state_request_due(std::int64_t now);
   void control_due(std::int64_t now);
   void resume_due(std::int64_t now);
+  void forget_previous_due(std::int64_t now);
   /// This process was frozen: commands may have been missed, so the state is re-fetched from the
   /// leader; meanwhile it plays on its last schedule.
   void stalled(std::int64_t now);
@@ -326,8 +336,14 @@ class PlaybackCore {
   /// applied_ becomes `next`, previous_ the state in effect now; nothing is published.
   void replace_state(std::int64_t now, const playback::PlaybackState& next);
   void publish(std::int64_t now);
-  /// Exactly the tracks the schedule can reach soon (previous, current, next).
+  /// Exactly the tracks the schedule can reach soon: the current one (while stopped, the queue's
+  /// current item), the next one, and the previous one until the switch has passed.
   std::vector<playback::TrackToOpen> tracks_to_keep_open(std::int64_t now) const;
+  /// When (local µs) previous_ is let go: kPreviousHeldUs after the switch to applied_. Nothing
+  /// while there is no previous track, or while a follower cannot map the leader's time yet.
+  std::optional<std::int64_t> forget_previous_at() const;
+  /// Lets previous_ go once forget_previous_at() has passed; true if it did.
+  bool forget_previous_if_over(std::int64_t now);
   /// Now in the time of the state's clock, as near as this node's clock estimate tells.
   std::int64_t leader_now(std::int64_t now) const;
   /// The frame `state` has reached now, as near as this node's clock estimate tells.
@@ -366,7 +382,7 @@ class PlaybackCore {
   LeaderClock clock_;
 
   playback::PlaybackState applied_;   ///< the newest state (may start in the future)
-  playback::PlaybackState previous_;  ///< in effect until applied_.anchor_us
+  playback::PlaybackState previous_;  ///< in effect until applied_.anchor_us, then let go
   std::optional<std::string> state_owner_;
   bool state_synced_ = false;         ///< follower: the leader's state has been applied
   /// The clock mapping of the last publication: what the engine plays applied_ through.

@@ -8,6 +8,10 @@
 #include <fstream>
 #include <mutex>
 #include <set>
+#include <thread>
+
+#include <spdlog/sinks/base_sink.h>
+#include <spdlog/spdlog.h>
 
 #include "chorus/content/content_service.hpp"
 #include "../playback/eventually.hpp"
@@ -71,11 +75,12 @@ class FakeLibrary final : public LocalTracks {
 /// A service with what its callbacks told, safe to read from the test thread.
 struct Node {
   Node(const std::string& id, const std::filesystem::path& cache_dir, const LocalTracks& library,
-       std::uint64_t upload_bytes_per_second = 0) {
+       std::uint64_t upload_bytes_per_second = 0, std::uint64_t cache_bytes = CacheConfig{}.max_bytes) {
     ContentConfig config;
     config.id = id;
     config.listen = {"127.0.0.1", 0};
     config.cache.directory = cache_dir;
+    config.cache.max_bytes = cache_bytes;
     config.upload_bytes_per_second = upload_bytes_per_second;
     ContentService::Callbacks callbacks{
         [](std::function<void()> work) { work(); },  // straight on the service's thread
@@ -114,6 +119,37 @@ void link(Node& a, const std::string& a_id, Node& b, const std::string& b_id) {
   a.service->peer_up(b_id, "127.0.0.1", b.service->port());
   b.service->peer_up(a_id, "127.0.0.1", a.service->port());
 }
+
+/// Counts the log's lines about a fetch that cannot be cached, while it is the default logger.
+class CannotCacheLines final : public spdlog::sinks::base_sink<std::mutex> {
+ public:
+  std::atomic<int> attempts{0};  ///< every level: each time the cache refused the fetch
+  std::atomic<int> warnings{0};
+
+ protected:
+  void sink_it_(const spdlog::details::log_msg& msg) override {
+    if (std::string_view(msg.payload.data(), msg.payload.size()).find("cannot cache") == std::string_view::npos) return;
+    ++attempts;
+    if (msg.level == spdlog::level::warn) ++warnings;
+  }
+  void flush_() override {}
+};
+
+/// Makes a logger writing to `sink` the default one (debug and up) for its lifetime.
+class LogCapture {
+ public:
+  explicit LogCapture(std::shared_ptr<spdlog::sinks::sink> sink) : previous_(spdlog::default_logger()) {
+    auto logger = std::make_shared<spdlog::logger>("capture", std::move(sink));
+    logger->set_level(spdlog::level::debug);
+    spdlog::set_default_logger(std::move(logger));
+  }
+  ~LogCapture() { spdlog::set_default_logger(previous_); }
+  LogCapture(const LogCapture&) = delete;
+  LogCapture& operator=(const LogCapture&) = delete;
+
+ private:
+  std::shared_ptr<spdlog::logger> previous_;
+};
 
 WantedTrack wanted(const protocol::CatalogEntry& e) {
   return WantedTrack{e.hash, e.root, e.size, e.name, e.frames, 0};
@@ -156,6 +192,37 @@ TEST_CASE("a track nobody holds is reported, and nothing is fetched") {
   b.service->want({WantedTrack{hash, std::string(64, 'f'), 1000, "ghost.flac", 48'000, 0}});
   REQUIRE(eventually([&] { return b.problem() == "no peer holds this track"; }));
   CHECK(b.service->cache().state(hash) == CacheState::absent);
+}
+
+TEST_CASE("a track the cache has no room for is retried every 2 s and warned about once, however often it is wanted") {
+  chorus::test::TempDir dir;
+  const auto bytes = file_bytes(3 * kChunkBytes, 3);
+  write_file(dir.path / "song.wav", bytes);
+  FakeLibrary library;
+  library.add(dir.path / "song.wav", "song.wav");
+  FakeLibrary nothing;
+  auto lines = std::make_shared<CannotCacheLines>();
+  LogCapture capture(lines);  // before the services, which log from their threads until they stop
+  Node source("a", dir.path / "cache-a", library);
+  Node player("b", dir.path / "cache-b", nothing, 0, 2 * kChunkBytes);
+  link(source, "a", player, "b");
+  REQUIRE(eventually([&] { return player.service->view().links == 1; }));
+
+  // A node wants the same tracks again with each publication of its playback state, several
+  // times a second; none of them frees room in the cache.
+  const auto start = std::chrono::steady_clock::now();
+  player.service->want({wanted(library.entry())});
+  REQUIRE(eventually([&] { return lines->attempts > 0; }));
+  for (int i = 0; i < 10; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    player.service->want({wanted(library.entry())});
+  }
+  const auto elapsed = std::chrono::steady_clock::now() - start;
+
+  CHECK(player.problem().starts_with("cannot cache: "));
+  CHECK(lines->attempts <= 1 + elapsed / std::chrono::seconds(2));
+  CHECK(lines->warnings == 1);
+  CHECK(player.service->cache().state(library.entry().hash) == CacheState::absent);
 }
 
 TEST_CASE("a library file changed on disk since it was indexed is refused, not served") {

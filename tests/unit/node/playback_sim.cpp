@@ -86,8 +86,9 @@ std::optional<PlaybackSim::DueTimer> PlaybackSim::next_timer() const {
     const std::optional<std::int64_t>* deadlines[] = {&n.deadlines.end_of_track,
                                                        &n.deadlines.state_request,
                                                        &n.deadlines.control,
-                                                       &n.deadlines.resume};
-    for (int which = 0; which < 4; ++which) {
+                                                       &n.deadlines.resume,
+                                                       &n.deadlines.forget_previous};
+    for (int which = 0; which < 5; ++which) {
       if (!*deadlines[which]) continue;
       // A deadline already past fires now (as a steady_timer would).
       auto at = std::max(now_, **deadlines[which] - n.offset);
@@ -109,9 +110,12 @@ void PlaybackSim::fire(const DueTimer& timer) {
     case 2:
       n.deadlines.control.reset();
       return input(timer.id, [](PlaybackCore& c, std::int64_t now) { c.control_due(now); });
-    default:
+    case 3:
       n.deadlines.resume.reset();
       return input(timer.id, [](PlaybackCore& c, std::int64_t now) { c.resume_due(now); });
+    default:
+      n.deadlines.forget_previous.reset();
+      return input(timer.id, [](PlaybackCore& c, std::int64_t now) { c.forget_previous_due(now); });
   }
 }
 
@@ -159,7 +163,11 @@ void PlaybackSim::collect(const std::string& id) {
   }
   if (effects.keep_open) {
     std::set<std::string> wanted;
-    for (const auto& track : *effects.keep_open) wanted.insert(track.hash);
+    n.kept_open.clear();
+    for (const auto& track : *effects.keep_open) {
+      wanted.insert(track.hash);
+      n.kept_open.push_back(track.hash);
+    }
     std::erase_if(n.open, [&](const std::string& hash) { return !wanted.contains(hash); });
     for (const auto& track : *effects.keep_open) want_open(id, track);
   }
@@ -296,6 +304,8 @@ playback::Position PlaybackSim::audible(const std::string& id, std::int64_t glob
 }
 
 int PlaybackSim::state_held(const std::string& id) const { return node(id).state_held; }
+
+const std::vector<std::string>& PlaybackSim::kept_open(const std::string& id) const { return node(id).kept_open; }
 
 const std::vector<LogLine>& PlaybackSim::log(const std::string& id) const { return node(id).log; }
 

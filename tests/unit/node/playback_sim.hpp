@@ -114,6 +114,8 @@ class PlaybackSim {
   /// What `id`'s engine plays at global instant `global`, by its last publication (silent if it
   /// published nothing).
   playback::Position audible(const std::string& id, std::int64_t global) const;
+  /// The hashes of the last tracks `id`'s core said to keep open (keep_open), in its order.
+  const std::vector<std::string>& kept_open(const std::string& id) const;
   /// Times the core said it holds the cluster's state.
   int state_held(const std::string& id) const;
   /// The change bits `id`'s core reported since the last call (then cleared).
@@ -138,6 +140,7 @@ class PlaybackSim {
     control::Subsystems changed = 0;
     std::set<std::string> open;
     std::set<std::string> opening;
+    std::vector<std::string> kept_open;
     std::vector<LogLine> log;
   };
 

@@ -200,12 +200,14 @@ def skew_section(r: Report, data: Optional[dict]) -> None:
           "drifts). The frames of a block are chosen for its deadline, so lateness moves the "
           "block, not its content: it is part of what the probe calls skew, and differs from "
           "node to node and from second to second.", "")
-    r.add("Per node (offset from A = median difference of frame-zero instants; the clock "
+    r.add("Per node (offset from A = median difference of frame-zero instants, by the probe's "
+          "reads and at the writes; the clock "
           "estimate is the follower's own `status` at the end; slews = the engine's inserted / "
           "dropped frames):", "")
-    r.add("| scenario | node | offset from A | repeated | skipped | jumps | longest silence | "
-          "clock offset estimate | error bound | drift | engine inserted / dropped |",
-          "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|")
+    r.add("| scenario | node | offset from A (reads) | at the writes | repeated | skipped | jumps | "
+          "longest silence | clock offset estimate | error bound | drift | "
+          "engine inserted / dropped |",
+          "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|")
     for key in "abcdefgh":
         s = scen.get(key)
         if not s or "per_node" not in s:
@@ -215,7 +217,8 @@ def skew_section(r: Report, data: Optional[dict]) -> None:
             e = p["status"]["engine"] or {}
             following = c.get("following")
             r.add(f"| ({key}) | {name}{' (leader)' if not following else ''} | "
-                  f"{num(round(p['offset_from_first_us'], 1), 'µs')} | {p['repeated']} | "
+                  f"{num(round(p['offset_from_first_us'], 1), 'µs')} | "
+                  f"{num(p.get('offset_from_first_at_write_us'), 'µs')} | {p['repeated']} | "
                   f"{p['skipped']} | {p['jumps']} | "
                   f"{num(round(p['longest_silence_frames'] / 48, 2), 'ms')} | "
                   f"{num(round(c['offset_us'], 1), 'µs') if following else '–'} | "
@@ -1120,13 +1123,17 @@ def limits_section(r: Report) -> None:
           "beside them. The per-bucket median removes most of the rest of single blocks' noise "
           "(column *block jitter*: |block − its node's bucket median|).",
           "- **A FIFO is not a sound card.** The file output writes each block at its deadline "
-          "from a thread of its own; a DAC consumes samples at exact instants. That thread "
-          "wakes a learnt margin before each deadline (the median of its own recent wake-up "
-          "lateness) and polls the clock for the rest, so the median block is written within a "
-          "few µs of its instant (src/playback/wake_margin.hpp; measured: 2–13 µs of polling a "
-          "block, 0.02–0.13 % of a core); a wake-up later than the margin is still late by the "
-          "difference, which real hardware would not add (and the driver and DAC latency, which "
-          "`--latency-ms` must cover, is not in these figures).",
+          "from a sleeping thread; a DAC consumes samples at exact instants. Skew here includes "
+          "the output thread's wake-up latency (measured with the kernel's write stamps: a "
+          "metronome wrote 52–170 µs after its deadline at the median, differing between "
+          "writers), which real hardware would not add (and excludes the driver and DAC "
+          "latency, which `--latency-ms` must cover). Waking a learnt margin early and polling "
+          "the clock for the rest was tried: 3 metronomes then wrote 1–6 µs after their "
+          "deadlines at the median (skew at the writes p95 28–37 µs against 12–180 µs sleeping, "
+          "alternating runs), but in a playing cluster the output threads' polls, at one "
+          "real-time priority on 2 cores, delayed each other's wake-ups, the learnt margins grew "
+          "to 85–154 µs and the output thread cost 1.0–1.7 % of a core instead of ~0.5 % (and "
+          "the key benchmark's CPU per node 1.96 % instead of 0.98 %): not kept.",
           "- **Platform floor.** Part of what the probe calls skew belongs to the platform: the "
           "output threads and the probe wake late by tens of µs, in stretches, and with N "
           "writers on 2 cores they take turns. Scenarios (i) and (j) measure that part on its "

@@ -178,10 +178,33 @@ def probe_figures(result: "dict[str, Any]", rows: "list[tuple[str, int, int, int
     out["skew_at_write_outside_stalls_us"] = {k: v for k, v in summary(at_write).items()
                                               if k in ("p50", "p95", "max")}
     out["judged_at"] = "write"
+    for name, offset in offsets_from_first(stamped, names).items():
+        per_node[name]["offset_from_first_at_write_us"] = offset
     if not faked_rate:
         stamped_blocks = rig.by_node(stamped)
         late = [x for name in names for x in rig.write_lateness(stamped_blocks.get(name, []))]
         out["write_lateness_at_write_us"] = summary(late)
+    return out
+
+
+def offsets_from_first(rows: "list[tuple[str, int, int, int]]",
+                       names: "list[str]") -> "dict[str, Optional[float]]":
+    """Each writer's median offset from the first one: over the 100 ms buckets where all wrote an
+    audible block, its median frame-zero instant minus the first writer's."""
+    per: "dict[str, dict[int, list[float]]]" = {}
+    for name, blocks in rig.by_node(rows).items():
+        for block in rig.exact(blocks):
+            z = rig.zero_instant(block)
+            if z is not None:
+                per.setdefault(name, {}).setdefault(block[0] // 100_000, []).append(z)
+    if any(n not in per for n in names):
+        return {n: None for n in names}
+    common = set.intersection(*(set(per[n]) for n in names))
+    median = lambda v: sorted(v)[len(v) // 2]  # noqa: E731
+    out: "dict[str, Optional[float]]" = {}
+    for name in names:
+        diffs = [median(per[name][k]) - median(per[names[0]][k]) for k in common]
+        out[name] = round(median(diffs), 1) if diffs else None
     return out
 
 
@@ -301,7 +324,9 @@ def run_scenario(sc: "dict[str, Any]", args: argparse.Namespace, tracks: Path) -
         followers = rig.skew_from_raw(rows, names[1:], 0, 10**15)
         out["skew_between_followers_us"] = summary(followers)
     offsets = {n: round(p["offset_from_first_us"]) for n, p in per_node.items()}
-    print(f"   {skew_line(out)}; offsets {offsets}; {frames_line(out)}", flush=True)
+    at_write = {n: p.get("offset_from_first_at_write_us") for n, p in per_node.items()}
+    print(f"   {skew_line(out)}; offsets {offsets} (at the writes {at_write}); "
+          f"{frames_line(out)}", flush=True)
     return out
 
 

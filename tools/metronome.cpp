@@ -11,7 +11,7 @@
 //
 // Why this is a fair floor for the nodes' skew: the block goes out through the product's own
 // output, made by make_output() from the same `file:PATH` spec a node's `--output` takes: the
-// same paced thread, SCHED_FIFO priority, timer slack, relative sleeps, wake margin, non-blocking FIFO writes,
+// same paced thread, SCHED_FIFO priority, timer slack, relative sleeps, non-blocking FIFO writes,
 // and the same steering of each block onto the frame grid by the renderer's timing error. What
 // skew_probe then sees between metronomes is only when the platform let those threads write and
 // let the probe read: the part of a node's skew no synchronisation can remove on this machine.

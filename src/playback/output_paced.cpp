@@ -19,10 +19,6 @@
 // it, and a drifting clock is followed by moving the pace, smoothly, rather than by repeating or
 // dropping a frame every ~200 ms (100 ppm). Larger errors are still the renderer's to slew.
 //
-// A FIFO's reader hears a block the moment it is written, so there the thread wakes a little
-// before each deadline and polls the clock for the rest (wake_margin.hpp says why and how much);
-// a null output or a regular file has no listener whose timing matters, and sleeps to the deadline.
-//
 // The thread runs at real-time priority (audio_thread_priority.cpp) so that other load cannot
 // delay it, within a RealtimeBudget: over it, it goes back to normal priority rather than starve
 // the network thread's heartbeats, and says so once.
@@ -51,7 +47,6 @@
 #include "chorus/time_base.hpp"
 #include "output_format.hpp"
 #include "output_impl.hpp"
-#include "wake_margin.hpp"
 
 namespace chorus::playback {
 
@@ -89,25 +84,6 @@ bool sleep_until(Clock::time_point deadline, const std::atomic<bool>& stop) {
   return false;
 }
 
-/// Lets the other hyperthread or the hypervisor run while this thread polls the clock.
-inline void cpu_relax() {
-#if defined(__x86_64__) || defined(__i386__)
-  __builtin_ia32_pause();
-#elif defined(__aarch64__) || defined(__arm__)
-  asm volatile("yield");
-#endif
-}
-
-/// Polls the clock until `deadline`, at most a wake margin (WakeMargin::kMaxUs) away. False if
-/// `stop` was set meanwhile.
-bool poll_until(Clock::time_point deadline, const std::atomic<bool>& stop) {
-  while (Clock::now() < deadline) {
-    if (stop.load(std::memory_order_relaxed)) return false;
-    cpu_relax();
-  }
-  return true;
-}
-
 /// Where a paced output's blocks go. All calls but describe() come from the output's thread.
 class Sink {
  public:
@@ -117,9 +93,6 @@ class Sink {
   virtual bool consume(std::span<const std::int16_t> block, Clock::time_point next_deadline,
                        const std::atomic<bool>& stop) = 0;
   virtual void on_thread_stop() {}
-  /// Whether someone hears a block the instant it is consumed (a FIFO's reader), so that the
-  /// thread should be running at the deadline rather than waking up then.
-  virtual bool heard_when_consumed() const { return false; }
   virtual std::string describe() const = 0;  // any thread
 };
 
@@ -165,7 +138,6 @@ class PacedOutput final : public AudioOutput {
     s.dropped = dropped_.load(std::memory_order_relaxed);
     s.late_writes = late_writes_.load(std::memory_order_relaxed);
     s.worst_late_us = worst_late_us_.load(std::memory_order_relaxed);
-    s.wake_margin_us = wake_margin_us_.load(std::memory_order_relaxed);
     s.realtime_given_up = realtime_given_up_.load(std::memory_order_relaxed);
     return s;
   }
@@ -198,7 +170,7 @@ class PacedOutput final : public AudioOutput {
       const auto steer = steering(renderer.timing_error_us());
       t0 += steer;
       deadline += steer;
-      if (!wait_for(deadline)) break;  // stopping: the rendered block is dropped
+      if (!sleep_until(deadline, stop_)) break;  // stopping: the rendered block is dropped
       if (sink_->consume(block, deadline + block_duration, stop_)) {
         blocks_.fetch_add(1, std::memory_order_relaxed);
       } else {
@@ -217,18 +189,6 @@ class PacedOutput final : public AudioOutput {
     sink_->on_thread_stop();
   }
 
-  /// Sleeps until `deadline`; for a sink heard when written, wakes the margin early and polls.
-  bool wait_for(Clock::time_point deadline) {
-    if (!sink_->heard_when_consumed()) return sleep_until(deadline, stop_);
-    const auto wake = deadline - std::chrono::microseconds(wake_margin_.margin_us());
-    if (Clock::now() < wake) {  // a wake-up's lateness is known only if it slept
-      if (!sleep_until(wake, stop_)) return false;
-      wake_margin_.record_lateness(std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - wake).count());
-      wake_margin_us_.store(wake_margin_.margin_us(), std::memory_order_relaxed);
-    }
-    return poll_until(deadline, stop_);
-  }
-
   void count_lateness(Clock::duration late) {
     if (late <= kLateWrite) return;
     late_writes_.fetch_add(1, std::memory_order_relaxed);
@@ -240,7 +200,6 @@ class PacedOutput final : public AudioOutput {
   const int block_frames_;
   const std::chrono::microseconds extra_;
   std::vector<std::int16_t> buffer_;
-  WakeMargin wake_margin_;  // the output thread's only
   std::thread thread_;
   std::atomic<bool> stop_{false};
   std::atomic<std::uint64_t> blocks_{0};
@@ -248,7 +207,6 @@ class PacedOutput final : public AudioOutput {
   std::atomic<std::uint64_t> dropped_{0};
   std::atomic<std::uint64_t> late_writes_{0};
   std::atomic<std::int64_t> worst_late_us_{0};
-  std::atomic<std::int64_t> wake_margin_us_{0};
   std::atomic<bool> realtime_given_up_{false};
 };
 
@@ -333,7 +291,6 @@ class FileSink final : public Sink {
   }
 
   void on_thread_stop() override { close_fd(); }
-  bool heard_when_consumed() const override { return fifo_ && state_.load(std::memory_order_relaxed) == State::open; }
 
   std::string describe() const override {
     switch (state_.load(std::memory_order_relaxed)) {
@@ -373,7 +330,6 @@ class FileSink final : public Sink {
     const bool fifo = ::fstat(fd, &st) == 0 && S_ISFIFO(st.st_mode);
     spdlog::info("file output: writing raw S16LE 48 kHz stereo to {}{}", fifo ? "the FIFO " : "", path_);
     fd_ = fd;
-    fifo_ = fifo;
     opened_once_ = true;
     state_.store(State::open, std::memory_order_relaxed);
   }
@@ -398,7 +354,6 @@ class FileSink final : public Sink {
   int fd_ = -1;
   bool waiting_logged_ = false;
   bool opened_once_ = false;
-  bool fifo_ = false;  // the output thread's only
   std::atomic<State> state_{State::idle};
 };
 

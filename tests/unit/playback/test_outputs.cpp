@@ -31,7 +31,6 @@
 #include "playback/env_guard.hpp"
 #include "playback/eventually.hpp"
 #include "playback/temp_dir.hpp"
-#include "playback/wake_margin.hpp"
 #include "playback/wav_file.hpp"
 
 namespace fs = std::filesystem;
@@ -370,56 +369,6 @@ TEST_CASE("the file output to a FIFO starts without a reader and writes once one
   REQUIRE(renderer.wait_for_calls(calls_now + 20));
   made.output->stop();
   CHECK(made.output->stats().dropped > dropped_before);
-}
-
-TEST_CASE("a FIFO output wakes early by a learnt margin and still writes no block before its instant") {
-  TempDir dir;
-  const auto fifo = dir.path / "audio.fifo";
-  REQUIRE(::mkfifo(fifo.c_str(), 0600) == 0);
-  const int reader = ::open(fifo.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
-  REQUIRE(reader >= 0);
-  auto made = make_output("file:" + fifo.string(), kBlock, 0us);
-  REQUIRE(made.output);
-  RecordingRenderer renderer;
-  REQUIRE(made.output->start(renderer));
-  // Read 40 blocks, each stamped when it could be read: never before the instant it was
-  // rendered for (the polling before the instant must not end early).
-  std::vector<std::int64_t> read_at;
-  std::vector<std::int16_t> buffer(kBlock * 2);
-  const auto give_up = std::chrono::steady_clock::now() + 10s;
-  std::size_t first_block = 0;
-  while (read_at.size() < 40 && std::chrono::steady_clock::now() < give_up) {
-    pollfd pfd{reader, POLLIN, 0};
-    ::poll(&pfd, 1, 100);
-    const ssize_t n = ::read(reader, buffer.data(), buffer.size() * 2);
-    if (n <= 0) continue;
-    REQUIRE(n == static_cast<ssize_t>(buffer.size() * 2));  // one block a read: written one by one
-    if (read_at.empty()) first_block = static_cast<std::uint16_t>(buffer[0]);
-    read_at.push_back(now_us());
-  }
-  REQUIRE(read_at.size() == 40);
-  const auto margin_us = made.output->stats().wake_margin_us;
-  made.output->stop();
-  ::close(reader);
-  const auto& calls = renderer.calls();
-  for (std::size_t i = 0; i < read_at.size(); ++i) {
-    INFO("block " << first_block + i);
-    CHECK(read_at[i] >= calls[first_block + i].audible_at_us);
-  }
-  // Learnt from the wake-ups of these blocks (a thread never wakes at the very µs it asked for),
-  // bounded.
-  CHECK(margin_us > 0);
-  CHECK(margin_us <= chorus::playback::WakeMargin::kMaxUs);
-}
-
-TEST_CASE("a null output sleeps to each instant: no wake margin") {
-  auto made = make_output("null", kBlock, 0us);
-  REQUIRE(made.output);
-  RecordingRenderer renderer;
-  REQUIRE(made.output->start(renderer));
-  REQUIRE(renderer.wait_for_calls(30));
-  CHECK(made.output->stats().wake_margin_us == 0);
-  made.output->stop();
 }
 
 TEST_CASE("stop is idempotent and a paced output can be started again") {

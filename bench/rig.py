@@ -492,10 +492,21 @@ def skew_from_raw(rows: "list[tuple[str, int, int, int]]", names: "list[str]", t
     the buckets lying wholly inside [t_from, t_to) (a bucket cut by the window's edge would hold
     a few blocks only, and one late block would pass for its median) and holding an exact
     audible block of every named node; buckets in `skip` are left out."""
-    per: "dict[str, dict[int, list[float]]]" = {}
+    per = bucket_medians(rows, names, t_from, t_to, bucket_us)
+    common = set.intersection(*(set(b) for b in per.values())) if per else set()
+    common -= skip or set()
+    return [max(per[n][key] for n in names) - min(per[n][key] for n in names)
+            for key in sorted(common)]
+
+
+def bucket_medians(rows: "list[tuple[str, int, int, int]]", names: "list[str]", t_from: int,
+                   t_to: int, bucket_us: int = 100_000) -> "dict[str, dict[int, float]]":
+    """Per named writer and bucket lying wholly inside [t_from, t_to): the median frame-zero
+    instant of its exact audible blocks (the probe's method)."""
     nodes = by_node(rows)
     first_bucket = -(-t_from // bucket_us)  # ceil
     last_bucket = t_to // bucket_us         # exclusive
+    out: "dict[str, dict[int, float]]" = {}
     for name in names:
         buckets: "dict[int, list[float]]" = {}
         for block in exact(nodes.get(name, [])):
@@ -504,13 +515,7 @@ def skew_from_raw(rows: "list[tuple[str, int, int, int]]", names: "list[str]", t
             z = zero_instant(block)
             if z is not None:
                 buckets.setdefault(block[0] // bucket_us, []).append(z)
-        per[name] = buckets
-    common = set.intersection(*(set(b) for b in per.values())) if per else set()
-    common -= skip or set()
-    out = []
-    for key in sorted(common):
-        medians = [sorted(per[n][key])[len(per[n][key]) // 2] for n in names]
-        out.append(max(medians) - min(medians))
+        out[name] = {key: sorted(zs)[len(zs) // 2] for key, zs in buckets.items()}
     return out
 
 

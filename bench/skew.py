@@ -110,14 +110,20 @@ PERIOD_US = rig.BLOCK * 1_000_000 // rig.RATE
 PHASE_SEED = 11
 
 
+def span_of(rows: "list[tuple[str, int, int, int]]") -> "tuple[int, int]":
+    """[first, last] arrival of `rows`, as a half-open window (empty for no rows)."""
+    if not rows:
+        return 0, 0
+    return min(a for _, a, _, _ in rows), max(a for _, a, _, _ in rows) + 1
+
+
 def outside_stalls(rows: "list[tuple[str, int, int, int]]", stalls: "list[tuple[int, int, int]]",
                    names: "list[str]", buckets: int) -> "tuple[list[float], dict[str, int]]":
     """The skew of every 100 ms bucket that no platform stall touched (the figures the targets
     are judged by), and the stalls: count, worst lateness, buckets left out of the probe's
     `buckets`."""
     stalled = stalled_buckets((due, late) for due, late, _cpu in stalls)
-    everything = (min(a for _, a, _, _ in rows), max(a for _, a, _, _ in rows) + 1)
-    clean = rig.skew_from_raw(rows, names, *everything, skip=stalled)
+    clean = rig.skew_from_raw(rows, names, *span_of(rows), skip=stalled)
     return clean, {"count": len(stalls),
                    "worst_us": max((late for _, late, _ in stalls), default=0),
                    "buckets_left_out": buckets - len(clean)}
@@ -191,20 +197,12 @@ def offsets_from_first(rows: "list[tuple[str, int, int, int]]",
                        names: "list[str]") -> "dict[str, Optional[float]]":
     """Each writer's median offset from the first one: over the 100 ms buckets where all wrote an
     audible block, its median frame-zero instant minus the first writer's."""
-    per: "dict[str, dict[int, list[float]]]" = {}
-    for name, blocks in rig.by_node(rows).items():
-        for block in rig.exact(blocks):
-            z = rig.zero_instant(block)
-            if z is not None:
-                per.setdefault(name, {}).setdefault(block[0] // 100_000, []).append(z)
-    if any(n not in per for n in names):
-        return {n: None for n in names}
-    common = set.intersection(*(set(per[n]) for n in names))
-    median = lambda v: sorted(v)[len(v) // 2]  # noqa: E731
+    per = rig.bucket_medians(rows, names, *span_of(rows))
+    common = set.intersection(*(set(b) for b in per.values()))
     out: "dict[str, Optional[float]]" = {}
     for name in names:
-        diffs = [median(per[name][k]) - median(per[names[0]][k]) for k in common]
-        out[name] = round(median(diffs), 1) if diffs else None
+        diffs = sorted(per[name][k] - per[names[0]][k] for k in common)
+        out[name] = round(diffs[len(diffs) // 2], 1) if diffs else None
     return out
 
 

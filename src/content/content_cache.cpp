@@ -509,9 +509,12 @@ void ContentCache::touch(const std::string& hash) {
   fs::last_write_time(path, it->second.stamp, ec);
 }
 
-void ContentCache::protect(std::set<std::string> hashes) {
+bool ContentCache::protect(std::set<std::string> hashes) {
   const std::lock_guard lock(impl_->mutex);
+  const bool released = std::any_of(impl_->protected_hashes.begin(), impl_->protected_hashes.end(),
+                                    [&](const std::string& hash) { return !hashes.contains(hash); });
   impl_->protected_hashes = std::move(hashes);
+  return released;
 }
 
 std::vector<CacheEntryView> ContentCache::entries() const {

@@ -136,10 +136,7 @@ class ContentService::Impl {
     for (const auto& t : tracks) wanted.insert(t.hash);
     // The same list comes with every publication (several a second): only a track no longer
     // protected can make room, and a fetch that found none keeps its pause otherwise.
-    const bool released = std::any_of(protected_.begin(), protected_.end(),
-                                      [&](const std::string& hash) { return !wanted.contains(hash); });
-    protected_ = wanted;
-    cache_.protect(wanted);
+    const bool released = cache_.protect(wanted);
     for (auto it = fetches_.begin(); it != fetches_.end();) {
       if (wanted.contains(it->first)) {
         if (released && !it->second.file) it->second.paused_until = 0;
@@ -863,7 +860,6 @@ class ContentService::Impl {
   std::string published_version_;
   std::map<std::string, Fetch> fetches_;
   std::vector<std::string> want_order_;
-  std::set<std::string> protected_;  ///< the tracks wanted last: the cache never evicts them
   std::map<std::string, std::map<std::string, std::vector<bool>>> holders_;
 
   std::uint64_t bytes_served_ = 0;

@@ -156,6 +156,7 @@ class NetworkManager::Impl final : public ConnectionObserver {
   /// Logs a change of the peer's state (up, suspect) and records it.
   void set_state(Peer& peer, PeerState state);
   static UnlinkedMember unlinked(const Peer& peer);
+  ForgetLimits forget_limits() const { return {config_.forget_unreached_after, config_.forget_down_after}; }
   void send_heartbeats(Clock::time_point run, Clock::time_point now);
   Clock::time_point idle_since(const Peer& peer) const;
   LastFrame last_frame(const Peer& peer) const;
@@ -299,7 +300,7 @@ Clock::time_point NetworkManager::Impl::next_maintenance(Clock::time_point now) 
   // With nothing due (no member, no connection) a run once a second is a safety net: every change
   // that brings a deadline forward reschedules, so it should find nothing either.
   Clock::time_point due = now + std::chrono::seconds(1);
-  const ForgetLimits limits{config_.forget_unreached_after, config_.forget_down_after};
+  const auto limits = forget_limits();
   for (const auto& [id, peer] : peers_) {
     if (peer.link) {
       auto heard = std::max(peer.last_heard.value_or(now), peer.link->last_paced());
@@ -490,7 +491,7 @@ void NetworkManager::Impl::on_dial_failed(PeerTable::iterator it, const error_co
 }
 
 std::string NetworkManager::Impl::forget_reason(const Peer& peer, Clock::time_point now) const {
-  const auto at = forget_at(unlinked(peer), ForgetLimits{config_.forget_unreached_after, config_.forget_down_after});
+  const auto at = forget_at(unlinked(peer), forget_limits());
   if (!at || now <= *at) return {};
   if (!peer.ever_up) {
     return fmt::format("not reached in {} ms", duration_cast<milliseconds>(now - peer.learned).count());

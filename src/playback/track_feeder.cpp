@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <utility>
 
 #include <spdlog/spdlog.h>
 
@@ -147,8 +148,7 @@ bool TrackFeeder::decode_first_missing(Feed& feed, TrackAudio& audio, std::size_
 }
 
 std::vector<std::int16_t> TrackFeeder::take_storage(std::size_t values) {
-  std::vector<std::int16_t> storage = std::move(spare_);
-  spare_ = {};
+  auto storage = std::exchange(spare_, {});
   storage.resize(values);  // within its capacity when it held a chunk: no new mapping
   return storage;
 }

@@ -154,8 +154,9 @@ class ContentCache {
 
   /// `hash` was just played: it goes to the back of the eviction order.
   void touch(const std::string& hash);
-  /// Entries that are never evicted (the tracks playing and next); replaces the set.
-  void protect(std::set<std::string> hashes);
+  /// Entries that are never evicted (the tracks playing and next); replaces the set. True if an
+  /// entry protected until now no longer is: only that can make room for a new one.
+  bool protect(std::set<std::string> hashes);
 
   std::vector<CacheEntryView> entries() const;
   std::uint64_t used_bytes() const;

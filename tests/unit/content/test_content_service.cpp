@@ -151,6 +151,12 @@ class LogCapture {
   std::shared_ptr<spdlog::logger> previous_;
 };
 
+/// `bytes` written to DIR/song.wav and listed in `library` as "song.wav".
+void add_song(FakeLibrary& library, const std::filesystem::path& dir, const std::vector<std::uint8_t>& bytes) {
+  write_file(dir / "song.wav", bytes);
+  library.add(dir / "song.wav", "song.wav");
+}
+
 WantedTrack wanted(const protocol::CatalogEntry& e) {
   return WantedTrack{e.hash, e.root, e.size, e.name, e.frames, 0};
 }
@@ -197,9 +203,8 @@ TEST_CASE("a track nobody holds is reported, and nothing is fetched") {
 TEST_CASE("a track the cache has no room for is retried every 2 s and warned about once, however often it is wanted") {
   chorus::test::TempDir dir;
   const auto bytes = file_bytes(3 * kChunkBytes, 3);
-  write_file(dir.path / "song.wav", bytes);
   FakeLibrary library;
-  library.add(dir.path / "song.wav", "song.wav");
+  add_song(library, dir.path, bytes);
   FakeLibrary nothing;
   auto lines = std::make_shared<CannotCacheLines>();
   LogCapture capture(lines);  // before the services, which log from their threads until they stop
@@ -228,9 +233,8 @@ TEST_CASE("a track the cache has no room for is retried every 2 s and warned abo
 TEST_CASE("a library file changed on disk since it was indexed is refused, not served") {
   chorus::test::TempDir dir;
   auto bytes = file_bytes(2 * kChunkBytes, 2);
-  write_file(dir.path / "song.wav", bytes);
   FakeLibrary library;
-  library.add(dir.path / "song.wav", "song.wav");
+  add_song(library, dir.path, bytes);
   bytes[10] ^= 0xff;  // same size, other content: the index's digests no longer hold
   write_file(dir.path / "song.wav", bytes);
   FakeLibrary nothing;
@@ -268,9 +272,8 @@ TEST_CASE("a capped uploader serves the peers that fetch from it in turn") {
   // the track's first chunks) waited until the first had nearly everything.
   chorus::test::TempDir dir;
   const auto bytes = file_bytes(16 * kChunkBytes, 3);
-  write_file(dir.path / "song.wav", bytes);
   FakeLibrary library;
-  library.add(dir.path / "song.wav", "song.wav");
+  add_song(library, dir.path, bytes);
   FakeLibrary nothing;
   Node source("a", dir.path / "cache-a", library, 4 * kChunkBytes);  // 4 chunks a second
   Node b("b", dir.path / "cache-b", nothing);

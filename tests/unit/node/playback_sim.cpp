@@ -309,6 +309,14 @@ const std::vector<std::string>& PlaybackSim::kept_open(const std::string& id) co
 
 const std::vector<LogLine>& PlaybackSim::log(const std::string& id) const { return node(id).log; }
 
+void a_leads_b(PlaybackSim& sim, std::size_t tracks, std::int64_t frames) {
+  sim.add("a", 0, make_tracks(tracks, frames));
+  sim.add("b", kC, make_tracks(tracks, frames));
+  sim.elect("a", 1);
+  sim.run_until(kStart + 200'000);
+  REQUIRE(sim.core("b").state_synced());
+}
+
 void a_leads_b_and_c_playing(PlaybackSim& sim, std::uint64_t epoch) {
   sim.add("a", 0);
   sim.add("b", kB);

@@ -173,6 +173,10 @@ class PlaybackSim {
   std::vector<Sent> sent_;
 };
 
+/// a leads (epoch 1) and b follows, its clock kC from a's, both with `tracks` tracks of `frames`
+/// frames; b is synced at kStart + 121 ms and time stands at kStart + 200 ms.
+void a_leads_b(PlaybackSim& sim, std::size_t tracks = 3, std::int64_t frames = kTrackFrames);
+
 /// The start the multi-node tests share: a leads b and c (clocks kB and kC) at `epoch`, and
 /// plays track 1 from kStart + 200 ms on. Time stands at kStart + 200 ms.
 void a_leads_b_and_c_playing(PlaybackSim& sim, std::uint64_t epoch);

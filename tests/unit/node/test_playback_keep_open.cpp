@@ -18,13 +18,24 @@ using Hashes = std::vector<std::string>;
 
 namespace {
 
-/// a leads (epoch 1), b follows with its clock far from a's; four tracks, the queue in order.
-void leader_and_follower(PlaybackSim& sim) {
-  sim.add("a", 0, make_tracks(4));
-  sim.add("b", kC, make_tracks(4));
-  sim.elect("a", 1);
-  sim.run_until(kStart + 200'000);
-  REQUIRE(sim.core("b").state_synced());
+/// Four tracks, the queue in order (a_leads_b); time stands at kStart + 200 ms.
+void leader_and_follower(PlaybackSim& sim) { a_leads_b(sim, 4); }
+
+/// `first` typed on a, `second` a second later; returns the instant `second` takes effect.
+std::int64_t one_second_apart(PlaybackSim& sim, const cli::Command& first, const cli::Command& second) {
+  sim.command("a", first);
+  sim.run_for(1'000'000);
+  const std::int64_t t = sim.now();
+  sim.command("a", second);
+  return t + kLead;
+}
+
+/// The leader and its follower keep `expected` open.
+void check_kept_open(const PlaybackSim& sim, const Hashes& expected) {
+  for (const char* id : {"a", "b"}) {
+    INFO(id);
+    CHECK(sim.kept_open(id) == expected);
+  }
 }
 
 }  // namespace
@@ -32,37 +43,24 @@ void leader_and_follower(PlaybackSim& sim) {
 TEST_CASE("the previous track is held open until the switch has passed, then the current and next only") {
   PlaybackSim sim;
   leader_and_follower(sim);
-  sim.command("a", play_command(1));
-  sim.run_for(1'000'000);
-  const std::int64_t t = sim.now();
-  sim.command("a", play_command(2));
-  const std::int64_t switch_at = t + kLead;
+  const std::int64_t switch_at = one_second_apart(sim, play_command(1), play_command(2));
 
   sim.run_for(1'000);
-  for (const char* id : {"a", "b"}) {
-    INFO(id);
-    CHECK(sim.kept_open(id) == Hashes{"hash-2", "hash-1", "hash-3"});
-  }
+  check_kept_open(sim, Hashes{"hash-2", "hash-1", "hash-3"});
   // Up to the switch and a little past it, track 1 may still be read.
   sim.run_until(switch_at + kPreviousHeldUs - 1'000);
-  for (const char* id : {"a", "b"}) {
-    INFO(id);
-    CHECK(sim.kept_open(id) == Hashes{"hash-2", "hash-1", "hash-3"});
-  }
+  check_kept_open(sim, Hashes{"hash-2", "hash-1", "hash-3"});
   // Then it is let go, by the leader (which publishes nothing else meanwhile) as by a follower.
   sim.run_until(switch_at + kPreviousHeldUs + 1'000);
+  check_kept_open(sim, Hashes{"hash-2", "hash-3"});
   for (const char* id : {"a", "b"}) {
     INFO(id);
-    CHECK(sim.kept_open(id) == Hashes{"hash-2", "hash-3"});
     CHECK(sim.audible(id, switch_at + 1'000'000) == playing_at(48'000));
   }
   // Not taken back by later publications.
   sim.command("a", pause_command());
   sim.run_for(1'000'000);
-  for (const char* id : {"a", "b"}) {
-    INFO(id);
-    CHECK(sim.kept_open(id) == Hashes{"hash-2", "hash-3"});
-  }
+  check_kept_open(sim, Hashes{"hash-2", "hash-3"});
 }
 
 TEST_CASE("a state replaced before it took effect leaves the track playing now held open") {
@@ -85,14 +83,11 @@ TEST_CASE("a state replaced before it took effect leaves the track playing now h
 TEST_CASE("stopped, the queue's current item stays open with the one after it") {
   PlaybackSim sim;
   leader_and_follower(sim);
-  sim.command("a", play_command(2));
-  sim.run_for(1'000'000);
-  const std::int64_t t = sim.now();
-  sim.command("a", typed(cli::CommandKind::stop));
-  sim.run_until(t + kLead + kPreviousHeldUs + 1'000);
+  const std::int64_t stop_at = one_second_apart(sim, play_command(2), typed(cli::CommandKind::stop));
+  sim.run_until(stop_at + kPreviousHeldUs + 1'000);
   for (const char* id : {"a", "b"}) {
     INFO(id);
     CHECK(sim.core(id).state().status == playback::PlayStatus::stopped);
-    CHECK(sim.kept_open(id) == Hashes{"hash-2", "hash-3"});
   }
+  check_kept_open(sim, Hashes{"hash-2", "hash-3"});
 }

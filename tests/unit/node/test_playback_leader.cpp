@@ -17,20 +17,11 @@ namespace {
 
 constexpr std::int64_t kShortTrack = 48'000;  ///< 1 s
 
-/// a leads (epoch 1), b follows and is synced at kStart + 121 ms; the test starts at +200 ms.
-void leader_and_follower(PlaybackSim& sim, std::int64_t track_frames = kTrackFrames) {
-  sim.add("a", 0, make_tracks(3, track_frames));
-  sim.add("b", kC, make_tracks(3, track_frames));
-  sim.elect("a", 1);
-  sim.run_until(kStart + 200'000);
-  REQUIRE(sim.core("b").state_synced());
-}
-
 }  // namespace
 
 TEST_CASE("the leader schedules a command at now + lead and applies it as its followers do") {
   PlaybackSim sim;
-  leader_and_follower(sim);
+  a_leads_b(sim);
   const std::int64_t t = sim.now();
 
   auto token = sim.command("a", play_command(2));
@@ -54,7 +45,7 @@ TEST_CASE("the leader schedules a command at now + lead and applies it as its fo
 
 TEST_CASE("the leader refuses what it cannot run") {
   PlaybackSim sim;
-  leader_and_follower(sim);
+  a_leads_b(sim);
 
   sim.command("a", pause_command());
   sim.command("a", play_command(9));
@@ -74,7 +65,7 @@ TEST_CASE("the leader refuses what it cannot run") {
 
 TEST_CASE("end of track: the next track starts at the exact end instant, the last one stops") {
   PlaybackSim sim;
-  leader_and_follower(sim, kShortTrack);
+  a_leads_b(sim, 3, kShortTrack);
   const std::int64_t t = sim.now();
   sim.command("a", play_command(1));
   const std::int64_t end1 = t + kLead + 1'000'000;  // 48 000 frames at 48 kHz
@@ -110,7 +101,7 @@ TEST_CASE("end of track: the next track starts at the exact end instant, the las
 
 TEST_CASE("a paused or replaced track does not advance at its end") {
   PlaybackSim sim;
-  leader_and_follower(sim, kShortTrack);
+  a_leads_b(sim, 3, kShortTrack);
   sim.command("a", play_command(1));
   sim.run_for(300'000);
   sim.command("a", pause_command());
@@ -128,7 +119,7 @@ TEST_CASE("a paused or replaced track does not advance at its end") {
 
 TEST_CASE("a forwarded command is run by the leader, which answers") {
   PlaybackSim sim;
-  leader_and_follower(sim);
+  a_leads_b(sim);
   sim.command("a", play_command(1));
   sim.run_for(100'000);
   const std::int64_t t = sim.now();
@@ -149,7 +140,7 @@ TEST_CASE("a forwarded command is run by the leader, which answers") {
 
 TEST_CASE("a forwarded command travels typed, with a track only for play") {
   PlaybackSim sim;
-  leader_and_follower(sim);
+  a_leads_b(sim);
   sim.command("b", play_command(2));
   sim.command("b", typed(cli::CommandKind::next));
   sim.run_for(10'000);
@@ -171,7 +162,7 @@ TEST_CASE("a forwarded command travels typed, with a track only for play") {
 
 TEST_CASE("the leader refuses a forwarded play of an unknown item, as it would at its own prompt") {
   PlaybackSim sim;
-  leader_and_follower(sim);
+  a_leads_b(sim);
   sim.inject("b", "a", protocol::ControlRequest{.from = "b", .id = 5, .command = protocol::ControlCommand::play,
                                                 .track = 0, .seek = std::nullopt, .item = 99});
   sim.run_for(10'000);
@@ -189,7 +180,7 @@ TEST_CASE("the leader refuses a forwarded play of an unknown item, as it would a
 
 TEST_CASE("a forwarded command whose leader dies before answering fails at the deadline, once") {
   PlaybackSim sim;
-  leader_and_follower(sim);
+  a_leads_b(sim);
   const std::int64_t t = sim.now();
 
   auto token = sim.command("b", play_command(1));
@@ -210,7 +201,7 @@ TEST_CASE("a forwarded command whose leader dies before answering fails at the d
 
 TEST_CASE("a command cannot be forwarded without a reachable leader") {
   PlaybackSim sim;
-  leader_and_follower(sim);
+  a_leads_b(sim);
 
   sim.crash("a");  // b has not heard of it yet
   sim.command("b", pause_command());

@@ -6,6 +6,7 @@
 #include <boost/asio/write.hpp>
 #include <spdlog/spdlog.h>
 
+#include "chorus/net/receive_stamp.hpp"
 #include "chorus/security/handshake.hpp"
 #include "chorus/time_base.hpp"
 
@@ -50,6 +51,7 @@ Connection::Connection(asio::ip::tcp::socket socket, bool dialed, ConnectionObse
   error_code ignored;
   socket_.set_option(asio::ip::tcp::no_delay(true), ignored);
   socket_.non_blocking(true, ignored);
+  enable_receive_stamps(socket_.native_handle());
   if (policy.keys) {
     handshake_ = std::make_unique<security::Handshake>(
         dialed ? security::Role::dialer : security::Role::acceptor, *policy.keys,
@@ -127,7 +129,7 @@ bool Connection::read_some() {
   // Before the key is proved, not one byte beyond the handshake's own messages is taken.
   std::size_t limit = handshake_ ? handshake_->wanted() : buffer.size();
   error_code ec;
-  std::size_t bytes = socket_.read_some(asio::buffer(buffer.data(), limit), ec);
+  auto received = receive_some(socket_.native_handle(), buffer.data(), limit, ec);
   if (ec == asio::error::would_block || ec == asio::error::try_again) {
     wait_readable();
     return false;
@@ -150,9 +152,9 @@ bool Connection::read_some() {
     shut(ec.message());
     return false;
   }
-  last_read_ = Clock::now();
-  counters_.bytes_in += bytes;
-  absorb(std::string_view(buffer.data(), bytes));
+  last_read_ = Clock::now() - std::chrono::microseconds(received.age_us.value_or(0));
+  counters_.bytes_in += received.bytes;
+  absorb(std::string_view(buffer.data(), received.bytes));
   return open_;
 }
 

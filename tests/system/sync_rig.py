@@ -336,8 +336,6 @@ class Stall:
 
 # Blocks due in a stall arrive when it ends, and the output catches up over the next block.
 STALL_TAIL_US = 2 * BLOCK_FRAMES * 1_000_000 // RATE
-# More stalled buckets than this share of a window: the platform was too busy to judge skew.
-MAX_STALLED_SHARE = 0.25
 
 
 def stalled_buckets(stalls: "Iterable[tuple[int, int]]",

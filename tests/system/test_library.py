@@ -659,7 +659,7 @@ def scenario_seek_follower(cluster: Cluster) -> None:
         names = ["A", "B", "C"]
         for name in names:
             rig.fifo(name)
-        rig.start_probe(names, 14.0)
+        rig.start_probe(names, 15.0)
         a = add(rig, "A", w / "A.tracks", leader=True, extra=["--upload-limit-mb", "0"])
         b = add(rig, "B", w / "B.tracks", bootstrap=a)
         c = add(rig, "C", w / "C.tracks", bootstrap=a)
@@ -670,7 +670,7 @@ def scenario_seek_follower(cluster: Cluster) -> None:
             wait_until(cached(node, track_hash), 6.0, what=f"{node.name} to cache the track")
         wait_until(all_playing([a, b, c]), 3.0, what="all playing")
         t_ready = now()
-        hold_for(all_playing([a, b, c]), 1.0, what="all playing")
+        hold_for(all_playing([a, b, c]), 2.0, what="all playing")
         t_seek1 = now()
         require_ok(b, "seek 20")
         hold_for(all_playing([a, b, c]), 3.0, what="all playing after seek 20")
@@ -679,7 +679,7 @@ def scenario_seek_follower(cluster: Cluster) -> None:
         hold_for(all_playing([a, b, c]), 3.0, what="all playing after seek -5")
         run = rig.finish_probe()
         steady_skew(cluster, "A,B,C before the seeks", run, names, t_ready, t_seek1,
-                    min_buckets=8)
+                    min_buckets=12)
         firsts, seconds = {}, {}
         for name in names:
             at1, before1, after1 = seek_target(run, name, t_seek1)

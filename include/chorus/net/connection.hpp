@@ -70,7 +70,8 @@ class Connection;
 /// What a connection reports upward. Implemented by NetworkManager.
 class ConnectionObserver {
  public:
-  /// A decoded message; `received` is when its bytes were read from the socket.
+  /// A decoded message; `received` is when the kernel took its bytes in (net/receive_stamp.hpp),
+  /// or when they were read where the kernel does not stamp.
   virtual void on_message(Connection& connection, protocol::Message message,
                           Clock::time_point received) = 0;
   /// The connection is closed; called once, never from inside a Connection member call.

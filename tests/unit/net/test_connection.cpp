@@ -1,4 +1,5 @@
 #include <array>
+#include <thread>
 
 #include <boost/asio/connect.hpp>
 #include <boost/asio/io_context.hpp>
@@ -127,6 +128,41 @@ TEST_CASE("a frame sent with a stamp is stamped when its write starts") {
   auto received_us = to_us(pair.b_seen.received[0]);
   CHECK(request.t0_us >= queued_at);
   CHECK(request.t0_us <= received_us);
+}
+
+TEST_CASE("a message's receive instant is when its bytes arrived, not when the io thread read them") {
+  asio::io_context io;
+  TrafficCounters counters;
+  Recorder seen;
+  tcp::acceptor acceptor(io, {asio::ip::make_address("127.0.0.1"), 0});
+  tcp::socket raw(io), accepted(io);
+  raw.connect(acceptor.local_endpoint());
+  acceptor.accept(accepted);
+  auto connection = std::make_shared<Connection>(std::move(accepted), false, seen, counters,
+                                                 ConnectionPolicy{});
+  connection->start();
+  // Writes a frame while the io thread is busy elsewhere for `busy`, then lets it read.
+  auto send_while_busy = [&](std::chrono::milliseconds busy) {
+    asio::write(raw, asio::buffer(*frame(protocol::Leave{"a"})));
+    const auto written = Clock::now();
+    std::this_thread::sleep_for(busy);
+    const auto count = seen.messages.size();
+    auto deadline = Clock::now() + std::chrono::seconds(3);
+    while (seen.messages.size() == count && Clock::now() < deadline) {
+      io.run_for(std::chrono::milliseconds(1));
+    }
+    REQUIRE(seen.messages.size() == count + 1);
+    return written;
+  };
+  // The kernel turns stamping on for the whole machine a moment after the first socket asks
+  // (a deferred work item); until then frames arrive unstamped.
+  for (int attempt = 0; attempt < 100; ++attempt) {
+    send_while_busy(std::chrono::milliseconds(5));
+    if (seen.delivered.back() - seen.received.back() >= std::chrono::milliseconds(5)) break;
+  }
+  const auto written = send_while_busy(std::chrono::milliseconds(30));
+  CHECK(seen.received.back() <= written + std::chrono::milliseconds(1));
+  CHECK(seen.delivered.back() - seen.received.back() >= std::chrono::milliseconds(30));
 }
 
 TEST_CASE("a full send queue disconnects the peer instead of waiting") {

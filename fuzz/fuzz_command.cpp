@@ -71,7 +71,9 @@ std::string switch_word(chorus::cli::Switch mode) {
 /// "N" or "N-M" for a queue range.
 std::string range(const Command& command) {
   std::string text = std::to_string(command.track);
-  if (command.count != 1) text += "-" + std::to_string(command.track + command.count - 1);
+  // In 64 bits: a range may end at the largest int.
+  const std::int64_t last = std::int64_t{command.track} + command.count - 1;
+  if (command.count != 1) text += "-" + std::to_string(last);
   return text;
 }
 

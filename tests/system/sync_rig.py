@@ -401,11 +401,13 @@ class ProbeRun:
         return sum(1 for b in window if b in stalled), len(window)
 
     def offsets(self, name: str, ref: str, t0_us: float = -math.inf,
-                t1_us: float = math.inf) -> "list[tuple[int, float]]":
-        """(bucket, node's median - ref's median) for buckets wholly in [t0, t1)."""
+                t1_us: float = math.inf, *, skip_stalls: bool = True) -> "list[tuple[int, float]]":
+        """(bucket, node's median - ref's median) for buckets wholly in [t0, t1); without the
+        platform's stalls unless skip_stalls is False."""
         mine, theirs = self.zero_instants(name), self.zero_instants(ref)
+        stalled = self.stalled_buckets() if skip_stalls else set()
         return [(b, mine[b] - theirs[b]) for b in sorted(set(mine) & set(theirs))
-                if b * BUCKET_US >= t0_us and (b + 1) * BUCKET_US <= t1_us]
+                if b * BUCKET_US >= t0_us and (b + 1) * BUCKET_US <= t1_us and b not in stalled]
 
     def first_audible_us(self, name: str) -> Optional[int]:
         for block in self.blocks.get(name, []):

@@ -28,12 +28,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from harness import HOST, Cluster, HarnessError, now, run_main, wait_until  # noqa: E402
 from sync_rig import (SyncRig, all_playing, free_port, mono_to_us, pace_until,  # noqa: E402
-                      percentile, require_ok, synced)
+                      require_ok, synced)
+from test_sync import check_skew  # noqa: E402
 
 SETTLE_S = 3.0
 ABUSE_S = 8.0
-SKEW_P95_LIMIT_US = 1000.0
-SKEW_MAX_LIMIT_US = 2000.0
 SILENT_CONNECTIONS = 1000
 RSS_GROWTH_LIMIT_KIB = 64 * 1024
 LOG_LINES_LIMIT = 400
@@ -234,14 +233,7 @@ def scenario_abuse_during_playback(cluster: Cluster) -> None:
             gaps = [g for g in run.gaps(name) if t0 <= g.start_us <= t1]
             if gaps:
                 raise HarnessError(f"{name} fell silent during the abuse: {gaps[:3]}")
-        skews = run.skews(names, t0, t1)
-        if len(skews) < 0.8 * ABUSE_S * 10:
-            raise HarnessError(f"only {len(skews)} 100 ms buckets with every node audible")
-        p95, worst = percentile(skews, 95), max(skews)
-        cluster.figure("skew p95 during abuse", p95, "us", SKEW_P95_LIMIT_US)
-        cluster.figure("skew max during abuse", worst, "us", SKEW_MAX_LIMIT_US)
-        if p95 > SKEW_P95_LIMIT_US or worst > SKEW_MAX_LIMIT_US:
-            raise HarnessError(f"skew during the abuse p95 {p95:.0f} µs, max {worst:.0f} µs")
+        check_skew(cluster, "during the abuse A,B,C", run, names, t0, t1, int(0.8 * ABUSE_S * 10))
         growth = rss_during - rss_before
         cluster.figure("B's RSS growth under abuse", growth / 1024, "MiB", RSS_GROWTH_LIMIT_KIB / 1024)
         if growth > RSS_GROWTH_LIMIT_KIB:

@@ -238,7 +238,7 @@ def scenario_sync(cluster: Cluster) -> None:
         offsets = run.offsets("D", "A", t0_us=first)
         if len(offsets) < 50:
             raise HarnessError(f"only {len(offsets)} buckets with A and D audible after D "
-                               "joined")
+                               "joined, outside platform stalls")
         worst = max(abs(o) for _, o in offsets)
         print(f"  D - A after joining: {fmt_us([abs(o) for _, o in offsets])} (|offset|); "
               f"first buckets: {', '.join(f'{o:.0f}' for _, o in offsets[:5])} µs", flush=True)

@@ -370,6 +370,14 @@ class ProbeRun:
     def stalled_buckets(self) -> "set[int]":
         return stalled_buckets((s.due_us, s.late_us) for s in self.stalls)
 
+    def machine_wide_share(self, t0_us: float = -math.inf, t1_us: float = math.inf) -> float:
+        """Share of the stalls due in [t0, t1) that another CPU's witness saw within 1 ms: the
+        host holding the whole virtual machine, not one thread hogging one CPU (0 if none)."""
+        inside = [s for s in self.stalls if t0_us <= s.due_us < t1_us]
+        shared = sum(1 for s in inside
+                     if any(o.cpu != s.cpu and abs(o.due_us - s.due_us) <= 1000 for o in inside))
+        return shared / len(inside) if inside else 0.0
+
     def buckets(self, names: Iterable[str], t0_us: float = -math.inf,
                 t1_us: float = math.inf) -> "list[int]":
         """The buckets wholly in [t0, t1) in which every named node played."""

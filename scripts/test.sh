@@ -38,4 +38,12 @@ fuzz_build_dir=
 cd "$build_dir"
 # Two at a time: the unit and fuzz tests share the machine's cores; the system tests are
 # RUN_SERIAL (tests/CMakeLists.txt), so each still runs alone, its timing undisturbed.
-ctest --output-on-failure --parallel 2 "${ctest_args[@]}"
+status=0
+ctest --output-on-failure --parallel 2 "${ctest_args[@]}" || status=$?
+if [[ $status -ne 0 ]]; then
+  # A long log is often cut in its middle: end it with why each system-test scenario failed.
+  echo "== failed scenarios (from Testing/Temporary/LastTest*.log)"
+  awk '/^[0-9]+\/[0-9]+ Testing: / { sub(/^[^:]*: /, ""); test = $0 }
+       /^  FAIL  |^        because: / { print test ":" $0 }' Testing/Temporary/LastTest*.log
+fi
+exit $status

@@ -739,6 +739,7 @@ def run_main(title: str, scenarios: "list[tuple[str, Scenario]]",
         return 2
 
     results: "list[tuple[str, str, float]]" = []
+    reasons: "dict[str, str]" = {}  # scenario -> first line of its failure, for the summary
     figures: "list[tuple[str, str, float, str, Optional[float]]]" = []
     print(f"== {title}: {len(selected)} scenario(s), node {binary}", flush=True)
     for name, scenario in selected:
@@ -754,6 +755,7 @@ def run_main(title: str, scenarios: "list[tuple[str, Scenario]]",
                 except Skip:
                     raise
                 except Exception as failure:
+                    reasons[name] = (str(failure).strip().splitlines() or [repr(failure)])[0]
                     # Dump the system while it still runs, unless the message already holds it.
                     if isinstance(failure, AssertionError):
                         print(f"  FAILED: {failure}", flush=True)
@@ -774,14 +776,18 @@ def run_main(title: str, scenarios: "list[tuple[str, Scenario]]",
         results.append((name, outcome, elapsed))
         print(f"   {outcome} ({elapsed:.1f} s)", flush=True)
 
-    print(f"== summary: {title}")
-    for name, outcome, elapsed in results:
-        print(f"  {outcome:4}  {name}  ({elapsed:.1f} s)")
     if figures:
         print("== figures")
         for tag, label, value, unit, limit in figures:
             bound = f"  (limit {limit:g} {unit})" if limit is not None else ""
             print(f"  [{tag}] {label}: {value:.3f} {unit}{bound}")
+    # The summary comes last and repeats each failure's reason: a long log is often read from
+    # its end, or cut in its middle.
+    print(f"== summary: {title}")
+    for name, outcome, elapsed in results:
+        print(f"  {outcome:4}  {name}  ({elapsed:.1f} s)")
+        if name in reasons:
+            print(f"        because: {reasons[name][:300]}")
     sys.stdout.flush()
 
     outcomes = [o for _, o, _ in results]

@@ -1134,7 +1134,11 @@ def limits_section(r: Report) -> None:
           "alternating runs), but in a playing cluster the output threads' polls, at one "
           "real-time priority on 2 cores, delayed each other's wake-ups, the learnt margins grew "
           "to 85–154 µs and the output thread cost 1.0–1.7 % of a core instead of ~0.5 % (and "
-          "the key benchmark's CPU per node 1.96 % instead of 0.98 %): not kept.",
+          "the key benchmark's CPU per node 1.96 % instead of 0.98 %): not kept. What is kept "
+          "wakes early by the median of the thread's own wake-up latency and writes at once, "
+          "without polling (docs/audio.md, *Waking early by the learnt latency*): no extra CPU, "
+          "and in alternating runs 3 nodes' skew at the writes p95 44.5–62.2 → 32.3–40.2 µs, "
+          "the metronomes' (j3) 80.7–113.5 → 40.9–55.6 µs.",
           "- **Platform floor.** Part of what the probe calls skew belongs to the platform: the "
           "output threads and the probe wake late by tens of µs, in stretches, and with N "
           "writers on 2 cores they take turns. Scenarios (i) and (j) measure that part on its "

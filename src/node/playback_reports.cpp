@@ -181,6 +181,7 @@ void add_playback_status(json::object& out, const PlaybackView& view) {
   out["output_timing"] = json::object{{"blocks", timing.blocks},
                                       {"late_writes", timing.late_writes},
                                       {"worst_late_us", timing.worst_late_us},
+                                      {"wake_lead_us", timing.wake_lead_us},
                                       {"resyncs", timing.resyncs},
                                       {"dropped", timing.dropped},
                                       {"realtime_given_up", timing.realtime_given_up},

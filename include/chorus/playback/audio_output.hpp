@@ -47,6 +47,7 @@ struct OutputStats {
   std::uint64_t dropped = 0;   ///< file: blocks rendered but not written (no reader, full pipe)
   std::uint64_t late_writes = 0;     ///< paced outputs: blocks consumed more than 1 ms after their instant
   std::int64_t worst_late_us = 0;    ///< paced outputs: the latest of them
+  std::int64_t wake_lead_us = 0;     ///< paced outputs: how early the thread asks to wake (WakeLead)
   bool realtime_given_up = false;    ///< left real-time priority (see audio_thread_priority.hpp)
 
   // What a device says of itself (alsa, pulse; sdl on a pulse server measures its latency too).

@@ -285,6 +285,20 @@ TEST_CASE("a block consumed more than 1 ms after its instant is counted as a lat
   CHECK(stats.worst_late_us >= 3'000);
 }
 
+TEST_CASE("a paced output learns its wake-up latency and asks to be woken that much early") {
+  auto made = make_output("null", kBlock, 0us);
+  REQUIRE(made.output);
+  RecordingRenderer renderer;
+  REQUIRE(made.output->start(renderer));
+  // A timed sleep never ends on the nanosecond it was asked for: every wake-up is at least the
+  // kernel's own path late, so the lead has grown by the 30th block.
+  REQUIRE(renderer.wait_for_calls(30));
+  const auto stats = made.output->stats();
+  made.output->stop();
+  CHECK(stats.wake_lead_us > 0);
+  CHECK(stats.wake_lead_us < 1'000);
+}
+
 namespace {
 
 bool realtime_allowed() {

@@ -178,7 +178,7 @@ class PacedOutput final : public AudioOutput {
       const auto steer = steering(renderer.timing_error_us());
       t0 += steer;
       deadline += steer;
-      // Asked to wake early by the learned wake-up latency, so that the write lands on time.
+      // Asks to be woken early by the learnt wake-up latency, so that the write lands on time.
       const auto asked = deadline - wake_lead.lead();
       const bool sleeps = Clock::now() < asked;  // a thread already late learns nothing
       if (!sleep_until(asked, stop_)) break;  // stopping: the rendered block is dropped

@@ -41,6 +41,7 @@ import math
 import sys
 import time
 from pathlib import Path
+from typing import Optional
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
@@ -48,6 +49,7 @@ from harness import Cluster, HarnessError, now, run_main, wait_until  # noqa: E4
 from sound_server import SoundServer  # noqa: E402
 from sync_rig import (ProbeRun, SyncNode, SyncRig, all_playing, fmt_us, mono_to_us,  # noqa: E402
                       percentile, require_ok, synced)
+from test_sync import judge_outside_stalls  # noqa: E402
 from unlike_outputs import (DEVICE_NODES, TRACK_S, add_device_nodes,  # noqa: E402
                             calibrated_offsets, measure_unlike_outputs)
 
@@ -62,15 +64,18 @@ METHOD_TOLERANCE_US = 500.0    # L - P against -5 ms
 SETTLE_S = 4.0
 STEADY_S = 12.0
 MIN_BUCKETS = 80
+MIN_OFFSET_BUCKETS = 20        # a device node's offset: buckets with it and F audible
 BACK_MEASURE_S = 4.0           # of which the probe's own first second is not stamped
 
 
 def check_offset(cluster: Cluster, run: ProbeRun, name: str, t0_us: float, t1_us: float,
-                 label: str, limit_us: float = OFFSET_LIMIT_US) -> float:
+                 label: str, limit_us: float = OFFSET_LIMIT_US) -> Optional[float]:
+    """The median offset of `name` from F outside platform stalls, checked against limit_us;
+    None when the window cannot be judged (test_sync.judge_outside_stalls)."""
+    if not judge_outside_stalls(cluster, f"{label}, {name} and F", run, [name, "F"], t0_us,
+                                t1_us, MIN_OFFSET_BUCKETS):
+        return None
     offsets = calibrated_offsets(run, name, "F", t0_us, t1_us)
-    if len(offsets) < 20:
-        raise HarnessError(f"{label}: only {len(offsets)} buckets with {name} and F audible\n"
-                           f"{cluster.describe()}")
     middle = percentile(offsets, 0.5)
     print(f"  {label}: {name} - F {fmt_us(offsets)}", flush=True)
     cluster.check_limit(f"{label}: |median offset of {name} from F|", abs(middle), limit_us, "µs")
@@ -91,16 +96,17 @@ def scenario_unlike_outputs(cluster: Cluster) -> None:
     if s_offsets:
         print(f"  sdl: S - F {fmt_us(s_offsets)}", flush=True)
         cluster.figure("sdl: median offset of S from F", percentile(s_offsets, 0.5), "µs")
-    shift = percentile(m.offsets("L"), 0.5) - p
-    cluster.figure("method check: L (--latency-ms 5) - P", shift, "µs")
-    if abs(shift + 5000.0) > METHOD_TOLERANCE_US:
-        raise HarnessError(f"a node claiming 5 ms of speaker latency came out {shift:.0f} µs "
-                           f"from its twin, not -5000 ± {METHOD_TOLERANCE_US:.0f}")
+    if p is not None:
+        shift = percentile(m.offsets("L"), 0.5) - p
+        cluster.figure("method check: L (--latency-ms 5) - P", shift, "µs")
+        if abs(shift + 5000.0) > METHOD_TOLERANCE_US:
+            raise HarnessError(f"a node claiming 5 ms of speaker latency came out {shift:.0f} µs "
+                               f"from its twin, not -5000 ± {METHOD_TOLERANCE_US:.0f}")
     for names in (["F", "P"], ["F", "P", "A"]):
-        skews = m.skews(names)
-        if len(skews) < MIN_BUCKETS:
-            raise HarnessError(f"only {len(skews)} buckets with {names} audible")
         label = f"skew p95 of {', '.join(names)}"
+        if not judge_outside_stalls(cluster, label, m.run, names, m.t0_us, m.t1_us, MIN_BUCKETS):
+            continue
+        skews = m.skews(names)
         print(f"  {label}: {fmt_us(skews)}", flush=True)
         if names == ["F", "P"]:
             cluster.check_limit(label, percentile(skews, 0.95), SKEW_P95_LIMIT_US, "µs")

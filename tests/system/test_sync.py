@@ -73,32 +73,41 @@ def start_trio(cluster: Cluster, rig: SyncRig) -> "list[SyncNode]":
     return [a, b, c]
 
 
-def check_skew(cluster: Cluster, label: str, run: ProbeRun, names: "list[str]",
-               t0_us: float, t1_us: float, min_buckets: int) -> None:
-    """Prints p50/p95/max of the per-bucket skews in [t0, t1) and asserts the limits. Buckets
-    in which the platform stalled a CPU are left out and counted (sync_rig.Stall). Fewer than
-    min_buckets with every node audible fails (a node was silent); fewer than half of them left
-    outside stalls cannot be judged: it fails unless the host held the CPUs together."""
+def judge_outside_stalls(cluster: Cluster, label: str, run: ProbeRun, names: "list[str]",
+                         t0_us: float, t1_us: float, min_buckets: int) -> bool:
+    """Whether [t0, t1) is judged on its buckets outside platform stalls (sync_rig.Stall), which
+    are counted and left out. Fewer than min_buckets with every named node audible fails (a node
+    was silent); fewer than half of them left outside stalls cannot be judged: that fails unless
+    the host held the CPUs together, which is reported (False: not judged)."""
     stalled, total = run.stalled_share(names, t0_us, t1_us)
     if total < min_buckets:
-        raise HarnessError(f"{label}: only {total} buckets with every node audible "
+        raise HarnessError(f"{label}: only {total} buckets with every one of {names} audible "
                            f"(need {min_buckets})\n{cluster.describe()}")
     worst = max((s.late_us for s in run.stalls), default=0)
     print(f"  {label}: {stalled} of {total} buckets left out for platform stalls "
           f"(worst real-time wake-up {worst} µs late)", flush=True)
     cluster.figure(f"{label}: buckets left out for platform stalls", stalled, "buckets")
-    if total - stalled < min_buckets / 2:
-        held = run.machine_wide_share(t0_us, t1_us)
-        if held >= MACHINE_WIDE_SHARE:
-            # The host froze the whole machine, nodes and probe alike: nothing here says anything
-            # about the nodes. One CPU held alone (a real-time thread of a node hogging it) fails.
-            print(f"  {label}: SKEW NOT JUDGED: the host held the CPUs together ({held:.0%} of "
-                  f"the stalls) in {stalled} of {total} buckets", flush=True)
-            cluster.figure(f"{label}: skew not judged, buckets the host held", stalled, "buckets")
-            return
-        raise HarnessError(f"{label}: real-time threads were stalled in {stalled} of {total} "
-                           f"buckets, {held:.0%} of the stalls on two or more CPUs at once; "
-                           f"too few buckets are left to judge skew")
+    if total - stalled >= min_buckets / 2:
+        return True
+    held = run.machine_wide_share(t0_us, t1_us)
+    if held >= MACHINE_WIDE_SHARE:
+        # The host froze the whole machine, nodes and probe alike: nothing here says anything
+        # about the nodes. One CPU held alone (a real-time thread of a node hogging it) fails.
+        print(f"  {label}: NOT JUDGED: the host held the CPUs together ({held:.0%} of the "
+              f"stalls) in {stalled} of {total} buckets", flush=True)
+        cluster.figure(f"{label}: not judged, buckets the host held", stalled, "buckets")
+        return False
+    raise HarnessError(f"{label}: real-time threads were stalled in {stalled} of {total} "
+                       f"buckets, {held:.0%} of the stalls on two or more CPUs at once; "
+                       f"too few buckets are left to judge")
+
+
+def check_skew(cluster: Cluster, label: str, run: ProbeRun, names: "list[str]",
+               t0_us: float, t1_us: float, min_buckets: int) -> None:
+    """Prints p50/p95/max of the per-bucket skews in [t0, t1) outside platform stalls and
+    asserts the limits, when the window can be judged (judge_outside_stalls)."""
+    if not judge_outside_stalls(cluster, label, run, names, t0_us, t1_us, min_buckets):
+        return
     skews = run.skews(names, t0_us, t1_us)
     p50, p95, top = percentile(skews, 0.5), percentile(skews, 0.95), max(skews)
     print(f"  {label}: skew {fmt_us(skews)}", flush=True)
@@ -245,15 +254,15 @@ def scenario_sync(cluster: Cluster) -> None:
         join_s = (first - mono_to_us(d.launched_at)) / 1e6
         cluster.check_limit("late join: D's launch -> first audible block", join_s,
                             JOIN_AUDIBLE_LIMIT_S)
-        offsets = run.offsets("D", "A", t0_us=first)
-        if len(offsets) < 50:
-            raise HarnessError(f"only {len(offsets)} buckets with A and D audible after D "
-                               "joined, outside platform stalls")
-        worst = max(abs(o) for _, o in offsets)
-        print(f"  D - A after joining: {fmt_us([abs(o) for _, o in offsets])} (|offset|); "
-              f"first buckets: {', '.join(f'{o:.0f}' for _, o in offsets[:5])} µs", flush=True)
-        cluster.check_limit("late join: D's worst |offset from A| after its first block", worst,
-                            JOIN_OFFSET_LIMIT_US, "µs")
+        if judge_outside_stalls(cluster, "late join: D - A", run, ["D", "A"], first, math.inf,
+                                50):
+            offsets = run.offsets("D", "A", t0_us=first)
+            worst = max(abs(o) for _, o in offsets)
+            print(f"  D - A after joining: {fmt_us([abs(o) for _, o in offsets])} (|offset|); "
+                  f"first buckets: {', '.join(f'{o:.0f}' for _, o in offsets[:5])} µs",
+                  flush=True)
+            cluster.check_limit("late join: D's worst |offset from A| after its first block",
+                                worst, JOIN_OFFSET_LIMIT_US, "µs")
 
         # Pause and resume.
         edges = {}

@@ -325,7 +325,7 @@ def floor_paragraph(r: Report, data: "dict[str, Any]") -> None:
           "pacers: N more real-time wake-ups every 10 ms than a node scenario has); the (j) "
           "floors are the metronomes alone (see Limits: an idle virtual CPU wakes more slowly, "
           "so alone is not lower). Frame 0 reached the "
-          f"probe {min(seen)}–{max(seen)} µs after T0 (median per metronome), never before.{lag}",
+          f"probe {min(seen)}–{max(seen)} µs after T0 (median per metronome).{lag}",
           "")
     comparison = data.get("floor_comparison") or {}
     if not comparison:

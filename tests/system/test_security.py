@@ -538,6 +538,10 @@ def scenario_replay(cluster: Cluster) -> None:
             if not recorded.startswith(b"CHRS"):
                 raise HarnessError(f"D's first bytes are not a keyed HELLO: {recorded[:8]!r}")
             cluster.figure("bytes recorded from D's connection", len(recorded), "bytes")
+            # D has only just joined: its reported position holds still until its first frame
+            # is heard. The attack is judged from a state whose positions already move on.
+            wait_until(lambda: Steady(everyone).check(), 3.0,
+                       what="every position moving with its clock", describe=cluster.describe)
             steady = Steady(everyone)
             before = counter(a, "failed_handshakes")
             received, closed_after = send_and_read_to_close(a.port, recorded,

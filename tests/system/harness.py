@@ -738,14 +738,14 @@ def run_main(title: str, scenarios: "list[tuple[str, Scenario]]",
         print("error: --only matched no scenario", file=sys.stderr)
         return 2
 
-    results: "list[tuple[str, str, float]]" = []
-    reasons: "dict[str, str]" = {}  # scenario -> first line of its failure, for the summary
+    results: "list[tuple[str, str, float, str]]" = []  # name, outcome, seconds, why it failed
     figures: "list[tuple[str, str, float, str, Optional[float]]]" = []
     print(f"== {title}: {len(selected)} scenario(s), node {binary}", flush=True)
     for name, scenario in selected:
         print(f"-- {name}", flush=True)
         started = now()
         outcome = "PASS"
+        reason = ""
         cluster = Cluster(binary, name=name.split(":")[0].replace(" ", "_"),
                           keep_logs=args.keep_logs)
         try:
@@ -755,7 +755,7 @@ def run_main(title: str, scenarios: "list[tuple[str, Scenario]]",
                 except Skip:
                     raise
                 except Exception as failure:
-                    reasons[name] = (str(failure).strip().splitlines() or [repr(failure)])[0]
+                    reason = (str(failure).strip().splitlines() or [repr(failure)])[0]
                     # Dump the system while it still runs, unless the message already holds it.
                     if isinstance(failure, AssertionError):
                         print(f"  FAILED: {failure}", flush=True)
@@ -773,7 +773,7 @@ def run_main(title: str, scenarios: "list[tuple[str, Scenario]]",
             for label, value, unit, limit in cluster.figures:
                 figures.append((name.split(" ")[0], label, value, unit, limit))
         elapsed = now() - started
-        results.append((name, outcome, elapsed))
+        results.append((name, outcome, elapsed, reason))
         print(f"   {outcome} ({elapsed:.1f} s)", flush=True)
 
     if figures:
@@ -784,13 +784,13 @@ def run_main(title: str, scenarios: "list[tuple[str, Scenario]]",
     # The summary comes last and repeats each failure's reason: a long log is often read from
     # its end, or cut in its middle.
     print(f"== summary: {title}")
-    for name, outcome, elapsed in results:
+    for name, outcome, elapsed, reason in results:
         print(f"  {outcome:4}  {name}  ({elapsed:.1f} s)")
-        if name in reasons:
-            print(f"        because: {reasons[name][:300]}")
+        if reason:
+            print(f"        because: {reason[:300]}")
     sys.stdout.flush()
 
-    outcomes = [o for _, o, _ in results]
+    outcomes = [o for _, o, _, _ in results]
     if "FAIL" in outcomes:
         return 1
     if all(o == "SKIP" for o in outcomes):

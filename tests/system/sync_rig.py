@@ -716,3 +716,36 @@ def fmt_us(values: "list[float]") -> str:
         return "no buckets"
     return (f"p50 {percentile(values, 0.5):.0f} / p95 {percentile(values, 0.95):.0f} / "
             f"max {max(values):.0f} µs over {len(values)} buckets")
+
+
+# Share of a window's stalls seen on two or more CPUs at once above which the host held them.
+MACHINE_WIDE_SHARE = 0.8
+
+
+def judge_outside_stalls(cluster: Cluster, label: str, run: ProbeRun, names: "list[str]",
+                         t0_us: float, t1_us: float, min_buckets: int) -> bool:
+    """Whether [t0, t1) is judged on its buckets outside platform stalls (sync_rig.Stall), which
+    are counted and left out. Fewer than min_buckets with every named node audible fails (a node
+    was silent); fewer than half of them left outside stalls cannot be judged: that fails unless
+    the host held the CPUs together, which is reported (False: not judged)."""
+    stalled, total = run.stalled_share(names, t0_us, t1_us)
+    if total < min_buckets:
+        raise HarnessError(f"{label}: only {total} buckets with every one of {names} audible "
+                           f"(need {min_buckets})\n{cluster.describe()}")
+    worst = max((s.late_us for s in run.stalls), default=0)
+    print(f"  {label}: {stalled} of {total} buckets left out for platform stalls "
+          f"(worst real-time wake-up {worst} µs late)", flush=True)
+    cluster.figure(f"{label}: buckets left out for platform stalls", stalled, "buckets")
+    if total - stalled >= min_buckets / 2:
+        return True
+    held = run.machine_wide_share(t0_us, t1_us)
+    if held >= MACHINE_WIDE_SHARE:
+        # The host froze the whole machine, nodes and probe alike: nothing here says anything
+        # about the nodes. One CPU held alone (a real-time thread of a node hogging it) fails.
+        print(f"  {label}: NOT JUDGED: the host held the CPUs together ({held:.0%} of the "
+              f"stalls) in {stalled} of {total} buckets", flush=True)
+        cluster.figure(f"{label}: not judged, buckets the host held", stalled, "buckets")
+        return False
+    raise HarnessError(f"{label}: real-time threads were stalled in {stalled} of {total} "
+                       f"buckets, {held:.0%} of the stalls on two or more CPUs at once; "
+                       f"too few buckets are left to judge")

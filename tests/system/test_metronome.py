@@ -13,7 +13,8 @@ frame 0 reached the probe at or after T0 (the output wakes early by the median o
 wake-up latency, so its writes land on their instants at the median and the probe reads after
 them; a frame early at the median would be a bug of the renderer's arithmetic or of the pace)
 and less than 1 ms after it (the probe's wake-up latency); no block reached it earlier than the
-output's largest wake-up lead (WakeLead::kMostLead, 300 µs) before its instant; the two metronomes' median offset is under 200 µs,
+output's largest wake-up lead (WakeLead::kMostLead, 300 µs) before its instant; the two
+metronomes' median offset is under 200 µs,
 and M2 writes half a period (--phase-us) after M1, within 1 ms (the output thread's start-up);
 SIGTERM stops each within 2 s with exit status 0. A bad --output spec is refused with a clear
 error and exit status 2.

@@ -47,9 +47,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from harness import Cluster, HarnessError, now, run_main, wait_until  # noqa: E402
 from sound_server import SoundServer  # noqa: E402
-from sync_rig import (ProbeRun, SyncNode, SyncRig, all_playing, fmt_us, mono_to_us,  # noqa: E402
-                      percentile, require_ok, synced)
-from test_sync import judge_outside_stalls  # noqa: E402
+from sync_rig import (ProbeRun, SyncNode, SyncRig, all_playing, fmt_us,  # noqa: E402
+                      judge_outside_stalls, mono_to_us, percentile, require_ok, synced)
 from unlike_outputs import (DEVICE_NODES, TRACK_S, add_device_nodes,  # noqa: E402
                             calibrated_offsets, measure_unlike_outputs)
 
@@ -71,7 +70,7 @@ BACK_MEASURE_S = 4.0           # of which the probe's own first second is not st
 def check_offset(cluster: Cluster, run: ProbeRun, name: str, t0_us: float, t1_us: float,
                  label: str, limit_us: float = OFFSET_LIMIT_US) -> Optional[float]:
     """The median offset of `name` from F outside platform stalls, checked against limit_us;
-    None when the window cannot be judged (test_sync.judge_outside_stalls)."""
+    None when the window cannot be judged (sync_rig.judge_outside_stalls)."""
     if not judge_outside_stalls(cluster, f"{label}, {name} and F", run, [name, "F"], t0_us,
                                 t1_us, MIN_OFFSET_BUCKETS):
         return None

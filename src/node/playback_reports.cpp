@@ -185,6 +185,7 @@ void add_playback_status(json::object& out, const PlaybackView& view) {
                                       {"resyncs", timing.resyncs},
                                       {"dropped", timing.dropped},
                                       {"realtime_given_up", timing.realtime_given_up},
+                                      {"realtime_long_blocks", timing.realtime_long_blocks},
                                       {"latency_measured", timing.latency_measured},
                                       {"latency_us", timing.latency_us},
                                       {"latency_jitter_us", timing.latency_jitter_us},

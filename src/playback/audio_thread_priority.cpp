@@ -45,11 +45,17 @@ void leave_realtime() {
 }
 
 RealtimeBudget::RealtimeBudget(bool realtime)
-    : realtime_(realtime), window_start_(std::chrono::steady_clock::now()), cpu_at_start_(thread_cpu_time()) {}
+    : realtime_(realtime),
+      window_start_(std::chrono::steady_clock::now()),
+      cpu_at_start_(thread_cpu_time()),
+      cpu_at_last_block_(cpu_at_start_) {}
 
 bool RealtimeBudget::over_budget(std::chrono::steady_clock::time_point now) {
-  if (!realtime_ || now - window_start_ < kDutyWindow) return false;
+  if (!realtime_) return false;
   const auto cpu = thread_cpu_time();
+  if (cpu - cpu_at_last_block_ >= kLongBlock) ++long_blocks_;
+  cpu_at_last_block_ = cpu;
+  if (now - window_start_ < kDutyWindow) return false;
   const double share = std::chrono::duration<double>(cpu - cpu_at_start_).count() /
                        std::chrono::duration<double>(now - window_start_).count();
   window_start_ = now;

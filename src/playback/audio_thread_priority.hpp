@@ -2,6 +2,7 @@
 // Scheduling for the threads that wake on audio deadlines.
 
 #include <chrono>
+#include <cstdint>
 #include <string>
 
 namespace chorus::playback::detail {
@@ -27,18 +28,28 @@ void leave_realtime();
 /// heartbeats keep it in the cluster. So the thread measures its own CPU time: using more than
 /// kMostRealtimeShare of a core over a second (an instrumented build on a loaded machine, a far
 /// too slow machine), it returns to normal priority.
+///
+/// It also counts the blocks in which it ran at real-time priority for kLongBlock or more of CPU
+/// at a stretch: that long, every normal thread of its core waited, and anyone timing wake-ups
+/// there (a stall witness) was held back by this node rather than by the platform.
 class RealtimeBudget {
  public:
   static constexpr double kMostRealtimeShare = 0.5;
+  static constexpr std::chrono::milliseconds kLongBlock{1};
 
   explicit RealtimeBudget(bool realtime);
   /// Call once per block. True the one time the thread has just left real-time priority.
   bool over_budget(std::chrono::steady_clock::time_point now);
+  /// Blocks (spans between two over_budget() calls) that used kLongBlock or more of CPU at
+  /// real-time priority.
+  std::uint64_t long_blocks() const { return long_blocks_; }
 
  private:
   bool realtime_;
   std::chrono::steady_clock::time_point window_start_;
   std::chrono::nanoseconds cpu_at_start_;
+  std::chrono::nanoseconds cpu_at_last_block_;
+  std::uint64_t long_blocks_ = 0;
 };
 
 }  // namespace chorus::playback::detail

@@ -93,6 +93,7 @@ class DeviceOutput final : public AudioOutput {
     s.blocks = blocks_.load(std::memory_order_relaxed);
     s.frames = frames_.load(std::memory_order_relaxed);
     s.realtime_given_up = realtime_given_up_.load(std::memory_order_relaxed);
+    s.realtime_long_blocks = realtime_long_blocks_.load(std::memory_order_relaxed);
     s.latency_measured = latency_measured_.load(std::memory_order_relaxed);
     s.latency_us = latency_us_.load(std::memory_order_relaxed);
     s.latency_jitter_us = jitter_us_.load(std::memory_order_relaxed);
@@ -130,6 +131,7 @@ class DeviceOutput final : public AudioOutput {
                      "so that the rest of the node keeps running",
                      describe(), RealtimeBudget::kMostRealtimeShare * 100);
       }
+      realtime_long_blocks_.store(budget.long_blocks(), std::memory_order_relaxed);
     }
     if (open) backend_->close();
   }
@@ -245,6 +247,7 @@ class DeviceOutput final : public AudioOutput {
   std::atomic<std::int64_t> fill_ahead_us_{0};
   std::atomic<std::uint64_t> blocks_{0}, frames_{0}, xruns_{0}, lost_{0}, timeline_jumps_{0};
   std::atomic<bool> realtime_given_up_{false}, latency_measured_{false};
+  std::atomic<std::uint64_t> realtime_long_blocks_{0};
   std::atomic<std::int64_t> latency_us_{0};
   std::atomic<double> jitter_us_{0}, rate_ppm_{0};
 };

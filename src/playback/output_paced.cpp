@@ -146,6 +146,7 @@ class PacedOutput final : public AudioOutput {
     s.worst_late_us = worst_late_us_.load(std::memory_order_relaxed);
     s.wake_lead_us = wake_lead_us_.load(std::memory_order_relaxed);
     s.realtime_given_up = realtime_given_up_.load(std::memory_order_relaxed);
+    s.realtime_long_blocks = realtime_long_blocks_.load(std::memory_order_relaxed);
     return s;
   }
 
@@ -200,6 +201,7 @@ class PacedOutput final : public AudioOutput {
                      "priority so that the rest of the node keeps running",
                      sink_->describe(), RealtimeBudget::kMostRealtimeShare * 100);
       }
+      realtime_long_blocks_.store(budget.long_blocks(), std::memory_order_relaxed);
       ++n;
     }
     sink_->on_thread_stop();
@@ -225,6 +227,7 @@ class PacedOutput final : public AudioOutput {
   std::atomic<std::int64_t> worst_late_us_{0};
   std::atomic<std::int64_t> wake_lead_us_{0};
   std::atomic<bool> realtime_given_up_{false};
+  std::atomic<std::uint64_t> realtime_long_blocks_{0};
 };
 
 // ------------------------------------------------------------------------------------ null

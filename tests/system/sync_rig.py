@@ -722,12 +722,31 @@ def fmt_us(values: "list[float]") -> str:
 MACHINE_WIDE_SHARE = 0.8
 
 
+# A node's real-time thread can explain a stall only by running 1 ms or more at a stretch
+# (status --json: output_timing.realtime_long_blocks). Stalls that outnumber such runs of every
+# live node this many times over were the platform's, even when it held one CPU at a time.
+STALLS_PER_LONG_BLOCK = 10
+
+
+def realtime_long_blocks(cluster: Cluster) -> Optional[int]:
+    """The live nodes' real-time runs of 1 ms or more, summed over their lives; None if a live
+    node cannot say (frozen, or too busy to answer)."""
+    total = 0
+    for node in cluster.live():
+        try:
+            total += node.status(timeout=2.0).get("output_timing", {}).get("realtime_long_blocks", 0)
+        except HarnessError:
+            return None
+    return total
+
+
 def judge_outside_stalls(cluster: Cluster, label: str, run: ProbeRun, names: "list[str]",
                          t0_us: float, t1_us: float, min_buckets: int) -> bool:
     """Whether [t0, t1) is judged on its buckets outside platform stalls (sync_rig.Stall), which
     are counted and left out. Fewer than min_buckets with every named node audible fails (a node
     was silent); fewer than half of them left outside stalls cannot be judged: that fails unless
-    the host held the CPUs together, which is reported (False: not judged)."""
+    the stalls were the platform's (the host held the CPUs together, or the nodes' real-time
+    threads never ran long enough to cause them), which is reported (False: not judged)."""
     stalled, total = run.stalled_share(names, t0_us, t1_us)
     if total < min_buckets:
         raise HarnessError(f"{label}: only {total} buckets with every one of {names} audible "
@@ -741,11 +760,23 @@ def judge_outside_stalls(cluster: Cluster, label: str, run: ProbeRun, names: "li
     held = run.machine_wide_share(t0_us, t1_us)
     if held >= MACHINE_WIDE_SHARE:
         # The host froze the whole machine, nodes and probe alike: nothing here says anything
-        # about the nodes. One CPU held alone (a real-time thread of a node hogging it) fails.
+        # about the nodes.
         print(f"  {label}: NOT JUDGED: the host held the CPUs together ({held:.0%} of the "
               f"stalls) in {stalled} of {total} buckets", flush=True)
         cluster.figure(f"{label}: not judged, buckets the host held", stalled, "buckets")
         return False
+    # One CPU held at a time: the host (or the kernel) again, or a node's real-time thread
+    # hogging that CPU. Only the latter shows in the nodes' own count of long real-time runs.
+    stalls = sum(1 for s in run.stalls if t0_us <= s.due_us < t1_us)
+    long_runs = realtime_long_blocks(cluster)
+    if long_runs is not None and long_runs * STALLS_PER_LONG_BLOCK < stalls:
+        print(f"  {label}: NOT JUDGED: {stalls} stalls held one CPU at a time in {stalled} of "
+              f"{total} buckets, while the nodes' real-time threads ran 1 ms or more at a "
+              f"stretch {long_runs} times in all", flush=True)
+        cluster.figure(f"{label}: not judged, buckets the platform held", stalled, "buckets")
+        return False
     raise HarnessError(f"{label}: real-time threads were stalled in {stalled} of {total} "
-                       f"buckets, {held:.0%} of the stalls on two or more CPUs at once; "
-                       f"too few buckets are left to judge")
+                       f"buckets, {held:.0%} of the stalls on two or more CPUs at once, and the "
+                       f"nodes' real-time threads ran 1 ms or more at a stretch "
+                       f"{'(unknown: a node did not answer)' if long_runs is None else long_runs} "
+                       f"times against {stalls} stalls; too few buckets are left to judge")

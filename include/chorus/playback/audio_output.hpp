@@ -49,6 +49,7 @@ struct OutputStats {
   std::int64_t worst_late_us = 0;    ///< paced outputs: the latest of them
   std::int64_t wake_lead_us = 0;     ///< paced outputs: how early the thread asks to wake (WakeLead)
   bool realtime_given_up = false;    ///< left real-time priority (see audio_thread_priority.hpp)
+  std::uint64_t realtime_long_blocks = 0;  ///< blocks that ran 1 ms or more of CPU at real-time priority
 
   // What a device says of itself (alsa, pulse; sdl on a pulse server measures its latency too).
   bool latency_measured = false;     ///< latency_us was measured on the device, not estimated

@@ -28,6 +28,7 @@
 
 #include "chorus/playback/audio_output.hpp"
 #include "chorus/time_base.hpp"
+#include "playback/audio_thread_priority.hpp"
 #include "playback/env_guard.hpp"
 #include "playback/eventually.hpp"
 #include "playback/temp_dir.hpp"
@@ -339,7 +340,42 @@ TEST_CASE("an output thread that uses most of a core leaves real-time priority")
   eventually([&] { return made.output->stats().realtime_given_up; });
   made.output->stop();
   CHECK(made.output->stats().realtime_given_up);
+  CHECK(made.output->stats().realtime_long_blocks > 0);
   CHECK(renderer.calls.load() > 50);
+}
+
+namespace {
+
+std::chrono::nanoseconds thread_cpu() {
+  timespec t{};
+  ::clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
+  return std::chrono::seconds(t.tv_sec) + std::chrono::nanoseconds(t.tv_nsec);
+}
+
+void burn_thread_cpu(std::chrono::nanoseconds amount) {
+  const auto until = thread_cpu() + amount;
+  while (thread_cpu() < until) {
+  }
+}
+
+}  // namespace
+
+TEST_CASE("a real-time budget counts the blocks that ran a millisecond of CPU or more") {
+  using chorus::playback::detail::RealtimeBudget;
+  RealtimeBudget budget(true);  // the flag alone: what is counted needs no real-time privilege
+  budget.over_budget(std::chrono::steady_clock::now());
+  CHECK(budget.long_blocks() == 0);
+  burn_thread_cpu(2ms);
+  budget.over_budget(std::chrono::steady_clock::now());
+  CHECK(budget.long_blocks() == 1);
+  burn_thread_cpu(200us);
+  budget.over_budget(std::chrono::steady_clock::now());
+  CHECK(budget.long_blocks() == 1);
+
+  RealtimeBudget normal(false);  // a thread at normal priority holds nobody back
+  burn_thread_cpu(2ms);
+  normal.over_budget(std::chrono::steady_clock::now());
+  CHECK(normal.long_blocks() == 0);
 }
 
 TEST_CASE("the file output to a FIFO starts without a reader and writes once one opens it") {

@@ -135,6 +135,13 @@ class AlsaBackend final : public DeviceBackend {
     }
     reset_measurements();
     spdlog::debug("{}", describe());
+    if (snd_pcm_type(pcm_) == SND_PCM_TYPE_IOPLUG && !plugin_hint_logged_) {
+      plugin_hint_logged_ = true;
+      spdlog::info("alsa:{} is a plugin PCM, timed only by the plugin's own delay report; ALSA's pulse "
+                   "plugin reports libpulse's interpolated latency, measured several ms off for seconds "
+                   "at a time: on a sound server, --output pulse:SINK is timed by the server itself",
+                   device_);
+    }
     return {};
   }
 
@@ -374,6 +381,7 @@ class AlsaBackend final : public DeviceBackend {
   snd_pcm_uframes_t period_frames_ = 0;
   snd_pcm_uframes_t buffer_frames_ = 0;
   std::uint64_t xruns_ = 0;
+  bool plugin_hint_logged_ = false;  ///< the plugin PCM's timing caveat, logged once per node
   bool xrun_pending_ = false;   ///< an underrun recovered by a status read, for the next write()
   bool unresponsive_ = false;   ///< lost by a timeout: close() must not wait for the device
   Timing timing_ = Timing::not_measured;  ///< how the last audible instant was measured

@@ -21,9 +21,10 @@ extra speaker latency (--latency-ms 5): it must come out 5 ms early.
 
 Scenarios:
   1 unlike outputs: F (file, leader), P (pulse:), A (alsa:pulse:), S (sdl), L (pulse:,
-    --latency-ms 5): after 4 s to settle, 12 s measured. P and A each within OFFSET_LIMIT_US of
-    F (median, after calibration); skew p95 of F, P within SKEW_P95_LIMIT_US (of F, P, A
-    reported: see the scenario for why); L - P = -5 ms +- METHOD_TOLERANCE_US;
+    --latency-ms 5): after 4 s to settle, 12 s measured. P within OFFSET_LIMIT_US of F (median,
+    after calibration), A within the plugin's bound PLUGIN_LIMIT_US (see there); skew p95 of F, P
+    within SKEW_P95_LIMIT_US (of F, P, A reported: see the scenario for why);
+    L - P = -5 ms +- METHOD_TOLERANCE_US;
     every device node reports a measured latency (status --json); no jump after the settling
     time. S's offset is reported as a figure (docs/audio.md: sdl).
   2 device faults: P's sink is unloaded mid-track -> P logs that its output went away and
@@ -53,11 +54,17 @@ from unlike_outputs import (DEVICE_NODES, TRACK_S, add_device_nodes,  # noqa: E4
                             calibrated_offsets, measure_unlike_outputs)
 
 OFFSET_LIMIT_US = 500.0        # a device node's median offset from the file node
-# A (ALSA through its pulse plugin) right after its device came back: the plugin times the PCM
-# with libpulse's interpolated latency, whose smoother starts anew with the stream and wanders by
-# up to about 2 ms while it settles (see scenario 1). A node that did not rejoin would be tens of
-# ms off, or silent.
-PLUGIN_REJOIN_LIMIT_US = 2000.0
+# A (ALSA through its pulse plugin) is judged against the plugin's own bound. The plugin reports
+# libpulse's interpolated latency, and the node has nothing else to time that PCM by (docs/audio.md,
+# the outputs' table). Traced in 9 runs (A's every report next to the audio the probe captured):
+# the reports strayed from the truth by 0.1-4.4 ms for seconds at a time, most in a stream's first
+# 12 s, and A's audio followed its reports to within ~50 µs, so A's offset from F is the plugin's
+# error. A's median offset over a window reached 0.77 ms in those runs and 6.7 ms (early) in a
+# later one, while P's, timed by the server's own updates, stayed within 46..189 µs. What this limit still catches is a node
+# that does not time its ALSA device by the device's delay at all: A's latency is ~40 ms, and a
+# node that did not rejoin is that far off or silent. The shared timing code (DeviceClock, the
+# render at the audible instant) is held to OFFSET_LIMIT_US through P.
+PLUGIN_LIMIT_US = 10_000.0
 SKEW_P95_LIMIT_US = 500.0      # F and P: a pulse room against a file room
 METHOD_TOLERANCE_US = 500.0    # L - P against -5 ms
 SETTLE_S = 4.0
@@ -90,7 +97,7 @@ def scenario_unlike_outputs(cluster: Cluster) -> None:
     print(f"  capture path offset (calibrated): {m.capture_offset_us:.0f} µs", flush=True)
     cluster.figure("capture path offset", m.capture_offset_us, "µs")
     p = check_offset(cluster, m.run, "P", m.t0_us, m.t1_us, "pulse")
-    check_offset(cluster, m.run, "A", m.t0_us, m.t1_us, "alsa (pulse plugin)")
+    check_offset(cluster, m.run, "A", m.t0_us, m.t1_us, "alsa (pulse plugin)", PLUGIN_LIMIT_US)
     s_offsets = m.offsets("S")
     if s_offsets:
         print(f"  sdl: S - F {fmt_us(s_offsets)}", flush=True)
@@ -138,7 +145,7 @@ def measure_back_in_sync(cluster: Cluster, rig: SyncRig, server: SoundServer, na
     for name in names:
         # the probe's first second is its own settling time (tools/pulse_capture.cpp)
         check_offset(cluster, run, name, mono_to_us(t0 + 1.0), math.inf, label,
-                     PLUGIN_REJOIN_LIMIT_US if name == "A" else OFFSET_LIMIT_US)
+                     PLUGIN_LIMIT_US if name == "A" else OFFSET_LIMIT_US)
 
 
 def wait_for_log(node: SyncNode, text: str, timeout: float) -> None:

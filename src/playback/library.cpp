@@ -94,8 +94,7 @@ std::string no_audio_error(const fs::path& directory) {
 std::string check_unchanged(const TrackInfo& t) {
   struct stat st {};
   if (::stat(t.path.c_str(), &st) != 0) return "cannot stat: " + std::error_code(errno, std::generic_category()).message();
-  const auto mtime_ns = static_cast<std::int64_t>(st.st_mtim.tv_sec) * 1'000'000'000 + st.st_mtim.tv_nsec;
-  if (static_cast<std::uint64_t>(st.st_size) != t.file_size || mtime_ns != t.mtime_ns) {
+  if (static_cast<std::uint64_t>(st.st_size) != t.file_size || detail::mtime_ns(st) != t.mtime_ns) {
     return "the file changed since the library was scanned (size or modification time differs); rescan";
   }
   return {};

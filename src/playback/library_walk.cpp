@@ -16,11 +16,11 @@ namespace chorus::playback::detail {
 
 namespace fs = std::filesystem;
 
-namespace {
-
 std::int64_t mtime_ns(const struct stat& st) {
   return static_cast<std::int64_t>(st.st_mtim.tv_sec) * 1'000'000'000 + st.st_mtim.tv_nsec;
 }
+
+namespace {
 
 /// The file at `path`, or nothing for a directory (a directory named like a track is not one).
 std::optional<FoundFile> found_file(const fs::path& path, std::string relative) {

@@ -8,7 +8,12 @@
 #include <string_view>
 #include <vector>
 
+struct stat;  // <sys/stat.h>
+
 namespace chorus::playback::detail {
+
+/// A file's modification time as the index records it: ns since the epoch.
+std::int64_t mtime_ns(const struct stat& st);
 
 /// A file named like a track.
 struct FoundFile {

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "library_probe.hpp"
+#include "library_walk.hpp"
 #include "output_format.hpp"
 
 namespace chorus::playback::detail {
@@ -44,7 +45,7 @@ class File {
       error_ = "not a regular file";
     } else {
       size_ = static_cast<std::uint64_t>(st.st_size);
-      mtime_ns_ = static_cast<std::int64_t>(st.st_mtim.tv_sec) * 1'000'000'000 + st.st_mtim.tv_nsec;
+      mtime_ns_ = detail::mtime_ns(st);
     }
   }
   ~File() {

@@ -69,20 +69,20 @@ ConnectionPolicy keyed(unsigned char fill) {
   return policy;
 }
 
-/// A keyed Connection accepting from a raw socket the test drives.
-struct KeyedAcceptor {
+/// A Connection (with `policy`) accepting from a raw socket the test drives.
+struct RawPeer {
   asio::io_context io;
   TrafficCounters counters;
   Recorder seen;
   tcp::socket raw{io};
   std::shared_ptr<Connection> connection;
 
-  KeyedAcceptor() {
+  explicit RawPeer(ConnectionPolicy policy) {
     tcp::acceptor acceptor(io, {asio::ip::make_address("127.0.0.1"), 0});
     tcp::socket accepted(io);
     raw.connect(acceptor.local_endpoint());
     acceptor.accept(accepted);
-    connection = std::make_shared<Connection>(std::move(accepted), false, seen, counters, keyed(7));
+    connection = std::make_shared<Connection>(std::move(accepted), false, seen, counters, std::move(policy));
     connection->start();
   }
 
@@ -131,19 +131,12 @@ TEST_CASE("a frame sent with a stamp is stamped when its write starts") {
 }
 
 TEST_CASE("a message's receive instant is when its bytes arrived, not when the io thread read them") {
-  asio::io_context io;
-  TrafficCounters counters;
-  Recorder seen;
-  tcp::acceptor acceptor(io, {asio::ip::make_address("127.0.0.1"), 0});
-  tcp::socket raw(io), accepted(io);
-  raw.connect(acceptor.local_endpoint());
-  acceptor.accept(accepted);
-  auto connection = std::make_shared<Connection>(std::move(accepted), false, seen, counters,
-                                                 ConnectionPolicy{});
-  connection->start();
+  RawPeer peer(ConnectionPolicy{});
+  auto& io = peer.io;
+  auto& seen = peer.seen;
   // Writes a frame while the io thread is busy elsewhere for `busy`, then lets it read.
   auto send_while_busy = [&](std::chrono::milliseconds busy) {
-    asio::write(raw, asio::buffer(*frame(protocol::Leave{"a"})));
+    asio::write(peer.raw, asio::buffer(*frame(protocol::Leave{"a"})));
     const auto written = Clock::now();
     std::this_thread::sleep_for(busy);
     const auto count = seen.messages.size();
@@ -293,7 +286,7 @@ TEST_CASE("before it has identified itself a peer may send only small frames") {
 }
 
 TEST_CASE("a keyed acceptor fed a plain frame fails authentication and answers nothing") {
-  KeyedAcceptor end;
+  RawPeer end(keyed(7));
   protocol::Hello hello{{"stranger", 0, 1, {"127.0.0.1", 9}, protocol::kProtocolVersion, "chorus"}};
   asio::write(end.raw, asio::buffer(protocol::encode_message_frame(hello)));
   REQUIRE(end.run_until_closed());
@@ -304,7 +297,7 @@ TEST_CASE("a keyed acceptor fed a plain frame fails authentication and answers n
 }
 
 TEST_CASE("a keyed acceptor whose peer stops in the middle of its HELLO fails authentication") {
-  KeyedAcceptor end;
+  RawPeer end(keyed(7));
   asio::write(end.raw, asio::buffer(std::string("CHRS\x01")));
   end.raw.shutdown(tcp::socket::shutdown_send);
   REQUIRE(end.run_until_closed());
@@ -314,7 +307,7 @@ TEST_CASE("a keyed acceptor whose peer stops in the middle of its HELLO fails au
 
 TEST_CASE("a keyed acceptor whose peer closes without a byte does not count a failed proof") {
   // What a member sees when another member gives up a dial because their link already exists.
-  KeyedAcceptor end;
+  RawPeer end(keyed(7));
   end.raw.shutdown(tcp::socket::shutdown_send);
   REQUIRE(end.run_until_closed());
   CHECK_FALSE(end.connection->authentication_failed());

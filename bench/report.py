@@ -624,8 +624,8 @@ def cost_section(r: Report, data: Optional[dict]) -> None:
         mem = (f"RssAnon {b['rss_anon_mib']} MiB, RssFile {b['rss_file_mib']} MiB")
         r.add(f"Where it goes (follower B of the first run, playing; threads by creation "
               f"order): {threads}. The thread with ~100 switches/s is the output pacer (one "
-              f"block every 10 ms), the one with ~50/s the library's decoder thread (it looks at "
-              f"the open tracks every 20 ms); the io loop wakes for each peer's heartbeats "
+              f"block every 10 ms); the library's decoder thread wakes when a read position enters "
+              f"the next one-second chunk, or a seek is announced; the io loop wakes for each peer's heartbeats "
               f"(answered in the same wake-up), its own heartbeat rounds (5 a second, which the "
               f"election shell's freeze watch shares), clock-sync requests and their answers (4 "
               f"a second each for the first minute, then 1) and the 1 s refresh of the status "

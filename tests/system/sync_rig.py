@@ -336,6 +336,10 @@ class Stall:
 
 # Blocks due in a stall arrive when it ends, and the output catches up over the next block.
 STALL_TAIL_US = 2 * BLOCK_FRAMES * 1_000_000 // RATE
+# A paced output held back by more than four blocks (output_paced.cpp, kLateBlocks) restarts its
+# pace from the present, and its engine then jumps to where the cluster is: that keeps the room
+# in time, and only a stall this long can cause it.
+PACE_RESTART_US = 4 * BLOCK_FRAMES * 1_000_000 // RATE
 
 
 def stalled_buckets(stalls: "Iterable[tuple[int, int]]",
@@ -435,6 +439,15 @@ class ProbeRun:
                 out.append((block.arrival_us, previous.first, block.first))
             previous = block if full else None
         return out
+
+    def stall_before(self, arrival_us: int) -> Optional[Stall]:
+        """A platform stall long enough to restart an output's pace, ending at most
+        STALL_TAIL_US before `arrival_us` (or still under way then); None if there is none."""
+        for stall in self.stalls:
+            if (stall.late_us >= PACE_RESTART_US
+                    and stall.due_us <= arrival_us <= stall.due_us + stall.late_us + STALL_TAIL_US):
+                return stall
+        return None
 
     def gaps(self, name: str, min_blocks: int = 1) -> "list[Gap]":
         """Silent runs between audible blocks (not the lead-in, not a silent tail)."""

@@ -177,6 +177,13 @@ def parse_address(address: str) -> "tuple[str, int]":
     return host, int(port)
 
 
+def sanitized(pid: int) -> bool:
+    """Whether process `pid` runs with AddressSanitizer's runtime (the --asan suite): a debug
+    build several times slower, whose freed memory waits in a quarantine. Its speed and memory
+    figures are reported, not judged."""
+    return "libasan" in Path(f"/proc/{pid}/maps").read_text()
+
+
 class Node:
     """One `node` process. Start it with start(); every method is called from the main thread."""
 

@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, Optional
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
@@ -101,6 +101,16 @@ def peer_ids(node: Node) -> "set[str]":
     return {p.get("id") for p in node.peers().get("peers", []) if p.get("state") == "up"}
 
 
+
+def refused_handshake(node: Node) -> Optional[str]:
+    """The first line in which `node` logged a refused handshake (warnings and errors: a refusal
+    by either end), or None. A dial that meets "Connection refused" (a peer restarting) is logged
+    at debug level and is not one."""
+    for line in node.stderr_text().splitlines():
+        if "refus" in line and any(f" {level} " in line for level in ("warning", "error", "critical")):
+            return line
+    return None
+
 def scenario_lan(cluster: Cluster) -> None:
     from lan import Lan  # noqa: E402  (raises Skip when namespaces or avahi-daemon are missing)
 
@@ -169,11 +179,10 @@ def scenario_lan(cluster: Cluster) -> None:
         if loner.status().get("role") != "leader":
             raise HarnessError("h5 (--no-mdns) does not lead itself")
         for node in trio + [stranger, loner]:
-            log = node.stderr_text()
-            if "refus" in log:
-                line = next(l for l in log.splitlines() if "refus" in l)
+            line = refused_handshake(node)
+            if line:
                 raise HarnessError(f"{node.name} took part in a refused handshake: {line}")
-            if UNREACHABLE_WARNING in log:
+            if UNREACHABLE_WARNING in node.stderr_text():
                 raise HarnessError(f"{node.name} did not reach its avahi-daemon")
         print(f"  h4 and h5 stayed alone; members {sorted(trio_ids)}", flush=True)
 
@@ -281,9 +290,8 @@ def keyed_step(cluster: Cluster, hosts: "dict[str, Any]") -> None:
     if peer_ids(other) or any(other.id in peer_ids(n) for n in pair):
         raise HarnessError(f"k3 (another key) is linked: {peer_ids(other)}")
     for node in pair + [other]:
-        log = node.stderr_text()
-        if "refus" in log:
-            line = next(l for l in log.splitlines() if "refus" in l)
+        line = refused_handshake(node)
+        if line:
             raise HarnessError(f"{node.name} took part in a refused handshake: {line}")
     print(f"  keyed pair linked; k3 (key {id_b}) stayed alone", flush=True)
 

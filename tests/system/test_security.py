@@ -59,8 +59,9 @@ from typing import Any, Callable, Optional
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from harness import (HOST, Cluster, HarnessError, Node, agreement, gen_key, hold_for,  # noqa: E402
-                     now, one_agreed_leader, run_main, state_of, statuses, wait_until)
+from harness import (HOST, Cluster, HarnessError, Node, WaitTimeout, agreement,  # noqa: E402
+                     gen_key, hold_for, now, one_agreed_leader, run_main, state_of, statuses,
+                     wait_until)
 from sync_rig import (SyncNode, SyncRig, _reap_group, _spawn, all_playing,  # noqa: E402
                       find_tool, mono_to_us, pace_until, percentile, require_ok, synced)
 from test_sync import check_skew  # noqa: E402
@@ -133,8 +134,14 @@ def counter(node: Node, name: str) -> int:
     return int(node.debug().get(name) or 0)
 
 
-def log_has(node: Node, text: str) -> bool:
-    return text in node.stderr_text()
+def log_has(node: Node, text: str, timeout: float = 2.0) -> bool:
+    """Whether `node` logs `text` within `timeout`: a node logs an event just after it counts it
+    (a counter read through the prompt can come first)."""
+    try:
+        wait_until(lambda: text in node.stderr_text(), timeout, what=f"{node.name} to log {text!r}")
+    except WaitTimeout:
+        return False
+    return True
 
 
 # ---- a keyed cluster that plays, and what must not change ------------------------------------

@@ -336,6 +336,8 @@ class Stall:
 
 # Blocks due in a stall arrive when it ends, and the output catches up over the next block.
 STALL_TAIL_US = 2 * BLOCK_FRAMES * 1_000_000 // RATE
+# Nodes write a block every 10 ms, so the probe reads at least that often unless it is held.
+PROBE_GAP_US = 3 * BLOCK_FRAMES * 1_000_000 // RATE // 2
 # A paced output held back by more than four blocks (output_paced.cpp, kLateBlocks) restarts its
 # pace from the present, and its engine then jumps to where the cluster is: that keeps the room
 # in time, and only a stall this long can cause it.
@@ -372,7 +374,17 @@ class ProbeRun:
         return {bucket: _median(zeros) for bucket, zeros in by_bucket.items()}
 
     def stalled_buckets(self) -> "set[int]":
-        return stalled_buckets((s.due_us, s.late_us) for s in self.stalls)
+        """Buckets touched by a platform stall or by a gap in the probe's own reads."""
+        return stalled_buckets([(s.due_us, s.late_us) for s in self.stalls] + self.read_gaps())
+
+    def read_gaps(self) -> "list[tuple[int, int]]":
+        """(last read, length) wherever the probe read nothing for more than PROBE_GAP_US while
+        nodes wrote every block: the probe itself was held (seen: 20.5 ms without a witness
+        stall), and the newest block of its next read, stamped with that read's instant, was
+        written up to a gap earlier: such buckets say nothing about the nodes."""
+        reads = sorted({block.arrival_us for blocks in self.blocks.values() for block in blocks})
+        return [(before, after - before) for before, after in zip(reads, reads[1:])
+                if after - before > PROBE_GAP_US]
 
     def machine_wide_share(self, t0_us: float = -math.inf, t1_us: float = math.inf) -> float:
         """Share of the stalls due in [t0, t1) that another CPU's witness saw within 1 ms: the

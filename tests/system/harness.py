@@ -177,6 +177,49 @@ def parse_address(address: str) -> "tuple[str, int]":
     return host, int(port)
 
 
+def kernel_faults(node: "Node") -> "list[str]":
+    """What the kernel logged when one of `node`'s threads faulted (dmesg: "traps: node[TID]
+    general protection fault ip:… in libc.so.6[OFFSET,…]" or "segfault at …"), each with the
+    function at that offset when gdb can tell: a crash in CI then says where it happened."""
+    if node.proc is None or shutil.which("dmesg") is None:
+        return []
+    try:
+        kernel_log = subprocess.run(["dmesg"], capture_output=True, text=True, timeout=5).stdout
+    except (OSError, subprocess.SubprocessError):
+        return []
+    pid, since = node.proc.pid, (node.launched_mono or 0.0) - 1.0
+    out = []
+    for line in kernel_log.splitlines():
+        # "[seconds since boot] …": the same clock as time.monotonic(); a reused pid is older
+        stamp = re.match(r"\[\s*(\d+\.\d+)\]", line)
+        thread = re.search(r"(\S+)\[(\d+)\][: ]", line)
+        if not stamp or not thread or float(stamp.group(1)) < since:
+            continue
+        if "node" not in thread.group(1):
+            continue
+        if not pid <= int(thread.group(2)) < pid + 256:
+            continue
+        place = re.search(r" in (\S+?)\[([0-9a-f]+),", line)
+        where = ""
+        if place:
+            where = _symbol_at(node.binary if place.group(1) == Path(node.binary).name
+                               else f"/lib/x86_64-linux-gnu/{place.group(1)}", place.group(2))
+        out.append(line.strip() + (f"  -> {where}" if where else ""))
+    return out
+
+
+def _symbol_at(path: str, offset_hex: str) -> str:
+    if shutil.which("gdb") is None or not Path(path).exists():
+        return ""
+    try:
+        result = subprocess.run(["gdb", "-batch", "-ex", f"info symbol 0x{offset_hex}", path],
+                                capture_output=True, text=True, timeout=20)
+    except (OSError, subprocess.SubprocessError):
+        return ""
+    lines = result.stdout.strip().splitlines()
+    return lines[-1] if lines else ""
+
+
 def sanitized(pid: int) -> bool:
     """Whether process `pid` runs with AddressSanitizer's runtime (the --asan suite): a debug
     build several times slower, whose freed memory waits in a quarantine. Its speed and memory
@@ -194,6 +237,7 @@ class Node:
                  log_level: Optional[str] = "debug", extra_args: Iterable[str] = (),
                  prefix: Iterable[str] = (), mdns: bool = False):
         self.binary = binary
+        self.launched_mono: Optional[float] = None
         self.name = name
         self.workdir = Path(workdir)
         self.host = host
@@ -268,6 +312,7 @@ class Node:
             reap_node(self.proc, timeout=5)
         argv = self.argv()
         self.starts += 1
+        self.launched_mono = now()
         with open(self.log_path, "ab") as log:
             log.write(f"==== start #{self.starts}: {' '.join(self.prefix + argv)}\n".encode())
             log.flush()
@@ -679,6 +724,8 @@ class Cluster:
                 continue
             if not node.alive():
                 out.append(header + f" exited with {node.returncode()}")
+                if (node.returncode() or 0) < 0:
+                    out.extend(f"    kernel: {line}" for line in kernel_faults(node))
             elif node.stopped:
                 out.append(header + " SIGSTOPped")
             else:

@@ -759,7 +759,8 @@ def realtime_long_blocks(cluster: Cluster) -> Optional[int]:
     total = 0
     for node in cluster.live():
         try:
-            total += node.status(timeout=2.0).get("output_timing", {}).get("realtime_long_blocks", 0)
+            timing = node.status(timeout=2.0).get("output_timing", {})
+            total += timing.get("realtime_long_blocks", 0)
         except HarnessError:
             return None
     return total

@@ -107,7 +107,8 @@ def refused_handshake(node: Node) -> Optional[str]:
     by either end), or None. A dial that meets "Connection refused" (a peer restarting) is logged
     at debug level and is not one."""
     for line in node.stderr_text().splitlines():
-        if "refus" in line and any(f" {level} " in line for level in ("warning", "error", "critical")):
+        levels = (" warning ", " error ", " critical ")
+        if "refus" in line and any(level in line for level in levels):
             return line
     return None
 

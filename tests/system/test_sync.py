@@ -43,8 +43,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from harness import Cluster, HarnessError, now, run_main, sanitized, wait_until  # noqa: E402
 from sync_rig import (BLOCK_FRAMES, RATE, ProbeRun, SyncNode, SyncRig, all_playing,  # noqa: E402
-                      judge_outside_stalls, fmt_us, mono_to_us, pace_until, percentile, require_faketime, require_ok,
-                      synced)
+                      fmt_us, judge_outside_stalls, mono_to_us, pace_until, percentile,
+                      require_faketime, require_ok, synced)
 
 SKEW_P95_LIMIT_US = 1000.0
 SKEW_MAX_LIMIT_US = 2000.0

@@ -16,7 +16,11 @@ std::optional<std::vector<content::Digest>> LibraryTracks::manifest(const std::s
 
 std::vector<protocol::CatalogEntry> LibraryTracks::catalog() const {
   std::vector<protocol::CatalogEntry> entries;
-  for (const auto& t : *library_.snapshot()) {
+  // Held for the whole loop: a range-for over `*library_.snapshot()` would drop the temporary
+  // pointer at once, and a rescan replacing the snapshot meanwhile freed the vector being read
+  // (this runs on the content thread; seen as a node crashing in memcpy).
+  const auto tracks = library_.snapshot();
+  for (const auto& t : *tracks) {
     // Only what every node can fetch: playable, with a chunk root, within what a manifest holds.
     if (!t.playable() || t.chunk_root.empty() || content::chunk_count(t.file_size) > content::kMaxChunks) continue;
     entries.push_back({t.content_hash, t.chunk_root, t.file_name, t.title, t.artist, t.album, t.format, t.frames,

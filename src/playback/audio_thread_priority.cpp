@@ -20,13 +20,13 @@ constexpr int kRealtimePriority = 10;
 /// The window over which RealtimeBudget measures the thread's share of a core.
 constexpr auto kDutyWindow = std::chrono::seconds(1);
 
+}  // namespace
+
 std::chrono::nanoseconds thread_cpu_time() {
   timespec t{};
   ::clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
   return std::chrono::seconds(t.tv_sec) + std::chrono::nanoseconds(t.tv_nsec);
 }
-
-}  // namespace
 
 AudioThreadTuning tune_audio_thread() {
   const bool slack_ok = ::prctl(PR_SET_TIMERSLACK, 1UL, 0UL, 0UL, 0UL) == 0;

@@ -23,6 +23,9 @@ AudioThreadTuning tune_audio_thread();
 /// Returns the calling thread to normal priority (it keeps its timer slack).
 void leave_realtime();
 
+/// CPU time the calling thread has used.
+std::chrono::nanoseconds thread_cpu_time();
+
 /// Keeps a real-time output thread from starving the rest of the node. Real-time threads run
 /// before every normal thread of their core, the node's network thread included, whose
 /// heartbeats keep it in the cluster. So the thread measures its own CPU time: using more than

@@ -187,7 +187,7 @@ def kernel_faults(node: "Node") -> "list[str]":
         kernel_log = subprocess.run(["dmesg"], capture_output=True, text=True, timeout=5).stdout
     except (OSError, subprocess.SubprocessError):
         return []
-    pid, since = node.proc.pid, (node.launched_mono or 0.0) - 1.0
+    pid, since = node.proc.pid, (node.launched_at or 0.0) - 1.0
     out = []
     for line in kernel_log.splitlines():
         # "[seconds since boot] …": the same clock as time.monotonic(); a reused pid is older
@@ -237,7 +237,7 @@ class Node:
                  log_level: Optional[str] = "debug", extra_args: Iterable[str] = (),
                  prefix: Iterable[str] = (), mdns: bool = False):
         self.binary = binary
-        self.launched_mono: Optional[float] = None
+        self.launched_at: Optional[float] = None  # now() when last launched
         self.name = name
         self.workdir = Path(workdir)
         self.host = host
@@ -306,13 +306,13 @@ class Node:
 
     def launch(self) -> None:
         """Starts the process without waiting for it to answer (see start())."""
+        self.launched_at = now()
         if self.alive():
             raise HarnessError(f"{self.name} is already running (pid {self.proc.pid})")
         if self.proc is not None:  # it exited by itself: reap it before it is replaced
             reap_node(self.proc, timeout=5)
         argv = self.argv()
         self.starts += 1
-        self.launched_mono = now()
         with open(self.log_path, "ab") as log:
             log.write(f"==== start #{self.starts}: {' '.join(self.prefix + argv)}\n".encode())
             log.flush()

@@ -256,7 +256,6 @@ class SyncNode(Node):
     def __init__(self, *args: Any, listen_port: int, **kwargs: Any):
         super().__init__(*args, **kwargs)
         self.listen_port = listen_port
-        self.launched_at: Optional[float] = None
 
     def argv(self) -> "list[str]":
         argv = super().argv()
@@ -264,7 +263,6 @@ class SyncNode(Node):
         return argv
 
     def launch(self) -> None:
-        self.launched_at = now()
         super().launch()
         with _GROUPS_LOCK:
             _GROUPS.add(self.proc.pid)

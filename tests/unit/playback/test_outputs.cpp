@@ -349,15 +349,10 @@ TEST_CASE("an output thread that uses most of a core leaves real-time priority")
 
 namespace {
 
-std::chrono::nanoseconds thread_cpu() {
-  timespec t{};
-  ::clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
-  return std::chrono::seconds(t.tv_sec) + std::chrono::nanoseconds(t.tv_nsec);
-}
-
 void burn_thread_cpu(std::chrono::nanoseconds amount) {
-  const auto until = thread_cpu() + amount;
-  while (thread_cpu() < until) {
+  using chorus::playback::detail::thread_cpu_time;
+  const auto until = thread_cpu_time() + amount;
+  while (thread_cpu_time() < until) {
   }
 }
 

@@ -102,13 +102,15 @@ def peer_ids(node: Node) -> "set[str]":
 
 
 
+LOUD_LEVELS = (" warning ", " error ", " critical ")  # how a log line names its level
+
+
 def refused_handshake(node: Node) -> Optional[str]:
     """The first line in which `node` logged a refused handshake (warnings and errors: a refusal
     by either end), or None. A dial that meets "Connection refused" (a peer restarting) is logged
     at debug level and is not one."""
     for line in node.stderr_text().splitlines():
-        levels = (" warning ", " error ", " critical ")
-        if "refus" in line and any(level in line for level in levels):
+        if "refus" in line and any(level in line for level in LOUD_LEVELS):
             return line
     return None
 

@@ -81,6 +81,23 @@ class ContentService::Impl {
 
   asio::io_context& io() { return io_; }
 
+  /// Runs an input on the service's thread, then settles.
+  template <class Input>
+  void post(Input input) {
+    asio::post(io_, [this, input = std::move(input)]() mutable {
+      input();
+      settle();
+    });
+  }
+
+  /// After any event: starts the tick if the event gave it work; the view is published by the
+  /// tick while it runs (within one tick), at once otherwise.
+  void settle() {
+    if (stopping_) return;
+    arm_tick();
+    if (!tick_armed_) publish_view();
+  }
+
   std::uint16_t bind() {
     const tcp::endpoint endpoint(asio::ip::make_address(config_.listen.host), config_.listen.port);
     acceptor_.open(endpoint.protocol());
@@ -93,8 +110,8 @@ class ContentService::Impl {
   void run_thread() {
     thread_ = std::thread([this] {
       accept();
-      arm_tick();
       refresh_own_catalog();
+      settle();
       io_.run();
     });
   }
@@ -314,7 +331,7 @@ class ContentService::Impl {
           it->second.dialing = false;
           it->second.next_dial = now_us() + kDialRetryUs;
         }
-        return;
+        return settle();
       }
       // Still "dialing" until this link is identified or closed: no second link meanwhile.
       add_link(std::move(*socket), true, id);
@@ -580,7 +597,7 @@ class ContentService::Impl {
     }
     fetch.file = std::move(file);
     fetch.file->on_demand([this, hash = fetch.track.hash](std::uint64_t chunk) {
-      asio::post(io_, [this, hash, chunk] { demanded(hash, chunk); });
+      post([this, hash, chunk] { demanded(hash, chunk); });
     });
     fetch.planner.emplace(config_.id, fetch.file->held(), config_.fetch);
     for (const auto& [peer, bits] : holders_[fetch.track.hash]) fetch.planner->holder(peer, bits);
@@ -770,18 +787,34 @@ class ContentService::Impl {
     serve_timer_.expires_after(std::chrono::microseconds(std::max<std::int64_t>(after_us, 1000)));
     serve_timer_.async_wait([this](const boost::system::error_code& ec) {
       serve_armed_ = false;
-      if (!ec && !stopping_) serve();
+      if (ec || stopping_) return;
+      serve();
+      settle();
     });
   }
 
   // ---- the tick ------------------------------------------------------------------------------
 
+  // The tick runs only while it has work: a fetch, a queued upload or a peer to (re)dial. An idle
+  // service sleeps instead of waking 20 times a second (every node, all day); whatever gives it
+  // work again comes in through settle().
   void arm_tick() {
+    if (tick_armed_ || stopping_ || !needs_tick()) return;
+    tick_armed_ = true;
     tick_.expires_after(kTick);
     tick_.async_wait([this](const boost::system::error_code& ec) {
+      tick_armed_ = false;
       if (ec || stopping_) return;
       on_tick();
       arm_tick();
+    });
+  }
+
+  bool needs_tick() const {
+    if (!fetches_.empty() || !uploads_.empty()) return true;
+    return std::any_of(peers_.begin(), peers_.end(), [this](const auto& peer) {
+      const auto& [id, address] = peer;
+      return config_.id < id && !by_peer_.contains(id) && !address.dialing;
     });
   }
 
@@ -843,6 +876,7 @@ class ContentService::Impl {
   net::Backoff accept_backoff_;
   net::RateLimitedLog accept_log_;
   asio::steady_timer tick_;
+  bool tick_armed_ = false;
   asio::steady_timer serve_timer_;
   bool serve_armed_ = false;
   bool stopping_ = false;
@@ -890,34 +924,36 @@ void ContentService::start() {
 void ContentService::stop() { impl_->stop(); }
 
 void ContentService::peer_up(const std::string& id, const std::string& host, std::uint16_t content_port) {
-  asio::post(impl_->io(), [this, id, host, content_port] { impl_->peer_up(id, host, content_port); });
+  impl_->post([this, id, host, content_port] { impl_->peer_up(id, host, content_port); });
 }
 
 void ContentService::peer_down(const std::string& id) {
-  asio::post(impl_->io(), [this, id] { impl_->peer_down(id); });
+  impl_->post([this, id] { impl_->peer_down(id); });
 }
 
 void ContentService::want(std::vector<WantedTrack> tracks) {
-  asio::post(impl_->io(), [this, tracks = std::move(tracks)]() mutable { impl_->want(std::move(tracks)); });
+  impl_->post([this, tracks = std::move(tracks)]() mutable { impl_->want(std::move(tracks)); });
 }
 
 void ContentService::local_catalog_changed() {
-  asio::post(impl_->io(), [this] { impl_->refresh_own_catalog(); });
+  impl_->post([this] { impl_->refresh_own_catalog(); });
 }
 
 void ContentService::played(const std::string& hash) {
-  asio::post(impl_->io(), [this, hash] { impl_->played(hash); });
+  impl_->post([this, hash] { impl_->played(hash); });
 }
 
 ContentView ContentService::view() const { return impl_->view(); }
 
 void ContentService::on_message(net::Connection& connection, protocol::Message message, net::Clock::time_point) {
   impl_->on_message(connection, message);
+  impl_->settle();
 }
 
 void ContentService::on_closed(net::Connection& connection, const std::string& reason) {
   spdlog::debug("content link {} closed: {}", connection.remote(), reason);
   impl_->on_closed(connection);
+  impl_->settle();
 }
 
 }  // namespace chorus::content

@@ -3,7 +3,6 @@
 
 #include <algorithm>
 #include <atomic>
-#include <cstdint>
 #include <filesystem>
 #include <set>
 #include <string>
@@ -21,16 +20,7 @@ namespace fs = std::filesystem;
 using chorus::node::LibraryTracks;
 using chorus::playback::Library;
 using chorus::playback::ScanOptions;
-
-namespace {
-
-void write_tone(const fs::path& path, int seed) {
-  std::vector<std::int16_t> samples(2400 * 2);
-  for (std::size_t i = 0; i < samples.size(); ++i) samples[i] = static_cast<std::int16_t>((i * 31 + seed * 97) % 20000);
-  chorus::test::write_wav(path, 48000, 2, samples);
-}
-
-}  // namespace
+using chorus::test::write_tone;
 
 TEST_CASE("the catalog is read whole while rescans replace the library's snapshot") {
   // A node crashed here: catalog() walked a snapshot it did not hold, which a rescan freed.

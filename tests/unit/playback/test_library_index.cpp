@@ -31,17 +31,9 @@ using chorus::playback::TrackInfo;
 using chorus::test::eventually;
 using chorus::test::TempDir;
 using chorus::test::write_file;
-using chorus::test::write_wav;
+using chorus::test::write_tone;
 
 namespace {
-
-/// A short stereo WAV whose samples depend on `seed`, so that every file has its own hash.
-void write_tone(const fs::path& path, int seed, std::size_t frames = 2400) {
-  fs::create_directories(path.parent_path());
-  std::vector<std::int16_t> samples(frames * 2);
-  for (std::size_t i = 0; i < samples.size(); ++i) samples[i] = static_cast<std::int16_t>((i * 37 + seed * 101) % 20000);
-  write_wav(path, 48000, 2, samples);
-}
 
 std::vector<std::uint8_t> read_bytes(const fs::path& path) {
   std::ifstream in(path, std::ios::binary);

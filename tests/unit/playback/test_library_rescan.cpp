@@ -20,16 +20,9 @@ using chorus::playback::ScanOptions;
 using chorus::playback::TrackInfo;
 using chorus::test::eventually;
 using chorus::test::TempDir;
-using chorus::test::write_wav;
+using chorus::test::write_tone;
 
 namespace {
-
-void write_tone(const fs::path& path, int seed) {
-  fs::create_directories(path.parent_path());
-  std::vector<std::int16_t> samples(2400 * 2);
-  for (std::size_t i = 0; i < samples.size(); ++i) samples[i] = static_cast<std::int16_t>((i * 37 + seed * 101) % 20000);
-  write_wav(path, 48000, 2, samples);
-}
 
 std::vector<std::string> names(const Library& lib) {
   std::vector<std::string> out;

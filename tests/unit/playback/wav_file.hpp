@@ -60,6 +60,17 @@ inline void write_wav(const std::filesystem::path& path, int rate, int channels,
   write_file(path, wav.data(), wav.size());
 }
 
+/// A short stereo 48 kHz WAV whose samples depend on `seed`, so that every file has its own
+/// hash; its directory is made if missing.
+inline void write_tone(const std::filesystem::path& path, int seed, std::size_t frames = 2400) {
+  std::filesystem::create_directories(path.parent_path());
+  std::vector<std::int16_t> samples(frames * 2);
+  for (std::size_t i = 0; i < samples.size(); ++i) {
+    samples[i] = static_cast<std::int16_t>((i * 37 + static_cast<std::size_t>(seed) * 101) % 20000);
+  }
+  write_wav(path, 48000, 2, samples);
+}
+
 /// The 16-bit little-endian samples of a raw file (a trailing odd byte is ignored).
 inline std::vector<std::int16_t> read_samples(const std::filesystem::path& path) {
   std::ifstream in(path, std::ios::binary);

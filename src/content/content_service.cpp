@@ -812,17 +812,20 @@ class ContentService::Impl {
 
   bool needs_tick() const {
     if (!fetches_.empty() || !uploads_.empty()) return true;
-    return std::any_of(peers_.begin(), peers_.end(), [this](const auto& peer) {
-      const auto& [id, address] = peer;
-      return config_.id < id && !by_peer_.contains(id) && !address.dialing;
-    });
+    return std::any_of(peers_.begin(), peers_.end(),
+                       [this](const auto& peer) { return to_dial(peer.first, peer.second); });
+  }
+
+  /// A peer this node must link to and is not linking to yet (one link per pair: the smaller id
+  /// dials), whether or not its redial is due.
+  bool to_dial(const std::string& id, const PeerAddress& address) const {
+    return config_.id < id && !by_peer_.contains(id) && !address.dialing;
   }
 
   void on_tick() {
     const auto now = now_us();
     for (auto& [id, address] : peers_) {
-      // One link per pair: the smaller id dials.
-      if (config_.id < id && !by_peer_.contains(id) && !address.dialing && now >= address.next_dial) dial(id, address);
+      if (to_dial(id, address) && now >= address.next_dial) dial(id, address);
     }
     step_all();
     serve();

@@ -306,13 +306,13 @@ class Node:
 
     def launch(self) -> None:
         """Starts the process without waiting for it to answer (see start())."""
-        self.launched_at = now()
         if self.alive():
             raise HarnessError(f"{self.name} is already running (pid {self.proc.pid})")
         if self.proc is not None:  # it exited by itself: reap it before it is replaced
             reap_node(self.proc, timeout=5)
         argv = self.argv()
         self.starts += 1
+        self.launched_at = now()
         with open(self.log_path, "ab") as log:
             log.write(f"==== start #{self.starts}: {' '.join(self.prefix + argv)}\n".encode())
             log.flush()

@@ -101,7 +101,6 @@ def peer_ids(node: Node) -> "set[str]":
     return {p.get("id") for p in node.peers().get("peers", []) if p.get("state") == "up"}
 
 
-
 LOUD_LEVELS = (" warning ", " error ", " critical ")  # how a log line names its level
 
 

@@ -66,8 +66,9 @@ def started(task: Path) -> "tuple[int, int]":
 
 
 def thread_ns(pid: int) -> "dict[str, tuple[int, int]]":
-    """(run time in ns, context switches) per thread, keyed "#k": the k-th thread created
-    (#0 = the main thread, which runs the io loop)."""
+    """(run time in ns, context switches) per thread, keyed "#k NAME": the k-th thread created
+    (#0 = the main thread, which runs the io loop) and its name (/proc/PID/task/TID/comm: the
+    node names its threads, docs/architecture.md)."""
     out = {}
     tasks = sorted(Path(f"/proc/{pid}/task").iterdir(),
                    key=lambda t: (int(t.name) != pid, started(t)))
@@ -77,7 +78,7 @@ def thread_ns(pid: int) -> "dict[str, tuple[int, int]]":
             switches = sum(int(line.split()[1]) for line in
                            (task / "status").read_text().splitlines()
                            if line.startswith(("voluntary_ctxt", "nonvoluntary_ctxt")))
-            out[f"#{k}"] = (ns, switches)
+            out[f"#{k} {(task / 'comm').read_text().strip()}"] = (ns, switches)
         except (OSError, ValueError, IndexError):
             continue
     return out

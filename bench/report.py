@@ -618,13 +618,13 @@ def cost_section(r: Report, data: Optional[dict]) -> None:
     first = data["runs"][0]
     b = first["per_node"]["playing"].get("B")
     if b and isinstance(next(iter(b.get("threads", {}).values()), None), dict):
-        threads = "; ".join(f"thread {k}{' (main: the io loop)' if k == '#0' else ''}: "
+        threads = "; ".join(f"thread {k}{' (main: the io loop)' if k.split()[0] == '#0' else ''}: "
                             f"{v['cpu_pct']} %, {v['wakeups_per_s']} context switches/s"
                             for k, v in b["threads"].items())
         mem = (f"RssAnon {b['rss_anon_mib']} MiB, RssFile {b['rss_file_mib']} MiB")
         r.add(f"Where it goes (follower B of the first run, playing; threads by creation "
-              f"order): {threads}. The thread with ~100 switches/s is the output pacer (one "
-              f"block every 10 ms); the library's decoder thread wakes when a read position enters "
+              f"order, with the names the node gives them): {threads}. chorus-output paces the "
+              f"output (one block every 10 ms); chorus-decoder, the library's decoder, wakes when a read position enters "
               f"the next one-second chunk, or a seek is announced; the io loop wakes for each peer's heartbeats "
               f"(answered in the same wake-up), its own heartbeat rounds (5 a second, which the "
               f"election shell's freeze watch shares), clock-sync requests and their answers (4 "

@@ -20,6 +20,7 @@
 #include "chorus/node/peer_node.hpp"
 #include "chorus/node/service_notifier.hpp"
 #include "chorus/security/key_file.hpp"
+#include "chorus/thread_name.hpp"
 
 namespace asio = boost::asio;
 
@@ -56,6 +57,7 @@ void print(const std::string& text) {
 /// Reads stdin on its own thread; each line is parsed here and executed on the io thread.
 /// The next line is read only once the previous command has replied, so answers keep order.
 void read_prompt(asio::io_context& io, chorus::node::PeerNode& node) {
+  chorus::name_this_thread("chorus-prompt");
   bool interactive = ::isatty(STDIN_FILENO) != 0;
   std::string line;
   while (true) {

@@ -20,6 +20,7 @@
 #include "chorus/net/rate_budget.hpp"
 #include "chorus/net/rate_limited_log.hpp"
 #include "chorus/protocol/frame.hpp"
+#include "chorus/thread_name.hpp"
 #include "chorus/time_base.hpp"
 #include "chunk_source.hpp"
 
@@ -109,6 +110,7 @@ class ContentService::Impl {
 
   void run_thread() {
     thread_ = std::thread([this] {
+      name_this_thread("chorus-content");
       accept();
       refresh_own_catalog();
       settle();

@@ -4,6 +4,7 @@
 #include <fmt/format.h>
 
 #include "chorus/mpd/mpd_server.hpp"
+#include "chorus/thread_name.hpp"
 #include "chorus/web/http_server.hpp"
 
 namespace chorus::node {
@@ -33,7 +34,10 @@ void ControlSurfaces::start() {
   }
   if (mpd_port_ == 0 && http_port_ == 0) return;  // nothing to serve: no thread
   work_.emplace(io_.get_executor());
-  thread_ = std::thread([this] { io_.run(); });
+  thread_ = std::thread([this] {
+    name_this_thread("chorus-control");
+    io_.run();
+  });
 }
 
 void ControlSurfaces::stop() {

@@ -12,6 +12,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include "chorus/thread_name.hpp"
+
 namespace chorus::node {
 
 namespace {
@@ -101,6 +103,7 @@ void KeptStateWriter::stop() {
 }
 
 void KeptStateWriter::run() {
+  name_this_thread("chorus-saver");
   std::unique_lock lock(mutex_);
   for (;;) {
     wake_.wait(lock, [this] { return stopping_ || queue_ || playback_; });

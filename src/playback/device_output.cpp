@@ -33,6 +33,7 @@
 
 #include "audio_thread_priority.hpp"
 #include "chorus/playback/device_clock.hpp"
+#include "chorus/thread_name.hpp"
 #include "chorus/time_base.hpp"
 #include "output_format.hpp"
 #include "output_impl.hpp"
@@ -106,6 +107,7 @@ class DeviceOutput final : public AudioOutput {
 
  private:
   void run(Renderer& renderer) {
+    name_this_thread("chorus-output");
     const auto tuning = tune_audio_thread();
     spdlog::debug("device output thread runs with {}", tuning.text);
     RealtimeBudget budget(tuning.realtime);

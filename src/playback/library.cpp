@@ -17,6 +17,7 @@
 #include <spdlog/spdlog.h>
 
 #include "chorus/playback/library_index.hpp"
+#include "chorus/thread_name.hpp"
 #include "library_probe.hpp"
 #include "library_walk.hpp"
 #include "output_format.hpp"
@@ -299,6 +300,7 @@ Library Library::scan(const fs::path& directory, ScanOptions options) {
   to_read.erase(to_read.begin(), to_read.begin() + static_cast<std::ptrdiff_t>(first));
   // The thread stays after reading: it serves rescan() (a directory missing at start may come).
   lib.hasher_ = std::jthread([shared = lib.state_, files = std::move(to_read)](const std::stop_token& stop) {
+    name_this_thread("chorus-hasher");
     if (!files.empty()) shared->read(files, stop, true);
     shared->serve_rescans(stop);
   });

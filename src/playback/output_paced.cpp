@@ -50,6 +50,7 @@
 
 #include "audio_thread_priority.hpp"
 #include "chorus/playback/wake_lead.hpp"
+#include "chorus/thread_name.hpp"
 #include "chorus/time_base.hpp"
 #include "output_format.hpp"
 #include "output_impl.hpp"
@@ -152,6 +153,7 @@ class PacedOutput final : public AudioOutput {
 
  private:
   void run(Renderer& renderer) {
+    name_this_thread("chorus-output");
     const auto tuning = tune_audio_thread();
     spdlog::debug("{}: output thread runs with {}", sink_->describe(), tuning.text);
     RealtimeBudget budget(tuning.realtime);

@@ -9,6 +9,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "chorus/thread_name.hpp"
 #include "output_format.hpp"
 
 namespace chorus::playback::detail {
@@ -76,6 +77,7 @@ void TrackFeeder::add(const std::shared_ptr<TrackAudio>& audio, std::unique_ptr<
 }
 
 void TrackFeeder::run() {
+  name_this_thread("chorus-decoder");
   while (!stop_.load(std::memory_order_acquire)) {
     {
       std::lock_guard lock(mutex_);

@@ -2,6 +2,8 @@
 
 #include <utility>
 
+#include "chorus/thread_name.hpp"
+
 namespace chorus::playback::detail {
 
 TrackOpener::TrackOpener() : thread_([this] { loop(); }) {}
@@ -28,6 +30,7 @@ void TrackOpener::stop() {
 }
 
 void TrackOpener::loop() {
+  name_this_thread("chorus-opener");
   while (true) {
     Job job;
     {

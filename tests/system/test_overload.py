@@ -8,10 +8,12 @@ Needs BUILD/tools/skew_probe. Exit 0 = passed, 1 = failed.
 
 Scenario:
   1 hogs: A (leader), B and C play the counting track into FIFOs read by skew_probe; once all
-    play, 2 x cores busy processes start and run for HOG_S seconds. Throughout, sampled every
-    SAMPLE_S: every node names A as leader at the same epoch (no election, no flapping); no node
-    records a heartbeat time-out; afterwards, in the probe's record of the hog window: no node fell
-    silent, none jumped, and the skew stays within test_sync's limits.
+    play, A's threads must carry their names (PLAYING_THREADS: what `top -H` shows an operator
+    looking for the busy one); then 2 x cores busy processes start and run for HOG_S seconds.
+    Throughout, sampled every SAMPLE_S: every node names A as leader at the same epoch (no
+    election, no flapping); no node records a heartbeat time-out; afterwards, in the probe's
+    record of the hog window: no node fell silent, none jumped, and the skew stays within
+    test_sync's limits.
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ HOG_S = 10.0
 SAMPLE_S = 0.25
 TRACK_S = 40.0
 MIN_HOG_BUCKETS = 80  # of the 100 buckets in the hog window
+PLAYING_THREADS = {"chorus-output", "chorus-decoder", "chorus-content", "chorus-hasher"}
 
 
 class Hogs:
@@ -60,6 +63,25 @@ def heartbeat_timeouts(node) -> int:
     return int(node.command_json("debug --json").get("heartbeat_timeouts", 0))
 
 
+def thread_names(pid: int) -> "set[str]":
+    """The names of a process's live threads (/proc/PID/task/*/comm)."""
+    names = set()
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            names.add((task / "comm").read_text().strip())
+        except OSError:
+            continue  # the thread ended while we looked
+    return names
+
+
+def check_thread_names(node) -> None:
+    """An operator with `top -H` can tell a playing node's busy threads apart."""
+    names = thread_names(node.pid)
+    missing = sorted(PLAYING_THREADS - names)
+    if missing:
+        raise HarnessError(f"{node.name}'s threads {sorted(names)} lack {missing}")
+
+
 def scenario_hogs(cluster) -> None:
     """1. Two busy processes per core while three nodes play."""
     with SyncRig(cluster, track_seconds=TRACK_S, use_proxies=False) as rig:
@@ -77,6 +99,7 @@ def scenario_hogs(cluster) -> None:
         require_ok(a, "play 1")
         wait_until(all_playing(everyone), 3.0, what="all three playing", describe=cluster.describe)
         epoch = a.status(timeout=2.0).get("epoch")
+        check_thread_names(a)
         timeouts_before = {n.name: heartbeat_timeouts(n) for n in everyone}
 
         hogs = HOGS_PER_CORE * (os.cpu_count() or 1)

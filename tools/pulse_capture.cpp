@@ -12,13 +12,18 @@
 #include <vector>
 
 #include "chorus/time_base.hpp"
+#include "playback/heard_anchor.hpp"
 #include "playback/pulse_timing.hpp"
 
 namespace skew_probe {
 namespace {
 
+using chorus::playback::detail::first_byte_heard_at;
+using chorus::playback::detail::first_byte_played_at;
+using chorus::playback::detail::HeardAnchor;
 using chorus::playback::detail::next_frame_heard_at;
 using chorus::playback::detail::next_unread_frame_played_at;
+using chorus::playback::detail::stream_bytes_to_us;
 
 constexpr std::uint32_t kRate = 48'000;
 constexpr std::size_t kBytesPerFrame = 4;
@@ -28,6 +33,14 @@ constexpr std::size_t kBytesPerFrame = 4;
 constexpr std::int64_t kSettleUs = 1'000'000;
 
 pa_sample_spec probe_format() { return pa_sample_spec{PA_SAMPLE_S16LE, kRate, 2}; }
+
+/// A timing update's anchor offered to `anchor` (heard_anchor.hpp, as the pulse output vets its
+/// own); when it is held, another update is asked for at once. The probe's stamps are the
+/// measurement's truth: a single bad update must not misplace 1.5 s of them either.
+void vet_update(pa_stream* stream, HeardAnchor& anchor, std::optional<std::int64_t> first_byte) {
+  if (!first_byte || !anchor.offer(*first_byte)) return;
+  if (pa_operation* again = pa_stream_update_timing_info(stream, nullptr, nullptr)) pa_operation_unref(again);
+}
 
 }  // namespace
 
@@ -49,14 +62,26 @@ struct Recording {
   BlockSink on_block;
   std::int64_t settled_at = 0;
   std::string error;
+  HeardAnchor anchor;
+
+  static void on_timing_update(pa_stream* stream, void* user) {
+    const pa_timing_info* timing = pa_stream_get_timing_info(stream);
+    if (timing != nullptr) vet_update(stream, static_cast<Recording*>(user)->anchor, first_byte_played_at(*timing));
+  }
+
+  /// When the next unread frame was played: the trusted update's first byte plus what was read.
+  std::optional<std::int64_t> next_unread_played_at(const pa_timing_info* timing) const {
+    const auto first_byte = anchor.trusted_us();
+    if (timing == nullptr || !first_byte || !next_unread_frame_played_at(*timing)) return std::nullopt;
+    return *first_byte + stream_bytes_to_us(timing->read_index);
+  }
 
   /// Everything readable now, each fragment stamped with when its first frame was played
-  /// (pulse_timing.hpp: from the server's last timing update).
+  /// (pulse_timing.hpp: from the server's last trusted timing update).
   static void on_readable(pa_stream* stream, std::size_t, void* user) {
     auto* self = static_cast<Recording*>(user);
     while (pa_stream_readable_size(stream) > 0) {
-      const pa_timing_info* timing = pa_stream_get_timing_info(stream);
-      const auto played = timing != nullptr ? next_unread_frame_played_at(*timing) : std::nullopt;
+      const auto played = self->next_unread_played_at(pa_stream_get_timing_info(stream));
       const void* data = nullptr;
       std::size_t bytes = 0;
       if (pa_stream_peek(stream, &data, &bytes) < 0) {
@@ -137,14 +162,27 @@ struct CalibrationPlayback {
   std::vector<unsigned char> block;
   std::int64_t next_frame = 0;
   std::string error;
+  HeardAnchor anchor;
+
+  static void on_timing_update(pa_stream* stream, void* user) {
+    const pa_timing_info* timing = pa_stream_get_timing_info(stream);
+    if (timing != nullptr && timing->playing != 0) {
+      vet_update(stream, static_cast<CalibrationPlayback*>(user)->anchor, first_byte_heard_at(*timing));
+    }
+  }
+  static void on_underflow(pa_stream*, void* user) { static_cast<CalibrationPlayback*>(user)->anchor.restart(); }
+
+  /// As the chorus pulse output reckons it (output_pulse.cpp), once the stream plays.
+  std::optional<std::int64_t> next_frame_audible_at(const pa_timing_info* timing) const {
+    const auto first_byte = anchor.trusted_us();
+    if (timing == nullptr || timing->playing == 0 || !first_byte || !next_frame_heard_at(*timing)) return std::nullopt;
+    return *first_byte + stream_bytes_to_us(timing->write_index);
+  }
 
   static void on_writable(pa_stream* stream, std::size_t, void* user) {
     auto* self = static_cast<CalibrationPlayback*>(user);
     while (pa_stream_writable_size(stream) >= self->block.size()) {
-      // As the chorus pulse output reckons it (pulse_timing.hpp), once the stream plays.
-      const pa_timing_info* timing = pa_stream_get_timing_info(stream);
-      const auto audible =
-          timing != nullptr && timing->playing != 0 ? next_frame_heard_at(*timing) : std::nullopt;
+      const auto audible = self->next_frame_audible_at(pa_stream_get_timing_info(stream));
       const std::size_t frames = self->block.size() / kBytesPerFrame;
       for (std::size_t i = 0; i < frames; ++i) {
         const auto value = static_cast<std::uint32_t>(self->next_frame + static_cast<std::int64_t>(i) + 1);
@@ -164,11 +202,12 @@ struct CalibrationPlayback {
 
 std::unique_ptr<StreamThread> record(std::string source, std::int64_t end_us, BlockSink on_block) {
   return std::make_unique<StreamThread>([source = std::move(source), end_us, on_block = std::move(on_block)] {
-    Recording recording{on_block, chorus::now_us() + kSettleUs, {}};
+    Recording recording{on_block, chorus::now_us() + kSettleUs, {}, {}};
     return run_stream(
         "record " + source,
         [&](pa_stream* stream) {
           pa_stream_set_read_callback(stream, &Recording::on_readable, &recording);
+          pa_stream_set_latency_update_callback(stream, &Recording::on_timing_update, &recording);
           // Small fragments: the server hands over what the sink rendered within about 2 ms.
           pa_buffer_attr attr{};
           attr.maxlength = static_cast<std::uint32_t>(-1);
@@ -183,11 +222,13 @@ std::unique_ptr<StreamThread> play_counting_track(std::string sink, std::size_t 
                                                   WriteSink on_write) {
   return std::make_unique<StreamThread>([sink = std::move(sink), block_frames, end_us, on_write = std::move(on_write)] {
     CalibrationPlayback playback{on_write, chorus::now_us() + kSettleUs,
-                                 std::vector<unsigned char>(block_frames * kBytesPerFrame), 0, {}};
+                                 std::vector<unsigned char>(block_frames * kBytesPerFrame), 0, {}, {}};
     return run_stream(
         "play into " + sink,
         [&](pa_stream* stream) {
           pa_stream_set_write_callback(stream, &CalibrationPlayback::on_writable, &playback);
+          pa_stream_set_latency_update_callback(stream, &CalibrationPlayback::on_timing_update, &playback);
+          pa_stream_set_underflow_callback(stream, &CalibrationPlayback::on_underflow, &playback);
           // As the chorus pulse output asks: about four blocks queued, one at a time.
           pa_buffer_attr attr{};
           attr.maxlength = static_cast<std::uint32_t>(-1);

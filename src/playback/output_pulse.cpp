@@ -13,10 +13,13 @@
 // answer (libpulse's sockets are non-blocking) and then stops the mainloop thread, so it cannot
 // hang on a dead or frozen server either.
 //
-// When is the next frame heard? From the server's raw timing updates (PA_STREAM_AUTO_TIMING_UPDATE,
-// about ten a second), as pulse_timing.hpp reckons: timestamp + sink_usec + what is queued. A
-// step of the wall clock between an update and its use shows as a jump the device output follows
-// at once.
+// When is the next frame heard? From the server's raw timing updates (PA_STREAM_AUTO_TIMING_UPDATE:
+// libpulse asks 10 ms after the stream starts, then doubles the interval up to 1.5 s), as
+// pulse_timing.hpp reckons: when the stream's first byte is heard, plus what has been written
+// since. Each update is checked against the last one trusted before it is used, and one that
+// disagrees is confirmed or dropped by another update asked for at once (heard_anchor.hpp: a
+// single bad update used to steer the output for up to 1.5 s). A step of the wall clock between
+// an update and its use shows as a jump the device output follows at once.
 //
 // Not playing: before the first start (prebuffering), after an underrun until the server starts
 // the stream again (its STARTED message, or a timing update that says so), and while the server
@@ -46,12 +49,14 @@
 #include <vector>
 
 #include <fmt/format.h>
+#include <spdlog/spdlog.h>
 
 #include "chorus/time_base.hpp"
+#include "heard_anchor.hpp"
 #include "output_format.hpp"
 #include "output_impl.hpp"
-#include "pulse_timing.hpp"
 #include "pulse_connection.hpp"
+#include "pulse_timing.hpp"
 
 namespace chorus::playback::detail {
 namespace {
@@ -102,11 +107,13 @@ class PulseBackend final : public DeviceBackend {
     MainloopLock lock(connection_.loop());
     if (broken() || !playing()) return std::nullopt;
     const pa_timing_info* timing = pa_stream_get_timing_info(stream_);
-    if (timing == nullptr) return std::nullopt;  // no timing update yet
-    const auto audible = next_frame_heard_at(*timing);
-    if (!audible) return std::nullopt;
+    // No timing update yet, or the stream ran dry (next_frame_heard_at says why).
+    if (timing == nullptr || !next_frame_heard_at(*timing)) return std::nullopt;
+    const auto first_byte = anchor_.trusted_us();
+    if (!first_byte) return std::nullopt;  // no update of this timeline trusted yet
+    const std::int64_t audible = *first_byte + stream_bytes_to_us(timing->write_index);
     last_sink_us_ = static_cast<std::int64_t>(timing->sink_usec);
-    last_latency_us_ = *audible - now_us();
+    last_latency_us_ = audible - now_us();
     return audible;
   }
 
@@ -138,6 +145,7 @@ class PulseBackend final : public DeviceBackend {
     connection_.close();
     underflows_ = underflows_reported_ = 0;
     waiting_for_start_ = true;
+    anchor_.restart();
   }
 
   DeviceLatency latency() const override {
@@ -292,16 +300,25 @@ class PulseBackend final : public DeviceBackend {
     self->waiting_for_start_ = false;
     self->connection_.signal();
   }
-  /// A server that sends no STARTED still says, in the timing update libpulse asks for right
-  /// after an underflow and in the following ones, when the stream plays again.
+  /// Every timing update: vetted (heard_anchor.hpp), another asked for when it is held. A server
+  /// that sends no STARTED still says, in the timing update libpulse asks for right after an
+  /// underflow and in the following ones, when the stream plays again.
   static void on_timing_update(pa_stream* stream, void* user) {
+    auto* self = static_cast<PulseBackend*>(user);
     const pa_timing_info* timing = pa_stream_get_timing_info(stream);
-    if (timing != nullptr && timing->playing != 0) static_cast<PulseBackend*>(user)->waiting_for_start_ = false;
+    if (timing == nullptr || timing->playing == 0) return;
+    self->waiting_for_start_ = false;
+    const auto first_byte = first_byte_heard_at(*timing);
+    if (!first_byte || !self->anchor_.offer(*first_byte)) return;
+    spdlog::debug("pulse: a timing update places the stream {:+.2f} ms from the last one trusted; held, another asked for",
+                  static_cast<double>(*first_byte - *self->anchor_.trusted_us()) / 1000.0);
+    if (pa_operation* again = pa_stream_update_timing_info(stream, nullptr, nullptr)) pa_operation_unref(again);
   }
   static void on_underflow(pa_stream*, void* user) {
     auto* self = static_cast<PulseBackend*>(user);
     ++self->underflows_;
     self->waiting_for_start_ = true;  // with prebuf > 0 the server waits for data, then sends STARTED
+    self->anchor_.restart();          // it starts again later than the last update says
     self->connection_.signal();
   }
 
@@ -316,6 +333,7 @@ class PulseBackend final : public DeviceBackend {
   bool waiting_for_start_ = true;
   std::uint64_t underflows_ = 0;
   std::uint64_t underflows_reported_ = 0;
+  HeardAnchor anchor_;
   // The last measurement, for latency().
   std::int64_t last_latency_us_ = 0;
   std::int64_t last_sink_us_ = 0;

@@ -30,27 +30,42 @@ inline bool indexes_valid(const pa_timing_info& timing) {
   return timing.write_index_corrupt == 0 && timing.read_index_corrupt == 0;
 }
 
-/// Playback: when the next frame written is heard. At the update the server had read the stream
-/// up to read_index and its sink held sink_usec not yet heard; libpulse advances write_index as
-/// we write. nullopt when the indexes are invalid (a seek or flush) or the server has read past
-/// what was written (the stream ran dry: an underrun it has not reported yet). With nothing
-/// queued but the sink's own buffer, the next frame is still heard at timestamp + sink_usec if it
-/// comes in time.
-inline std::optional<std::int64_t> next_frame_heard_at(const pa_timing_info& timing) {
-  const std::int64_t queued = timing.write_index - timing.read_index;
-  if (!indexes_valid(timing) || queued < 0) return std::nullopt;
-  return update_instant_us(timing) + static_cast<std::int64_t>(timing.sink_usec) + stream_bytes_to_us(queued);
+/// Playback: when the stream's first byte is heard, as the update places it. At the update the
+/// server had read the stream up to read_index and its sink held sink_usec not yet heard. nullopt
+/// when the read index is invalid (a seek or flush).
+inline std::optional<std::int64_t> first_byte_heard_at(const pa_timing_info& timing) {
+  if (timing.read_index_corrupt != 0) return std::nullopt;
+  return update_instant_us(timing) + static_cast<std::int64_t>(timing.sink_usec) - stream_bytes_to_us(timing.read_index);
 }
 
-/// Recording a sink's monitor: when the next frame to be read was played. At the update the server
-/// had written the stream up to write_index; that audio left the source source_usec earlier, and a
-/// monitor hands a sink's audio over when the sink renders it, sink_usec before the sink's instant
-/// for it. So the frame at write_index was played at timestamp − source_usec + sink_usec, and the
-/// one at read_index (ours) that many frames before.
-inline std::optional<std::int64_t> next_unread_frame_played_at(const pa_timing_info& timing) {
-  if (!indexes_valid(timing)) return std::nullopt;
+/// Playback: when the next frame written is heard: the first byte's instant plus what has been
+/// written (libpulse advances write_index as we write). nullopt when the indexes are invalid or
+/// the server has read past what was written (the stream ran dry: an underrun it has not
+/// reported yet). With nothing queued but the sink's own buffer, the next frame is still heard
+/// at timestamp + sink_usec if it comes in time.
+inline std::optional<std::int64_t> next_frame_heard_at(const pa_timing_info& timing) {
+  const auto first_byte = first_byte_heard_at(timing);
+  if (!first_byte || !indexes_valid(timing) || timing.write_index < timing.read_index) return std::nullopt;
+  return *first_byte + stream_bytes_to_us(timing.write_index);
+}
+
+/// Recording a sink's monitor: when the stream's first byte was played, as the update places it.
+/// At the update the server had written the stream up to write_index; that audio left the source
+/// source_usec earlier, and a monitor hands a sink's audio over when the sink renders it,
+/// sink_usec before the sink's instant for it. So the frame at write_index was played at
+/// timestamp − source_usec + sink_usec, and byte 0 that much before. nullopt when the write
+/// index is invalid.
+inline std::optional<std::int64_t> first_byte_played_at(const pa_timing_info& timing) {
+  if (timing.write_index_corrupt != 0) return std::nullopt;
   return update_instant_us(timing) - static_cast<std::int64_t>(timing.source_usec) +
-         static_cast<std::int64_t>(timing.sink_usec) + stream_bytes_to_us(timing.read_index - timing.write_index);
+         static_cast<std::int64_t>(timing.sink_usec) - stream_bytes_to_us(timing.write_index);
+}
+
+/// Recording: when the next frame to be read (at read_index) was played.
+inline std::optional<std::int64_t> next_unread_frame_played_at(const pa_timing_info& timing) {
+  const auto first_byte = first_byte_played_at(timing);
+  if (!first_byte || !indexes_valid(timing)) return std::nullopt;
+  return *first_byte + stream_bytes_to_us(timing.read_index);
 }
 
 }  // namespace chorus::playback::detail

@@ -356,19 +356,38 @@ void burn_thread_cpu(std::chrono::nanoseconds amount) {
   }
 }
 
+/// Burns `amount` of the thread's CPU; false when the wall clock took a millisecond more: the CPU
+/// was taken away meanwhile, and on a virtual machine the thread's CPU clock can then count time
+/// the host held the CPU (seen: 200 µs of burning counted as a millisecond or more, about once in
+/// 600 runs, with two busy processes on the 2 CPUs).
+bool burn_thread_cpu_undisturbed(std::chrono::nanoseconds amount) {
+  const auto start = std::chrono::steady_clock::now();
+  burn_thread_cpu(amount);
+  return std::chrono::steady_clock::now() - start < amount + 1ms;
+}
+
 }  // namespace
 
 TEST_CASE("a real-time budget counts the blocks that ran a millisecond of CPU or more") {
   using chorus::playback::detail::RealtimeBudget;
   RealtimeBudget budget(true);  // the flag alone: what is counted needs no real-time privilege
   budget.over_budget(std::chrono::steady_clock::now());
-  CHECK(budget.long_blocks() == 0);
+  const std::uint64_t before = budget.long_blocks();
   burn_thread_cpu(2ms);
   budget.over_budget(std::chrono::steady_clock::now());
-  CHECK(budget.long_blocks() == 1);
-  burn_thread_cpu(200us);
-  budget.over_budget(std::chrono::steady_clock::now());
-  CHECK(budget.long_blocks() == 1);
+  CHECK(budget.long_blocks() == before + 1);
+
+  // A short block is not counted. An attempt the platform disturbed proves nothing either way.
+  int judged = 0;
+  for (int attempt = 0; attempt < 20 && judged == 0; ++attempt) {
+    budget.over_budget(std::chrono::steady_clock::now());
+    const std::uint64_t counted = budget.long_blocks();
+    if (!burn_thread_cpu_undisturbed(200us)) continue;
+    budget.over_budget(std::chrono::steady_clock::now());
+    CHECK(budget.long_blocks() == counted);
+    ++judged;
+  }
+  REQUIRE(judged == 1);
 
   RealtimeBudget normal(false);  // a thread at normal priority holds nobody back
   burn_thread_cpu(2ms);

@@ -75,11 +75,14 @@ def thread_names(pid: int) -> "set[str]":
 
 
 def check_thread_names(node) -> None:
-    """An operator with `top -H` can tell a playing node's busy threads apart."""
-    names = thread_names(node.pid)
-    missing = sorted(PLAYING_THREADS - names)
-    if missing:
-        raise HarnessError(f"{node.name}'s threads {sorted(names)} lack {missing}")
+    """An operator with `top -H` can tell a playing node's busy threads apart. The decoder thread
+    starts when the first track has been opened (on the opener thread), which may come after
+    `status` says playing."""
+    def named() -> object:
+        names = thread_names(node.pid)
+        missing = sorted(PLAYING_THREADS - names)
+        return not missing or f"{node.name}'s threads {sorted(names)} lack {missing}"
+    wait_until(named, 3.0, what=f"{node.name}'s threads to carry their names")
 
 
 def scenario_hogs(cluster) -> None:

@@ -624,8 +624,9 @@ def cost_section(r: Report, data: Optional[dict]) -> None:
         mem = (f"RssAnon {b['rss_anon_mib']} MiB, RssFile {b['rss_file_mib']} MiB")
         r.add(f"Where it goes (follower B of the first run, playing; threads by creation "
               f"order, with the names the node gives them): {threads}. chorus-output paces the "
-              f"output (one block every 10 ms); chorus-decoder, the library's decoder, wakes when a read position enters "
-              f"the next one-second chunk, or a seek is announced; the io loop wakes for each peer's heartbeats "
+              f"output (one block every 10 ms); chorus-decoder, the library's decoder, wakes when "
+              f"a read position enters the next one-second chunk, or a seek is announced; the io "
+              f"loop wakes for each peer's heartbeats "
               f"(answered in the same wake-up), its own heartbeat rounds (5 a second, which the "
               f"election shell's freeze watch shares), clock-sync requests and their answers (4 "
               f"a second each for the first minute, then 1) and the 1 s refresh of the status "

@@ -21,9 +21,8 @@ namespace {
 using chorus::playback::detail::first_byte_heard_at;
 using chorus::playback::detail::first_byte_played_at;
 using chorus::playback::detail::HeardAnchor;
-using chorus::playback::detail::next_frame_heard_at;
-using chorus::playback::detail::next_unread_frame_played_at;
-using chorus::playback::detail::stream_bytes_to_us;
+using chorus::playback::detail::next_frame_heard_from;
+using chorus::playback::detail::next_unread_frame_played_from;
 
 constexpr std::uint32_t kRate = 48'000;
 constexpr std::size_t kBytesPerFrame = 4;
@@ -69,11 +68,11 @@ struct Recording {
     if (timing != nullptr) vet_update(stream, static_cast<Recording*>(user)->anchor, first_byte_played_at(*timing));
   }
 
-  /// When the next unread frame was played: the trusted update's first byte plus what was read.
+  /// When the next unread frame was played, from the trusted update.
   std::optional<std::int64_t> next_unread_played_at(const pa_timing_info* timing) const {
     const auto first_byte = anchor.trusted_us();
-    if (timing == nullptr || !first_byte || !next_unread_frame_played_at(*timing)) return std::nullopt;
-    return *first_byte + stream_bytes_to_us(timing->read_index);
+    if (timing == nullptr || !first_byte) return std::nullopt;
+    return next_unread_frame_played_from(*first_byte, *timing);
   }
 
   /// Everything readable now, each fragment stamped with when its first frame was played
@@ -175,8 +174,8 @@ struct CalibrationPlayback {
   /// As the chorus pulse output reckons it (output_pulse.cpp), once the stream plays.
   std::optional<std::int64_t> next_frame_audible_at(const pa_timing_info* timing) const {
     const auto first_byte = anchor.trusted_us();
-    if (timing == nullptr || timing->playing == 0 || !first_byte || !next_frame_heard_at(*timing)) return std::nullopt;
-    return *first_byte + stream_bytes_to_us(timing->write_index);
+    if (timing == nullptr || timing->playing == 0 || !first_byte) return std::nullopt;
+    return next_frame_heard_from(*first_byte, *timing);
   }
 
   static void on_writable(pa_stream* stream, std::size_t, void* user) {

@@ -15,8 +15,7 @@
 //
 // When is the next frame heard? From the server's raw timing updates (PA_STREAM_AUTO_TIMING_UPDATE:
 // libpulse asks 10 ms after the stream starts, then doubles the interval up to 1.5 s), as
-// pulse_timing.hpp reckons: when the stream's first byte is heard, plus what has been written
-// since. Each update is checked against the last one trusted before it is used, and one that
+// pulse_timing.hpp reckons: when the stream's first byte is heard, plus what has been written. Each update is checked against the last one trusted before it is used, and one that
 // disagrees is confirmed or dropped by another update asked for at once (heard_anchor.hpp: a
 // single bad update used to steer the output for up to 1.5 s). A step of the wall clock between
 // an update and its use shows as a jump the device output follows at once.
@@ -107,13 +106,13 @@ class PulseBackend final : public DeviceBackend {
     MainloopLock lock(connection_.loop());
     if (broken() || !playing()) return std::nullopt;
     const pa_timing_info* timing = pa_stream_get_timing_info(stream_);
-    // No timing update yet, or the stream ran dry (next_frame_heard_at says why).
-    if (timing == nullptr || !next_frame_heard_at(*timing)) return std::nullopt;
     const auto first_byte = anchor_.trusted_us();
-    if (!first_byte) return std::nullopt;  // no update of this timeline trusted yet
-    const std::int64_t audible = *first_byte + stream_bytes_to_us(timing->write_index);
+    // No update of this timeline trusted yet, or the stream ran dry (next_frame_heard_from).
+    if (timing == nullptr || !first_byte) return std::nullopt;
+    const auto audible = next_frame_heard_from(*first_byte, *timing);
+    if (!audible) return std::nullopt;
     last_sink_us_ = static_cast<std::int64_t>(timing->sink_usec);
-    last_latency_us_ = audible - now_us();
+    last_latency_us_ = *audible - now_us();
     return audible;
   }
 

@@ -6,7 +6,11 @@
 //
 // libpulse's interpolated latency (pa_stream_get_latency) is not used: its smoother estimates the
 // server's rate on its own and, after the platform held a CPU for a few ms, carried an error of
-// up to 4 ms that took ten seconds to fade. Each raw update is exact at its timestamp.
+// up to 4 ms that took ten seconds to fade. A raw update is exact at its timestamp, but for about
+// 1 in 900 that is off by 0.25-15 ms: each is placed by its first byte's instant
+// (first_byte_heard_at, first_byte_played_at) and vetted against the last one trusted
+// (heard_anchor.hpp) before the next frame is reckoned from it (next_frame_heard_from,
+// next_unread_frame_played_from).
 
 #include <pulse/pulseaudio.h>
 
@@ -38,15 +42,14 @@ inline std::optional<std::int64_t> first_byte_heard_at(const pa_timing_info& tim
   return update_instant_us(timing) + static_cast<std::int64_t>(timing.sink_usec) - stream_bytes_to_us(timing.read_index);
 }
 
-/// Playback: when the next frame written is heard: the first byte's instant plus what has been
-/// written (libpulse advances write_index as we write). nullopt when the indexes are invalid or
-/// the server has read past what was written (the stream ran dry: an underrun it has not
-/// reported yet). With nothing queued but the sink's own buffer, the next frame is still heard
+/// Playback: when the next frame written is heard, the stream's first byte being heard at
+/// `first_byte_us` (libpulse advances write_index as we write). nullopt when the indexes are
+/// invalid or the server has read past what was written (the stream ran dry: an underrun it has
+/// not reported yet). With nothing queued but the sink's own buffer, the next frame is still heard
 /// at timestamp + sink_usec if it comes in time.
-inline std::optional<std::int64_t> next_frame_heard_at(const pa_timing_info& timing) {
-  const auto first_byte = first_byte_heard_at(timing);
-  if (!first_byte || !indexes_valid(timing) || timing.write_index < timing.read_index) return std::nullopt;
-  return *first_byte + stream_bytes_to_us(timing.write_index);
+inline std::optional<std::int64_t> next_frame_heard_from(std::int64_t first_byte_us, const pa_timing_info& timing) {
+  if (!indexes_valid(timing) || timing.write_index < timing.read_index) return std::nullopt;
+  return first_byte_us + stream_bytes_to_us(timing.write_index);
 }
 
 /// Recording a sink's monitor: when the stream's first byte was played, as the update places it.
@@ -61,11 +64,12 @@ inline std::optional<std::int64_t> first_byte_played_at(const pa_timing_info& ti
          static_cast<std::int64_t>(timing.sink_usec) - stream_bytes_to_us(timing.write_index);
 }
 
-/// Recording: when the next frame to be read (at read_index) was played.
-inline std::optional<std::int64_t> next_unread_frame_played_at(const pa_timing_info& timing) {
-  const auto first_byte = first_byte_played_at(timing);
-  if (!first_byte || !indexes_valid(timing)) return std::nullopt;
-  return *first_byte + stream_bytes_to_us(timing.read_index);
+/// Recording: when the next frame to be read (at read_index) was played, the stream's first byte
+/// having been played at `first_byte_us`. nullopt when the indexes are invalid.
+inline std::optional<std::int64_t> next_unread_frame_played_from(std::int64_t first_byte_us,
+                                                                 const pa_timing_info& timing) {
+  if (!indexes_valid(timing)) return std::nullopt;
+  return first_byte_us + stream_bytes_to_us(timing.read_index);
 }
 
 }  // namespace chorus::playback::detail

@@ -7,9 +7,10 @@
 // 16.1 (null sinks, a 2-core VM, 21 000 updates): 99 % of the updates agree with the one before
 // within 0.1 ms, but about 1 in 900 is off by 0.25 to 15 ms, and the next update puts the stream
 // back where it was. libpulse asks for an update 10 ms after a stream starts and then doubles the
-// interval up to 1.5 s, so such an update steered the output for up to 1.5 s (traced: a node
-// 0.44 ms early for exactly the 1.5 s between a bad update and the next, as recorded from its
-// sink), and one more than 2 ms off made the output jump there and back (DeviceClock::reset_us).
+// interval up to 1.5 s, so such an update steered the output for up to 1.5 s (traced: an update
+// 0.42 ms off stayed the latest for 1.49 s; where the probe recorded the node's sink meanwhile it
+// was 0.38-0.45 ms early, and back within ~40 µs once the next update came), and one more than
+// 2 ms off made the output jump there and back (DeviceClock::reset_us).
 //
 // Rule. An update within kAgreeUs of the trusted anchor is taken: the sink's drift and the
 // updates' own scatter move the anchor by less between two updates. One further off is held, and

@@ -12,7 +12,6 @@
 #include <vector>
 
 #include "chorus/time_base.hpp"
-#include "playback/heard_anchor.hpp"
 #include "playback/pulse_timing.hpp"
 
 namespace skew_probe {
@@ -23,6 +22,7 @@ using chorus::playback::detail::first_byte_played_at;
 using chorus::playback::detail::HeardAnchor;
 using chorus::playback::detail::next_frame_heard_from;
 using chorus::playback::detail::next_unread_frame_played_from;
+using chorus::playback::detail::vet_timing_update;
 
 constexpr std::uint32_t kRate = 48'000;
 constexpr std::size_t kBytesPerFrame = 4;
@@ -32,14 +32,6 @@ constexpr std::size_t kBytesPerFrame = 4;
 constexpr std::int64_t kSettleUs = 1'000'000;
 
 pa_sample_spec probe_format() { return pa_sample_spec{PA_SAMPLE_S16LE, kRate, 2}; }
-
-/// A timing update's anchor offered to `anchor` (heard_anchor.hpp, as the pulse output vets its
-/// own); when it is held, another update is asked for at once. The probe's stamps are the
-/// measurement's truth: a single bad update must not misplace 1.5 s of them either.
-void vet_update(pa_stream* stream, HeardAnchor& anchor, std::optional<std::int64_t> first_byte) {
-  if (!first_byte || !anchor.offer(*first_byte)) return;
-  if (pa_operation* again = pa_stream_update_timing_info(stream, nullptr, nullptr)) pa_operation_unref(again);
-}
 
 }  // namespace
 
@@ -61,11 +53,13 @@ struct Recording {
   BlockSink on_block;
   std::int64_t settled_at = 0;
   std::string error;
+  // Vets the record stream's timing updates as the pulse output vets its own: the probe's stamps
+  // are the measurement's truth, and a single bad update must not misplace 1.5 s of them.
   HeardAnchor anchor;
 
   static void on_timing_update(pa_stream* stream, void* user) {
     const pa_timing_info* timing = pa_stream_get_timing_info(stream);
-    if (timing != nullptr) vet_update(stream, static_cast<Recording*>(user)->anchor, first_byte_played_at(*timing));
+    if (timing != nullptr) vet_timing_update(stream, static_cast<Recording*>(user)->anchor, first_byte_played_at(*timing));
   }
 
   /// When the next unread frame was played, from the trusted update.
@@ -166,7 +160,7 @@ struct CalibrationPlayback {
   static void on_timing_update(pa_stream* stream, void* user) {
     const pa_timing_info* timing = pa_stream_get_timing_info(stream);
     if (timing != nullptr && timing->playing != 0) {
-      vet_update(stream, static_cast<CalibrationPlayback*>(user)->anchor, first_byte_heard_at(*timing));
+      vet_timing_update(stream, static_cast<CalibrationPlayback*>(user)->anchor, first_byte_heard_at(*timing));
     }
   }
   static void on_underflow(pa_stream*, void* user) { static_cast<CalibrationPlayback*>(user)->anchor.restart(); }

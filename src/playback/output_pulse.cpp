@@ -15,9 +15,10 @@
 //
 // When is the next frame heard? From the server's raw timing updates (PA_STREAM_AUTO_TIMING_UPDATE:
 // libpulse asks 10 ms after the stream starts, then doubles the interval up to 1.5 s), as
-// pulse_timing.hpp reckons: when the stream's first byte is heard, plus what has been written. Each update is checked against the last one trusted before it is used, and one that
-// disagrees is confirmed or dropped by another update asked for at once (heard_anchor.hpp: a
-// single bad update used to steer the output for up to 1.5 s). A step of the wall clock between
+// pulse_timing.hpp reckons: when the stream's first byte is heard, plus what has been written.
+// Each update is checked against the last one trusted before it is used, and one that disagrees
+// is confirmed or dropped by another update asked for at once (heard_anchor.hpp: a single bad
+// update used to steer the output for up to 1.5 s). A step of the wall clock between
 // an update and its use shows as a jump the device output follows at once.
 //
 // Not playing: before the first start (prebuffering), after an underrun until the server starts
@@ -51,7 +52,6 @@
 #include <spdlog/spdlog.h>
 
 #include "chorus/time_base.hpp"
-#include "heard_anchor.hpp"
 #include "output_format.hpp"
 #include "output_impl.hpp"
 #include "pulse_connection.hpp"
@@ -308,10 +308,9 @@ class PulseBackend final : public DeviceBackend {
     if (timing == nullptr || timing->playing == 0) return;
     self->waiting_for_start_ = false;
     const auto first_byte = first_byte_heard_at(*timing);
-    if (!first_byte || !self->anchor_.offer(*first_byte)) return;
+    if (!vet_timing_update(stream, self->anchor_, first_byte)) return;
     spdlog::debug("pulse: a timing update places the stream {:+.2f} ms from the last one trusted; held, another asked for",
                   static_cast<double>(*first_byte - *self->anchor_.trusted_us()) / 1000.0);
-    if (pa_operation* again = pa_stream_update_timing_info(stream, nullptr, nullptr)) pa_operation_unref(again);
   }
   static void on_underflow(pa_stream*, void* user) {
     auto* self = static_cast<PulseBackend*>(user);

@@ -18,6 +18,7 @@
 #include <optional>
 
 #include "chorus/time_base.hpp"
+#include "heard_anchor.hpp"
 #include "output_format.hpp"
 
 namespace chorus::playback::detail {
@@ -70,6 +71,15 @@ inline std::optional<std::int64_t> next_unread_frame_played_from(std::int64_t fi
                                                                  const pa_timing_info& timing) {
   if (!indexes_valid(timing)) return std::nullopt;
   return first_byte_us + stream_bytes_to_us(timing.read_index);
+}
+
+/// Offers an update's first-byte instant to `anchor`; when the anchor holds it, asks the server
+/// for another update at once (heard_anchor.hpp). True when it was held. Runs in libpulse's
+/// callback for a timing update.
+inline bool vet_timing_update(pa_stream* stream, HeardAnchor& anchor, std::optional<std::int64_t> first_byte) {
+  if (!first_byte || !anchor.offer(*first_byte)) return false;
+  if (pa_operation* again = pa_stream_update_timing_info(stream, nullptr, nullptr)) pa_operation_unref(again);
+  return true;
 }
 
 }  // namespace chorus::playback::detail

@@ -281,14 +281,20 @@ def keyed_step(cluster: Cluster, hosts: "dict[str, Any]") -> None:
     wait_until(lambda: all(len(peer_ids(n)) == 1 for n in pair) or
                {n.name: sorted(peer_ids(n)) for n in pair}, 3.0, what="the keyed pair linked")
     cluster.figure("power-on to one agreed leader (2 keyed nodes, mDNS)", now() - t0)
-    listing = hosts["h3"].run(["avahi-browse", "--parsable", "--terminate", "--resolve",
-                               "--no-db-lookup", "_chorus._tcp"]).stdout
-    announced = {line.split(";")[3]: line for line in listing.splitlines()
-                 if line.startswith("=") and line.count(";") >= 9}
-    for name, key_id in (("k1", id_a), ("k2", id_a), ("k3", id_b)):
-        if f'"key={key_id}"' not in announced.get(name, ""):
-            raise HarnessError(f"{name} is not announced with key id {key_id}: "
-                               f"{announced.get(name)!r}")
+
+    # The pair may agree before both are announced (one finding the other is enough), so the
+    # announcements are awaited: each node's own, with its key id, in h3's daemon.
+    def announced_with_key_ids() -> object:
+        listing = hosts["h3"].run(["avahi-browse", "--parsable", "--terminate", "--resolve",
+                                   "--no-db-lookup", "_chorus._tcp"]).stdout
+        announced = {line.split(";")[3]: line for line in listing.splitlines()
+                     if line.startswith("=") and line.count(";") >= 9}
+        expected = (("k1", id_a), ("k2", id_a), ("k3", id_b))
+        wrong = {name: announced.get(name) for name, key_id in expected
+                 if f'"key={key_id}"' not in announced.get(name, "")}
+        return not wrong or f"not announced with their key ids: {wrong}"
+    wait_until(announced_with_key_ids, 5.0, poll=0.2,
+               what="the keyed nodes announced with their key ids")
     if peer_ids(other) or any(other.id in peer_ids(n) for n in pair):
         raise HarnessError(f"k3 (another key) is linked: {peer_ids(other)}")
     for node in pair + [other]:

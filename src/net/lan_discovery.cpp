@@ -17,6 +17,7 @@
 #include <spdlog/spdlog.h>
 
 #include "chorus/protocol/inert_text.hpp"
+#include "chorus/thread_name.hpp"
 
 namespace chorus::net {
 
@@ -92,6 +93,7 @@ class LanDiscovery::Avahi {
     if (!poll_) return false;
     avahi_threaded_poll_lock(poll_);
     new_client();
+    name_poll_thread_when_it_runs();
     avahi_threaded_poll_unlock(poll_);
     return avahi_threaded_poll_start(poll_) == 0;
   }
@@ -102,6 +104,7 @@ class LanDiscovery::Avahi {
     // Freeing the client frees its entry group: avahi-daemon withdraws the service and says so.
     if (client_) avahi_client_free(std::exchange(client_, nullptr));
     if (retry_) avahi_threaded_poll_get(poll_)->timeout_free(std::exchange(retry_, nullptr));
+    if (naming_) avahi_threaded_poll_get(poll_)->timeout_free(std::exchange(naming_, nullptr));
     group_ = nullptr;
     browser_ = nullptr;
     avahi_threaded_poll_unlock(poll_);
@@ -131,6 +134,21 @@ class LanDiscovery::Avahi {
     } else {
       retry_ = api->timeout_new(api, &due, &Avahi::retry_due, this);
     }
+  }
+
+  // Avahi starts its poll thread itself, with no hook: a timeout due at once runs on it as soon as
+  // it starts, and names it for top -H, ps -L and gdb.
+  void name_poll_thread_when_it_runs() {
+    const AvahiPoll* api = avahi_threaded_poll_get(poll_);
+    timeval now{};
+    avahi_elapse_time(&now, 0, 0);
+    naming_ = api->timeout_new(api, &now, &Avahi::name_poll_thread, this);
+  }
+
+  static void name_poll_thread(AvahiTimeout*, void* self) {
+    auto& avahi = *static_cast<Avahi*>(self);
+    name_this_thread("chorus-mdns");
+    avahi_threaded_poll_get(avahi.poll_)->timeout_free(std::exchange(avahi.naming_, nullptr));
   }
 
   static void retry_due(AvahiTimeout*, void* self) {
@@ -304,6 +322,7 @@ class LanDiscovery::Avahi {
   AvahiEntryGroup* group_ = nullptr;
   AvahiServiceBrowser* browser_ = nullptr;
   AvahiTimeout* retry_ = nullptr;  ///< the next attempt at a client, while there is no bus
+  AvahiTimeout* naming_ = nullptr; ///< names the poll thread, until it has run
 };
 
 LanDiscovery::LanDiscovery(boost::asio::io_context& io, LanDiscoverySettings settings, Found found)

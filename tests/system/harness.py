@@ -227,6 +227,17 @@ def sanitized(pid: int) -> bool:
     return "libasan" in Path(f"/proc/{pid}/maps").read_text()
 
 
+def thread_names(pid: int) -> "set[str]":
+    """The names of a process's live threads (/proc/PID/task/*/comm)."""
+    names = set()
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            names.add((task / "comm").read_text().strip())
+        except OSError:
+            continue  # the thread ended while we looked
+    return names
+
+
 class Node:
     """One `node` process. Start it with start(); every method is called from the main thread."""
 

@@ -35,7 +35,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from harness import (  # noqa: E402
     Cluster, HarnessError, Node, agreement, gen_key, now, one_agreed_leader, run_main,
-    statuses, wait_until,
+    statuses, thread_names, wait_until,
 )
 
 REPO = Path(__file__).resolve().parents[2]
@@ -145,6 +145,11 @@ def scenario_lan(cluster: Cluster) -> None:
         cluster.figure("power-on to one agreed leader (3 nodes, mDNS)", found)
         wait_until(lambda: all(len(peer_ids(n)) == 2 for n in trio) or
                    {n.name: sorted(peer_ids(n)) for n in trio}, 3.0, what="a full mesh")
+        # Avahi's poll thread is named like the node's own, for top -H, ps -L and gdb.
+        unnamed = [n.name for n in trio if "chorus-mdns" not in thread_names(n.pid)]
+        if unnamed:
+            raise HarnessError(f"no thread named chorus-mdns in {unnamed}: "
+                               f"{sorted(thread_names(trio[0].pid))}")
         addresses = {p.get("address") for n in trio for p in n.peers().get("peers", [])}
         if not all(a.startswith("10.78.0.") for a in addresses):
             raise HarnessError(f"members reached at addresses other than IPv4 ones: {addresses}")

@@ -26,7 +26,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from harness import HarnessError, agreement, now, run_main, statuses, wait_until  # noqa: E402
+from harness import (HarnessError, agreement, now, run_main, statuses, thread_names,  # noqa: E402
+                     wait_until)
 from sync_rig import SyncRig, mono_to_us  # noqa: E402
 from test_sync import (SETTLE_S, SETUP_BUDGET_S, all_playing, check_no_jumps,  # noqa: E402
                        check_skew, require_ok, synced)
@@ -61,17 +62,6 @@ class Hogs:
 
 def heartbeat_timeouts(node) -> int:
     return int(node.command_json("debug --json").get("heartbeat_timeouts", 0))
-
-
-def thread_names(pid: int) -> "set[str]":
-    """The names of a process's live threads (/proc/PID/task/*/comm)."""
-    names = set()
-    for task in Path(f"/proc/{pid}/task").iterdir():
-        try:
-            names.add((task / "comm").read_text().strip())
-        except OSError:
-            continue  # the thread ended while we looked
-    return names
 
 
 def check_thread_names(node) -> None:

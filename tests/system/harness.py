@@ -227,6 +227,14 @@ def sanitized(pid: int) -> bool:
     return "libasan" in Path(f"/proc/{pid}/maps").read_text()
 
 
+def sanitized_binary(path: str) -> bool:
+    """Whether the node binary at `path` links AddressSanitizer's runtime, before any process of it
+    runs: its dynamic string table, which names the libraries it needs, lies in the file's first
+    megabytes."""
+    with open(path, "rb") as binary:
+        return b"libasan.so" in binary.read(4 << 20)
+
+
 def thread_names(pid: int) -> "set[str]":
     """The names of a process's live threads (/proc/PID/task/*/comm)."""
     names = set()

@@ -29,8 +29,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from harness import (HarnessError, agreement, now, run_main, statuses, thread_names,  # noqa: E402
                      wait_until)
 from sync_rig import SyncRig, mono_to_us  # noqa: E402
-from test_sync import (SETTLE_S, SETUP_BUDGET_S, all_playing, check_no_jumps,  # noqa: E402
-                       check_skew, require_ok, synced)
+from test_sync import (SETTLE_S, all_playing, check_no_jumps,  # noqa: E402
+                       check_skew, require_ok, setup_budget_s, synced)
 
 HOGS_PER_CORE = 2
 HOG_S = 10.0
@@ -82,7 +82,7 @@ def scenario_hogs(cluster) -> None:
         names = ["A", "B", "C"]
         for name in names:
             rig.fifo(name)
-        rig.start_probe(names, SETUP_BUDGET_S + SETTLE_S + HOG_S + 2.0)
+        rig.start_probe(names, setup_budget_s(cluster) + SETTLE_S + HOG_S + 2.0)
         a = rig.add_node("A", leader=True)
         b = rig.add_node("B", bootstrap=a)
         c = rig.add_node("C", bootstrap=a)

@@ -366,11 +366,12 @@ class Probe:
         if self.raw_path is not None:
             with open(self.raw_path) as raw:
                 for line in raw:
+                    if line.startswith("!stall,"):  # due_us, late_us, cpu, waited_us (StallWitness)
+                        due, late, cpu = line.split(",")[1:4]
+                        self.stalls.append((int(due), int(late), int(cpu)))
+                        continue
                     name, arrival, first, audible = line.rstrip("\n").rsplit(",", 3)
-                    if name == "!stall":  # due_us, late_us, cpu (skew_probe's StallWitness)
-                        self.stalls.append((int(arrival), int(first), int(audible)))
-                    else:
-                        self.rows.append((name, int(arrival), int(first), int(audible)))
+                    self.rows.append((name, int(arrival), int(first), int(audible)))
         return self.result
 
     def close(self) -> None:

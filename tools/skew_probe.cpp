@@ -8,14 +8,17 @@
 //     --raw writes one CSV line per block received: node,arrival_us,first_frame,audible_frames
 //     (first_frame −1 when the block is silent; arrival_us on this machine's steady clock, the
 //     same clock as Python's time.monotonic_ns() / 1000), and at the end one line per platform
-//     stall: !stall,due_us,late_us,cpu.
+//     stall: !stall,due_us,late_us,cpu,waited_us.
 //
 // Platform stalls: a real-time thread pinned to each CPU wakes every millisecond and records
 // every wake-up more than 1 ms late. On a virtual machine the host can hold a CPU for several
 // milliseconds, and then no real-time thread on it runs on time, a node's output included (seen
 // here: a node's late writes and an unrelated real-time process's late wake-ups at the same
 // instants, up to 30 ms). Those windows say nothing about the nodes; the tests judge skew outside
-// them and count what they leave out.
+// them and count what they leave out. waited_us says who held the CPU: how long the late thread
+// waited on its run queue after the kernel had woken it (schedstat's run_delay). A thread of this
+// machine holding the CPU (a node's real-time thread, say) keeps it waiting there; the host
+// holding the virtual CPU delays the wake-up itself, and the thread then runs at once.
 //
 // A node on a sound server (--output pulse:SINK, alsa:pulse:SINK, sdl on the server) is recorded
 // from the sink's monitor instead (NAME=pulse:SINK.monitor): each block is stamped with when the
@@ -87,6 +90,7 @@ class StallWitness {
     std::int64_t due_us;
     std::int64_t late_us;
     int cpu;
+    std::int64_t waited_us;  ///< of late_us, spent runnable on the run queue
   };
 
   explicit StallWitness(std::int64_t end_us) {
@@ -123,7 +127,8 @@ class StallWitness {
     timespec next{};
     ::clock_gettime(CLOCK_MONOTONIC, &next);
     auto& found = found_[static_cast<std::size_t>(cpu)];
-    for (;;) {
+    RunQueueWait waits;
+    for (std::int64_t wake = 0;; ++wake) {
       next.tv_nsec += kPeriodUs * 1000;
       if (next.tv_nsec >= 1'000'000'000) {
         next.tv_nsec -= 1'000'000'000;
@@ -133,9 +138,46 @@ class StallWitness {
       const std::int64_t due = next.tv_sec * 1'000'000LL + next.tv_nsec / 1000;
       const std::int64_t late = now_us() - due;
       if (due >= end_us) return;
-      if (late > kLateUs && found.size() < found.capacity()) found.push_back({due, late, cpu});
+      if (late > kLateUs && found.size() < found.capacity()) {
+        found.push_back({due, late, cpu, waits.since_last()});
+      } else if (wake % kWaitReadEvery == 0) {
+        waits.since_last();  // keeps the baseline recent: on-time wake-ups wait microseconds
+      }
     }
   }
+
+  /// This thread's time spent runnable but not running, from /proc/thread-self/schedstat.
+  class RunQueueWait {
+   public:
+    RunQueueWait() : fd_(::open("/proc/thread-self/schedstat", O_RDONLY | O_CLOEXEC)) { since_last(); }
+    ~RunQueueWait() {
+      if (fd_ >= 0) ::close(fd_);
+    }
+    RunQueueWait(const RunQueueWait&) = delete;
+    RunQueueWait& operator=(const RunQueueWait&) = delete;
+
+    /// Microseconds waited since the last call (-1 if schedstat cannot be read).
+    std::int64_t since_last() {
+      char text[96];
+      const ssize_t n = fd_ < 0 ? -1 : ::pread(fd_, text, sizeof text - 1, 0);
+      if (n <= 0) return -1;
+      text[n] = '\0';
+      unsigned long long run_ns = 0, waited_ns = 0;
+      if (std::sscanf(text, "%llu %llu", &run_ns, &waited_ns) != 2) return -1;
+      const auto waited = static_cast<std::int64_t>(waited_ns / 1000);
+      const std::int64_t delta = last_us_ < 0 ? 0 : waited - last_us_;
+      last_us_ = waited;
+      return delta;
+    }
+
+   private:
+    int fd_;
+    std::int64_t last_us_ = -1;
+  };
+
+  // The wait is read every 10 ms between stalls (and at each stall), not at every wake-up: a
+  // stall's reading then includes at most ten on-time wake-ups' microseconds of waiting.
+  static constexpr std::int64_t kWaitReadEvery = 10;
 
   std::vector<std::vector<Stall>> found_;
   std::vector<std::thread> threads_;
@@ -371,8 +413,9 @@ int measure(int argc, char** argv) {
   for (const auto& stall : stalls) {
     worst_stall = std::max(worst_stall, stall.late_us);
     if (raw) {
-      std::fprintf(raw, "!stall,%lld,%lld,%d\n", static_cast<long long>(stall.due_us),
-                   static_cast<long long>(stall.late_us), stall.cpu);
+      std::fprintf(raw, "!stall,%lld,%lld,%d,%lld\n", static_cast<long long>(stall.due_us),
+                   static_cast<long long>(stall.late_us), stall.cpu,
+                   static_cast<long long>(stall.waited_us));
     }
   }
   if (raw) std::fclose(raw);

@@ -330,6 +330,12 @@ class Stall:
     due_us: int
     late_us: int
     cpu: int
+    waited_us: int = -1  # of late_us, runnable on the run queue (-1: unknown)
+
+    def held_here(self) -> bool:
+        """Whether a thread of this machine held the CPU (the witness, woken, waited for it to
+        finish) rather than the host (which delays the wake-up itself). Unknown counts as here."""
+        return self.waited_us < 0 or 2 * self.waited_us >= self.late_us
 
 
 # Blocks due in a stall arrive when it ends, and the output catches up over the next block.
@@ -391,6 +397,18 @@ class ProbeRun:
         shared = sum(1 for s in inside
                      if any(o.cpu != s.cpu and abs(o.due_us - s.due_us) <= 1000 for o in inside))
         return shared / len(inside) if inside else 0.0
+
+    def holds(self, t0_us: float = -math.inf, t1_us: float = math.inf) -> "list[Stall]":
+        """One stall per hold of a CPU due in [t0, t1): after a long hold the witness catches up
+        on the wake-ups it missed, each recorded late, all at one instant; the first (the
+        latest) stands for the hold."""
+        firsts: "dict[tuple[int, int], Stall]" = {}
+        for stall in self.stalls:
+            if t0_us <= stall.due_us < t1_us:
+                key = (stall.cpu, (stall.due_us + stall.late_us) // 1000)
+                if key not in firsts or stall.late_us > firsts[key].late_us:
+                    firsts[key] = stall
+        return list(firsts.values())
 
     def buckets(self, names: Iterable[str], t0_us: float = -math.inf,
                 t1_us: float = math.inf) -> "list[int]":
@@ -485,10 +503,10 @@ def read_raw(path: Path) -> "tuple[dict[str, list[Block]], list[Stall]]":
     stalls: "list[Stall]" = []
     with open(path, newline="") as f:
         for row in csv.reader(f):
-            if len(row) != 4:
+            if row and row[0] == "!stall":
+                stalls.append(Stall(*(int(v) for v in row[1:6])))
                 continue
-            if row[0] == "!stall":
-                stalls.append(Stall(int(row[1]), int(row[2]), int(row[3])))
+            if len(row) != 4:
                 continue
             rows.setdefault(row[0], []).append([int(row[1]), int(row[2]), int(row[3])])
     out: "dict[str, list[Block]]" = {}
@@ -745,6 +763,11 @@ def fmt_us(values: "list[float]") -> str:
 MACHINE_WIDE_SHARE = 0.8
 
 
+# Holds of one CPU of which at most this share kept the witness waiting on its run queue were the
+# host's (a thread of this machine keeps it waiting; the host delays the wake-up itself).
+HELD_HERE_SHARE = 0.2
+
+
 # A node's real-time thread can explain a stall only by running 1 ms or more at a stretch
 # (status --json: output_timing.realtime_long_blocks). Stalls that outnumber such runs of every
 # live node this many times over were the platform's, even when it held one CPU at a time.
@@ -789,8 +812,18 @@ def judge_outside_stalls(cluster: Cluster, label: str, run: ProbeRun, names: "li
               f"stalls) in {stalled} of {total} buckets", flush=True)
         cluster.figure(f"{label}: not judged, buckets the host held", stalled, "buckets")
         return False
-    # One CPU held at a time: the host (or the kernel) again, or a node's real-time thread
-    # hogging that CPU. Only the latter shows in the nodes' own count of long real-time runs.
+    # One CPU held at a time: the host again, or a thread of this machine (a node's real-time
+    # thread?) hogging that CPU. The witness tells them apart: a thread here keeps it waiting on
+    # its run queue once woken; the host delays the wake-up itself. (The nodes' count of long
+    # real-time runs cannot: a thread's CPU clock here counts time the host held its CPU.)
+    holds = run.holds(t0_us, t1_us)
+    here = sum(1 for hold in holds if hold.held_here())
+    if here <= HELD_HERE_SHARE * len(holds):
+        print(f"  {label}: NOT JUDGED: the host held one CPU at a time in {stalled} of {total} "
+              f"buckets ({len(holds)} holds; {here} of them by a thread of this machine)",
+              flush=True)
+        cluster.figure(f"{label}: not judged, buckets the host held", stalled, "buckets")
+        return False
     stalls = sum(1 for s in run.stalls if t0_us <= s.due_us < t1_us)
     long_runs = realtime_long_blocks(cluster)
     if long_runs is not None and long_runs * STALLS_PER_LONG_BLOCK < stalls:
@@ -803,4 +836,5 @@ def judge_outside_stalls(cluster: Cluster, label: str, run: ProbeRun, names: "li
                        f"buckets, {held:.0%} of the stalls on two or more CPUs at once, and the "
                        f"nodes' real-time threads ran 1 ms or more at a stretch "
                        f"{'(unknown: a node did not answer)' if long_runs is None else long_runs} "
-                       f"times against {stalls} stalls; too few buckets are left to judge")
+                       f"times against {stalls} stalls, {here} of {len(holds)} holds by a thread "
+                       f"of this machine; too few buckets are left to judge")

@@ -62,19 +62,12 @@ struct Recording {
     if (timing != nullptr) vet_timing_update(stream, static_cast<Recording*>(user)->anchor, first_byte_played_at(*timing));
   }
 
-  /// When the next unread frame was played, from the trusted update.
-  std::optional<std::int64_t> next_unread_played_at(const pa_timing_info* timing) const {
-    const auto first_byte = anchor.trusted_us();
-    if (timing == nullptr || !first_byte) return std::nullopt;
-    return next_unread_frame_played_from(*first_byte, *timing);
-  }
-
   /// Everything readable now, each fragment stamped with when its first frame was played
   /// (pulse_timing.hpp: from the server's last trusted timing update).
   static void on_readable(pa_stream* stream, std::size_t, void* user) {
     auto* self = static_cast<Recording*>(user);
     while (pa_stream_readable_size(stream) > 0) {
-      const auto played = self->next_unread_played_at(pa_stream_get_timing_info(stream));
+      const auto played = next_unread_frame_played_from(self->anchor, pa_stream_get_timing_info(stream));
       const void* data = nullptr;
       std::size_t bytes = 0;
       if (pa_stream_peek(stream, &data, &bytes) < 0) {
@@ -167,9 +160,8 @@ struct CalibrationPlayback {
 
   /// As the chorus pulse output reckons it (output_pulse.cpp), once the stream plays.
   std::optional<std::int64_t> next_frame_audible_at(const pa_timing_info* timing) const {
-    const auto first_byte = anchor.trusted_us();
-    if (timing == nullptr || timing->playing == 0 || !first_byte) return std::nullopt;
-    return next_frame_heard_from(*first_byte, *timing);
+    if (timing == nullptr || timing->playing == 0) return std::nullopt;
+    return next_frame_heard_from(anchor, timing);
   }
 
   static void on_writable(pa_stream* stream, std::size_t, void* user) {

@@ -105,11 +105,9 @@ class PulseBackend final : public DeviceBackend {
     if (stream_ == nullptr) return std::nullopt;
     MainloopLock lock(connection_.loop());
     if (broken() || !playing()) return std::nullopt;
-    const pa_timing_info* timing = pa_stream_get_timing_info(stream_);
-    const auto first_byte = anchor_.trusted_us();
     // No update of this timeline trusted yet, or the stream ran dry (next_frame_heard_from).
-    if (timing == nullptr || !first_byte) return std::nullopt;
-    const auto audible = next_frame_heard_from(*first_byte, *timing);
+    const pa_timing_info* timing = pa_stream_get_timing_info(stream_);
+    const auto audible = next_frame_heard_from(anchor_, timing);
     if (!audible) return std::nullopt;
     last_sink_us_ = static_cast<std::int64_t>(timing->sink_usec);
     last_latency_us_ = *audible - now_us();

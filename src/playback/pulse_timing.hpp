@@ -43,14 +43,18 @@ inline std::optional<std::int64_t> first_byte_heard_at(const pa_timing_info& tim
   return update_instant_us(timing) + static_cast<std::int64_t>(timing.sink_usec) - stream_bytes_to_us(timing.read_index);
 }
 
-/// Playback: when the next frame written is heard, the stream's first byte being heard at
-/// `first_byte_us` (libpulse advances write_index as we write). nullopt when the indexes are
-/// invalid or the server has read past what was written (the stream ran dry: an underrun it has
-/// not reported yet). With nothing queued but the sink's own buffer, the next frame is still heard
-/// at timestamp + sink_usec if it comes in time.
-inline std::optional<std::int64_t> next_frame_heard_from(std::int64_t first_byte_us, const pa_timing_info& timing) {
-  if (!indexes_valid(timing) || timing.write_index < timing.read_index) return std::nullopt;
-  return first_byte_us + stream_bytes_to_us(timing.write_index);
+/// Playback: when the next frame written is heard, the stream's first byte being heard when
+/// `anchor` trusts (libpulse advances write_index as we write). nullopt without timing, before an
+/// update of this timeline is trusted, when the indexes are invalid or when the server has read
+/// past what was written (the stream ran dry: an underrun it has not reported yet). With nothing
+/// queued but the sink's own buffer, the next frame is still heard at timestamp + sink_usec if it
+/// comes in time.
+inline std::optional<std::int64_t> next_frame_heard_from(const HeardAnchor& anchor, const pa_timing_info* timing) {
+  const auto first_byte = anchor.trusted_us();
+  if (timing == nullptr || !first_byte || !indexes_valid(*timing) || timing->write_index < timing->read_index) {
+    return std::nullopt;
+  }
+  return *first_byte + stream_bytes_to_us(timing->write_index);
 }
 
 /// Recording a sink's monitor: when the stream's first byte was played, as the update places it.
@@ -66,11 +70,13 @@ inline std::optional<std::int64_t> first_byte_played_at(const pa_timing_info& ti
 }
 
 /// Recording: when the next frame to be read (at read_index) was played, the stream's first byte
-/// having been played at `first_byte_us`. nullopt when the indexes are invalid.
-inline std::optional<std::int64_t> next_unread_frame_played_from(std::int64_t first_byte_us,
-                                                                 const pa_timing_info& timing) {
-  if (!indexes_valid(timing)) return std::nullopt;
-  return first_byte_us + stream_bytes_to_us(timing.read_index);
+/// having been played when `anchor` trusts. nullopt without timing, before an update is trusted,
+/// or when the indexes are invalid.
+inline std::optional<std::int64_t> next_unread_frame_played_from(const HeardAnchor& anchor,
+                                                                 const pa_timing_info* timing) {
+  const auto first_byte = anchor.trusted_us();
+  if (timing == nullptr || !first_byte || !indexes_valid(*timing)) return std::nullopt;
+  return *first_byte + stream_bytes_to_us(timing->read_index);
 }
 
 /// Offers an update's first-byte instant to `anchor`; when the anchor holds it, asks the server

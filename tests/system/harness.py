@@ -224,7 +224,7 @@ def sanitized(pid: int) -> bool:
     """Whether process `pid` runs with AddressSanitizer's runtime (the --asan suite): a debug
     build several times slower, whose freed memory waits in a quarantine. Its speed and memory
     figures are reported, not judged."""
-    return "libasan" in Path(f"/proc/{pid}/maps").read_text()
+    return sanitized_binary(f"/proc/{pid}/exe")
 
 
 def sanitized_binary(path: str) -> bool:

@@ -92,17 +92,18 @@ struct Floors {
   double model_error_us = 0;
 };
 
-/// Sloped floors if sloping them (|slope| ≤ max_slope) raises them by more than `noise_us`
-/// together, flat ones otherwise: a drift is fitted only when the data show it beyond their noise.
+/// Floors sloped as the data say (|slope| ≤ max_slope) if that raises them by more than `noise_us`
+/// together over floors sloped by the prior drift, the prior's otherwise: a drift is fitted only
+/// when the data show it beyond their noise.
 Floors fit_floors(const std::vector<Reading>& above, const std::vector<Reading>& below,
-                  double max_slope, double noise_us) {
-  const Floors flat{floor_with_slope(above, 0), floor_with_slope(below, 0)};
+                  double max_slope, double noise_us, double prior_slope) {
+  const Floors assumed{floor_with_slope(above, prior_slope), floor_with_slope(below, -prior_slope)};
   const Floors sloped{
       floor_with_slope(above, std::clamp(hull_slope(above), -max_slope, max_slope)),
       floor_with_slope(below, std::clamp(hull_slope(below), -max_slope, max_slope))};
-  const double gain = (sloped.upper.at_pivot - flat.upper.at_pivot) +
-                      (sloped.lower.at_pivot - flat.lower.at_pivot);
-  if (gain <= noise_us) return {flat.upper, flat.lower, gain};
+  const double gain = (sloped.upper.at_pivot - assumed.upper.at_pivot) +
+                      (sloped.lower.at_pivot - assumed.lower.at_pivot);
+  if (gain <= noise_us) return {assumed.upper, assumed.lower, gain};
   const double disagreement = std::abs(sloped.upper.slope + sloped.lower.slope) / 2;
   const double lever = std::abs(mean_x(above) + mean_x(below)) / 2;
   return {sloped.upper, sloped.lower, disagreement * lever};
@@ -167,6 +168,14 @@ void ClockSync::reset() {
   window_.clear();
   held_.clear();
   estimate_ = {};
+  prior_drift_ = 0;
+}
+
+void ClockSync::set_prior_drift(double ppm) {
+  if (std::isnan(ppm)) return;
+  const double limit = config_.max_drift_ppm;
+  prior_drift_ = std::clamp(ppm, -limit, limit) * 1e-6;
+  refit();
 }
 
 double ClockSync::excess_departure(const Sample& s) const {
@@ -248,7 +257,7 @@ void ClockSync::refit() {
   const double noise = may_fit_drift()
                             ? kSignificance * jitter / static_cast<double>(window_.size())
                             : std::numeric_limits<double>::infinity();
-  const Floors f = fit_floors(above, below, config_.max_drift_ppm * 1e-6, noise);
+  const Floors f = fit_floors(above, below, config_.max_drift_ppm * 1e-6, noise, prior_drift_);
   // The offset runs midway between the floors; half their gap, plus the model's doubt, bounds
   // its error.
   const double half_gap = (f.upper.at_ref + f.lower.at_ref) / 2;

@@ -1,5 +1,7 @@
 #include "chorus/node/clock_sampler.hpp"
 
+#include <cmath>
+
 #include <spdlog/spdlog.h>
 
 #include "chorus/time_base.hpp"
@@ -11,15 +13,40 @@ ClockSampler::ClockSampler(boost::asio::io_context& io, net::Transport& network,
     : timer_(io), network_(network), on_sample_(std::move(on_sample)) {}
 
 void ClockSampler::follow(const std::string& leader) {
+  remember_leader_followed();
   leader_ = leader;
   clock_.reset();
+  prior_taken_ = false;
   answered_id_ = next_id_ - 1;
   send_request();
 }
 
 void ClockSampler::pause() {
+  remember_leader_followed();
   leader_.reset();
   timer_.cancel();
+}
+
+void ClockSampler::remember_leader_followed() {
+  if (leader_ && clock_.synced()) followed_before_ = RateAgainst{*leader_, clock_.drift_ppm()};
+}
+
+std::optional<protocol::RateBefore> ClockSampler::rate_before() const {
+  if (!followed_before_) return std::nullopt;
+  // The rate against a leader is that leader's rate minus this node's: as announced.
+  return protocol::RateBefore{followed_before_->leader,
+                              std::llround(followed_before_->drift_ppm * 1000.0)};
+}
+
+void ClockSampler::take_prior_rate(const std::string& from, const protocol::RateBefore& announced) {
+  prior_taken_ = true;
+  if (!followed_before_ || announced.leader != followed_before_->leader) return;
+  // Both rates are against the same old leader L: (L − this) − (L − new leader) = new − this.
+  const double prior_ppm =
+      followed_before_->drift_ppm - static_cast<double>(announced.drift_ppb) / 1000.0;
+  clock_.set_prior_drift(prior_ppm);
+  spdlog::info("clock: {} runs {:+.2f} ppm against this node, from both rates against {}", from,
+               prior_ppm, announced.leader);
 }
 
 
@@ -46,8 +73,9 @@ void ClockSampler::on_request(const std::string& from, const protocol::TimeReque
                               net::Clock::time_point received) {
   auto t1 = to_us(received);
   auto self = network_.id();
-  network_.send_stamped(from, [self, id = request.id, t0 = request.t0_us, t1](std::int64_t t2) {
-    return protocol::TimeResponse{self, id, t0, t1, t2};
+  network_.send_stamped(from, [self, id = request.id, t0 = request.t0_us, t1,
+                               before = rate_before()](std::int64_t t2) {
+    return protocol::TimeResponse{self, id, t0, t1, t2, before};
   });
 }
 
@@ -58,6 +86,7 @@ void ClockSampler::on_response(const std::string& from, const protocol::TimeResp
   // interval (30 ms) every answer arrives after the next request left, and none would count.
   if (!leader_ || from != *leader_ || response.id <= answered_id_ || response.id >= next_id_) return;
   answered_id_ = response.id;
+  if (!prior_taken_ && response.rate_before) take_prior_rate(from, *response.rate_before);
   const clock::Sample sample{response.t0_us, response.t1_us, response.t2_us, to_us(received)};
   const double predicted = clock_.offset_us(sample.t0_us + (sample.t3_us - sample.t0_us) / 2);
   auto verdict = clock_.add_sample(sample.t0_us, sample.t1_us, sample.t2_us, sample.t3_us);

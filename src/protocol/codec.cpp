@@ -52,6 +52,7 @@ constexpr Str kHash{1, 64, true};
 constexpr Str kBinary{0, kMaxBinaryTextBytes};
 constexpr Int kVolume{0, 100};
 constexpr Int kVolumeChange{-100, 100};
+constexpr Int kDriftPpb{-kMaxDriftPpb, kMaxDriftPpb};
 constexpr Int kQueuePosition{0, static_cast<std::int64_t>(kMaxQueueLength)};
 
 // ---------------------------------------------------------------------------------------------
@@ -193,6 +194,13 @@ void fields(Io& io, M& m) {
   io("t0_us", m.t0_us, kNonNegative);
   io("t1_us", m.t1_us, kNonNegative);
   io("t2_us", m.t2_us, kNonNegative);
+  io("rate_before", m.rate_before);
+}
+
+template <class Io, OneOf<RateBefore> M>
+void fields(Io& io, M& m) {
+  io("leader", m.leader, kId);
+  io("drift_ppb", m.drift_ppb, kDriftPpb);
 }
 
 template <class Io, OneOf<ControlRequest> M>

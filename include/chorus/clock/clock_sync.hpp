@@ -9,6 +9,7 @@
 //     meet the socket.
 //   - Call reset() whenever the leader changes (or the leader's process restarts): a window that
 //     mixes two leaders' clocks is meaningless, and the estimator cannot detect it by itself.
+//     If the new leader's rate is known from elsewhere, hand it over with set_prior_drift().
 //   - Ask SamplingPolicy when to send the next TIME_REQUEST; the shell owns the timer. While a
 //     sample is held back (held_samples() > 0) it should re-measure at the burst rate.
 
@@ -117,9 +118,13 @@ class ClockSync {
   /// contradicts the estimate is held back (see the class comment).
   SampleVerdict add_sample(std::int64_t t0_us, std::int64_t t1_us, std::int64_t t2_us,
                            std::int64_t t3_us);
-  /// Forgets every sample, held ones included, and the estimate (leader change); reject and jump
-  /// counts are kept.
+  /// Forgets every sample, held ones included, the estimate and the prior drift (leader change);
+  /// reject and jump counts are kept.
   void reset();
+  /// The rate to assume until the window shows its own beyond its noise, instead of none: a new
+  /// leader's rate derived from the old one's (docs/clock.md, "Staleness and leader changes").
+  /// Clamped to ± config.max_drift_ppm; a value that is not a number is ignored.
+  void set_prior_drift(double ppm);
 
   /// True once the window holds at least config.min_samples samples.
   bool synced() const;
@@ -134,8 +139,8 @@ class ClockSync {
   std::int64_t to_leader(std::int64_t local_us) const;
   /// Leader minus local at local instant `at_local_us`: offset + drift · (at − reference).
   double offset_us(std::int64_t at_local_us) const;
-  /// Leader rate minus local rate, in parts per million; 0 until the window spans
-  /// config.min_drift_span_us and the data show a drift beyond their noise.
+  /// Leader rate minus local rate, in parts per million; the prior (0 unless set) until the window
+  /// spans config.min_drift_span_us and the data show another drift beyond their noise.
   double drift_ppm() const;
   /// Least round-trip delay in the window (0 while empty).
   std::int64_t min_delay_us() const;
@@ -181,6 +186,7 @@ class ClockSync {
   std::deque<Sample> window_;
   std::deque<Sample> held_;  ///< consecutive samples contradicting the estimate, oldest first
   Estimate estimate_;
+  double prior_drift_ = 0;  ///< as a fraction (ppm · 1e-6)
   RejectCounts rejected_;
   JumpCounts jumps_;
 };

@@ -5,7 +5,12 @@
 //   follower: timer (burst on a new leader, then steady; clock::SamplingPolicy)
 //               -> TIME_REQUEST to the leader, t0 stamped when its write starts
 //             TIME_RESPONSE -> ClockSync::add_sample(t0, t1, t2, t3 = its receive stamp)
-//   leader:   TIME_REQUEST  -> TIME_RESPONSE with t1 = receive stamp, t2 = write-start stamp
+//   leader:   TIME_REQUEST  -> TIME_RESPONSE with t1 = receive stamp, t2 = write-start stamp,
+//             and its rate against the leader it followed before (rate_before)
+//
+// A new leader's rate is derived, not waited for: a follower that followed the same leader before
+// knows its own rate against it, the new leader announces its own against it, and the difference
+// is the new leader's rate against the follower (ClockSync::set_prior_drift; docs/clock.md).
 
 #include <cstdint>
 #include <functional>
@@ -32,7 +37,7 @@ class ClockSampler final : public ClockInbox {
   /// Start sampling `leader` from scratch (a new leader: its clock is another clock).
   void follow(const std::string& leader);
   /// Stop sampling (this node leads, no leader is known, or the node shuts down); the estimate
-  /// is kept.
+  /// is kept, and its rate is what this node announces as its rate_before.
   void pause();
 
   /// Answers a peer's TIME_REQUEST, stamped where the bytes meet the socket.
@@ -41,15 +46,27 @@ class ClockSampler final : public ClockInbox {
   /// A sample, if it answers a request to the leader followed that was sent after the last one
   /// answered (replies come in order on one connection; each is used once). Requests go out on
   /// schedule whether or not the previous one was answered, so on a path whose round trip is
-  /// longer than the interval several are in flight, and each answer still counts.
+  /// longer than the interval several are in flight, and each answer still counts. The first
+  /// answer of a new leader whose rate_before names the leader this node followed before gives
+  /// the new window its prior rate.
   void on_response(const std::string& from, const protocol::TimeResponse& response,
                    net::Clock::time_point received) override;
 
   const clock::ClockSync& clock() const { return clock_; }
 
  private:
+  /// A leader followed and this node's rate against it, as last estimated.
+  struct RateAgainst {
+    std::string leader;
+    double drift_ppm = 0;
+  };
+
   void schedule_request();
   void send_request();
+  /// Remembers the leader followed now, if its estimate is worth remembering, as the one before.
+  void remember_leader_followed();
+  void take_prior_rate(const std::string& from, const protocol::RateBefore& announced);
+  std::optional<protocol::RateBefore> rate_before() const;
 
   boost::asio::steady_timer timer_;
   net::Transport& network_;
@@ -57,6 +74,10 @@ class ClockSampler final : public ClockInbox {
   clock::ClockSync clock_;
   clock::SamplingPolicy policy_;
   std::optional<std::string> leader_;
+  /// The leader followed before leader_ (or before pausing), with a synced estimate.
+  std::optional<RateAgainst> followed_before_;
+  /// Whether the window of leader_ has a prior rate yet (taken once per leader followed).
+  bool prior_taken_ = false;
   std::uint64_t next_id_ = 1;
   /// Requests up to this id were answered, or sent before the leader followed now: their
   /// answers are not samples.

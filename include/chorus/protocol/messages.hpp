@@ -36,6 +36,9 @@ inline constexpr std::size_t kMaxQueuePageItems = 256;
 inline constexpr std::size_t kQueuePageBudgetBytes = 256 * 1024;
 /// Longest play queue (MPD's default max_playlist_length).
 inline constexpr std::size_t kMaxQueueLength = 16384;
+/// Largest clock rate difference a peer may report, in parts per billion (1000 ppm: the most
+/// clock::ClockSync fits).
+inline constexpr std::int64_t kMaxDriftPpb = 1'000'000;
 
 /// Where a node accepts connections.
 struct Endpoint {
@@ -222,6 +225,15 @@ struct TimeRequest {
   std::int64_t t0_us = 0;
   friend bool operator==(const TimeRequest&, const TimeRequest&) = default;
 };
+/// The responder's clock rate against the leader it followed before, as it last measured it
+/// there: that leader's rate minus its own, in parts per billion. A follower of that same leader
+/// derives the responder's rate against its own clock from it (docs/clock.md).
+struct RateBefore {
+  std::string leader;
+  std::int64_t drift_ppb = 0;
+  friend bool operator==(const RateBefore&, const RateBefore&) = default;
+};
+
 /// Clock sample reply: `t1_us` when the request arrived, `t2_us` when this reply left (responder clock).
 struct TimeResponse {
   std::string from;
@@ -229,6 +241,7 @@ struct TimeResponse {
   std::int64_t t0_us = 0;
   std::int64_t t1_us = 0;
   std::int64_t t2_us = 0;
+  std::optional<RateBefore> rate_before = std::nullopt;  ///< absent if it followed no leader
   friend bool operator==(const TimeResponse&, const TimeResponse&) = default;
 };
 

@@ -12,6 +12,7 @@
 #include <cmath>
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <vector>
 
 using chorus::clock::ClockSync;
@@ -194,6 +195,43 @@ TEST_CASE("a 100 ppm drift on a 10 ms +- 5 ms path is followed within 200 us at 
   CAPTURE(runs.p95(), runs.p95_drift());
   CHECK(runs.p95() <= 200);
   CHECK(runs.p95_drift() <= 2);
+}
+
+namespace {
+
+/// The worst |error| 100 ms ahead of each reply (where the engine schedules) from 3 s to 60 s of
+/// policy sampling after a leader change, per seed: the new leader runs 100 ppm fast behind
+/// 1–3 ms legs (test_sync_failover's path), and the window starts with `prior_ppm`, if any.
+std::vector<double> worst_after_leader_change(std::optional<double> prior_ppm, int seeds) {
+  std::vector<double> worst;
+  for (int seed = 1; seed <= seeds; ++seed) {
+    SimulatedPath link(path({1'000, 3'000}, 5'000'000, 100), static_cast<std::uint64_t>(seed));
+    ClockSync sync;
+    if (prior_ppm) sync.set_prior_drift(*prior_ppm);
+    const SamplingPolicy policy;
+    const std::int64_t start = link.now_us();
+    double seed_worst = 0;
+    while (link.now_us() < start + 60'000'000) {
+      link.feed(sync, 1, policy.next_interval_us(sync.sample_count(), sync.synced()));
+      if (link.now_us() < start + 3'000'000) continue;
+      seed_worst = std::max(seed_worst, std::abs(link.error_us(sync, link.now_us() + 100'000)));
+    }
+    worst.push_back(seed_worst);
+  }
+  return worst;
+}
+
+}  // namespace
+
+TEST_CASE("a new leader's rate derived from the old one's keeps the estimate on it from the start") {
+  // With no prior the flat estimate lags the new leader until a drift is fitted, then steps.
+  const double without = Runs::percentile95(worst_after_leader_change(std::nullopt, 40));
+  // The prior is two estimates' difference, each off by a few ppm.
+  const double prior_off = GENERATE(-5.0, 0.0, 5.0);
+  const double with = Runs::percentile95(worst_after_leader_change(100 + prior_off, 40));
+  CAPTURE(prior_off, without, with);
+  CHECK(with <= 250);
+  CHECK(without >= 2 * with);
 }
 
 TEST_CASE("offsets of a billion microseconds on a decades-old steady clock lose no precision") {

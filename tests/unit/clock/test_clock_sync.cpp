@@ -8,6 +8,7 @@
 #include <catch2/catch.hpp>
 
 #include <cstdint>
+#include <limits>
 
 using chorus::clock::ClockSync;
 using chorus::clock::ClockSyncConfig;
@@ -203,6 +204,38 @@ TEST_CASE("after reset the estimate follows the new leader's clock alone") {
   CHECK(sync.synced());
   CHECK(sync.offset_us(kBase + 1'100'000) == Approx(-3'000'000));
   CHECK(sync.error_us() == Approx(50));
+}
+
+TEST_CASE("a prior drift slopes the estimate until the data show their own") {
+  ClockSync sync;
+  sync.set_prior_drift(100);
+  // Two samples 60 ms apart of a clock with no drift: too short a span to fit one.
+  add(sync, round_trip(kBase, 1'000, 50, 50));
+  add(sync, round_trip(kBase + 60'000, 1'000, 50, 50));
+  CHECK(sync.drift_ppm() == Approx(100));
+  // 100 ppm over 1 s ahead of the newest reply: 100 µs more than now.
+  CHECK(sync.offset_us(kBase + 1'060'130) - sync.offset_us(kBase + 60'130) == Approx(100).margin(0.01));
+  // 30 s of exact samples of an undrifting clock refute the prior: the data's rate wins.
+  for (int i = 2; i < 32; ++i) add(sync, round_trip(kBase + i * 1'000'000, 1'000, 50, 50));
+  CHECK(sync.drift_ppm() == Approx(0).margin(0.01));
+}
+
+TEST_CASE("a prior drift is clamped to the fit's limit, ignored if not a number, and reset clears it") {
+  ClockSyncConfig config;
+  config.max_drift_ppm = 500;
+  ClockSync sync(config);
+  add(sync, round_trip(kBase, 1'000, 50, 50));
+  sync.set_prior_drift(1e9);
+  CHECK(sync.drift_ppm() == Approx(500));
+  sync.set_prior_drift(-1e9);
+  CHECK(sync.drift_ppm() == Approx(-500));
+  sync.set_prior_drift(std::numeric_limits<double>::quiet_NaN());
+  CHECK(sync.drift_ppm() == Approx(-500));
+  sync.set_prior_drift(std::numeric_limits<double>::infinity());
+  CHECK(sync.drift_ppm() == Approx(500));
+  sync.reset();
+  add(sync, round_trip(kBase + 100'000, 1'000, 50, 50));
+  CHECK(sync.drift_ppm() == 0);
 }
 
 TEST_CASE("a window mixing two leaders' clocks shows as a huge error estimate") {

@@ -4,6 +4,9 @@
 #include <catch2/catch.hpp>
 
 #include <chrono>
+#include <cmath>
+#include <string>
+#include <variant>
 
 #include <boost/asio/io_context.hpp>
 
@@ -120,4 +123,69 @@ TEST_CASE("an answer that contradicts the estimate is held back: it is not a sam
   CHECK(b.sampler.clock().offset_us(41'000) == Approx(3'550));
   while (b.transport.sent.size() < 3) b.io.run_one();  // and it re-measures
   CHECK(std::get<protocol::TimeRequest>(b.transport.sent[2].message).id == 3);
+}
+
+namespace {
+
+/// Answers every request `b` sends to `leader` until its estimate is synced: a clock 5 ms ahead,
+/// 100 µs each way. The burst timer sends the requests after the first.
+void sync_with(Follower& b, const std::string& leader) {
+  std::size_t answered = 0;
+  while (!b.sampler.clock().synced()) {
+    while (b.transport.sent.size() <= answered) b.io.run_one();
+    const auto& sent = b.transport.sent[answered++];
+    const auto* request = std::get_if<protocol::TimeRequest>(&sent.message);
+    if (request == nullptr || sent.to != leader) continue;
+    b.sampler.on_response(leader,
+                          protocol::TimeResponse{leader, request->id, request->t0_us,
+                                                 request->t0_us + 5'100, request->t0_us + 5'150},
+                          at_us(request->t0_us + 250));
+  }
+}
+
+/// What `b` answers a TIME_REQUEST with.
+protocol::TimeResponse answer_of(Follower& b) {
+  b.sampler.on_request("c", protocol::TimeRequest{"c", 9, 1'000}, at_us(2'000));
+  return std::get<protocol::TimeResponse>(b.transport.sent.back().message);
+}
+
+}  // namespace
+
+TEST_CASE("a node that followed no leader answers without a rate before") {
+  Follower b;
+  CHECK_FALSE(answer_of(b).rate_before.has_value());
+  b.sampler.follow("a");  // not synced: nothing worth announcing
+  b.sampler.pause();
+  CHECK_FALSE(answer_of(b).rate_before.has_value());
+}
+
+TEST_CASE("a node that stopped following a synced leader announces its rate against it") {
+  Follower b;
+  b.sampler.follow("a");
+  sync_with(b, "a");
+  b.sampler.pause();  // b leads now
+  const protocol::TimeResponse answer = answer_of(b);
+  REQUIRE(answer.rate_before.has_value());
+  CHECK(answer.rate_before->leader == "a");
+  CHECK(answer.rate_before->drift_ppb == std::llround(b.sampler.clock().drift_ppm() * 1000));
+}
+
+TEST_CASE("a new leader's announced rate against the old leader gives the new window its rate") {
+  Follower b;
+  b.sampler.follow("a");
+  sync_with(b, "a");
+  REQUIRE(b.sampler.clock().drift_ppm() == 0);  // b runs at a's rate
+  b.transport.write_start_us = 3'000'000;
+  b.sampler.follow("c");
+  const auto id = std::get<protocol::TimeRequest>(b.transport.sent.back().message).id;
+  // c runs 100 ppm fast against a (a's rate minus c's: −100 ppm), so 100 ppm fast against b.
+  const std::string old_leader = GENERATE("a", "z");
+  const int samples_of_a = b.samples;
+  b.sampler.on_response("c", protocol::TimeResponse{"c", id, 3'000'000, 9'000'000, 9'000'050,
+                                                    protocol::RateBefore{old_leader, -100'000}},
+                        at_us(3'000'200));
+  CAPTURE(old_leader);
+  CHECK(b.samples == samples_of_a + 1);
+  // Against another old leader the announcement says nothing about c's rate against b.
+  CHECK(b.sampler.clock().drift_ppm() == Approx(old_leader == "a" ? 100.0 : 0.0));
 }

@@ -272,7 +272,8 @@ bool is_optional(const std::string& spelled) {
       "STATE_SYNC_RESPONSE.track", "STATE_OFFER.track",      "CONTROL_REQUEST.item",
       "CONTROL_REQUEST.first",     "CONTROL_REQUEST.count",  "CONTROL_REQUEST.to",
       "CONTROL_REQUEST.position",  "CONTROL_REQUEST.hash",   "CONTROL_REQUEST.query",
-      "CONTROL_REQUEST.uri",       "CONTROL_REQUEST.mode",   "CONTROL_RESPONSE.item"};
+      "CONTROL_REQUEST.uri",       "CONTROL_REQUEST.mode",   "CONTROL_RESPONSE.item",
+      "TIME_RESPONSE.rate_before"};
   return optional.count(spelled) > 0;
 }
 
@@ -334,8 +335,8 @@ TEST_CASE("an element of the wrong JSON type inside an array is wrong_type namin
 }
 
 TEST_CASE("every integer field rejects a value below its least as out_of_range naming it") {
-  // The least is 0 but for priority and a seek's position_us (any int64) and the chunk of a
-  // refusal (-1: the manifest was refused).
+  // The least is 0 but for priority and a seek's position_us (any int64), the chunk of a
+  // refusal (-1: the manifest was refused), a volume change and a rate (negative ranges).
   std::size_t checked = 0;
   for_each_field([&](std::string_view type, const json::value& original, const FieldPath& path) {
     json::value doc = original;
@@ -346,6 +347,7 @@ TEST_CASE("every integer field rejects a value below its least as out_of_range n
     if (path.key() == "priority" || spelled == "CONTROL_REQUEST.seek.position_us") least = kI64Min;
     if (spelled == "CONTENT_REFUSED.chunk") least = -1;
     if (spelled == "ROOM_SET.change") least = -100;
+    if (spelled == "TIME_RESPONSE.rate_before.drift_ppb") least = -kMaxDriftPpb;
     if (least < 0) {
       field = least;
       const std::string text = json::serialize(doc);
@@ -417,6 +419,9 @@ TEST_CASE("values outside their documented ranges are out_of_range naming the fi
   expect_out_of_range("CONTENT_HELLO", {"version"}, json::value(0));
   expect_out_of_range("CONTENT_HELLO", {"from"}, json::value(""));
   expect_out_of_range("CHUNK_DATA", {"from"}, json::value(id_too_long));
+  expect_out_of_range("TIME_RESPONSE", {"rate_before", "drift_ppb"}, json::value(kMaxDriftPpb + 1));
+  expect_out_of_range("TIME_RESPONSE", {"rate_before", "drift_ppb"}, json::value(-kMaxDriftPpb - 1));
+  expect_out_of_range("TIME_RESPONSE", {"rate_before", "leader"}, json::value(""));
 }
 
 TEST_CASE("a content port is 0..65535, 0 meaning none") {

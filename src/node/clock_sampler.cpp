@@ -40,15 +40,19 @@ std::optional<protocol::RateBefore> ClockSampler::rate_before() const {
 
 void ClockSampler::take_prior_rate(const std::string& from, const protocol::RateBefore& announced) {
   prior_taken_ = true;
-  if (!followed_before_ || announced.leader != followed_before_->leader) return;
   // Both rates are against the same old leader L: (L − this) − (L − new leader) = new − this.
-  const double prior_ppm =
-      followed_before_->drift_ppm - static_cast<double>(announced.drift_ppb) / 1000.0;
+  // If this node was L (a leader that stepped down and now follows), its rate against itself is 0.
+  std::optional<double> own_ppm;
+  if (announced.leader == network_.id()) own_ppm = 0.0;
+  else if (followed_before_ && announced.leader == followed_before_->leader) {
+    own_ppm = followed_before_->drift_ppm;
+  }
+  if (!own_ppm) return;
+  const double prior_ppm = *own_ppm - static_cast<double>(announced.drift_ppb) / 1000.0;
   clock_.set_prior_drift(prior_ppm);
   spdlog::info("clock: {} runs {:+.2f} ppm against this node, from both rates against {}", from,
                prior_ppm, announced.leader);
 }
-
 
 void ClockSampler::schedule_request() {
   auto delay = policy_.next_interval_us(clock_.sample_count(), clock_.synced(),

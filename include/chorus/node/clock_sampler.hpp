@@ -47,8 +47,8 @@ class ClockSampler final : public ClockInbox {
   /// answered (replies come in order on one connection; each is used once). Requests go out on
   /// schedule whether or not the previous one was answered, so on a path whose round trip is
   /// longer than the interval several are in flight, and each answer still counts. The first
-  /// answer of a new leader whose rate_before names the leader this node followed before gives
-  /// the new window its prior rate.
+  /// answer of a new leader whose rate_before names the leader this node followed before, or
+  /// this node itself, gives the new window its prior rate.
   void on_response(const std::string& from, const protocol::TimeResponse& response,
                    net::Clock::time_point received) override;
 

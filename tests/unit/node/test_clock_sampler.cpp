@@ -189,3 +189,14 @@ TEST_CASE("a new leader's announced rate against the old leader gives the new wi
   // Against another old leader the announcement says nothing about c's rate against b.
   CHECK(b.sampler.clock().drift_ppm() == Approx(old_leader == "a" ? 100.0 : 0.0));
 }
+
+TEST_CASE("a leader that stepped down takes the new leader's announced rate against it, negated") {
+  Follower b;  // b led; c followed it and leads now, 100 ppm slow against b (b − c = +100 ppm)
+  b.transport.write_start_us = 3'000'000;
+  b.sampler.follow("c");
+  const auto id = std::get<protocol::TimeRequest>(b.transport.sent.back().message).id;
+  b.sampler.on_response("c", protocol::TimeResponse{"c", id, 3'000'000, 9'000'000, 9'000'050,
+                                                    protocol::RateBefore{"b", 100'000}},
+                        at_us(3'000'200));
+  CHECK(b.sampler.clock().drift_ppm() == Approx(-100.0));
+}

@@ -43,8 +43,9 @@ void ClockSampler::take_prior_rate(const std::string& from, const protocol::Rate
   // Both rates are against the same old leader L: (L − this) − (L − new leader) = new − this.
   // If this node was L (a leader that stepped down and now follows), its rate against itself is 0.
   std::optional<double> own_ppm;
-  if (announced.leader == network_.id()) own_ppm = 0.0;
-  else if (followed_before_ && announced.leader == followed_before_->leader) {
+  if (announced.leader == network_.id()) {
+    own_ppm = 0.0;
+  } else if (followed_before_ && announced.leader == followed_before_->leader) {
     own_ppm = followed_before_->drift_ppm;
   }
   if (!own_ppm) return;

@@ -28,28 +28,24 @@ void ClockSampler::pause() {
 }
 
 void ClockSampler::remember_leader_followed() {
-  if (leader_ && clock_.synced()) followed_before_ = RateAgainst{*leader_, clock_.drift_ppm()};
-}
-
-std::optional<protocol::RateBefore> ClockSampler::rate_before() const {
-  if (!followed_before_) return std::nullopt;
-  // The rate against a leader is that leader's rate minus this node's: as announced.
-  return protocol::RateBefore{followed_before_->leader,
-                              std::llround(followed_before_->drift_ppm * 1000.0)};
+  // The rate against a leader is that leader's rate minus this node's, as announced.
+  if (leader_ && clock_.synced()) {
+    followed_before_ = protocol::RateBefore{*leader_, std::llround(clock_.drift_ppm() * 1000.0)};
+  }
 }
 
 void ClockSampler::take_prior_rate(const std::string& from, const protocol::RateBefore& announced) {
   prior_taken_ = true;
   // Both rates are against the same old leader L: (L − this) − (L − new leader) = new − this.
   // If this node was L (a leader that stepped down and now follows), its rate against itself is 0.
-  std::optional<double> own_ppm;
+  std::optional<std::int64_t> own_ppb;
   if (announced.leader == network_.id()) {
-    own_ppm = 0.0;
+    own_ppb = 0;
   } else if (followed_before_ && announced.leader == followed_before_->leader) {
-    own_ppm = followed_before_->drift_ppm;
+    own_ppb = followed_before_->drift_ppb;
   }
-  if (!own_ppm) return;
-  const double prior_ppm = *own_ppm - static_cast<double>(announced.drift_ppb) / 1000.0;
+  if (!own_ppb) return;
+  const double prior_ppm = static_cast<double>(*own_ppb - announced.drift_ppb) / 1000.0;
   clock_.set_prior_drift(prior_ppm);
   spdlog::info("clock: {} runs {:+.2f} ppm against this node, from both rates against {}", from,
                prior_ppm, announced.leader);
@@ -79,7 +75,7 @@ void ClockSampler::on_request(const std::string& from, const protocol::TimeReque
   auto t1 = to_us(received);
   auto self = network_.id();
   network_.send_stamped(from, [self, id = request.id, t0 = request.t0_us, t1,
-                               before = rate_before()](std::int64_t t2) {
+                               before = followed_before_](std::int64_t t2) {
     return protocol::TimeResponse{self, id, t0, t1, t2, before};
   });
 }

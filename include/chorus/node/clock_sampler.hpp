@@ -55,18 +55,11 @@ class ClockSampler final : public ClockInbox {
   const clock::ClockSync& clock() const { return clock_; }
 
  private:
-  /// A leader followed and this node's rate against it, as last estimated.
-  struct RateAgainst {
-    std::string leader;
-    double drift_ppm = 0;
-  };
-
   void schedule_request();
   void send_request();
   /// Remembers the leader followed now, if its estimate is worth remembering, as the one before.
   void remember_leader_followed();
   void take_prior_rate(const std::string& from, const protocol::RateBefore& announced);
-  std::optional<protocol::RateBefore> rate_before() const;
 
   boost::asio::steady_timer timer_;
   net::Transport& network_;
@@ -74,8 +67,9 @@ class ClockSampler final : public ClockInbox {
   clock::ClockSync clock_;
   clock::SamplingPolicy policy_;
   std::optional<std::string> leader_;
-  /// The leader followed before leader_ (or before pausing), with a synced estimate.
-  std::optional<RateAgainst> followed_before_;
+  /// The leader followed before leader_ (or before pausing), with a synced estimate, and this
+  /// node's rate against it as last estimated: what it announces, and what it derives a prior from.
+  std::optional<protocol::RateBefore> followed_before_;
   /// Whether the window of leader_ has a prior rate yet (taken once per leader followed).
   bool prior_taken_ = false;
   std::uint64_t next_id_ = 1;

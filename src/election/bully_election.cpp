@@ -182,6 +182,16 @@ std::vector<Rank> BullyElection::live_peers() const {
   return out;
 }
 
+std::optional<std::string> BullyElection::heir() const {
+  if (role_ == Role::leader) return std::nullopt;
+  const Rank* best = nullptr;
+  for (const auto& [id, rank] : peers_) {
+    if (id != leader_ && (best == nullptr || rank > *best)) best = &rank;
+  }
+  if (best == nullptr || self_ > *best) return std::nullopt;
+  return best->id;
+}
+
 // ---- role transitions --------------------------------------------------------------------------
 
 void BullyElection::set_role(Role role) {

@@ -2,6 +2,8 @@
 
 #include <cmath>
 
+#include <boost/asio/post.hpp>
+
 #include <spdlog/spdlog.h>
 
 #include "chorus/time_base.hpp"
@@ -10,27 +12,69 @@ namespace chorus::node {
 
 ClockSampler::ClockSampler(boost::asio::io_context& io, net::Transport& network,
                    std::function<void()> on_sample)
-    : timer_(io), network_(network), on_sample_(std::move(on_sample)) {}
+    : io_(io), network_(network), on_sample_(std::move(on_sample)), leader_(io), heir_(io) {}
 
 void ClockSampler::follow(const std::string& leader) {
   remember_leader_followed();
-  leader_ = leader;
-  clock_.reset();
   prior_taken_ = false;
-  answered_id_ = next_id_ - 1;
-  send_request();
+  if (adopt_heir(leader)) return;
+  restart(leader_, leader);
 }
 
 void ClockSampler::pause() {
   remember_leader_followed();
-  leader_.reset();
-  timer_.cancel();
+  stop(leader_);
+}
+
+void ClockSampler::watch_heir(const std::optional<std::string>& heir) {
+  if (heir == heir_.peer) return;
+  if (heir) {
+    restart(heir_, *heir);
+  } else {
+    stop(heir_);
+    heir_.clock.reset();
+  }
+}
+
+void ClockSampler::restart(Window& window, const std::string& peer) {
+  window.peer = peer;
+  window.clock.reset();
+  window.answered_id = next_id_ - 1;
+  send_request(window);
+}
+
+void ClockSampler::stop(Window& window) {
+  window.peer.reset();
+  window.timer.cancel();
+}
+
+bool ClockSampler::adopt_heir(const std::string& leader) {
+  if (heir_.peer != leader || heir_.clock.sample_count() == 0) return false;
+  // The heir's clock is the new leader's: its window, and the requests in flight to it, carry on.
+  leader_.peer = leader;
+  leader_.clock = heir_.clock;
+  leader_.answered_id = heir_.answered_id;
+  stop(heir_);
+  heir_.clock.reset();
+  const auto& clock = leader_.clock;
+  spdlog::info("clock: following {} from the estimate kept while it was the heir ({} samples, "
+               "drift {:+.2f} ppm, error {:.0f} µs)",
+               leader, clock.sample_count(), clock.drift_ppm(), clock.error_us());
+  schedule_request(leader_);
+  // A synced estimate is usable now; playback hears of it once the leader change is acted on.
+  if (clock.synced()) {
+    boost::asio::post(io_, [this] {
+      if (leader_.peer) on_sample_();
+    });
+  }
+  return true;
 }
 
 void ClockSampler::remember_leader_followed() {
   // The rate against a leader is that leader's rate minus this node's, as announced.
-  if (leader_ && clock_.synced()) {
-    followed_before_ = protocol::RateBefore{*leader_, std::llround(clock_.drift_ppm() * 1000.0)};
+  if (leader_.peer && leader_.clock.synced()) {
+    followed_before_ =
+        protocol::RateBefore{*leader_.peer, std::llround(leader_.clock.drift_ppm() * 1000.0)};
   }
 }
 
@@ -46,28 +90,28 @@ void ClockSampler::take_prior_rate(const std::string& from, const protocol::Rate
   }
   if (!own_ppb) return;
   const double prior_ppm = static_cast<double>(*own_ppb - announced.drift_ppb) / 1000.0;
-  clock_.set_prior_drift(prior_ppm);
+  leader_.clock.set_prior_drift(prior_ppm);
   spdlog::info("clock: {} runs {:+.2f} ppm against this node, from both rates against {}", from,
                prior_ppm, announced.leader);
 }
 
-void ClockSampler::schedule_request() {
-  auto delay = policy_.next_interval_us(clock_.sample_count(), clock_.synced(),
-                                        clock_.held_samples() > 0);
-  timer_.expires_after(std::chrono::microseconds(delay));
-  timer_.async_wait([this](const boost::system::error_code& ec) {
-    if (!ec && leader_) send_request();
+void ClockSampler::schedule_request(Window& window) {
+  auto delay = policy_.next_interval_us(window.clock.sample_count(), window.clock.synced(),
+                                        window.clock.held_samples() > 0);
+  window.timer.expires_after(std::chrono::microseconds(delay));
+  window.timer.async_wait([this, &window](const boost::system::error_code& ec) {
+    if (!ec && window.peer) send_request(window);
   });
 }
 
-void ClockSampler::send_request() {
+void ClockSampler::send_request(Window& window) {
   auto id = next_id_++;
   auto self = network_.id();
-  network_.send_stamped(*leader_, [id, self](std::int64_t t0) {
+  network_.send_stamped(*window.peer, [id, self](std::int64_t t0) {
     return protocol::TimeRequest{self, id, t0};
   });
   // The next request goes out on schedule whether or not this one is answered.
-  schedule_request();
+  schedule_request(window);
 }
 
 void ClockSampler::on_request(const std::string& from, const protocol::TimeRequest& request,
@@ -80,34 +124,54 @@ void ClockSampler::on_request(const std::string& from, const protocol::TimeReque
   });
 }
 
+bool ClockSampler::takes(Window& window, const std::string& from,
+                         const protocol::TimeResponse& response) {
+  // Not only the latest request's answer: with a round trip longer than the burst interval
+  // (30 ms) every answer arrives after the next request left, and none would count.
+  if (!window.peer || from != *window.peer || response.id <= window.answered_id ||
+      response.id >= next_id_) {
+    return false;
+  }
+  window.answered_id = response.id;
+  return true;
+}
+
 void ClockSampler::on_response(const std::string& from, const protocol::TimeResponse& response,
                                net::Clock::time_point received) {
-  // Only an answer from the leader we follow, to a request sent to it and not answered yet, is a
-  // usable sample. Not only the latest request's: with a round trip longer than the burst
-  // interval (30 ms) every answer arrives after the next request left, and none would count.
-  if (!leader_ || from != *leader_ || response.id <= answered_id_ || response.id >= next_id_) return;
-  answered_id_ = response.id;
-  if (!prior_taken_ && response.rate_before) take_prior_rate(from, *response.rate_before);
   const clock::Sample sample{response.t0_us, response.t1_us, response.t2_us, to_us(received)};
-  const double predicted = clock_.offset_us(sample.t0_us + (sample.t3_us - sample.t0_us) / 2);
-  auto verdict = clock_.add_sample(sample.t0_us, sample.t1_us, sample.t2_us, sample.t3_us);
-  switch (verdict) {
+  if (takes(leader_, from, response)) {
+    if (!prior_taken_ && response.rate_before) take_prior_rate(from, *response.rate_before);
+    on_leader_sample(from, sample);
+  } else if (takes(heir_, from, response)) {
+    add_sample(heir_, sample);
+  }
+}
+
+clock::SampleVerdict ClockSampler::add_sample(Window& window, const clock::Sample& sample) {
+  auto verdict = window.clock.add_sample(sample.t0_us, sample.t1_us, sample.t2_us, sample.t3_us);
+  // Re-measure at the burst rate rather than after a steady interval.
+  if (verdict == clock::SampleVerdict::held) schedule_request(window);
+  return verdict;
+}
+
+void ClockSampler::on_leader_sample(const std::string& from, const clock::Sample& sample) {
+  const double predicted = leader_.clock.offset_us(sample.t0_us + (sample.t3_us - sample.t0_us) / 2);
+  switch (add_sample(leader_, sample)) {
     case clock::SampleVerdict::accepted:
       on_sample_();
       break;
     case clock::SampleVerdict::held:
-      if (clock_.held_samples() == 1) {
+      if (leader_.clock.held_samples() == 1) {
         spdlog::debug("clock: {} answered {:+.1f} ms off the estimate (round trip {:.1f} ms); "
                       "held back, re-measuring",
                       from, (sample.offset_us() - predicted) / 1000.0,
                       static_cast<double>(sample.delay_us()) / 1000.0);
       }
-      schedule_request();  // re-measure at the burst rate rather than after a steady interval
       break;
     case clock::SampleVerdict::step:
       spdlog::warn("clock: the leader {}'s clock stepped by {:+.1f} ms; adopted after {} consistent "
                    "samples",
-                   from, clock_.jumps().last_step_us / 1000.0, clock_.sample_count());
+                   from, leader_.clock.jumps().last_step_us / 1000.0, leader_.clock.sample_count());
       on_sample_();
       break;
     default:

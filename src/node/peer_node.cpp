@@ -89,7 +89,8 @@ void PeerNode::start_lan_discovery() {
 }
 
 void PeerNode::on_leadership(const election::Status& status) {
-  playback_.on_leadership(status);
+  playback_.on_leadership(status);  // a new leader that was the heir takes over its clock window
+  watch_heir();
   publish_view(control::kPlayer | control::kOutput);
   if (status.role == election::Role::leader) {
     spdlog::info("this node leads the cluster (epoch {})", status.epoch);
@@ -110,6 +111,7 @@ void PeerNode::shutdown(std::function<void()> done) {
   if (rooms_) rooms_->stop();
   playback_.stop();  // writes the state it holds for the next run
   clock_sampler_.pause();
+  clock_sampler_.watch_heir(std::nullopt);
   network_.leave(std::chrono::milliseconds(300), std::move(done));
 }
 
@@ -117,6 +119,7 @@ void PeerNode::on_peer_up(const net::PeerInfo& peer) {
   election_->peer_up(peer);
   playback_.peer_up(peer);
   if (rooms_) rooms_->peer_up(peer.id);
+  watch_heir();
   publish_view(control::kOutput);
 }
 
@@ -124,8 +127,11 @@ void PeerNode::on_peer_down(const std::string& id) {
   election_->peer_down(id);
   playback_.peer_down(id);
   if (rooms_) rooms_->peer_down(id);
+  watch_heir();
   publish_view(control::kOutput);
 }
+
+void PeerNode::watch_heir() { clock_sampler_.watch_heir(election_->core().heir()); }
 
 void PeerNode::on_message(const std::string& from, const protocol::Message& message,
                           net::Clock::time_point received) {

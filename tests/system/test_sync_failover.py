@@ -18,7 +18,9 @@ over the 10 s after the kill:
   - no gap: each survivor's longest silence after playback started <= 480 frames (one block);
   - no jump in any survivor's frame sequence (skew_probe's continuity count);
   - skew across the survivors from the moment they agree p95 <= 1 ms, max <= 2 ms;
-  - they still play the same track and still agree on the same leader at the end.
+  - they still play the same track and still agree on the same leader at the end;
+  - the new leader's followers carried on with the estimate of its clock they kept while it was
+    the heir (their logs say so), instead of starting from nothing.
 """
 
 from __future__ import annotations
@@ -98,6 +100,13 @@ def scenario_failover(cluster) -> None:
                   f"error {view['clock'].get('error_us')} µs, drift "
                   f"{view['clock'].get('drift_ppm')} ppm, engine {view.get('engine')}",
                   flush=True)
+        # Each follower of the new leader sampled it as the heir all along, and carries that
+        # window on instead of starting the new leader's clock from nothing.
+        kept = f"clock: following {new_leader.id} from the estimate kept while it was the heir"
+        for node in survivors:
+            if node is not new_leader and kept not in node.stderr_text():
+                raise HarnessError(f"{node.name} did not follow {new_leader.name} from its heir "
+                                   f"estimate (no '{kept}' in its log)")
         if any(v.get("state") != "playing" for v in views.values()) or len(tracks) != 1:
             raise HarnessError(f"the survivors do not all play the same track after the kill: "
                                f"{ {n: (v.get('state'), v.get('track')) for n, v in views.items()} }")

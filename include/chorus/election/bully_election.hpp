@@ -152,6 +152,10 @@ class BullyElection {
   bool is_up(const std::string& id) const { return peers_.contains(id); }
   /// Peers currently up, in rank order (lowest first).
   std::vector<Rank> live_peers() const;
+  /// The peer that would lead if the leader went away now: the highest-ranked live peer other
+  /// than the leader. None while this node leads, or when it outranks every such peer (it would
+  /// lead itself). A follower keeps an estimate of the heir's clock ready for that moment.
+  std::optional<std::string> heir() const;
 
  private:
   enum class Phase { none, awaiting_answers, awaiting_coordinator };

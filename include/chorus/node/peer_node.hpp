@@ -74,6 +74,8 @@ class PeerNode final : public net::NetworkObserver {
   std::string status_report(bool json) const;
   std::string debug_report(bool json) const;
   void on_leadership(const election::Status& status);
+  /// Points the clock sampler at the election's heir (after any change of peers or leader).
+  void watch_heir();
   /// The rooms' volumes: this node first, then the peers by id (RoomControl's table).
   std::vector<control::RoomView> rooms() const;
   /// A new snapshot for the front ends, telling them what changed (0: counters only).

@@ -663,3 +663,27 @@ TEST_CASE("the leader change counter ignores a gap with no leader") {
 
   CHECK(n.stats().leader_changes == 1);
 }
+
+TEST_CASE("the heir is the highest-ranked live peer besides the leader, unless this node outranks it") {
+  BullyElection n = middle();  // b; a below, c above; no leader yet
+  CHECK(n.heir() == "c");
+
+  n.step(msg(K::coordinator, "a", "b", 1));  // following a, the lowest: c would still take over
+  CHECK(n.heir() == "c");
+
+  n.step(msg(K::coordinator, "c", "b", 2));  // following c: b outranks a, so b itself would lead
+  CHECK(n.heir() == std::nullopt);
+
+  n.peer_up(Rank{0, "d"});
+  CHECK(n.heir() == "d");
+  n.peer_up(Rank{5, "0"});  // a configured priority outranks any id
+  CHECK(n.heir() == "0");
+  n.peer_down("0");
+  CHECK(n.heir() == "d");
+}
+
+TEST_CASE("a leader has no heir to watch") {
+  BullyElection n = middle();
+  n.lead_now();
+  CHECK(n.heir() == std::nullopt);
+}

@@ -200,3 +200,110 @@ TEST_CASE("a leader that stepped down takes the new leader's announced rate agai
                         at_us(3'000'200));
   CHECK(b.sampler.clock().drift_ppm() == Approx(-100.0));
 }
+
+namespace {
+
+/// Answers every request `b` sends to `peer` from `from_request` on, until `done()`: a clock 5 ms
+/// ahead, 100 µs each way. The timers send the requests after the first.
+template <class Done>
+void answer_until(Follower& b, const std::string& peer, std::size_t from_request, Done done) {
+  std::size_t answered = from_request;
+  while (!done()) {
+    while (b.transport.sent.size() <= answered) b.io.run_one();
+    const auto& sent = b.transport.sent[answered++];
+    const auto* request = std::get_if<protocol::TimeRequest>(&sent.message);
+    if (request == nullptr || sent.to != peer) continue;
+    b.sampler.on_response(peer,
+                          protocol::TimeResponse{peer, request->id, request->t0_us,
+                                                 request->t0_us + 5'100, request->t0_us + 5'150},
+                          at_us(request->t0_us + 250));
+  }
+}
+
+}  // namespace
+
+TEST_CASE("the heir is sampled beside the leader, in a window of its own that playback does not see") {
+  Follower b;
+  b.sampler.follow("a");
+  b.sampler.watch_heir("c");
+  REQUIRE(b.transport.sent.size() == 2);
+  CHECK(b.transport.sent[1].to == "c");
+  answer_until(b, "c", 0, [&] { return b.sampler.heir_clock().synced(); });
+  CHECK(b.samples == 0);
+  CHECK(b.sampler.clock().sample_count() == 0);
+  CHECK(b.sampler.heir() == "c");
+  CHECK(b.sampler.heir_clock().offset_us(0) == Approx(5'000));
+}
+
+TEST_CASE("when the heir takes over, its window carries on as the leader's") {
+  Follower b;
+  b.sampler.follow("a");
+  b.sampler.watch_heir("c");
+  answer_until(b, "c", 0, [&] { return b.sampler.heir_clock().sample_count() >= 6; });
+  // One more request to c, not answered yet.
+  const std::size_t sent = b.transport.sent.size();
+  while (b.transport.sent.size() == sent || b.transport.sent.back().to != "c") b.io.run_one();
+  const auto in_flight = std::get<protocol::TimeRequest>(b.transport.sent.back().message);
+  b.sampler.pause();  // a went away: an election runs
+  b.sampler.follow("c");
+  CHECK(b.sampler.clock().synced());
+  CHECK(b.sampler.clock().sample_count() == 6);
+  CHECK(b.sampler.clock().offset_us(0) == Approx(5'000));
+  CHECK_FALSE(b.sampler.heir().has_value());
+  CHECK(b.sampler.heir_clock().sample_count() == 0);
+  b.io.poll();  // playback hears of the estimate at once
+  CHECK(b.samples == 1);
+  // The request in flight when c took over answers for the leader's window.
+  b.sampler.on_response("c", protocol::TimeResponse{"c", in_flight.id, in_flight.t0_us,
+                                                    in_flight.t0_us + 5'100, in_flight.t0_us + 5'150},
+                        at_us(in_flight.t0_us + 250));
+  CHECK(b.sampler.clock().sample_count() == 7);
+  CHECK(b.samples == 2);
+}
+
+TEST_CASE("a heir's window not yet synced is handed over as it is, and playback waits for it") {
+  Follower b;
+  b.sampler.follow("a");
+  b.sampler.watch_heir("c");
+  answer_until(b, "c", 0, [&] { return b.sampler.heir_clock().sample_count() >= 2; });
+  REQUIRE(b.sampler.heir_clock().sample_count() == 2);
+  b.sampler.follow("c");
+  CHECK(b.sampler.clock().sample_count() == 2);
+  CHECK_FALSE(b.sampler.clock().synced());
+  b.io.poll();
+  CHECK(b.samples == 0);
+}
+
+TEST_CASE("a new leader that was not the heir starts from scratch, and the heir is still watched") {
+  Follower b;
+  b.sampler.follow("a");
+  b.sampler.watch_heir("c");
+  answer_until(b, "c", 0, [&] { return b.sampler.heir_clock().synced(); });
+  b.sampler.follow("d");
+  CHECK(b.sampler.clock().sample_count() == 0);
+  CHECK(b.sampler.heir() == "c");
+  CHECK(b.sampler.heir_clock().synced());
+  b.io.poll();
+  CHECK(b.samples == 0);
+}
+
+TEST_CASE("another heir starts a new window, none stops sampling, and the old heir's answers are not samples") {
+  Follower b;
+  b.sampler.follow("a");
+  b.sampler.watch_heir("c");
+  answer_until(b, "c", 0, [&] { return b.sampler.heir_clock().synced(); });
+  const auto c_request = std::get<protocol::TimeRequest>(b.transport.sent.back().message);
+  b.sampler.watch_heir("c");  // the same heir: the window stays
+  CHECK(b.sampler.heir_clock().synced());
+  b.sampler.watch_heir("d");
+  CHECK(b.sampler.heir_clock().sample_count() == 0);
+  CHECK(b.transport.sent.back().to == "d");
+  b.sampler.on_response("c", protocol::TimeResponse{"c", c_request.id, 0, 5'000, 5'100},
+                        at_us(2'000));
+  CHECK(b.sampler.heir_clock().sample_count() == 0);
+  b.sampler.watch_heir(std::nullopt);
+  const std::size_t sent = b.transport.sent.size();
+  b.sampler.pause();
+  b.io.run_for(std::chrono::milliseconds(100));
+  CHECK(b.transport.sent.size() == sent);  // no timer left running
+}

@@ -755,7 +755,9 @@ def mono_to_us(t: float) -> int:
 def fmt_us(values: "list[float]") -> str:
     if not values:
         return "no buckets"
-    return (f"p50 {percentile(values, 0.5):.0f} / p95 {percentile(values, 0.95):.0f} / "
+    # Signed values (an offset from another node) have a low tail as telling as the high one.
+    low = f"min {min(values):.0f} / " if min(values) < 0 else ""
+    return (f"{low}p50 {percentile(values, 0.5):.0f} / p95 {percentile(values, 0.95):.0f} / "
             f"max {max(values):.0f} µs over {len(values)} buckets")
 
 

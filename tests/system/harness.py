@@ -235,6 +235,21 @@ def sanitized_binary(path: str) -> bool:
         return b"libasan.so" in binary.read(4 << 20)
 
 
+def thread_states(pid: int) -> str:
+    """Each live thread of a process as name:state(where it sleeps), e.g. 'node:S(ep_poll)'; for
+    a node that does not answer, whether its threads run, wait on a lock or block in the kernel."""
+    states = []
+    for task in sorted(Path(f"/proc/{pid}/task").iterdir(), key=lambda t: int(t.name)):
+        try:
+            name = (task / "comm").read_text().strip()
+            state = (task / "stat").read_text().rsplit(")", 1)[1].split()[0]
+            wchan = (task / "wchan").read_text().strip() or "-"
+        except OSError:
+            continue  # the thread ended while we looked
+        states.append(f"{name}:{state}({wchan})")
+    return " ".join(states)
+
+
 def thread_names(pid: int) -> "set[str]":
     """The names of a process's live threads (/proc/PID/task/*/comm)."""
     names = set()
@@ -753,7 +768,7 @@ class Cluster:
                     try:
                         answer = json.dumps(node.command_json(command, timeout=1.0))
                     except HarnessError as error:
-                        answer = f"(no answer: {error})"
+                        answer = f"(no answer: {error}; threads: {thread_states(node.proc.pid)})"
                     out.append(f"    {command}: {answer}")
             if node.other_output:
                 out.append(f"    other stdout: {node.other_output[-5:]!r}")

@@ -91,8 +91,8 @@ class PulseServer {
     const std::string home = "HOME=" + dir_.path.string();
     const std::string runtime = "XDG_RUNTIME_DIR=" + run_dir.string();
     const std::string pulse_runtime = "PULSE_RUNTIME_PATH=" + run_dir.string();
-    // No memfd, as in tests/system/sound_server.py: PulseAudio 16 aborts now and then on a
-    // reconnecting client's memfd blocks.
+    // No memfd, as in tests/system/sound_server.py: PulseAudio 16.1 logged memfd errors in
+    // every run of the system test and once aborted after them.
     std::vector<std::string> argv{"pulseaudio", "-n", "-F", (dir_.path / "server.pa").string(),
                                   "--daemonize=no", "--exit-idle-time=-1", "--use-pid-file=no",
                                   "--enable-memfd=no",

@@ -127,20 +127,26 @@ TEST_CASE("an answer that contradicts the estimate is held back: it is not a sam
 
 namespace {
 
-/// Answers every request `b` sends to `leader` until its estimate is synced: a clock 5 ms ahead,
-/// 100 µs each way. The burst timer sends the requests after the first.
-void sync_with(Follower& b, const std::string& leader) {
-  std::size_t answered = 0;
-  while (!b.sampler.clock().synced()) {
+/// Answers every request `b` sends to `peer` from `from_request` on, until `done()`: a clock 5 ms
+/// ahead, 100 µs each way. The timers send the requests after the first.
+template <class Done>
+void answer_until(Follower& b, const std::string& peer, std::size_t from_request, Done done) {
+  std::size_t answered = from_request;
+  while (!done()) {
     while (b.transport.sent.size() <= answered) b.io.run_one();
     const auto& sent = b.transport.sent[answered++];
     const auto* request = std::get_if<protocol::TimeRequest>(&sent.message);
-    if (request == nullptr || sent.to != leader) continue;
-    b.sampler.on_response(leader,
-                          protocol::TimeResponse{leader, request->id, request->t0_us,
+    if (request == nullptr || sent.to != peer) continue;
+    b.sampler.on_response(peer,
+                          protocol::TimeResponse{peer, request->id, request->t0_us,
                                                  request->t0_us + 5'100, request->t0_us + 5'150},
                           at_us(request->t0_us + 250));
   }
+}
+
+/// Answers every request `b` sends to `leader` until its estimate of it is synced.
+void sync_with(Follower& b, const std::string& leader) {
+  answer_until(b, leader, 0, [&] { return b.sampler.clock().synced(); });
 }
 
 /// What `b` answers a TIME_REQUEST with.
@@ -201,26 +207,6 @@ TEST_CASE("a leader that stepped down takes the new leader's announced rate agai
   CHECK(b.sampler.clock().drift_ppm() == Approx(-100.0));
 }
 
-namespace {
-
-/// Answers every request `b` sends to `peer` from `from_request` on, until `done()`: a clock 5 ms
-/// ahead, 100 µs each way. The timers send the requests after the first.
-template <class Done>
-void answer_until(Follower& b, const std::string& peer, std::size_t from_request, Done done) {
-  std::size_t answered = from_request;
-  while (!done()) {
-    while (b.transport.sent.size() <= answered) b.io.run_one();
-    const auto& sent = b.transport.sent[answered++];
-    const auto* request = std::get_if<protocol::TimeRequest>(&sent.message);
-    if (request == nullptr || sent.to != peer) continue;
-    b.sampler.on_response(peer,
-                          protocol::TimeResponse{peer, request->id, request->t0_us,
-                                                 request->t0_us + 5'100, request->t0_us + 5'150},
-                          at_us(request->t0_us + 250));
-  }
-}
-
-}  // namespace
 
 TEST_CASE("the heir is sampled beside the leader, in a window of its own that playback does not see") {
   Follower b;

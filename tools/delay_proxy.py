@@ -12,7 +12,9 @@ both directions, each chunk held back before it is forwarded:
 so jitter never reorders bytes (the next chunk waits for the one before it) and a chunk is never
 released before it arrived (a negative delay + jitter counts as 0). "up" is client -> target,
 "down" is target -> client; --delay-ms sets both, --up-delay-ms / --down-delay-ms override one
-direction (asymmetric paths). Chunks are released to within about 0.1 ms, never early.
+direction (asymmetric paths). "arrival" is the kernel's receive stamp of the chunk, so the
+proxy's own wake-up does not count as delay (it would add only on the hop that finds the proxy
+idle, making the directions unequal). Chunks are released to within about 0.1 ms, never early.
 
 - --listen port 0 picks a free port. Once listening, exactly one line `ready PORT` goes to stdout.
 - Only loopback targets (127.0.0.0/8, ::1) are accepted.
@@ -35,11 +37,16 @@ import random
 import select
 import selectors
 import signal
+import socket
+import struct
 import sys
-from typing import Optional
+import time
+from typing import Callable, Optional
 
 CHUNK_BYTES = 64 * 1024
 QUEUE_LIMIT_BYTES = 4 * 1024 * 1024
+SO_TIMESTAMPNS = getattr(socket, "SO_TIMESTAMPNS", 35)  # Linux; the module lacks the name
+STAMP_SPACE = socket.CMSG_SPACE(16)  # one struct timespec
 
 
 def parse_endpoint(text: str) -> "tuple[str, int]":
@@ -80,22 +87,21 @@ class Lane:
         self.last_release = 0.0
         self.queued = 0
         self.nonempty = asyncio.Event()
-        self.room = asyncio.Event()
-        self.room.set()
+        self.on_room: Callable[[], None] = lambda: None
 
-    def put(self, data: Optional[bytes]) -> None:
-        now = asyncio.get_running_loop().time()
+    def put(self, data: Optional[bytes], arrival: float) -> None:
         delay = self.delay_s
         if self.jitter_s > 0:
             delay += self.rng.uniform(-self.jitter_s, self.jitter_s)
-        release = max(self.last_release, now + max(0.0, delay))
+        release = max(self.last_release, arrival + max(0.0, delay))
         self.last_release = release
         self.items.append((release, data))
         if data:
             self.queued += len(data)
-            if self.queued > QUEUE_LIMIT_BYTES:
-                self.room.clear()
         self.nonempty.set()
+
+    def full(self) -> bool:
+        return self.queued > QUEUE_LIMIT_BYTES
 
     async def get(self) -> "tuple[float, Optional[bytes]]":
         while not self.items:
@@ -104,25 +110,70 @@ class Lane:
         return self.items.popleft()
 
     def sent(self, size: int) -> None:
+        was_full = self.full()
         self.queued -= size
-        if self.queued <= QUEUE_LIMIT_BYTES:
-            self.room.set()
+        if was_full and not self.full():
+            self.on_room()
 
 
-async def read_into(source: asyncio.StreamReader, lane: Lane) -> None:
-    try:
-        while True:
-            await lane.room.wait()  # backpressure: stop reading while the lane is full
-            data = await source.read(CHUNK_BYTES)
-            if not data:
-                break
-            lane.put(data)
-    except (ConnectionError, OSError):
-        pass
-    lane.put(None)
+def arrival_instant(loop: asyncio.AbstractEventLoop, ancillary: list) -> float:
+    """When the kernel received a read's bytes, on the loop's clock: its receive stamp, not the
+    moment this process woke up to read them. An idle proxy wakes tens to hundreds of
+    microseconds after the bytes arrive, and only on the hop that finds it idle (a request, not
+    the answer that comes back while it is still awake): counting that wake-up as part of the
+    delay made the two directions' least delays differ by up to ~0.4 ms."""
+    now = loop.time()
+    for level, kind, payload in ancillary:
+        if level == socket.SOL_SOCKET and kind == SO_TIMESTAMPNS and len(payload) >= 16:
+            seconds, nanoseconds = struct.unpack("qq", payload[:16])
+            age = time.time() - (seconds + nanoseconds / 1e9)
+            if 0.0 <= age < 1.0:
+                return now - age
+    return now
 
 
-async def write_from(lane: Lane, sink: asyncio.StreamWriter) -> None:
+class Reader:
+    """Reads one socket into a lane as the loop reports it readable; a full lane stops reading
+    (TCP backpressure) until it drains. End of stream or a failure queues the close marker."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, sock: socket.socket, lane: Lane):
+        self.loop = loop
+        self.sock = sock
+        self.lane = lane
+        self.reading = False
+        self.finished = False
+        sock.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
+        lane.on_room = self.resume
+        self.resume()
+
+    def resume(self) -> None:
+        if not self.reading and not self.finished:
+            self.loop.add_reader(self.sock.fileno(), self.on_readable)
+            self.reading = True
+
+    def pause(self) -> None:
+        if self.reading:
+            self.loop.remove_reader(self.sock.fileno())
+            self.reading = False
+
+    def on_readable(self) -> None:
+        try:
+            data, ancillary, _, _ = self.sock.recvmsg(CHUNK_BYTES, STAMP_SPACE)
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError:
+            data, ancillary = b"", []
+        if not data:
+            self.pause()
+            self.finished = True
+            self.lane.put(None, self.loop.time())
+            return
+        self.lane.put(data, arrival_instant(self.loop, ancillary))
+        if self.lane.full():
+            self.pause()
+
+
+async def write_from(lane: Lane, sink: socket.socket) -> None:
     """Returns when the lane's close marker is due (or raises when the sink fails)."""
     loop = asyncio.get_running_loop()
     while True:
@@ -132,18 +183,15 @@ async def write_from(lane: Lane, sink: asyncio.StreamWriter) -> None:
             await asyncio.sleep(wait)
         if data is None:
             return
-        sink.write(data)
-        await sink.drain()
+        await loop.sock_sendall(sink, data)
         lane.sent(len(data))
 
 
-def close_quietly(writer: Optional[asyncio.StreamWriter]) -> None:
-    if writer is None:
-        return
-    try:
-        writer.close()
-    except (ConnectionError, OSError, RuntimeError):
-        pass
+def stream_socket(host: str) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setblocking(False)
+    return sock
 
 
 class Proxy:
@@ -156,39 +204,48 @@ class Proxy:
         self.rng = rng
         self.connections: "set[asyncio.Task]" = set()
 
-    async def handle(self, client_r: asyncio.StreamReader,
-                     client_w: asyncio.StreamWriter) -> None:
-        task = asyncio.current_task()
-        self.connections.add(task)
-        target_w: Optional[asyncio.StreamWriter] = None
-        pumps: "list[asyncio.Task]" = []
+    async def accept(self, listener: socket.socket) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            client, _ = await loop.sock_accept(listener)
+            client.setblocking(False)
+            task = loop.create_task(self.handle(client))
+            self.connections.add(task)
+            task.add_done_callback(self.connections.discard)
+
+    async def handle(self, client: socket.socket) -> None:
+        loop = asyncio.get_running_loop()
+        target = stream_socket(self.target[0])
+        readers: "list[Reader]" = []
+        writers: "list[asyncio.Task]" = []
         try:
             try:
-                target_r, target_w = await asyncio.open_connection(*self.target)
+                await loop.sock_connect(target, self.target)
             except OSError:
                 return  # target not listening: the client sees its connection closed
+            for sock in (client, target):
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             up = Lane(self.up_s, self.jitter_s, self.rng)
             down = Lane(self.down_s, self.jitter_s, self.rng)
-            writers = [asyncio.create_task(write_from(up, target_w)),
-                       asyncio.create_task(write_from(down, client_w))]
-            readers = [asyncio.create_task(read_into(client_r, up)),
-                       asyncio.create_task(read_into(target_r, down))]
-            pumps = writers + readers
+            readers = [Reader(loop, client, up), Reader(loop, target, down)]
+            writers = [loop.create_task(write_from(up, target)),
+                       loop.create_task(write_from(down, client))]
             # Either side's close (delivered in order) or any write failure ends the pair.
             await asyncio.wait(writers, return_when=asyncio.FIRST_COMPLETED)
         except asyncio.CancelledError:
-            pass  # shutdown; not re-raised: asyncio's streams log a cancelled handler as an error
+            pass  # shutdown
         finally:
-            for pump in pumps:
-                pump.cancel()
-            for pump in pumps:
+            for reader in readers:
+                reader.pause()
+            for writer in writers:
+                writer.cancel()
+            for writer in writers:
                 try:
-                    await pump
+                    await writer
                 except (asyncio.CancelledError, ConnectionError, OSError):
                     pass
-            close_quietly(target_w)
-            close_quietly(client_w)
-            self.connections.discard(task)
+            target.close()
+            client.close()
 
 
 async def serve(args: argparse.Namespace) -> int:
@@ -198,9 +255,12 @@ async def serve(args: argparse.Namespace) -> int:
     down_ms = args.down_delay_ms if args.down_delay_ms is not None else args.delay_ms
     proxy = Proxy((target_host, target_port), up_ms / 1e3, down_ms / 1e3, args.jitter_ms / 1e3,
                   random.Random(args.seed))
-    server = await asyncio.start_server(proxy.handle, listen_host, listen_port)
-    port = server.sockets[0].getsockname()[1]
+    listener = socket.create_server((listen_host, listen_port),
+                                    family=socket.AF_INET6 if ":" in listen_host else socket.AF_INET)
+    listener.setblocking(False)
+    port = listener.getsockname()[1]
     print(f"ready {port}", flush=True)
+    accepting = asyncio.get_running_loop().create_task(proxy.accept(listener))
 
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -208,12 +268,12 @@ async def serve(args: argparse.Namespace) -> int:
         loop.add_signal_handler(signum, stop.set)
     await stop.wait()
 
-    server.close()
+    accepting.cancel()
+    listener.close()
     for task in list(proxy.connections):
         task.cancel()
     if proxy.connections:
         await asyncio.wait(list(proxy.connections), timeout=2.0)
-    await server.wait_closed()
     return 0
 
 

@@ -312,10 +312,19 @@ ClockStatus ClockSync::status(std::int64_t at_local_us) const {
           error_us(), jitter_us(),    rejected_,              held_.size(), jumps_};
 }
 
-std::int64_t SamplingPolicy::next_interval_us(std::size_t samples, bool synced, bool holding) const {
+std::int64_t SamplingPolicy::next_interval_us(std::size_t samples, bool synced, bool holding,
+                                              double jitter_us) const {
   if (!synced || holding || samples < burst_samples) return burst_interval_us;
+  if (jitter_us > jittery_path_us && samples < jittery_settle_samples) {
+    return jittery_settle_interval_us;
+  }
   if (samples < settle_samples) return settle_interval_us;
   return steady_interval_us;
+}
+
+std::int64_t SamplingPolicy::next_interval_us(const ClockSync& window) const {
+  return next_interval_us(window.sample_count(), window.synced(), window.held_samples() > 0,
+                          window.jitter_us());
 }
 
 }  // namespace chorus::clock

@@ -96,8 +96,7 @@ void ClockSampler::take_prior_rate(const std::string& from, const protocol::Rate
 }
 
 void ClockSampler::schedule_request(Window& window) {
-  auto delay = policy_.next_interval_us(window.clock.sample_count(), window.clock.synced(),
-                                        window.clock.held_samples() > 0);
+  auto delay = policy_.next_interval_us(window.clock);
   window.timer.expires_after(std::chrono::microseconds(delay));
   window.timer.async_wait([this, &window](const boost::system::error_code& ec) {
     if (!ec && window.peer) send_request(window);

@@ -198,11 +198,20 @@ struct SamplingPolicy {
   std::int64_t burst_interval_us = 30'000;
   std::size_t settle_samples = 240;
   std::int64_t settle_interval_us = 250'000;
+  /// A path whose jitter (ClockSync::jitter_us) is above this settles faster and on more samples:
+  /// the error falls like jitter / N, so a jittery path needs more samples for the same error.
+  double jittery_path_us = 1'000;
+  std::size_t jittery_settle_samples = 480;
+  std::int64_t jittery_settle_interval_us = 100'000;
   std::int64_t steady_interval_us = 1'000'000;
 
-  /// Delay from now to the next request, given the samples in the window, synced(), and whether
-  /// samples are held back (then re-measure at the burst rate, to settle the question quickly).
-  std::int64_t next_interval_us(std::size_t samples, bool synced, bool holding = false) const;
+  /// Delay from now to the next request, given the samples in the window, synced(), whether
+  /// samples are held back (then re-measure at the burst rate, to settle the question quickly)
+  /// and the window's jitter.
+  std::int64_t next_interval_us(std::size_t samples, bool synced, bool holding = false,
+                                double jitter_us = 0) const;
+  /// The same, read off the window itself.
+  std::int64_t next_interval_us(const ClockSync& window) const;
 };
 
 }  // namespace chorus::clock

@@ -277,6 +277,35 @@ TEST_CASE("the sampling policy bursts until synced and ten samples, settles, the
   CHECK(policy.next_interval_us(512, true) == 1'000'000);
 }
 
+TEST_CASE("the sampling policy settles a jittery path faster and on more samples") {
+  const SamplingPolicy policy;
+  CHECK(policy.next_interval_us(10, true, false, 1'000) == 250'000);  // at the threshold: quiet
+  CHECK(policy.next_interval_us(10, true, false, 1'001) == 100'000);
+  CHECK(policy.next_interval_us(240, true, false, 5'000) == 100'000);
+  CHECK(policy.next_interval_us(479, true, false, 5'000) == 100'000);
+  CHECK(policy.next_interval_us(480, true, false, 5'000) == 1'000'000);
+  CHECK(policy.next_interval_us(9, true, false, 5'000) == 30'000);    // the burst comes first
+  CHECK(policy.next_interval_us(300, true, true, 5'000) == 30'000);   // and so does a held jump
+  CHECK(policy.next_interval_us(300, false, false, 5'000) == 30'000);
+}
+
+TEST_CASE("the sampling policy reads the window's own count, sync, held samples and jitter") {
+  const SamplingPolicy policy;
+  ClockSync quiet;
+  ClockSync jittery;
+  for (int i = 0; i < 20; ++i) {
+    const std::int64_t t0 = kBase + i * 100'000;
+    add(quiet, round_trip(t0, 2'000, 100 + (i % 2) * 50, 100));
+    add(jittery, round_trip(t0, 2'000, 5'000 + (i % 2) * 4'000, 5'000 + (i % 3) * 2'000));
+  }
+  REQUIRE(quiet.synced());
+  REQUIRE(jittery.synced());
+  CAPTURE(quiet.jitter_us(), jittery.jitter_us());
+  CHECK(policy.next_interval_us(quiet) == 250'000);
+  CHECK(policy.next_interval_us(jittery) == 100'000);
+  CHECK(policy.next_interval_us(ClockSync{}) == 30'000);
+}
+
 TEST_CASE("following the sampling policy a node is synced within a tenth of a second") {
   const SamplingPolicy policy;
   ClockSync sync;

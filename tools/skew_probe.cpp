@@ -94,10 +94,12 @@ class StallWitness {
   };
 
   explicit StallWitness(std::int64_t end_us) {
-    const long cpus = ::sysconf(_SC_NPROCESSORS_ONLN);
-    for (int cpu = 0; cpu < std::max(1L, cpus); ++cpu) {
-      found_.emplace_back();
-      found_.back().reserve(4096);
+    const int cpus = static_cast<int>(std::max(1L, ::sysconf(_SC_NPROCESSORS_ONLN)));
+    // Every CPU's list exists before any thread starts: a thread holds a reference to its own,
+    // which growing found_ afterwards would move away under it (a crash, once in a while).
+    found_.resize(static_cast<std::size_t>(cpus));
+    for (auto& found : found_) found.reserve(4096);
+    for (int cpu = 0; cpu < cpus; ++cpu) {
       threads_.emplace_back([this, cpu, end_us] { watch(cpu, end_us); });
     }
   }

@@ -144,6 +144,7 @@ constexpr auto kStreamFlags = static_cast<pa_stream_flags_t>(PA_STREAM_INTERPOLA
 /// Plays the counting track block by block as the server asks for it.
 struct CalibrationPlayback {
   WriteSink on_write;
+  std::function<void()> on_underflow_seen;
   std::int64_t settled_at = 0;
   std::vector<unsigned char> block;
   std::int64_t next_frame = 0;
@@ -156,7 +157,11 @@ struct CalibrationPlayback {
       vet_timing_update(stream, static_cast<CalibrationPlayback*>(user)->anchor, first_byte_heard_at(*timing));
     }
   }
-  static void on_underflow(pa_stream*, void* user) { static_cast<CalibrationPlayback*>(user)->anchor.restart(); }
+  static void on_underflow(pa_stream*, void* user) {
+    auto* self = static_cast<CalibrationPlayback*>(user);
+    self->anchor.restart();
+    if (chorus::now_us() >= self->settled_at) self->on_underflow_seen();
+  }
 
   /// As the chorus pulse output reckons it (output_pulse.cpp), once the stream plays.
   std::optional<std::int64_t> next_frame_audible_at(const pa_timing_info* timing) const {
@@ -204,9 +209,10 @@ std::unique_ptr<StreamThread> record(std::string source, std::int64_t end_us, Bl
 }
 
 std::unique_ptr<StreamThread> play_counting_track(std::string sink, std::size_t block_frames, std::int64_t end_us,
-                                                  WriteSink on_write) {
-  return std::make_unique<StreamThread>([sink = std::move(sink), block_frames, end_us, on_write = std::move(on_write)] {
-    CalibrationPlayback playback{on_write, chorus::now_us() + kSettleUs,
+                                                  WriteSink on_write, std::function<void()> on_underflow) {
+  return std::make_unique<StreamThread>([sink = std::move(sink), block_frames, end_us, on_write = std::move(on_write),
+                                         on_underflow = std::move(on_underflow)] {
+    CalibrationPlayback playback{on_write, on_underflow, chorus::now_us() + kSettleUs,
                                  std::vector<unsigned char>(block_frames * kBytesPerFrame), 0, {}, {}};
     return run_stream(
         "play into " + sink,

@@ -49,8 +49,9 @@ std::unique_ptr<StreamThread> record(std::string source, std::int64_t end_us, Bl
 
 /// Plays frames numbered 1, 2, 3, ... (the probe's counting track) into `sink` until `end_us` in
 /// blocks of `block_frames`, passing each block to `on_write` with its first frame number and
-/// when the server says that frame will be heard.
+/// when the server says that frame will be heard, and calling `on_underflow` for each underrun
+/// after the settling time (the predictions around one are the least certain).
 std::unique_ptr<StreamThread> play_counting_track(std::string sink, std::size_t block_frames, std::int64_t end_us,
-                                                  WriteSink on_write);
+                                                  WriteSink on_write, std::function<void()> on_underflow);
 
 }  // namespace skew_probe

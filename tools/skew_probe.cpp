@@ -287,7 +287,8 @@ class Calibration {
     writer_ = skew_probe::play_counting_track(
         sink, block_frames, end_us, [this](std::int64_t first_frame, std::int64_t audible_us) {
           written_zeros_.push_back(static_cast<double>(audible_us) - static_cast<double>(first_frame) * 1e6 / kRate);
-        });
+        },
+        [this] { ++underruns_; });
     recorder_ = skew_probe::record(
         sink + ".monitor", end_us, [this](const unsigned char* data, std::size_t frames, std::int64_t played) {
           for (std::size_t i = 0; i < frames; ++i) {
@@ -307,9 +308,14 @@ class Calibration {
     if (written_zeros_.empty() || recorded_zeros_.empty()) return std::nullopt;
     return median(recorded_zeros_) - median(written_zeros_);
   }
+  /// After finish(): how often the calibration stream underran after its settling time. Its
+  /// predictions around an underrun are the least certain, so a capture offset from a stream that
+  /// underran is the first thing to doubt.
+  int underruns() const { return underruns_; }
 
  private:
   std::vector<double> written_zeros_, recorded_zeros_;  // each filled by its own thread, read after join
+  int underruns_ = 0;                                   // written by the writer's thread, read after join
   std::unique_ptr<skew_probe::StreamThread> writer_, recorder_;
 };
 
@@ -447,6 +453,7 @@ int measure(int argc, char** argv) {
                      ",\"worst_stall_us\":" + std::to_string(worst_stall) +
                      ",\"buckets\":" + std::to_string(skews.size()) +
                      ",\"capture_offset_us\":" + (capture_offset ? std::to_string(*capture_offset) : "null") +
+                     ",\"calibration_underruns\":" + std::to_string(calibration.underruns()) +
                      ",\"skew_us\":{\"p50\":" + std::to_string(percentile(skews, 0.5)) +
                      ",\"p95\":" + std::to_string(percentile(skews, 0.95)) +
                      ",\"max\":" + std::to_string(percentile(skews, 1.0)) + "},\"nodes\":{";

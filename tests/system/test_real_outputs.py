@@ -94,7 +94,8 @@ def check_offset(cluster: Cluster, run: ProbeRun, name: str, t0_us: float, t1_us
 def scenario_unlike_outputs(cluster: Cluster) -> None:
     """1. file, pulse, alsa, sdl and a pulse node with --latency-ms 5, measured together."""
     m = measure_unlike_outputs(cluster, SETTLE_S, STEADY_S)
-    print(f"  capture path offset (calibrated): {m.capture_offset_us:.0f} µs", flush=True)
+    print(f"  capture path offset (calibrated): {m.capture_offset_us:.0f} µs; the calibration "
+          f"stream underran {m.calibration_underruns} times", flush=True)
     cluster.figure("capture path offset", m.capture_offset_us, "µs")
     p = check_offset(cluster, m.run, "P", m.t0_us, m.t1_us, "pulse")
     check_offset(cluster, m.run, "A", m.t0_us, m.t1_us, "alsa (pulse plugin)", PLUGIN_LIMIT_US)

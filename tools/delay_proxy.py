@@ -187,9 +187,12 @@ async def write_from(lane: Lane, sink: socket.socket) -> None:
         lane.sent(len(data))
 
 
+def family_of(host: str) -> socket.AddressFamily:
+    return socket.AF_INET6 if ":" in host else socket.AF_INET
+
+
 def stream_socket(host: str) -> socket.socket:
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock = socket.socket(family_of(host), socket.SOCK_STREAM)
     sock.setblocking(False)
     return sock
 
@@ -255,15 +258,14 @@ async def serve(args: argparse.Namespace) -> int:
     down_ms = args.down_delay_ms if args.down_delay_ms is not None else args.delay_ms
     proxy = Proxy((target_host, target_port), up_ms / 1e3, down_ms / 1e3, args.jitter_ms / 1e3,
                   random.Random(args.seed))
-    listener = socket.create_server((listen_host, listen_port),
-                                    family=socket.AF_INET6 if ":" in listen_host else socket.AF_INET)
+    listener = socket.create_server((listen_host, listen_port), family=family_of(listen_host))
     listener.setblocking(False)
     port = listener.getsockname()[1]
     print(f"ready {port}", flush=True)
-    accepting = asyncio.get_running_loop().create_task(proxy.accept(listener))
+    loop = asyncio.get_running_loop()
+    accepting = loop.create_task(proxy.accept(listener))
 
     stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
     await stop.wait()

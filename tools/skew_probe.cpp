@@ -25,7 +25,9 @@
 // sink played it, from libpulse's record timing (tools/pulse_capture.hpp). --calibrate SINK
 // measures that capture path: the probe plays its own numbered track into SINK, noting when the
 // server says each block will be heard, records SINK.monitor the same way, and reports the
-// difference as capture_offset_us (to subtract from the recorded nodes' offsets).
+// difference as capture_offset_us (to subtract from the recorded nodes' offsets), with
+// calibration_underruns: how often its own stream underran after settling, when that offset is
+// the first thing to doubt.
 //
 // Each node writes its output block by block at the block's audible instant (--output
 // file:FIFO). A block arrives here the moment it is written, so (arrival time, number of its

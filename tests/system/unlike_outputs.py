@@ -70,7 +70,7 @@ class UnlikeRun:
     def calibration_underruns(self) -> int:
         """Underruns of the probe's calibration stream after its settling time: its capture
         offset is the first thing to doubt when it underran (tools/skew_probe.cpp)."""
-        return int(self.run.summary.get("calibration_underruns", 0))
+        return self.run.summary["calibration_underruns"]
 
     def offsets(self, name: str) -> "list[float]":
         return calibrated_offsets(self.run, name, "F", self.t0_us, self.t1_us)

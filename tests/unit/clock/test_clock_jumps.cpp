@@ -55,8 +55,7 @@ Sample answer(SimulatedPath& path, std::int64_t shift = 0) {
 /// start, at the burst rate while a jump is held back.
 void wait_policy(SimulatedPath& path, const ClockSync& sync, std::int64_t start) {
   const SamplingPolicy policy;
-  const std::int64_t due =
-      start + policy.next_interval_us(sync);
+  const std::int64_t due = start + policy.next_interval_us(sync);
   if (due > path.now_us()) path.advance(due - path.now_us());
 }
 

@@ -207,7 +207,6 @@ TEST_CASE("a leader that stepped down takes the new leader's announced rate agai
   CHECK(b.sampler.clock().drift_ppm() == Approx(-100.0));
 }
 
-
 TEST_CASE("the heir is sampled beside the leader, in a window of its own that playback does not see") {
   Follower b;
   b.sampler.follow("a");

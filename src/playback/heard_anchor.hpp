@@ -19,7 +19,9 @@
 // is taken; if it agrees with the trusted anchor, the held update is dropped. After kMostHeld
 // disagreeing updates in a row the newest is taken, so a stream whose updates scatter widely is
 // followed, never frozen. A new timeline (the stream opened, or restarted after an underrun) takes
-// its first update as it comes.
+// its first update as it comes, for there is nothing to check it against, and asks for another at
+// once to confirm it: otherwise a bad first update, which an underrun on a stalled machine makes
+// likelier, would steer the output until libpulse's next automatic update, up to 1.5 s later.
 //
 // Pure: no clock, no libpulse; the anchors are passed in.
 
@@ -35,11 +37,15 @@ class HeardAnchor {
   /// Disagreeing updates held in a row before the newest is taken anyway.
   static constexpr int kMostHeld = 3;
 
-  /// An update's anchor (µs, the instant byte 0 is heard). True when it is held: the caller
-  /// should ask for another update now.
+  /// An update's anchor (µs, the instant byte 0 is heard). True when the caller should ask for
+  /// another update now: this one was held, or it starts a timeline and awaits confirmation.
   bool offer(std::int64_t anchor_us) {
+    if (!trusted_) {
+      trust(anchor_us);
+      return true;
+    }
     const bool confirms_held = held_ && agree(anchor_us, *held_);
-    if (!trusted_ || agree(anchor_us, *trusted_) || confirms_held || held_in_a_row_ >= kMostHeld) {
+    if (agree(anchor_us, *trusted_) || confirms_held || held_in_a_row_ >= kMostHeld) {
       trust(anchor_us);
       return false;
     }

@@ -297,9 +297,9 @@ class PulseBackend final : public DeviceBackend {
     self->waiting_for_start_ = false;
     self->connection_.signal();
   }
-  /// Every timing update: vetted (heard_anchor.hpp), another asked for when it is held. A server
-  /// that sends no STARTED still says, in the timing update libpulse asks for right after an
-  /// underflow and in the following ones, when the stream plays again.
+  /// Every timing update: vetted (heard_anchor.hpp), another asked for when it is held or starts
+  /// a timeline. A server that sends no STARTED still says, in the timing update libpulse asks
+  /// for right after an underflow and in the following ones, when the stream plays again.
   static void on_timing_update(pa_stream* stream, void* user) {
     auto* self = static_cast<PulseBackend*>(user);
     const pa_timing_info* timing = pa_stream_get_timing_info(stream);
@@ -307,6 +307,7 @@ class PulseBackend final : public DeviceBackend {
     self->waiting_for_start_ = false;
     const auto first_byte = first_byte_heard_at(*timing);
     if (!vet_timing_update(stream, self->anchor_, first_byte)) return;
+    if (self->anchor_.trusted_us() == first_byte) return;  // a timeline's first, to be confirmed
     spdlog::debug("pulse: a timing update places the stream {:+.2f} ms from the last one trusted; held, another asked for",
                   static_cast<double>(*first_byte - *self->anchor_.trusted_us()) / 1000.0);
   }

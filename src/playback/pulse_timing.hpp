@@ -79,9 +79,9 @@ inline std::optional<std::int64_t> next_unread_frame_played_from(const HeardAnch
   return *first_byte + stream_bytes_to_us(timing->read_index);
 }
 
-/// Offers an update's first-byte instant to `anchor`; when the anchor holds it, asks the server
-/// for another update at once (heard_anchor.hpp). True when it was held. Runs in libpulse's
-/// callback for a timing update.
+/// Offers an update's first-byte instant to `anchor`; when the anchor holds it or wants it
+/// confirmed, asks the server for another update at once (heard_anchor.hpp) and returns true.
+/// Runs in libpulse's callback for a timing update.
 inline bool vet_timing_update(pa_stream* stream, HeardAnchor& anchor, std::optional<std::int64_t> first_byte) {
   if (!first_byte || !anchor.offer(*first_byte)) return false;
   if (pa_operation* again = pa_stream_update_timing_info(stream, nullptr, nullptr)) pa_operation_unref(again);

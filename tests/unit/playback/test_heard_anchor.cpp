@@ -16,12 +16,25 @@ constexpr std::int64_t kAgree = HeardAnchor::kAgreeUs;
 
 }  // namespace
 
-TEST_CASE("a timeline's first update is trusted as it comes") {
+TEST_CASE("a timeline's first update is trusted as it comes and asks for another to confirm it") {
   HeardAnchor anchor;
   CHECK_FALSE(anchor.trusted_us());
-  CHECK_FALSE(anchor.offer(kAnchorUs));
+  CHECK(anchor.offer(kAnchorUs));
   CHECK(anchor.trusted_us() == kAnchorUs);
+  CHECK_FALSE(anchor.offer(kAnchorUs + 4));  // confirmed: nothing more asked for
+  CHECK(anchor.trusted_us() == kAnchorUs + 4);
   CHECK(anchor.held_total() == 0);
+}
+
+TEST_CASE("a bad first update of a timeline is replaced as soon as the two updates after it agree") {
+  for (const std::int64_t error : {424, -4857, 15'000}) {
+    HeardAnchor anchor;
+    CHECK(anchor.offer(kAnchorUs + error));  // used until the confirmation comes
+    CHECK(anchor.offer(kAnchorUs));          // disagrees: held, another asked for
+    CHECK(anchor.trusted_us() == kAnchorUs + error);
+    CHECK_FALSE(anchor.offer(kAnchorUs + 3));  // agrees with the held one: taken
+    CHECK(anchor.trusted_us() == kAnchorUs + 3);
+  }
 }
 
 TEST_CASE("updates that agree with the trusted one are followed, however many") {
@@ -116,8 +129,9 @@ TEST_CASE(
   anchor.offer(kAnchorUs + 10 * kAgree);  // held
   anchor.restart();
   CHECK_FALSE(anchor.trusted_us());
-  CHECK_FALSE(anchor.offer(kAnchorUs + 300'000));  // the stream restarted 0.3 s later
+  CHECK(anchor.offer(kAnchorUs + 300'000));  // the stream restarted 0.3 s later
   CHECK(anchor.trusted_us() == kAnchorUs + 300'000);
   // The held update of the old timeline confirms nothing in the new one.
   CHECK(anchor.offer(kAnchorUs + 10 * kAgree));
+  CHECK(anchor.trusted_us() == kAnchorUs + 300'000);
 }

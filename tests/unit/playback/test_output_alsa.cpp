@@ -41,6 +41,7 @@
 #include "playback/output_thread_priority.hpp"
 #include "chorus/time_base.hpp"
 #include "playback/pulse_server.hpp"
+#include "playback/still_machine.hpp"
 #include "playback/temp_dir.hpp"
 
 extern char** environ;
@@ -274,58 +275,69 @@ TEST_CASE("alsa: the audible instant advances one block per block written", "[al
   const SinkInUse in_use(server, "s1");
   const chorus::test::OutputThreadPriority priority;
   INFO("the test's thread runs with " << priority.text());
-  auto backend = make_alsa_backend("pulse:s1");
-  REQUIRE(backend->open(kBlockFrames).empty());
-  REQUIRE(backend->block_frames() == kBlockFrames);
-  write_until_running(*backend);
-
-  // A stall of the whole machine longer than the device's buffer underruns the sink; the backend
-  // reports it (write() says recovered, and the reading just before or after it may find the
-  // device stopped or drained), the timeline restarts, and no step is measured across it. A
-  // reading the backend does not explain that way fails at once.
   constexpr int kBlocks = 300;
-  const auto block = silence();
-  std::vector<std::int64_t> deviation;  // per block, from the one block it should advance
-  std::int64_t drift_us = 0;            // the same, signed and summed
-  std::int64_t worst_total_us = 0;
-  std::int64_t previous = 0;  // the last instant read since the timeline (re)started; 0: none
-  int underruns = 0;
-  bool recovered_before = false;  // the previous write said recovered
-  while (deviation.size() < kBlocks && underruns <= kMaxUnderruns) {
-    const auto at = backend->next_frame_audible_us();
-    const auto total_us = backend->latency().total_us;
-    const auto outcome = backend->write(block);
-    REQUIRE(outcome != WriteOutcome::lost);
-    const bool recovered = outcome == WriteOutcome::recovered;
-    const bool running = at.has_value() && total_us > 0;
-    if (!running) {
-      INFO("block " << deviation.size() << " after " << underruns << " underruns: audible instant "
-                    << (at ? std::to_string(*at) : "none") << ", latency " << total_us << " µs, written "
-                    << (recovered ? "after an underrun" : "as usual"));
-      REQUIRE((recovered || recovered_before));
-    }
-    if (recovered) ++underruns;
-    if (recovered || !running) {
-      previous = 0;
-    } else {
-      if (previous != 0) {
-        const std::int64_t step = *at - previous - kBlockUs;
-        deviation.push_back(std::abs(step));
-        drift_us += step;
+  struct Steps {
+    std::vector<std::int64_t> deviation;  // per block, from the one block it should advance
+    std::int64_t drift_us = 0;            // the same, signed and summed
+    std::int64_t worst_total_us = 0;
+    int underruns = 0;
+    std::string described;
+    chorus::playback::detail::DeviceLatency latency;
+  };
+  const auto measured = chorus::test::measure_outside_storms("alsa: audible steps", [&] {
+    auto backend = make_alsa_backend("pulse:s1");
+    REQUIRE(backend->open(kBlockFrames).empty());
+    REQUIRE(backend->block_frames() == kBlockFrames);
+    write_until_running(*backend);
+
+    // A stall of the whole machine longer than the device's buffer underruns the sink; the backend
+    // reports it (write() says recovered, and the reading just before or after it may find the
+    // device stopped or drained), the timeline restarts, and no step is measured across it. A
+    // reading the backend does not explain that way fails at once.
+    const auto block = silence();
+    Steps m;
+    std::int64_t previous = 0;  // the last instant read since the timeline (re)started; 0: none
+    bool recovered_before = false;  // the previous write said recovered
+    while (m.deviation.size() < kBlocks && m.underruns <= kMaxUnderruns) {
+      const auto at = backend->next_frame_audible_us();
+      const auto total_us = backend->latency().total_us;
+      const auto outcome = backend->write(block);
+      REQUIRE(outcome != WriteOutcome::lost);
+      const bool recovered = outcome == WriteOutcome::recovered;
+      const bool running = at.has_value() && total_us > 0;
+      if (!running) {
+        INFO("block " << m.deviation.size() << " after " << m.underruns << " underruns: audible instant "
+                      << (at ? std::to_string(*at) : "none") << ", latency " << total_us << " µs, written "
+                      << (recovered ? "after an underrun" : "as usual"));
+        REQUIRE((recovered || recovered_before));
       }
-      previous = *at;
-      worst_total_us = std::max(worst_total_us, total_us);
+      if (recovered) ++m.underruns;
+      if (recovered || !running) {
+        previous = 0;
+      } else {
+        if (previous != 0) {
+          const std::int64_t step = *at - previous - kBlockUs;
+          m.deviation.push_back(std::abs(step));
+          m.drift_us += step;
+        }
+        previous = *at;
+        m.worst_total_us = std::max(m.worst_total_us, total_us);
+      }
+      recovered_before = recovered;
     }
-    recovered_before = recovered;
-  }
-  CHECK(underruns <= kMaxUnderruns);
-  REQUIRE(deviation.size() == kBlocks);
-  const auto latency = backend->latency();
-  INFO(backend->describe() << "; latency " << latency.total_us << " µs (" << latency.detail << "), worst "
-                           << worst_total_us << " µs; per-block deviation median " << percentile(deviation, 0.5)
-                           << " µs, p95 " << percentile(deviation, 0.95) << " µs, max "
-                           << percentile(deviation, 1.0) << " µs; over " << kBlocks << " blocks " << drift_us
-                           << " µs; " << underruns << " underruns");
+    m.latency = backend->latency();
+    m.described = backend->describe();
+    backend->close();
+    return m;
+  });
+  if (!measured) return;
+  const auto& m = *measured;
+  CHECK(m.underruns <= kMaxUnderruns);
+  REQUIRE(m.deviation.size() == kBlocks);
+  INFO(m.described << "; latency " << m.latency.total_us << " µs (" << m.latency.detail << "), worst "
+                   << m.worst_total_us << " µs; per-block deviation median " << percentile(m.deviation, 0.5)
+                   << " µs, p95 " << percentile(m.deviation, 0.95) << " µs, max " << percentile(m.deviation, 1.0)
+                   << " µs; over " << kBlocks << " blocks " << m.drift_us << " µs; " << m.underruns << " underruns");
   // Measured on a 2-core VM, idle and while a build ran beside it: median 6–10 µs, p95 16–26 µs,
   // max 20–317 µs per block; with two busy loops beside it (20 runs) max 56 µs to 10.8 ms, so the
   // largest step is not judged. The span over all blocks (the steps summed) is only reported: the
@@ -333,16 +345,15 @@ TEST_CASE("alsa: the audible instant advances one block per block written", "[al
   // over seconds (measured: −194 µs to +2.3 ms over these 3 s), which the device output's line
   // follows; the system test (tests/system/test_real_outputs.py) measures what that does to a
   // node's output.
-  CHECK(percentile(deviation, 0.5) < 100);
-  CHECK(percentile(deviation, 0.95) < 1'000);
-  WARN("alsa: the audible instants' span over " << kBlocks << " blocks is " << drift_us << " µs off");
+  CHECK(percentile(m.deviation, 0.5) < 100);
+  CHECK(percentile(m.deviation, 0.95) < 1'000);
+  WARN("alsa: the audible instants' span over " << kBlocks << " blocks is " << m.drift_us << " µs off");
   // The device's buffer (1920 frames = 40 ms) plus what the sink holds (up to the recorder's
   // 10 ms) plus scheduling.
   const std::int64_t buffer_us = 4 * kBlockUs;
-  CHECK(worst_total_us < buffer_us + 2 * kRecorderLatencyMs * 1000);
-  CHECK(latency.detail.find("period 480, buffer 1920") != std::string::npos);
-  CHECK(backend->describe().find("alsa:pulse:s1 (period 480, buffer 1920 frames") == 0);
-  backend->close();
+  CHECK(m.worst_total_us < buffer_us + 2 * kRecorderLatencyMs * 1000);
+  CHECK(m.latency.detail.find("period 480, buffer 1920") != std::string::npos);
+  CHECK(m.described.find("alsa:pulse:s1 (period 480, buffer 1920 frames") == 0);
 }
 
 TEST_CASE("alsa: the samples written reach the sink unchanged and in order", "[alsa]") {

@@ -28,6 +28,7 @@
 #include "playback/output_impl.hpp"
 #include "playback/pulse_monitor.hpp"
 #include "playback/pulse_server.hpp"
+#include "playback/still_machine.hpp"
 #include "playback/temp_dir.hpp"
 
 using namespace std::chrono_literals;
@@ -93,40 +94,49 @@ std::optional<std::chrono::microseconds> time_until_lost(DeviceBackend& backend,
 
 TEST_CASE("pulse: the audible instant advances by one block per block written", "[pulse]") {
   PulseServer server({"room1"});
-  auto backend = make_pulse_backend("room1");
-  REQUIRE(backend->open(kBlock) == "");
-  INFO(backend->describe());
-  CHECK(backend->describe().find("pulse:room1 (server 'pulseaudio") == 0);
-  REQUIRE(play_silence_until_running(*backend));
+  struct Steps {
+    std::vector<double> steps;
+    std::vector<std::int64_t> totals;
+    int underruns = 0;
+    std::string latency_detail;
+  };
+  const auto measured = chorus::test::measure_outside_storms("pulse: audible steps", [&] {
+    auto backend = make_pulse_backend("room1");
+    REQUIRE(backend->open(kBlock) == "");
+    INFO(backend->describe());
+    CHECK(backend->describe().find("pulse:room1 (server 'pulseaudio") == 0);
+    REQUIRE(play_silence_until_running(*backend));
 
-  // A loaded machine may hold this thread for longer than the buffer (an underrun: the timeline
-  // restarts); steps are not taken across one.
-  const auto block = silence();
-  std::vector<double> steps;
-  std::vector<std::int64_t> totals;
-  std::int64_t previous = 0;  // 0: none
-  int underruns = 0;
-  for (int k = 0; k < 1000 && steps.size() < 300; ++k) {
-    const std::int64_t at = backend->next_frame_audible_us().value_or(0);
-    if (at != 0 && previous != 0) steps.push_back(static_cast<double>(at - previous - kBlockUs));
-    if (at != 0) totals.push_back(backend->latency().total_us);
-    previous = at;
-    const auto outcome = backend->write(block);
-    REQUIRE(outcome != WriteOutcome::lost);
-    if (outcome == WriteOutcome::recovered) {
-      ++underruns;
-      previous = 0;
+    // A loaded machine may hold this thread for longer than the buffer (an underrun: the timeline
+    // restarts); steps are not taken across one.
+    const auto block = silence();
+    Steps m;
+    std::int64_t previous = 0;  // 0: none
+    for (int k = 0; k < 1000 && m.steps.size() < 300; ++k) {
+      const std::int64_t at = backend->next_frame_audible_us().value_or(0);
+      if (at != 0 && previous != 0) m.steps.push_back(static_cast<double>(at - previous - kBlockUs));
+      if (at != 0) m.totals.push_back(backend->latency().total_us);
+      previous = at;
+      const auto outcome = backend->write(block);
+      REQUIRE(outcome != WriteOutcome::lost);
+      if (outcome == WriteOutcome::recovered) {
+        ++m.underruns;
+        previous = 0;
+      }
     }
-  }
-  REQUIRE(steps.size() == 300);
-  CHECK(underruns <= 3);
-  const auto step = stats_of(steps);
-  const auto total = stats_of(std::vector<double>(totals.begin(), totals.end()));
+    REQUIRE(m.steps.size() == 300);
+    m.latency_detail = backend->latency().detail;
+    backend->close();
+    return m;
+  });
+  if (!measured) return;
+  CHECK(measured->underruns <= 3);
+  const auto step = stats_of(measured->steps);
+  const auto total = stats_of(std::vector<double>(measured->totals.begin(), measured->totals.end()));
   WARN("pulse: audible step − 10 ms over 300 blocks: median " << step.median << " µs, min " << step.min << ", max "
                                                                << step.max << ", 95% within ±" << step.p95_abs
                                                                << " µs; latency total median " << total.median
-                                                               << " µs (" << backend->latency().detail << "); "
-                                                               << backend->describe());
+                                                               << " µs (" << measured->latency_detail << ")");
   // Measured on a 2-core VM (10 runs): every step within ±20 µs of 10 ms, 95 % within ±2 µs. The limits
   // leave room for a loaded machine (a preempted reading is retried, see output_pulse.cpp).
   CHECK(std::abs(step.median) < 20);
@@ -137,66 +147,73 @@ TEST_CASE("pulse: the audible instant advances by one block per block written", 
   // rounding plus 10 ms.
   CHECK(total.min > 0);
   CHECK(total.max < 5 * kBlockUs + 10'000);
-  backend->close();
 }
 
 TEST_CASE("pulse: the samples reach the sink unchanged, at the predicted instant", "[pulse]") {
   PulseServer server({"room1"});
-  MonitorRecorder monitor("room1.monitor");
-  auto backend = make_pulse_backend("room1");
-  REQUIRE(backend->open(kBlock) == "");
+  struct Heard {
+    std::vector<double> early_or_late;  // per chunk: monitor arrival − predicted instant
+    std::size_t silent_frames_inside = 0;
+  };
+  const auto measured = chorus::test::measure_outside_storms("pulse: predicted instants", [&] {
+    MonitorRecorder monitor("room1.monitor");
+    auto backend = make_pulse_backend("room1");
+    REQUIRE(backend->open(kBlock) == "");
 
-  constexpr int kBlocks = 300;
-  std::vector<std::int16_t> block(kBlock * 2);
-  std::vector<std::optional<std::int64_t>> audible;  // of block k's first frame, 1 + k·kBlock
-  for (int k = 0; k < kBlocks; ++k) {
-    for (int f = 0; f < kBlock; ++f) put_frame_number(&block[2 * f], static_cast<std::uint32_t>(1 + k * kBlock + f));
-    audible.push_back(backend->next_frame_audible_us());
-    // An underrun (this thread held up by a loaded machine) only inserts silence at the sink.
-    REQUIRE(backend->write(block) != WriteOutcome::lost);
-  }
-  const auto last = static_cast<std::uint32_t>(kBlocks * kBlock);
-  REQUIRE(eventually([&] { return monitor.has_seen(last); }));
-  backend->close();
-
-  // Content: every frame, in order, unchanged, with only silence (before the start, or where an
-  // underrun paused the stream) in between.
-  const auto samples = monitor.samples();
-  const std::size_t frames = samples.size() / 2;
-  std::size_t start = 0;
-  while (start < frames && frame_number(&samples[2 * start]) == 0) ++start;
-  std::uint32_t expected = 1;
-  std::size_t mismatches = 0;
-  std::size_t silent_frames_inside = 0;
-  for (std::size_t i = start; i < frames && expected <= last; ++i) {
-    const std::uint32_t n = frame_number(&samples[2 * i]);
-    if (n == 0) {
-      ++silent_frames_inside;
-      continue;
+    constexpr int kBlocks = 300;
+    std::vector<std::int16_t> block(kBlock * 2);
+    std::vector<std::optional<std::int64_t>> audible;  // of block k's first frame, 1 + k·kBlock
+    for (int k = 0; k < kBlocks; ++k) {
+      for (int f = 0; f < kBlock; ++f) put_frame_number(&block[2 * f], static_cast<std::uint32_t>(1 + k * kBlock + f));
+      audible.push_back(backend->next_frame_audible_us());
+      // An underrun (this thread held up by a loaded machine) only inserts silence at the sink.
+      REQUIRE(backend->write(block) != WriteOutcome::lost);
     }
-    mismatches += n != expected;
-    expected = n + 1;
-  }
-  CHECK(expected == last + 1);
-  CHECK(mismatches == 0);
-  CHECK(silent_frames_inside < 10u * kBlock);  // a few underruns at most
+    const auto last = static_cast<std::uint32_t>(kBlocks * kBlock);
+    REQUIRE(eventually([&] { return monitor.has_seen(last); }));
+    backend->close();
 
-  // Timing: the monitor hands over a chunk when its first frame is played.
-  const auto early_or_late = arrival_minus_predicted(monitor, [&](std::uint32_t n) -> std::optional<std::int64_t> {
-    const auto k = static_cast<std::size_t>((n - 1) / kBlock);
-    if (k >= audible.size() || !audible[k]) return std::nullopt;
-    return *audible[k] + frames_us(static_cast<std::int64_t>(n - 1) % kBlock);
+    // Content: every frame, in order, unchanged, with only silence (before the start, or where an
+    // underrun paused the stream) in between.
+    Heard heard;
+    const auto samples = monitor.samples();
+    const std::size_t frames = samples.size() / 2;
+    std::size_t start = 0;
+    while (start < frames && frame_number(&samples[2 * start]) == 0) ++start;
+    std::uint32_t expected = 1;
+    std::size_t mismatches = 0;
+    for (std::size_t i = start; i < frames && expected <= last; ++i) {
+      const std::uint32_t n = frame_number(&samples[2 * i]);
+      if (n == 0) {
+        ++heard.silent_frames_inside;
+        continue;
+      }
+      mismatches += n != expected;
+      expected = n + 1;
+    }
+    CHECK(expected == last + 1);
+    CHECK(mismatches == 0);
+
+    // Timing: the monitor hands over a chunk when its first frame is played.
+    heard.early_or_late = arrival_minus_predicted(monitor, [&](std::uint32_t n) -> std::optional<std::int64_t> {
+      const auto k = static_cast<std::size_t>((n - 1) / kBlock);
+      if (k >= audible.size() || !audible[k]) return std::nullopt;
+      return *audible[k] + frames_us(static_cast<std::int64_t>(n - 1) % kBlock);
+    });
+    return heard;
   });
-  const auto delta = stats_of(early_or_late);
-  WARN("pulse: monitor arrival − predicted audible instant over " << early_or_late.size() << " chunks: median "
-                                                                  << delta.median << " µs, min " << delta.min
-                                                                  << ", max " << delta.max << ", 95% within ±"
-                                                                  << delta.p95_abs << " µs");
+  if (!measured) return;
+  CHECK(measured->silent_frames_inside < 10u * kBlock);  // a few underruns at most
+  const auto delta = stats_of(measured->early_or_late);
+  WARN("pulse: monitor arrival − predicted audible instant over " << measured->early_or_late.size()
+                                                                  << " chunks: median " << delta.median << " µs, min "
+                                                                  << delta.min << ", max " << delta.max
+                                                                  << ", 95% within ±" << delta.p95_abs << " µs");
   // Measured on a 2-core VM (10 runs): median +60..+230 µs (the sink thread's wake-up and the
   // trip to this process), minimum −131..+91 µs, a few late outliers (up to 11 ms: this process
   // not scheduled). A chunk cannot arrive before it is played, so the minimum bounds how late a
   // prediction can be.
-  REQUIRE(early_or_late.size() > 100);
+  REQUIRE(measured->early_or_late.size() > 100);
   CHECK(delta.median > 0);
   CHECK(delta.median < 1000);
   CHECK(delta.min > -1000);

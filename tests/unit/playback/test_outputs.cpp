@@ -27,6 +27,7 @@
 #include <catch2/catch.hpp>
 
 #include "chorus/playback/audio_output.hpp"
+#include "chorus/playback/wake_lead.hpp"
 #include "chorus/time_base.hpp"
 #include "playback/audio_thread_priority.hpp"
 #include "playback/env_guard.hpp"
@@ -40,6 +41,7 @@ using chorus::now_us;
 using chorus::playback::AudioOutput;
 using chorus::playback::make_output;
 using chorus::playback::Renderer;
+using chorus::playback::WakeLead;
 
 using chorus::test::EnvGuard;
 using chorus::test::eventually;
@@ -198,8 +200,7 @@ TEST_CASE("the file output writes exactly the rendered blocks, in order, and not
   }
   CHECK(all_match);
 
-  // Audible times: each block exactly one block after the previous one (no resync here), each
-  // rendered before it is due, and extra latency (5 ms) included.
+  // Audible times: each block exactly one block after the previous one (no resync here).
   const auto& calls = renderer.calls();
   if (stats.resyncs == 0) {
     for (std::size_t k = 1; k < rendered; ++k) {
@@ -207,13 +208,23 @@ TEST_CASE("the file output writes exactly the rendered blocks, in order, and not
       CHECK(calls[k].audible_at_us - calls[k - 1].audible_at_us == kBlockUs);
     }
   }
+  // When each block is rendered: right after the previous block's deadline, so one block plus
+  // the extra latency (5 ms) before it is heard. Deadlines are absolute, so no block is ever
+  // rendered earlier than that (by more than the wake-up lead); a stalled machine can only make
+  // one later, and at most by the four blocks after which the output resyncs. How late is the
+  // platform's doing, so it is judged over the blocks (the median), not per block.
+  constexpr std::int64_t kExtraUs = 5'000;
+  const std::int64_t most_lead_us = std::chrono::duration_cast<std::chrono::microseconds>(WakeLead::kMostLead).count();
+  std::vector<std::int64_t> ahead;  // per block: its audible instant − when it was rendered
   for (std::size_t k = 0; k < rendered; ++k) {
     INFO("block " << k);
     CHECK(calls[k].samples == kBlock * 2);
-    CHECK(calls[k].audible_at_us - calls[k].called_at_us >= 5'000);
-    // Late by at most the four blocks after which the output resyncs.
-    CHECK(calls[k].audible_at_us - calls[k].called_at_us <= 5'000 + 5 * kBlockUs);
+    ahead.push_back(calls[k].audible_at_us - calls[k].called_at_us);
+    CHECK(ahead.back() <= kExtraUs + kBlockUs + most_lead_us);
+    CHECK(ahead.back() >= kExtraUs - 4 * kBlockUs);
   }
+  std::nth_element(ahead.begin(), ahead.begin() + static_cast<std::ptrdiff_t>(ahead.size() / 2), ahead.end());
+  CHECK(ahead[ahead.size() / 2] > kExtraUs + kBlockUs - 1'000);
 }
 
 TEST_CASE("the null and file outputs consume blocks at real time") {

@@ -92,8 +92,8 @@ struct Comparison {
 };
 
 /// Plays `buffer_frames`-frame buffers through SDL's pulseaudio driver for about 4 s and compares
-/// both predictions with the monitor of sink room1 (of the caller's PulseServer). The first second is left out: the output's estimate
-/// settles once its first latency samples arrived.
+/// both predictions with the monitor of sink room1 (of the caller's PulseServer). The first
+/// second is left out: the output's estimate settles once its first latency samples arrived.
 Comparison compare_with_monitor(int buffer_frames) {
   EnvGuard driver("SDL_AUDIODRIVER", "pulseaudio");
   chorus::test::note_sdl_pulseaudio_driver_used();
@@ -143,7 +143,8 @@ TEST_CASE("sdl on pulseaudio: the sound server's latency predicts when frames ar
   // overestimates by that difference, which the server's figure shows.
   for (const int frames : {480, 2048}) {
     const PulseServer server({"room1"});  // started outside the measurement: its start-up holds the CPUs
-    const auto measured = chorus::test::measure_outside_storms("sdl on pulseaudio", [&] { return compare_with_monitor(frames); });
+    const auto measured =
+        chorus::test::measure_outside_storms("sdl on pulseaudio", [&] { return compare_with_monitor(frames); });
     if (!measured) continue;
     const auto& c = *measured;
     WARN("sdl on pulseaudio, " << frames << "-frame buffer, monitor arrival − predicted instant over " << c.chunks

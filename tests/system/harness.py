@@ -172,6 +172,37 @@ def hold_for(predicate: Callable[[], Any], duration: float, poll: float = 0.05,
         time.sleep(min(poll, max(0.0, deadline - now())))
 
 
+def threads_snapshot(pid: int) -> str:
+    """What each thread of process `pid` is doing, from /proc, for a timeout's message: its name,
+    state (R running or runnable, S sleeping, D in uninterruptible I/O, T stopped), the kernel
+    function it sleeps in, its CPU time and its time spent runnable but not running (schedstat),
+    and the top of its kernel stack (root only). A node that did not answer then shows whether it
+    was busy, waiting on something, or never given a CPU."""
+    try:
+        tids = sorted(os.listdir(f"/proc/{pid}/task"), key=int)
+    except OSError as error:
+        return f"  threads of {pid}: unreadable ({error})"
+
+    def read(tid: str, name: str) -> str:
+        try:
+            return Path(f"/proc/{pid}/task/{tid}/{name}").read_text(errors="replace").strip()
+        except OSError:
+            return ""
+
+    lines = [f"  threads of {pid} (state, sleeping in, ran / waited to run so far, kernel stack):"]
+    for tid in tids:
+        stat = read(tid, "stat")
+        close = stat.rfind(")")  # the name may hold spaces and parentheses: it ends at the last ')'
+        name = stat[stat.find("(") + 1:close] if close > 0 else "?"
+        state = stat[close + 2:close + 3] if close > 0 else "?"
+        sched = read(tid, "schedstat").split()
+        ran, waited = (f"{int(sched[0]) / 1e6:.1f} ms", f"{int(sched[1]) / 1e6:.1f} ms") if len(sched) >= 2 \
+            else ("?", "?")
+        stack = " < ".join(frame.split()[-1] for frame in read(tid, "stack").splitlines()[:4])
+        lines.append(f"    {tid} {name}: {state}, {read(tid, 'wchan') or '-'}, {ran} / {waited}, {stack or '-'}")
+    return "\n".join(lines)
+
+
 def parse_address(address: str) -> "tuple[str, int]":
     host, _, port = address.rpartition(":")
     return host, int(port)
@@ -516,7 +547,7 @@ class Node:
             if remaining <= 0:
                 self._stale += 1
                 raise NodeTimeout(f"{self.name}: no JSON answer to {command!r} within {timeout} s"
-                                  f" (other stdout: {skipped[-5:]!r})")
+                                  f" (other stdout: {skipped[-5:]!r})\n{self._state_now()}")
             try:
                 line = self._lines.get(timeout=remaining)
             except queue.Empty:
@@ -557,6 +588,12 @@ class Node:
             return self.log_path.read_text(errors="replace")
         except OSError:
             return ""
+
+    def _state_now(self) -> str:
+        """The process's threads as /proc shows them, and its log's last lines."""
+        alive = self.alive()
+        threads = threads_snapshot(self.pid) if alive else f"  exited ({self.returncode()})"
+        return f"{threads}\n{self.stderr_tail(10)}"
 
     def stderr_tail(self, lines: int = 30) -> str:
         tail = self.stderr_text().splitlines()[-lines:]

@@ -54,7 +54,6 @@
 #include <optional>
 #include <string>
 #include <string_view>
-#include <thread>
 #include <vector>
 
 #include "chorus/time_base.hpp"

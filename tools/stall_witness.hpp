@@ -35,7 +35,12 @@ class StallWitness {
     std::int64_t due_us;
     std::int64_t late_us;
     int cpu;
-    std::int64_t waited_us;  ///< of late_us, spent runnable on the run queue
+    std::int64_t waited_us;  ///< of late_us, spent runnable on the run queue (-1: unknown)
+
+    /// Of late_us, what the host held: the part not spent waiting on the run queue. A thread of
+    /// this machine that holds the CPU keeps the woken witness waiting there; the host holding
+    /// the virtual CPU delays the wake-up itself.
+    std::int64_t host_held_us() const { return late_us - std::max<std::int64_t>(waited_us, 0); }
   };
 
   /// Watches until steady-clock instant `end_us`, or until stop().

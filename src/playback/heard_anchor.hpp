@@ -62,6 +62,8 @@ class HeardAnchor {
     held_in_a_row_ = 0;
   }
 
+  /// An update is held, awaiting the one asked for to confirm or drop it.
+  bool holding() const { return held_.has_value(); }
   /// The anchor the output uses; none before the first update of a timeline.
   std::optional<std::int64_t> trusted_us() const { return trusted_; }
   /// Updates held back since construction (each answered by a request for another).

@@ -306,8 +306,7 @@ class PulseBackend final : public DeviceBackend {
     if (timing == nullptr || timing->playing == 0) return;
     self->waiting_for_start_ = false;
     const auto first_byte = first_byte_heard_at(*timing);
-    if (!vet_timing_update(stream, self->anchor_, first_byte)) return;
-    if (self->anchor_.trusted_us() == first_byte) return;  // a timeline's first, to be confirmed
+    if (!vet_timing_update(stream, self->anchor_, first_byte) || !self->anchor_.holding()) return;
     spdlog::debug("pulse: a timing update places the stream {:+.2f} ms from the last one trusted; held, another asked for",
                   static_cast<double>(*first_byte - *self->anchor_.trusted_us()) / 1000.0);
   }

@@ -591,8 +591,7 @@ class Node:
 
     def _state_now(self) -> str:
         """The process's threads as /proc shows them, and its log's last lines."""
-        alive = self.alive()
-        threads = threads_snapshot(self.pid) if alive else f"  exited ({self.returncode()})"
+        threads = threads_snapshot(self.pid) if self.alive() else f"  exited ({self.returncode()})"
         return f"{threads}\n{self.stderr_tail(10)}"
 
     def stderr_tail(self, lines: int = 30) -> str:

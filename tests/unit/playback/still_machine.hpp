@@ -39,15 +39,13 @@ auto measure_outside_storms(const char* what, Measure measure, int attempts = 3)
     chorus::tools::StallWitness witness(now_us() + 3'600'000'000LL);
     auto result = measure();
     const auto stalls = witness.stop();
-    // A late wake-up is the host's for the part the witness did not spend waiting on its run
-    // queue: a thread of this machine that held the CPU (this test's, or a server's) is not a
-    // storm, and what it does to the timing is judged.
+    // Only the host's part counts: a thread of this machine that held the CPU (this test's, or a
+    // server's) is not a storm, and what it does to the timing is judged.
     std::int64_t worst_host_us = 0;
     std::int64_t worst_here_us = 0;
     for (const auto& stall : stalls) {
-      const std::int64_t waited = std::max<std::int64_t>(stall.waited_us, 0);
-      worst_host_us = std::max(worst_host_us, stall.late_us - waited);
-      worst_here_us = std::max(worst_here_us, waited);
+      worst_host_us = std::max(worst_host_us, stall.host_held_us());
+      worst_here_us = std::max(worst_here_us, stall.late_us - stall.host_held_us());
     }
     WARN(what << ", attempt " << attempt << ": " << stalls.size() << " late wake-ups; the host held a CPU for up to "
               << static_cast<double>(worst_host_us) / 1000.0 << " ms, a thread of this machine for up to "

@@ -148,6 +148,12 @@ void PlaybackController::want(const std::vector<playback::TrackToOpen>& tracks) 
                                    [&](const content::WantedTrack& w) { return w.hash == t.hash; });
     if (!known) wanted_.push_back({t.hash, t.root, t.size, t.name, t.frames, t.start_frame});
   }
+  // The same tracks come with every publication, clock updates included: the content service
+  // (another thread) is woken only when they change. A fetch under way keeps its own pace.
+  std::vector<std::string> hashes;
+  for (const auto& w : wanted_) hashes.push_back(w.hash);
+  if (hashes == told_content_) return;
+  told_content_ = std::move(hashes);
   content_->want(wanted_);
 }
 

@@ -331,7 +331,10 @@ void PlaybackCore::clock_updated(std::int64_t now, const LeaderClock& clock) {
   on_clock_change(now);
 }
 
-void PlaybackCore::track_opened(std::int64_t now) { publish(now); }
+void PlaybackCore::track_opened(std::int64_t now) {
+  hinted_state_.reset();  // the track just opened has not been hinted: its audio did not exist
+  publish(now);
+}
 
 void PlaybackCore::end_of_track_due(std::int64_t now) {
   if (!end_of_track_ || now < end_of_track_->fire_at) return;
@@ -973,8 +976,13 @@ void PlaybackCore::publish(std::int64_t now) {
   publication.current = applied_;
   // A start or a jump elsewhere in the track (play, seek): the decoder should go there before
   // the engine. Paused, it holds its frame there, ready for resume (a seek while paused moves it).
-  if (applied_.status == PlayStatus::playing) publication.current_frame = frame_now(now, applied_);
-  if (applied_.status == PlayStatus::paused) publication.current_frame = applied_.anchor_frame;
+  // Only for a state the decoder has not been sent to yet: a clock update moves no reader, and
+  // each hint wakes the decoder (several a second while the clock is sampled fast).
+  if (hinted_state_ != applied_) {
+    if (applied_.status == PlayStatus::playing) publication.current_frame = frame_now(now, applied_);
+    if (applied_.status == PlayStatus::paused) publication.current_frame = applied_.anchor_frame;
+    hinted_state_ = applied_;
+  }
   effects_.publication = std::move(publication);
 }
 

@@ -172,6 +172,8 @@ class PlaybackController final : public PlaybackInbox {
   std::uint64_t updating_job_ = 0;  ///< the library's rescan last announced (kUpdate)
   std::shared_ptr<const content::Catalog> catalog_ = std::make_shared<const content::Catalog>();
   std::vector<content::WantedTrack> wanted_;
+  /// The hashes, in order, of the list the content service was last given.
+  std::vector<std::string> told_content_;
   std::string last_played_;  ///< the hash last told to the cache as playing
   ClockSampler& clock_sampler_;
   std::optional<PlaybackCore> core_;  ///< made by start(), once the node id is known

@@ -387,6 +387,8 @@ class PlaybackCore {
   bool state_synced_ = false;         ///< follower: the leader's state has been applied
   /// The clock mapping of the last publication: what the engine plays applied_ through.
   std::optional<clock::ClockMapping> played_clock_;
+  /// The state the last publication that said where to decode (current_frame) was for.
+  std::optional<playback::PlaybackState> hinted_state_;
   std::optional<protocol::StateSyncResponse> pending_sync_;
   /// Commands from the leader that arrived before its state was applied: replayed after it,
   /// those newer than the state only (the state may have been taken before or after them).

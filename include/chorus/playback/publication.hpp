@@ -16,6 +16,7 @@ struct Publication {
   PlaybackState current;
   /// Where the decoder should go first: while playing, the frame `current` has reached now;
   /// while paused, the frame it holds (a seek while paused moves it, and resume reads there).
+  /// Only in the first publication of a state (or after its track opened), not on clock updates.
   std::optional<std::int64_t> current_frame;
 };
 

@@ -83,6 +83,40 @@ TEST_CASE("a seek points the decoder at the new frame") {
   CHECK(sim.publication("b")->previous.anchor_frame == 0);
 }
 
+TEST_CASE("the decoder is pointed once per state: clock updates publish without a frame") {
+  PlaybackSim sim;
+  playing_one_second(sim);
+  sim.command("a", seek_command(5 * kSecond));
+  sim.run_for(1'000);
+  REQUIRE(sim.publication("b")->current_frame.has_value());
+  const auto state = sim.core("b").state();
+  const auto published = sim.publications("b");
+
+  sim.run_for(200'000);  // b's clock is sampled every 30 ms: each sample publishes
+  REQUIRE(sim.publications("b") > published);
+  CHECK(sim.publication("b")->current == state);
+  CHECK_FALSE(sim.publication("b")->current_frame.has_value());
+
+  sim.command("a", pause_command());
+  sim.run_for(1'000);
+  CHECK(sim.publication("b")->current == sim.core("b").state());
+  CHECK(sim.publication("b")->current_frame == sim.core("b").state().anchor_frame);
+}
+
+TEST_CASE("a track that opens after its state was published is pointed at where it is read") {
+  PlaybackSim sim;
+  playing_one_second(sim);
+  sim.command("a", play_command(2));
+  sim.run_for(1'000);  // b applies it and wants track 2 open: its audio is not there yet
+  REQUIRE(sim.publication("b")->current_frame.has_value());
+  const auto published = sim.publications("b");
+
+  sim.run_for(5'000);  // the opener's 5 ms: track_opened publishes again, for the same state
+  REQUIRE(sim.publications("b") == published + 1);
+  CHECK(sim.publication("b")->current == sim.core("b").state());
+  CHECK(sim.publication("b")->current_frame.has_value());
+}
+
 TEST_CASE("a relative seek moves from the frame reached at its instant") {
   PlaybackSim sim;
   playing_one_second(sim);

@@ -1,5 +1,7 @@
 #include "chorus/net/connection.hpp"
 
+#include <sys/socket.h>
+
 #include <array>
 
 #include <boost/asio/post.hpp>
@@ -222,6 +224,17 @@ bool Connection::send(std::shared_ptr<const std::string> frame) {
   return enqueue({std::move(frame), nullptr, size});
 }
 
+namespace {
+
+/// What a non-blocking send(2) takes of `bytes` at once: 0 on any failure, which the
+/// asynchronous write that follows then meets and reports.
+std::size_t send_now(int fd, const std::string& bytes) {
+  const auto n = ::send(fd, bytes.data(), bytes.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
+  return n > 0 ? static_cast<std::size_t>(n) : 0;
+}
+
+}  // namespace
+
 bool Connection::send_stamped(StampedFrame make_frame) {
   constexpr std::size_t kTypicalStampedBytes = 256;
   return enqueue({nullptr, std::move(make_frame), kTypicalStampedBytes});
@@ -250,7 +263,8 @@ void Connection::do_write() {
     return;  // frames wait until both ends have proved the key
   } else {
     auto& next = queue_.front();
-    if (next.stamp) {
+    const bool stamped = static_cast<bool>(next.stamp);
+    if (stamped) {
       next.frame = std::make_shared<const std::string>(next.stamp(now_us()));
       next.stamp = nullptr;
     }
@@ -258,10 +272,22 @@ void Connection::do_write() {
     in_flight_ = session_ ? std::make_shared<const std::string>(session_->sealer.seal(
                                 std::string_view(*next.frame).substr(protocol::kFrameHeaderBytes)))
                           : next.frame;
+    // A stamped frame (clock sync) goes to the kernel now: left to the reactor, it would leave
+    // only after whatever else this turn of the io thread does, and that wait, longer on one side
+    // of a round trip than on the other, would be taken for clock offset.
+    if (stamped) {
+      const std::size_t sent = send_now(socket_.native_handle(), *in_flight_);
+      if (sent == in_flight_->size()) return on_write({}, sent);
+      return write_rest(sent);
+    }
   }
-  asio::async_write(socket_, asio::buffer(*in_flight_),
-                    [self = shared_from_this()](const error_code& ec, std::size_t bytes) {
-                      self->on_write(ec, bytes);
+  write_rest(0);
+}
+
+void Connection::write_rest(std::size_t sent) {
+  asio::async_write(socket_, asio::buffer(*in_flight_) + sent,
+                    [self = shared_from_this(), sent](const error_code& ec, std::size_t bytes) {
+                      self->on_write(ec, sent + bytes);
                     });
 }
 

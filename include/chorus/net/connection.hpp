@@ -99,7 +99,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
   /// Makes an encoded frame from the steady-clock time (µs) at which its write starts.
   using StampedFrame = std::function<std::string(std::int64_t write_start_us)>;
   /// Queues a frame that is encoded only when its write starts, so that a timestamp in it is
-  /// taken where the bytes meet the socket rather than when they were queued.
+  /// taken where the bytes meet the socket rather than when they were queued; once stamped it is
+  /// handed to the kernel at once (a non-blocking send), not on the reactor's next turn.
   bool send_stamped(StampedFrame make_frame);
 
   /// Closes at once; queued frames are dropped. Idempotent.
@@ -155,6 +156,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void absorb_handshake(std::string_view bytes);
   protocol::FrameResult next_frame();
   void do_write();
+  /// Writes in_flight_ from byte `sent` on, asynchronously.
+  void write_rest(std::size_t sent);
   void on_write(const boost::system::error_code& ec, std::size_t bytes);
   void shut(const std::string& reason);
   void fail_authentication(const std::string& reason);

@@ -130,6 +130,21 @@ TEST_CASE("a frame sent with a stamp is stamped when its write starts") {
   CHECK(request.t0_us <= received_us);
 }
 
+TEST_CASE("a stamped frame is the kernel's when send_stamped returns, open or keyed") {
+  for (bool keyed_link : {false, true}) {
+    Pair pair(keyed_link ? keyed(3) : ConnectionPolicy{}, keyed_link ? keyed(3) : ConnectionPolicy{});
+    REQUIRE(pair.run_until([&] { return !keyed_link || (pair.a->proven_key() && pair.b->proven_key()); }));
+    const auto frames_before = pair.counters.frames_out;
+    REQUIRE(pair.a->send_stamped([](std::int64_t stamp_us) {
+      return protocol::encode_message_frame(protocol::TimeRequest{"a", 1, stamp_us});
+    }));
+    // Not one turn of the io thread in between: the stamp is the instant the frame left.
+    CHECK(pair.counters.frames_out == frames_before + 1);
+    REQUIRE(pair.run_until([&] { return pair.b_seen.messages.size() == 1; }));
+    CHECK(std::get<protocol::TimeRequest>(pair.b_seen.messages[0]).id == 1);
+  }
+}
+
 TEST_CASE("a message's receive instant is when its bytes arrived, not when the io thread read them") {
   RawPeer peer(ConnectionPolicy{});
   auto& io = peer.io;

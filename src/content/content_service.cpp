@@ -153,8 +153,8 @@ class ContentService::Impl {
   void want(std::vector<WantedTrack> tracks) {
     std::set<std::string> wanted;
     for (const auto& t : tracks) wanted.insert(t.hash);
-    // The same list comes with every publication (several a second): only a track no longer
-    // protected can make room, and a fetch that found none keeps its pause otherwise.
+    // Only a track no longer protected can make room, and a fetch that found none keeps its
+    // pause otherwise (the list comes when the tracks to keep change).
     const bool released = cache_.protect(wanted);
     for (auto it = fetches_.begin(); it != fetches_.end();) {
       if (wanted.contains(it->first)) {

@@ -870,8 +870,9 @@ def security_section(r: Report, data: Optional[dict]) -> None:
          f"{num(k['join_listening_to_link_up_ms']['max'], 'ms')}", "–", None),
     ]
     p = data["parameters"]
-    r.add(f"{p['rounds']} round(s) of each mode; per round {p['window']:g} s of skew and CPU "
-          f"after {p['settle']:g} s of playing, {p['cycles']} reaction cycle(s) per origin, "
+    r.add(f"{p['rounds']} round(s) of each mode; per round {p['window']:g} s of skew after "
+          f"{p['settle']:g} s of playing, then {p['window'] - 1:g} s of CPU, "
+          f"{p['cycles']} reaction cycle(s) per origin, "
           f"{p['connections']} connections, {p['joins']} joins, faults: "
           f"{', '.join(p['faults'])}.", "")
     r.add("| metric | open | keyed | target | met? |", "|---|---:|---:|---|---|")

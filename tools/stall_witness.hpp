@@ -40,7 +40,9 @@ class StallWitness {
     /// Of late_us, what the host held: the part not spent waiting on the run queue. A thread of
     /// this machine that holds the CPU keeps the woken witness waiting there; the host holding
     /// the virtual CPU delays the wake-up itself.
-    std::int64_t host_held_us() const { return late_us - std::max<std::int64_t>(waited_us, 0); }
+    std::int64_t host_held_us() const { return late_us - queued_us(); }
+    /// Of late_us, what this machine's threads held: the time spent on the run queue.
+    std::int64_t queued_us() const { return std::max<std::int64_t>(waited_us, 0); }
   };
 
   /// Watches until steady-clock instant `end_us`, or until stop().

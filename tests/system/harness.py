@@ -172,37 +172,6 @@ def hold_for(predicate: Callable[[], Any], duration: float, poll: float = 0.05,
         time.sleep(min(poll, max(0.0, deadline - now())))
 
 
-def threads_snapshot(pid: int) -> str:
-    """What each thread of process `pid` is doing, from /proc, for a timeout's message: its name,
-    state (R running or runnable, S sleeping, D in uninterruptible I/O, T stopped), the kernel
-    function it sleeps in, its CPU time and its time spent runnable but not running (schedstat),
-    and the top of its kernel stack (root only). A node that did not answer then shows whether it
-    was busy, waiting on something, or never given a CPU."""
-    try:
-        tids = sorted(os.listdir(f"/proc/{pid}/task"), key=int)
-    except OSError as error:
-        return f"  threads of {pid}: unreadable ({error})"
-
-    def read(tid: str, name: str) -> str:
-        try:
-            return Path(f"/proc/{pid}/task/{tid}/{name}").read_text(errors="replace").strip()
-        except OSError:
-            return ""
-
-    lines = [f"  threads of {pid} (state, sleeping in, ran / waited to run so far, kernel stack):"]
-    for tid in tids:
-        stat = read(tid, "stat")
-        close = stat.rfind(")")  # the name may hold spaces and parentheses: it ends at the last ')'
-        name = stat[stat.find("(") + 1:close] if close > 0 else "?"
-        state = stat[close + 2:close + 3] if close > 0 else "?"
-        sched = read(tid, "schedstat").split()
-        ran, waited = (f"{int(sched[0]) / 1e6:.1f} ms", f"{int(sched[1]) / 1e6:.1f} ms") if len(sched) >= 2 \
-            else ("?", "?")
-        stack = " < ".join(frame.split()[-1] for frame in read(tid, "stack").splitlines()[:4])
-        lines.append(f"    {tid} {name}: {state}, {read(tid, 'wchan') or '-'}, {ran} / {waited}, {stack or '-'}")
-    return "\n".join(lines)
-
-
 def parse_address(address: str) -> "tuple[str, int]":
     host, _, port = address.rpartition(":")
     return host, int(port)
@@ -266,19 +235,50 @@ def sanitized_binary(path: str) -> bool:
         return b"libasan.so" in binary.read(4 << 20)
 
 
+def _threads(pid: int) -> "list[dict[str, str]]":
+    """Each live thread of process `pid` from /proc: id, name, state (R running or runnable, S
+    sleeping, D in uninterruptible I/O, T stopped), the kernel function it sleeps in, its CPU time
+    and its time spent runnable but not running (schedstat), and the top of its kernel stack
+    (root only)."""
+    threads = []
+    for task in sorted(Path(f"/proc/{pid}/task").iterdir(), key=lambda t: int(t.name)):
+        try:
+            sched = (task / "schedstat").read_text().split()
+            threads.append({
+                "tid": task.name,
+                "name": (task / "comm").read_text().strip(),
+                # the name in stat may hold spaces and parentheses: the state follows the last ')'
+                "state": (task / "stat").read_text().rsplit(")", 1)[1].split()[0],
+                "wchan": (task / "wchan").read_text().strip() or "-",
+                "ran": f"{int(sched[0]) / 1e6:.1f} ms", "waited": f"{int(sched[1]) / 1e6:.1f} ms",
+            })
+        except (OSError, IndexError, ValueError):
+            continue  # the thread ended while we looked
+        try:
+            frames = (task / "stack").read_text().splitlines()[:4]
+        except OSError:
+            frames = []
+        threads[-1]["stack"] = " < ".join(frame.split()[-1] for frame in frames) or "-"
+    return threads
+
+
 def thread_states(pid: int) -> str:
     """Each live thread of a process as name:state(where it sleeps), e.g. 'node:S(ep_poll)'; for
     a node that does not answer, whether its threads run, wait on a lock or block in the kernel."""
-    states = []
-    for task in sorted(Path(f"/proc/{pid}/task").iterdir(), key=lambda t: int(t.name)):
-        try:
-            name = (task / "comm").read_text().strip()
-            state = (task / "stat").read_text().rsplit(")", 1)[1].split()[0]
-            wchan = (task / "wchan").read_text().strip() or "-"
-        except OSError:
-            continue  # the thread ended while we looked
-        states.append(f"{name}:{state}({wchan})")
-    return " ".join(states)
+    return " ".join(f"{t['name']}:{t['state']}({t['wchan']})" for t in _threads(pid))
+
+
+def threads_snapshot(pid: int) -> str:
+    """What each thread of process `pid` is doing, for a timeout's message: besides its state,
+    whether it was busy, waiting on something, or never given a CPU."""
+    try:
+        threads = _threads(pid)
+    except OSError as error:
+        return f"  threads of {pid}: unreadable ({error})"
+    lines = [f"  threads of {pid} (state, sleeping in, ran / waited to run so far, kernel stack):"]
+    lines += [f"    {t['tid']} {t['name']}: {t['state']}, {t['wchan']}, {t['ran']} / {t['waited']}, "
+              f"{t['stack']}" for t in threads]
+    return "\n".join(lines)
 
 
 def thread_names(pid: int) -> "set[str]":

@@ -45,7 +45,7 @@ auto measure_outside_storms(const char* what, Measure measure, int attempts = 3)
     std::int64_t worst_here_us = 0;
     for (const auto& stall : stalls) {
       worst_host_us = std::max(worst_host_us, stall.host_held_us());
-      worst_here_us = std::max(worst_here_us, stall.late_us - stall.host_held_us());
+      worst_here_us = std::max(worst_here_us, stall.queued_us());
     }
     WARN(what << ", attempt " << attempt << ": " << stalls.size() << " late wake-ups; the host held a CPU for up to "
               << static_cast<double>(worst_host_us) / 1000.0 << " ms, a thread of this machine for up to "

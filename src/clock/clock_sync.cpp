@@ -327,4 +327,12 @@ std::int64_t SamplingPolicy::next_interval_us(const ClockSync& window) const {
                           window.jitter_us());
 }
 
+SamplingPolicy SamplingPolicy::within_heartbeat(std::int64_t heartbeat_interval_us) const {
+  SamplingPolicy policy = *this;
+  if (heartbeat_interval_us <= 0) return policy;
+  policy.settle_interval_us = std::min(settle_interval_us, heartbeat_interval_us);
+  policy.jittery_settle_interval_us = std::min(jittery_settle_interval_us, heartbeat_interval_us);
+  return policy;
+}
+
 }  // namespace chorus::clock

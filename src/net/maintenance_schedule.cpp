@@ -20,7 +20,8 @@ Clock::time_point MaintenanceGrid::next_run(Clock::time_point due, Clock::time_p
 }
 
 Clock::time_point link_due(const LivenessPolicy& policy, const LinkTimes& link) {
-  auto due = std::min(link.last_sent + policy.interval, link.last_heard + policy.down_after(link.rtt));
+  auto due = std::min({link.last_sent + policy.interval, link.last_heartbeat + policy.rtt_refresh(),
+                       link.last_heard + policy.down_after(link.rtt)});
   if (link.state == PeerState::up) {
     due = std::min(due, link.last_heard + policy.interval * policy.suspect_after_intervals);
   }
@@ -29,6 +30,14 @@ Clock::time_point link_due(const LivenessPolicy& policy, const LinkTimes& link) 
 
 bool heartbeat_due(const LivenessPolicy& policy, Clock::time_point last_sent, Clock::time_point now) {
   return now - last_sent >= policy.interval;
+}
+
+bool rtt_heartbeat_due(const LivenessPolicy& policy, Clock::time_point last_heartbeat, Clock::time_point now) {
+  return now - last_heartbeat >= policy.rtt_refresh();
+}
+
+bool joins_rtt_round(const LivenessPolicy& policy, Clock::time_point last_heartbeat, Clock::time_point now) {
+  return now - last_heartbeat >= policy.rtt_refresh() - policy.interval;
 }
 
 namespace {

@@ -304,7 +304,7 @@ Clock::time_point NetworkManager::Impl::next_maintenance(Clock::time_point now) 
   for (const auto& [id, peer] : peers_) {
     if (peer.link) {
       auto heard = std::max(peer.last_heard.value_or(now), peer.link->last_paced());
-      LinkTimes times{heard, idle_since(peer), peer.state, peer.rtt.smoothed()};
+      LinkTimes times{heard, idle_since(peer), peer.state, peer.rtt.smoothed(), peer.heartbeat_queued};
       due = std::min(due, link_due(config_.liveness, times));
     } else if (auto when = unlinked_due(unlinked(peer), limits, may_dial())) {
       due = std::min(due, *when);
@@ -365,21 +365,25 @@ void NetworkManager::Impl::set_state(Peer& peer, PeerState state) {
 }
 
 void NetworkManager::Impl::send_heartbeats(Clock::time_point run, Clock::time_point now) {
-  // A link idle for an interval needs a heartbeat. When one that carries only heartbeats does,
-  // the others whose last heartbeat a run sent join in if idle for half an interval, so that they
-  // stay in step (one wake-up, not several).
+  // A link idle for an interval needs a heartbeat, and any link one for its RTT now and then.
+  // When one that carries only heartbeats, or one for its RTT, is due, others join in: those whose
+  // last heartbeat a run sent if idle for half an interval, and those whose RTT heartbeat is
+  // nearly due, so that they stay in step (one wake-up, not several).
+  const auto& policy = config_.liveness;
   auto idle = [](const Peer& peer) { return peer.link && peer.link->queue_depth() == 0; };
   bool round = std::any_of(peers_.begin(), peers_.end(), [&](const auto& entry) {
     const Peer& peer = entry.second;
-    return idle(peer) && starts_heartbeat_round(config_.liveness, last_frame(peer), idle_since(peer), now);
+    return idle(peer) && (starts_heartbeat_round(policy, last_frame(peer), idle_since(peer), now) ||
+                          rtt_heartbeat_due(policy, peer.heartbeat_queued, now));
   });
   // Copied first: a send that overflows closes its link, which edits the table.
   std::vector<Peer*> sending;
   for (auto& [id, peer] : peers_) {
     if (!idle(peer)) continue;
     auto since = idle_since(peer);
-    if (heartbeat_due(config_.liveness, since, now) ||
-        (round && joins_heartbeat_round(config_.liveness, last_frame(peer), since, now))) {
+    bool joins = round && (joins_heartbeat_round(policy, last_frame(peer), since, now) ||
+                           joins_rtt_round(policy, peer.heartbeat_queued, now));
+    if (heartbeat_due(policy, since, now) || rtt_heartbeat_due(policy, peer.heartbeat_queued, now) || joins) {
       sending.push_back(&peer);
     }
   }

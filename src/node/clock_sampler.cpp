@@ -11,8 +11,13 @@
 namespace chorus::node {
 
 ClockSampler::ClockSampler(boost::asio::io_context& io, net::Transport& network,
-                   std::function<void()> on_sample)
-    : io_(io), network_(network), on_sample_(std::move(on_sample)), leader_(io), heir_(io) {}
+                           std::function<void()> on_sample, clock::SamplingPolicy policy)
+    : io_(io),
+      network_(network),
+      on_sample_(std::move(on_sample)),
+      policy_(policy),
+      leader_(io),
+      heir_(io) {}
 
 void ClockSampler::follow(const std::string& leader) {
   remember_leader_followed();

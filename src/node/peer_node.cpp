@@ -21,7 +21,8 @@ PeerNode::PeerNode(boost::asio::io_context& io, NodeConfig config)
     : io_(io),
       config_(std::move(config)),
       network_(io, config_.network, *this),
-      clock_sampler_(io, network_, [this] { playback_.on_clock_sample(); }),
+      clock_sampler_(io, network_, [this] { playback_.on_clock_sample(); },
+                     clock::SamplingPolicy{}.within_heartbeat(config_.network.liveness.interval.count())),
       playback_(io, network_, clock_sampler_, config_.playback, [this] {
         if (election_) election_->set_eligible(true);
       }),

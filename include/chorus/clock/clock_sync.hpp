@@ -197,7 +197,9 @@ struct SamplingPolicy {
   std::size_t burst_samples = 10;
   std::int64_t burst_interval_us = 30'000;
   std::size_t settle_samples = 240;
-  std::int64_t settle_interval_us = 250'000;
+  /// At most the heartbeat interval (see within_heartbeat): requests and answers that come that
+  /// often stand in for the link's heartbeats in both directions.
+  std::int64_t settle_interval_us = 200'000;
   /// A path whose jitter (ClockSync::jitter_us) is above this settles faster and on more samples:
   /// the error falls like jitter / N, so a jittery path needs more samples for the same error.
   double jittery_path_us = 1'000;
@@ -212,6 +214,12 @@ struct SamplingPolicy {
                                 double jitter_us = 0) const;
   /// The same, read off the window itself.
   std::int64_t next_interval_us(const ClockSync& window) const;
+
+  /// This policy with its settle phases no slower than `heartbeat_interval_us`. A link that
+  /// carries a frame at least once per heartbeat interval gets no heartbeat
+  /// (net/maintenance_schedule.hpp); a slower sampling rate would leave the leader one wake-up for
+  /// each request and another for each heartbeat in its gaps, from every follower.
+  SamplingPolicy within_heartbeat(std::int64_t heartbeat_interval_us) const;
 };
 
 }  // namespace chorus::clock

@@ -8,6 +8,7 @@
 // Each check still happens at the first grid point past its limit, as it did on a fixed tick:
 //
 //   connected peer   heartbeat due: nothing sent for an interval         last_sent + interval
+//                    RTT heartbeat due: no heartbeat for rtt_refresh      last_heartbeat + rtt_refresh
 //                    silence past the suspect limit (while up)           last_heard + suspect
 //                    silence past the down limit                         last_heard + down_after
 //   unlinked member  redial: back-off over, state down, a dial slot free  next_dial
@@ -23,7 +24,9 @@
 // third fewer wake-ups for heartbeats with 8 nodes, in the simulation of
 // tests/unit/net/test_maintenance_schedule.cpp). A link still hears from this node at least once
 // an interval (plus one grid step), as before, and as often as before: about one heartbeat an
-// interval on a link that carries nothing else, and none while other frames keep it busy.
+// interval on a link that carries nothing else, and none while other frames keep it busy, but
+// for one every rtt_refresh (1 s at the default interval) that measures its RTT. Those fall into
+// step too: once one link's is due, every busy link whose own is due within an interval joins.
 
 #include <chrono>
 #include <optional>
@@ -58,14 +61,23 @@ struct LinkTimes {
   Clock::time_point last_sent;   ///< the last frame queued to the peer
   PeerState state = PeerState::up;
   std::optional<std::chrono::microseconds> rtt;
+  /// This node's last heartbeat on the link (long ago if none yet).
+  Clock::time_point last_heartbeat;
 };
 
-/// When the link next needs maintenance: its heartbeat falls due, its silence passes the suspect
-/// limit (while up) or the down limit, whichever comes first.
+/// When the link next needs maintenance: its heartbeat or its RTT heartbeat falls due, its
+/// silence passes the suspect limit (while up) or the down limit, whichever comes first.
 Clock::time_point link_due(const LivenessPolicy& policy, const LinkTimes& link);
 
 /// The link's own heartbeat is due: nothing was sent to it for an interval.
 bool heartbeat_due(const LivenessPolicy& policy, Clock::time_point last_sent, Clock::time_point now);
+
+/// The link needs a heartbeat for its RTT, busy or not: none was sent on it for rtt_refresh.
+bool rtt_heartbeat_due(const LivenessPolicy& policy, Clock::time_point last_heartbeat, Clock::time_point now);
+
+/// In a run that sends heartbeats, a link gets its RTT heartbeat early: it would be due within an
+/// interval. The links' RTT heartbeats then leave in one run, not each on its own phase.
+bool joins_rtt_round(const LivenessPolicy& policy, Clock::time_point last_heartbeat, Clock::time_point now);
 
 /// What a link last carried from this node.
 enum class LastFrame {

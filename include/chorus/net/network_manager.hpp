@@ -10,6 +10,7 @@
 //                               silence > 2 intervals    -> state suspect
 //                               nothing sent for interval and queue empty -> HEARTBEAT (with
 //                               those of other idle links carrying only heartbeats: one wake-up)
+//                               no heartbeat for 5 intervals, busy or not -> HEARTBEAT (the RTT)
 //     for each down peer:       redial when its backoff delay has passed
 //     for each unidentified connection: no HELLO within the handshake timeout -> close
 //

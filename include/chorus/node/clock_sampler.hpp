@@ -35,8 +35,9 @@ class ClockSampler final : public ClockInbox {
   /// `on_sample` runs after every sample that changed the mapping: accepted, or confirming a step
   /// of the leader's clock. A held-back sample does not change it; the next request then goes out
   /// at the burst rate, to re-measure.
+  /// `policy` paces the requests (the node's: clock::SamplingPolicy within its heartbeat interval).
   ClockSampler(boost::asio::io_context& io, net::Transport& network,
-               std::function<void()> on_sample);
+               std::function<void()> on_sample, clock::SamplingPolicy policy = {});
 
   /// Start sampling `leader`: from the heir's window if `leader` is the heir watched and it
   /// answered, else from scratch (another leader, another clock).

@@ -271,15 +271,15 @@ TEST_CASE("the sampling policy bursts until synced and ten samples, settles, the
   CHECK(policy.next_interval_us(0, false) == 30'000);
   CHECK(policy.next_interval_us(9, true) == 30'000);
   CHECK(policy.next_interval_us(50, false) == 30'000);  // lost sync: burst again
-  CHECK(policy.next_interval_us(10, true) == 250'000);
-  CHECK(policy.next_interval_us(239, true) == 250'000);
+  CHECK(policy.next_interval_us(10, true) == 200'000);
+  CHECK(policy.next_interval_us(239, true) == 200'000);
   CHECK(policy.next_interval_us(240, true) == 1'000'000);
   CHECK(policy.next_interval_us(512, true) == 1'000'000);
 }
 
 TEST_CASE("the sampling policy settles a jittery path faster and on more samples") {
   const SamplingPolicy policy;
-  CHECK(policy.next_interval_us(10, true, false, 1'000) == 250'000);  // at the threshold: quiet
+  CHECK(policy.next_interval_us(10, true, false, 1'000) == 200'000);  // at the threshold: quiet
   CHECK(policy.next_interval_us(10, true, false, 1'001) == 100'000);
   CHECK(policy.next_interval_us(240, true, false, 5'000) == 100'000);
   CHECK(policy.next_interval_us(479, true, false, 5'000) == 100'000);
@@ -287,6 +287,27 @@ TEST_CASE("the sampling policy settles a jittery path faster and on more samples
   CHECK(policy.next_interval_us(9, true, false, 5'000) == 30'000);    // the burst comes first
   CHECK(policy.next_interval_us(300, true, true, 5'000) == 30'000);   // and so does a held jump
   CHECK(policy.next_interval_us(300, false, false, 5'000) == 30'000);
+}
+
+TEST_CASE("the sampling policy settles no slower than the heartbeat interval, and no faster") {
+  const SamplingPolicy policy;
+  // The default heartbeat interval (200 ms): the settle phases already fit in it.
+  const SamplingPolicy same = policy.within_heartbeat(200'000);
+  CHECK(same.next_interval_us(10, true) == 200'000);
+  CHECK(same.next_interval_us(10, true, false, 5'000) == 100'000);
+  // Slower heartbeats leave the settle phases as they are: a request is never sent less often.
+  const SamplingPolicy slow = policy.within_heartbeat(1'000'000);
+  CHECK(slow.next_interval_us(10, true) == 200'000);
+  CHECK(slow.next_interval_us(10, true, false, 5'000) == 100'000);
+  // Faster heartbeats pull both settle phases to their interval; burst and steady keep theirs.
+  const SamplingPolicy fast = policy.within_heartbeat(80'000);
+  CHECK(fast.next_interval_us(10, true) == 80'000);
+  CHECK(fast.next_interval_us(10, true, false, 5'000) == 80'000);
+  CHECK(fast.next_interval_us(0, false) == 30'000);
+  CHECK(fast.next_interval_us(240, true) == 1'000'000);
+  // No interval (0 or less) changes nothing.
+  CHECK(policy.within_heartbeat(0).next_interval_us(10, true) == 200'000);
+  CHECK(policy.within_heartbeat(-5).next_interval_us(10, true) == 200'000);
 }
 
 TEST_CASE("the sampling policy reads the window's own count, sync, held samples and jitter") {
@@ -301,7 +322,7 @@ TEST_CASE("the sampling policy reads the window's own count, sync, held samples 
   REQUIRE(quiet.synced());
   REQUIRE(jittery.synced());
   CAPTURE(quiet.jitter_us(), jittery.jitter_us());
-  CHECK(policy.next_interval_us(quiet) == 250'000);
+  CHECK(policy.next_interval_us(quiet) == 200'000);
   CHECK(policy.next_interval_us(jittery) == 100'000);
   CHECK(policy.next_interval_us(ClockSync{}) == 30'000);
 }

@@ -1,5 +1,6 @@
 // The maintenance schedule: runs only at the grid points where something is due, every check at
-// the same grid point a fixed tick would have made it, and heartbeats of idle links in one run.
+// the same grid point a fixed tick would have made it, heartbeats of idle links in one run, and a
+// heartbeat now and then on busy links, for their RTT.
 
 #include <catch2/catch.hpp>
 
@@ -62,7 +63,7 @@ TEST_CASE("work that cannot be done yet is looked at again one step later") {
 
 TEST_CASE("a link is due when its heartbeat is, or its silence passes a limit") {
   LivenessPolicy policy;  // 200 ms interval, suspect after 400 ms, down after 600 ms + RTT
-  LinkTimes link{at(0), at(0), PeerState::up, std::nullopt};
+  LinkTimes link{at(0), at(0), PeerState::up, std::nullopt, at(0)};
   CHECK(link_due(policy, link) == at(200));  // heartbeat
 
   link.last_sent = at(300);  // other traffic went out since: the suspect limit comes first
@@ -75,6 +76,10 @@ TEST_CASE("a link is due when its heartbeat is, or its silence passes a limit") 
   CHECK(link_due(policy, link) == at(630));
   link.state = PeerState::up;
   CHECK(link_due(policy, link) == at(400));
+  // Kept busy and heard from: the RTT heartbeat, a second after the last heartbeat.
+  link.last_heard = at(900);
+  link.last_sent = at(950);
+  CHECK(link_due(policy, link) == at(1000));
 }
 
 TEST_CASE("each check happens at the grid point where a fixed tick would make it") {
@@ -86,12 +91,14 @@ TEST_CASE("each check happens at the grid point where a fixed tick would make it
   std::uniform_int_distribution<int> ms(0, 700);
   for (int trial = 0; trial < 5000; ++trial) {
     LinkTimes link{at(ms(random)), at(ms(random)), trial % 2 ? PeerState::up : PeerState::suspect,
-                   trial % 3 ? std::optional(microseconds(ms(random) * 100)) : std::nullopt};
+                   trial % 3 ? std::optional(microseconds(ms(random) * 100)) : std::nullopt,
+                   at(ms(random) - 700)};
     auto acts = [&](Clock::time_point t) {
       auto silence = std::chrono::duration_cast<microseconds>(t - link.last_heard);
       auto state = t < link.last_heard ? PeerState::up : policy.assess(silence, link.rtt);
       bool changes = state == PeerState::down || (state == PeerState::suspect && link.state == PeerState::up);
-      return changes || (t >= link.last_sent && heartbeat_due(policy, link.last_sent, t));
+      return changes || (t >= link.last_sent && heartbeat_due(policy, link.last_sent, t)) ||
+             rtt_heartbeat_due(policy, link.last_heartbeat, t);
     };
     auto fixed = first_fixed_tick(milliseconds(50), acts);
     auto scheduled = grid.next_run(link_due(policy, link), t0 - milliseconds(1));
@@ -133,70 +140,139 @@ TEST_CASE("only links that carry nothing but heartbeats share rounds and answers
   CHECK_FALSE(joins_heartbeat_round(fast, LastFrame::run_heartbeat, at(0), at(24)));
 }
 
-TEST_CASE("links fall into step: their heartbeats leave in one run, each at least once an interval") {
-  // Six idle links on different phases; link 0 also carries a frame once a second (a clock-sync
-  // request to the leader); link 1 carries a frame every 150 ms, so it never needs a heartbeat.
-  LivenessPolicy policy;
-  MaintenanceGrid grid(t0, milliseconds(50));
+namespace {
+
+/// Links of one node, run by the schedule's rules as the network manager runs them, with no
+/// answers: runs at grid points where something is due, heartbeats to the links due (idle for an
+/// interval, or their RTT heartbeat) and, in a round, to those that join it. Each link may also
+/// carry frames other than heartbeats at given instants.
+struct LinkSim {
   struct Link {
-    Clock::time_point sent;
+    Clock::time_point sent;       // the last frame of any kind
+    Clock::time_point heartbeat;  // the last heartbeat
     LastFrame last = LastFrame::run_heartbeat;
-    milliseconds longest{0};
+    milliseconds longest{0};            // between two frames of any kind
+    milliseconds longest_heartbeat{0};  // between two heartbeats
     int heartbeats = 0;
     std::vector<Clock::time_point> other;  // frames other than heartbeats
   };
-  std::vector<Link> links(7);
-  for (std::size_t k = 0; k < links.size(); ++k) links[k].sent = at(-10 * static_cast<int>(k) - 1);
-  for (int s = 0; s < 20; ++s) links[0].other.push_back(at(1000 * s + 280));
-  for (int ms = 7; ms < 20'000; ms += 150) links[1].other.push_back(at(ms));
-  auto send = [](Link& link, Clock::time_point now, LastFrame frame) {
+  LivenessPolicy policy;
+  MaintenanceGrid grid{t0, milliseconds(50)};
+  std::vector<Link> links;
+  int runs_after_warmup = 0;  // runs from 2 s on
+
+  explicit LinkSim(std::size_t count) : links(count) {
+    for (std::size_t k = 0; k < links.size(); ++k) {
+      links[k].sent = links[k].heartbeat = at(-10 * static_cast<int>(k) - 1);
+    }
+  }
+
+  static void send(Link& link, Clock::time_point now, LastFrame frame) {
     link.longest = std::max(link.longest, std::chrono::duration_cast<milliseconds>(now - link.sent));
     link.sent = now;
     link.last = frame;
-    link.heartbeats += frame == LastFrame::other ? 0 : 1;
-  };
-  std::vector<std::size_t> next_other(links.size(), 0);
-  int runs_after_warmup = 0;
-  auto now = t0;
-  while (now < at(20'000)) {
-    // Advance to the next run or the next other frame, whichever comes first.
-    auto due = Clock::time_point::max();
-    for (const auto& link : links) due = std::min(due, link.sent + policy.interval);
-    auto run = grid.next_run(due, now);
-    std::optional<std::size_t> other;
-    for (std::size_t k = 0; k < links.size(); ++k) {
-      if (next_other[k] < links[k].other.size() && links[k].other[next_other[k]] < run &&
-          (!other || links[k].other[next_other[k]] < links[*other].other[next_other[*other]])) {
-        other = k;
+    if (frame == LastFrame::other) return;
+    link.longest_heartbeat =
+        std::max(link.longest_heartbeat, std::chrono::duration_cast<milliseconds>(now - link.heartbeat));
+    link.heartbeat = now;
+    ++link.heartbeats;
+  }
+
+  void run_until(Clock::time_point end) {
+    std::vector<std::size_t> next_other(links.size(), 0);
+    auto now = t0;
+    while (now < end) {
+      // Advance to the next run or the next other frame, whichever comes first.
+      auto due = Clock::time_point::max();
+      for (const auto& link : links) {
+        due = std::min({due, link.sent + policy.interval, link.heartbeat + policy.rtt_refresh()});
       }
-    }
-    if (other) {
-      now = links[*other].other[next_other[*other]++];
-      send(links[*other], now, LastFrame::other);
-      continue;
-    }
-    now = run;
-    if (now >= at(2000)) ++runs_after_warmup;
-    bool round = std::any_of(links.begin(), links.end(), [&](const Link& link) {
-      return starts_heartbeat_round(policy, link.last, link.sent, now);
-    });
-    for (auto& link : links) {
-      if (heartbeat_due(policy, link.sent, now) ||
-          (round && joins_heartbeat_round(policy, link.last, link.sent, now))) {
-        send(link, now, LastFrame::run_heartbeat);
+      auto run = grid.next_run(due, now);
+      std::optional<std::size_t> other;
+      for (std::size_t k = 0; k < links.size(); ++k) {
+        if (next_other[k] < links[k].other.size() && links[k].other[next_other[k]] < run &&
+            (!other || links[k].other[next_other[k]] < links[*other].other[next_other[*other]])) {
+          other = k;
+        }
+      }
+      if (other) {
+        now = links[*other].other[next_other[*other]++];
+        send(links[*other], now, LastFrame::other);
+        continue;
+      }
+      now = run;
+      if (now >= at(2000)) ++runs_after_warmup;
+      bool round = std::any_of(links.begin(), links.end(), [&](const Link& link) {
+        return starts_heartbeat_round(policy, link.last, link.sent, now) ||
+               rtt_heartbeat_due(policy, link.heartbeat, now);
+      });
+      for (auto& link : links) {
+        bool joins = round && (joins_heartbeat_round(policy, link.last, link.sent, now) ||
+                               joins_rtt_round(policy, link.heartbeat, now));
+        if (heartbeat_due(policy, link.sent, now) || rtt_heartbeat_due(policy, link.heartbeat, now) || joins) {
+          send(link, now, LastFrame::run_heartbeat);
+        }
       }
     }
   }
-  for (const auto& link : links) CHECK(link.longest <= milliseconds(250));  // as before
-  CHECK(links[1].heartbeats == 0);  // kept busy by its own frames
-  for (std::size_t k = 2; k < links.size(); ++k) {
-    CHECK(links[k].heartbeats >= 20 * 5 - 1);  // one an interval, no more
-    CHECK(links[k].heartbeats <= 20 * 5 + 1);
+};
+
+}  // namespace
+
+TEST_CASE("links fall into step: their heartbeats leave in one run, each at least once an interval") {
+  // Six idle links on different phases; link 0 also carries a frame once a second (a clock-sync
+  // request to the leader); link 1 carries a frame every 150 ms, so it needs a heartbeat only
+  // for its RTT.
+  LinkSim sim(7);
+  for (int s = 0; s < 20; ++s) sim.links[0].other.push_back(at(1000 * s + 280));
+  for (int ms = 7; ms < 20'000; ms += 150) sim.links[1].other.push_back(at(ms));
+  sim.run_until(at(20'000));
+  for (const auto& link : sim.links) CHECK(link.longest <= milliseconds(250));  // as before
+  // Kept busy by its own frames: a heartbeat about once a second, in a round of the others'.
+  CHECK(sim.links[1].heartbeats >= 19);
+  CHECK(sim.links[1].heartbeats <= 25);
+  CHECK(sim.links[1].longest_heartbeat <= milliseconds(1000));
+  for (std::size_t k = 2; k < sim.links.size(); ++k) {
+    CHECK(sim.links[k].heartbeats >= 20 * 5 - 1);  // one an interval, no more
+    CHECK(sim.links[k].heartbeats <= 20 * 5 + 1);
   }
   // 18 s after the warm-up: 5 runs a second for all links, plus at most one a second for link 0
-  // when its other frame puts it out of step.
-  CHECK(runs_after_warmup <= 18 * 6);
-  CHECK(runs_after_warmup >= 18 * 5);
+  // when its other frame puts it out of step; link 1's RTT heartbeats need no run of their own.
+  CHECK(sim.runs_after_warmup <= 18 * 6);
+  CHECK(sim.runs_after_warmup >= 18 * 5);
+}
+
+TEST_CASE("links kept busy by other frames get a heartbeat a second for their RTT, in one run") {
+  // A leader's links while its followers' clocks settle: each carries a request and its answer
+  // every 200 ms, on the follower's own phase, so none is ever idle for an interval.
+  LinkSim sim(7);
+  for (std::size_t k = 0; k < sim.links.size(); ++k) {
+    for (int ms = 13 * static_cast<int>(k); ms < 20'000; ms += 199) sim.links[k].other.push_back(at(ms));
+  }
+  sim.run_until(at(20'000));
+  for (const auto& link : sim.links) {
+    CHECK(link.heartbeats >= 19);  // about one a second: the RTT stays measured
+    CHECK(link.heartbeats <= 25);
+    CHECK(link.longest_heartbeat <= milliseconds(1050));  // at most rtt_refresh plus a step
+  }
+  // Their RTT heartbeats fall into step: about one run a second for all seven, not seven.
+  CHECK(sim.runs_after_warmup <= 18 * 2);
+  CHECK(sim.runs_after_warmup >= 18 - 1);
+}
+
+TEST_CASE("a link's RTT heartbeat is due after rtt_refresh without one, and joins a round an interval early") {
+  LivenessPolicy policy;  // 200 ms interval, RTT heartbeat at least every 5 intervals (1 s)
+  CHECK(policy.rtt_refresh() == microseconds(1'000'000));
+  CHECK_FALSE(rtt_heartbeat_due(policy, at(0), at(999)));
+  CHECK(rtt_heartbeat_due(policy, at(0), at(1000)));
+  CHECK_FALSE(joins_rtt_round(policy, at(0), at(799)));
+  CHECK(joins_rtt_round(policy, at(0), at(800)));
+  // A link that never had a heartbeat of this node's gets one at the next run.
+  CHECK(rtt_heartbeat_due(policy, Clock::time_point{}, at(0)));
+  LivenessPolicy fast{microseconds(50'000), 2, 3, 4};
+  CHECK(rtt_heartbeat_due(fast, at(0), at(200)));
+  CHECK_FALSE(rtt_heartbeat_due(fast, at(0), at(199)));
+  CHECK(joins_rtt_round(fast, at(0), at(150)));
 }
 
 TEST_CASE("a run's heartbeat counts from the run, an answer from a step after it") {

@@ -235,6 +235,33 @@ TEST_CASE("heartbeats measure a round-trip time for every peer") {
   CHECK(a.network->max_rtt() == rtt);
 }
 
+TEST_CASE("a link kept busy by other frames still measures its round-trip time, at both ends") {
+  // As a follower's link to its leader while its clock settles: a request one way and an answer
+  // the other, more often than the heartbeat interval, from the moment the link is up.
+  LoopbackCluster cluster;
+  auto& a = cluster.start(loopback_config("a"));
+  auto& b = cluster.start(loopback_config("b"), a.port());
+  auto last_busy = std::chrono::steady_clock::time_point{};
+  std::uint64_t id = 0;
+  auto rtt_known = [](const LoopbackNode& node) {
+    auto peers = node.network->peers();
+    return peers.size() == 1 && peers[0].rtt.has_value();
+  };
+  REQUIRE(cluster.run_until([&] {
+    auto now = std::chrono::steady_clock::now();
+    if (now - last_busy >= 10ms) {  // a fifth of the 50 ms interval: never idle for one
+      last_busy = now;
+      ++id;
+      a.network->send("b", protocol::TimeRequest{"a", id, 0});
+      b.network->send("a", protocol::TimeResponse{"b", id, 0, 0, 0});
+    }
+    return rtt_known(a) && rtt_known(b);
+  }, 3s));
+  CHECK(*a.network->peers()[0].rtt < 100ms);
+  CHECK(*b.network->peers()[0].rtt < 100ms);
+  CHECK(id > 10);  // the link was kept busy for a while before both knew
+}
+
 TEST_CASE("gossip past the member cap is ignored and members never reached are forgotten") {
   LoopbackCluster cluster;
   auto config = loopback_config("a");

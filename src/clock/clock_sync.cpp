@@ -327,11 +327,23 @@ std::int64_t SamplingPolicy::next_interval_us(const ClockSync& window) const {
                           window.jitter_us());
 }
 
-SamplingPolicy SamplingPolicy::within_heartbeat(std::int64_t heartbeat_interval_us) const {
+std::int64_t SamplingPolicy::next_request_at_us(std::int64_t last_due_us, std::int64_t now_us,
+                                                std::int64_t interval_us,
+                                                std::optional<std::int64_t> shared_us) const {
+  std::int64_t due = last_due_us + interval_us;
+  if (due <= now_us) due = now_us + interval_us;
+  if (!shared_us || *shared_us <= now_us || *shared_us > due || heartbeat_interval_us <= 0) return due;
+  // The heartbeat rounds come a whole number of heartbeat intervals after the next one: the last
+  // of them before the deadline is where the request shares a wake-up.
+  return *shared_us + (due - *shared_us) / heartbeat_interval_us * heartbeat_interval_us;
+}
+
+SamplingPolicy SamplingPolicy::within_heartbeat(std::int64_t interval_us) const {
   SamplingPolicy policy = *this;
-  if (heartbeat_interval_us <= 0) return policy;
-  policy.settle_interval_us = std::min(settle_interval_us, heartbeat_interval_us);
-  policy.jittery_settle_interval_us = std::min(jittery_settle_interval_us, heartbeat_interval_us);
+  if (interval_us <= 0) return policy;
+  policy.heartbeat_interval_us = interval_us;
+  policy.settle_interval_us = std::min(settle_interval_us, interval_us);
+  policy.jittery_settle_interval_us = std::min(jittery_settle_interval_us, interval_us);
   return policy;
 }
 

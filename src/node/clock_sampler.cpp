@@ -45,11 +45,13 @@ void ClockSampler::restart(Window& window, const std::string& peer) {
   window.peer = peer;
   window.clock.reset();
   window.answered_id = next_id_ - 1;
+  window.due.reset();
   send_request(window);
 }
 
 void ClockSampler::stop(Window& window) {
   window.peer.reset();
+  window.due.reset();
   window.timer.cancel();
 }
 
@@ -61,6 +63,7 @@ bool ClockSampler::adopt_heir(const std::string& leader) {
   leader_.answered_id = heir_.answered_id;
   stop(heir_);
   heir_.clock.reset();
+  leader_.due.reset();  // its next request goes out an interval from now, on the heir's policy
   const auto& clock = leader_.clock;
   spdlog::info("clock: following {} from the estimate kept while it was the heir ({} samples, "
                "drift {:+.2f} ppm, error {:.0f} µs)",
@@ -101,8 +104,13 @@ void ClockSampler::take_prior_rate(const std::string& from, const protocol::Rate
 }
 
 void ClockSampler::schedule_request(Window& window) {
-  auto delay = policy_.next_interval_us(window.clock);
-  window.timer.expires_after(std::chrono::microseconds(delay));
+  const auto now = to_us(net::Clock::now());
+  const auto shared = network_.next_wakeup();
+  const auto at = policy_.next_request_at_us(window.due ? to_us(*window.due) : now, now,
+                                            policy_.next_interval_us(window.clock),
+                                            shared ? std::optional(to_us(*shared)) : std::nullopt);
+  window.due = from_us(at);
+  window.timer.expires_at(*window.due);
   window.timer.async_wait([this, &window](const boost::system::error_code& ec) {
     if (!ec && window.peer) send_request(window);
   });
@@ -154,7 +162,10 @@ void ClockSampler::on_response(const std::string& from, const protocol::TimeResp
 clock::SampleVerdict ClockSampler::add_sample(Window& window, const clock::Sample& sample) {
   auto verdict = window.clock.add_sample(sample.t0_us, sample.t1_us, sample.t2_us, sample.t3_us);
   // Re-measure at the burst rate rather than after a steady interval.
-  if (verdict == clock::SampleVerdict::held) schedule_request(window);
+  if (verdict == clock::SampleVerdict::held) {
+    window.due.reset();  // re-measure from now, at the burst rate
+    schedule_request(window);
+  }
   return verdict;
 }
 

@@ -16,6 +16,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <deque>
+#include <optional>
 
 #include "chorus/clock/clock_mapping.hpp"
 
@@ -206,6 +207,9 @@ struct SamplingPolicy {
   std::size_t jittery_settle_samples = 480;
   std::int64_t jittery_settle_interval_us = 100'000;
   std::int64_t steady_interval_us = 1'000'000;
+  /// The node's heartbeat interval: the settle phases keep within it (within_heartbeat), and a
+  /// request may move this much early onto a wake-up the io thread has anyway (next_request_at_us).
+  std::int64_t heartbeat_interval_us = 200'000;
 
   /// Delay from now to the next request, given the samples in the window, synced(), whether
   /// samples are held back (then re-measure at the burst rate, to settle the question quickly)
@@ -215,11 +219,24 @@ struct SamplingPolicy {
   /// The same, read off the window itself.
   std::int64_t next_interval_us(const ClockSync& window) const;
 
-  /// This policy with its settle phases no slower than `heartbeat_interval_us`. A link that
-  /// carries a frame at least once per heartbeat interval gets no heartbeat
-  /// (net/maintenance_schedule.hpp); a slower sampling rate would leave the leader one wake-up for
-  /// each request and another for each heartbeat in its gaps, from every follower.
-  SamplingPolicy within_heartbeat(std::int64_t heartbeat_interval_us) const;
+  /// This policy for a node whose heartbeat interval is `interval_us`, its settle
+  /// phases no slower than that. A link that carries a frame at least once per heartbeat interval
+  /// gets no heartbeat (net/maintenance_schedule.hpp); a slower sampling rate would leave the
+  /// leader one wake-up for each request and another for each heartbeat in its gaps, from every
+  /// follower.
+  SamplingPolicy within_heartbeat(std::int64_t interval_us) const;
+
+  /// The instant (µs) to send the next request `interval_us` after the last one was due at
+  /// `last_due_us`: on absolute deadlines, so that a late wake-up does not push every later
+  /// request later (from `now_us` if that deadline has passed already, after a stall: no catching
+  /// up). When the io thread wakes anyway at `shared_us` (the network's next maintenance run)
+  /// before that deadline, the request moves to the last instant a whole number of heartbeat
+  /// intervals after it and not past the deadline: a follower's maintenance runs are its
+  /// heartbeat rounds, one every heartbeat interval, so the request then shares a round's
+  /// wake-up, steps onto the rounds at once and, on absolute deadlines, stays there. Never later
+  /// than the deadline, and earlier by less than a heartbeat interval (or the interval itself).
+  std::int64_t next_request_at_us(std::int64_t last_due_us, std::int64_t now_us, std::int64_t interval_us,
+                                  std::optional<std::int64_t> shared_us) const;
 };
 
 }  // namespace chorus::clock

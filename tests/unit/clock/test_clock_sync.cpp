@@ -310,6 +310,69 @@ TEST_CASE("the sampling policy settles no slower than the heartbeat interval, an
   CHECK(policy.within_heartbeat(-5).next_interval_us(10, true) == 200'000);
 }
 
+TEST_CASE("requests go out on absolute deadlines, from now after a stall") {
+  const SamplingPolicy policy;
+  CHECK(policy.next_request_at_us(1'000, 1'005, 200, std::nullopt) == 1'200);  // woken late: no drift
+  CHECK(policy.next_request_at_us(1'000, 1'199, 200, std::nullopt) == 1'200);
+  CHECK(policy.next_request_at_us(1'000, 1'200, 200, std::nullopt) == 1'400);  // due already: from now
+  CHECK(policy.next_request_at_us(1'000, 5'000, 200, std::nullopt) == 5'200);  // a stall: no catching up
+}
+
+TEST_CASE("a request moves onto the rounds of a shared wake-up before its deadline, never later") {
+  const SamplingPolicy policy = SamplingPolicy{}.within_heartbeat(200'000);
+  const std::int64_t last = 10'000'000;
+  const std::int64_t now = last + 10;
+  for (std::int64_t interval : {30'000, 200'000, 1'000'000}) {
+    const std::int64_t due = last + interval;
+    for (std::int64_t shared = last - 100'000; shared <= due + 100'000; shared += 1'000) {
+      INFO("interval " << interval << " µs, shared wake-up at " << shared - last << " µs after the last");
+      const auto at = policy.next_request_at_us(last, now, interval, shared);
+      if (shared <= now || shared > due) {
+        CHECK(at == due);  // none before the deadline: on schedule
+        continue;
+      }
+      CHECK(at <= due);
+      CHECK(at > due - std::min<std::int64_t>(interval, 200'000));  // early by less than either
+      CHECK((at - shared) % 200'000 == 0);                          // on the shared wake-up's rounds
+    }
+  }
+  CHECK(policy.next_request_at_us(0, 10, 1'000'000, 130'000) == 930'000);
+  CHECK(policy.next_request_at_us(0, 10, 200'000, 130'000) == 130'000);
+  CHECK(policy.next_request_at_us(0, 10, 30'000, 20'000) == 20'000);
+}
+
+TEST_CASE("requests fall into step with the heartbeat rounds and stay there") {
+  // A follower's maintenance runs: heartbeat rounds every 200 ms at some phase. Requests at the
+  // settle rate (200 ms) and then the steady one (1 s) start on another phase; each wake-up comes
+  // a few µs late.
+  const SamplingPolicy policy = SamplingPolicy{}.within_heartbeat(200'000);
+  for (std::int64_t phase = 0; phase < 200'000; phase += 7'919) {
+    for (std::int64_t start = 0; start < 200'000; start += 13'337) {
+      // A round within the wake-up's lateness after the first deadline is not one to move onto.
+      if (const auto lag = ((phase - start) % 200'000 + 200'000) % 200'000; lag > 0 && lag <= 40) continue;
+      for (std::int64_t interval : {200'000, 1'000'000}) {
+        INFO("rounds at " << phase << " µs, first request at " << start << " µs, every " << interval);
+        auto next_round = [&](std::int64_t now) {  // the first round after now (a floor division)
+          const std::int64_t since = now - phase;
+          return phase + ((since >= 0 ? since : since - 199'999) / 200'000 + 1) * 200'000;
+        };
+        std::int64_t due = start;
+        int on_rounds = 0;
+        for (int k = 0; k < 20; ++k) {
+          const std::int64_t previous = due;
+          const std::int64_t now = due + 40;  // woken late
+          due = policy.next_request_at_us(due, now, interval, next_round(now));
+          CHECK(due - previous <= interval);  // never later than the policy's interval
+          if (k > 1) CHECK(due - previous == interval);  // once in step, exactly on it
+          if ((due - phase) % 200'000 == 0) ++on_rounds;
+        }
+        CHECK(on_rounds >= 19);  // from the first or second request on (when the first round after
+                                 // a request comes after its deadline, the next one steps in)
+      }
+    }
+  }
+}
+
 TEST_CASE("the sampling policy reads the window's own count, sync, held samples and jitter") {
   const SamplingPolicy policy;
   ClockSync quiet;

@@ -63,7 +63,7 @@ bool ClockSampler::adopt_heir(const std::string& leader) {
   leader_.answered_id = heir_.answered_id;
   stop(heir_);
   heir_.clock.reset();
-  leader_.due.reset();  // its next request goes out an interval from now, on the heir's policy
+  leader_.due.reset();  // its schedule starts again from now
   const auto& clock = leader_.clock;
   spdlog::info("clock: following {} from the estimate kept while it was the heir ({} samples, "
                "drift {:+.2f} ppm, error {:.0f} µs)",

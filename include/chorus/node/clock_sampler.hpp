@@ -85,7 +85,7 @@ class ClockSampler final : public ClockInbox {
   void stop(Window& window);
   /// Whether `response` from `from` is a sample for `window` (and marks it answered if so).
   bool takes(Window& window, const std::string& from, const protocol::TimeResponse& response);
-  /// Arms the next request: on the window's schedule (clock::next_request_at_us) after a request
+  /// Arms the next request: on the window's schedule (SamplingPolicy::next_request_at_us) after a request
   /// sent on it, else (a new window, a held-back sample to re-measure) from now.
   void schedule_request(Window& window);
   void send_request(Window& window);

@@ -63,6 +63,20 @@ bool answers_heartbeat(const LivenessPolicy& policy, LastFrame last, Clock::time
   return last != LastFrame::other && idle_for_half(policy, idle_since, now);
 }
 
+bool starts_round(const LivenessPolicy& policy, const LinkHeartbeat& link, Clock::time_point now) {
+  return starts_heartbeat_round(policy, link.last, link.idle_since, now) ||
+         rtt_heartbeat_due(policy, link.last_heartbeat, now);
+}
+
+bool gets_heartbeat(const LivenessPolicy& policy, const LinkHeartbeat& link, Clock::time_point now,
+                    bool round) {
+  if (heartbeat_due(policy, link.idle_since, now) || rtt_heartbeat_due(policy, link.last_heartbeat, now)) {
+    return true;
+  }
+  return round && (joins_heartbeat_round(policy, link.last, link.idle_since, now) ||
+                   joins_rtt_round(policy, link.last_heartbeat, now));
+}
+
 Clock::time_point heartbeat_counted_from(LastFrame kind, Clock::time_point queued,
                                          Clock::time_point run, Clock::duration step) {
   switch (kind) {

@@ -369,23 +369,17 @@ void NetworkManager::Impl::send_heartbeats(Clock::time_point run, Clock::time_po
   // When one that carries only heartbeats, or one for its RTT, is due, others join in: those whose
   // last heartbeat a run sent if idle for half an interval, and those whose RTT heartbeat is
   // nearly due, so that they stay in step (one wake-up, not several).
-  const auto& policy = config_.liveness;
   auto idle = [](const Peer& peer) { return peer.link && peer.link->queue_depth() == 0; };
+  auto link = [this](const Peer& peer) {
+    return LinkHeartbeat{last_frame(peer), idle_since(peer), peer.heartbeat_queued};
+  };
   bool round = std::any_of(peers_.begin(), peers_.end(), [&](const auto& entry) {
-    const Peer& peer = entry.second;
-    return idle(peer) && (starts_heartbeat_round(policy, last_frame(peer), idle_since(peer), now) ||
-                          rtt_heartbeat_due(policy, peer.heartbeat_queued, now));
+    return idle(entry.second) && starts_round(config_.liveness, link(entry.second), now);
   });
   // Copied first: a send that overflows closes its link, which edits the table.
   std::vector<Peer*> sending;
   for (auto& [id, peer] : peers_) {
-    if (!idle(peer)) continue;
-    auto since = idle_since(peer);
-    bool joins = round && (joins_heartbeat_round(policy, last_frame(peer), since, now) ||
-                           joins_rtt_round(policy, peer.heartbeat_queued, now));
-    if (heartbeat_due(policy, since, now) || rtt_heartbeat_due(policy, peer.heartbeat_queued, now) || joins) {
-      sending.push_back(&peer);
-    }
+    if (idle(peer) && gets_heartbeat(config_.liveness, link(peer), now, round)) sending.push_back(&peer);
   }
   for (Peer* peer : sending) {
     if (peer->link) send_heartbeat(*peer, now, LastFrame::run_heartbeat, run);

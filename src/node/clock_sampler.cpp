@@ -45,13 +45,12 @@ void ClockSampler::restart(Window& window, const std::string& peer) {
   window.peer = peer;
   window.clock.reset();
   window.answered_id = next_id_ - 1;
-  window.due.reset();
   send_request(window);
+  schedule_request(window);
 }
 
 void ClockSampler::stop(Window& window) {
   window.peer.reset();
-  window.due.reset();
   window.timer.cancel();
 }
 
@@ -63,7 +62,6 @@ bool ClockSampler::adopt_heir(const std::string& leader) {
   leader_.answered_id = heir_.answered_id;
   stop(heir_);
   heir_.clock.reset();
-  leader_.due.reset();  // its schedule starts again from now
   const auto& clock = leader_.clock;
   spdlog::info("clock: following {} from the estimate kept while it was the heir ({} samples, "
                "drift {:+.2f} ppm, error {:.0f} µs)",
@@ -103,16 +101,18 @@ void ClockSampler::take_prior_rate(const std::string& from, const protocol::Rate
                prior_ppm, announced.leader);
 }
 
-void ClockSampler::schedule_request(Window& window) {
+void ClockSampler::schedule_request(Window& window, std::optional<net::Clock::time_point> last_due) {
   const auto now = to_us(net::Clock::now());
   const auto shared = network_.next_wakeup();
-  const auto at = policy_.next_request_at_us(window.due ? to_us(*window.due) : now, now,
+  const auto at = policy_.next_request_at_us(last_due ? to_us(*last_due) : now, now,
                                             policy_.next_interval_us(window.clock),
                                             shared ? std::optional(to_us(*shared)) : std::nullopt);
-  window.due = from_us(at);
-  window.timer.expires_at(*window.due);
+  window.timer.expires_at(from_us(at));
   window.timer.async_wait([this, &window](const boost::system::error_code& ec) {
-    if (!ec && window.peer) send_request(window);
+    if (ec || !window.peer) return;
+    send_request(window);
+    // The next request goes out on schedule whether or not this one is answered.
+    schedule_request(window, window.timer.expiry());
   });
 }
 
@@ -122,8 +122,6 @@ void ClockSampler::send_request(Window& window) {
   network_.send_stamped(*window.peer, [id, self](std::int64_t t0) {
     return protocol::TimeRequest{self, id, t0};
   });
-  // The next request goes out on schedule whether or not this one is answered.
-  schedule_request(window);
 }
 
 void ClockSampler::on_request(const std::string& from, const protocol::TimeRequest& request,
@@ -162,10 +160,7 @@ void ClockSampler::on_response(const std::string& from, const protocol::TimeResp
 clock::SampleVerdict ClockSampler::add_sample(Window& window, const clock::Sample& sample) {
   auto verdict = window.clock.add_sample(sample.t0_us, sample.t1_us, sample.t2_us, sample.t3_us);
   // Re-measure at the burst rate rather than after a steady interval.
-  if (verdict == clock::SampleVerdict::held) {
-    window.due.reset();  // re-measure from now, at the burst rate
-    schedule_request(window);
-  }
+  if (verdict == clock::SampleVerdict::held) schedule_request(window);
   return verdict;
 }
 

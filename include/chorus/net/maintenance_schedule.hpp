@@ -104,6 +104,23 @@ bool joins_heartbeat_round(const LivenessPolicy& policy, LastFrame last, Clock::
 bool answers_heartbeat(const LivenessPolicy& policy, LastFrame last, Clock::time_point idle_since,
                        Clock::time_point now);
 
+/// What the heartbeat rules look at on one link whose send queue is empty.
+struct LinkHeartbeat {
+  LastFrame last = LastFrame::other;
+  Clock::time_point idle_since;      ///< since when it carried nothing (heartbeat_counted_from)
+  Clock::time_point last_heartbeat;  ///< this node's last heartbeat on it
+};
+
+/// A run in which this link is due makes a heartbeat round: it carries only heartbeats and its
+/// heartbeat is due, or its RTT heartbeat is due.
+bool starts_round(const LivenessPolicy& policy, const LinkHeartbeat& link, Clock::time_point now);
+
+/// The link gets a heartbeat in this run: its own or its RTT heartbeat is due, or `round` (some
+/// link started one) and it joins: a run's heartbeat idle for half an interval, or an RTT
+/// heartbeat due within an interval.
+bool gets_heartbeat(const LivenessPolicy& policy, const LinkHeartbeat& link, Clock::time_point now,
+                    bool round);
+
 /// The instant a heartbeat counts as sent, from which the link's idleness is measured until
 /// anything else is sent on it. A run's heartbeat counts from the run's grid point: it was queued
 /// a little after it, and counted from then the next one would fall due just past a grid point

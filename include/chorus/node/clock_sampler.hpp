@@ -76,8 +76,6 @@ class ClockSampler final : public ClockInbox {
     /// Requests up to this id were answered, or sent before this window's peer was chosen:
     /// their answers are not samples.
     std::uint64_t answered_id = 0;
-    /// When the timer was set to send the next request; none while no request is due on schedule.
-    std::optional<net::Clock::time_point> due;
   };
 
   /// Points `window` at `peer` with an empty estimate, and sends the first request.
@@ -85,9 +83,10 @@ class ClockSampler final : public ClockInbox {
   void stop(Window& window);
   /// Whether `response` from `from` is a sample for `window` (and marks it answered if so).
   bool takes(Window& window, const std::string& from, const protocol::TimeResponse& response);
-  /// Arms the next request: on the window's schedule (SamplingPolicy::next_request_at_us) after a request
-  /// sent on it, else (a new window, a held-back sample to re-measure) from now.
-  void schedule_request(Window& window);
+  /// Arms the next request: on the window's schedule (SamplingPolicy::next_request_at_us) after
+  /// the one that was due at `last_due`; without it (a new window, a held-back sample to
+  /// re-measure) from now.
+  void schedule_request(Window& window, std::optional<net::Clock::time_point> last_due = std::nullopt);
   void send_request(Window& window);
   /// Adds the sample to `window`; the verdict, with the held-back case re-measured at once.
   clock::SampleVerdict add_sample(Window& window, const clock::Sample& sample);

@@ -202,16 +202,11 @@ struct LinkSim {
       }
       now = run;
       if (now >= at(2000)) ++runs_after_warmup;
-      bool round = std::any_of(links.begin(), links.end(), [&](const Link& link) {
-        return starts_heartbeat_round(policy, link.last, link.sent, now) ||
-               rtt_heartbeat_due(policy, link.heartbeat, now);
-      });
+      auto rules = [](const Link& link) { return LinkHeartbeat{link.last, link.sent, link.heartbeat}; };
+      bool round = std::any_of(links.begin(), links.end(),
+                               [&](const Link& link) { return starts_round(policy, rules(link), now); });
       for (auto& link : links) {
-        bool joins = round && (joins_heartbeat_round(policy, link.last, link.sent, now) ||
-                               joins_rtt_round(policy, link.heartbeat, now));
-        if (heartbeat_due(policy, link.sent, now) || rtt_heartbeat_due(policy, link.heartbeat, now) || joins) {
-          send(link, now, LastFrame::run_heartbeat);
-        }
+        if (gets_heartbeat(policy, rules(link), now, round)) send(link, now, LastFrame::run_heartbeat);
       }
     }
   }
@@ -363,15 +358,11 @@ struct HeartbeatSim {
         if (now != armed[n]) continue;  // superseded by an earlier run
         armed[n] = Clock::time_point::max();
         wake(n, now);
+        auto rules = [](const Link& link) { return LinkHeartbeat{link.last, link.counted, link.sent}; };
         bool round = false;
+        for (auto& [m, link] : links[n]) round = round || starts_round(policy, rules(link), now);
         for (auto& [m, link] : links[n]) {
-          round = round || starts_heartbeat_round(policy, link.last, link.counted, now);
-        }
-        for (auto& [m, link] : links[n]) {
-          if (heartbeat_due(policy, link.counted, now) ||
-              (round && joins_heartbeat_round(policy, link.last, link.counted, now))) {
-            send(n, m, now, LastFrame::run_heartbeat, now);
-          }
+          if (gets_heartbeat(policy, rules(link), now, round)) send(n, m, now, LastFrame::run_heartbeat, now);
         }
       } else {
         wake(n, now);
